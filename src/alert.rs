@@ -1,0 +1,530 @@
+//! The pure alert state machine.
+//!
+//! Every rule of mauve's server semantics (mauve-wire.md §3) lives here and
+//! nowhere else: how an incoming update changes a record, what a timer does
+//! when it fires, what an acknowledgement does, and which of those changes
+//! deserve a notification. Nothing in this module reads a clock, a socket or a
+//! disk: time is an argument, so every case can be tested exhaustively.
+//!
+//! Records are stored with prost (they are protobuf messages on disk), which
+//! gives the store forward-compatible encoding for free: a field added later
+//! decodes as absent from an older record.
+
+use std::fmt;
+
+/// Unix time in whole seconds, the resolution of the mauve wire format.
+pub type UnixSecs = u64;
+
+/// A time up to this far ahead of "now" counts as "now" (mauve's 5 s grace for
+/// senders whose clocks, after skew correction, still run slightly ahead).
+pub const NOW_GRACE_S: u64 = 5;
+
+/// Importance of an alert that never said otherwise (mauve's DB default).
+pub const DEFAULT_IMPORTANCE: u32 = 50;
+
+/// An alert's identity: the sender's `source` plus the alert `id`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AlertKey {
+    pub source: String,
+    pub id: String,
+}
+
+impl AlertKey {
+    pub fn new(source: impl Into<String>, id: impl Into<String>) -> Self {
+        Self {
+            source: source.into(),
+            id: id.into(),
+        }
+    }
+}
+
+impl fmt::Display for AlertKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.source, self.id)
+    }
+}
+
+/// One alert as a sender described it, already checked and with its times
+/// corrected to the server's clock (see `wire`). `None` means "absent": on the
+/// wire, 0 and "" mean the same.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AlertChange {
+    pub id: String,
+    pub raise_time: Option<UnixSecs>,
+    pub clear_time: Option<UnixSecs>,
+    pub subject: Option<String>,
+    pub summary: Option<String>,
+    pub detail: Option<String>,
+    pub importance: Option<u32>,
+    pub suppress_until: Option<UnixSecs>,
+}
+
+/// One `AlertUpdate`: what a single datagram (or HTTP submission) asks for.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Update {
+    pub source: String,
+    pub transmission_id: u64,
+    pub replace: bool,
+    pub alerts: Vec<AlertChange>,
+    pub received_at: UnixSecs,
+}
+
+/// What a notification says happened to an alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+#[repr(i32)]
+pub enum EventKind {
+    Raised = 1,
+    Cleared = 2,
+    Acknowledged = 3,
+    ReRaised = 4,
+    Reminder = 5,
+}
+
+impl EventKind {
+    /// The name used in notifications, the API and history (mauve's update types).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Raised => "raised",
+            EventKind::Cleared => "cleared",
+            EventKind::Acknowledged => "acknowledged",
+            EventKind::ReRaised => "re-raised",
+            EventKind::Reminder => "reminder",
+        }
+    }
+}
+
+/// The state shown to people, derived from the record's times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    Raised,
+    Acknowledged,
+    /// Cleared, with a raise scheduled (a heartbeat waiting to fire).
+    Pending,
+    Cleared,
+}
+
+impl State {
+    pub const ALL: [State; 4] = [
+        State::Raised,
+        State::Acknowledged,
+        State::Pending,
+        State::Cleared,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Raised => "raised",
+            State::Acknowledged => "acknowledged",
+            State::Pending => "pending",
+            State::Cleared => "cleared",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+}
+
+/// The stored record of one alert: mauve's record model.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Record {
+    #[prost(string, tag = "1")]
+    pub subject: String,
+    #[prost(string, tag = "2")]
+    pub summary: String,
+    #[prost(string, tag = "3")]
+    pub detail: String,
+    #[prost(uint32, tag = "4")]
+    pub importance: u32,
+    #[prost(uint64, optional, tag = "5")]
+    pub raised_at: Option<UnixSecs>,
+    #[prost(uint64, optional, tag = "6")]
+    pub cleared_at: Option<UnixSecs>,
+    #[prost(uint64, optional, tag = "7")]
+    pub will_raise_at: Option<UnixSecs>,
+    #[prost(uint64, optional, tag = "8")]
+    pub will_clear_at: Option<UnixSecs>,
+    #[prost(uint64, optional, tag = "9")]
+    pub acknowledged_at: Option<UnixSecs>,
+    #[prost(string, optional, tag = "10")]
+    pub acknowledged_by: Option<String>,
+    #[prost(uint64, optional, tag = "11")]
+    pub will_unacknowledge_at: Option<UnixSecs>,
+    #[prost(uint64, optional, tag = "12")]
+    pub suppress_until: Option<UnixSecs>,
+    /// When the last update or operator action touched the record. Timers
+    /// firing do not count: startup grace looks at this.
+    #[prost(uint64, tag = "13")]
+    pub updated_at: UnixSecs,
+    #[prost(uint64, tag = "14")]
+    pub created_at: UnixSecs,
+    /// The kind of the last state change (mauve's `update_type`).
+    #[prost(enumeration = "EventKind", optional, tag = "15")]
+    pub update_type: Option<i32>,
+    /// A notification held back by `suppress_until`, sent at `remind_at` if
+    /// the alert is still in that state.
+    #[prost(enumeration = "EventKind", optional, tag = "16")]
+    pub held_event: Option<i32>,
+    #[prost(uint64, optional, tag = "17")]
+    pub remind_at: Option<UnixSecs>,
+}
+
+impl Record {
+    fn new(source: &str, now: UnixSecs) -> Self {
+        Record {
+            subject: source.to_owned(),
+            importance: DEFAULT_IMPORTANCE,
+            updated_at: now,
+            created_at: now,
+            ..Record::default()
+        }
+    }
+
+    /// mauve's predicate: raised_at is set and later than any clear.
+    pub fn is_raised(&self) -> bool {
+        match (self.raised_at, self.cleared_at) {
+            (Some(raised), Some(cleared)) => raised > cleared,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+
+    pub fn is_acknowledged(&self) -> bool {
+        self.acknowledged_at.is_some()
+    }
+
+    pub fn is_suppressed(&self, now: UnixSecs) -> bool {
+        self.suppress_until.is_some_and(|until| until > now)
+    }
+
+    pub fn state(&self) -> State {
+        if self.is_raised() {
+            if self.is_acknowledged() {
+                State::Acknowledged
+            } else {
+                State::Raised
+            }
+        } else if self.will_raise_at.is_some() {
+            State::Pending
+        } else {
+            State::Cleared
+        }
+    }
+
+    /// The earliest timer of this record: what the due index is keyed by.
+    pub fn next_due(&self) -> Option<UnixSecs> {
+        [
+            self.will_raise_at,
+            self.will_clear_at,
+            self.will_unacknowledge_at,
+            self.remind_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    pub fn last_event(&self) -> Option<EventKind> {
+        self.update_type.and_then(|v| EventKind::try_from(v).ok())
+    }
+
+    /// raise!: the alert is raised now (or stays raised), any ack is dropped.
+    /// An existing `raised_at` is kept so that a repeated raise does not move it.
+    fn raise(&mut self, at: UnixSecs) {
+        self.acknowledged_at = None;
+        self.acknowledged_by = None;
+        self.will_unacknowledge_at = None;
+        self.raised_at.get_or_insert(at);
+        self.will_raise_at = None;
+        self.cleared_at = None;
+    }
+
+    /// clear!: the alert is cleared. `will_raise_at` survives, which is what
+    /// keeps a heartbeat pending; reminders and held notifications do not.
+    fn clear(&mut self, now: UnixSecs) {
+        self.acknowledged_at = None;
+        self.acknowledged_by = None;
+        self.will_unacknowledge_at = None;
+        self.raised_at = None;
+        self.cleared_at.get_or_insert(now);
+        if self.will_clear_at.is_some_and(|t| t <= now) {
+            self.will_clear_at = None;
+        }
+        self.held_event = None;
+        self.remind_at = None;
+    }
+
+    /// Records the event as the update type and, while the alert is
+    /// suppressed, holds a raise back until the suppression ends.
+    fn finish(mut self, event: Option<EventKind>, now: UnixSecs) -> Transition {
+        let Some(kind) = event else {
+            return Transition {
+                record: self,
+                event: None,
+            };
+        };
+        self.update_type = Some(kind as i32);
+        let holdable = matches!(kind, EventKind::Raised | EventKind::ReRaised);
+        if holdable && self.is_suppressed(now) {
+            self.held_event = Some(kind as i32);
+            self.remind_at = self.suppress_until;
+            return Transition {
+                record: self,
+                event: None,
+            };
+        }
+        Transition {
+            record: self,
+            event: Some(kind),
+        }
+    }
+}
+
+/// The outcome of one step of the state machine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transition {
+    pub record: Record,
+    /// The notification this change deserves, if any.
+    pub event: Option<EventKind>,
+}
+
+/// The time context for timers: mauve postpones the timers of alerts last
+/// updated before the server started until `grace_until`, so that a restart
+/// after downtime does not fire every heartbeat at once.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Clock {
+    pub now: UnixSecs,
+    pub started_at: UnixSecs,
+    pub grace_until: UnixSecs,
+}
+
+impl Clock {
+    /// A clock with no startup grace (for callers that do not care).
+    pub fn at(now: UnixSecs) -> Self {
+        Clock {
+            now,
+            started_at: 0,
+            grace_until: 0,
+        }
+    }
+}
+
+/// Applies one alert of an incoming update to its record (`None` for an alert
+/// never seen before). This is mauve's `receive_update`, rule by rule.
+pub fn apply(
+    old: Option<&Record>,
+    source: &str,
+    change: &AlertChange,
+    now: UnixSecs,
+) -> Transition {
+    let mut rec = old.cloned().unwrap_or_else(|| Record::new(source, now));
+    // A new alert counts as coming from "cleared".
+    let was_raised = old.is_some_and(Record::is_raised);
+    let was_suppressed = old.is_some_and(|r| r.is_suppressed(now));
+
+    // Empty text keeps the old text; importance 0 keeps the old importance.
+    overwrite_if_given(&mut rec.subject, &change.subject);
+    overwrite_if_given(&mut rec.summary, &change.summary);
+    overwrite_if_given(&mut rec.detail, &change.detail);
+    if let Some(importance) = change.importance.filter(|&i| i != 0) {
+        rec.importance = importance;
+    }
+    rec.updated_at = now;
+
+    // No times at all means "raise now".
+    let (raise, clear) = match (change.raise_time, change.clear_time) {
+        (None, None) => (Some(now), None),
+        times => times,
+    };
+    let soon = now.saturating_add(NOW_GRACE_S);
+    match raise {
+        Some(at) if at <= soon => {
+            rec.raised_at.get_or_insert(at);
+            rec.will_raise_at = None;
+            rec.cleared_at = None;
+        }
+        Some(at) => {
+            rec.raised_at = None;
+            rec.will_raise_at = Some(at);
+        }
+        None => {
+            rec.raised_at = None;
+            rec.will_raise_at = None;
+        }
+    }
+    match clear {
+        Some(at) if at <= soon => {
+            rec.cleared_at.get_or_insert(at);
+            rec.will_clear_at = None;
+        }
+        Some(at) => {
+            rec.cleared_at = None;
+            rec.will_clear_at = Some(at);
+        }
+        None => {
+            rec.cleared_at = None;
+            rec.will_clear_at = None;
+        }
+    }
+
+    let raised = rec.is_raised();
+    let changed_state = raised != was_raised;
+    // suppress_until only takes effect on a state change, and never extends a
+    // suppression that is still running.
+    if changed_state && !was_suppressed {
+        rec.suppress_until = change.suppress_until;
+    }
+    if changed_state && !rec.is_suppressed(now) {
+        rec.suppress_until = None;
+    }
+
+    let event = if raised {
+        if rec.is_acknowledged() {
+            // Still raised and acknowledged: the ack stands, nobody is told.
+            None
+        } else {
+            rec.raise(now);
+            (!was_raised).then_some(EventKind::Raised)
+        }
+    } else {
+        rec.clear(now);
+        (was_raised && !was_suppressed).then_some(EventKind::Cleared)
+    };
+    rec.finish(event, now)
+}
+
+/// `replace = true`: an alert of the same source that the update did not list
+/// is cleared, unless it already is (a pending heartbeat keeps its timer).
+pub fn clear_unlisted(old: &Record, now: UnixSecs) -> Option<Transition> {
+    if !old.is_raised() {
+        return None;
+    }
+    let was_suppressed = old.is_suppressed(now);
+    let mut rec = old.clone();
+    rec.clear(now);
+    if !rec.is_suppressed(now) {
+        rec.suppress_until = None;
+    }
+    let event = (!was_suppressed).then_some(EventKind::Cleared);
+    Some(rec.finish(event, now))
+}
+
+/// Fires whichever of the record's timers are due. Returns `None` when no
+/// timer is due (nothing to write).
+pub fn tick(old: &Record, clock: &Clock) -> Option<Transition> {
+    let now = clock.now;
+    if old.next_due()? > now {
+        return None;
+    }
+    let mut rec = old.clone();
+    let due = |t: Option<UnixSecs>| t.is_some_and(|t| t <= now);
+
+    if rec.updated_at < clock.started_at && now < clock.grace_until {
+        // Last touched in an earlier run: postpone, do not fire.
+        for timer in [
+            &mut rec.will_raise_at,
+            &mut rec.will_clear_at,
+            &mut rec.will_unacknowledge_at,
+            &mut rec.remind_at,
+        ] {
+            if timer.is_some_and(|t| t <= now) {
+                *timer = Some(clock.grace_until);
+            }
+        }
+        return Some(Transition {
+            record: rec,
+            event: None,
+        });
+    }
+
+    let was_raised = old.is_raised();
+    let was_suppressed = old.is_suppressed(now);
+    let event = if due(rec.will_raise_at) || due(rec.will_unacknowledge_at) {
+        let unacknowledging = rec.is_acknowledged() && due(rec.will_unacknowledge_at);
+        if unacknowledging {
+            // Losing the ack counts as a fresh raise.
+            rec.raised_at = Some(now);
+        }
+        rec.raise(now);
+        if unacknowledging {
+            Some(EventKind::ReRaised)
+        } else {
+            (!was_raised).then_some(EventKind::Raised)
+        }
+    } else if due(rec.will_clear_at) {
+        rec.clear(now);
+        (was_raised && !was_suppressed).then_some(EventKind::Cleared)
+    } else {
+        // Only a reminder is due: send a held notification if still relevant.
+        rec.remind_at = None;
+        let held = rec
+            .held_event
+            .take()
+            .and_then(|v| EventKind::try_from(v).ok());
+        match held {
+            Some(kind) if rec.is_raised() && !rec.is_acknowledged() => Some(kind),
+            _ => None,
+        }
+    };
+    if rec.is_raised() != was_raised && !rec.is_suppressed(now) {
+        rec.suppress_until = None;
+    }
+    Some(rec.finish(event, now))
+}
+
+/// Why an operator action was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    #[error("the alert is not raised")]
+    NotRaised,
+    #[error("the alert is not acknowledged")]
+    NotAcknowledged,
+    #[error("the acknowledgement must end in the future")]
+    UntilInPast,
+}
+
+/// Acknowledges a raised alert until `until`, capped at `now + max_ack_s`.
+/// Re-acknowledging only moves the end of the ack and notifies nobody.
+pub fn acknowledge(
+    old: &Record,
+    by: &str,
+    until: UnixSecs,
+    max_ack_s: u64,
+    now: UnixSecs,
+) -> Result<Transition, ActionError> {
+    if !old.is_raised() {
+        return Err(ActionError::NotRaised);
+    }
+    if until <= now {
+        return Err(ActionError::UntilInPast);
+    }
+    let mut rec = old.clone();
+    rec.acknowledged_at = Some(now);
+    rec.acknowledged_by = Some(by.to_owned());
+    rec.will_unacknowledge_at = Some(until.min(now.saturating_add(max_ack_s)));
+    rec.updated_at = now;
+    let event = (!old.is_acknowledged()).then_some(EventKind::Acknowledged);
+    Ok(rec.finish(event, now))
+}
+
+/// Removes an acknowledgement by hand: like the ack running out, the alert
+/// is raised afresh and people are told again.
+pub fn unacknowledge(old: &Record, now: UnixSecs) -> Result<Transition, ActionError> {
+    if !old.is_acknowledged() {
+        return Err(ActionError::NotAcknowledged);
+    }
+    let mut rec = old.clone();
+    rec.raised_at = Some(now);
+    rec.raise(now);
+    rec.updated_at = now;
+    Ok(rec.finish(Some(EventKind::ReRaised), now))
+}
+
+fn overwrite_if_given(field: &mut String, given: &Option<String>) {
+    if let Some(text) = given.as_deref().filter(|t| !t.is_empty()) {
+        text.clone_into(field);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,416 @@
+//! The HTTP endpoint: status for people and machines, and operator actions.
+//!
+//! Reads go straight to the store (sled reads do not block the scheduler);
+//! actions go through the scheduler like any other change and are flushed to
+//! disk before the answer, so an acknowledged "ok" survives a crash.
+//!
+//! | method | path                                        | what                      |
+//! |--------|---------------------------------------------|---------------------------|
+//! | GET    | `/`                                         | HTML: raised and pending  |
+//! | GET    | `/health`                                   | 200 if the store writes   |
+//! | GET    | `/api/alerts?state=&source=`                | JSON array of alerts      |
+//! | GET    | `/api/alerts/{source}/{id}`                 | one alert                 |
+//! | GET    | `/api/counts`                               | alerts per state          |
+//! | GET    | `/metrics`                                  | Prometheus text           |
+//! | POST   | `/api/alerts/{source}/{id}/acknowledge`     | `{"by", "until"}` or `{"by", "for_s"}` |
+//! | POST   | `/api/alerts/{source}/{id}/unacknowledge`   |                           |
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::alert::{AlertKey, Record, State, UnixSecs};
+use crate::metrics::Metrics;
+use crate::scheduler::{Action, ActionFailed, Command};
+use crate::store::Store;
+
+/// Request bodies larger than this get 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// An alert as the API, the page and notifiers show it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct AlertView {
+    pub source: String,
+    pub id: String,
+    pub state: &'static str,
+    pub subject: String,
+    pub summary: String,
+    pub detail: String,
+    pub importance: u32,
+    pub raised_at: Option<UnixSecs>,
+    pub cleared_at: Option<UnixSecs>,
+    pub will_raise_at: Option<UnixSecs>,
+    pub will_clear_at: Option<UnixSecs>,
+    pub acknowledged_at: Option<UnixSecs>,
+    pub acknowledged_by: Option<String>,
+    pub will_unacknowledge_at: Option<UnixSecs>,
+    pub suppress_until: Option<UnixSecs>,
+    pub updated_at: UnixSecs,
+    pub last_event: Option<&'static str>,
+}
+
+impl AlertView {
+    pub fn new(key: &AlertKey, r: &Record) -> Self {
+        AlertView {
+            source: key.source.clone(),
+            id: key.id.clone(),
+            state: r.state().as_str(),
+            subject: r.subject.clone(),
+            summary: r.summary.clone(),
+            detail: r.detail.clone(),
+            importance: r.importance,
+            raised_at: r.raised_at,
+            cleared_at: r.cleared_at,
+            will_raise_at: r.will_raise_at,
+            will_clear_at: r.will_clear_at,
+            acknowledged_at: r.acknowledged_at,
+            acknowledged_by: r.acknowledged_by.clone(),
+            will_unacknowledge_at: r.will_unacknowledge_at,
+            suppress_until: r.suppress_until,
+            updated_at: r.updated_at,
+            last_event: r.last_event().map(|e| e.as_str()),
+        }
+    }
+}
+
+/// What request handlers share.
+pub struct Http {
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    pub commands: mpsc::Sender<Command>,
+}
+
+type Reply = Response<Full<Bytes>>;
+
+/// Serves connections until `shutdown` changes.
+pub async fn serve(listener: TcpListener, http: Arc<Http>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::warn!(%err, "HTTP accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let http = http.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let http = http.clone();
+                async move { Ok::<_, Infallible>(http.route(req, peer).await) }
+            });
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(err) = served {
+                tracing::debug!(%peer, %err, "HTTP connection ended with an error");
+            }
+        });
+    }
+}
+
+impl Http {
+    async fn route(&self, req: Request<Incoming>, _peer: SocketAddr) -> Reply {
+        self.metrics.http_requests.fetch_add(1, Relaxed);
+        let path = req.uri().path().to_owned();
+        let query = req.uri().query().unwrap_or("").to_owned();
+        let segments: Vec<String> = match path
+            .split('/')
+            .skip(1)
+            .map(decode_segment)
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(segments) => segments,
+            None => return self.error(StatusCode::BAD_REQUEST, "bad percent-encoding in path"),
+        };
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let reply = match (req.method(), segments.as_slice()) {
+            (&Method::GET, [""]) => self.page(),
+            (&Method::GET, ["health"]) => self.health().await,
+            (&Method::GET, ["metrics"]) => text(
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                self.metrics.render(),
+            ),
+            (&Method::GET, ["api", "counts"]) => self.counts(),
+            (&Method::GET, ["api", "alerts"]) => self.list(&query),
+            (&Method::GET, ["api", "alerts", source, id]) => self.one(source, id),
+            (&Method::POST, ["api", "alerts", source, id, action]) => {
+                let key = AlertKey::new(*source, *id);
+                let action = action.to_string();
+                self.act(key, &action, req).await
+            }
+            (_, ["health" | "metrics"] | ["api", ..] | [""]) => {
+                self.error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
+            }
+            _ => self.error(StatusCode::NOT_FOUND, "no such page"),
+        };
+        if reply.status().is_client_error() {
+            self.metrics.http_bad_requests.fetch_add(1, Relaxed);
+        }
+        reply
+    }
+
+    fn error(&self, status: StatusCode, message: &str) -> Reply {
+        json(status, &serde_json::json!({ "error": message }))
+    }
+
+    async fn health(&self) -> Reply {
+        match self.store.probe(crate::unix_now()).await {
+            Ok(()) => json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
+            Err(err) => json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &serde_json::json!({ "status": "failing", "error": err.to_string() }),
+            ),
+        }
+    }
+
+    fn counts(&self) -> Reply {
+        let counts: serde_json::Map<String, serde_json::Value> = State::ALL
+            .into_iter()
+            .map(|s| {
+                (
+                    s.as_str().to_owned(),
+                    self.metrics.alerts_in(s).max(0).into(),
+                )
+            })
+            .collect();
+        json(StatusCode::OK, &counts)
+    }
+
+    fn list(&self, query: &str) -> Reply {
+        let mut state = None;
+        let mut source = None;
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            match &*name {
+                "state" => match State::parse(&value) {
+                    Some(s) => state = Some(s),
+                    None => {
+                        return self.error(
+                            StatusCode::BAD_REQUEST,
+                            "state must be raised, acknowledged, pending or cleared",
+                        )
+                    }
+                },
+                "source" => source = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+        let scan: Box<dyn Iterator<Item = _>> = match &source {
+            Some(source) => Box::new(self.store.alerts_of(source)),
+            None => Box::new(self.store.alerts()),
+        };
+        let mut views = Vec::new();
+        for item in scan {
+            match item {
+                Ok((key, record)) if state.is_none_or(|s| record.state() == s) => {
+                    views.push(AlertView::new(&key, &record))
+                }
+                Ok(_) => {}
+                Err(err) => return self.error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
+            }
+        }
+        json(StatusCode::OK, &views)
+    }
+
+    fn one(&self, source: &str, id: &str) -> Reply {
+        let key = AlertKey::new(source, id);
+        match self.store.get(&key) {
+            Ok(Some(record)) => json(StatusCode::OK, &AlertView::new(&key, &record)),
+            Ok(None) => self.error(StatusCode::NOT_FOUND, "no such alert"),
+            Err(err) => self.error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
+        }
+    }
+
+    async fn act(&self, key: AlertKey, action: &str, req: Request<Incoming>) -> Reply {
+        #[derive(Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct AckBody {
+            by: Option<String>,
+            until: Option<UnixSecs>,
+            for_s: Option<u64>,
+        }
+        let body = match read_body(req).await {
+            Ok(body) => body,
+            Err(reply) => return reply,
+        };
+        let parsed: AckBody = if body.iter().all(u8::is_ascii_whitespace) {
+            AckBody::default()
+        } else {
+            match serde_json::from_slice(&body) {
+                Ok(parsed) => parsed,
+                Err(err) => return self.error(StatusCode::BAD_REQUEST, &format!("body: {err}")),
+            }
+        };
+        let now = crate::unix_now();
+        let action = match action {
+            "acknowledge" => Action::Acknowledge {
+                by: parsed.by.unwrap_or_else(|| "anonymous".into()),
+                // mauve's default acknowledgement lasts an hour.
+                until: parsed
+                    .until
+                    .unwrap_or_else(|| now.saturating_add(parsed.for_s.unwrap_or(3600))),
+            },
+            "unacknowledge" => Action::Unacknowledge,
+            _ => return self.error(StatusCode::NOT_FOUND, "no such action"),
+        };
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Act {
+            key: key.clone(),
+            action,
+            reply,
+        };
+        if self.commands.send(command).await.is_err() {
+            return self.error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+        }
+        match answer.await {
+            Ok(Ok(record)) => {
+                if let Err(err) = self.store.flush_async().await {
+                    return self.error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string());
+                }
+                json(StatusCode::OK, &AlertView::new(&key, &record))
+            }
+            Ok(Err(ActionFailed::NotFound)) => self.error(StatusCode::NOT_FOUND, "no such alert"),
+            Ok(Err(ActionFailed::Refused(why))) => {
+                self.error(StatusCode::CONFLICT, &why.to_string())
+            }
+            Ok(Err(err)) => self.error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
+            Err(_) => self.error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+        }
+    }
+
+    fn page(&self) -> Reply {
+        let mut rows = Vec::new();
+        for (key, record) in self.store.alerts().flatten() {
+            let state = record.state();
+            if state != State::Cleared {
+                rows.push((state_order(state), key, record));
+            }
+        }
+        rows.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let mut html = String::from(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
+             <meta http-equiv=\"refresh\" content=\"30\"><title>mauved</title>\
+             <style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left}\
+             .raised{background:#fdd}.acknowledged{background:#ffd}.pending{background:#eef}</style>\
+             </head><body><h1>mauved</h1>",
+        );
+        let _ = write!(
+            html,
+            "<p>{} raised, {} acknowledged, {} pending, {} cleared</p>",
+            self.metrics.alerts_in(State::Raised),
+            self.metrics.alerts_in(State::Acknowledged),
+            self.metrics.alerts_in(State::Pending),
+            self.metrics.alerts_in(State::Cleared),
+        );
+        html.push_str(
+            "<table><tr><th>state</th><th>source</th><th>id</th><th>subject</th>\
+             <th>summary</th><th>since / due</th></tr>",
+        );
+        for (_, key, record) in &rows {
+            let state = record.state();
+            let when = match state {
+                State::Pending => record.will_raise_at,
+                State::Acknowledged => record.will_unacknowledge_at,
+                _ => record.raised_at,
+            };
+            let _ = write!(
+                html,
+                "<tr class=\"{s}\"><td>{s}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&key.source),
+                escape(&key.id),
+                escape(&record.subject),
+                escape(&record.summary),
+                when.map(|t| t.to_string()).unwrap_or_default(),
+                s = state.as_str(),
+            );
+        }
+        html.push_str("</table></body></html>\n");
+        text(StatusCode::OK, "text/html; charset=utf-8", html)
+    }
+}
+
+fn state_order(state: State) -> u8 {
+    match state {
+        State::Raised => 0,
+        State::Acknowledged => 1,
+        State::Pending => 2,
+        State::Cleared => 3,
+    }
+}
+
+/// Reads a request body of at most [`MAX_BODY_BYTES`].
+pub async fn read_body(req: Request<Incoming>) -> Result<Bytes, Reply> {
+    match Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(json(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &serde_json::json!({ "error": format!("body larger than {MAX_BODY_BYTES} bytes") }),
+        )),
+        Err(err) => Err(json(
+            StatusCode::BAD_REQUEST,
+            &serde_json::json!({ "error": format!("cannot read body: {err}") }),
+        )),
+    }
+}
+
+fn decode_segment(segment: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Reply {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    let mut reply = Response::new(Full::new(Bytes::from(body)));
+    *reply.status_mut() = status;
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    reply
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: String) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from(body)));
+    *reply.status_mut() = status;
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    reply
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

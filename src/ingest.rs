@@ -1,0 +1,251 @@
+//! Ingest: UDP datagrams in, de-duplicated batches of updates out.
+//!
+//! Each listening socket has one task. It waits for a datagram, then takes
+//! every datagram already queued in the kernel (up to a batch), so under load
+//! one hand-off to the writer carries many packets and when idle a single
+//! packet goes through at once. Decoding happens here, on the listener's own
+//! task, so a hostile packet costs its sender's socket time and nobody else's.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use crate::alert::{UnixSecs, Update};
+use crate::metrics::Metrics;
+use crate::scheduler::Command;
+use crate::wire;
+
+/// Largest number of datagrams handed to the writer at once.
+pub const MAX_BATCH: usize = 1024;
+/// Receive buffer asked of the kernel, as mauve does: bursts from a whole
+/// fleet's cron jobs arrive together.
+const SOCKET_RECV_BUFFER: usize = 10 * 1024 * 1024;
+
+/// Remembers recent `transmission_id`s. mauvesend sends the same bytes to
+/// every address of every destination, so one update can arrive several times.
+pub struct Dedup {
+    seen: HashMap<u64, UnixSecs>,
+    expire_s: u64,
+    last_sweep: UnixSecs,
+}
+
+impl Dedup {
+    pub fn new(expire_s: u64) -> Self {
+        Dedup {
+            seen: HashMap::new(),
+            expire_s,
+            last_sweep: 0,
+        }
+    }
+
+    /// True the first time an id is seen within the window. A repeat refreshes
+    /// the id's time, so a sender stuck on one id stays ignored (as in mauve).
+    /// Id 0 means "no id" (HTTP submissions) and is never a duplicate.
+    pub fn first_sighting(&mut self, transmission_id: u64, now: UnixSecs) -> bool {
+        if transmission_id == 0 {
+            return true;
+        }
+        // Sweeping at most once a minute keeps the per-packet cost constant.
+        if now >= self.last_sweep + 60 {
+            let expire_s = self.expire_s;
+            self.seen.retain(|_, seen| now < *seen + expire_s);
+            self.last_sweep = now;
+        }
+        match self.seen.insert(transmission_id, now) {
+            Some(seen) => now >= seen + self.expire_s,
+            None => true,
+        }
+    }
+
+    /// Keeps the updates of a batch whose transmission id is new.
+    pub fn retain_new(&mut self, updates: &mut Vec<Update>, metrics: &Metrics) {
+        let before = updates.len();
+        updates.retain(|u| self.first_sighting(u.transmission_id, u.received_at));
+        let dropped = (before - updates.len()) as u64;
+        metrics
+            .packets_duplicate
+            .fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Log lines about bad input are limited to a few per second, so a flood of
+/// garbage cannot flood the log as well; the counters still count everything.
+pub struct LogLimiter {
+    second: UnixSecs,
+    lines: u32,
+}
+
+impl LogLimiter {
+    const PER_SECOND: u32 = 10;
+
+    pub fn new() -> Self {
+        LogLimiter {
+            second: 0,
+            lines: 0,
+        }
+    }
+
+    pub fn allow(&mut self, now: UnixSecs) -> bool {
+        if now != self.second {
+            self.second = now;
+            self.lines = 0;
+        }
+        self.lines += 1;
+        self.lines <= Self::PER_SECOND
+    }
+}
+
+impl Default for LogLimiter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What every listener shares.
+#[derive(Clone)]
+pub struct Sink {
+    pub tx: mpsc::Sender<Command>,
+    pub dedup: Arc<Mutex<Dedup>>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Sink {
+    /// De-duplicates a batch and hands it to the writer. Returns false once
+    /// the writer has gone (shutdown).
+    pub async fn submit(&self, mut updates: Vec<Update>) -> bool {
+        if let Ok(mut dedup) = self.dedup.lock() {
+            dedup.retain_new(&mut updates, &self.metrics);
+        }
+        if updates.is_empty() {
+            return true;
+        }
+        self.tx.send(Command::Apply(updates)).await.is_ok()
+    }
+}
+
+/// Binds a UDP socket with a large receive buffer.
+pub fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        // "[::]" should also take IPv4 where the OS allows it.
+        let _ = socket.set_only_v6(false);
+    }
+    if let Err(err) = socket.set_recv_buffer_size(SOCKET_RECV_BUFFER) {
+        tracing::warn!(%addr, %err, "could not set the UDP receive buffer to 10 MiB");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
+/// Receives datagrams until the writer goes away.
+pub async fn listen_udp(socket: UdpSocket, sink: Sink) {
+    let mut buf = vec![0u8; 65_536];
+    let mut limiter = LogLimiter::new();
+    loop {
+        let first = socket.recv_from(&mut buf).await;
+        let now = crate::unix_now();
+        let mut batch = Vec::new();
+        match first {
+            Ok((len, peer)) => accept(&buf[..len], peer, now, &mut batch, &sink, &mut limiter),
+            Err(err) => {
+                if limiter.allow(now) {
+                    tracing::warn!(%err, "UDP receive failed");
+                }
+                continue;
+            }
+        }
+        while batch.len() < MAX_BATCH {
+            match socket.try_recv_from(&mut buf) {
+                Ok((len, peer)) => accept(&buf[..len], peer, now, &mut batch, &sink, &mut limiter),
+                Err(_) => break,
+            }
+        }
+        if !sink.submit(batch).await {
+            return;
+        }
+    }
+}
+
+fn accept(
+    bytes: &[u8],
+    peer: SocketAddr,
+    now: UnixSecs,
+    batch: &mut Vec<Update>,
+    sink: &Sink,
+    limiter: &mut LogLimiter,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let metrics = &sink.metrics;
+    metrics.packets_received.fetch_add(1, Relaxed);
+    match wire::decode(bytes, now) {
+        Ok(decoded) => {
+            for (id, why) in &decoded.rejected {
+                metrics.alert_rejected(*why);
+                if limiter.allow(now) {
+                    tracing::warn!(%peer, source = %decoded.update.source, %id, "alert refused: {why}");
+                }
+            }
+            if decoded.truncated > 0 {
+                metrics
+                    .fields_truncated
+                    .fetch_add(u64::from(decoded.truncated), Relaxed);
+                if limiter.allow(now) {
+                    tracing::warn!(%peer, source = %decoded.update.source, "over-long fields were cut");
+                }
+            }
+            batch.push(decoded.update);
+        }
+        Err(why) => {
+            metrics.packet_rejected(why);
+            if limiter.allow(now) {
+                tracing::warn!(%peer, len = bytes.len(), "packet refused: {why}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transmission_id_is_a_duplicate_until_it_expires() {
+        let mut dedup = Dedup::new(300);
+        assert!(dedup.first_sighting(7, 1000));
+        assert!(!dedup.first_sighting(7, 1010));
+        assert!(dedup.first_sighting(8, 1010));
+        // Repeats refresh the time: still a duplicate 300 s after the first.
+        assert!(!dedup.first_sighting(7, 1305));
+        assert!(dedup.first_sighting(7, 1605));
+    }
+
+    #[test]
+    fn zero_is_never_a_duplicate() {
+        let mut dedup = Dedup::new(300);
+        assert!(dedup.first_sighting(0, 1));
+        assert!(dedup.first_sighting(0, 1));
+    }
+
+    #[test]
+    fn sweeping_forgets_old_ids() {
+        let mut dedup = Dedup::new(300);
+        for id in 1..=100 {
+            dedup.first_sighting(id, 1000);
+        }
+        dedup.first_sighting(1000, 2000);
+        assert_eq!(dedup.seen.len(), 1);
+    }
+
+    #[test]
+    fn the_log_limiter_allows_a_few_lines_a_second() {
+        let mut limiter = LogLimiter::new();
+        let allowed = (0..100).filter(|_| limiter.allow(5)).count();
+        assert_eq!(allowed, LogLimiter::PER_SECOND as usize);
+        assert!(limiter.allow(6));
+    }
+}

@@ -1,0 +1,84 @@
+//! The `mauved` command: `serve` runs the daemon, `check-config` checks a file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mauved::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "mauved",
+    version,
+    about = "An alert server for mauvealert's mauvesend"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the daemon (with the built-in configuration unless --config is given).
+    Serve {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Check a configuration file and report every problem found.
+    CheckConfig { file: PathBuf },
+    /// Print the built-in configuration.
+    DefaultConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match cli.command {
+        Cmd::Serve { config } => {
+            let config = match config {
+                Some(path) => match Config::load(&path) {
+                    Ok(config) => config,
+                    Err(err) => {
+                        eprintln!("mauved: {err}");
+                        return ExitCode::from(2);
+                    }
+                },
+                None => Config::embedded(),
+            };
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(err) => {
+                    eprintln!("mauved: cannot start the runtime: {err}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(mauved::serve(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("mauved: {err:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::CheckConfig { file } => match Config::load(&file) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("{err}");
+                ExitCode::from(2)
+            }
+        },
+        Cmd::DefaultConfig => {
+            print!("{}", mauved::config::DEFAULT_TOML);
+            ExitCode::SUCCESS
+        }
+    }
+}

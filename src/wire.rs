@@ -1,0 +1,270 @@
+//! The mauve wire format: bytes of one datagram in, one checked [`Update`] out.
+//!
+//! This is the only place that trusts nothing. Decoding is lenient where mauve
+//! is lenient (missing "required" fields, unknown fields, 0 and "" meaning
+//! absent) and strict where a bad value could hurt: an update needs a source,
+//! an alert needs an id, times must be sane, and every string is capped like
+//! mauve's database columns. Clock-skew correction happens here too, so the
+//! state machine only ever sees times on the server's clock.
+
+use prost::Message;
+
+use crate::alert::{AlertChange, UnixSecs, Update};
+
+/// Generated from `proto/mauve.proto`.
+pub mod pb {
+    include!(concat!(env!("OUT_DIR"), "/mauve.proto.rs"));
+}
+
+/// Column limits of mauve's schema, in characters; longer values are cut.
+pub const MAX_ID_CHARS: usize = 256;
+pub const MAX_SOURCE_CHARS: usize = 512;
+pub const MAX_SUBJECT_CHARS: usize = 512;
+pub const MAX_SUMMARY_CHARS: usize = 1024;
+/// mauve has no cap on detail; one datagram cannot carry more than 64 KiB,
+/// and HTTP submissions are held to the same.
+pub const MAX_DETAIL_BYTES: usize = 64 * 1024;
+/// Timestamps further than this from now are refused (mauve's date check).
+pub const MAX_TIME_DISTANCE_S: u64 = 3650 * 86_400;
+
+/// Why a whole packet was refused. The label is the `reason` of
+/// `mauved_packets_rejected_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PacketError {
+    #[error("empty datagram")]
+    Empty,
+    #[error("not a valid AlertUpdate protobuf")]
+    Malformed,
+    #[error("a string field is not valid UTF-8")]
+    InvalidUtf8,
+    #[error("the update has no source")]
+    NoSource,
+}
+
+impl PacketError {
+    pub const ALL: [PacketError; 4] = [
+        PacketError::Empty,
+        PacketError::Malformed,
+        PacketError::InvalidUtf8,
+        PacketError::NoSource,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PacketError::Empty => "empty",
+            PacketError::Malformed => "malformed",
+            PacketError::InvalidUtf8 => "invalid_utf8",
+            PacketError::NoSource => "no_source",
+        }
+    }
+}
+
+/// Why one alert inside an otherwise good update was refused; the rest of
+/// the update still applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AlertError {
+    #[error("the alert has no id")]
+    NoId,
+    #[error("a time is more than 3650 days from now")]
+    TimeOutOfRange,
+}
+
+impl AlertError {
+    pub const ALL: [AlertError; 2] = [AlertError::NoId, AlertError::TimeOutOfRange];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AlertError::NoId => "no_id",
+            AlertError::TimeOutOfRange => "time_out_of_range",
+        }
+    }
+}
+
+/// A decoded packet: the update to apply and what was refused or cut on the way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decoded {
+    pub update: Update,
+    pub rejected: Vec<(String, AlertError)>,
+    /// How many string fields were longer than their cap and were cut.
+    pub truncated: u32,
+}
+
+/// Decodes one datagram received at `received_at`.
+pub fn decode(bytes: &[u8], received_at: UnixSecs) -> Result<Decoded, PacketError> {
+    if bytes.is_empty() {
+        return Err(PacketError::Empty);
+    }
+    let raw = pb::AlertUpdate::decode(bytes).map_err(|err| {
+        // prost reports bad UTF-8 in a string field as a decode error; it is
+        // worth telling apart from plain garbage.
+        if err.to_string().contains("UTF-8") {
+            PacketError::InvalidUtf8
+        } else {
+            PacketError::Malformed
+        }
+    })?;
+    check(raw, received_at)
+}
+
+/// Checks and normalises an update that arrived in any form (UDP or HTTP).
+pub fn check(raw: pb::AlertUpdate, received_at: UnixSecs) -> Result<Decoded, PacketError> {
+    let mut truncated = 0;
+    let source = clean_text(&raw.source, MAX_SOURCE_CHARS, &mut truncated);
+    if source.is_empty() {
+        return Err(PacketError::NoSource);
+    }
+    let skew = Skew::new(raw.transmission_time, received_at);
+    let mut alerts = Vec::with_capacity(raw.alert.len());
+    let mut rejected = Vec::new();
+    for alert in raw.alert {
+        let id = clean_text(&alert.id, MAX_ID_CHARS, &mut truncated);
+        match check_alert(id, alert, &skew, received_at, &mut truncated) {
+            Ok(change) => alerts.push(change),
+            Err((id, err)) => rejected.push((id, err)),
+        }
+    }
+    Ok(Decoded {
+        update: Update {
+            source,
+            transmission_id: raw.transmission_id,
+            replace: raw.replace,
+            alerts,
+            received_at,
+        },
+        rejected,
+        truncated,
+    })
+}
+
+fn check_alert(
+    id: String,
+    alert: pb::Alert,
+    skew: &Skew,
+    now: UnixSecs,
+    truncated: &mut u32,
+) -> Result<AlertChange, (String, AlertError)> {
+    if id.is_empty() {
+        return Err((id, AlertError::NoId));
+    }
+    let time = |t: Option<u64>| skew.correct(t.unwrap_or(0));
+    let (raise_time, clear_time, suppress_until) = (
+        time(alert.raise_time),
+        time(alert.clear_time),
+        time(alert.suppress_until),
+    );
+    let sane = |t: &Option<u64>| t.is_none_or(|t| t.abs_diff(now) <= MAX_TIME_DISTANCE_S);
+    if ![raise_time, clear_time, suppress_until].iter().all(sane) {
+        return Err((id, AlertError::TimeOutOfRange));
+    }
+    let mut text = |value: Option<String>, cap: usize| {
+        value
+            .map(|v| clean_text(&v, cap, truncated))
+            .filter(|v| !v.is_empty())
+    };
+    let subject = text(alert.subject, MAX_SUBJECT_CHARS);
+    let summary = text(alert.summary, MAX_SUMMARY_CHARS);
+    let detail = alert
+        .detail
+        .filter(|d| !d.is_empty())
+        .map(|d| cap_bytes(d, MAX_DETAIL_BYTES, truncated));
+    Ok(AlertChange {
+        id,
+        raise_time,
+        clear_time,
+        subject,
+        summary,
+        detail,
+        importance: alert.importance.filter(|&i| i != 0),
+        suppress_until,
+    })
+}
+
+/// Clock-skew correction (mauve-wire §3.2): the sender's idea of "now" is
+/// mapped onto ours, so relative times survive a sender with a wrong clock.
+struct Skew {
+    offset: i64,
+}
+
+impl Skew {
+    fn new(transmission_time: Option<u64>, received_at: UnixSecs) -> Self {
+        let offset = match transmission_time {
+            Some(sent) if sent > 0 => (received_at as i128 - sent as i128)
+                .clamp(i64::MIN as i128, i64::MAX as i128)
+                as i64,
+            _ => 0,
+        };
+        Skew { offset }
+    }
+
+    /// 0 means absent; the result is `None` for absent times. A correction
+    /// that would leave the u64 range saturates (and then fails the range check).
+    fn correct(&self, t: u64) -> Option<UnixSecs> {
+        if t == 0 {
+            return None;
+        }
+        Some(t.saturating_add_signed(self.offset).max(1))
+    }
+}
+
+/// Strips HTML tags (mauve keeps only text in every field but detail), trims
+/// surrounding whitespace and cuts to `max_chars`.
+fn clean_text(value: &str, max_chars: usize, truncated: &mut u32) -> String {
+    let text = strip_tags(value);
+    let text = text.trim();
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => {
+            *truncated += 1;
+            text[..cut].to_owned()
+        }
+        None => text.to_owned(),
+    }
+}
+
+/// Removes anything that looks like a tag: `<` followed by a letter, `/`, `!`
+/// or `?`, up to the next `>`. A lone `<` (as in "load < 5") is kept.
+fn strip_tags(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains('<') {
+        return value.into();
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let opens_tag = after
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
+        match after.find('>') {
+            Some(end) if opens_tag => rest = &after[end + 1..],
+            _ => {
+                out.push('<');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.into()
+}
+
+fn cap_bytes(mut value: String, max: usize, truncated: &mut u32) -> String {
+    if value.len() > max {
+        let mut cut = max;
+        while !value.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        value.truncate(cut);
+        *truncated += 1;
+    }
+    value
+}
+
+/// Encodes an update for the wire. Fields 1 to 3 are always written (prost
+/// writes proto2 required fields even at their default), since mauve's Ruby
+/// decoder expects them.
+pub fn encode(update: &pb::AlertUpdate) -> Vec<u8> {
+    update.encode_to_vec()
+}
+
+#[cfg(test)]
+mod tests;
