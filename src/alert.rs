@@ -381,6 +381,8 @@ pub fn apply(
     let event = if raised {
         if rec.is_acknowledged() {
             // Still raised and acknowledged: the ack stands, nobody is told.
+            // An older clear time carried by the update means nothing now.
+            rec.cleared_at = None;
             None
         } else {
             rec.raise(now);
