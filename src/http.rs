@@ -129,6 +129,14 @@ pub async fn serve(listener: TcpListener, http: Arc<Http>, mut shutdown: watch::
 impl Http {
     async fn route(&self, req: Request<Incoming>, _peer: SocketAddr) -> Reply {
         self.metrics.http_requests.fetch_add(1, Relaxed);
+        let reply = self.dispatch(req).await;
+        if reply.status().is_client_error() {
+            self.metrics.http_bad_requests.fetch_add(1, Relaxed);
+        }
+        reply
+    }
+
+    async fn dispatch(&self, req: Request<Incoming>) -> Reply {
         let path = req.uri().path().to_owned();
         let query = req.uri().query().unwrap_or("").to_owned();
         let segments: Vec<String> = match path
@@ -141,7 +149,7 @@ impl Http {
             None => return self.error(StatusCode::BAD_REQUEST, "bad percent-encoding in path"),
         };
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let reply = match (req.method(), segments.as_slice()) {
+        match (req.method(), segments.as_slice()) {
             (&Method::GET, [""]) => self.page(),
             (&Method::GET, ["health"]) => self.health().await,
             (&Method::GET, ["metrics"]) => text(
@@ -161,11 +169,7 @@ impl Http {
                 self.error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
             }
             _ => self.error(StatusCode::NOT_FOUND, "no such page"),
-        };
-        if reply.status().is_client_error() {
-            self.metrics.http_bad_requests.fetch_add(1, Relaxed);
         }
-        reply
     }
 
     fn error(&self, status: StatusCode, message: &str) -> Reply {

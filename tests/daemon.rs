@@ -1,0 +1,329 @@
+//! End-to-end: the real daemon over real UDP and HTTP on 127.0.0.1.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn events(file: &std::path::Path) -> Vec<(String, String)> {
+    notifications(file)
+        .iter()
+        .map(|n| {
+            (
+                n["event"].as_str().unwrap().to_owned(),
+                n["alert"]["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn raise_now_is_raised_stored_and_notified_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.jsonl");
+    let d = Daemon::start(dir.path(), &recording_notifier(&notes));
+    d.send(&packet(
+        1,
+        "test-host",
+        vec![alert("a1", Some(now()), None)],
+        false,
+    ));
+    wait_for(WAIT, "a1 raised", || {
+        (d.state("test-host", "a1").as_deref() == Some("raised")).then_some(())
+    });
+    let a1 = d.alert("test-host", "a1").unwrap();
+    assert_eq!(a1["subject"], "test-host");
+    assert_eq!(a1["summary"], "a1 summary");
+    assert_eq!(a1["importance"], 50);
+    wait_for(WAIT, "one notification", || {
+        (notifications(&notes).len() == 1).then_some(())
+    });
+    // A repeated raise (new transmission) changes nothing and is not news.
+    d.send(&packet(
+        2,
+        "test-host",
+        vec![alert("a1", Some(now()), None)],
+        false,
+    ));
+    wait_for(WAIT, "second update applied", || {
+        (d.metric("mauved_alert_updates_total") == 2.0).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let notes_seen = notifications(&notes);
+    assert_eq!(notes_seen.len(), 1);
+    assert_eq!(notes_seen[0]["event"], "raised");
+    assert_eq!(notes_seen[0]["alert"]["source"], "test-host");
+    assert_eq!(notes_seen[0]["alert"]["state"], "raised");
+    assert_eq!(
+        d.alert("test-host", "a1").unwrap()["raised_at"],
+        a1["raised_at"]
+    );
+    assert_eq!(
+        d.metric("mauved_notifications_total{result=\"delivered\"}"),
+        1.0
+    );
+    assert_eq!(d.metric("mauved_notify_queue_depth"), 0.0);
+}
+
+#[test]
+fn a_heartbeat_that_stops_is_raised_and_a_refresh_clears_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.jsonl");
+    let d = Daemon::start(dir.path(), &recording_notifier(&notes));
+    // mauve counts anything up to 5 s ahead as "now", so the shortest
+    // heartbeat that is pending first is 6 s.
+    let t = now();
+    d.send(&packet(
+        10,
+        "web1",
+        vec![alert("heartbeat", Some(t + 7), Some(t))],
+        false,
+    ));
+    wait_for(WAIT, "heartbeat pending", || {
+        (d.state("web1", "heartbeat").as_deref() == Some("pending")).then_some(())
+    });
+    assert!(events(&notes).is_empty(), "pending is not news");
+    let raised = wait_for(WAIT * 2, "heartbeat raised by the scheduler", || {
+        d.alert("web1", "heartbeat")
+            .filter(|a| a["state"] == "raised")
+    });
+    let raised_at = raised["raised_at"].as_u64().unwrap();
+    assert!(raised_at >= t + 7, "raised at its due time, not before");
+    wait_for(WAIT, "raised notification", || {
+        (events(&notes) == vec![("raised".to_owned(), "heartbeat".to_owned())]).then_some(())
+    });
+
+    // The sender comes back: the refresh clears the alert at once.
+    let t = now();
+    d.send(&packet(
+        11,
+        "web1",
+        vec![alert("heartbeat", Some(t + 600), Some(t))],
+        false,
+    ));
+    wait_for(WAIT, "cleared notification", || {
+        (events(&notes).len() == 2).then_some(())
+    });
+    assert_eq!(
+        events(&notes)[1],
+        ("cleared".to_owned(), "heartbeat".to_owned())
+    );
+    let a = d.alert("web1", "heartbeat").unwrap();
+    assert_eq!(a["state"], "pending");
+    assert_eq!(a["will_raise_at"], t + 600);
+}
+
+#[test]
+fn a_duplicate_transmission_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    let bytes = packet(42, "dup-host", vec![alert("a", None, Some(now()))], false);
+    d.send(&bytes);
+    d.send(&bytes);
+    // A different transmission of the same alert is applied.
+    d.send(&packet(
+        43,
+        "dup-host",
+        vec![alert("a", Some(now()), None)],
+        false,
+    ));
+    wait_for(WAIT, "three packets received", || {
+        (d.metric("mauved_packets_received_total") == 3.0).then_some(())
+    });
+    wait_for(WAIT, "the duplicate counted", || {
+        (d.metric("mauved_packets_duplicate_total") == 1.0).then_some(())
+    });
+    wait_for(WAIT, "the third packet applied", || {
+        (d.state("dup-host", "a").as_deref() == Some("raised")).then_some(())
+    });
+    assert_eq!(d.metric("mauved_alert_updates_total"), 2.0);
+}
+
+#[test]
+fn replace_clears_the_unlisted_alerts_of_that_source_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    let t = now();
+    d.send(&packet(
+        1,
+        "test-host",
+        vec![alert("a1", Some(t), None), alert("a2", Some(t), None)],
+        false,
+    ));
+    d.send(&packet(
+        2,
+        "other-host",
+        vec![alert("a1", Some(t), None)],
+        false,
+    ));
+    wait_for(WAIT, "three raised", || {
+        (d.json("/api/counts")["raised"] == 3).then_some(())
+    });
+    // Replace listing only a2 clears a1.
+    d.send(&packet(
+        3,
+        "test-host",
+        vec![alert("a2", Some(now()), None)],
+        true,
+    ));
+    wait_for(WAIT, "test-host/a1 cleared", || {
+        (d.state("test-host", "a1").as_deref() == Some("cleared")).then_some(())
+    });
+    assert_eq!(d.state("test-host", "a2").as_deref(), Some("raised"));
+    // An empty replace clears everything from the source.
+    d.send(&packet(4, "test-host", vec![], true));
+    wait_for(WAIT, "test-host/a2 cleared", || {
+        (d.state("test-host", "a2").as_deref() == Some("cleared")).then_some(())
+    });
+    assert_eq!(d.state("other-host", "a1").as_deref(), Some("raised"));
+    let raised = d.json("/api/alerts?state=raised");
+    assert_eq!(raised.as_array().unwrap().len(), 1);
+    assert_eq!(raised[0]["source"], "other-host");
+}
+
+#[test]
+fn packets_from_the_real_mauvesend_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    for name in ["raise-now.bin", "two-alerts.bin", "replace-empty.bin"] {
+        d.send(&fixture(name));
+    }
+    wait_for(WAIT, "all three applied", || {
+        (d.metric("mauved_batches_total") >= 1.0 && d.alert("src4", "a2").is_some()).then_some(())
+    });
+    wait_for(WAIT, "mysource/alert1", || d.alert("mysource", "alert1"));
+    let alert1 = d.alert("mysource", "alert1").unwrap();
+    assert_eq!(alert1["state"], "raised");
+    assert_eq!(alert1["subject"], "host1.example");
+    assert_eq!(alert1["detail"], "<b>detail</b>");
+    let a1 = d.alert("src4", "a1").unwrap();
+    assert_eq!(a1["state"], "pending");
+    let due = a1["will_raise_at"].as_u64().unwrap();
+    assert!(due > now() + 250 && due <= now() + 300, "raises in 5 min");
+    let a2 = d.alert("src4", "a2").unwrap();
+    assert_eq!(a2["state"], "cleared");
+    assert!(a2["will_clear_at"].as_u64().unwrap() > now());
+    let src3 = d.json("/api/alerts?source=src3");
+    assert_eq!(src3.as_array().unwrap().len(), 0);
+    assert_eq!(
+        d.metric("mauved_packets_rejected_total{reason=\"malformed\"}"),
+        0.0
+    );
+}
+
+#[test]
+fn bad_packets_are_counted_and_hurt_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    d.send(&packet(
+        1,
+        "good",
+        vec![alert("a", Some(now()), None)],
+        false,
+    ));
+    wait_for(WAIT, "good/a raised", || {
+        (d.state("good", "a").as_deref() == Some("raised")).then_some(())
+    });
+    let mut truncated = packet(2, "good", vec![alert("a", None, Some(now()))], false);
+    truncated.truncate(truncated.len() - 3);
+    let garbage: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0xff; 100],
+        truncated,
+        vec![0x08, 0x01],                            // no source
+        vec![0x12, 0x02, 0xc3, 0x28],                // source is not UTF-8
+        vec![0x22, 0xff, 0xff, 0xff, 0xff, 0x0f, 0], // absurd length
+        vec![0u8; 65_000],                           // large and meaningless
+    ];
+    for bytes in &garbage {
+        d.send(bytes);
+    }
+    // An alert with an empty id inside a good update is refused alone.
+    d.send(&packet(
+        3,
+        "good",
+        vec![alert("", Some(now()), None), alert("b", Some(now()), None)],
+        false,
+    ));
+    wait_for(WAIT, "good/b raised", || {
+        (d.state("good", "b").as_deref() == Some("raised")).then_some(())
+    });
+    let rejected = |reason: &str| {
+        d.metric(&format!(
+            "mauved_packets_rejected_total{{reason=\"{reason}\"}}"
+        ))
+    };
+    wait_for(WAIT, "all bad packets counted", || {
+        let total: f64 = ["empty", "malformed", "invalid_utf8", "no_source"]
+            .iter()
+            .map(|r| rejected(r))
+            .sum();
+        (total == garbage.len() as f64).then_some(())
+    });
+    assert_eq!(rejected("empty"), 1.0);
+    assert_eq!(rejected("invalid_utf8"), 1.0);
+    assert_eq!(rejected("no_source"), 1.0);
+    assert_eq!(
+        d.metric("mauved_alerts_rejected_total{reason=\"no_id\"}"),
+        1.0
+    );
+    assert_eq!(d.state("good", "a").as_deref(), Some("raised"), "untouched");
+    assert_eq!(d.get("/health").0, 200);
+}
+
+#[test]
+fn kill_9_keeps_alerts_and_queued_notifications() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.jsonl");
+    // First life: the notifier always fails, so notifications stay queued.
+    let d = Daemon::start(dir.path(), &failing_notifier());
+    let t = now();
+    d.send(&packet(1, "crash", vec![alert("a", Some(t), None)], false));
+    d.send(&packet(
+        2,
+        "crash",
+        vec![alert("hb", Some(t + 3600), Some(t))],
+        false,
+    ));
+    wait_for(WAIT, "both applied", || {
+        (d.metric("mauved_alert_updates_total") == 2.0).then_some(())
+    });
+    wait_for(WAIT, "a delivery attempt failed", || {
+        (d.metric("mauved_notifications_total{result=\"retried\"}") >= 1.0).then_some(())
+    });
+    assert_eq!(d.metric("mauved_notify_queue_depth"), 1.0);
+    // Well past the 50 ms flush interval of the test config.
+    std::thread::sleep(Duration::from_millis(500));
+    d.kill();
+
+    // Second life, with a working notifier under the same name.
+    let d = Daemon::start(dir.path(), &recording_notifier(&notes));
+    assert_eq!(d.state("crash", "a").as_deref(), Some("raised"));
+    let hb = d.alert("crash", "hb").unwrap();
+    assert_eq!(hb["state"], "pending");
+    assert_eq!(hb["will_raise_at"], t + 3600);
+    wait_for(WAIT, "the queued notification delivered", || {
+        (events(&notes) == vec![("raised".to_owned(), "a".to_owned())]).then_some(())
+    });
+    assert_eq!(d.json("/api/counts")["raised"], 1);
+    assert_eq!(d.json("/api/counts")["pending"], 1);
+    wait_for(WAIT, "queue drained", || {
+        (d.metric("mauved_notify_queue_depth") == 0.0).then_some(())
+    });
+}
+
+#[test]
+fn a_clean_stop_exits_zero_and_keeps_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    d.send(&packet(1, "s", vec![alert("a", Some(now()), None)], false));
+    wait_for(WAIT, "raised", || {
+        (d.state("s", "a").is_some()).then_some(())
+    });
+    assert!(d.stop().success());
+    let d = Daemon::start(dir.path(), "");
+    assert_eq!(d.state("s", "a").as_deref(), Some("raised"));
+}

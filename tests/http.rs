@@ -1,0 +1,204 @@
+//! The HTTP API of the real daemon: reads, actions and bad requests.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn started_with_alerts(dir: &std::path::Path) -> Daemon {
+    let d = Daemon::start(dir, "");
+    let t = now();
+    d.send(&packet(
+        1,
+        "web1",
+        vec![
+            alert("disk", Some(t), None),
+            alert("hb", Some(t + 600), Some(t)),
+        ],
+        false,
+    ));
+    d.send(&packet(
+        2,
+        "web/2",
+        vec![alert("id with space", Some(t), None)],
+        false,
+    ));
+    wait_for(WAIT, "three alerts", || {
+        (d.json("/api/alerts").as_array().unwrap().len() == 3).then_some(())
+    });
+    d
+}
+
+#[test]
+fn lists_filters_counts_and_single_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = started_with_alerts(dir.path());
+    assert_eq!(
+        d.json("/api/counts"),
+        serde_json::json!({"raised": 2, "acknowledged": 0, "pending": 1, "cleared": 0})
+    );
+    let pending = d.json("/api/alerts?state=pending");
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+    assert_eq!(pending[0]["id"], "hb");
+    let web1 = d.json("/api/alerts?source=web1");
+    assert_eq!(web1.as_array().unwrap().len(), 2);
+    let both = d.json("/api/alerts?source=web1&state=raised");
+    assert_eq!(both.as_array().unwrap().len(), 1);
+    // Sources and ids with reserved characters are percent-encoded.
+    let odd = d.json("/api/alerts/web%2F2/id%20with%20space");
+    assert_eq!(odd["source"], "web/2");
+    assert_eq!(odd["id"], "id with space");
+    for field in [
+        "source",
+        "id",
+        "state",
+        "subject",
+        "summary",
+        "detail",
+        "importance",
+        "raised_at",
+        "cleared_at",
+        "will_raise_at",
+        "will_clear_at",
+        "suppress_until",
+        "updated_at",
+    ] {
+        assert!(odd.get(field).is_some(), "field {field} missing");
+    }
+    assert_eq!(d.get("/api/alerts/web1/nope").0, 404);
+}
+
+#[test]
+fn the_page_lists_raised_and_pending_alerts_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    let mut tricky = alert("x", Some(now()), None);
+    tricky.summary = Some("a & b \"quoted\" > c".into());
+    d.send(&packet(1, "host", vec![tricky], false));
+    d.send(&packet(
+        2,
+        "host",
+        vec![alert("gone", None, Some(now()))],
+        false,
+    ));
+    wait_for(WAIT, "two alerts", || {
+        (d.json("/api/alerts").as_array().unwrap().len() == 2).then_some(())
+    });
+    let (status, page) = d.get("/");
+    assert_eq!(status, 200);
+    assert!(page.contains("<table>"));
+    assert!(page.contains("a &amp; b &quot;quoted&quot; &gt; c"));
+    assert!(!page.contains(">gone<"), "cleared alerts are not listed");
+}
+
+#[test]
+fn acknowledge_and_unacknowledge() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = started_with_alerts(dir.path());
+    let until = now() + 600;
+    let (status, body) = d.post(
+        "/api/alerts/web1/disk/acknowledge",
+        &format!("{{\"by\": \"alice\", \"until\": {until}}}"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let acked: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(acked["state"], "acknowledged");
+    assert_eq!(acked["acknowledged_by"], "alice");
+    assert_eq!(acked["will_unacknowledge_at"], until);
+    assert_eq!(d.json("/api/counts")["acknowledged"], 1);
+
+    // A pending alert cannot be acknowledged.
+    let (status, body) = d.post("/api/alerts/web1/hb/acknowledge", "");
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("not raised"));
+
+    let (status, body) = d.post("/api/alerts/web1/disk/unacknowledge", "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(d.state("web1", "disk").as_deref(), Some("raised"));
+    let (status, _) = d.post("/api/alerts/web1/disk/unacknowledge", "");
+    assert_eq!(status, 409);
+    assert_eq!(d.post("/api/alerts/web1/nope/acknowledge", "").0, 404);
+}
+
+#[test]
+fn bad_requests_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = started_with_alerts(dir.path());
+    let (status, body) = d.get("/api/alerts?state=bogus");
+    assert_eq!(status, 400);
+    assert!(body.contains("state must be"));
+    assert_eq!(d.get("/no/such/page").0, 404);
+    assert_eq!(d.post("/api/counts", "").0, 405);
+    let (status, body) = d.post("/api/alerts/web1/disk/acknowledge", "{not json");
+    assert_eq!(status, 400);
+    assert!(body.contains("body"));
+    let (status, _) = d.post("/api/alerts/web1/disk/acknowledge", "{\"bogus\": 1}");
+    assert_eq!(status, 400);
+    let big = "x".repeat(mauved::http::MAX_BODY_BYTES + 1);
+    assert_eq!(d.post("/api/alerts/web1/disk/acknowledge", &big).0, 413);
+    assert_eq!(d.get("/api/alerts/%ff/x").0, 400);
+    assert!(d.metric("mauved_http_bad_requests_total") >= 7.0);
+    assert_eq!(
+        d.state("web1", "disk").as_deref(),
+        Some("raised"),
+        "untouched"
+    );
+}
+
+#[test]
+fn health_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = started_with_alerts(dir.path());
+    assert_eq!(d.json("/health")["status"], "ok");
+    let (status, text) = d.get("/metrics");
+    assert_eq!(status, 200);
+    for name in [
+        "mauved_packets_received_total 2",
+        "mauved_packets_rejected_total{reason=\"malformed\"} 0",
+        "mauved_packets_duplicate_total 0",
+        "mauved_alert_updates_total 3",
+        "mauved_alerts{state=\"raised\"} 2",
+        "mauved_alerts{state=\"pending\"} 1",
+        "mauved_notifications_total{result=\"delivered\"}",
+        "mauved_notify_queue_depth",
+    ] {
+        assert!(text.contains(name), "missing {name} in\n{text}");
+    }
+}
+
+#[test]
+fn check_config_reports_the_bad_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[store]\nflush_interval_ms = \"soon\"\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
+        .arg("check-config")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("flush_interval_ms"), "{err}");
+    assert!(err.contains("bad.toml"), "{err}");
+
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, mauved::config::DEFAULT_TOML).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
+        .arg("check-config")
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+
+    // serve refuses a bad file with the same message instead of starting.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
+        .args(["serve", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("flush_interval_ms"));
+}
