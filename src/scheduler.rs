@@ -188,16 +188,15 @@ impl Scheduler {
                 Ok(record) => record,
                 Err(err) => return self.store_failed(&err),
             };
-            match record {
-                Some(record) => {
-                    if let Some(transition) = alert::tick(record, &clock) {
-                        self.metrics.timers_fired.fetch_add(1, Relaxed);
-                        round.put(key, transition, clock.now);
-                    }
+            match record.map(|r| (alert::tick(r, &clock), r.next_due())) {
+                Some((Some(transition), _)) => {
+                    self.metrics.timers_fired.fetch_add(1, Relaxed);
+                    round.put(key, transition, clock.now);
                 }
-                // An index entry without its alert cannot happen through
-                // `commit`; drop it rather than wake for it forever.
-                None => round.stale_due.push((due_at, key)),
+                Some((None, next_due)) if next_due == Some(due_at) => {}
+                // An index entry that does not match its alert cannot come
+                // from `commit`; drop it rather than wake for it forever.
+                _ => round.stale_due.push((due_at, key)),
             }
         }
     }
