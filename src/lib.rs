@@ -6,7 +6,8 @@
 //! [`alert`] (the pure state machine it calls) → [`store`] (sled, one atomic
 //! batch per round) → [`notify`] (durable queue, at-least-once delivery) →
 //! [`http`] (status, API, metrics, actions). [`config`] and [`metrics`] serve
-//! them all; [`serve`] below wires them together.
+//! them all; [`serve`] below wires them together. [`send`] is the sending
+//! side (the `mauvesend` binary and the load tool are built on it).
 
 pub mod alert;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod notify;
 pub mod scheduler;
+pub mod send;
 pub mod store;
 pub mod wire;
 
