@@ -20,6 +20,7 @@ pub struct Config {
     pub listen: Listen,
     pub store: StoreConfig,
     pub server: Server,
+    pub http: HttpConfig,
     #[serde(rename = "notifier")]
     pub notifiers: Vec<Notifier>,
 }
@@ -68,6 +69,21 @@ pub struct Server {
     pub transmission_cache_s: u64,
     /// The longest acknowledgement allowed.
     pub max_acknowledgement_s: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Request bodies (POST /events, actions) larger than this get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_body_bytes: crate::http::MAX_BODY_BYTES,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -129,6 +145,7 @@ impl Default for Config {
             listen: Listen::default(),
             store: StoreConfig::default(),
             server: Server::default(),
+            http: HttpConfig::default(),
             notifiers: vec![Notifier {
                 name: "log".into(),
                 kind: NotifierKind::Log,
@@ -199,6 +216,9 @@ impl Config {
         }
         if self.store.cache_mib == 0 {
             return fail("store.cache_mib", "must be at least 1");
+        }
+        if self.http.max_body_bytes < 1024 {
+            return fail("http.max_body_bytes", "must be at least 1024");
         }
         if self.server.max_acknowledgement_s == 0 {
             return fail("server.max_acknowledgement_s", "must be at least 1");

@@ -14,6 +14,7 @@
 //! | GET    | `/metrics`                                  | Prometheus text           |
 //! | POST   | `/api/alerts/{source}/{id}/acknowledge`     | `{"by", "until"}` or `{"by", "for_s"}` |
 //! | POST   | `/api/alerts/{source}/{id}/unacknowledge`   |                           |
+//! | POST   | `/events`                                   | JSON alert submission     |
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -29,14 +30,17 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::alert::{AlertKey, Record, State, UnixSecs};
+use crate::events;
+use crate::ingest::Sink;
 use crate::metrics::Metrics;
 use crate::scheduler::{Action, ActionFailed, Command};
 use crate::store::Store;
+use crate::wire;
 
-/// Request bodies larger than this get 413.
+/// Request bodies larger than this get 413, unless configured otherwise.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// An alert as the API, the page and notifiers show it.
@@ -89,7 +93,9 @@ impl AlertView {
 pub struct Http {
     pub store: Arc<Store>,
     pub metrics: Arc<Metrics>,
-    pub commands: mpsc::Sender<Command>,
+    /// The way into the scheduler, shared with the UDP listeners.
+    pub sink: Sink,
+    pub max_body_bytes: usize,
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -127,16 +133,16 @@ pub async fn serve(listener: TcpListener, http: Arc<Http>, mut shutdown: watch::
 }
 
 impl Http {
-    async fn route(&self, req: Request<Incoming>, _peer: SocketAddr) -> Reply {
+    async fn route(&self, req: Request<Incoming>, peer: SocketAddr) -> Reply {
         self.metrics.http_requests.fetch_add(1, Relaxed);
-        let reply = self.dispatch(req).await;
+        let reply = self.dispatch(req, peer).await;
         if reply.status().is_client_error() {
             self.metrics.http_bad_requests.fetch_add(1, Relaxed);
         }
         reply
     }
 
-    async fn dispatch(&self, req: Request<Incoming>) -> Reply {
+    async fn dispatch(&self, req: Request<Incoming>, peer: SocketAddr) -> Reply {
         let path = req.uri().path().to_owned();
         let query = req.uri().query().unwrap_or("").to_owned();
         let segments: Vec<String> = match path
@@ -160,12 +166,13 @@ impl Http {
             (&Method::GET, ["api", "counts"]) => self.counts(),
             (&Method::GET, ["api", "alerts"]) => self.list(&query),
             (&Method::GET, ["api", "alerts", source, id]) => self.one(source, id),
+            (&Method::POST, ["events"] | ["events", ""]) => self.events(req, peer).await,
             (&Method::POST, ["api", "alerts", source, id, action]) => {
                 let key = AlertKey::new(*source, *id);
                 let action = action.to_string();
                 self.act(key, &action, req).await
             }
-            (_, ["health" | "metrics"] | ["api", ..] | [""]) => {
+            (_, ["health" | "metrics" | "events"] | ["api", ..] | [""]) => {
                 self.error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
             }
             _ => self.error(StatusCode::NOT_FOUND, "no such page"),
@@ -251,7 +258,7 @@ impl Http {
             until: Option<UnixSecs>,
             for_s: Option<u64>,
         }
-        let body = match read_body(req).await {
+        let body = match read_body(req, self.max_body_bytes).await {
             Ok(body) => body,
             Err(reply) => return reply,
         };
@@ -281,7 +288,7 @@ impl Http {
             action,
             reply,
         };
-        if self.commands.send(command).await.is_err() {
+        if self.sink.tx.send(command).await.is_err() {
             return self.error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
         }
         match answer.await {
@@ -298,6 +305,62 @@ impl Http {
             Ok(Err(err)) => self.error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
             Err(_) => self.error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
         }
+    }
+
+    /// `POST /events`: purppura-style JSON, applied exactly like a datagram.
+    /// All or nothing: one bad element refuses the whole body.
+    async fn events(&self, req: Request<Incoming>, peer: SocketAddr) -> Reply {
+        let body = match read_body(req, self.max_body_bytes).await {
+            Ok(body) => body,
+            Err(reply) => return reply,
+        };
+        let now = crate::unix_now();
+        // As purppura: without a source, the sender is the client's address.
+        let client = peer.ip().to_canonical().to_string();
+        let raw_updates = match events::parse(&body, &client, now) {
+            Ok(raw) => raw,
+            Err(message) => return self.error(StatusCode::BAD_REQUEST, &message),
+        };
+        let mut updates = Vec::with_capacity(raw_updates.len());
+        for raw in raw_updates {
+            let source = raw.source.clone();
+            match wire::check(raw, now) {
+                Ok(decoded) => {
+                    if let Some((id, why)) = decoded.rejected.first() {
+                        return self.error(
+                            StatusCode::BAD_REQUEST,
+                            &format!("source {source:?}, id {id:?}: {why}"),
+                        );
+                    }
+                    self.metrics
+                        .fields_truncated
+                        .fetch_add(u64::from(decoded.truncated), Relaxed);
+                    updates.push(decoded.update);
+                }
+                Err(why) => {
+                    return self.error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("source {source:?}: {why}"),
+                    )
+                }
+            }
+        }
+        let alerts: usize = updates.iter().map(|u| u.alerts.len()).sum();
+        let count = updates.len();
+        self.metrics
+            .events_received
+            .fetch_add(alerts as u64, Relaxed);
+        let (applied, written) = oneshot::channel();
+        if !self.sink.submit_and_notify(updates, Some(applied)).await || written.await.is_err() {
+            return self.error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+        }
+        if let Err(err) = self.store.flush_async().await {
+            return self.error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string());
+        }
+        json(
+            StatusCode::OK,
+            &serde_json::json!({ "accepted": alerts, "updates": count }),
+        )
     }
 
     fn page(&self) -> Reply {
@@ -360,16 +423,13 @@ fn state_order(state: State) -> u8 {
     }
 }
 
-/// Reads a request body of at most [`MAX_BODY_BYTES`].
-pub async fn read_body(req: Request<Incoming>) -> Result<Bytes, Reply> {
-    match Limited::new(req.into_body(), MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
+/// Reads a request body of at most `limit` bytes.
+async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, Reply> {
+    match Limited::new(req.into_body(), limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(json(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &serde_json::json!({ "error": format!("body larger than {MAX_BODY_BYTES} bytes") }),
+            &serde_json::json!({ "error": format!("body larger than {limit} bytes") }),
         )),
         Err(err) => Err(json(
             StatusCode::BAD_REQUEST,

@@ -113,16 +113,28 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// De-duplicates a batch and hands it to the writer. Returns false once
-    /// the writer has gone (shutdown).
-    pub async fn submit(&self, mut updates: Vec<Update>) -> bool {
+    /// De-duplicates a batch and hands it to the scheduler. Returns false
+    /// once the scheduler has gone (shutdown).
+    pub async fn submit(&self, updates: Vec<Update>) -> bool {
+        self.submit_and_notify(updates, None).await
+    }
+
+    /// Like [`Sink::submit`]; `applied` is answered once the batch is written.
+    pub async fn submit_and_notify(
+        &self,
+        mut updates: Vec<Update>,
+        applied: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> bool {
         if let Ok(mut dedup) = self.dedup.lock() {
             dedup.retain_new(&mut updates, &self.metrics);
         }
-        if updates.is_empty() {
+        if updates.is_empty() && applied.is_none() {
             return true;
         }
-        self.tx.send(Command::Apply(updates)).await.is_ok()
+        self.tx
+            .send(Command::Apply { updates, applied })
+            .await
+            .is_ok()
     }
 }
 

@@ -1,7 +1,8 @@
 //! mauved: an alert server that speaks the mauvealert wire protocol.
 //!
 //! The modules follow the path of an alert:
-//! [`wire`] (bytes to a checked update) → [`ingest`] (UDP sockets, de-dup,
+//! [`wire`] (bytes to a checked update; [`events`] does the same for JSON
+//! posted over HTTP) → [`ingest`] (UDP sockets, de-dup,
 //! batches) → [`scheduler`] (the single writer: updates, timers, actions) →
 //! [`alert`] (the pure state machine it calls) → [`store`] (sled, one atomic
 //! batch per round) → [`notify`] (durable queue, at-least-once delivery) →
@@ -11,6 +12,7 @@
 
 pub mod alert;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
@@ -113,7 +115,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let http = Arc::new(http::Http {
         store: store.clone(),
         metrics: metrics.clone(),
-        commands: commands.clone(),
+        sink: sink.clone(),
+        max_body_bytes: config.http.max_body_bytes,
     });
     let http_task = tokio::spawn(http::serve(tcp, http, shutdown_rx.clone()));
     writeln!(stdout, "ready")?;

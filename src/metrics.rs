@@ -25,6 +25,7 @@ pub struct Metrics {
     pub notifications_failed: AtomicU64,
     pub queue_depth: AtomicI64,
     pub http_requests: AtomicU64,
+    pub events_received: AtomicU64,
     pub http_bad_requests: AtomicU64,
     pub store_errors: AtomicU64,
 }
@@ -106,6 +107,11 @@ impl Metrics {
             "mauved_http_requests_total",
             "HTTP requests served.",
             self.http_requests.load(Relaxed),
+        );
+        counter(
+            "mauved_events_received_total",
+            "Alerts submitted over HTTP (POST /events) and accepted.",
+            self.events_received.load(Relaxed),
         );
         counter(
             "mauved_http_bad_requests_total",

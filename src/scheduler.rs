@@ -49,7 +49,11 @@ pub type ActionReply = Result<Record, ActionFailed>;
 /// Work for the scheduler.
 #[derive(Debug)]
 pub enum Command {
-    Apply(Vec<Update>),
+    /// Apply updates; `applied` (if any) is answered once they are written.
+    Apply {
+        updates: Vec<Update>,
+        applied: Option<oneshot::Sender<()>>,
+    },
     Act {
         key: AlertKey,
         action: Action,
@@ -124,12 +128,13 @@ impl Scheduler {
 
     fn handle(&self, command: Command, round: &mut Round) {
         match command {
-            Command::Apply(updates) => {
+            Command::Apply { updates, applied } => {
                 for update in &updates {
                     if let Err(err) = self.apply_update(update, round) {
                         self.store_failed(&err);
                     }
                 }
+                round.applied.extend(applied);
             }
             Command::Act { key, action, reply } => {
                 let result = self.act(&key, &action, round);
@@ -205,6 +210,7 @@ impl Scheduler {
         let Round {
             pending,
             replies,
+            applied,
             stale_due,
             ..
         } = round;
@@ -246,6 +252,9 @@ impl Scheduler {
                 for (reply, result) in replies {
                     let _ = reply.send(result);
                 }
+                for done in applied {
+                    let _ = done.send(());
+                }
             }
             Err(err) => {
                 self.store_failed(&err);
@@ -285,6 +294,7 @@ struct Round<'a> {
     read: HashMap<AlertKey, Option<Record>>,
     stale_due: Vec<(UnixSecs, AlertKey)>,
     replies: Vec<(oneshot::Sender<ActionReply>, ActionReply)>,
+    applied: Vec<oneshot::Sender<()>>,
     stop: bool,
 }
 
@@ -296,6 +306,7 @@ impl<'a> Round<'a> {
             read: HashMap::new(),
             stale_due: Vec::new(),
             replies: Vec::new(),
+            applied: Vec::new(),
             stop: false,
         }
     }

@@ -11,6 +11,7 @@ use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use mauved::send;
 use mauved::wire::{self, pb};
 
 #[derive(Parser)]
@@ -129,21 +130,23 @@ fn main() -> Result<(), String> {
     Ok(())
 }
 
+/// The packet `mauvesend -o load-host-S -i heartbeat-I -c -r +N` would send.
 fn heartbeat(tid: u64, source: u64, id: u64, now: u64, raise_after: u64) -> Vec<u8> {
-    wire::encode(&pb::AlertUpdate {
-        transmission_id: tid,
-        source: format!("load-host-{source}"),
-        replace: false,
-        alert: vec![pb::Alert {
-            id: format!("heartbeat-{id}"),
-            raise_time: Some(now + raise_after),
-            clear_time: Some(now),
-            summary: Some("load test heartbeat".into()),
-            ..pb::Alert::default()
-        }],
-        signature: None,
-        transmission_time: Some(now),
-    })
+    let alert = pb::Alert {
+        id: format!("heartbeat-{id}"),
+        raise_time: Some(now + raise_after),
+        clear_time: Some(now),
+        summary: Some("load test heartbeat".into()),
+        ..pb::Alert::default()
+    };
+    let source = format!("load-host-{source}");
+    wire::encode(&send::prepare(
+        Some(source),
+        false,
+        vec![alert],
+        now,
+        Some(tid),
+    ))
 }
 
 /// Sends one "raise now" and polls until the daemon shows it raised.
@@ -154,18 +157,18 @@ fn raise_latency(
 ) -> Result<Duration, String> {
     let id = format!("probe-{}", std::process::id());
     let now = mauved::unix_now();
-    let packet = wire::encode(&pb::AlertUpdate {
-        transmission_id: now ^ 0x5eed,
-        source: "mauved-load".into(),
-        replace: false,
-        alert: vec![pb::Alert {
-            id: id.clone(),
-            raise_time: Some(now),
-            ..pb::Alert::default()
-        }],
-        signature: None,
-        transmission_time: Some(now),
-    });
+    let alert = pb::Alert {
+        id: id.clone(),
+        raise_time: Some(now),
+        ..pb::Alert::default()
+    };
+    let packet = wire::encode(&send::prepare(
+        Some("mauved-load".into()),
+        false,
+        vec![alert],
+        now,
+        None,
+    ));
     let start = Instant::now();
     socket.send_to(&packet, target).map_err(|e| e.to_string())?;
     while start.elapsed() < Duration::from_secs(10) {
