@@ -26,18 +26,37 @@ const SOCKET_RECV_BUFFER: usize = 10 * 1024 * 1024;
 
 /// Remembers recent `transmission_id`s. mauvesend sends the same bytes to
 /// every address of every destination, so one update can arrive several times.
+///
+/// Two generations of ids bound the memory: ids go into `young`; when it has
+/// covered a whole window (or holds half the cap) it becomes `old` and the
+/// previous `old` is dropped. An id counts as seen if either generation holds
+/// it with a time inside the window, so expiry is exact while the cap is not
+/// reached; past the cap (a flood of distinct ids) the window shrinks, and a
+/// duplicate that slips through is harmless: re-applying an update is
+/// idempotent.
 pub struct Dedup {
-    seen: HashMap<u64, UnixSecs>,
+    young: HashMap<u64, UnixSecs>,
+    old: HashMap<u64, UnixSecs>,
+    young_since: UnixSecs,
     expire_s: u64,
-    last_sweep: UnixSecs,
+    max_ids: usize,
 }
 
 impl Dedup {
+    /// About 40 MiB at the cap.
+    pub const DEFAULT_MAX_IDS: usize = 1 << 21;
+
     pub fn new(expire_s: u64) -> Self {
+        Self::with_cap(expire_s, Self::DEFAULT_MAX_IDS)
+    }
+
+    pub fn with_cap(expire_s: u64, max_ids: usize) -> Self {
         Dedup {
-            seen: HashMap::new(),
+            young: HashMap::new(),
+            old: HashMap::new(),
+            young_since: 0,
             expire_s,
-            last_sweep: 0,
+            max_ids: max_ids.max(2),
         }
     }
 
@@ -48,16 +67,23 @@ impl Dedup {
         if transmission_id == 0 {
             return true;
         }
-        // Sweeping at most once a minute keeps the per-packet cost constant.
-        if now >= self.last_sweep + 60 {
-            let expire_s = self.expire_s;
-            self.seen.retain(|_, seen| now < *seen + expire_s);
-            self.last_sweep = now;
+        if now >= self.young_since.saturating_add(self.expire_s)
+            || self.young.len() >= self.max_ids / 2
+        {
+            self.old = std::mem::take(&mut self.young);
+            self.young_since = now;
         }
-        match self.seen.insert(transmission_id, now) {
-            Some(seen) => now >= seen + self.expire_s,
-            None => true,
-        }
+        let fresh =
+            |seen: Option<&UnixSecs>| seen.is_some_and(|&t| now < t.saturating_add(self.expire_s));
+        let duplicate =
+            fresh(self.young.get(&transmission_id)) || fresh(self.old.get(&transmission_id));
+        self.young.insert(transmission_id, now);
+        !duplicate
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.young.len() + self.old.len()
     }
 
     /// Keeps the updates of a batch whose transmission id is new.
@@ -244,13 +270,26 @@ mod tests {
     }
 
     #[test]
-    fn sweeping_forgets_old_ids() {
+    fn old_ids_are_forgotten() {
         let mut dedup = Dedup::new(300);
         for id in 1..=100 {
             dedup.first_sighting(id, 1000);
         }
-        dedup.first_sighting(1000, 2000);
-        assert_eq!(dedup.seen.len(), 1);
+        dedup.first_sighting(1000, 1400);
+        dedup.first_sighting(1001, 1800);
+        assert_eq!(dedup.len(), 2);
+    }
+
+    #[test]
+    fn memory_is_capped_under_a_flood_of_ids() {
+        let mut dedup = Dedup::with_cap(300, 1000);
+        for id in 1..=100_000 {
+            assert!(dedup.first_sighting(id, 1000));
+            assert!(dedup.len() <= 1000);
+        }
+        // Recent ids are still recognised.
+        assert!(!dedup.first_sighting(100_000, 1001));
+        assert!(!dedup.first_sighting(99_800, 1001));
     }
 
     #[test]

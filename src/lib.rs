@@ -74,7 +74,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         wakes.push((notifier.name.clone(), wake));
     }
 
-    let (commands, rx) = mpsc::channel::<Command>(1024);
+    // Bounded so that a flood waits in the kernel's socket buffer (and is
+    // dropped there, counted by the kernel) instead of growing our memory.
+    let (commands, rx) = mpsc::channel::<Command>(64);
     let scheduler = Scheduler {
         store: store.clone(),
         metrics: metrics.clone(),
