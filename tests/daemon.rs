@@ -327,3 +327,41 @@ fn a_clean_stop_exits_zero_and_keeps_state() {
     let d = Daemon::start(dir.path(), "");
     assert_eq!(d.state("s", "a").as_deref(), Some("raised"));
 }
+
+#[test]
+fn after_a_restart_overdue_heartbeats_wait_out_the_startup_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let grace = "[server]\ninitial_sleep_s = 3\n";
+    let d = Daemon::start(dir.path(), grace);
+    let t = now();
+    d.send(&packet(
+        1,
+        "quiet",
+        vec![alert("hb", Some(t + 6), Some(t))],
+        false,
+    ));
+    wait_for(WAIT, "pending", || {
+        (d.state("quiet", "hb").as_deref() == Some("pending")).then_some(())
+    });
+    d.stop();
+    // The heartbeat falls due while the daemon is down.
+    while now() <= t + 7 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let started = now();
+    let d = Daemon::start(dir.path(), grace);
+    let postponed = wait_for(WAIT, "the timer postponed to the end of the grace", || {
+        d.alert("quiet", "hb")
+            .filter(|a| a["will_raise_at"].as_u64() != Some(t + 6))
+    });
+    assert_eq!(postponed["state"], "pending", "not raised during the grace");
+    let until = postponed["will_raise_at"].as_u64().unwrap();
+    assert!(
+        (started..=started + 4).contains(&(until - 3)),
+        "{until} vs start {started}"
+    );
+    let raised = wait_for(WAIT, "raised after the grace", || {
+        d.alert("quiet", "hb").filter(|a| a["state"] == "raised")
+    });
+    assert!(raised["raised_at"].as_u64().unwrap() >= until);
+}
