@@ -31,23 +31,22 @@ pub struct Metrics {
 }
 
 fn state_index(state: State) -> usize {
-    State::ALL.iter().position(|s| *s == state).unwrap_or(0)
+    state as usize
 }
 
 impl Metrics {
+    // The reason enums list their variants in `ALL` in declaration order, so
+    // a variant's discriminant is its counter's index (checked by a test).
     pub fn packet_rejected(&self, why: PacketError) {
-        let i = PacketError::ALL.iter().position(|e| *e == why).unwrap_or(0);
-        self.packets_rejected[i].fetch_add(1, Relaxed);
+        self.packets_rejected[why as usize].fetch_add(1, Relaxed);
     }
 
     pub fn alert_rejected(&self, why: AlertError) {
-        let i = AlertError::ALL.iter().position(|e| *e == why).unwrap_or(0);
-        self.alerts_rejected[i].fetch_add(1, Relaxed);
+        self.alerts_rejected[why as usize].fetch_add(1, Relaxed);
     }
 
     pub fn packets_rejected(&self, why: PacketError) -> u64 {
-        let i = PacketError::ALL.iter().position(|e| *e == why).unwrap_or(0);
-        self.packets_rejected[i].load(Relaxed)
+        self.packets_rejected[why as usize].load(Relaxed)
     }
 
     /// Moves one alert from state `from` (None: new) to state `to`.
@@ -67,117 +66,100 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let mut counter = |name: &str, help: &str, value: u64| {
+        let counters: [(&str, &str, &AtomicU64); 10] = [
+            (
+                "mauved_packets_received_total",
+                "Datagrams received.",
+                &self.packets_received,
+            ),
+            (
+                "mauved_packets_duplicate_total",
+                "Updates ignored because their transmission_id was seen recently.",
+                &self.packets_duplicate,
+            ),
+            (
+                "mauved_fields_truncated_total",
+                "String fields cut to their length cap.",
+                &self.fields_truncated,
+            ),
+            (
+                "mauved_alert_updates_total",
+                "Alert updates applied.",
+                &self.alert_updates,
+            ),
+            (
+                "mauved_batches_total",
+                "Batches written to the store.",
+                &self.batches,
+            ),
+            (
+                "mauved_timers_fired_total",
+                "Due timers processed (raise, clear, un-ack, reminder).",
+                &self.timers_fired,
+            ),
+            (
+                "mauved_http_requests_total",
+                "HTTP requests served.",
+                &self.http_requests,
+            ),
+            (
+                "mauved_events_received_total",
+                "Alerts submitted over HTTP (POST /events) and accepted.",
+                &self.events_received,
+            ),
+            (
+                "mauved_http_bad_requests_total",
+                "HTTP requests answered with a 4xx status.",
+                &self.http_bad_requests,
+            ),
+            (
+                "mauved_store_errors_total",
+                "Store operations that failed.",
+                &self.store_errors,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let value = value.load(Relaxed);
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
             );
-        };
-        counter(
-            "mauved_packets_received_total",
-            "Datagrams received.",
-            self.packets_received.load(Relaxed),
-        );
-        counter(
-            "mauved_packets_duplicate_total",
-            "Updates ignored because their transmission_id was seen recently.",
-            self.packets_duplicate.load(Relaxed),
-        );
-        counter(
-            "mauved_fields_truncated_total",
-            "String fields cut to their length cap.",
-            self.fields_truncated.load(Relaxed),
-        );
-        counter(
-            "mauved_alert_updates_total",
-            "Alert updates applied.",
-            self.alert_updates.load(Relaxed),
-        );
-        counter(
-            "mauved_batches_total",
-            "Batches written to the store.",
-            self.batches.load(Relaxed),
-        );
-        counter(
-            "mauved_timers_fired_total",
-            "Due timers processed (raise, clear, un-ack, reminder).",
-            self.timers_fired.load(Relaxed),
-        );
-        counter(
-            "mauved_http_requests_total",
-            "HTTP requests served.",
-            self.http_requests.load(Relaxed),
-        );
-        counter(
-            "mauved_events_received_total",
-            "Alerts submitted over HTTP (POST /events) and accepted.",
-            self.events_received.load(Relaxed),
-        );
-        counter(
-            "mauved_http_bad_requests_total",
-            "HTTP requests answered with a 4xx status.",
-            self.http_bad_requests.load(Relaxed),
-        );
-        counter(
-            "mauved_store_errors_total",
-            "Store operations that failed.",
-            self.store_errors.load(Relaxed),
-        );
+        }
 
-        let _ = writeln!(
-            out,
-            "# HELP mauved_packets_rejected_total Datagrams refused whole.\n\
-             # TYPE mauved_packets_rejected_total counter"
+        family(
+            &mut out,
+            ("mauved_packets_rejected_total", "counter", "reason"),
+            "Datagrams refused whole.",
+            PacketError::ALL.map(|why| (why.label(), self.packets_rejected(why) as i64)),
         );
-        for why in PacketError::ALL {
-            let _ = writeln!(
-                out,
-                "mauved_packets_rejected_total{{reason=\"{}\"}} {}",
-                why.label(),
-                self.packets_rejected(why)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP mauved_alerts_rejected_total Alerts refused inside an accepted update.\n\
-             # TYPE mauved_alerts_rejected_total counter"
+        family(
+            &mut out,
+            ("mauved_alerts_rejected_total", "counter", "reason"),
+            "Alerts refused inside an accepted update.",
+            AlertError::ALL.map(|why| {
+                (
+                    why.label(),
+                    self.alerts_rejected[why as usize].load(Relaxed) as i64,
+                )
+            }),
         );
-        for (why, count) in AlertError::ALL.iter().zip(&self.alerts_rejected) {
-            let _ = writeln!(
-                out,
-                "mauved_alerts_rejected_total{{reason=\"{}\"}} {}",
-                why.label(),
-                count.load(Relaxed)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP mauved_alerts Alerts by state.\n# TYPE mauved_alerts gauge"
+        family(
+            &mut out,
+            ("mauved_alerts", "gauge", "state"),
+            "Alerts by state.",
+            State::ALL.map(|state| (state.as_str(), self.alerts_in(state))),
         );
-        for state in State::ALL {
-            let _ = writeln!(
-                out,
-                "mauved_alerts{{state=\"{}\"}} {}",
-                state.as_str(),
-                self.alerts_in(state)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP mauved_notifications_total Notification delivery attempts by result.\n\
-             # TYPE mauved_notifications_total counter"
+        family(
+            &mut out,
+            ("mauved_notifications_total", "counter", "result"),
+            "Notification delivery attempts by result.",
+            [
+                ("delivered", &self.notifications_delivered),
+                ("retried", &self.notifications_retried),
+                ("failed", &self.notifications_failed),
+            ]
+            .map(|(result, value)| (result, value.load(Relaxed) as i64)),
         );
-        for (result, value) in [
-            ("delivered", &self.notifications_delivered),
-            ("retried", &self.notifications_retried),
-            ("failed", &self.notifications_failed),
-        ] {
-            let _ = writeln!(
-                out,
-                "mauved_notifications_total{{result=\"{result}\"}} {}",
-                value.load(Relaxed)
-            );
-        }
         let _ = writeln!(
             out,
             "# HELP mauved_notify_queue_depth Notifications waiting for delivery.\n\
@@ -197,10 +179,57 @@ impl Metrics {
     }
 }
 
+/// Writes one labelled metric family: `(name, type, label)`, then a line per value.
+fn family<'a>(
+    out: &mut String,
+    (name, kind, label): (&str, &str, &str),
+    help: &str,
+    values: impl IntoIterator<Item = (&'a str, i64)>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for (label_value, value) in values {
+        let _ = writeln!(out, "{name}{{{label}=\"{label_value}\"}} {value}");
+    }
+}
+
 /// Resident set size from /proc (Linux); None elsewhere.
 fn resident_memory_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_and_state_lists_match_their_discriminants() {
+        for (i, why) in PacketError::ALL.into_iter().enumerate() {
+            assert_eq!(why as usize, i);
+        }
+        for (i, why) in AlertError::ALL.into_iter().enumerate() {
+            assert_eq!(why as usize, i);
+        }
+        for (i, state) in State::ALL.into_iter().enumerate() {
+            assert_eq!(state as usize, i);
+        }
+    }
+
+    #[test]
+    fn render_has_every_family_with_its_labels() {
+        let m = Metrics::default();
+        m.packet_rejected(PacketError::InvalidUtf8);
+        m.alert_moved(None, State::Pending);
+        m.alert_moved(Some(State::Pending), State::Raised);
+        let text = m.render();
+        assert!(text.contains("mauved_packets_rejected_total{reason=\"invalid_utf8\"} 1\n"));
+        assert!(text.contains("mauved_packets_rejected_total{reason=\"empty\"} 0\n"));
+        assert!(text.contains("mauved_alerts{state=\"raised\"} 1\n"));
+        assert!(text.contains("mauved_alerts{state=\"pending\"} 0\n"));
+        assert!(text.contains("# TYPE mauved_alerts gauge\n"));
+        assert!(text.contains("mauved_notifications_total{result=\"retried\"} 0\n"));
+        assert!(text.contains("# TYPE mauved_packets_received_total counter\n"));
+    }
 }
