@@ -83,13 +83,16 @@ pub struct CommandNotifier {
 impl CommandNotifier {
     async fn run(&self, n: &Notification) -> Result<std::process::ExitStatus, String> {
         let (program, args) = self.argv.split_first().ok_or("empty command")?;
+        // The environment cannot carry NUL; `wire` strips it, records from
+        // elsewhere must not wedge the queue on it either.
+        let env = |value: &str| value.replace('\0', "");
         let mut child = tokio::process::Command::new(program)
             .args(args)
             .env("MAUVE_EVENT", n.kind().as_str())
-            .env("MAUVE_SOURCE", &n.source)
-            .env("MAUVE_ID", &n.id)
-            .env("MAUVE_SUBJECT", &n.alert.subject)
-            .env("MAUVE_SUMMARY", &n.alert.summary)
+            .env("MAUVE_SOURCE", env(&n.source))
+            .env("MAUVE_ID", env(&n.id))
+            .env("MAUVE_SUBJECT", env(&n.alert.subject))
+            .env("MAUVE_SUMMARY", env(&n.alert.summary))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)
@@ -264,6 +267,19 @@ mod tests {
         let doc: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
         assert_eq!(doc["event"], "raised");
         assert_eq!(lines.next(), Some("raised web1 disk disk full"));
+    }
+
+    #[tokio::test]
+    async fn nul_in_a_field_does_not_wedge_the_command() {
+        let mut n = notification();
+        n.alert.summary = "bad\0summary".into();
+        let outcome = command(
+            "test \"$MAUVE_SUMMARY\" = badsummary",
+            Duration::from_secs(10),
+        )
+        .deliver(&n)
+        .await;
+        assert_eq!(outcome, Outcome::Delivered);
     }
 
     #[tokio::test]

@@ -169,7 +169,7 @@ impl Store {
             if due > now {
                 break;
             }
-            out.push((due, parse_alert_key(&key[9..])));
+            out.push((due, parse_alert_key(key.get(9..).unwrap_or_default())));
         }
         Ok(out)
     }
@@ -247,8 +247,9 @@ impl Store {
         let mut owners: Vec<String> = Vec::new();
         for key in self.db.scan_prefix([QUEUE]).keys() {
             let key = key?;
-            let name_end = key.len().saturating_sub(9);
-            let name = String::from_utf8_lossy(&key[1..name_end]).into_owned();
+            let name_end = key.len().saturating_sub(9).max(1);
+            let name =
+                String::from_utf8_lossy(key.get(1..name_end).unwrap_or_default()).into_owned();
             if owners.last() != Some(&name) {
                 owners.push(name);
             }

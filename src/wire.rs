@@ -165,6 +165,7 @@ fn check_alert(
     let summary = text(alert.summary, MAX_SUMMARY_CHARS);
     let detail = alert
         .detail
+        .map(|d| d.replace('\0', ""))
         .filter(|d| !d.is_empty())
         .map(|d| cap_bytes(d, MAX_DETAIL_BYTES, truncated));
     Ok(AlertChange {
@@ -206,10 +207,12 @@ impl Skew {
     }
 }
 
-/// Strips HTML tags (mauve keeps only text in every field but detail), trims
-/// surrounding whitespace and cuts to `max_chars`.
+/// Strips HTML tags (mauve keeps only text in every field but detail) and NUL
+/// characters (which no notifier can pass on), trims surrounding whitespace
+/// and cuts to `max_chars`.
 fn clean_text(value: &str, max_chars: usize, truncated: &mut u32) -> String {
     let text = strip_tags(value);
+    let text = text.replace('\0', "");
     let text = text.trim();
     match text.char_indices().nth(max_chars) {
         Some((cut, _)) => {

@@ -176,7 +176,7 @@ fn strings_are_stripped_of_tags_and_capped() {
         source: "<b>web1</b>".into(),
         alert: vec![pb::Alert {
             id: "x".repeat(300),
-            subject: Some("load < 5 <i>ok</i>".into()),
+            subject: Some("load < 5 <i>ok</i>\0".into()),
             summary: Some("é".repeat(2000)),
             detail: Some("d".repeat(MAX_DETAIL_BYTES + 10)),
             ..pb::Alert::default()
