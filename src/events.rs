@@ -193,6 +193,25 @@ fn purppura_time(spec: &str, now: UnixSecs) -> Option<UnixSecs> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_body_is_an_answer_never_a_panic(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse(&body, "x", NOW);
+        }
+
+        #[test]
+        fn any_json_event_is_an_answer_never_a_panic(
+            id in proptest::option::of("[a-z<>\\pL]{0,8}"),
+            raise in proptest::option::of("[-+0-9a-zA-Z]{0,6}"),
+            importance in any::<i64>(),
+            raise_time in any::<u64>(),
+        ) {
+            let event = serde_json::json!({"id": id, "raise": raise, "importance": importance, "clear_time": raise_time});
+            let _ = parse(event.to_string().as_bytes(), "x", NOW);
+        }
+    }
 
     const NOW: u64 = 1_700_000_000;
 
