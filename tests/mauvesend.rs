@@ -22,14 +22,24 @@ fn mauvesend(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// Runs mauvesend at a socket of our own and returns the one packet it sent.
 fn capture(args: &[&str]) -> pb::AlertUpdate {
+    capture_with(args, |port| (vec![format!("127.0.0.1:{port}")], vec![]))
+}
+
+/// Like [`capture`]; `setup` gets the socket's port and returns the extra
+/// arguments (destinations) and environment for mauvesend.
+fn capture_with(
+    args: &[&str],
+    setup: impl FnOnce(u16) -> (Vec<String>, Vec<(&'static str, String)>),
+) -> pb::AlertUpdate {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let dest = socket.local_addr().unwrap().to_string();
-    let mut full = vec![dest.as_str()];
+    let (dests, env) = setup(socket.local_addr().unwrap().port());
+    let mut full: Vec<&str> = dests.iter().map(String::as_str).collect();
     full.extend_from_slice(args);
-    let out = mauvesend(&full, &[]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = mauvesend(&full, &env);
     assert!(
         out.status.success(),
         "{}",
@@ -205,22 +215,13 @@ fn help_manual_version_and_verbose() {
 
 #[test]
 fn destinations_from_the_environment_and_etc_hosts() {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let port = socket.local_addr().unwrap().port();
     // "localhost" comes from /etc/hosts; a port means no SRV lookup.
-    let env_dest = format!("localhost:{port}");
-    let out = mauvesend(&["-i", "from-env"], &[("MAUVESEND_DESTINATION", &env_dest)]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut buf = [0u8; 4096];
-    let (n, _) = socket.recv_from(&mut buf).unwrap();
-    let u = pb::AlertUpdate::decode(&buf[..n]).unwrap();
+    let u = capture_with(&["-i", "from-env"], |port| {
+        (
+            vec![],
+            vec![("MAUVESEND_DESTINATION", format!("localhost:{port}"))],
+        )
+    });
     assert_eq!(u.alert[0].id, "from-env");
 }
 
