@@ -238,6 +238,8 @@ impl Http {
                 Err(err) => return self.error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
             }
         }
+        // Store order puts short sources first; people expect alphabetical.
+        views.sort_unstable_by(|a, b| (&a.source, &a.id).cmp(&(&b.source, &b.id)));
         json(StatusCode::OK, &views)
     }
 

@@ -45,6 +45,24 @@ fn lists_filters_counts_and_single_alerts() {
     assert_eq!(pending[0]["id"], "hb");
     let web1 = d.json("/api/alerts?source=web1");
     assert_eq!(web1.as_array().unwrap().len(), 2);
+    let all = d.json("/api/alerts");
+    let order: Vec<String> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{}/{}",
+                a["source"].as_str().unwrap(),
+                a["id"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        vec!["web/2/id with space", "web1/disk", "web1/hb"],
+        "sorted by source, id"
+    );
     let both = d.json("/api/alerts?source=web1&state=raised");
     assert_eq!(both.as_array().unwrap().len(), 1);
     // Sources and ids with reserved characters are percent-encoded.
