@@ -365,3 +365,34 @@ fn after_a_restart_overdue_heartbeats_wait_out_the_startup_grace() {
     });
     assert!(raised["raised_at"].as_u64().unwrap() >= until);
 }
+
+#[test]
+fn a_failing_notifier_is_retried_until_it_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.jsonl");
+    let marker = dir.path().join("failed-once");
+    // Fails the first attempt, succeeds afterwards.
+    let script = format!(
+        "if [ -e '{m}' ]; then cat >> '{n}'; else touch '{m}'; exit 75; fi",
+        m = marker.display(),
+        n = notes.display()
+    );
+    let notifier = format!(
+        "[[notifier]]\nname = \"flaky\"\nkind = \"command\"\ncommand = [\"sh\", \"-c\", {script:?}]\n"
+    );
+    let d = Daemon::start(dir.path(), &notifier);
+    d.send(&packet(1, "s", vec![alert("a", Some(now()), None)], false));
+    wait_for(WAIT, "delivered after a retry", || {
+        (events(&notes).len() == 1).then_some(())
+    });
+    assert!(marker.exists());
+    assert_eq!(
+        d.metric("mauved_notifications_total{result=\"retried\"}"),
+        1.0
+    );
+    assert_eq!(
+        d.metric("mauved_notifications_total{result=\"delivered\"}"),
+        1.0
+    );
+    assert_eq!(d.metric("mauved_notify_queue_depth"), 0.0);
+}
