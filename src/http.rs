@@ -393,6 +393,7 @@ impl Http {
             "<table><tr><th>state</th><th>source</th><th>id</th><th>subject</th>\
              <th>summary</th><th>since / due</th></tr>",
         );
+        let now = crate::unix_now();
         for (_, key, record) in &rows {
             let state = record.state();
             let when = match state {
@@ -407,12 +408,47 @@ impl Http {
                 escape(&key.id),
                 escape(&record.subject),
                 escape(&record.summary),
-                when.map(|t| t.to_string()).unwrap_or_default(),
+                when.map(|t| human_time(t, now)).unwrap_or_default(),
                 s = state.as_str(),
             );
         }
         html.push_str("</table></body></html>\n");
         text(StatusCode::OK, "text/html; charset=utf-8", html)
+    }
+}
+
+/// "2026-11-25 18:04:05 UTC (3m ago)" or "(in 5m)": for people on call.
+fn human_time(t: UnixSecs, now: UnixSecs) -> String {
+    let (days, secs) = (t / 86_400, t % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let relative = if t >= now {
+        format!("in {}", short_duration(t - now))
+    } else {
+        format!("{} ago", short_duration(now - t))
+    };
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC ({relative})",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+fn short_duration(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86_400 => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d{}h", secs / 86_400, secs % 86_400 / 3600),
     }
 }
 
@@ -479,4 +515,31 @@ fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_for_people() {
+        assert_eq!(human_time(0, 0), "1970-01-01 00:00:00 UTC (in 0s)");
+        assert_eq!(
+            human_time(1_700_000_000, 1_700_000_180),
+            "2023-11-14 22:13:20 UTC (3m ago)"
+        );
+        assert_eq!(
+            human_time(951_782_400 + 3_725, 951_782_400),
+            "2000-02-29 01:02:05 UTC (in 1h02m)"
+        );
+        assert_eq!(short_duration(90_000), "1d1h");
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            escape("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
+    }
 }
