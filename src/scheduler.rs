@@ -76,8 +76,8 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// Runs until every sender of `rx` is gone, then flushes. Meant for its
-    /// own thread: store calls block.
+    /// Runs until [`Command::Stop`] arrives or every sender of `rx` is gone,
+    /// then flushes. Meant for its own thread: store calls block.
     pub fn run(self, mut rx: mpsc::Receiver<Command>, runtime: tokio::runtime::Handle) {
         let names: Vec<String> = self.notifiers.iter().map(|(n, _)| n.clone()).collect();
         loop {
