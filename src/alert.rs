@@ -254,28 +254,26 @@ impl Record {
         self.remind_at = None;
     }
 
-    /// Records the event as the update type and, while the alert is
-    /// suppressed, holds a raise back until the suppression ends.
-    fn finish(mut self, event: Option<EventKind>, now: UnixSecs) -> Transition {
-        let Some(kind) = event else {
-            return Transition {
-                record: self,
-                event: None,
-            };
-        };
-        self.update_type = Some(kind as i32);
-        let holdable = matches!(kind, EventKind::Raised | EventKind::ReRaised);
-        if holdable && self.is_suppressed(now) {
-            self.held_event = Some(kind as i32);
-            self.remind_at = self.suppress_until;
-            return Transition {
-                record: self,
-                event: None,
-            };
+    /// Ends every step: on a change of state a suppression that has run out
+    /// is forgotten; the event becomes the update type; and while the alert
+    /// is suppressed a raise is held back until the suppression ends.
+    fn finish(mut self, was_raised: bool, event: Option<EventKind>, now: UnixSecs) -> Transition {
+        if self.is_raised() != was_raised && !self.is_suppressed(now) {
+            self.suppress_until = None;
+        }
+        let mut event = event;
+        if let Some(kind) = event {
+            self.update_type = Some(kind as i32);
+            let holdable = matches!(kind, EventKind::Raised | EventKind::ReRaised);
+            if holdable && self.is_suppressed(now) {
+                self.held_event = Some(kind as i32);
+                self.remind_at = self.suppress_until;
+                event = None;
+            }
         }
         Transition {
             record: self,
-            event: Some(kind),
+            event,
         }
     }
 }
@@ -374,9 +372,6 @@ pub fn apply(
     if changed_state && !was_suppressed {
         rec.suppress_until = change.suppress_until;
     }
-    if changed_state && !rec.is_suppressed(now) {
-        rec.suppress_until = None;
-    }
 
     let event = if raised {
         if rec.is_acknowledged() {
@@ -392,7 +387,7 @@ pub fn apply(
         rec.clear(now);
         (was_raised && !was_suppressed).then_some(EventKind::Cleared)
     };
-    rec.finish(event, now)
+    rec.finish(was_raised, event, now)
 }
 
 /// `replace = true`: an alert of the same source that the update did not list
@@ -404,11 +399,8 @@ pub fn clear_unlisted(old: &Record, now: UnixSecs) -> Option<Transition> {
     let was_suppressed = old.is_suppressed(now);
     let mut rec = old.clone();
     rec.clear(now);
-    if !rec.is_suppressed(now) {
-        rec.suppress_until = None;
-    }
     let event = (!was_suppressed).then_some(EventKind::Cleared);
-    Some(rec.finish(event, now))
+    Some(rec.finish(true, event, now))
 }
 
 /// Fires whichever of the record's timers are due. Returns `None` when no
@@ -468,10 +460,7 @@ pub fn tick(old: &Record, clock: &Clock) -> Option<Transition> {
             _ => None,
         }
     };
-    if rec.is_raised() != was_raised && !rec.is_suppressed(now) {
-        rec.suppress_until = None;
-    }
-    Some(rec.finish(event, now))
+    Some(rec.finish(was_raised, event, now))
 }
 
 /// Why an operator action was refused.
@@ -506,7 +495,7 @@ pub fn acknowledge(
     rec.will_unacknowledge_at = Some(until.min(now.saturating_add(max_ack_s)));
     rec.updated_at = now;
     let event = (!old.is_acknowledged()).then_some(EventKind::Acknowledged);
-    Ok(rec.finish(event, now))
+    Ok(rec.finish(true, event, now))
 }
 
 /// Removes an acknowledgement by hand: like the ack running out, the alert
@@ -519,7 +508,7 @@ pub fn unacknowledge(old: &Record, now: UnixSecs) -> Result<Transition, ActionEr
     rec.raised_at = Some(now);
     rec.raise(now);
     rec.updated_at = now;
-    Ok(rec.finish(Some(EventKind::ReRaised), now))
+    Ok(rec.finish(true, Some(EventKind::ReRaised), now))
 }
 
 fn overwrite_if_given(field: &mut String, given: &Option<String>) {
