@@ -227,14 +227,17 @@ impl Scheduler {
                 }
             })
             .collect();
-        let result = if writes.is_empty() && stale_due.is_empty() {
-            Ok(0)
-        } else {
+        let wrote = !writes.is_empty() || !stale_due.is_empty();
+        let result = if wrote {
             self.store.commit(&writes, &stale_due, names)
+        } else {
+            Ok(0)
         };
         match result {
             Ok(queued) => {
-                self.metrics.batches.fetch_add(1, Relaxed);
+                if wrote {
+                    self.metrics.batches.fetch_add(1, Relaxed);
+                }
                 for (from, to) in moves {
                     self.metrics.alert_moved(from, to);
                 }

@@ -173,6 +173,9 @@ fn health_and_metrics() {
     assert_eq!(d.json("/health")["status"], "ok");
     let (status, text) = d.get("/metrics");
     assert_eq!(status, 200);
+    // Two packets are one or two store batches, never more.
+    let batches = d.metric("mauved_batches_total");
+    assert!((1.0..=2.0).contains(&batches), "{batches}");
     for name in [
         "mauved_packets_received_total 2",
         "mauved_packets_rejected_total{reason=\"malformed\"} 0",
