@@ -49,17 +49,16 @@ pub fn parse(
     };
     let mut updates: Vec<pb::AlertUpdate> = Vec::new();
     for (i, element) in elements.into_iter().enumerate() {
-        let at = |field: &str, what: &str| format!("events[{i}].{field}: {what}");
         let Value::Object(object) = element else {
             return Err(format!("events[{i}]: must be an object"));
         };
-        if let Some(unknown) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(at(unknown, "unknown field"));
-        }
         let event = Event {
+            index: i,
             object: &object,
-            at: &at,
         };
+        if let Some(unknown) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(event.error(unknown, "unknown field"));
+        }
         let source = event
             .string("source")?
             .unwrap_or_else(|| default_source.to_owned());
@@ -71,11 +70,11 @@ pub fn parse(
                     .keys()
                     .find(|k| !matches!(k.as_str(), "source" | "replace"))
                 {
-                    return Err(at(field, "needs an id"));
+                    return Err(event.error(field, "needs an id"));
                 }
                 None
             }
-            None => return Err(at("id", "required")),
+            None => return Err(event.error("id", "required")),
         };
         let update = match updates.iter_mut().find(|u| u.source == source) {
             Some(update) => update,
@@ -94,21 +93,25 @@ pub fn parse(
     Ok(updates)
 }
 
-/// One element of the body, with the error prefix for its fields.
-struct Event<'a, F: Fn(&str, &str) -> String> {
+/// One element of the body and its position, for error messages.
+struct Event<'a> {
+    index: usize,
     object: &'a Map<String, Value>,
-    at: &'a F,
 }
 
-impl<F: Fn(&str, &str) -> String> Event<'_, F> {
+impl Event<'_> {
+    fn error(&self, field: &str, what: &str) -> String {
+        format!("events[{}].{field}: {what}", self.index)
+    }
+
     fn string(&self, field: &str) -> Result<Option<String>, String> {
         match self.object.get(field) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.is_empty() && matches!(field, "id" | "source") => {
-                Err((self.at)(field, "must not be empty"))
+                Err(self.error(field, "must not be empty"))
             }
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err((self.at)(field, "must be a string")),
+            Some(_) => Err(self.error(field, "must be a string")),
         }
     }
 
@@ -116,7 +119,7 @@ impl<F: Fn(&str, &str) -> String> Event<'_, F> {
         match self.object.get(field) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err((self.at)(field, "must be true or false")),
+            Some(_) => Err(self.error(field, "must be true or false")),
         }
     }
 
@@ -128,7 +131,7 @@ impl<F: Fn(&str, &str) -> String> Event<'_, F> {
                 .filter(|&n| n <= max)
                 .map(Some)
                 .ok_or_else(|| {
-                    (self.at)(field, &format!("must be a whole number from 0 to {max}"))
+                    self.error(field, &format!("must be a whole number from 0 to {max}"))
                 }),
         }
     }
@@ -138,10 +141,7 @@ impl<F: Fn(&str, &str) -> String> Event<'_, F> {
         let mut clear_time = self.number("clear_time", u64::MAX)?;
         if let Some(raise) = self.string("raise")? {
             if raise_time.is_some() || clear_time.is_some() {
-                return Err((self.at)(
-                    "raise",
-                    "give either raise or raise_time/clear_time",
-                ));
+                return Err(self.error("raise", "give either raise or raise_time/clear_time"));
             }
             match raise.as_str() {
                 // purppura's "clear": the alert is fine now.
@@ -150,7 +150,7 @@ impl<F: Fn(&str, &str) -> String> Event<'_, F> {
                     let at = purppura_time(spec, now)
                         .or_else(|| parse_time_spec(spec, now).ok())
                         .ok_or_else(|| {
-                            (self.at)(
+                            self.error(
                                 "raise",
                                 &format!("{spec:?} is not now, clear, +N[s|m|h|d] or a Unix time"),
                             )
