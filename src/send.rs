@@ -244,19 +244,55 @@ pub fn send(bytes: &[u8], destinations: &[Destination], resolver: &dyn Resolve) 
     report
 }
 
-/// The system's resolver: SRV through hickory (reading /etc/resolv.conf),
-/// addresses through the C library, so names in /etc/hosts resolve.
+/// The system's resolver: SRV through hickory (reading /etc/resolv.conf once,
+/// on the first SRV lookup), addresses through the C library, so names in
+/// /etc/hosts resolve.
 pub struct SystemResolver {
     runtime: Option<tokio::runtime::Runtime>,
+    nameserver: Option<SocketAddr>,
+    dns: std::sync::OnceLock<Option<hickory_resolver::TokioResolver>>,
 }
 
 impl SystemResolver {
     pub fn new() -> Self {
+        Self::build(None)
+    }
+
+    /// Asks one DNS server (over UDP) for SRV records instead of the ones in
+    /// /etc/resolv.conf.
+    pub fn with_nameserver(nameserver: SocketAddr) -> Self {
+        Self::build(Some(nameserver))
+    }
+
+    fn build(nameserver: Option<SocketAddr>) -> Self {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .ok();
-        SystemResolver { runtime }
+        SystemResolver {
+            runtime,
+            nameserver,
+            dns: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn dns_client(&self) -> Option<hickory_resolver::TokioResolver> {
+        use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+        use hickory_resolver::net::runtime::TokioRuntimeProvider;
+        let Some(addr) = self.nameserver else {
+            return hickory_resolver::TokioResolver::builder_tokio()
+                .ok()?
+                .build()
+                .ok();
+        };
+        let mut connection = ConnectionConfig::udp();
+        connection.port = addr.port();
+        let mut server = NameServerConfig::udp(addr.ip());
+        server.connections = vec![connection];
+        let config = ResolverConfig::from_name_servers(vec![server]);
+        hickory_resolver::Resolver::builder_with_config(config, TokioRuntimeProvider::default())
+            .build()
+            .ok()
     }
 }
 
@@ -276,14 +312,15 @@ impl Resolve for SystemResolver {
         let Some(runtime) = &self.runtime else {
             return Vec::new();
         };
+        let dns = self.dns.get_or_init(|| {
+            let _entered = runtime.enter();
+            self.dns_client()
+        });
+        let Some(dns) = dns else {
+            return Vec::new();
+        };
         runtime.block_on(async {
-            let Ok(builder) = hickory_resolver::TokioResolver::builder_tokio() else {
-                return Vec::new();
-            };
-            let Ok(resolver) = builder.build() else {
-                return Vec::new();
-            };
-            let lookup = tokio::time::timeout(Duration::from_secs(3), resolver.srv_lookup(name));
+            let lookup = tokio::time::timeout(Duration::from_secs(3), dns.srv_lookup(name));
             match lookup.await {
                 Ok(Ok(found)) => found
                     .answers()
@@ -492,6 +529,65 @@ mod tests {
             found.iter().any(|a| a.ip().is_loopback() && a.port() == 9),
             "{found:?}"
         );
+    }
+
+    /// Answers DNS queries on 127.0.0.1: SRV records for one name, NXDOMAIN
+    /// for anything else. Stops when the test's resolver goes quiet.
+    fn fake_dns_server() -> SocketAddr {
+        use hickory_resolver::proto::op::{Message, OpCode, ResponseCode};
+        use hickory_resolver::proto::rr::rdata::SRV;
+        use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+                let Ok(query) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                let mut reply = Message::response(query.metadata.id, OpCode::Query);
+                reply.metadata.recursion_desired = query.metadata.recursion_desired;
+                reply.metadata.recursion_available = true;
+                for q in &query.queries {
+                    reply.add_query(q.clone());
+                    let name = q.name().to_string().to_ascii_lowercase();
+                    if name == "_mauvealert._udp.example.test." && q.query_type() == RecordType::SRV
+                    {
+                        for (target, port) in [
+                            ("alert1.example.test.", 1000),
+                            ("alert2.example.test.", 2000),
+                        ] {
+                            let srv = SRV::new(10, 5, port, Name::from_ascii(target).unwrap());
+                            reply.add_answer(Record::from_rdata(
+                                q.name().clone(),
+                                60,
+                                RData::SRV(srv),
+                            ));
+                        }
+                    } else {
+                        reply.metadata.response_code = ResponseCode::NXDomain;
+                    }
+                }
+                let _ = socket.send_to(&reply.to_vec().unwrap(), peer);
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn the_system_resolver_finds_srv_targets_over_dns() {
+        let resolver = SystemResolver::with_nameserver(fake_dns_server());
+        assert_eq!(
+            resolver.srv("_mauvealert._udp.example.test"),
+            vec![
+                ("alert1.example.test".to_string(), 1000),
+                ("alert2.example.test".to_string(), 2000)
+            ]
+        );
+        assert_eq!(resolver.srv("_mauvealert._udp.nothing.test"), vec![]);
     }
 
     #[test]

@@ -75,7 +75,7 @@ fn run(args: &[String]) -> Result<(), String> {
     }
     for (addr, err) in &report.failed {
         // mauve ignores unreachable networks; anything else is worth a word.
-        if err.raw_os_error() != Some(101) || request.verbose > 0 {
+        if err.kind() != std::io::ErrorKind::NetworkUnreachable || request.verbose > 0 {
             eprintln!("mauvesend: sending to {addr} failed: {err}");
         }
     }
