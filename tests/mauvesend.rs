@@ -260,9 +260,7 @@ fn a_running_mauved_applies_what_mauvesend_sends() {
     assert_eq!(disk["importance"], 80);
     assert_eq!(d.state("web1", "heartbeat").as_deref(), Some("pending"));
     send(&["-i", "disk", "-c"]);
-    wait_for(Duration::from_secs(10), "disk cleared", || {
-        (d.state("web1", "disk").as_deref() == Some("cleared")).then_some(())
-    });
+    d.wait_state("web1", "disk", "cleared");
     send(&["-p"]);
     wait_for(Duration::from_secs(10), "replace applied", || {
         (d.metric("mauved_packets_received_total") == 4.0).then_some(())

@@ -111,6 +111,15 @@ impl Daemon {
             .map(|a| a["state"].as_str().unwrap().to_owned())
     }
 
+    /// Waits until the alert is in `state` (up to 20 s) and returns it.
+    pub fn wait_state(&self, source: &str, id: &str, state: &str) -> serde_json::Value {
+        wait_for(
+            Duration::from_secs(20),
+            &format!("{source}/{id} {state}"),
+            || self.alert(source, id).filter(|a| a["state"] == state),
+        )
+    }
+
     /// The value of a metric line, e.g. `mauved_packets_duplicate_total`.
     pub fn metric(&self, name: &str) -> f64 {
         let (_, body) = self.get("/metrics");
