@@ -81,6 +81,15 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// What a notification of this kind tells people the alert now is.
+    fn told(self) -> Told {
+        match self {
+            EventKind::Raised | EventKind::ReRaised | EventKind::Reminder => Told::Raised,
+            EventKind::Acknowledged => Told::Acknowledged,
+            EventKind::Cleared => Told::Cleared,
+        }
+    }
+
     /// The name used in notifications, the API and history (mauve's update types).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -91,6 +100,15 @@ impl EventKind {
             EventKind::Reminder => "reminder",
         }
     }
+}
+
+/// What people were last told about an alert: the three states a notification
+/// can announce (nobody told anything counts as cleared).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Told {
+    Raised,
+    Acknowledged,
+    Cleared,
 }
 
 /// The state shown to people, derived from the record's times.
@@ -161,12 +179,15 @@ pub struct Record {
     /// The kind of the last state change (mauve's `update_type`).
     #[prost(enumeration = "EventKind", optional, tag = "15")]
     pub update_type: Option<i32>,
-    /// A notification held back by `suppress_until`, sent at `remind_at` if
-    /// the alert is still in that state.
-    #[prost(enumeration = "EventKind", optional, tag = "16")]
-    pub held_event: Option<i32>,
+    // Tag 16 held a notification kept back by a suppression; `notified`
+    // replaced it and the tag stays unused.
+    /// When to look again at what people were told: set while a suppression
+    /// holds a change back, to its end.
     #[prost(uint64, optional, tag = "17")]
     pub remind_at: Option<UnixSecs>,
+    /// The kind of the last notification sent (None: nothing ever was).
+    #[prost(enumeration = "EventKind", optional, tag = "18")]
+    pub notified: Option<i32>,
 }
 
 impl Record {
@@ -240,7 +261,7 @@ impl Record {
     }
 
     /// clear!: the alert is cleared. `will_raise_at` survives, which is what
-    /// keeps a heartbeat pending; reminders and held notifications do not.
+    /// keeps a heartbeat pending.
     fn clear(&mut self, now: UnixSecs) {
         self.acknowledged_at = None;
         self.acknowledged_by = None;
@@ -250,27 +271,47 @@ impl Record {
         if self.will_clear_at.is_some_and(|t| t <= now) {
             self.will_clear_at = None;
         }
-        self.held_event = None;
-        self.remind_at = None;
     }
 
-    /// Ends every step: on a change of state a suppression that has run out
-    /// is forgotten; the event becomes the update type; and while the alert
-    /// is suppressed a raise is held back until the suppression ends.
+    /// What people were last told this alert is.
+    fn told(&self) -> Told {
+        self.notified
+            .and_then(|v| EventKind::try_from(v).ok())
+            .map_or(Told::Cleared, EventKind::told)
+    }
+
+    /// The last state change, if people have not been told of its outcome.
+    fn untold_change(&self) -> Option<EventKind> {
+        self.last_event().filter(|kind| kind.told() != self.told())
+    }
+
+    /// Ends every step. On a change of state a suppression that has run out
+    /// is forgotten, and the event becomes the update type. Then the one rule
+    /// of suppression (mauve sends nothing for a suppressed alert, whatever
+    /// happened to it): while the alert is suppressed no event is sent, and if
+    /// people were last told something other than what the alert now is, the
+    /// alert is looked at again when the suppression ends ([`tick`]), where
+    /// one notification goes out if that is still so. Outside a suppression
+    /// an event is sent unless it would tell people what they last heard.
     fn finish(mut self, was_raised: bool, event: Option<EventKind>, now: UnixSecs) -> Transition {
         if self.is_raised() != was_raised && !self.is_suppressed(now) {
             self.suppress_until = None;
         }
-        let mut event = event;
         if let Some(kind) = event {
             self.update_type = Some(kind as i32);
-            let holdable = matches!(kind, EventKind::Raised | EventKind::ReRaised);
-            if holdable && self.is_suppressed(now) {
-                self.held_event = Some(kind as i32);
-                self.remind_at = self.suppress_until;
-                event = None;
-            }
         }
+        let event = if self.is_suppressed(now) {
+            self.remind_at = self.untold_change().and(self.suppress_until);
+            None
+        } else {
+            // A change hidden by a suppression can leave the alert back in
+            // the state people last heard of: saying it again is noise.
+            let event = event.filter(|kind| kind.told() != self.told());
+            if let Some(kind) = event {
+                self.notified = Some(kind as i32);
+            }
+            event
+        };
         Transition {
             record: self,
             event,
@@ -385,7 +426,7 @@ pub fn apply(
         }
     } else {
         rec.clear(now);
-        (was_raised && !was_suppressed).then_some(EventKind::Cleared)
+        was_raised.then_some(EventKind::Cleared)
     };
     rec.finish(was_raised, event, now)
 }
@@ -396,11 +437,9 @@ pub fn clear_unlisted(old: &Record, now: UnixSecs) -> Option<Transition> {
     if !old.is_raised() {
         return None;
     }
-    let was_suppressed = old.is_suppressed(now);
     let mut rec = old.clone();
     rec.clear(now);
-    let event = (!was_suppressed).then_some(EventKind::Cleared);
-    Some(rec.finish(true, event, now))
+    Some(rec.finish(true, Some(EventKind::Cleared), now))
 }
 
 /// Fires whichever of the record's timers are due. Returns `None` when no
@@ -432,8 +471,7 @@ pub fn tick(old: &Record, clock: &Clock) -> Option<Transition> {
     }
 
     let was_raised = old.is_raised();
-    let was_suppressed = old.is_suppressed(now);
-    let event = if due(rec.will_raise_at) || due(rec.will_unacknowledge_at) {
+    let mut event = if due(rec.will_raise_at) || due(rec.will_unacknowledge_at) {
         let unacknowledging = rec.is_acknowledged() && due(rec.will_unacknowledge_at);
         if unacknowledging {
             // Losing the ack counts as a fresh raise.
@@ -447,19 +485,15 @@ pub fn tick(old: &Record, clock: &Clock) -> Option<Transition> {
         }
     } else if due(rec.will_clear_at) {
         rec.clear(now);
-        (was_raised && !was_suppressed).then_some(EventKind::Cleared)
+        was_raised.then_some(EventKind::Cleared)
     } else {
-        // Only a reminder is due: send a held notification if still relevant.
-        rec.remind_at = None;
-        let held = rec
-            .held_event
-            .take()
-            .and_then(|v| EventKind::try_from(v).ok());
-        match held {
-            Some(kind) if rec.is_raised() && !rec.is_acknowledged() => Some(kind),
-            _ => None,
-        }
+        None
     };
+    if due(rec.remind_at) {
+        // A suppression has ended: tell what people missed, if anything.
+        rec.remind_at = None;
+        event = event.or_else(|| rec.untold_change());
+    }
     Some(rec.finish(was_raised, event, now))
 }
 

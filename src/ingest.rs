@@ -236,6 +236,14 @@ fn accept(
                     tracing::warn!(%peer, source = %decoded.update.source, "over-long fields were cut");
                 }
             }
+            if decoded.repaired > 0 {
+                metrics
+                    .fields_repaired
+                    .fetch_add(u64::from(decoded.repaired), Relaxed);
+                if limiter.allow(now) {
+                    tracing::warn!(%peer, source = %decoded.update.source, "invalid UTF-8 replaced with '?'");
+                }
+            }
             batch.push(decoded.update);
         }
         Err(why) => {

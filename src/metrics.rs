@@ -16,6 +16,7 @@ pub struct Metrics {
     alerts_rejected: [AtomicU64; AlertError::ALL.len()],
     pub packets_duplicate: AtomicU64,
     pub fields_truncated: AtomicU64,
+    pub fields_repaired: AtomicU64,
     pub alert_updates: AtomicU64,
     pub batches: AtomicU64,
     pub timers_fired: AtomicU64,
@@ -66,7 +67,7 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, &AtomicU64); 10] = [
+        let counters: [(&str, &str, &AtomicU64); 11] = [
             (
                 "mauved_packets_received_total",
                 "Datagrams received.",
@@ -81,6 +82,11 @@ impl Metrics {
                 "mauved_fields_truncated_total",
                 "String fields cut to their length cap.",
                 &self.fields_truncated,
+            ),
+            (
+                "mauved_fields_repaired_total",
+                "String fields with invalid UTF-8, kept with each bad sequence as '?'.",
+                &self.fields_repaired,
             ),
             (
                 "mauved_alert_updates_total",
@@ -220,11 +226,11 @@ mod tests {
     #[test]
     fn render_has_every_family_with_its_labels() {
         let m = Metrics::default();
-        m.packet_rejected(PacketError::InvalidUtf8);
+        m.packet_rejected(PacketError::NoSource);
         m.alert_moved(None, State::Pending);
         m.alert_moved(Some(State::Pending), State::Raised);
         let text = m.render();
-        assert!(text.contains("mauved_packets_rejected_total{reason=\"invalid_utf8\"} 1\n"));
+        assert!(text.contains("mauved_packets_rejected_total{reason=\"no_source\"} 1\n"));
         assert!(text.contains("mauved_packets_rejected_total{reason=\"empty\"} 0\n"));
         assert!(text.contains("mauved_alerts{state=\"raised\"} 1\n"));
         assert!(text.contains("mauved_alerts{state=\"pending\"} 0\n"));

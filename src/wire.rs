@@ -35,17 +35,14 @@ pub enum PacketError {
     Empty,
     #[error("not a valid AlertUpdate protobuf")]
     Malformed,
-    #[error("a string field is not valid UTF-8")]
-    InvalidUtf8,
     #[error("the update has no source")]
     NoSource,
 }
 
 impl PacketError {
-    pub const ALL: [PacketError; 4] = [
+    pub const ALL: [PacketError; 3] = [
         PacketError::Empty,
         PacketError::Malformed,
-        PacketError::InvalidUtf8,
         PacketError::NoSource,
     ];
 
@@ -53,7 +50,6 @@ impl PacketError {
         match self {
             PacketError::Empty => "empty",
             PacketError::Malformed => "malformed",
-            PacketError::InvalidUtf8 => "invalid_utf8",
             PacketError::NoSource => "no_source",
         }
     }
@@ -87,6 +83,8 @@ pub struct Decoded {
     pub rejected: Vec<(String, AlertError)>,
     /// How many string fields were longer than their cap and were cut.
     pub truncated: u32,
+    /// How many string fields held invalid UTF-8 and were repaired.
+    pub repaired: u32,
 }
 
 /// Decodes one datagram received at `received_at`.
@@ -94,16 +92,111 @@ pub fn decode(bytes: &[u8], received_at: UnixSecs) -> Result<Decoded, PacketErro
     if bytes.is_empty() {
         return Err(PacketError::Empty);
     }
-    let raw = pb::AlertUpdate::decode(bytes).map_err(|err| {
-        // prost reports bad UTF-8 in a string field as a decode error; it is
-        // worth telling apart from plain garbage.
-        if err.to_string().contains("UTF-8") {
-            PacketError::InvalidUtf8
-        } else {
-            PacketError::Malformed
+    let raw = lenient::AlertUpdate::decode(bytes).map_err(|_| PacketError::Malformed)?;
+    let (update, repaired) = raw.repair();
+    let mut decoded = check(update, received_at)?;
+    decoded.repaired = repaired;
+    Ok(decoded)
+}
+
+/// The schema of [`pb`] with every string field read as bytes.
+///
+/// mauve's decoder does not validate UTF-8; the server then replaces each
+/// invalid sequence with `?` (its `clean_utf8`). So a subject printed by a
+/// script in Windows-1252 or Shift-JIS is stored with question marks, and the
+/// other alerts of that packet still apply. prost refuses a whole message for
+/// one bad string, hence this mirror: the same tags and wire types (a proto2
+/// string and bytes field are the same on the wire), decoded without the
+/// check, then repaired field by field. A test keeps it in step with `pb`.
+mod lenient {
+    use super::pb;
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Alert {
+        #[prost(bytes = "vec", required, tag = "1")]
+        pub id: Vec<u8>,
+        #[prost(uint64, optional, tag = "2")]
+        pub raise_time: Option<u64>,
+        #[prost(uint64, optional, tag = "3")]
+        pub clear_time: Option<u64>,
+        #[prost(bytes = "vec", optional, tag = "4")]
+        pub subject: Option<Vec<u8>>,
+        #[prost(bytes = "vec", optional, tag = "5")]
+        pub summary: Option<Vec<u8>>,
+        #[prost(bytes = "vec", optional, tag = "6")]
+        pub detail: Option<Vec<u8>>,
+        #[prost(uint32, optional, tag = "7")]
+        pub importance: Option<u32>,
+        #[prost(uint64, optional, tag = "8")]
+        pub suppress_until: Option<u64>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct AlertUpdate {
+        #[prost(uint64, required, tag = "1")]
+        pub transmission_id: u64,
+        #[prost(bytes = "vec", required, tag = "2")]
+        pub source: Vec<u8>,
+        #[prost(bool, required, tag = "3", default = "false")]
+        pub replace: bool,
+        #[prost(message, repeated, tag = "4")]
+        pub alert: Vec<Alert>,
+        #[prost(bytes = "vec", optional, tag = "5")]
+        pub signature: Option<Vec<u8>>,
+        #[prost(uint64, optional, tag = "8")]
+        pub transmission_time: Option<u64>,
+    }
+
+    impl AlertUpdate {
+        /// The update with valid strings, and how many fields needed repair.
+        pub fn repair(self) -> (pb::AlertUpdate, u32) {
+            let mut repaired = 0;
+            let mut text = |bytes: Vec<u8>| repair_utf8(bytes, &mut repaired);
+            let alert = self
+                .alert
+                .into_iter()
+                .map(|a| pb::Alert {
+                    id: text(a.id),
+                    raise_time: a.raise_time,
+                    clear_time: a.clear_time,
+                    subject: a.subject.map(&mut text),
+                    summary: a.summary.map(&mut text),
+                    detail: a.detail.map(&mut text),
+                    importance: a.importance,
+                    suppress_until: a.suppress_until,
+                })
+                .collect();
+            let update = pb::AlertUpdate {
+                transmission_id: self.transmission_id,
+                source: text(self.source),
+                replace: self.replace,
+                alert,
+                signature: self.signature,
+                transmission_time: self.transmission_time,
+            };
+            (update, repaired)
         }
-    })?;
-    check(raw, received_at)
+    }
+
+    /// Valid UTF-8 passes through without a copy; otherwise every invalid
+    /// sequence becomes one `?`, as mauve's `clean_utf8` does.
+    pub fn repair_utf8(bytes: Vec<u8>, repaired: &mut u32) -> String {
+        match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(err) => {
+                *repaired += 1;
+                let bytes = err.into_bytes();
+                let mut out = String::with_capacity(bytes.len());
+                for chunk in bytes.utf8_chunks() {
+                    out.push_str(chunk.valid());
+                    if !chunk.invalid().is_empty() {
+                        out.push('?');
+                    }
+                }
+                out
+            }
+        }
+    }
 }
 
 /// Checks and normalises an update that arrived in any form (UDP or HTTP).
@@ -133,6 +226,7 @@ pub fn check(raw: pb::AlertUpdate, received_at: UnixSecs) -> Result<Decoded, Pac
         },
         rejected,
         truncated,
+        repaired: 0,
     })
 }
 

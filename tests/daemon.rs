@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use mauved::wire::pb;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -225,7 +226,6 @@ fn bad_packets_are_counted_and_hurt_nobody() {
         vec![0xff; 100],
         truncated,
         vec![0x08, 0x01],                            // no source
-        vec![0x12, 0x02, 0xc3, 0x28],                // source is not UTF-8
         vec![0x22, 0xff, 0xff, 0xff, 0xff, 0x0f, 0], // absurd length
         vec![0u8; 65_000],                           // large and meaningless
     ];
@@ -246,14 +246,13 @@ fn bad_packets_are_counted_and_hurt_nobody() {
         ))
     };
     wait_for(WAIT, "all bad packets counted", || {
-        let total: f64 = ["empty", "malformed", "invalid_utf8", "no_source"]
+        let total: f64 = ["empty", "malformed", "no_source"]
             .iter()
             .map(|r| rejected(r))
             .sum();
         (total == garbage.len() as f64).then_some(())
     });
     assert_eq!(rejected("empty"), 1.0);
-    assert_eq!(rejected("invalid_utf8"), 1.0);
     assert_eq!(rejected("no_source"), 1.0);
     assert_eq!(
         d.metric("mauved_alerts_rejected_total{reason=\"no_id\"}"),
@@ -261,6 +260,53 @@ fn bad_packets_are_counted_and_hurt_nobody() {
     );
     assert_eq!(d.state("good", "a").as_deref(), Some("raised"), "untouched");
     assert_eq!(d.get("/health").0, 200);
+}
+
+/// Replaces `marker` in an encoded packet by bytes of the same length, to
+/// put text in another encoding on the wire.
+fn splice(mut packet: Vec<u8>, marker: &[u8], bytes: &[u8]) -> Vec<u8> {
+    assert_eq!(marker.len(), bytes.len());
+    let at = packet
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .expect("marker in packet");
+    packet[at..at + bytes.len()].copy_from_slice(bytes);
+    packet
+}
+
+#[test]
+fn text_in_other_encodings_is_kept_with_question_marks() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    let subject = |id: &str, text: &str| pb::Alert {
+        subject: Some(text.into()),
+        ..alert(id, Some(now()), None)
+    };
+    // "café" in Windows-1252 and "テスト" in Shift-JIS, beside a valid alert.
+    let bytes = packet(
+        1,
+        "legacy",
+        vec![
+            subject("cp1252", "cafX"),
+            subject("sjis", "SJIS__"),
+            subject("utf8", "naïve"),
+        ],
+        false,
+    );
+    let bytes = splice(bytes, b"cafX", b"caf\xe9");
+    let bytes = splice(bytes, b"SJIS__", &[0x83, 0x65, 0x83, 0x58, 0x83, 0x67]);
+    d.send(&bytes);
+    let cp1252 = d.wait_state("legacy", "cp1252", "raised");
+    assert_eq!(cp1252["subject"], "caf?");
+    let sjis = d.wait_state("legacy", "sjis", "raised");
+    assert_eq!(sjis["subject"], "?e?X?g");
+    let utf8 = d.wait_state("legacy", "utf8", "raised");
+    assert_eq!(utf8["subject"], "naïve");
+    assert_eq!(d.metric("mauved_fields_repaired_total"), 2.0);
+    assert_eq!(
+        d.metric("mauved_packets_rejected_total{reason=\"malformed\"}"),
+        0.0
+    );
 }
 
 #[test]

@@ -345,9 +345,93 @@ fn a_suppressed_alert_cleared_before_the_end_is_never_notified() {
     let (rec, _) = step(None, &change, T0);
     let (rec, event) = step(Some(&rec), &clear_now("a1", T0 + 100), T0 + 100);
     assert_eq!(event, None);
+    // Nobody was told of the raise, so there is nothing to tell of the clear.
     assert_eq!(rec.remind_at, None);
-    assert_eq!(rec.held_event, None);
     assert_eq!(rec.next_due(), None);
+}
+
+fn raised_and_told(at: u64) -> Record {
+    let (rec, event) = step(None, &raise_now("a1", at), at);
+    assert_eq!(event, Some(EventKind::Raised));
+    rec
+}
+
+#[test]
+fn a_clear_that_starts_a_suppression_is_not_notified_until_it_ends() {
+    // The maintenance pattern: "clear, and keep quiet for an hour".
+    let rec = raised_and_told(T0);
+    let clear = AlertChange {
+        suppress_until: Some(T0 + 3600),
+        ..clear_now("a1", T0 + 10)
+    };
+    let (rec, event) = step(Some(&rec), &clear, T0 + 10);
+    assert_eq!(event, None, "suppressed: nothing is sent");
+    assert_eq!(rec.state(), State::Cleared);
+    assert_eq!(rec.suppress_until, Some(T0 + 3600));
+    // Still cleared when the suppression ends: people last heard "raised".
+    assert_eq!(rec.next_due(), Some(T0 + 3600));
+    assert_eq!(tick(&rec, &Clock::at(T0 + 3599)), None);
+    let end = tick(&rec, &Clock::at(T0 + 3600)).unwrap();
+    assert_eq!(end.event, Some(EventKind::Cleared));
+    assert_eq!(end.record.next_due(), None);
+}
+
+#[test]
+fn a_clear_then_raise_inside_a_suppression_tells_nobody() {
+    let rec = raised_and_told(T0);
+    let clear = AlertChange {
+        suppress_until: Some(T0 + 3600),
+        ..clear_now("a1", T0 + 10)
+    };
+    let (rec, _) = step(Some(&rec), &clear, T0 + 10);
+    let (rec, event) = step(Some(&rec), &raise_now("a1", T0 + 20), T0 + 20);
+    assert_eq!(event, None);
+    // Raised again, as people were last told: nothing to catch up on.
+    assert_eq!(rec.remind_at, None);
+    assert_eq!(rec.next_due(), None);
+}
+
+#[test]
+fn acknowledging_a_suppressed_alert_is_not_notified() {
+    // Raised while suppressed: nothing sent, people were never told.
+    let change = AlertChange {
+        suppress_until: Some(T0 + 3600),
+        ..raise_now("a1", T0)
+    };
+    let (rec, event) = step(None, &change, T0);
+    assert_eq!(event, None);
+    let acked = acknowledge(&rec, "alice", T0 + 600, 86_400, T0 + 60).unwrap();
+    assert_eq!(acked.event, None, "suppressed: the ack is not sent");
+    assert!(acked.record.is_acknowledged());
+    // The ack runs out during the suppression: re-raised, still not sent.
+    let expired = tick(&acked.record, &Clock::at(T0 + 600)).unwrap();
+    assert_eq!(expired.event, None);
+    assert_eq!(expired.record.state(), State::Raised);
+    // When the suppression ends, what differs is sent: a re-raise.
+    let end = tick(&expired.record, &Clock::at(T0 + 3600)).unwrap();
+    assert_eq!(end.event, Some(EventKind::ReRaised));
+    assert_eq!(end.record.next_due(), None);
+}
+
+#[test]
+fn an_ack_of_an_alert_people_were_told_of_waits_for_the_suppression_to_end() {
+    // Told "raised"; then the alert is cleared with a suppression and raised
+    // again while it lasts, and acknowledged: people hear "acknowledged" once,
+    // when the suppression ends.
+    let rec = raised_and_told(T0);
+    let clear = AlertChange {
+        suppress_until: Some(T0 + 3600),
+        ..clear_now("a1", T0 + 10)
+    };
+    let (rec, _) = step(Some(&rec), &clear, T0 + 10);
+    let (rec, _) = step(Some(&rec), &raise_now("a1", T0 + 20), T0 + 20);
+    let acked = acknowledge(&rec, "bob", T0 + 7200, 86_400, T0 + 30).unwrap();
+    assert_eq!(acked.event, None);
+    assert_eq!(acked.record.remind_at, Some(T0 + 3600));
+    let end = tick(&acked.record, &Clock::at(T0 + 3600)).unwrap();
+    assert_eq!(end.event, Some(EventKind::Acknowledged));
+    // And only once.
+    assert_eq!(end.record.remind_at, None);
 }
 
 #[test]
@@ -377,12 +461,9 @@ fn suppression_is_applied_only_on_a_state_change() {
         ..clear_now("a1", T0 + 20)
     };
     let (rec, event) = step(Some(&rec), &clear, T0 + 20);
-    assert_eq!(event, Some(EventKind::Cleared));
+    assert_eq!(event, None, "the clear starts the suppression");
     assert_eq!(rec.suppress_until, Some(T0 + 300));
-    // A raise while suppressed is held.
-    let (rec, event) = step(Some(&rec), &raise_now("a1", T0 + 30), T0 + 30);
-    assert_eq!(event, None);
-    assert_eq!(rec.held_event, Some(EventKind::Raised as i32));
+    assert_eq!(rec.remind_at, Some(T0 + 300), "people last heard 'raised'");
 }
 
 #[test]
@@ -392,9 +473,28 @@ fn a_lapsed_suppression_is_dropped_on_the_next_transition() {
         ..raise_now("a1", T0)
     };
     let (rec, _) = step(None, &change, T0);
-    let (rec, event) = step(Some(&rec), &clear_now("a1", T0 + 1000), T0 + 1000);
+    let end = tick(&rec, &Clock::at(T0 + 300)).unwrap();
+    assert_eq!(end.event, Some(EventKind::Raised));
+    let (rec, event) = step(Some(&end.record), &clear_now("a1", T0 + 1000), T0 + 1000);
     assert_eq!(event, Some(EventKind::Cleared));
     assert_eq!(rec.suppress_until, None);
+}
+
+#[test]
+fn a_raise_at_the_end_of_a_suppression_is_not_told_twice() {
+    // Told "raised", then a heartbeat refresh clears it during a suppression
+    // and its timer raises it again just as the suppression ends.
+    let rec = raised_and_told(T0);
+    let change = AlertChange {
+        suppress_until: Some(T0 + 300),
+        ..heartbeat(T0 + 10, 290)
+    };
+    let (rec, event) = step(Some(&rec), &change, T0 + 10);
+    assert_eq!(event, None);
+    let end = tick(&rec, &Clock::at(T0 + 300)).unwrap();
+    assert_eq!(end.record.state(), State::Raised);
+    assert_eq!(end.event, None, "people last heard 'raised'");
+    assert_eq!(end.record.next_due(), None);
 }
 
 #[test]
@@ -501,6 +601,7 @@ proptest! {
     fn invariants_hold_for_any_sequence(inputs in proptest::collection::vec(any_input(), 1..40)) {
         let mut now = T0;
         let mut record: Option<Record> = None;
+        let mut told = Told::Cleared;
         for (advance, input) in inputs {
             now += advance;
             let before = record.clone();
@@ -520,23 +621,34 @@ proptest! {
                 prop_assert_eq!(after.cleared_at, None);
             } else {
                 prop_assert_eq!(after.acknowledged_at, None);
-                prop_assert_eq!(after.held_event, None);
             }
             prop_assert_eq!(after.acknowledged_at.is_some(), after.will_unacknowledge_at.is_some());
-            prop_assert_eq!(after.held_event.is_some(), after.remind_at.is_some());
+            // Nothing is sent about a suppressed alert; a difference between
+            // what people heard and what is true is looked at when it ends.
+            if after.is_suppressed(now) {
+                prop_assert_eq!(event, None);
+                prop_assert_eq!(after.remind_at.is_some(), after.untold_change().is_some());
+                prop_assert_eq!(after.remind_at, after.remind_at.and(after.suppress_until));
+            }
+            if let Some(kind) = event {
+                prop_assert_ne!(kind.told(), told, "every message tells something new");
+                told = kind.told();
+            }
+            prop_assert_eq!(after.told(), told, "the record knows what was sent");
 
             let was_raised = before.as_ref().is_some_and(Record::is_raised);
             match event {
                 Some(EventKind::Raised) => prop_assert!(after.is_raised() && !after.is_acknowledged()),
                 Some(EventKind::ReRaised) => prop_assert!(after.is_raised() && !after.is_acknowledged()),
-                Some(EventKind::Cleared) => prop_assert!(was_raised && !after.is_raised()),
+                Some(EventKind::Cleared) => prop_assert!(!after.is_raised()),
                 Some(EventKind::Acknowledged) => prop_assert!(after.is_acknowledged()),
                 Some(EventKind::Reminder) => prop_assert!(false, "no reminders without routing"),
                 None => {}
             }
-            // Becoming raised always notifies, now or when the suppression ends.
+            // Becoming raised always notifies, now or when the suppression
+            // ends, unless people last heard "raised" anyway.
             if after.is_raised() && !was_raised {
-                prop_assert!(event.is_some() || after.held_event.is_some());
+                prop_assert!(event.is_some() || after.remind_at.is_some() || told == Told::Raised);
             }
             // Ticking at the due time always consumes a due timer.
             if let Some(due) = after.next_due() {
@@ -547,6 +659,26 @@ proptest! {
                 prop_assert!(due_timers(&fired, at) < due_timers(&after, at));
             }
             record = Some(after);
+        }
+        // Once every timer has fired, people have been told what is true.
+        let mut last = record;
+        for _ in 0..8 {
+            let Some(r) = last.clone() else { break };
+            let Some(due) = r.next_due() else { break };
+            now = now.max(due);
+            let Some(t) = tick(&r, &Clock::at(now)) else { break };
+            if let Some(kind) = t.event {
+                told = kind.told();
+            }
+            last = Some(t.record);
+        }
+        if let Some(r) = last.filter(|r| r.next_due().is_none()) {
+            let truth = match r.state() {
+                State::Raised => Told::Raised,
+                State::Acknowledged => Told::Acknowledged,
+                State::Pending | State::Cleared => Told::Cleared,
+            };
+            prop_assert_eq!(told, truth);
         }
     }
 

@@ -121,10 +121,6 @@ fn bad_packets_are_refused_with_a_reason() {
     // Truncated in the middle of the source string.
     let a = hex(PACKET_A);
     assert_eq!(decode(&a[..8], T0), Err(PacketError::Malformed));
-    // Source with a byte that is not UTF-8.
-    let mut bad = a.clone();
-    bad[4] = 0xff;
-    assert_eq!(decode(&bad, T0), Err(PacketError::InvalidUtf8));
     // prost does not enforce "required": a bare tid decodes, without source.
     assert_eq!(decode(&[0x08, 0x01], T0), Err(PacketError::NoSource));
 }
@@ -196,6 +192,56 @@ fn strings_are_stripped_of_tags_and_capped() {
     assert_eq!(d.truncated, 3);
 }
 
+/// An update whose alerts carry raw bytes as subject: what a script that
+/// prints in a legacy encoding sends through a client that does not check.
+fn with_raw_subjects(subjects: &[(&str, &[u8])]) -> Vec<u8> {
+    let raw = lenient::AlertUpdate {
+        transmission_id: 9,
+        source: b"host\xff1".to_vec(),
+        alert: subjects
+            .iter()
+            .map(|(id, subject)| lenient::Alert {
+                id: id.as_bytes().to_vec(),
+                subject: Some(subject.to_vec()),
+                ..lenient::Alert::default()
+            })
+            .collect(),
+        transmission_time: Some(T0),
+        ..lenient::AlertUpdate::default()
+    };
+    raw.encode_to_vec()
+}
+
+#[test]
+fn invalid_utf8_is_repaired_with_question_marks_and_the_packet_applies() {
+    // "café" in Windows-1252, and a valid alert beside it.
+    let bytes = with_raw_subjects(&[("bad", b"caf\xe9"), ("good", "naïve".as_bytes())]);
+    let d = decode(&bytes, T0).unwrap();
+    assert_eq!(d.update.source, "host?1");
+    assert_eq!(d.update.alerts.len(), 2);
+    assert_eq!(d.update.alerts[0].subject.as_deref(), Some("caf?"));
+    assert_eq!(d.update.alerts[1].subject.as_deref(), Some("naïve"));
+    assert_eq!(d.repaired, 2, "the source and one subject");
+    // "テスト" in Shift-JIS: lead bytes 0x83 are not UTF-8, the ASCII trail bytes are.
+    let sjis = with_raw_subjects(&[("jp", &[0x83, 0x65, 0x83, 0x58, 0x83, 0x67])]);
+    let d = decode(&sjis, T0).unwrap();
+    assert_eq!(d.update.alerts[0].subject.as_deref(), Some("?e?X?g"));
+    // A run of invalid bytes is one sequence each, as mauve's clean_utf8 counts them.
+    let mut repaired = 0;
+    assert_eq!(
+        lenient::repair_utf8(b"a\xff\xfeb\xe2\x82".to_vec(), &mut repaired),
+        "a??b?"
+    );
+    assert_eq!(repaired, 1);
+}
+
+#[test]
+fn valid_packets_need_no_repair() {
+    for name in ["raise-now.bin", "two-alerts.bin", "replace-empty.bin"] {
+        assert_eq!(decode(&fixture(name), T0).unwrap().repaired, 0, "{name}");
+    }
+}
+
 #[test]
 fn encode_always_writes_the_required_fields() {
     let bytes = encode(&pb::AlertUpdate {
@@ -234,11 +280,26 @@ proptest! {
         let raw = pb::AlertUpdate {
             transmission_id: tid,
             source: source.clone(),
-            alert: vec![pb::Alert { id: id.clone(), raise_time: raise, summary: Some(summary.clone()), ..pb::Alert::default() }],
+            replace: tid % 2 == 0,
+            alert: vec![pb::Alert {
+                id: id.clone(),
+                raise_time: raise,
+                clear_time: raise.map(|t| t + 1),
+                subject: Some(source.clone()),
+                summary: Some(summary.clone()),
+                detail: Some(summary.clone()),
+                importance: Some(7),
+                suppress_until: raise.map(|t| t + 2),
+            }],
+            signature: Some(id.clone().into_bytes()),
             transmission_time: Some(T0),
-            ..pb::AlertUpdate::default()
         };
-        let d = decode(&encode(&raw), T0).unwrap();
+        let bytes = encode(&raw);
+        // The lenient mirror reads exactly what the schema wrote.
+        let (mirrored, repaired) = lenient::AlertUpdate::decode(&*bytes).unwrap().repair();
+        prop_assert_eq!(&mirrored, &raw);
+        prop_assert_eq!(repaired, 0);
+        let d = decode(&bytes, T0).unwrap();
         prop_assert_eq!(d.update.transmission_id, tid);
         prop_assert_eq!(&d.update.source, &source);
         prop_assert_eq!(&d.update.alerts[0].id, &id);
