@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mauved::alert::{self, AlertChange, AlertKey, Record};
-use mauved::store::{Store, Write};
+use mauved::store::{Batch, Store, Write};
 use mauved::wire;
 
 const T0: u64 = 1_700_000_000;
@@ -52,7 +52,7 @@ fn state_machine(c: &mut Criterion) {
 
 fn store_commit(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), 1000, 64 << 20).unwrap();
+    let store = Store::open(dir.path(), 1000, 64 << 20, Default::default()).unwrap();
     let record: Record = alert::apply(None, "web1", &heartbeat(T0), T0).record;
     let mut group = c.benchmark_group("store");
     const BATCH: u64 = 1024;
@@ -62,7 +62,7 @@ fn store_commit(c: &mut Criterion) {
         b.iter_batched(
             || {
                 round += 1;
-                (0..BATCH)
+                let writes = (0..BATCH)
                     .map(|i| Write {
                         key: AlertKey::new(format!("host-{}", i % 100), format!("hb-{}", i / 100)),
                         old_due: Some(T0 + 300 + round - 1),
@@ -70,11 +70,15 @@ fn store_commit(c: &mut Criterion) {
                             will_raise_at: Some(T0 + 300 + round),
                             ..record.clone()
                         },
-                        notifications: Vec::new(),
+                        messages: Vec::new(),
                     })
-                    .collect::<Vec<_>>()
+                    .collect();
+                Batch {
+                    writes,
+                    stale_due: Vec::new(),
+                }
             },
-            |writes| store.commit(&writes, &[], &[]).unwrap(),
+            |batch| store.commit(&batch).unwrap(),
             BatchSize::LargeInput,
         )
     });

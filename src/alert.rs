@@ -331,16 +331,16 @@ pub struct Transition {
 /// updated before the server started until `grace_until`, so that a restart
 /// after downtime does not fire every heartbeat at once.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Clock {
+pub struct TickTime {
     pub now: UnixSecs,
     pub started_at: UnixSecs,
     pub grace_until: UnixSecs,
 }
 
-impl Clock {
-    /// A clock with no startup grace (for callers that do not care).
+impl TickTime {
+    /// A moment with no startup grace (for callers that do not care).
     pub fn at(now: UnixSecs) -> Self {
-        Clock {
+        TickTime {
             now,
             started_at: 0,
             grace_until: 0,
@@ -444,15 +444,15 @@ pub fn clear_unlisted(old: &Record, now: UnixSecs) -> Option<Transition> {
 
 /// Fires whichever of the record's timers are due. Returns `None` when no
 /// timer is due (nothing to write).
-pub fn tick(old: &Record, clock: &Clock) -> Option<Transition> {
-    let now = clock.now;
+pub fn tick(old: &Record, time: &TickTime) -> Option<Transition> {
+    let now = time.now;
     if old.next_due()? > now {
         return None;
     }
     let mut rec = old.clone();
     let due = |t: Option<UnixSecs>| t.is_some_and(|t| t <= now);
 
-    if rec.updated_at < clock.started_at && now < clock.grace_until {
+    if rec.updated_at < time.started_at && now < time.grace_until {
         // Last touched in an earlier run: postpone, do not fire.
         for timer in [
             &mut rec.will_raise_at,
@@ -461,7 +461,7 @@ pub fn tick(old: &Record, clock: &Clock) -> Option<Transition> {
             &mut rec.remind_at,
         ] {
             if timer.is_some_and(|t| t <= now) {
-                *timer = Some(clock.grace_until);
+                *timer = Some(time.grace_until);
             }
         }
         return Some(Transition {

@@ -28,25 +28,11 @@ pub struct Config {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Listen {
-    pub udp: OneOrMany,
+    /// `udp = "addr"` or `udp = ["addr", "addr"]`.
+    #[serde(deserialize_with = "one_or_more_addrs")]
+    pub udp: Vec<SocketAddr>,
+    #[serde(deserialize_with = "one_addr")]
     pub http: SocketAddr,
-}
-
-/// `udp = "addr"` or `udp = ["addr", "addr"]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    One(SocketAddr),
-    Many(Vec<SocketAddr>),
-}
-
-impl OneOrMany {
-    pub fn addrs(&self) -> Vec<SocketAddr> {
-        match self {
-            OneOrMany::One(addr) => vec![*addr],
-            OneOrMany::Many(addrs) => addrs.clone(),
-        }
-    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -78,42 +64,77 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
 }
 
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            max_body_bytes: crate::http::MAX_BODY_BYTES,
+/// One `[[notifier]]`: the `kind` decides which other keys it takes, so a
+/// key of another kind is an error rather than silently ignored.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Notifier {
+    /// Each notification becomes a log line.
+    Log { name: String },
+    /// A program run per notification (the argv, then a timeout in seconds
+    /// after which it is killed and retried).
+    Command {
+        name: String,
+        command: Vec<String>,
+        #[serde(default = "default_notifier_timeout")]
+        timeout_s: u64,
+    },
+}
+
+impl Notifier {
+    pub fn name(&self) -> &str {
+        match self {
+            Notifier::Log { name } | Notifier::Command { name, .. } => name,
         }
     }
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Notifier {
-    pub name: String,
-    pub kind: NotifierKind,
-    /// For `kind = "command"`: the program and its arguments.
-    #[serde(default)]
-    pub command: Vec<String>,
-    /// A command still running after this is killed and retried.
-    #[serde(default = "default_notifier_timeout")]
-    pub timeout_s: u64,
-}
-
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum NotifierKind {
-    Log,
-    Command,
 }
 
 fn default_notifier_timeout() -> u64 {
     30
 }
 
+/// Reads one `IP:PORT`, saying what a good one looks like when it is not.
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| {
+        format!(
+            "{text:?} is not an IP:PORT address; names such as \"localhost\" are not looked up \
+             here: write e.g. \"127.0.0.1:32741\", \"[::1]:32741\" or \"[::]:32741\""
+        )
+    })
+}
+
+fn one_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_addr(&text).map_err(serde::de::Error::custom)
+}
+
+fn one_or_more_addrs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
+    use serde::de::Error;
+    match toml::Value::deserialize(d)? {
+        toml::Value::String(text) => Ok(vec![parse_addr(&text).map_err(D::Error::custom)?]),
+        toml::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                toml::Value::String(text) => parse_addr(text)
+                    .map_err(|what| D::Error::custom(format!("element {i}: {what}"))),
+                other => Err(D::Error::custom(format!(
+                    "element {i}: expected an \"IP:PORT\" string, found {}",
+                    other.type_str()
+                ))),
+            })
+            .collect(),
+        other => Err(D::Error::custom(format!(
+            "expected an \"IP:PORT\" string or a list of them, found {}",
+            other.type_str()
+        ))),
+    }
+}
+
 impl Default for Listen {
     fn default() -> Self {
         Listen {
-            udp: OneOrMany::One(SocketAddr::from(([127, 0, 0, 1], 32741))),
+            udp: vec![SocketAddr::from(([127, 0, 0, 1], 32741))],
             http: SocketAddr::from(([127, 0, 0, 1], 1288)),
         }
     }
@@ -139,6 +160,14 @@ impl Default for Server {
     }
 }
 
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -146,14 +175,16 @@ impl Default for Config {
             store: StoreConfig::default(),
             server: Server::default(),
             http: HttpConfig::default(),
-            notifiers: vec![Notifier {
-                name: "log".into(),
-                kind: NotifierKind::Log,
-                command: Vec::new(),
-                timeout_s: default_notifier_timeout(),
-            }],
+            notifiers: vec![Notifier::Log { name: "log".into() }],
         }
     }
+}
+
+/// One thing wrong with a configuration: the key and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub what: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,11 +193,10 @@ pub enum ConfigError {
     Read { path: String, err: std::io::Error },
     #[error("{path}: {err}")]
     Parse { path: String, err: toml::de::Error },
-    #[error("{path}: {key}: {what}")]
+    #[error("{}", problems.iter().map(|p| format!("{path}: {}: {}", p.key, p.what)).collect::<Vec<_>>().join("\n"))]
     Invalid {
         path: String,
-        key: String,
-        what: String,
+        problems: Vec<Problem>,
     },
 }
 
@@ -185,67 +215,121 @@ impl Config {
     }
 
     /// Parses and validates; `origin` names the file in error messages.
+    /// Every problem found is reported, not just the first.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|err| ConfigError::Parse {
             path: origin.to_owned(),
             err,
         })?;
-        config
-            .validate()
-            .map_err(|(key, what)| ConfigError::Invalid {
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
                 path: origin.to_owned(),
-                key,
-                what,
-            })?;
-        Ok(config)
+                problems,
+            })
+        }
     }
 
-    fn validate(&self) -> Result<(), (String, String)> {
-        let fail = |key: &str, what: &str| Err((key.to_owned(), what.to_owned()));
-        if self.listen.udp.addrs().is_empty() {
-            return fail("listen.udp", "needs at least one address");
+    fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut fail = |key: &str, what: &str| {
+            problems.push(Problem {
+                key: key.to_owned(),
+                what: what.to_owned(),
+            })
+        };
+        if self.listen.udp.is_empty() {
+            fail("listen.udp", "needs at least one address");
         }
         if self.store.path.as_os_str().is_empty() {
-            return fail("store.path", "must not be empty");
+            fail("store.path", "must not be empty");
         }
         if self.store.flush_interval_ms > 60_000 {
-            return fail(
+            fail(
                 "store.flush_interval_ms",
                 "at most 60000 (a minute of updates could be lost)",
             );
         }
         if self.store.cache_mib == 0 {
-            return fail("store.cache_mib", "must be at least 1");
+            fail("store.cache_mib", "must be at least 1");
         }
         if self.http.max_body_bytes < 1024 {
-            return fail("http.max_body_bytes", "must be at least 1024");
+            fail("http.max_body_bytes", "must be at least 1024");
         }
         if self.server.max_acknowledgement_s == 0 {
-            return fail("server.max_acknowledgement_s", "must be at least 1");
+            fail("server.max_acknowledgement_s", "must be at least 1");
         }
         for (i, notifier) in self.notifiers.iter().enumerate() {
             let key = |field: &str| format!("notifier[{i}].{field}");
-            if notifier.name.is_empty() || notifier.name.contains('\0') {
-                return fail(&key("name"), "must be a non-empty name");
+            let name = notifier.name();
+            if name.is_empty() || name.contains('\0') {
+                fail(&key("name"), "must be a non-empty name");
             }
-            if self.notifiers[..i].iter().any(|n| n.name == notifier.name) {
-                return fail(&key("name"), &format!("{:?} is used twice", notifier.name));
+            if self.notifiers[..i].iter().any(|n| n.name() == name) {
+                fail(&key("name"), &format!("{name:?} is used twice"));
             }
-            match notifier.kind {
-                NotifierKind::Command if notifier.command.is_empty() => {
-                    return fail(&key("command"), "kind = \"command\" needs a command");
+            if let Notifier::Command {
+                command, timeout_s, ..
+            } = notifier
+            {
+                if command.first().is_none_or(String::is_empty) {
+                    fail(&key("command"), "needs a program to run");
                 }
-                NotifierKind::Log if !notifier.command.is_empty() => {
-                    return fail(&key("command"), "only for kind = \"command\"");
+                if *timeout_s == 0 {
+                    fail(&key("timeout_s"), "must be at least 1");
                 }
-                _ => {}
-            }
-            if notifier.timeout_s == 0 {
-                return fail(&key("timeout_s"), "must be at least 1");
             }
         }
-        Ok(())
+        problems
     }
+
+    /// What is valid but cannot work: no notifier at all, or a command that
+    /// is not an executable file. The daemon still starts (the program may
+    /// be installed later), but says so.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.notifiers.is_empty() {
+            warnings.push("no [[notifier]] is configured: nobody will be told of any alert".into());
+        }
+        for (i, notifier) in self.notifiers.iter().enumerate() {
+            if let Notifier::Command { command, .. } = notifier {
+                if let Some(program) = command.first() {
+                    if let Err(why) = find_executable(program) {
+                        warnings.push(format!("notifier[{i}].command: {why}"));
+                    }
+                }
+            }
+        }
+        warnings
+    }
+}
+
+/// Whether `program` would start: a path must be an executable file, a bare
+/// name must be one in `$PATH`.
+fn find_executable(program: &str) -> Result<PathBuf, String> {
+    fn executable(path: &Path) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return if !path.exists() {
+            Err(format!("{program} does not exist"))
+        } else if executable(&path) {
+            Ok(path)
+        } else {
+            Err(format!("{program} is not an executable file"))
+        };
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|path| executable(path))
+        .ok_or_else(|| format!("{program} is not found in $PATH"))
 }
 
 #[cfg(test)]
@@ -255,17 +339,18 @@ mod tests {
     #[test]
     fn embedded_default_is_valid_and_matches_the_built_in_defaults() {
         assert_eq!(Config::embedded(), Config::default());
+        assert!(Config::embedded().warnings().is_empty());
     }
 
     #[test]
     fn example_config_is_valid() {
         let text = include_str!("../config/example.toml");
         let config = Config::parse(text, "example").unwrap();
-        assert_eq!(config.listen.udp.addrs().len(), 2);
+        assert_eq!(config.listen.udp.len(), 2);
         assert!(config
             .notifiers
             .iter()
-            .any(|n| n.kind == NotifierKind::Command));
+            .any(|n| matches!(n, Notifier::Command { .. })));
     }
 
     #[test]
@@ -273,8 +358,7 @@ mod tests {
         let config = Config::parse("", "t").unwrap();
         assert_eq!(config.store.flush_interval_ms, 100);
         // Without any [[notifier]], notifications still reach the log.
-        assert_eq!(config.notifiers.len(), 1);
-        assert_eq!(config.notifiers[0].kind, NotifierKind::Log);
+        assert_eq!(config.notifiers, vec![Notifier::Log { name: "log".into() }]);
     }
 
     fn error(text: &str) -> String {
@@ -289,16 +373,87 @@ mod tests {
         let twice = "[[notifier]]\nname = \"a\"\nkind = \"log\"\n[[notifier]]\nname = \"a\"\nkind = \"log\"";
         assert!(error(twice).contains("notifier[1].name"));
         let no_command = "[[notifier]]\nname = \"a\"\nkind = \"command\"";
-        assert!(error(no_command).contains("notifier[0].command"));
-        assert!(error("[[notifier]]\nname = \"a\"\nkind = \"pager\"").contains("kind"));
+        assert!(error(no_command).contains("command"));
+        let empty_command = "[[notifier]]\nname = \"a\"\nkind = \"command\"\ncommand = []";
+        assert!(error(empty_command).contains("notifier[0].command"));
+        assert!(error("[[notifier]]\nname = \"a\"\nkind = \"pager\"").contains("pager"));
         assert!(error("[store").starts_with("t.toml:"));
+    }
+
+    #[test]
+    fn a_key_of_another_kind_of_notifier_is_an_error() {
+        let log_with_command = "[[notifier]]\nname = \"a\"\nkind = \"log\"\ncommand = [\"true\"]";
+        assert!(error(log_with_command).contains("command"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = "[store]\nflush_interval_ms = 600000\ncache_mib = 0\n[http]\nmax_body_bytes = 1";
+        let message = error(text);
+        for key in [
+            "store.flush_interval_ms",
+            "store.cache_mib",
+            "http.max_body_bytes",
+        ] {
+            assert!(
+                message.contains(&format!("t.toml: {key}: ")),
+                "{key} in {message}"
+            );
+        }
+        assert_eq!(message.lines().count(), 3);
+    }
+
+    #[test]
+    fn bad_addresses_say_what_a_good_one_is() {
+        let one = error("[listen]\nhttp = \"localhost:1288\"");
+        assert!(
+            one.contains("\"localhost:1288\" is not an IP:PORT address"),
+            "{one}"
+        );
+        assert!(one.contains("127.0.0.1:"), "{one}");
+        let list = error("[listen]\nudp = [\"127.0.0.1:1\", \"web:2\"]");
+        assert!(list.contains("element 1: \"web:2\""), "{list}");
+        let number = error("[listen]\nudp = 32741");
+        assert!(
+            number.contains("expected an \"IP:PORT\" string"),
+            "{number}"
+        );
+        assert!(!number.contains("untagged"), "{number}");
     }
 
     #[test]
     fn udp_takes_one_address_or_a_list() {
         let one = Config::parse("[listen]\nudp = \"[::]:32741\"", "t").unwrap();
-        assert_eq!(one.listen.udp.addrs().len(), 1);
+        assert_eq!(one.listen.udp.len(), 1);
         let two = Config::parse("[listen]\nudp = [\"127.0.0.1:1\", \"[::1]:2\"]", "t").unwrap();
-        assert_eq!(two.listen.udp.addrs().len(), 2);
+        assert_eq!(two.listen.udp.len(), 2);
+    }
+
+    #[test]
+    fn a_config_that_cannot_deliver_is_warned_about() {
+        let config = |command: &str| {
+            Config::parse(
+                &format!(
+                    "[[notifier]]\nname = \"a\"\nkind = \"command\"\ncommand = [\"{command}\"]"
+                ),
+                "t",
+            )
+            .unwrap()
+        };
+        assert!(config("sh").warnings().is_empty(), "found in PATH");
+        assert!(config("/bin/sh").warnings().is_empty());
+        let missing = config("/nonexistent/page-me").warnings();
+        assert_eq!(
+            missing,
+            vec!["notifier[0].command: /nonexistent/page-me does not exist"]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "not a program").unwrap();
+        let not_executable = config(&plain.display().to_string()).warnings();
+        assert!(not_executable[0].contains("not an executable file"));
+        assert!(config("no-such-program-here").warnings()[0].contains("not found in $PATH"));
+        let none = Config::parse("notifier = []", "t").unwrap();
+        assert!(none.warnings()[0].contains("nobody will be told"));
     }
 }

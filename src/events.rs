@@ -14,7 +14,7 @@
 use serde_json::{Map, Value};
 
 use crate::alert::UnixSecs;
-use crate::send::parse_time_spec;
+use crate::timespec;
 use crate::wire::pb;
 
 const FIELDS: &[&str] = &[
@@ -147,8 +147,8 @@ impl Event<'_> {
                 // purppura's "clear": the alert is fine now.
                 "clear" => clear_time = Some(now),
                 spec => {
-                    let at = purppura_time(spec, now)
-                        .or_else(|| parse_time_spec(spec, now).ok())
+                    let at = timespec::purppura(spec, now)
+                        .or_else(|| timespec::mauvesend(spec, now).ok())
                         .ok_or_else(|| {
                             self.error(
                                 "raise",
@@ -172,22 +172,6 @@ impl Event<'_> {
             suppress_until: self.number("suppress_until", u64::MAX)?,
         })
     }
-}
-
-/// purppura's relative times: `+N` with a unit of s, m or h in either case.
-fn purppura_time(spec: &str, now: UnixSecs) -> Option<UnixSecs> {
-    let rest = spec.strip_prefix('+').unwrap_or(spec);
-    let unit = match rest.chars().last()?.to_ascii_lowercase() {
-        's' => 1,
-        'm' => 60,
-        'h' => 3600,
-        _ => return None,
-    };
-    let digits = &rest[..rest.len() - 1];
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    now.checked_add(digits.parse::<u64>().ok()?.checked_mul(unit)?)
 }
 
 #[cfg(test)]

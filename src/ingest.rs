@@ -11,11 +11,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::alert::{UnixSecs, Update};
+use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::scheduler::Command;
+use crate::scheduler::{self, SchedulerHandle};
 use crate::wire;
 
 /// Largest number of datagrams handed to the writer at once.
@@ -91,9 +92,7 @@ impl Dedup {
         let before = updates.len();
         updates.retain(|u| self.first_sighting(u.transmission_id, u.received_at));
         let dropped = (before - updates.len()) as u64;
-        metrics
-            .packets_duplicate
-            .fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
+        metrics.packets_duplicate.inc_by(dropped);
     }
 }
 
@@ -130,37 +129,50 @@ impl Default for LogLimiter {
     }
 }
 
-/// What every listener shares.
+/// What every listener (and `POST /events`) shares: de-duplication, then
+/// the way into the scheduler.
 #[derive(Clone)]
 pub struct Sink {
-    pub tx: mpsc::Sender<Command>,
+    pub scheduler: SchedulerHandle,
     pub dedup: Arc<Mutex<Dedup>>,
     pub metrics: Arc<Metrics>,
+    pub clock: Clock,
 }
 
 impl Sink {
-    /// De-duplicates a batch and hands it to the scheduler. Returns false
-    /// once the scheduler has gone (shutdown).
-    pub async fn submit(&self, updates: Vec<Update>) -> bool {
-        self.submit_and_notify(updates, None).await
+    pub fn new(
+        scheduler: SchedulerHandle,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+        dedup_s: u64,
+    ) -> Self {
+        Sink {
+            scheduler,
+            dedup: Arc::new(Mutex::new(Dedup::new(dedup_s))),
+            metrics,
+            clock,
+        }
     }
 
-    /// Like [`Sink::submit`]; `applied` is answered once the batch is written.
-    pub async fn submit_and_notify(
-        &self,
-        mut updates: Vec<Update>,
-        applied: Option<tokio::sync::oneshot::Sender<()>>,
-    ) -> bool {
+    fn retain_new(&self, updates: &mut Vec<Update>) {
         if let Ok(mut dedup) = self.dedup.lock() {
-            dedup.retain_new(&mut updates, &self.metrics);
+            dedup.retain_new(updates, &self.metrics);
         }
-        if updates.is_empty() && applied.is_none() {
-            return true;
+    }
+
+    /// De-duplicates a batch and hands it to the scheduler.
+    pub async fn submit(&self, mut updates: Vec<Update>) -> Result<(), scheduler::Error> {
+        self.retain_new(&mut updates);
+        if updates.is_empty() {
+            return Ok(());
         }
-        self.tx
-            .send(Command::Apply { updates, applied })
-            .await
-            .is_ok()
+        self.scheduler.apply(updates).await
+    }
+
+    /// Like [`Sink::submit`], returning once the batch is on disk.
+    pub async fn submit_durably(&self, mut updates: Vec<Update>) -> Result<(), scheduler::Error> {
+        self.retain_new(&mut updates);
+        self.scheduler.apply_durably(updates).await
     }
 }
 
@@ -180,13 +192,16 @@ pub fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
-/// Receives datagrams until the writer goes away.
-pub async fn listen_udp(socket: UdpSocket, sink: Sink) {
+/// Receives datagrams until shutdown (or until the scheduler is gone).
+pub async fn listen_udp(socket: UdpSocket, sink: Sink, shutdown: CancellationToken) {
     let mut buf = vec![0u8; 65_536];
     let mut limiter = LogLimiter::new();
     loop {
-        let first = socket.recv_from(&mut buf).await;
-        let now = crate::unix_now();
+        let first = tokio::select! {
+            first = socket.recv_from(&mut buf) => first,
+            () = shutdown.cancelled() => return,
+        };
+        let now = sink.clock.now();
         let mut batch = Vec::new();
         match first {
             Ok((len, peer)) => accept(&buf[..len], peer, now, &mut batch, &sink, &mut limiter),
@@ -203,7 +218,7 @@ pub async fn listen_udp(socket: UdpSocket, sink: Sink) {
                 Err(_) => break,
             }
         }
-        if !sink.submit(batch).await {
+        if sink.submit(batch).await.is_err() {
             return;
         }
     }
@@ -217,9 +232,8 @@ fn accept(
     sink: &Sink,
     limiter: &mut LogLimiter,
 ) {
-    use std::sync::atomic::Ordering::Relaxed;
     let metrics = &sink.metrics;
-    metrics.packets_received.fetch_add(1, Relaxed);
+    metrics.packets_received.inc();
     match wire::decode(bytes, now) {
         Ok(decoded) => {
             for (id, why) in &decoded.rejected {
@@ -231,15 +245,13 @@ fn accept(
             if decoded.truncated > 0 {
                 metrics
                     .fields_truncated
-                    .fetch_add(u64::from(decoded.truncated), Relaxed);
+                    .inc_by(u64::from(decoded.truncated));
                 if limiter.allow(now) {
                     tracing::warn!(%peer, source = %decoded.update.source, "over-long fields were cut");
                 }
             }
             if decoded.repaired > 0 {
-                metrics
-                    .fields_repaired
-                    .fetch_add(u64::from(decoded.repaired), Relaxed);
+                metrics.fields_repaired.inc_by(u64::from(decoded.repaired));
                 if limiter.allow(now) {
                     tracing::warn!(%peer, source = %decoded.update.source, "invalid UTF-8 replaced with '?'");
                 }

@@ -1,9 +1,12 @@
 //! The `mauved` command: `serve` runs the daemon, `check-config` checks a file.
+//! This file only reads arguments and turns signals into the daemon's
+//! shutdown; `mauved::daemon` does the rest.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mauved::clock::Clock;
 use mauved::config::Config;
 
 #[derive(Parser)]
@@ -21,11 +24,15 @@ struct Cli {
 enum Cmd {
     /// Run the daemon (with the built-in configuration unless --config is given).
     Serve {
+        /// The TOML configuration file (see `mauved default-config`).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
     /// Check a configuration file and report every problem found.
-    CheckConfig { file: PathBuf },
+    CheckConfig {
+        /// The TOML configuration file to check.
+        file: PathBuf,
+    },
     /// Print the built-in configuration.
     DefaultConfig,
 }
@@ -59,7 +66,8 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(mauved::serve(config)) {
+            let served = runtime.block_on(mauved::daemon::run(&config, Clock::system(), signal()));
+            match served {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("mauved: {err:#}");
@@ -68,7 +76,10 @@ fn main() -> ExitCode {
             }
         }
         Cmd::CheckConfig { file } => match Config::load(&file) {
-            Ok(_) => {
+            Ok(config) => {
+                for warning in config.warnings() {
+                    println!("{}: warning: {warning}", file.display());
+                }
                 println!("{}: ok", file.display());
                 ExitCode::SUCCESS
             }
@@ -81,5 +92,19 @@ fn main() -> ExitCode {
             print!("{}", mauved::config::DEFAULT_TOML);
             ExitCode::SUCCESS
         }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        let _ = ctrl_c.await;
+        return;
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
     }
 }

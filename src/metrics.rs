@@ -1,53 +1,245 @@
-//! Counters shared by every stage, rendered in the Prometheus text format.
+//! Counters shared by every stage, exposed in the Prometheus/OpenMetrics text
+//! format by `prometheus-client`.
 //!
-//! Plain atomics: each stage bumps its own counters on its own thread and the
-//! HTTP endpoint reads them, with no lock on the hot path.
+//! Each stage bumps its own counters on its own thread (atomics, no lock on
+//! the hot path) and `GET /metrics` encodes the registry. Labelled families
+//! are created with every label value up front, so a reason that never
+//! happened still shows as 0 and dashboards need no special cases.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 use crate::alert::State;
 use crate::wire::{AlertError, PacketError};
 
-#[derive(Default)]
-pub struct Metrics {
-    pub packets_received: AtomicU64,
-    packets_rejected: [AtomicU64; PacketError::ALL.len()],
-    alerts_rejected: [AtomicU64; AlertError::ALL.len()],
-    pub packets_duplicate: AtomicU64,
-    pub fields_truncated: AtomicU64,
-    pub fields_repaired: AtomicU64,
-    pub alert_updates: AtomicU64,
-    pub batches: AtomicU64,
-    pub timers_fired: AtomicU64,
-    alerts: [AtomicI64; State::ALL.len()],
-    pub notifications_delivered: AtomicU64,
-    pub notifications_retried: AtomicU64,
-    pub notifications_failed: AtomicU64,
-    pub queue_depth: AtomicI64,
-    pub http_requests: AtomicU64,
-    pub events_received: AtomicU64,
-    pub http_bad_requests: AtomicU64,
-    pub store_errors: AtomicU64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Reason {
+    reason: &'static str,
 }
 
-fn state_index(state: State) -> usize {
-    state as usize
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+/// How one delivery attempt ended, for `mauved_notifications_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotifyResult {
+    Delivered,
+    Retried,
+    /// Given up: the message went to the dead letters.
+    Failed,
+}
+
+impl NotifyResult {
+    const ALL: [NotifyResult; 3] = [
+        NotifyResult::Delivered,
+        NotifyResult::Retried,
+        NotifyResult::Failed,
+    ];
+
+    fn label(self) -> ResultLabel {
+        let result = match self {
+            NotifyResult::Delivered => "delivered",
+            NotifyResult::Retried => "retried",
+            NotifyResult::Failed => "failed",
+        };
+        ResultLabel { result }
+    }
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub packets_received: Counter,
+    packets_rejected: Family<Reason, Counter>,
+    alerts_rejected: Family<Reason, Counter>,
+    pub packets_duplicate: Counter,
+    pub fields_truncated: Counter,
+    pub fields_repaired: Counter,
+    pub alert_updates: Counter,
+    pub batches: Counter,
+    pub timers_fired: Counter,
+    alerts: Family<StateLabel, Gauge>,
+    notifications: Family<ResultLabel, Counter>,
+    pub dead_letters: Counter,
+    /// Set by the store alone (it knows what it queued and removed).
+    pub queue_depth: Gauge,
+    pub http_requests: Counter,
+    pub events_received: Counter,
+    pub http_bad_requests: Counter,
+    pub store_errors: Counter,
+    resident_memory: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
 }
 
 impl Metrics {
-    // The reason enums list their variants in `ALL` in declaration order, so
-    // a variant's discriminant is its counter's index (checked by a test).
-    pub fn packet_rejected(&self, why: PacketError) {
-        self.packets_rejected[why as usize].fetch_add(1, Relaxed);
+    pub fn new() -> Self {
+        let mut m = Metrics {
+            registry: Registry::default(),
+            packets_received: Counter::default(),
+            packets_rejected: Family::default(),
+            alerts_rejected: Family::default(),
+            packets_duplicate: Counter::default(),
+            fields_truncated: Counter::default(),
+            fields_repaired: Counter::default(),
+            alert_updates: Counter::default(),
+            batches: Counter::default(),
+            timers_fired: Counter::default(),
+            alerts: Family::default(),
+            notifications: Family::default(),
+            dead_letters: Counter::default(),
+            queue_depth: Gauge::default(),
+            http_requests: Counter::default(),
+            events_received: Counter::default(),
+            http_bad_requests: Counter::default(),
+            store_errors: Counter::default(),
+            resident_memory: Gauge::default(),
+        };
+        for why in PacketError::ALL {
+            drop(m.packets_rejected.get_or_create(&reason(why.label())));
+        }
+        for why in AlertError::ALL {
+            drop(m.alerts_rejected.get_or_create(&reason(why.label())));
+        }
+        for state in State::ALL {
+            drop(m.alerts.get_or_create(&state_label(state)));
+        }
+        for result in NotifyResult::ALL {
+            drop(m.notifications.get_or_create(&result.label()));
+        }
+        m.register();
+        m
     }
 
-    pub fn alert_rejected(&self, why: AlertError) {
-        self.alerts_rejected[why as usize].fetch_add(1, Relaxed);
+    fn register(&mut self) {
+        let r = &mut self.registry;
+        // Counters are named without `_total`: the encoder appends it.
+        let counters = [
+            (
+                "mauved_packets_received",
+                "Datagrams received.",
+                &self.packets_received,
+            ),
+            (
+                "mauved_packets_duplicate",
+                "Updates ignored because their transmission_id was seen recently.",
+                &self.packets_duplicate,
+            ),
+            (
+                "mauved_fields_truncated",
+                "String fields cut to their length cap.",
+                &self.fields_truncated,
+            ),
+            (
+                "mauved_fields_repaired",
+                "String fields with invalid UTF-8, kept with each bad sequence as '?'.",
+                &self.fields_repaired,
+            ),
+            (
+                "mauved_alert_updates",
+                "Alert updates applied.",
+                &self.alert_updates,
+            ),
+            (
+                "mauved_batches",
+                "Batches written to the store.",
+                &self.batches,
+            ),
+            (
+                "mauved_timers_fired",
+                "Due timers processed (raise, clear, un-ack, end of suppression).",
+                &self.timers_fired,
+            ),
+            (
+                "mauved_dead_letters",
+                "Notifications given up on and kept as dead letters.",
+                &self.dead_letters,
+            ),
+            (
+                "mauved_http_requests",
+                "HTTP requests served.",
+                &self.http_requests,
+            ),
+            (
+                "mauved_events_received",
+                "Alerts submitted over HTTP (POST /events) and accepted.",
+                &self.events_received,
+            ),
+            (
+                "mauved_http_bad_requests",
+                "HTTP requests answered with a 4xx status.",
+                &self.http_bad_requests,
+            ),
+            (
+                "mauved_store_errors",
+                "Store operations that failed.",
+                &self.store_errors,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            r.register(name, help, counter.clone());
+        }
+        r.register(
+            "mauved_packets_rejected",
+            "Datagrams refused whole.",
+            self.packets_rejected.clone(),
+        );
+        r.register(
+            "mauved_alerts_rejected",
+            "Alerts refused inside an accepted update.",
+            self.alerts_rejected.clone(),
+        );
+        r.register("mauved_alerts", "Alerts by state.", self.alerts.clone());
+        r.register(
+            "mauved_notifications",
+            "Notification delivery attempts by result.",
+            self.notifications.clone(),
+        );
+        r.register(
+            "mauved_notify_queue_depth",
+            "Notifications waiting for delivery.",
+            self.queue_depth.clone(),
+        );
+        r.register(
+            "process_resident_memory_bytes",
+            "Resident memory of the daemon.",
+            self.resident_memory.clone(),
+        );
+    }
+
+    pub fn packet_rejected(&self, why: PacketError) {
+        self.packets_rejected
+            .get_or_create(&reason(why.label()))
+            .inc();
     }
 
     pub fn packets_rejected(&self, why: PacketError) -> u64 {
-        self.packets_rejected[why as usize].load(Relaxed)
+        self.packets_rejected
+            .get_or_create(&reason(why.label()))
+            .get()
+    }
+
+    pub fn alert_rejected(&self, why: AlertError) {
+        self.alerts_rejected
+            .get_or_create(&reason(why.label()))
+            .inc();
+    }
+
+    pub fn notification(&self, result: NotifyResult) {
+        self.notifications.get_or_create(&result.label()).inc();
     }
 
     /// Moves one alert from state `from` (None: new) to state `to`.
@@ -56,153 +248,45 @@ impl Metrics {
             return;
         }
         if let Some(from) = from {
-            self.alerts[state_index(from)].fetch_sub(1, Relaxed);
+            self.alerts.get_or_create(&state_label(from)).dec();
         }
-        self.alerts[state_index(to)].fetch_add(1, Relaxed);
+        self.alerts.get_or_create(&state_label(to)).inc();
     }
 
     pub fn alerts_in(&self, state: State) -> i64 {
-        self.alerts[state_index(state)].load(Relaxed)
+        self.alerts.get_or_create(&state_label(state)).get()
     }
 
+    /// The text exposition (OpenMetrics, which Prometheus reads).
     pub fn render(&self) -> String {
-        let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, &AtomicU64); 11] = [
-            (
-                "mauved_packets_received_total",
-                "Datagrams received.",
-                &self.packets_received,
-            ),
-            (
-                "mauved_packets_duplicate_total",
-                "Updates ignored because their transmission_id was seen recently.",
-                &self.packets_duplicate,
-            ),
-            (
-                "mauved_fields_truncated_total",
-                "String fields cut to their length cap.",
-                &self.fields_truncated,
-            ),
-            (
-                "mauved_fields_repaired_total",
-                "String fields with invalid UTF-8, kept with each bad sequence as '?'.",
-                &self.fields_repaired,
-            ),
-            (
-                "mauved_alert_updates_total",
-                "Alert updates applied.",
-                &self.alert_updates,
-            ),
-            (
-                "mauved_batches_total",
-                "Batches written to the store.",
-                &self.batches,
-            ),
-            (
-                "mauved_timers_fired_total",
-                "Due timers processed (raise, clear, un-ack, reminder).",
-                &self.timers_fired,
-            ),
-            (
-                "mauved_http_requests_total",
-                "HTTP requests served.",
-                &self.http_requests,
-            ),
-            (
-                "mauved_events_received_total",
-                "Alerts submitted over HTTP (POST /events) and accepted.",
-                &self.events_received,
-            ),
-            (
-                "mauved_http_bad_requests_total",
-                "HTTP requests answered with a 4xx status.",
-                &self.http_bad_requests,
-            ),
-            (
-                "mauved_store_errors_total",
-                "Store operations that failed.",
-                &self.store_errors,
-            ),
-        ];
-        for (name, help, value) in counters {
-            let value = value.load(Relaxed);
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-            );
-        }
-
-        family(
-            &mut out,
-            ("mauved_packets_rejected_total", "counter", "reason"),
-            "Datagrams refused whole.",
-            PacketError::ALL.map(|why| (why.label(), self.packets_rejected(why) as i64)),
-        );
-        family(
-            &mut out,
-            ("mauved_alerts_rejected_total", "counter", "reason"),
-            "Alerts refused inside an accepted update.",
-            AlertError::ALL.map(|why| {
-                (
-                    why.label(),
-                    self.alerts_rejected[why as usize].load(Relaxed) as i64,
-                )
-            }),
-        );
-        family(
-            &mut out,
-            ("mauved_alerts", "gauge", "state"),
-            "Alerts by state.",
-            State::ALL.map(|state| (state.as_str(), self.alerts_in(state))),
-        );
-        family(
-            &mut out,
-            ("mauved_notifications_total", "counter", "result"),
-            "Notification delivery attempts by result.",
-            [
-                ("delivered", &self.notifications_delivered),
-                ("retried", &self.notifications_retried),
-                ("failed", &self.notifications_failed),
-            ]
-            .map(|(result, value)| (result, value.load(Relaxed) as i64)),
-        );
-        let _ = writeln!(
-            out,
-            "# HELP mauved_notify_queue_depth Notifications waiting for delivery.\n\
-             # TYPE mauved_notify_queue_depth gauge\n\
-             mauved_notify_queue_depth {}",
-            self.queue_depth.load(Relaxed)
-        );
         if let Some(rss) = resident_memory_bytes() {
-            let _ = writeln!(
-                out,
-                "# HELP process_resident_memory_bytes Resident memory of the daemon.\n\
-                 # TYPE process_resident_memory_bytes gauge\n\
-                 process_resident_memory_bytes {rss}"
-            );
+            self.resident_memory.set(rss);
         }
+        let mut out = String::with_capacity(4096);
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
 }
 
-/// Writes one labelled metric family: `(name, type, label)`, then a line per value.
-fn family<'a>(
-    out: &mut String,
-    (name, kind, label): (&str, &str, &str),
-    help: &str,
-    values: impl IntoIterator<Item = (&'a str, i64)>,
-) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    for (label_value, value) in values {
-        let _ = writeln!(out, "{name}{{{label}=\"{label_value}\"}} {value}");
+/// The content type of [`Metrics::render`].
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+fn reason(reason: &'static str) -> Reason {
+    Reason { reason }
+}
+
+fn state_label(state: State) -> StateLabel {
+    StateLabel {
+        state: state.as_str(),
     }
 }
 
 /// Resident set size from /proc (Linux); None elsewhere.
-fn resident_memory_bytes() -> Option<u64> {
+fn resident_memory_bytes() -> Option<i64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    let kib: i64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
 
@@ -211,24 +295,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reason_and_state_lists_match_their_discriminants() {
-        for (i, why) in PacketError::ALL.into_iter().enumerate() {
-            assert_eq!(why as usize, i);
-        }
-        for (i, why) in AlertError::ALL.into_iter().enumerate() {
-            assert_eq!(why as usize, i);
-        }
-        for (i, state) in State::ALL.into_iter().enumerate() {
-            assert_eq!(state as usize, i);
-        }
-    }
-
-    #[test]
     fn render_has_every_family_with_its_labels() {
-        let m = Metrics::default();
+        let m = Metrics::new();
         m.packet_rejected(PacketError::NoSource);
         m.alert_moved(None, State::Pending);
         m.alert_moved(Some(State::Pending), State::Raised);
+        m.queue_depth.set(3);
         let text = m.render();
         assert!(text.contains("mauved_packets_rejected_total{reason=\"no_source\"} 1\n"));
         assert!(text.contains("mauved_packets_rejected_total{reason=\"empty\"} 0\n"));
@@ -236,6 +308,10 @@ mod tests {
         assert!(text.contains("mauved_alerts{state=\"pending\"} 0\n"));
         assert!(text.contains("# TYPE mauved_alerts gauge\n"));
         assert!(text.contains("mauved_notifications_total{result=\"retried\"} 0\n"));
-        assert!(text.contains("# TYPE mauved_packets_received_total counter\n"));
+        assert!(text.contains("# TYPE mauved_packets_received counter\n"));
+        assert!(text.contains("mauved_packets_received_total 0\n"));
+        assert!(text.contains("mauved_notify_queue_depth 3\n"));
+        assert!(text.contains("process_resident_memory_bytes "));
+        assert_eq!(m.alerts_in(State::Raised), 1);
     }
 }

@@ -12,7 +12,7 @@
 //! use mauved::send::{self, SystemResolver};
 //! use mauved::wire::pb;
 //! let alert = pb::Alert { id: "disk".into(), summary: Some("disk full".into()), ..Default::default() };
-//! let update = send::prepare(Some("web1".into()), false, vec![alert], mauved::unix_now(), None);
+//! let update = send::prepare(Some("web1".into()), false, vec![alert], mauved::clock::Clock::system().now(), None);
 //! let destinations = [send::parse_destination("alert.example.com").unwrap()];
 //! let report = send::send(&mauved::wire::encode(&update), &destinations, &SystemResolver::new());
 //! assert!(!report.sent.is_empty());
@@ -28,45 +28,6 @@ use crate::wire::pb;
 
 /// mauve's port, on both sides.
 pub const DEFAULT_PORT: u16 = 32741;
-
-/// Parses mauvesend's time grammar relative to `now`: empty or `now`; digits
-/// (an absolute Unix time); or `[+|-]N[s|m|h|d]` (relative, default unit
-/// seconds, default sign `+`).
-pub fn parse_time_spec(spec: &str, now: UnixSecs) -> Result<UnixSecs, String> {
-    let bad = || format!("Unrecognised time format: {spec:?}");
-    if spec.is_empty() || spec == "now" {
-        return Ok(now);
-    }
-    if spec.bytes().all(|b| b.is_ascii_digit()) {
-        return spec.parse().map_err(|_| bad());
-    }
-    let (negative, rest) = match spec.as_bytes()[0] {
-        b'+' => (false, &spec[1..]),
-        b'-' => (true, &spec[1..]),
-        _ => (false, spec),
-    };
-    let (digits, unit) = match rest.as_bytes().last() {
-        Some(b's') => (&rest[..rest.len() - 1], 1),
-        Some(b'm') => (&rest[..rest.len() - 1], 60),
-        Some(b'h') => (&rest[..rest.len() - 1], 3600),
-        Some(b'd') => (&rest[..rest.len() - 1], 86_400),
-        _ => (rest, 1),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let offset = digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(unit))
-        .ok_or_else(bad)?;
-    let at = if negative {
-        now.checked_sub(offset)
-    } else {
-        now.checked_add(offset)
-    };
-    at.ok_or_else(bad)
-}
 
 /// Fills in what the sender owns, as mauve's sender does: the source
 /// (default: this host's name), a random 63-bit transmission id, the send
@@ -352,38 +313,6 @@ mod tests {
     use std::collections::HashMap;
 
     const NOW: u64 = 1_700_000_000;
-
-    #[test]
-    fn time_specs_follow_mauvesend() {
-        let t = |s: &str| parse_time_spec(s, NOW);
-        assert_eq!(t(""), Ok(NOW));
-        assert_eq!(t("now"), Ok(NOW));
-        assert_eq!(t("300"), Ok(300), "digits are absolute");
-        assert_eq!(t("1800000000"), Ok(1_800_000_000));
-        assert_eq!(t("+300"), Ok(NOW + 300));
-        assert_eq!(t("5m"), Ok(NOW + 300), "no sign means +");
-        assert_eq!(t("+5m"), Ok(NOW + 300));
-        assert_eq!(t("-10m"), Ok(NOW - 600));
-        assert_eq!(t("+2h"), Ok(NOW + 7200));
-        assert_eq!(t("1d"), Ok(NOW + 86_400));
-        assert_eq!(t("-30s"), Ok(NOW - 30));
-        for bad in [
-            "5M",
-            "soon",
-            "+",
-            "-",
-            "5w",
-            "+5mm",
-            "1.5h",
-            " 5",
-            "+-5",
-            "99999999999999999999d",
-        ] {
-            let err = t(bad).unwrap_err();
-            assert!(err.contains("Unrecognised time format"), "{bad}: {err}");
-            assert!(err.contains(bad), "the error names the value");
-        }
-    }
 
     #[test]
     fn prepare_fills_what_the_sender_owns() {

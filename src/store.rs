@@ -9,6 +9,7 @@
 //! | `a`    | alert key                               | [`Record`] (protobuf)  |
 //! | `d`    | due time (u64 BE) + alert key           | empty                  |
 //! | `q`    | notifier name, 0, sequence (u64 BE)     | [`Notification`]       |
+//! | `x`    | sequence (u64 BE)                       | [`DeadLetter`]         |
 //! | `m`    | meta name                               | anything               |
 //!
 //! An alert key is the source's length (u16 BE), the source, then the id: all
@@ -17,10 +18,14 @@
 //!
 //! Durability is sled's group commit: writes are in memory until sled's
 //! flusher runs every `flush_interval_ms`, or until [`Store::flush`].
+//!
+//! The store does not decide who is told: each write carries its messages
+//! already addressed (see `routing`), and the store queues them as given.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use prometheus_client::metrics::gauge::Gauge;
 use prost::Message;
 
 use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
@@ -28,6 +33,7 @@ use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
 const ALERT: u8 = b'a';
 const DUE: u8 = b'd';
 const QUEUE: u8 = b'q';
+const DEAD: u8 = b'x';
 const META: u8 = b'm';
 
 #[derive(Debug, thiserror::Error)]
@@ -36,14 +42,42 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("store: a stored value does not decode: {0}")]
     Corrupt(#[from] prost::DecodeError),
+    #[error("store: a stored {field} has the unknown value {value}")]
+    UnknownEnum { field: &'static str, value: i32 },
     #[error("store: the write failed (see the log)")]
     WriteFailed,
+    #[error(
+        "another mauved is using the data directory {0} (only one process can hold it at a time)"
+    )]
+    InUse(String),
+}
+
+/// Decodes a stored alert record, refusing enum values this version does
+/// not know (they would otherwise be read as some other kind).
+fn decode_record(bytes: &[u8]) -> Result<Record> {
+    let record = Record::decode(bytes)?;
+    for (field, value) in [
+        ("update type", record.update_type),
+        ("notified event", record.notified),
+    ] {
+        check_event(field, value)?;
+    }
+    Ok(record)
+}
+
+fn check_event(field: &'static str, value: Option<i32>) -> Result<()> {
+    match value {
+        Some(value) if EventKind::try_from(value).is_err() => {
+            Err(StoreError::UnknownEnum { field, value })
+        }
+        _ => Ok(()),
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// A queued notification: what happened, to which alert, and the alert as it
-/// was at that moment.
+/// A queued notification: what happened, to which alert, the alert as it
+/// was at that moment, and whom it is for.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Notification {
     #[prost(enumeration = "EventKind", tag = "1")]
@@ -56,16 +90,34 @@ pub struct Notification {
     pub at: UnixSecs,
     #[prost(message, required, tag = "5")]
     pub alert: Record,
+    /// The notifier whose queue holds it.
+    #[prost(string, tag = "6")]
+    pub notifier: String,
+    /// The person it is for, once routing names people.
+    #[prost(string, optional, tag = "7")]
+    pub recipient: Option<String>,
 }
 
 impl Notification {
-    pub fn kind(&self) -> EventKind {
-        EventKind::try_from(self.event).unwrap_or(EventKind::Reminder)
+    /// The event, or the unknown stored value.
+    pub fn kind(&self) -> std::result::Result<EventKind, i32> {
+        EventKind::try_from(self.event).map_err(|_| self.event)
     }
 
     pub fn key(&self) -> AlertKey {
         AlertKey::new(self.source.clone(), self.id.clone())
     }
+}
+
+/// A notification that was given up on, kept for people to see.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DeadLetter {
+    #[prost(message, required, tag = "1")]
+    pub notification: Notification,
+    #[prost(string, tag = "2")]
+    pub reason: String,
+    #[prost(uint64, tag = "3")]
+    pub at: UnixSecs,
 }
 
 /// The position of one notification in one notifier's queue.
@@ -79,25 +131,57 @@ pub struct Write {
     /// The due time the stored record had (its index entry to remove).
     pub old_due: Option<UnixSecs>,
     pub record: Record,
-    /// Events to notify, each with its time and the alert as it was then.
-    pub notifications: Vec<(EventKind, UnixSecs, Record)>,
+    /// Messages the change causes, already addressed.
+    pub messages: Vec<Notification>,
+}
+
+/// Everything one scheduler round writes, in one atomic batch.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    pub writes: Vec<Write>,
+    /// Due-index entries found not to match their alert.
+    pub stale_due: Vec<(UnixSecs, AlertKey)>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.stale_due.is_empty()
+    }
 }
 
 pub struct Store {
     db: sled::Db,
     next_seq: AtomicU64,
+    /// Messages waiting over all notifiers; only the store moves it.
+    queue_depth: Gauge,
 }
 
 impl Store {
     /// Opens (or creates) the store. `flush_interval_ms = 0` means the caller
     /// flushes after every batch; otherwise sled flushes on that period.
-    pub fn open(path: &Path, flush_interval_ms: u64, cache_bytes: u64) -> Result<Store> {
+    /// `queue_depth` is set to the number of queued messages and kept so.
+    pub fn open(
+        path: &Path,
+        flush_interval_ms: u64,
+        cache_bytes: u64,
+        queue_depth: Gauge,
+    ) -> Result<Store> {
         let flush_every = (flush_interval_ms > 0).then_some(flush_interval_ms);
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_bytes)
             .flush_every_ms(flush_every)
-            .open()?;
+            .open()
+            .map_err(|err| match err {
+                // sled takes an exclusive lock on its files.
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    StoreError::InUse(path.display().to_string())
+                }
+                sled::Error::Io(io) if io.to_string().contains("lock") => {
+                    StoreError::InUse(path.display().to_string())
+                }
+                err => StoreError::Sled(err),
+            })?;
         // Sequences grow across all notifiers' queues: continue after the
         // largest one still queued.
         let next_seq = db
@@ -105,17 +189,26 @@ impl Store {
             .keys()
             .filter_map(|k| k.ok().map(|k| seq_of(&k) + 1))
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .max(
+                db.scan_prefix([DEAD])
+                    .keys()
+                    .filter_map(|k| k.ok().map(|k| seq_of(&k) + 1))
+                    .max()
+                    .unwrap_or(0),
+            );
+        queue_depth.set(db.scan_prefix([QUEUE]).count() as i64);
         Ok(Store {
             db,
             next_seq: AtomicU64::new(next_seq),
+            queue_depth,
         })
     }
 
     pub fn get(&self, key: &AlertKey) -> Result<Option<Record>> {
         self.db
             .get(alert_key(key))?
-            .map(|bytes| Record::decode(&*bytes).map_err(StoreError::from))
+            .map(|bytes| decode_record(&bytes))
             .transpose()
     }
 
@@ -147,7 +240,7 @@ impl Store {
     ) -> impl Iterator<Item = Result<(AlertKey, Record)>> + '_ {
         self.db.scan_prefix(prefix).map(|item| {
             let (key, value) = item?;
-            let record = Record::decode(&*value)?;
+            let record = decode_record(&value)?;
             Ok((parse_alert_key(&key[1..]), record))
         })
     }
@@ -174,21 +267,16 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes a set of changes in one atomic batch, and drops index entries
-    /// found stale. Every event becomes one queue entry per notifier.
-    /// Returns how many entries were queued.
-    pub fn commit(
-        &self,
-        writes: &[Write],
-        stale_due: &[(UnixSecs, AlertKey)],
-        notifiers: &[String],
-    ) -> Result<u64> {
+    /// Writes a round's changes in one atomic batch: each record, its
+    /// due-index entry and its messages, each message in its notifier's
+    /// queue. Returns how many messages were queued.
+    pub fn commit(&self, round: &Batch) -> Result<u64> {
         let mut batch = sled::Batch::default();
         let mut queued = 0;
-        for (due, key) in stale_due {
+        for (due, key) in &round.stale_due {
             batch.remove(due_key(*due, &encode_alert_key(key)));
         }
-        for write in writes {
+        for write in &round.writes {
             let key = encode_alert_key(&write.key);
             if let Some(due) = write.old_due {
                 batch.remove(due_key(due, &key));
@@ -197,23 +285,14 @@ impl Store {
                 batch.insert(due_key(due, &key), &[]);
             }
             batch.insert([&[ALERT][..], &key].concat(), write.record.encode_to_vec());
-            for (kind, at, record) in &write.notifications {
-                let notification = Notification {
-                    event: *kind as i32,
-                    source: write.key.source.clone(),
-                    id: write.key.id.clone(),
-                    at: *at,
-                    alert: record.clone(),
-                }
-                .encode_to_vec();
+            for message in &write.messages {
                 let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-                for name in notifiers {
-                    batch.insert(queue_key(name, seq), notification.clone());
-                    queued += 1;
-                }
+                batch.insert(queue_key(&message.notifier, seq), message.encode_to_vec());
+                queued += 1;
             }
         }
         self.db.apply_batch(batch)?;
+        self.queue_depth.inc_by(queued as i64);
         Ok(queued)
     }
 
@@ -233,13 +312,37 @@ impl Store {
     }
 
     pub fn dequeue(&self, id: &QueueId) -> Result<()> {
-        self.db.remove(&id.0)?;
+        if self.db.remove(&id.0)?.is_some() {
+            self.queue_depth.dec();
+        }
         Ok(())
+    }
+
+    /// Moves a queued message to the dead letters, in one atomic batch.
+    pub fn dead_letter(&self, id: &QueueId, letter: &DeadLetter) -> Result<()> {
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let mut key = vec![DEAD];
+        key.extend_from_slice(&seq.to_be_bytes());
+        let mut batch = sled::Batch::default();
+        batch.remove(id.0.clone());
+        batch.insert(key, letter.encode_to_vec());
+        self.db.apply_batch(batch)?;
+        self.queue_depth.dec();
+        Ok(())
+    }
+
+    /// Every dead letter, oldest first.
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
+        self.db
+            .scan_prefix([DEAD])
+            .values()
+            .map(|value| Ok(DeadLetter::decode(&*value?)?))
+            .collect()
     }
 
     /// How many notifications wait, over all notifiers.
     pub fn queue_len(&self) -> usize {
-        self.db.scan_prefix([QUEUE]).count()
+        self.queue_depth.get().max(0) as usize
     }
 
     /// Notifier names that have queued entries (to spot removed notifiers).
@@ -347,9 +450,13 @@ fn seq_of(key: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
+    fn open_at(path: &Path) -> Store {
+        Store::open(path, 0, 1 << 20, Gauge::default()).unwrap()
+    }
+
     fn open() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), 0, 1 << 20).unwrap();
+        let store = open_at(dir.path());
         (dir, store)
     }
 
@@ -358,6 +465,30 @@ mod tests {
             subject: "s".into(),
             will_raise_at,
             ..Record::default()
+        }
+    }
+
+    fn message(key: &AlertKey, notifier: &str) -> Notification {
+        Notification {
+            event: EventKind::Raised as i32,
+            source: key.source.clone(),
+            id: key.id.clone(),
+            at: 100,
+            alert: record(None),
+            notifier: notifier.into(),
+            recipient: None,
+        }
+    }
+
+    fn write(key: &AlertKey, old_due: Option<u64>, record: Record, to: &[&str]) -> Batch {
+        Batch {
+            writes: vec![Write {
+                key: key.clone(),
+                old_due,
+                record,
+                messages: to.iter().map(|n| message(key, n)).collect(),
+            }],
+            stale_due: vec![],
         }
     }
 
@@ -371,41 +502,68 @@ mod tests {
     }
 
     #[test]
-    fn commit_moves_the_due_entry_and_queues_per_notifier() {
+    fn commit_moves_the_due_entry_and_queues_each_message_for_its_notifier() {
         let (_dir, store) = open();
         let key = AlertKey::new("src", "hb");
-        let first = Write {
-            key: key.clone(),
-            old_due: None,
-            record: record(Some(100)),
-            notifications: vec![],
-        };
         store
-            .commit(&[first], &[], &["a".into(), "b".into()])
+            .commit(&write(&key, None, record(Some(100)), &[]))
             .unwrap();
         assert_eq!(store.next_due().unwrap(), Some(100));
         assert_eq!(store.due(99, 10).unwrap(), vec![]);
         assert_eq!(store.due(100, 10).unwrap(), vec![(100, key.clone())]);
 
-        let second = Write {
-            key: key.clone(),
-            old_due: Some(100),
-            record: record(None),
-            notifications: vec![(EventKind::Raised, 100, record(None))],
-        };
         let queued = store
-            .commit(&[second], &[], &["a".into(), "b".into()])
+            .commit(&write(&key, Some(100), record(None), &["a", "b"]))
             .unwrap();
         assert_eq!(queued, 2);
         assert_eq!(store.next_due().unwrap(), None);
         assert_eq!(store.queue_len(), 2);
         let waiting = store.queued("a", 10).unwrap();
         assert_eq!(waiting.len(), 1);
-        assert_eq!(waiting[0].1.kind(), EventKind::Raised);
+        assert_eq!(waiting[0].1.kind(), Ok(EventKind::Raised));
         assert_eq!(waiting[0].1.key(), key);
+        assert_eq!(waiting[0].1.notifier, "a");
         store.dequeue(&waiting[0].0).unwrap();
         assert!(store.queued("a", 10).unwrap().is_empty());
+        assert_eq!(store.queue_len(), 1);
         assert_eq!(store.queue_owners().unwrap(), vec!["b".to_string()]);
+    }
+
+    #[test]
+    fn a_dead_letter_leaves_the_queue_and_is_kept() {
+        let (_dir, store) = open();
+        let key = AlertKey::new("src", "a");
+        store
+            .commit(&write(&key, None, record(None), &["n"]))
+            .unwrap();
+        let (id, notification) = store.queued("n", 1).unwrap().remove(0);
+        let letter = DeadLetter {
+            notification,
+            reason: "no such command".into(),
+            at: 5,
+        };
+        store.dead_letter(&id, &letter).unwrap();
+        assert_eq!(store.queue_len(), 0);
+        assert!(store.queued("n", 1).unwrap().is_empty());
+        assert_eq!(store.dead_letters().unwrap(), vec![letter]);
+    }
+
+    #[test]
+    fn an_unknown_stored_event_kind_is_an_error_not_another_kind() {
+        let (_dir, store) = open();
+        let key = AlertKey::new("src", "a");
+        let bad = Record {
+            update_type: Some(99),
+            ..record(None)
+        };
+        store.commit(&write(&key, None, bad, &[])).unwrap();
+        assert!(matches!(
+            store.get(&key),
+            Err(StoreError::UnknownEnum { value: 99, .. })
+        ));
+        let mut message = message(&key, "n");
+        message.event = 42;
+        assert_eq!(message.kind(), Err(42));
     }
 
     #[test]
@@ -417,10 +575,15 @@ mod tests {
                 key: AlertKey::new(s, i),
                 old_due: None,
                 record: record(None),
-                notifications: vec![],
+                messages: vec![],
             })
             .collect();
-        store.commit(&writes, &[], &[]).unwrap();
+        store
+            .commit(&Batch {
+                writes,
+                stale_due: vec![],
+            })
+            .unwrap();
         let web: Vec<AlertKey> = store.alerts_of("web").map(|r| r.unwrap().0).collect();
         assert_eq!(
             web,
@@ -430,24 +593,21 @@ mod tests {
     }
 
     #[test]
-    fn sequence_continues_after_reopen() {
+    fn sequence_and_queue_depth_continue_after_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let key = AlertKey::new("s", "i");
-        let write = Write {
-            key,
-            old_due: None,
-            record: record(None),
-            notifications: vec![(EventKind::Raised, 1, record(None))],
-        };
         {
-            let store = Store::open(dir.path(), 0, 1 << 20).unwrap();
+            let store = open_at(dir.path());
             store
-                .commit(&[write.clone(), write.clone()], &[], &["n".into()])
+                .commit(&write(&key, None, record(None), &["n", "n"]))
                 .unwrap();
             store.flush().unwrap();
         }
-        let store = Store::open(dir.path(), 0, 1 << 20).unwrap();
-        store.commit(&[write], &[], &["n".into()]).unwrap();
+        let store = open_at(dir.path());
+        assert_eq!(store.queue_len(), 2);
+        store
+            .commit(&write(&key, None, record(None), &["n"]))
+            .unwrap();
         let seqs: Vec<u64> = store
             .queued("n", 10)
             .unwrap()
@@ -455,5 +615,15 @@ mod tests {
             .map(|(id, _)| seq_of(&id.0))
             .collect();
         assert_eq!(seqs, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_directory_says_it_is_in_use() {
+        let (dir, _store) = open();
+        let err = Store::open(dir.path(), 0, 1 << 20, Gauge::default())
+            .err()
+            .expect("the directory is locked");
+        assert!(matches!(err, StoreError::InUse(_)), "{err}");
+        assert!(err.to_string().contains("another mauved"));
     }
 }

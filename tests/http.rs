@@ -155,7 +155,7 @@ fn bad_requests_get_clear_errors() {
     assert!(body.contains("body"));
     let (status, _) = d.post("/api/alerts/web1/disk/acknowledge", "{\"bogus\": 1}");
     assert_eq!(status, 400);
-    let big = "x".repeat(mauved::http::MAX_BODY_BYTES + 1);
+    let big = "x".repeat(mauved::config::HttpConfig::default().max_body_bytes + 1);
     assert_eq!(d.post("/api/alerts/web1/disk/acknowledge", &big).0, 413);
     assert_eq!(d.get("/api/alerts/%ff/x").0, 400);
     assert!(d.metric("mauved_http_bad_requests_total") >= 7.0);

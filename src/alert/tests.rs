@@ -73,8 +73,8 @@ fn t4_heartbeat_pending_then_raised_then_cleared_by_refresh() {
     assert_eq!(rec.next_due(), Some(T0 + 600));
 
     // Nothing due before its time.
-    assert_eq!(tick(&rec, &Clock::at(T0 + 599)), None);
-    let fired = tick(&rec, &Clock::at(T0 + 600)).unwrap();
+    assert_eq!(tick(&rec, &TickTime::at(T0 + 599)), None);
+    let fired = tick(&rec, &TickTime::at(T0 + 600)).unwrap();
     assert_eq!(fired.record.state(), State::Raised);
     assert_eq!(fired.record.raised_at, Some(T0 + 600));
     assert_eq!(fired.event, Some(EventKind::Raised));
@@ -144,8 +144,8 @@ fn t12_acknowledge_then_expire_re_raises() {
     assert_eq!(rec.state(), State::Acknowledged);
     assert_eq!(event, None);
 
-    assert_eq!(tick(&rec, &Clock::at(T0 + 179)), None);
-    let expired = tick(&rec, &Clock::at(T0 + 180)).unwrap();
+    assert_eq!(tick(&rec, &TickTime::at(T0 + 179)), None);
+    let expired = tick(&rec, &TickTime::at(T0 + 180)).unwrap();
     assert_eq!(expired.record.state(), State::Raised);
     assert_eq!(expired.record.raised_at, Some(T0 + 180));
     assert_eq!(expired.event, Some(EventKind::ReRaised));
@@ -304,7 +304,7 @@ fn a_future_clear_fires_on_time() {
     assert!(rec.is_raised());
     assert_eq!(event, None);
     assert_eq!(rec.will_clear_at, Some(T0 + 100));
-    let fired = tick(&rec, &Clock::at(T0 + 100)).unwrap();
+    let fired = tick(&rec, &TickTime::at(T0 + 100)).unwrap();
     assert_eq!(fired.record.state(), State::Cleared);
     assert_eq!(fired.record.will_clear_at, None);
     assert_eq!(fired.event, Some(EventKind::Cleared));
@@ -331,7 +331,7 @@ fn suppression_holds_a_raise_until_it_ends() {
     assert_eq!(event, None, "suppressed");
     assert_eq!(rec.suppress_until, Some(T0 + 300));
     assert_eq!(rec.next_due(), Some(T0 + 300));
-    let fired = tick(&rec, &Clock::at(T0 + 300)).unwrap();
+    let fired = tick(&rec, &TickTime::at(T0 + 300)).unwrap();
     assert_eq!(fired.event, Some(EventKind::Raised));
     assert_eq!(fired.record.next_due(), None);
 }
@@ -370,8 +370,8 @@ fn a_clear_that_starts_a_suppression_is_not_notified_until_it_ends() {
     assert_eq!(rec.suppress_until, Some(T0 + 3600));
     // Still cleared when the suppression ends: people last heard "raised".
     assert_eq!(rec.next_due(), Some(T0 + 3600));
-    assert_eq!(tick(&rec, &Clock::at(T0 + 3599)), None);
-    let end = tick(&rec, &Clock::at(T0 + 3600)).unwrap();
+    assert_eq!(tick(&rec, &TickTime::at(T0 + 3599)), None);
+    let end = tick(&rec, &TickTime::at(T0 + 3600)).unwrap();
     assert_eq!(end.event, Some(EventKind::Cleared));
     assert_eq!(end.record.next_due(), None);
 }
@@ -404,11 +404,11 @@ fn acknowledging_a_suppressed_alert_is_not_notified() {
     assert_eq!(acked.event, None, "suppressed: the ack is not sent");
     assert!(acked.record.is_acknowledged());
     // The ack runs out during the suppression: re-raised, still not sent.
-    let expired = tick(&acked.record, &Clock::at(T0 + 600)).unwrap();
+    let expired = tick(&acked.record, &TickTime::at(T0 + 600)).unwrap();
     assert_eq!(expired.event, None);
     assert_eq!(expired.record.state(), State::Raised);
     // When the suppression ends, what differs is sent: a re-raise.
-    let end = tick(&expired.record, &Clock::at(T0 + 3600)).unwrap();
+    let end = tick(&expired.record, &TickTime::at(T0 + 3600)).unwrap();
     assert_eq!(end.event, Some(EventKind::ReRaised));
     assert_eq!(end.record.next_due(), None);
 }
@@ -428,7 +428,7 @@ fn an_ack_of_an_alert_people_were_told_of_waits_for_the_suppression_to_end() {
     let acked = acknowledge(&rec, "bob", T0 + 7200, 86_400, T0 + 30).unwrap();
     assert_eq!(acked.event, None);
     assert_eq!(acked.record.remind_at, Some(T0 + 3600));
-    let end = tick(&acked.record, &Clock::at(T0 + 3600)).unwrap();
+    let end = tick(&acked.record, &TickTime::at(T0 + 3600)).unwrap();
     assert_eq!(end.event, Some(EventKind::Acknowledged));
     // And only once.
     assert_eq!(end.record.remind_at, None);
@@ -473,7 +473,7 @@ fn a_lapsed_suppression_is_dropped_on_the_next_transition() {
         ..raise_now("a1", T0)
     };
     let (rec, _) = step(None, &change, T0);
-    let end = tick(&rec, &Clock::at(T0 + 300)).unwrap();
+    let end = tick(&rec, &TickTime::at(T0 + 300)).unwrap();
     assert_eq!(end.event, Some(EventKind::Raised));
     let (rec, event) = step(Some(&end.record), &clear_now("a1", T0 + 1000), T0 + 1000);
     assert_eq!(event, Some(EventKind::Cleared));
@@ -491,7 +491,7 @@ fn a_raise_at_the_end_of_a_suppression_is_not_told_twice() {
     };
     let (rec, event) = step(Some(&rec), &change, T0 + 10);
     assert_eq!(event, None);
-    let end = tick(&rec, &Clock::at(T0 + 300)).unwrap();
+    let end = tick(&rec, &TickTime::at(T0 + 300)).unwrap();
     assert_eq!(end.record.state(), State::Raised);
     assert_eq!(end.event, None, "people last heard 'raised'");
     assert_eq!(end.record.next_due(), None);
@@ -500,7 +500,7 @@ fn a_raise_at_the_end_of_a_suppression_is_not_told_twice() {
 #[test]
 fn startup_grace_postpones_timers_of_alerts_from_a_prior_run() {
     let (rec, _) = step(None, &heartbeat(T0, 60), T0);
-    let clock = Clock {
+    let clock = TickTime {
         now: T0 + 1000,
         started_at: T0 + 900,
         grace_until: T0 + 1200,
@@ -509,7 +509,7 @@ fn startup_grace_postpones_timers_of_alerts_from_a_prior_run() {
     assert_eq!(t.event, None);
     assert_eq!(t.record.will_raise_at, Some(T0 + 1200));
     assert_eq!(t.record.state(), State::Pending);
-    let later = Clock {
+    let later = TickTime {
         now: T0 + 1200,
         ..clock
     };
@@ -520,7 +520,7 @@ fn startup_grace_postpones_timers_of_alerts_from_a_prior_run() {
     let (fresh, _) = step(None, &heartbeat(T0 + 950, 10), T0 + 950);
     let t = tick(
         &fresh,
-        &Clock {
+        &TickTime {
             now: T0 + 960,
             ..clock
         },
@@ -607,7 +607,7 @@ proptest! {
             let before = record.clone();
             let transition = match (&input, &record) {
                 (Input::Change(change), _) => Some(apply(record.as_ref(), SRC, change, now)),
-                (Input::Tick, Some(r)) => tick(r, &Clock::at(now)),
+                (Input::Tick, Some(r)) => tick(r, &TickTime::at(now)),
                 (Input::Ack(secs), Some(r)) => acknowledge(r, "p", now + secs, 500, now).ok(),
                 (Input::Unack, Some(r)) => unacknowledge(r, now).ok(),
                 (Input::Replace, Some(r)) => clear_unlisted(r, now),
@@ -653,7 +653,7 @@ proptest! {
             // Ticking at the due time always consumes a due timer.
             if let Some(due) = after.next_due() {
                 let at = due.max(now);
-                let fired = tick(&after, &Clock::at(at));
+                let fired = tick(&after, &TickTime::at(at));
                 prop_assert!(fired.is_some());
                 let fired = fired.unwrap().record;
                 prop_assert!(due_timers(&fired, at) < due_timers(&after, at));
@@ -666,7 +666,7 @@ proptest! {
             let Some(r) = last.clone() else { break };
             let Some(due) = r.next_due() else { break };
             now = now.max(due);
-            let Some(t) = tick(&r, &Clock::at(now)) else { break };
+            let Some(t) = tick(&r, &TickTime::at(now)) else { break };
             if let Some(kind) = t.event {
                 told = kind.told();
             }

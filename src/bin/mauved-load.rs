@@ -6,8 +6,7 @@
 //! fleet of cron heartbeats looks like. Traffic goes to loopback only, for a
 //! bounded time.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -79,7 +78,7 @@ fn main() -> Result<(), String> {
         while sent < allowed {
             let n = sent % keys;
             tid += 1;
-            let now = mauved::unix_now();
+            let now = mauved::clock::Clock::system().now();
             let packet = heartbeat(tid, n / args.ids, n % args.ids, now, args.raise_after);
             if socket.send_to(&packet, args.target).is_err() {
                 send_errors += 1;
@@ -156,7 +155,7 @@ fn raise_latency(
     http: SocketAddr,
 ) -> Result<Duration, String> {
     let id = format!("probe-{}", std::process::id());
-    let now = mauved::unix_now();
+    let now = mauved::clock::Clock::system().now();
     let alert = pb::Alert {
         id: id.clone(),
         raise_time: Some(now),
@@ -205,15 +204,14 @@ impl Counters {
 }
 
 fn get(addr: SocketAddr, path: &str) -> Result<String, String> {
-    let mut stream = TcpStream::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: load\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| e.to_string())?;
-    Ok(response)
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    agent
+        .get(format!("http://{addr}{path}"))
+        .call()
+        .and_then(|mut response| response.body_mut().read_to_string())
+        .map_err(|e| format!("{addr}{path}: {e}"))
 }

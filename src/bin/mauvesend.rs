@@ -20,7 +20,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &[String]) -> Result<(), String> {
-    let now = mauved::unix_now();
+    let now = mauved::clock::Clock::system().now();
     let request = match cli::parse(args, now)? {
         Invocation::Help => {
             print!("{}", cli::USAGE);

@@ -11,7 +11,7 @@
 use crate::alert::UnixSecs;
 use crate::wire::pb;
 
-use super::parse_time_spec;
+use crate::timespec;
 
 /// What the command line asks for.
 #[derive(Clone, Debug, PartialEq)]
@@ -235,13 +235,13 @@ fn apply(
                 Opt::Subject => alert.subject = Some(required(value)?),
                 Opt::Detail => alert.detail = Some(required(value)?),
                 Opt::Raise => {
-                    alert.raise_time = Some(parse_time_spec(&value.unwrap_or_default(), now)?)
+                    alert.raise_time = Some(timespec::mauvesend(&value.unwrap_or_default(), now)?)
                 }
                 Opt::Clear => {
-                    alert.clear_time = Some(parse_time_spec(&value.unwrap_or_default(), now)?)
+                    alert.clear_time = Some(timespec::mauvesend(&value.unwrap_or_default(), now)?)
                 }
                 Opt::Suppress => {
-                    alert.suppress_until = Some(parse_time_spec(&required(value)?, now)?)
+                    alert.suppress_until = Some(timespec::mauvesend(&required(value)?, now)?)
                 }
                 Opt::Importance => {
                     let text = required(value)?;

@@ -201,7 +201,7 @@ pub fn notifications(file: &Path) -> Vec<serde_json::Value> {
 }
 
 pub fn now() -> u64 {
-    mauved::unix_now()
+    mauved::clock::Clock::system().now()
 }
 
 /// An update with one alert, ready to send.

@@ -1,0 +1,194 @@
+//! The daemon as one value: [`start`] binds, opens and spawns everything;
+//! [`Running::stop`] stops it in order and waits for every part; [`run`] is
+//! both around a shutdown future (mini-redis style), which is all `main`
+//! needs. Tests start it in-process on a manual clock.
+//!
+//! One cancellation token stops every task. The order of a stop: listeners
+//! and HTTP stop taking work (HTTP lets open requests finish, bounded), the
+//! scheduler finishes its round and flushes, the notify workers drop their
+//! attempt in progress (the message stays queued), and the store is flushed
+//! one last time.
+
+use std::future::Future;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http::{self, Http};
+use crate::ingest::{self, Sink};
+use crate::metrics::Metrics;
+use crate::notify::{self, worker::Worker};
+use crate::scheduler::{Scheduler, SchedulerHandle};
+use crate::store::Store;
+
+/// A started daemon.
+pub struct Running {
+    /// The bound UDP addresses (port 0 in the config becomes a real port).
+    pub udp: Vec<SocketAddr>,
+    pub http: SocketAddr,
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    pub scheduler: SchedulerHandle,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    scheduler_thread: std::thread::JoinHandle<()>,
+}
+
+/// Binds every socket, opens the store and starts every task. Sockets come
+/// first, so a port that is taken leaves no new data directory behind.
+pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Running> {
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    let mut sockets = Vec::new();
+    for &addr in &config.listen.udp {
+        sockets.push(ingest::bind_udp(addr).with_context(|| format!("binding UDP {addr}"))?);
+    }
+    let tcp = tokio::net::TcpListener::bind(config.listen.http)
+        .await
+        .with_context(|| format!("binding HTTP {}", config.listen.http))?;
+
+    let metrics = Arc::new(Metrics::new());
+    let store = Store::open(
+        &config.store.path,
+        config.store.flush_interval_ms,
+        config.store.cache_mib * 1024 * 1024,
+        metrics.queue_depth.clone(),
+    )
+    .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
+    let store = Arc::new(store);
+    count_existing(&store, &metrics, config)?;
+
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let mut wakes = Vec::new();
+    for notifier in &config.notifiers {
+        let wake = Arc::new(Notify::new());
+        let worker = Worker {
+            name: notifier.name().to_owned(),
+            notifier: notify::build(notifier),
+            store: store.clone(),
+            metrics: metrics.clone(),
+            clock: clock.clone(),
+            wake: wake.clone(),
+            shutdown: shutdown.clone(),
+        };
+        tasks.spawn(worker.run());
+        wakes.push((notifier.name().to_owned(), wake));
+    }
+
+    let scheduler = Scheduler {
+        store: store.clone(),
+        metrics: metrics.clone(),
+        clock: clock.clone(),
+        notifiers: wakes,
+        started_at: clock.now(),
+        initial_sleep_s: config.server.initial_sleep_s,
+        max_acknowledgement_s: config.server.max_acknowledgement_s,
+        flush_every_round: config.store.flush_interval_ms == 0,
+    };
+    let (handle, scheduler_thread) = scheduler
+        .spawn(tokio::runtime::Handle::current())
+        .context("starting the scheduler thread")?;
+
+    let sink = Sink::new(
+        handle.clone(),
+        metrics.clone(),
+        clock.clone(),
+        config.server.transmission_cache_s,
+    );
+    let mut udp = Vec::new();
+    for socket in sockets {
+        let local = socket.local_addr()?;
+        tracing::info!(addr = %local, "listening for mauve packets");
+        udp.push(local);
+        tasks.spawn(ingest::listen_udp(socket, sink.clone(), shutdown.clone()));
+    }
+    let http = tcp.local_addr()?;
+    tracing::info!(addr = %http, "HTTP listening");
+    let state = Arc::new(Http::new(
+        store.clone(),
+        metrics.clone(),
+        sink,
+        clock,
+        config.http.max_body_bytes,
+    ));
+    tasks.spawn(http::serve(tcp, http::router(state), shutdown.clone()));
+    tasks.close();
+    Ok(Running {
+        udp,
+        http,
+        store,
+        metrics,
+        scheduler: handle,
+        shutdown,
+        tasks,
+        scheduler_thread,
+    })
+}
+
+impl Running {
+    /// Stops every task in order and waits for each; the store is flushed.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.tasks.wait().await;
+        self.scheduler.stop().await;
+        drop(self.scheduler);
+        let thread = self.scheduler_thread;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .ok();
+        self.store.flush().context("final flush")?;
+        Ok(())
+    }
+}
+
+/// Runs the daemon until `shutdown` completes.
+///
+/// Once every socket is bound it prints `listening udp=ADDR` / `listening
+/// http=ADDR` lines and then `ready` on stdout (logs go to stderr), so that
+/// scripts and tests can use port 0 and learn the real ports.
+pub async fn run(
+    config: &Config,
+    clock: Clock,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let running = start(config, clock).await?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        for addr in &running.udp {
+            writeln!(stdout, "listening udp={addr}")?;
+        }
+        writeln!(stdout, "listening http={}", running.http)?;
+        writeln!(stdout, "ready")?;
+        stdout.flush()?;
+    }
+    shutdown.await;
+    tracing::info!("shutting down");
+    running.stop().await
+}
+
+/// Seeds the gauges from what the store already holds.
+fn count_existing(store: &Store, metrics: &Metrics, config: &Config) -> anyhow::Result<()> {
+    for item in store.alerts() {
+        let (_, record) = item.context("reading the stored alerts")?;
+        metrics.alert_moved(None, record.state());
+    }
+    for owner in store.queue_owners()? {
+        if !config.notifiers.iter().any(|n| n.name() == owner) {
+            tracing::warn!(
+                notifier = %owner,
+                "notifications are queued for a notifier that is no longer configured; \
+                 they stay queued until it is configured again"
+            );
+        }
+    }
+    Ok(())
+}

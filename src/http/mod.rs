@@ -1,0 +1,206 @@
+//! The HTTP endpoint: status for people and machines, and operator actions.
+//!
+//! Routing and extraction are axum's; connections are served by hyper
+//! directly so that header-read timeouts apply and shutdown waits for open
+//! connections only so long. Reads go to the store (sled reads do not block
+//! the scheduler); changes go through the scheduler like any other change and
+//! are on disk before the answer, so an acknowledged "ok" survives a crash.
+//!
+//! | method | path                                        | what                      |
+//! |--------|---------------------------------------------|---------------------------|
+//! | GET    | `/`                                         | HTML: raised and pending  |
+//! | GET    | `/health`                                   | 200 if the store writes   |
+//! | GET    | `/api/alerts?state=&source=`                | JSON array of alerts      |
+//! | GET    | `/api/alerts/{source}/{id}`                 | one alert                 |
+//! | GET    | `/api/counts`                               | alerts per state          |
+//! | GET    | `/metrics`                                  | Prometheus text           |
+//! | POST   | `/api/alerts/{source}/{id}/acknowledge`     | `{"by", "until"}` or `{"by", "for_s"}` |
+//! | POST   | `/api/alerts/{source}/{id}/unacknowledge`   |                           |
+//! | POST   | `/events`                                   | JSON alert submission     |
+
+mod api;
+mod page;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt as _;
+
+use crate::clock::Clock;
+use crate::ingest::Sink;
+use crate::metrics::Metrics;
+use crate::scheduler::SchedulerHandle;
+use crate::store::Store;
+
+/// A request still unanswered after this gets 408 (a slow body, a stuck store).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A client must send its request headers within this.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// On shutdown, open connections get this long to finish.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What request handlers share.
+pub struct Http {
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    pub scheduler: SchedulerHandle,
+    /// `POST /events` goes the way of a datagram: de-dup, then the scheduler.
+    pub sink: Sink,
+    pub clock: Clock,
+    pub max_body_bytes: usize,
+    pub(crate) pages: page::Pages,
+}
+
+impl Http {
+    pub fn new(
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+        sink: Sink,
+        clock: Clock,
+        max_body_bytes: usize,
+    ) -> Self {
+        Http {
+            store,
+            metrics,
+            scheduler: sink.scheduler.clone(),
+            sink,
+            clock,
+            max_body_bytes,
+            pages: page::Pages::new(),
+        }
+    }
+}
+
+type Shared = State<Arc<Http>>;
+
+/// An error answer: a status and `{"error": "..."}`.
+#[derive(Debug)]
+pub(crate) struct ApiError(StatusCode, String);
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError(status, message.into())
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+/// The routes.
+pub fn router(http: Arc<Http>) -> Router {
+    let limit = http.max_body_bytes;
+    Router::new()
+        .route("/", get(page::index))
+        .route("/health", get(api::health))
+        .route("/metrics", get(api::metrics))
+        .route("/api/counts", get(api::counts))
+        .route("/api/alerts", get(api::list))
+        .route("/api/alerts/{source}/{id}", get(api::one))
+        .route(
+            "/api/alerts/{source}/{id}/{action}",
+            post(api::act).fallback(not_found),
+        )
+        .route("/events", post(api::events))
+        .route("/events/", post(api::events))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(http.clone(), guard))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(http)
+}
+
+/// Counts requests and client errors, and refuses an announced body over
+/// the limit before a byte of it is read.
+async fn guard(State(http): Shared, req: Request, next: Next) -> Response {
+    http.metrics.http_requests.inc();
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let response = match announced {
+        Some(len) if len > http.max_body_bytes as u64 => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body larger than {} bytes", http.max_body_bytes),
+        )
+        .into_response(),
+        _ => next.run(req).await,
+    };
+    if response.status().is_client_error() {
+        http.metrics.http_bad_requests.inc();
+    }
+    response
+}
+
+async fn not_found(req: Request) -> ApiError {
+    let hint = if req.uri().path().starts_with("/api/alerts/") {
+        " (an alert is /api/alerts/{source}/{id}: percent-encode a '/' in either as %2F)"
+    } else {
+        ""
+    };
+    ApiError::new(StatusCode::NOT_FOUND, format!("no such page{hint}"))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
+}
+
+/// Serves connections until `shutdown`, then gives open ones a moment.
+pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::warn!(%err, "HTTP accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().oneshot(req.map(axum::body::Body::new))
+        });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(%peer, %err, "HTTP connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("HTTP connections still open at shutdown were dropped");
+    }
+}

@@ -1,0 +1,142 @@
+//! The command notifier (purppura's pluggable notifier): one run of an
+//! external program per message, the JSON document on its stdin, key fields
+//! in its environment, exit status 0 for delivered.
+//!
+//! A program that cannot be started because it does not exist or may not be
+//! run will not start on the next try either: that gives up (and the message
+//! goes to the dead letters) instead of blocking the queue forever. A
+//! non-zero exit or a timeout is worth retrying.
+
+use std::io::ErrorKind;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+
+use super::{Attempt, Message, Notifier, Outcome};
+
+pub struct CommandNotifier {
+    pub argv: Vec<String>,
+    pub timeout: Duration,
+}
+
+impl CommandNotifier {
+    async fn run(&self, m: &Message) -> Outcome {
+        let Some((program, args)) = self.argv.split_first() else {
+            return Outcome::GiveUp("empty command".into());
+        };
+        // The environment cannot carry NUL; `wire` strips it, records from
+        // elsewhere must not wedge the queue on it either.
+        let env = |value: &str| value.replace('\0', "");
+        let spawned = tokio::process::Command::new(program)
+            .args(args)
+            .env("MAUVE_EVENT", m.event.as_str())
+            .env("MAUVE_SOURCE", env(&m.key.source))
+            .env("MAUVE_ID", env(&m.key.id))
+            .env("MAUVE_SUBJECT", env(&m.alert.subject))
+            .env("MAUVE_SUMMARY", env(&m.alert.summary))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::NotFound | ErrorKind::PermissionDenied
+                ) =>
+            {
+                return Outcome::GiveUp(format!("cannot start {program}: {err}"))
+            }
+            Err(err) => return Outcome::Retry(format!("cannot start {program}: {err}")),
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            let mut body = m.document().to_string();
+            body.push('\n');
+            // A command that does not read its input is its own business.
+            let _ = stdin.write_all(body.as_bytes()).await;
+        }
+        match child.wait().await {
+            Ok(status) if status.success() => Outcome::Delivered,
+            Ok(status) => Outcome::Retry(format!("exited with {status}")),
+            Err(err) => Outcome::Retry(err.to_string()),
+        }
+    }
+}
+
+impl Notifier for CommandNotifier {
+    fn deliver<'a>(&'a self, m: &'a Message) -> Attempt<'a> {
+        Box::pin(async move {
+            // Dropping the future on timeout drops the child, which kills it.
+            match tokio::time::timeout(self.timeout, self.run(m)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Outcome::Retry(format!("timed out after {:?}", self.timeout)),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::payload::tests::message;
+
+    fn command(script: &str, timeout: Duration) -> CommandNotifier {
+        CommandNotifier {
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+            timeout,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_command_gets_the_json_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let script = format!(
+            "cat > {0}; echo \"$MAUVE_EVENT $MAUVE_SOURCE $MAUVE_ID $MAUVE_SUMMARY\" >> {0}",
+            out.display()
+        );
+        let outcome = command(&script, Duration::from_secs(10))
+            .deliver(&message())
+            .await;
+        assert_eq!(outcome, Outcome::Delivered);
+        let written = std::fs::read_to_string(out).unwrap();
+        let mut lines = written.lines();
+        let doc: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+        assert_eq!(doc["event"], "raised");
+        assert_eq!(lines.next(), Some("raised web1 disk disk full"));
+    }
+
+    #[tokio::test]
+    async fn nul_in_a_field_does_not_wedge_the_command() {
+        let mut m = message();
+        m.alert.summary = "bad\0summary".into();
+        let outcome = command(
+            "test \"$MAUVE_SUMMARY\" = badsummary",
+            Duration::from_secs(10),
+        )
+        .deliver(&m)
+        .await;
+        assert_eq!(outcome, Outcome::Delivered);
+    }
+
+    #[tokio::test]
+    async fn failures_and_hangs_are_retried_a_missing_program_is_given_up() {
+        let failed = command("exit 3", Duration::from_secs(10))
+            .deliver(&message())
+            .await;
+        assert!(matches!(failed, Outcome::Retry(ref why) if why.contains('3')));
+        let hung = command("sleep 30", Duration::from_millis(200))
+            .deliver(&message())
+            .await;
+        assert!(matches!(hung, Outcome::Retry(ref why) if why.contains("timed out")));
+        let missing = CommandNotifier {
+            argv: vec!["/nonexistent/page-me".into()],
+            timeout: Duration::from_secs(1),
+        }
+        .deliver(&message())
+        .await;
+        assert!(matches!(missing, Outcome::GiveUp(ref why) if why.contains("cannot start")));
+    }
+}

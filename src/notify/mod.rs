@@ -1,0 +1,57 @@
+//! Delivery of queued notifications, at least once.
+//!
+//! The scheduler writes each addressed message into its notifier's durable
+//! queue in the same batch as the change that caused it. Here one
+//! [`worker`] per notifier takes its queue in order, hands each message to
+//! the notifier, and removes it only once the notifier says it was delivered
+//! or gave up (then it goes to the dead letters). A crash between delivery and
+//! removal means the message is delivered again after restart: at least
+//! once, never at most once.
+//!
+//! A notifier makes one attempt and says what happened; the worker owns
+//! retries, backoff, timeouts of the whole queue and the dead letters (as in
+//! alertmanager's notify pipeline). One file per kind of notifier.
+
+mod command;
+mod log;
+pub mod payload;
+pub mod worker;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use self::command::CommandNotifier;
+pub use self::log::LogNotifier;
+pub use self::payload::Message;
+use crate::config;
+
+/// The result of one delivery attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Worth trying again later (the reason is logged).
+    Retry(String),
+    /// Will never work: the message goes to the dead letters.
+    GiveUp(String),
+}
+
+pub type Attempt<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+/// Something that can tell a person about an alert: one attempt per call.
+pub trait Notifier: Send + Sync {
+    fn deliver<'a>(&'a self, message: &'a Message) -> Attempt<'a>;
+}
+
+/// The notifier a `[[notifier]]` entry describes.
+pub fn build(config: &config::Notifier) -> Box<dyn Notifier> {
+    match config {
+        config::Notifier::Log { name } => Box::new(LogNotifier { name: name.clone() }),
+        config::Notifier::Command {
+            command, timeout_s, ..
+        } => Box::new(CommandNotifier {
+            argv: command.clone(),
+            timeout: Duration::from_secs(*timeout_s),
+        }),
+    }
+}

@@ -1,0 +1,139 @@
+//! One notifier's delivery loop: take the oldest queued messages, attempt
+//! each until it is delivered or given up, back off between failed attempts,
+//! and sleep when the queue is empty until the scheduler queues more.
+//!
+//! Backoff sleeps on the daemon's clock, so a test can step through an hour
+//! of retries in milliseconds. On shutdown an attempt in progress is dropped
+//! (a command is killed) and its message stays queued for the next start.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::{Message, Notifier, Outcome};
+use crate::clock::Clock;
+use crate::metrics::{Metrics, NotifyResult};
+use crate::store::{DeadLetter, Notification, QueueId, Store};
+
+/// Messages read from the queue at a time.
+const BATCH: usize = 64;
+
+/// Delay before retry number `attempt` (1-based): doubling from one second,
+/// capped at five minutes.
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1u64 << attempt.saturating_sub(1).min(9)).min(Duration::from_secs(300))
+}
+
+pub struct Worker {
+    pub name: String,
+    pub notifier: Box<dyn Notifier>,
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+    /// Notified by the scheduler when it queued something.
+    pub wake: Arc<Notify>,
+    pub shutdown: CancellationToken,
+}
+
+impl Worker {
+    /// Delivers the queue until shutdown.
+    pub async fn run(self) {
+        loop {
+            let batch = match self.store.queued(&self.name, BATCH) {
+                Ok(batch) => batch,
+                Err(err) => {
+                    self.metrics.store_errors.inc();
+                    tracing::error!(notifier = %self.name, %err, "cannot read the notification queue");
+                    Vec::new()
+                }
+            };
+            if batch.is_empty() {
+                tokio::select! {
+                    () = self.wake.notified() => continue,
+                    () = self.shutdown.cancelled() => return,
+                }
+            }
+            for (id, notification) in batch {
+                let Some(outcome) = self.attempt_until_done(&notification).await else {
+                    return;
+                };
+                self.finish(&id, notification, outcome);
+            }
+        }
+    }
+
+    /// Attempts one message until it is delivered or given up; None if the
+    /// daemon shuts down first.
+    async fn attempt_until_done(&self, notification: &Notification) -> Option<Outcome> {
+        let message = match Message::try_from(notification) {
+            Ok(message) => message,
+            Err(kind) => {
+                return Some(Outcome::GiveUp(format!(
+                    "stored event kind {kind} is unknown to this version"
+                )))
+            }
+        };
+        let mut attempt = 0;
+        loop {
+            let outcome = tokio::select! {
+                outcome = self.notifier.deliver(&message) => outcome,
+                () = self.shutdown.cancelled() => return None,
+            };
+            let Outcome::Retry(why) = outcome else {
+                return Some(outcome);
+            };
+            attempt += 1;
+            self.metrics.notification(NotifyResult::Retried);
+            let delay = backoff(attempt);
+            tracing::warn!(notifier = %self.name, key = %message.key, %why, ?delay, "notification failed, will retry");
+            tokio::select! {
+                () = self.clock.sleep(delay) => {}
+                () = self.shutdown.cancelled() => return None,
+            }
+        }
+    }
+
+    fn finish(&self, id: &QueueId, notification: Notification, outcome: Outcome) {
+        let stored = match outcome {
+            Outcome::Delivered => {
+                self.metrics.notification(NotifyResult::Delivered);
+                self.store.dequeue(id)
+            }
+            Outcome::GiveUp(reason) | Outcome::Retry(reason) => {
+                self.metrics.notification(NotifyResult::Failed);
+                self.metrics.dead_letters.inc();
+                tracing::error!(
+                    notifier = %self.name,
+                    key = %notification.key(),
+                    %reason,
+                    "notification given up: kept as a dead letter"
+                );
+                let letter = DeadLetter {
+                    notification,
+                    reason,
+                    at: self.clock.now(),
+                };
+                self.store.dead_letter(id, &letter)
+            }
+        };
+        if let Err(err) = stored {
+            self.metrics.store_errors.inc();
+            tracing::error!(notifier = %self.name, %err, "cannot take a message off the queue");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(5), Duration::from_secs(16));
+        assert_eq!(backoff(40), Duration::from_secs(300));
+    }
+}

@@ -1,0 +1,62 @@
+//! The only way into the scheduler.
+//!
+//! Ingest and HTTP each hold a clone; nothing else sees the channel. The
+//! channel is bounded, so a flood waits here (and then in the kernel's
+//! socket buffer, where it is dropped and counted) instead of growing memory.
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Action, Command, Error};
+use crate::alert::{AlertKey, Record, Update};
+
+#[derive(Clone, Debug)]
+pub struct SchedulerHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+impl SchedulerHandle {
+    pub(super) fn new(tx: mpsc::Sender<Command>) -> Self {
+        SchedulerHandle { tx }
+    }
+
+    async fn send(&self, command: Command) -> Result<(), Error> {
+        self.tx.send(command).await.map_err(|_| Error::Stopped)
+    }
+
+    /// Hands updates over; they are applied in the next round.
+    pub async fn apply(&self, updates: Vec<Update>) -> Result<(), Error> {
+        self.send(Command::Apply {
+            updates,
+            durable: None,
+        })
+        .await
+    }
+
+    /// Applies updates and returns once they are written and flushed.
+    pub async fn apply_durably(&self, updates: Vec<Update>) -> Result<(), Error> {
+        let (done, wait) = oneshot::channel();
+        self.send(Command::Apply {
+            updates,
+            durable: Some(done),
+        })
+        .await?;
+        wait.await.map_err(|_| Error::Stopped)?
+    }
+
+    /// Acts on one alert; the answer comes once the change is on disk.
+    pub async fn act(&self, key: AlertKey, action: Action) -> Result<Record, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Act { key, action, reply }).await?;
+        answer.await.map_err(|_| Error::Stopped)?
+    }
+
+    /// Returns once everything handed over before is written and flushed.
+    pub async fn flush(&self) -> Result<(), Error> {
+        self.apply_durably(Vec::new()).await
+    }
+
+    /// Asks the scheduler to finish its round, flush and stop.
+    pub(crate) async fn stop(&self) {
+        let _ = self.send(Command::Stop).await;
+    }
+}

@@ -1,0 +1,218 @@
+//! The scheduler on a manual clock: hours of timers in milliseconds.
+
+use std::time::Duration;
+
+use prometheus_client::metrics::gauge::Gauge;
+
+use super::*;
+use crate::alert::{AlertChange, EventKind, State};
+use crate::clock::ManualClock;
+
+const T0: u64 = 1_700_000_000;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    clock: ManualClock,
+}
+
+struct Started {
+    handle: SchedulerHandle,
+    thread: std::thread::JoinHandle<()>,
+    store: Arc<Store>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Fixture {
+            path: dir.path().join("data"),
+            _dir: dir,
+            clock: ManualClock::at(T0),
+        }
+    }
+
+    fn start(&self, initial_sleep_s: u64) -> Started {
+        let store = Arc::new(Store::open(&self.path, 0, 1 << 20, Gauge::default()).unwrap());
+        let clock = self.clock.clock();
+        let scheduler = Scheduler {
+            store: store.clone(),
+            metrics: Arc::new(Metrics::new()),
+            started_at: clock.now(),
+            clock,
+            notifiers: vec![("log".into(), Arc::new(Notify::new()))],
+            initial_sleep_s,
+            max_acknowledgement_s: 86_400,
+            flush_every_round: true,
+        };
+        let (handle, thread) = scheduler.spawn(tokio::runtime::Handle::current()).unwrap();
+        Started {
+            handle,
+            thread,
+            store,
+        }
+    }
+
+    fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+}
+
+impl Started {
+    async fn update(&self, change: AlertChange, at: UnixSecs) {
+        let update = Update {
+            source: "host".into(),
+            transmission_id: 0,
+            replace: false,
+            alerts: vec![change],
+            received_at: at,
+        };
+        self.handle.apply_durably(vec![update]).await.unwrap();
+    }
+
+    /// The alert once every timer due by now has fired.
+    async fn alert(&self, id: &str) -> Record {
+        self.handle.flush().await.unwrap();
+        self.store.get(&AlertKey::new("host", id)).unwrap().unwrap()
+    }
+
+    /// The events queued so far for the one notifier, oldest first.
+    fn queued(&self) -> Vec<(EventKind, UnixSecs)> {
+        self.store
+            .queued("log", 100)
+            .unwrap()
+            .into_iter()
+            .map(|(_, n)| (n.kind().unwrap(), n.at))
+            .collect()
+    }
+
+    async fn stop(self) -> Arc<Store> {
+        self.handle.stop().await;
+        tokio::task::spawn_blocking(move || self.thread.join().unwrap())
+            .await
+            .unwrap();
+        self.store
+    }
+}
+
+fn heartbeat(at: UnixSecs, raise_after: u64) -> AlertChange {
+    AlertChange {
+        id: "hb".into(),
+        raise_time: Some(at + raise_after),
+        clear_time: Some(at),
+        ..AlertChange::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_fires_at_its_due_second_and_not_before() {
+    let f = Fixture::new();
+    let s = f.start(300);
+    s.update(heartbeat(T0, 300), T0).await;
+    assert_eq!(s.alert("hb").await.state(), State::Pending);
+    f.advance(299);
+    assert_eq!(s.alert("hb").await.state(), State::Pending);
+    assert!(s.queued().is_empty());
+    f.advance(1);
+    let raised = s.alert("hb").await;
+    assert_eq!(raised.state(), State::Raised);
+    assert_eq!(raised.raised_at, Some(T0 + 300));
+    assert_eq!(s.queued(), vec![(EventKind::Raised, T0 + 300)]);
+    // A refresh clears it again and says so.
+    s.update(heartbeat(T0 + 310, 300), T0 + 310).await;
+    assert_eq!(s.alert("hb").await.state(), State::Pending);
+    assert_eq!(s.queued().last(), Some(&(EventKind::Cleared, T0 + 310)));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_wakes_by_itself_when_a_timer_falls_due() {
+    let f = Fixture::new();
+    let s = f.start(300);
+    s.update(heartbeat(T0, 60), T0).await;
+    f.advance(60);
+    // No command is sent: the clock alone must wake the scheduler.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.queued().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "timer never fired");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(s.queued(), vec![(EventKind::Raised, T0 + 60)]);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_overdue_timers_wait_for_the_startup_grace() {
+    let f = Fixture::new();
+    let first = f.start(300);
+    first.update(heartbeat(T0, 60), T0).await;
+    first.stop().await;
+    // Down for 1000 s: the heartbeat is long overdue when the next run starts.
+    f.advance(1000);
+    let second = f.start(300);
+    let postponed = second.alert("hb").await;
+    assert_eq!(postponed.state(), State::Pending);
+    assert_eq!(postponed.will_raise_at, Some(T0 + 1300));
+    f.advance(299);
+    assert_eq!(second.alert("hb").await.state(), State::Pending);
+    f.advance(1);
+    assert_eq!(second.alert("hb").await.state(), State::Raised);
+    assert_eq!(second.queued(), vec![(EventKind::Raised, T0 + 1300)]);
+    second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledgement_runs_out_and_the_alert_is_raised_again() {
+    let f = Fixture::new();
+    let s = f.start(300);
+    let raise = AlertChange {
+        id: "disk".into(),
+        ..AlertChange::default()
+    };
+    s.update(raise, T0).await;
+    let key = AlertKey::new("host", "disk");
+    let acked = s
+        .handle
+        .act(
+            key.clone(),
+            Action::Acknowledge {
+                by: "alice".into(),
+                until: T0 + 3600,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(acked.state(), State::Acknowledged);
+    f.advance(3599);
+    assert_eq!(s.alert("disk").await.state(), State::Acknowledged);
+    f.advance(1);
+    let again = s.alert("disk").await;
+    assert_eq!(again.state(), State::Raised);
+    assert_eq!(again.raised_at, Some(T0 + 3600));
+    assert_eq!(
+        s.queued(),
+        vec![
+            (EventKind::Raised, T0),
+            (EventKind::Acknowledged, T0),
+            (EventKind::ReRaised, T0 + 3600)
+        ]
+    );
+    // Acting on an unknown alert or against the rules is refused.
+    let missing = s
+        .handle
+        .act(AlertKey::new("host", "nope"), Action::Unacknowledge)
+        .await;
+    assert!(matches!(missing, Err(Error::NotFound)));
+    let not_acked = s.handle.act(key, Action::Unacknowledge).await;
+    assert!(matches!(not_acked, Err(Error::Refused(_))));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_scheduler_says_so() {
+    let f = Fixture::new();
+    let s = f.start(300);
+    let handle = s.handle.clone();
+    s.stop().await;
+    assert!(matches!(handle.flush().await, Err(Error::Stopped)));
+}
