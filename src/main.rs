@@ -28,7 +28,8 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
-    /// Check a configuration file and report every problem found.
+    /// Check a configuration file: every invalid value is reported (a syntax
+    /// or type error stops the check where it is); warnings do not fail it.
     CheckConfig {
         /// The TOML configuration file to check.
         file: PathBuf,

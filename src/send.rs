@@ -93,6 +93,19 @@ pub enum Destination {
     Host { name: String, port: Option<u16> },
 }
 
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Addr(addr) => write!(f, "{addr}"),
+            Destination::Host { name, port: None } => write!(f, "{name}"),
+            Destination::Host {
+                name,
+                port: Some(port),
+            } => write!(f, "{name}:{port}"),
+        }
+    }
+}
+
 /// Parses `ip`, `ip:port`, `[v6]`, `[v6]:port`, `host` or `host:port`.
 pub fn parse_destination(text: &str) -> Result<Destination, String> {
     let bad = || format!("Bad destination: {text:?}");

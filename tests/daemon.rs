@@ -68,55 +68,6 @@ fn raise_now_is_raised_stored_and_notified_once() {
 }
 
 #[test]
-fn a_heartbeat_that_stops_is_raised_and_a_refresh_clears_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let notes = dir.path().join("notes.jsonl");
-    let d = Daemon::start(dir.path(), &recording_notifier(&notes));
-    // mauve counts anything up to 5 s ahead as "now", so the shortest
-    // heartbeat that is pending first is 6 s.
-    let t = now();
-    d.send(&packet(
-        10,
-        "web1",
-        vec![alert("heartbeat", Some(t + 7), Some(t))],
-        false,
-    ));
-    d.wait_state("web1", "heartbeat", "pending");
-    assert!(events(&notes).is_empty(), "pending is not news");
-    let raised = d.wait_state("web1", "heartbeat", "raised");
-    // raised_at is the scheduler's clock when the timer fired: at the due
-    // second, not before, and not on some later poll (slack for a busy machine).
-    let raised_at = raised["raised_at"].as_u64().unwrap();
-    assert!(
-        (t + 7..=t + 10).contains(&raised_at),
-        "raised at {raised_at}, due {}",
-        t + 7
-    );
-    wait_for(WAIT, "raised notification", || {
-        (events(&notes) == vec![("raised".to_owned(), "heartbeat".to_owned())]).then_some(())
-    });
-
-    // The sender comes back: the refresh clears the alert at once.
-    let t = now();
-    d.send(&packet(
-        11,
-        "web1",
-        vec![alert("heartbeat", Some(t + 600), Some(t))],
-        false,
-    ));
-    wait_for(WAIT, "cleared notification", || {
-        (events(&notes).len() == 2).then_some(())
-    });
-    assert_eq!(
-        events(&notes)[1],
-        ("cleared".to_owned(), "heartbeat".to_owned())
-    );
-    let a = d.alert("web1", "heartbeat").unwrap();
-    assert_eq!(a["state"], "pending");
-    assert_eq!(a["will_raise_at"], t + 600);
-}
-
-#[test]
 fn a_duplicate_transmission_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start(dir.path(), "");
@@ -364,66 +315,42 @@ fn a_clean_stop_exits_zero_and_keeps_state() {
 }
 
 #[test]
-fn after_a_restart_overdue_heartbeats_wait_out_the_startup_grace() {
+fn a_second_daemon_on_the_same_data_directory_says_it_is_in_use() {
     let dir = tempfile::tempdir().unwrap();
-    let grace = "[server]\ninitial_sleep_s = 3\n";
-    let d = Daemon::start(dir.path(), grace);
-    let t = now();
-    d.send(&packet(
-        1,
-        "quiet",
-        vec![alert("hb", Some(t + 6), Some(t))],
-        false,
-    ));
-    d.wait_state("quiet", "hb", "pending");
-    d.stop();
-    // The heartbeat falls due while the daemon is down.
-    while now() <= t + 7 {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let started = now();
-    let d = Daemon::start(dir.path(), grace);
-    let postponed = wait_for(WAIT, "the timer postponed to the end of the grace", || {
-        d.alert("quiet", "hb")
-            .filter(|a| a["will_raise_at"].as_u64() != Some(t + 6))
-    });
-    assert_eq!(postponed["state"], "pending", "not raised during the grace");
-    let until = postponed["will_raise_at"].as_u64().unwrap();
-    assert!(
-        (started..=started + 10).contains(&(until - 3)),
-        "{until} vs start {started}"
-    );
-    let raised = d.wait_state("quiet", "hb", "raised");
-    assert!(raised["raised_at"].as_u64().unwrap() >= until);
+    let _first = Daemon::start(dir.path(), "");
+    let config = dir.path().join("second.toml");
+    std::fs::write(&config, test_config(dir.path(), "")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("another mauved").count(), 1, "{err}");
 }
 
 #[test]
-fn a_failing_notifier_is_retried_until_it_succeeds() {
+fn a_serve_that_cannot_bind_leaves_no_data_directory_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let notes = dir.path().join("notes.jsonl");
-    let marker = dir.path().join("failed-once");
-    // Fails the first attempt, succeeds afterwards.
-    let script = format!(
-        "if [ -e '{m}' ]; then cat >> '{n}'; else touch '{m}'; exit 75; fi",
-        m = marker.display(),
-        n = notes.display()
-    );
-    let notifier = format!(
-        "[[notifier]]\nname = \"flaky\"\nkind = \"command\"\ncommand = [\"sh\", \"-c\", {script:?}]\n"
-    );
-    let d = Daemon::start(dir.path(), &notifier);
-    d.send(&packet(1, "s", vec![alert("a", Some(now()), None)], false));
-    wait_for(WAIT, "delivered after a retry", || {
-        (events(&notes).len() == 1).then_some(())
-    });
-    assert!(marker.exists());
-    assert_eq!(
-        d.metric("mauved_notifications_total{result=\"retried\"}"),
-        1.0
-    );
-    assert_eq!(
-        d.metric("mauved_notifications_total{result=\"delivered\"}"),
-        1.0
-    );
-    assert_eq!(d.metric("mauved_notify_queue_depth"), 0.0);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let data = dir.path().join("fresh-data");
+    let config = dir.path().join("taken.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[listen]\nudp = \"127.0.0.1:0\"\nhttp = \"{}\"\n[store]\npath = \"{}\"\n",
+            taken.local_addr().unwrap(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("binding HTTP"));
+    assert!(!data.exists(), "no data directory was created");
 }

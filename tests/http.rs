@@ -155,8 +155,18 @@ fn bad_requests_get_clear_errors() {
     assert!(body.contains("body"));
     let (status, _) = d.post("/api/alerts/web1/disk/acknowledge", "{\"bogus\": 1}");
     assert_eq!(status, 400);
-    let big = "x".repeat(mauved::config::HttpConfig::default().max_body_bytes + 1);
-    assert_eq!(d.post("/api/alerts/web1/disk/acknowledge", &big).0, 413);
+    let limit = mauved::config::HttpConfig::default().max_body_bytes;
+    let head = format!(
+        "POST /api/alerts/web1/disk/acknowledge HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        limit + 1
+    );
+    assert_eq!(raw_request(d.http, &head, vec![b'x'; limit + 1]).0, 413);
+    // Without a length to check first, the body is cut off at the limit.
+    let chunked = "POST /events HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut body = format!("{:x}\r\n", limit + 10).into_bytes();
+    body.extend(vec![b' '; limit + 10]);
+    body.extend_from_slice(b"\r\n0\r\n\r\n");
+    assert_eq!(raw_request(d.http, chunked, body).0, 413);
     assert_eq!(d.get("/api/alerts/%ff/x").0, 400);
     assert!(d.metric("mauved_http_bad_requests_total") >= 7.0);
     assert_eq!(
@@ -164,6 +174,40 @@ fn bad_requests_get_clear_errors() {
         Some("raised"),
         "untouched"
     );
+}
+
+#[test]
+fn an_announced_8_mib_body_gets_413_without_being_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    for path in ["/events", "/api/alerts/web1/disk/acknowledge"] {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            8 << 20
+        );
+        // Not one byte of the body is sent: the answer must not wait for it.
+        let (status, took) = raw_request(d.http, &head, Vec::new());
+        assert_eq!(status, 413, "{path}");
+        assert!(
+            took < Duration::from_secs(5),
+            "{path} answered after {took:?}"
+        );
+    }
+    assert_eq!(d.get("/health").0, 200, "still serving");
+}
+
+#[test]
+fn a_path_that_names_no_resource_is_404_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    for path in ["/api/alerts/a/b/c", "/api/alerts/a/b/c/d"] {
+        let (status, body) = d.get(path);
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(body.contains("%2F"), "{path}: {body}");
+    }
+    let (status, body) = d.post("/api/alerts/a/b/frobnicate", "");
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("acknowledge"), "{body}");
 }
 
 #[test]

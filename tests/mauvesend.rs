@@ -181,6 +181,10 @@ fn mistakes_exit_non_zero_with_mauves_messages() {
             &["nowhere.invalid:5", "-i", "a"][..],
             "Failed to send any packets",
         ),
+        (
+            &["nowhere.invalid:5", "-i", "a"][..],
+            "no address found for nowhere.invalid:5\n",
+        ),
     ] {
         let out = mauvesend(args, &[]);
         assert!(!out.status.success(), "{args:?} succeeded");
@@ -191,7 +195,13 @@ fn mistakes_exit_non_zero_with_mauves_messages() {
 
 #[test]
 fn help_manual_version_and_verbose() {
-    for (flag, text) in [("-h", "Usage:"), ("--manual", "TIME"), ("-V", "version")] {
+    for (flag, text) in [
+        ("-h", "Usage:"),
+        ("--help", "-s, --summary TEXT     short text for pagers"),
+        ("--manual", "TIME"),
+        ("--manual", "-s, --summary TEXT     short text for pagers"),
+        ("-V", "version"),
+    ] {
         let out = mauvesend(&[flag], &[]);
         assert!(out.status.success());
         assert!(

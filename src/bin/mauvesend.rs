@@ -27,7 +27,7 @@ fn run(args: &[String]) -> Result<(), String> {
             return Ok(());
         }
         Invocation::Manual => {
-            print!("{}{}", cli::USAGE, cli::MANUAL);
+            print!("{}", cli::MANUAL);
             return Ok(());
         }
         Invocation::Version => {
@@ -71,7 +71,7 @@ fn run(args: &[String]) -> Result<(), String> {
         &SystemResolver::new(),
     );
     for destination in &report.unresolved {
-        eprintln!("mauvesend: no address found for {destination:?}");
+        eprintln!("mauvesend: no address found for {destination}");
     }
     for (addr, err) in &report.failed {
         // mauve ignores unreachable networks; anything else is worth a word.

@@ -257,26 +257,23 @@ fn apply(
     Ok(None)
 }
 
-pub const USAGE: &str = "\
+// The texts are built from literal pieces so that `--help` and `--manual`
+// share the option descriptions.
+macro_rules! usage {
+    () => {
+        "\
 Usage: mauvesend [destination]... [--source|-o <source>] [--replace|-p] [--verbose|-v]...
                  --id|-i <id> [--summary|-s <summary>] [--detail|-d <detail>]
                  [--subject|-u <subject>] [--raise|-r <time>] [--clear|-c <time>]
                  [--suppress|-e <time>] [--importance <n>] [--id ...]
        mauvesend --help|-h  |  --manual|-m  |  --version|-V
-";
+"
+    };
+}
 
-pub const MANUAL: &str = "\
-mauvesend - send alert updates to a mauve (or mauved) alert server
-
-DESTINATIONS
-  Given anywhere on the line: IP, IP:PORT, [IPv6], [IPv6]:PORT, HOST or HOST:PORT.
-  A HOST without a port is first looked up as the SRV record _mauvealert._udp.HOST
-  (a name starting with _ is taken as the SRV name itself); without SRV records
-  port 32741 is used. Every address of every destination gets the packet once.
-  With no destination, $MAUVESEND_DESTINATION, then the file
-  /etc/mauvealert/mauvesend.destination, is read (destinations separated by
-  white space).
-
+macro_rules! options {
+    () => {
+        "\
 OPTIONS
   -o, --source SOURCE    the sender's name (default: this host's name)
   -p, --replace          clear every alert of this source not in this update
@@ -291,6 +288,36 @@ OPTIONS
       --importance N     importance (mauve's default is 50)
   An alert with neither --raise nor --clear is raised now.
 
+"
+    };
+}
+
+/// `mauvesend --help`: the synopsis and every option.
+pub const USAGE: &str = concat!(
+    usage!(),
+    "\n",
+    options!(),
+    "Destinations, time values and examples: mauvesend --manual\n"
+);
+
+/// `mauvesend --manual`.
+pub const MANUAL: &str = concat!(
+    usage!(),
+    "\n\
+mauvesend - send alert updates to a mauve (or mauved) alert server
+
+DESTINATIONS
+  Given anywhere on the line: IP, IP:PORT, [IPv6], [IPv6]:PORT, HOST or HOST:PORT.
+  A HOST without a port is first looked up as the SRV record _mauvealert._udp.HOST
+  (a name starting with _ is taken as the SRV name itself); without SRV records
+  port 32741 is used. Every address of every destination gets the packet once.
+  With no destination, $MAUVESEND_DESTINATION, then the file
+  /etc/mauvealert/mauvesend.destination, is read (destinations separated by
+  white space).
+
+",
+    options!(),
+    "\
 TIME
   now (or empty)   now
   DIGITS           an absolute Unix time in seconds
@@ -301,7 +328,8 @@ EXAMPLES
   mauvesend alert.example.com -i disk -c                       clear now
   mauvesend alert.example.com -i heartbeat -c -r +10m          heartbeat (cron it every minute)
   mauvesend alert.example.com -p                               clear everything from this host
-";
+"
+);
 
 #[cfg(test)]
 mod tests {

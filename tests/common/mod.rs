@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+pub mod inproc;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,6 +18,15 @@ pub struct Daemon {
     pub dir: PathBuf,
     pub udp: SocketAddr,
     pub http: SocketAddr,
+}
+
+/// A configuration on ephemeral loopback ports with data in `dir/data`, plus `extra`.
+pub fn test_config(dir: &Path, extra: &str) -> String {
+    format!(
+        "[listen]\nudp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n\
+         [store]\npath = \"{}\"\nflush_interval_ms = 50\n{extra}",
+        dir.join("data").display()
+    )
 }
 
 /// A notifier command that appends each notification (one JSON line) to `file`.
@@ -36,11 +47,7 @@ impl Daemon {
     /// Starts mauved with `extra` appended to a config that listens on
     /// ephemeral loopback ports and stores data in `dir/data`.
     pub fn start(dir: &Path, extra: &str) -> Daemon {
-        let config = format!(
-            "[listen]\nudp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n\
-             [store]\npath = \"{}\"\nflush_interval_ms = 50\n{extra}",
-            dir.join("data").display()
-        );
+        let config = test_config(dir, extra);
         let config_path = dir.join("mauved.toml");
         std::fs::write(&config_path, config).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_mauved"))
@@ -77,59 +84,6 @@ impl Daemon {
         }
     }
 
-    pub fn send(&self, bytes: &[u8]) {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.send_to(bytes, self.udp).unwrap();
-    }
-
-    pub fn get(&self, path: &str) -> (u16, String) {
-        request(self.http, "GET", path, "")
-    }
-
-    pub fn post(&self, path: &str, body: &str) -> (u16, String) {
-        request(self.http, "POST", path, body)
-    }
-
-    pub fn json(&self, path: &str) -> serde_json::Value {
-        let (status, body) = self.get(path);
-        assert_eq!(status, 200, "GET {path}: {body}");
-        serde_json::from_str(&body).unwrap()
-    }
-
-    /// The alert, or None if the daemon does not know it.
-    pub fn alert(&self, source: &str, id: &str) -> Option<serde_json::Value> {
-        let (status, body) = self.get(&format!("/api/alerts/{source}/{id}"));
-        match status {
-            200 => Some(serde_json::from_str(&body).unwrap()),
-            404 => None,
-            other => panic!("unexpected status {other}: {body}"),
-        }
-    }
-
-    pub fn state(&self, source: &str, id: &str) -> Option<String> {
-        self.alert(source, id)
-            .map(|a| a["state"].as_str().unwrap().to_owned())
-    }
-
-    /// Waits until the alert is in `state` (up to 20 s) and returns it.
-    pub fn wait_state(&self, source: &str, id: &str, state: &str) -> serde_json::Value {
-        wait_for(
-            Duration::from_secs(20),
-            &format!("{source}/{id} {state}"),
-            || self.alert(source, id).filter(|a| a["state"] == state),
-        )
-    }
-
-    /// The value of a metric line, e.g. `mauved_packets_duplicate_total`.
-    pub fn metric(&self, name: &str) -> f64 {
-        let (_, body) = self.get("/metrics");
-        body.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-            .unwrap_or_else(|| panic!("no metric {name}"))
-            .parse()
-            .unwrap()
-    }
-
     /// Like `kill -9`.
     pub fn kill(mut self) {
         self.child.kill().unwrap();
@@ -153,30 +107,127 @@ impl Drop for Daemon {
     }
 }
 
-/// A one-shot HTTP/1.1 request.
+/// Talking to a running daemon over UDP and HTTP, whether it is the real
+/// binary ([`Daemon`]) or in-process ([`inproc::InProc`]).
+pub trait Client {
+    fn udp(&self) -> SocketAddr;
+    fn http(&self) -> SocketAddr;
+
+    fn send(&self, bytes: &[u8]) {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.send_to(bytes, self.udp()).unwrap();
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        request(self.http(), "GET", path, "")
+    }
+
+    fn post(&self, path: &str, body: &str) -> (u16, String) {
+        request(self.http(), "POST", path, body)
+    }
+
+    fn json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// The alert, or None if the daemon does not know it.
+    fn alert(&self, source: &str, id: &str) -> Option<serde_json::Value> {
+        let (status, body) = self.get(&format!("/api/alerts/{source}/{id}"));
+        match status {
+            200 => Some(serde_json::from_str(&body).unwrap()),
+            404 => None,
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+
+    fn state(&self, source: &str, id: &str) -> Option<String> {
+        self.alert(source, id)
+            .map(|a| a["state"].as_str().unwrap().to_owned())
+    }
+
+    /// Waits until the alert is in `state` (up to 20 s) and returns it.
+    fn wait_state(&self, source: &str, id: &str, state: &str) -> serde_json::Value {
+        wait_for(
+            Duration::from_secs(20),
+            &format!("{source}/{id} {state}"),
+            || self.alert(source, id).filter(|a| a["state"] == state),
+        )
+    }
+
+    /// The value of a metric line, e.g. `mauved_packets_duplicate_total`.
+    fn metric(&self, name: &str) -> f64 {
+        let (_, body) = self.get("/metrics");
+        body.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no metric {name}"))
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Client for Daemon {
+    fn udp(&self) -> SocketAddr {
+        self.udp
+    }
+
+    fn http(&self) -> SocketAddr {
+        self.http
+    }
+}
+
+/// One HTTP request; any status is an answer, not an error.
 pub fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let url = format!("http://{addr}{path}");
+    let response = match method {
+        "GET" => agent.get(&url).call(),
+        "POST" => agent.post(&url).content_type("application/json").send(body),
+        other => panic!("no helper for {other}"),
+    };
+    let mut response = response.unwrap_or_else(|err| panic!("{method} {path}: {err}"));
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    (status, body)
+}
+
+/// Sends request headers and whatever of `body` the server takes (writes
+/// run on their own thread and may fail once the server answers), then
+/// reads the answer: the status and how long it took to come.
+pub fn raw_request(addr: SocketAddr, head: &str, body: Vec<u8>) -> (u16, Duration) {
+    use std::io::{Read, Write};
+    let start = Instant::now();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(&body);
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    let elapsed = start.elapsed();
+    drop(stream);
+    let _ = sender.join();
+    let status = String::from_utf8_lossy(&answer)
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    (status, elapsed)
 }
 
 /// Polls `check` until it returns Some, or panics after `limit`.
@@ -204,15 +255,26 @@ pub fn now() -> u64 {
     mauved::clock::Clock::system().now()
 }
 
-/// An update with one alert, ready to send.
+/// An update, sent now by the system clock, ready to send.
 pub fn packet(tid: u64, source: &str, alerts: Vec<pb::Alert>, replace: bool) -> Vec<u8> {
+    packet_at(tid, source, alerts, replace, now())
+}
+
+/// An update sent at `sent` by the sender's clock.
+pub fn packet_at(
+    tid: u64,
+    source: &str,
+    alerts: Vec<pb::Alert>,
+    replace: bool,
+    sent: u64,
+) -> Vec<u8> {
     mauved::wire::encode(&pb::AlertUpdate {
         transmission_id: tid,
         source: source.into(),
         replace,
         alert: alerts,
         signature: None,
-        transmission_time: Some(now()),
+        transmission_time: Some(sent),
     })
 }
 

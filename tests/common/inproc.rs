@@ -1,0 +1,87 @@
+//! The daemon in-process, on a manual clock: the same sockets and HTTP as
+//! the real binary, but time moves only when the test says so.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mauved::clock::ManualClock;
+use mauved::config::Config;
+use mauved::daemon::{self, Running};
+
+use super::{test_config, Client};
+
+/// 2023-11-14 22:13:20 UTC, a Tuesday.
+pub const T0: u64 = 1_700_000_000;
+
+pub struct InProc {
+    pub clock: ManualClock,
+    pub dir: PathBuf,
+    running: Option<Running>,
+    udp: SocketAddr,
+    http: SocketAddr,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl InProc {
+    /// Starts the daemon on `clock` with the test configuration plus `extra`.
+    pub fn start(dir: &Path, extra: &str, clock: &ManualClock) -> InProc {
+        let config = Config::parse(&test_config(dir, extra), "test").unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let running = runtime
+            .block_on(daemon::start(&config, clock.clock()))
+            .unwrap();
+        InProc {
+            clock: clock.clone(),
+            dir: dir.to_owned(),
+            udp: running.udp[0],
+            http: running.http,
+            running: Some(running),
+            runtime,
+        }
+    }
+
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Moves the clock; timers due by then fire (see [`InProc::settle`]).
+    pub fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+
+    /// Returns once everything sent so far is applied and every timer due
+    /// by the clock has fired and been written.
+    pub fn settle(&self) {
+        let running = self.running.as_ref().unwrap();
+        self.runtime.block_on(running.scheduler.flush()).unwrap();
+    }
+
+    /// Stops the daemon and waits for every task it started.
+    pub fn stop(mut self) {
+        let running = self.running.take().unwrap();
+        self.runtime.block_on(running.stop()).unwrap();
+    }
+}
+
+impl Drop for InProc {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            let _ = self.runtime.block_on(running.stop());
+        }
+    }
+}
+
+impl Client for InProc {
+    fn udp(&self) -> SocketAddr {
+        self.udp
+    }
+
+    fn http(&self) -> SocketAddr {
+        self.http
+    }
+}

@@ -1,0 +1,189 @@
+//! Behaviour over time, in-process on a manual clock: heartbeats falling due,
+//! the startup grace after a restart, delivery retries with backoff and dead
+//! letters. Minutes of daemon time take milliseconds here.
+
+mod common;
+
+use std::time::Duration;
+
+use common::inproc::{InProc, T0};
+use common::*;
+use mauved::clock::ManualClock;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn events(file: &std::path::Path) -> Vec<(String, String)> {
+    notifications(file)
+        .iter()
+        .map(|n| {
+            (
+                n["event"].as_str().unwrap().to_owned(),
+                n["alert"]["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_heartbeat_that_stops_is_raised_at_its_due_second_and_a_refresh_clears_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.jsonl");
+    let clock = ManualClock::at(T0);
+    let d = InProc::start(dir.path(), &recording_notifier(&notes), &clock);
+    // A cron heartbeat: "fine now, raise in five minutes unless I say so again".
+    d.send(&packet_at(
+        10,
+        "web1",
+        vec![alert("heartbeat", Some(T0 + 300), Some(T0))],
+        false,
+        T0,
+    ));
+    d.wait_state("web1", "heartbeat", "pending");
+    d.advance(299);
+    d.settle();
+    assert_eq!(d.state("web1", "heartbeat").as_deref(), Some("pending"));
+    assert!(events(&notes).is_empty(), "pending is not news");
+    d.advance(1);
+    d.settle();
+    let raised = d.wait_state("web1", "heartbeat", "raised");
+    assert_eq!(raised["raised_at"], T0 + 300, "fired at the due second");
+    wait_for(WAIT, "raised notification", || {
+        (events(&notes) == vec![("raised".to_owned(), "heartbeat".to_owned())]).then_some(())
+    });
+
+    // The sender comes back: the refresh clears the alert at once.
+    d.advance(60);
+    let t = d.now();
+    d.send(&packet_at(
+        11,
+        "web1",
+        vec![alert("heartbeat", Some(t + 300), Some(t))],
+        false,
+        t,
+    ));
+    wait_for(WAIT, "cleared notification", || {
+        (events(&notes).len() == 2).then_some(())
+    });
+    assert_eq!(
+        events(&notes)[1],
+        ("cleared".to_owned(), "heartbeat".to_owned())
+    );
+    let a = d.alert("web1", "heartbeat").unwrap();
+    assert_eq!(a["state"], "pending");
+    assert_eq!(a["will_raise_at"], t + 300);
+}
+
+#[test]
+fn after_a_restart_overdue_heartbeats_wait_out_the_startup_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(T0);
+    let grace = "[server]\ninitial_sleep_s = 300\n";
+    let d = InProc::start(dir.path(), grace, &clock);
+    d.send(&packet_at(
+        1,
+        "quiet",
+        vec![alert("hb", Some(T0 + 60), Some(T0))],
+        false,
+        T0,
+    ));
+    d.wait_state("quiet", "hb", "pending");
+    d.stop();
+    // The heartbeat falls due while the daemon is down for an hour.
+    clock.advance(Duration::from_secs(3600));
+    let started = clock.now();
+    let d = InProc::start(dir.path(), grace, &clock);
+    d.settle();
+    let postponed = d.alert("quiet", "hb").unwrap();
+    assert_eq!(postponed["state"], "pending", "not raised during the grace");
+    assert_eq!(postponed["will_raise_at"], started + 300);
+    d.advance(299);
+    d.settle();
+    assert_eq!(d.state("quiet", "hb").as_deref(), Some("pending"));
+    d.advance(1);
+    d.settle();
+    let raised = d.wait_state("quiet", "hb", "raised");
+    assert_eq!(raised["raised_at"], started + 300);
+}
+
+#[test]
+fn a_failing_notifier_is_retried_with_backoff_until_it_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.jsonl");
+    let attempts = dir.path().join("attempts");
+    // Fails the first two attempts, succeeds afterwards.
+    let script = format!(
+        "echo x >> '{a}'; [ $(wc -l < '{a}') -gt 2 ] || exit 75; cat >> '{n}'",
+        a = attempts.display(),
+        n = notes.display()
+    );
+    let notifier = format!(
+        "[[notifier]]\nname = \"flaky\"\nkind = \"command\"\ncommand = [\"sh\", \"-c\", {script:?}]\n"
+    );
+    let clock = ManualClock::at(T0);
+    let d = InProc::start(dir.path(), &notifier, &clock);
+    d.send(&packet_at(
+        1,
+        "s",
+        vec![alert("a", Some(T0), None)],
+        false,
+        T0,
+    ));
+    let retried = |n: f64| {
+        wait_for(WAIT, &format!("{n} retries"), || {
+            (d.metric("mauved_notifications_total{result=\"retried\"}") == n).then_some(())
+        })
+    };
+    retried(1.0);
+    // The worker now waits one second of the daemon's clock: nothing moves
+    // while the clock stands still.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        std::fs::read_to_string(&attempts).unwrap().lines().count(),
+        1
+    );
+    d.advance(1);
+    retried(2.0);
+    // The second retry waits two seconds.
+    d.advance(1);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(events(&notes).is_empty());
+    d.advance(1);
+    wait_for(WAIT, "delivered after two retries", || {
+        (events(&notes).len() == 1).then_some(())
+    });
+    assert_eq!(
+        d.metric("mauved_notifications_total{result=\"delivered\"}"),
+        1.0
+    );
+    assert_eq!(d.metric("mauved_notify_queue_depth"), 0.0);
+}
+
+#[test]
+fn a_notifier_that_can_never_work_gives_up_to_the_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    let notifier =
+        "[[notifier]]\nname = \"gone\"\nkind = \"command\"\ncommand = [\"/nonexistent/page-me\"]\n";
+    let clock = ManualClock::at(T0);
+    let d = InProc::start(dir.path(), notifier, &clock);
+    d.send(&packet_at(
+        1,
+        "s",
+        vec![alert("a", Some(T0), None), alert("b", Some(T0), None)],
+        false,
+        T0,
+    ));
+    // Both messages leave the queue without any retry or clock movement:
+    // the first does not block the second forever.
+    wait_for(WAIT, "two dead letters", || {
+        (d.metric("mauved_dead_letters_total") == 2.0).then_some(())
+    });
+    assert_eq!(d.metric("mauved_notify_queue_depth"), 0.0);
+    assert_eq!(
+        d.metric("mauved_notifications_total{result=\"failed\"}"),
+        2.0
+    );
+    assert_eq!(
+        d.metric("mauved_notifications_total{result=\"retried\"}"),
+        0.0
+    );
+}
