@@ -127,7 +127,7 @@ mod tests {
             .deliver(&message())
             .await;
         assert!(matches!(failed, Outcome::Retry(ref why) if why.contains('3')));
-        let hung = command("sleep 30", Duration::from_millis(200))
+        let hung = command("exec sleep 30", Duration::from_millis(200))
             .deliver(&message())
             .await;
         assert!(matches!(hung, Outcome::Retry(ref why) if why.contains("timed out")));
