@@ -9,18 +9,6 @@ use mauved::wire::pb;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn events(file: &std::path::Path) -> Vec<(String, String)> {
-    notifications(file)
-        .iter()
-        .map(|n| {
-            (
-                n["event"].as_str().unwrap().to_owned(),
-                n["alert"]["id"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn raise_now_is_raised_stored_and_notified_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -318,13 +306,7 @@ fn a_clean_stop_exits_zero_and_keeps_state() {
 fn a_second_daemon_on_the_same_data_directory_says_it_is_in_use() {
     let dir = tempfile::tempdir().unwrap();
     let _first = Daemon::start(dir.path(), "");
-    let config = dir.path().join("second.toml");
-    std::fs::write(&config, test_config(dir.path(), "")).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = serve_once(dir.path(), &test_config(dir.path(), ""));
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("another mauved").count(), 1, "{err}");
@@ -335,21 +317,12 @@ fn a_serve_that_cannot_bind_leaves_no_data_directory_behind() {
     let dir = tempfile::tempdir().unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let data = dir.path().join("fresh-data");
-    let config = dir.path().join("taken.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[listen]\nudp = \"127.0.0.1:0\"\nhttp = \"{}\"\n[store]\npath = \"{}\"\n",
-            taken.local_addr().unwrap(),
-            data.display()
-        ),
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let config = format!(
+        "[listen]\nudp = \"127.0.0.1:0\"\nhttp = \"{}\"\n[store]\npath = \"{}\"\n",
+        taken.local_addr().unwrap(),
+        data.display()
+    );
+    let out = serve_once(dir.path(), &config);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("binding HTTP"));
     assert!(!data.exists(), "no data directory was created");

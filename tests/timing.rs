@@ -12,18 +12,6 @@ use mauved::clock::ManualClock;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn events(file: &std::path::Path) -> Vec<(String, String)> {
-    notifications(file)
-        .iter()
-        .map(|n| {
-            (
-                n["event"].as_str().unwrap().to_owned(),
-                n["alert"]["id"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn a_heartbeat_that_stops_is_raised_at_its_due_second_and_a_refresh_clears_it() {
     let dir = tempfile::tempdir().unwrap();

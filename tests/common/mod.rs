@@ -251,6 +251,31 @@ pub fn notifications(file: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// (event, alert id) of each notification a recording notifier wrote.
+pub fn events(file: &Path) -> Vec<(String, String)> {
+    notifications(file)
+        .iter()
+        .map(|n| {
+            (
+                n["event"].as_str().unwrap().to_owned(),
+                n["alert"]["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Runs `mauved serve` with `config` (written into `dir`) when it is expected
+/// to stop by itself, and returns how it ended.
+pub fn serve_once(dir: &Path, config: &str) -> std::process::Output {
+    let path = dir.join("serve-once.toml");
+    std::fs::write(&path, config).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_mauved"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap()
+}
+
 pub fn now() -> u64 {
     mauved::clock::Clock::system().now()
 }
