@@ -1,9 +1,11 @@
-//! The per-packet work, stage by stage: decode, state machine, store batch.
+//! The per-packet work, stage by stage: decode, state machine, the in-memory
+//! index and its due times, and the write-behind batch.
 //! End-to-end throughput is measured by `mauved-load` against a running daemon.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mauved::alert::{self, AlertChange, AlertKey, Record};
-use mauved::store::{Batch, Store, Write};
+use mauved::index::Index;
+use mauved::store::{Batch, Store};
 use mauved::wire;
 
 const T0: u64 = 1_700_000_000;
@@ -50,40 +52,76 @@ fn state_machine(c: &mut Criterion) {
     group.finish();
 }
 
-fn store_commit(c: &mut Criterion) {
+/// The write-behind: 1024 dirty heartbeat records handed to sled as one
+/// batch and flushed, what the writer does per job.
+fn write_behind(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), 1000, 64 << 20, Default::default()).unwrap();
+    let store = Store::open(dir.path(), 32 << 20, Default::default()).unwrap();
     let record: Record = alert::apply(None, "web1", &heartbeat(T0), T0).record;
     let mut group = c.benchmark_group("store");
     const BATCH: u64 = 1024;
     group.throughput(Throughput::Elements(BATCH));
     let mut round = 0u64;
-    group.bench_function("commit 1024 heartbeat refreshes", |b| {
+    group.bench_function("write and flush 1024 heartbeat records", |b| {
         b.iter_batched(
             || {
                 round += 1;
-                let writes = (0..BATCH)
-                    .map(|i| Write {
-                        key: AlertKey::new(format!("host-{}", i % 100), format!("hb-{}", i / 100)),
-                        old_due: Some(T0 + 300 + round - 1),
-                        record: Record {
+                let records = (0..BATCH)
+                    .map(|i| {
+                        let key =
+                            AlertKey::new(format!("host-{}", i % 100), format!("hb-{}", i / 100));
+                        let record = Record {
                             will_raise_at: Some(T0 + 300 + round),
                             ..record.clone()
-                        },
-                        messages: Vec::new(),
+                        };
+                        (key, record)
                     })
                     .collect();
                 Batch {
-                    writes,
-                    stale_due: Vec::new(),
+                    records,
+                    ..Batch::default()
                 }
             },
-            |batch| store.commit(&batch).unwrap(),
+            |batch| {
+                store.write(&batch).unwrap();
+                store.flush().unwrap();
+            },
             BatchSize::LargeInput,
         )
     });
     group.finish();
 }
 
-criterion_group!(benches, decode, state_machine, store_commit);
+/// The in-memory index with 100,000 pending heartbeats: a refresh moving an
+/// alert's due time, and popping the earliest due entries.
+fn due_index(c: &mut Criterion) {
+    let mut index = Index::new(usize::MAX);
+    let record = |due: u64| Record {
+        will_raise_at: Some(due),
+        cleared_at: Some(T0),
+        ..Record::default()
+    };
+    const ALERTS: u64 = 100_000;
+    for i in 0..ALERTS {
+        let key = AlertKey::new(format!("host-{i}"), "heartbeat");
+        index.insert(&key, &record(T0 + 300 + i % 300), 0).unwrap();
+    }
+    let mut group = c.benchmark_group("index");
+    group.throughput(Throughput::Elements(1));
+    let mut n = 0u64;
+    group.bench_function("find and refresh one of 100k heartbeats", |b| {
+        b.iter(|| {
+            n += 1;
+            let source = format!("host-{}", n % ALERTS);
+            let slot = index.find(&source, "heartbeat").unwrap();
+            index.update(slot, &record(T0 + 600 + n % 300), 0);
+        })
+    });
+    group.bench_function("pop the 1000 earliest due of 100k", |b| {
+        b.iter(|| index.due(u64::MAX, 1000))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decode, state_machine, write_behind, due_index);
 criterion_main!(benches);

@@ -39,9 +39,18 @@ pub struct Listen {
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     pub path: PathBuf,
-    /// Group-commit window: applied updates reach the disk within this.
-    /// 0 flushes after every batch.
+    /// Group-commit window: state changes and queued messages reach the disk
+    /// within this. 0 writes as soon as the writer is free.
     pub flush_interval_ms: u64,
+    /// A change that only moves an alert's timers (a heartbeat refresh)
+    /// reaches the disk within this many seconds. At most the startup grace.
+    pub timer_flush_s: u64,
+    /// Alert records written to the store per second, at most, for
+    /// timer-only changes (sled's memory grows with its write rate).
+    pub max_writes_per_s: u64,
+    /// Alerts kept, at most: memory is bounded by this count. New alerts
+    /// beyond it are refused and counted.
+    pub max_alerts: usize,
     /// Memory sled may use for its page cache.
     pub cache_mib: u64,
 }
@@ -145,7 +154,10 @@ impl Default for StoreConfig {
         StoreConfig {
             path: PathBuf::from("mauved-data"),
             flush_interval_ms: 100,
-            cache_mib: 64,
+            timer_flush_s: 60,
+            max_writes_per_s: 20_000,
+            max_alerts: 2_000_000,
+            cache_mib: 32,
         }
     }
 }
@@ -254,6 +266,19 @@ impl Config {
         }
         if self.store.cache_mib == 0 {
             fail("store.cache_mib", "must be at least 1");
+        }
+        if self.store.timer_flush_s > self.server.initial_sleep_s {
+            fail(
+                "store.timer_flush_s",
+                "must not exceed server.initial_sleep_s: a heartbeat refresh lost in a crash \
+                 is only harmless while the startup grace covers it",
+            );
+        }
+        if self.store.max_writes_per_s < 100 {
+            fail("store.max_writes_per_s", "must be at least 100");
+        }
+        if self.store.max_alerts == 0 || self.store.max_alerts > u32::MAX as usize {
+            fail("store.max_alerts", "must be from 1 to 4294967295");
         }
         if self.http.max_body_bytes < 1024 {
             fail("http.max_body_bytes", "must be at least 1024");

@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
 use tokio::sync::Notify;
@@ -22,10 +22,11 @@ use tokio_util::task::TaskTracker;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::http::{self, Http};
+use crate::index::{self, Index};
 use crate::ingest::{self, Sink};
 use crate::metrics::Metrics;
 use crate::notify::{self, worker::Worker};
-use crate::scheduler::{Scheduler, SchedulerHandle};
+use crate::scheduler::{Durability, Scheduler, SchedulerHandle};
 use crate::store::Store;
 
 /// A started daemon.
@@ -34,6 +35,7 @@ pub struct Running {
     pub udp: Vec<SocketAddr>,
     pub http: SocketAddr,
     pub store: Arc<Store>,
+    pub index: Arc<RwLock<Index>>,
     pub metrics: Arc<Metrics>,
     pub scheduler: SchedulerHandle,
     shutdown: CancellationToken,
@@ -58,13 +60,14 @@ pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Running> {
     let metrics = Arc::new(Metrics::new());
     let store = Store::open(
         &config.store.path,
-        config.store.flush_interval_ms,
         config.store.cache_mib * 1024 * 1024,
         metrics.queue_depth.clone(),
     )
     .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
     let store = Arc::new(store);
-    count_existing(&store, &metrics, config)?;
+    let index = load_index(&store, &metrics, config.store.max_alerts)?;
+    let index = Arc::new(RwLock::new(index));
+    warn_orphan_queues(&store, config)?;
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -86,13 +89,18 @@ pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Running> {
 
     let scheduler = Scheduler {
         store: store.clone(),
+        index: index.clone(),
         metrics: metrics.clone(),
         clock: clock.clone(),
         notifiers: wakes,
         started_at: clock.now(),
         initial_sleep_s: config.server.initial_sleep_s,
         max_acknowledgement_s: config.server.max_acknowledgement_s,
-        flush_every_round: config.store.flush_interval_ms == 0,
+        durability: Durability {
+            flush_interval_ms: config.store.flush_interval_ms,
+            timer_flush_s: config.store.timer_flush_s,
+            max_writes_per_s: config.store.max_writes_per_s,
+        },
     };
     let (handle, scheduler_thread) = scheduler
         .spawn(tokio::runtime::Handle::current())
@@ -115,6 +123,7 @@ pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Running> {
     tracing::info!(addr = %http, "HTTP listening");
     let state = Arc::new(Http::new(
         store.clone(),
+        index.clone(),
         metrics.clone(),
         sink,
         clock,
@@ -126,6 +135,7 @@ pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Running> {
         udp,
         http,
         store,
+        index,
         metrics,
         scheduler: handle,
         shutdown,
@@ -175,12 +185,40 @@ pub async fn run(
     running.stop().await
 }
 
-/// Seeds the gauges from what the store already holds.
-fn count_existing(store: &Store, metrics: &Metrics, config: &Config) -> anyhow::Result<()> {
-    for item in store.alerts() {
-        let (_, record) = item.context("reading the stored alerts")?;
-        metrics.alert_moved(None, record.state());
+/// Builds the in-memory index from the stored records (the due index with
+/// it) and seeds the gauges.
+pub(crate) fn load_index(
+    store: &Store,
+    metrics: &Metrics,
+    max_alerts: usize,
+) -> anyhow::Result<Index> {
+    let started = std::time::Instant::now();
+    let mut details = std::collections::HashMap::new();
+    for item in store.details() {
+        let (key, detail) = item.context("reading the stored details")?;
+        details.insert(key, index::detail_hash(&detail));
     }
+    // What is stored stays, even over a lowered limit.
+    let mut index = Index::new(usize::MAX);
+    for item in store.records() {
+        let (key, record) = item.context("reading the stored alerts")?;
+        metrics.alert_moved(None, record.state());
+        let detail = details.get(&key).copied().unwrap_or(0);
+        index
+            .insert(&key, &record, detail)
+            .context("loading the stored alerts")?;
+    }
+    index.set_limit(max_alerts);
+    tracing::info!(
+        alerts = index.len(),
+        took_ms = started.elapsed().as_millis() as u64,
+        "alerts loaded"
+    );
+    Ok(index)
+}
+
+/// Says so when messages wait for a notifier that is no longer configured.
+fn warn_orphan_queues(store: &Store, config: &Config) -> anyhow::Result<()> {
     for owner in store.queue_owners()? {
         if !config.notifiers.iter().any(|n| n.name() == owner) {
             tracing::warn!(

@@ -18,6 +18,7 @@ pub mod config;
 pub mod daemon;
 pub mod events;
 pub mod http;
+pub mod index;
 pub mod ingest;
 pub mod metrics;
 pub mod notify;

@@ -66,12 +66,15 @@ pub struct Metrics {
     pub fields_repaired: Counter,
     pub alert_updates: Counter,
     pub batches: Counter,
+    pub records_written: Counter,
     pub timers_fired: Counter,
     alerts: Family<StateLabel, Gauge>,
     notifications: Family<ResultLabel, Counter>,
     pub dead_letters: Counter,
     /// Set by the store alone (it knows what it queued and removed).
     pub queue_depth: Gauge,
+    /// Alerts changed in memory and not yet written to the store.
+    pub write_backlog: Gauge,
     pub http_requests: Counter,
     pub events_received: Counter,
     pub http_bad_requests: Counter,
@@ -97,11 +100,13 @@ impl Metrics {
             fields_repaired: Counter::default(),
             alert_updates: Counter::default(),
             batches: Counter::default(),
+            records_written: Counter::default(),
             timers_fired: Counter::default(),
             alerts: Family::default(),
             notifications: Family::default(),
             dead_letters: Counter::default(),
             queue_depth: Gauge::default(),
+            write_backlog: Gauge::default(),
             http_requests: Counter::default(),
             events_received: Counter::default(),
             http_bad_requests: Counter::default(),
@@ -159,6 +164,11 @@ impl Metrics {
                 &self.batches,
             ),
             (
+                "mauved_records_written",
+                "Alert records written to the store (one per dirty alert per write).",
+                &self.records_written,
+            ),
+            (
                 "mauved_timers_fired",
                 "Due timers processed (raise, clear, un-ack, end of suppression).",
                 &self.timers_fired,
@@ -212,6 +222,11 @@ impl Metrics {
             "mauved_notify_queue_depth",
             "Notifications waiting for delivery.",
             self.queue_depth.clone(),
+        );
+        r.register(
+            "mauved_write_backlog",
+            "Alerts changed in memory and not yet written to the store.",
+            self.write_backlog.clone(),
         );
         r.register(
             "process_resident_memory_bytes",

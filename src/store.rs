@@ -1,26 +1,26 @@
-//! Durable state in sled.
+//! Durable state in sled: the copy of the in-memory index that survives a
+//! restart, the notification queues and the dead letters.
 //!
 //! One sled tree holds everything, split by a one-byte prefix, so that a
-//! change to an alert, its due-index entry and the notifications it caused go
-//! to disk in a single atomic batch:
+//! round's records, details and messages go to disk in one atomic batch:
 //!
 //! | prefix | key                                     | value                  |
 //! |--------|-----------------------------------------|------------------------|
-//! | `a`    | alert key                               | [`Record`] (protobuf)  |
-//! | `d`    | due time (u64 BE) + alert key           | empty                  |
+//! | `a`    | alert key                               | [`Record`] (protobuf), without its detail |
+//! | `t`    | alert key                               | the alert's detail text (absent when empty) |
 //! | `q`    | notifier name, 0, sequence (u64 BE)     | [`Notification`]       |
 //! | `x`    | sequence (u64 BE)                       | [`DeadLetter`]         |
 //! | `m`    | meta name                               | anything               |
 //!
-//! An alert key is the source's length (u16 BE), the source, then the id: all
-//! alerts of one source share a prefix (for `replace`) and no choice of
-//! characters can make two keys collide.
+//! An alert key is the source's length (u16 BE), the source, then the id: no
+//! choice of characters can make two keys collide. The detail (up to 64 KiB,
+//! rarely read) has its own key so that the frequent record writes of
+//! heartbeats never carry it. There is no due index on disk: the scheduler
+//! rebuilds it in memory from the records at start (`index`).
 //!
-//! Durability is sled's group commit: writes are in memory until sled's
-//! flusher runs every `flush_interval_ms`, or until [`Store::flush`].
-//!
-//! The store does not decide who is told: each write carries its messages
-//! already addressed (see `routing`), and the store queues them as given.
+//! Nothing is flushed here on a timer: the scheduler's writer decides when a
+//! batch is written and when it is flushed (see `scheduler::writer`). The
+//! store does not decide who is told either: messages arrive addressed.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,7 +31,9 @@ use prost::Message;
 use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
 
 const ALERT: u8 = b'a';
-const DUE: u8 = b'd';
+const DETAIL: u8 = b't';
+/// The due index of earlier versions; removed at open.
+const OLD_DUE: u8 = b'd';
 const QUEUE: u8 = b'q';
 const DEAD: u8 = b'x';
 const META: u8 = b'm';
@@ -124,28 +126,19 @@ pub struct DeadLetter {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueId(Vec<u8>);
 
-/// One alert's change, ready to be written.
-#[derive(Clone, Debug)]
-pub struct Write {
-    pub key: AlertKey,
-    /// The due time the stored record had (its index entry to remove).
-    pub old_due: Option<UnixSecs>,
-    pub record: Record,
-    /// Messages the change causes, already addressed.
-    pub messages: Vec<Notification>,
-}
-
-/// Everything one scheduler round writes, in one atomic batch.
+/// What the writer hands sled at once: records (their detail is ignored),
+/// details that changed, and addressed messages.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
-    pub writes: Vec<Write>,
-    /// Due-index entries found not to match their alert.
-    pub stale_due: Vec<(UnixSecs, AlertKey)>,
+    pub records: Vec<(AlertKey, Record)>,
+    /// New detail text of alerts whose detail changed ("" removes it).
+    pub details: Vec<(AlertKey, String)>,
+    pub messages: Vec<Notification>,
 }
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.stale_due.is_empty()
+        self.records.is_empty() && self.details.is_empty() && self.messages.is_empty()
     }
 }
 
@@ -157,143 +150,142 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the store. `flush_interval_ms = 0` means the caller
-    /// flushes after every batch; otherwise sled flushes on that period.
-    /// `queue_depth` is set to the number of queued messages and kept so.
-    pub fn open(
-        path: &Path,
-        flush_interval_ms: u64,
-        cache_bytes: u64,
-        queue_depth: Gauge,
-    ) -> Result<Store> {
-        let flush_every = (flush_interval_ms > 0).then_some(flush_interval_ms);
+    /// Opens (or creates) the store. `queue_depth` is set to the number of
+    /// queued messages and kept so. A store from an earlier version is
+    /// brought up to date (its due index dropped, details moved out of the
+    /// records) in one batch.
+    pub fn open(path: &Path, cache_bytes: u64, queue_depth: Gauge) -> Result<Store> {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_bytes)
-            .flush_every_ms(flush_every)
+            .flush_every_ms(None)
             .open()
             .map_err(|err| match err {
                 // sled takes an exclusive lock on its files.
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    StoreError::InUse(path.display().to_string())
-                }
-                sled::Error::Io(io) if io.to_string().contains("lock") => {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
                     StoreError::InUse(path.display().to_string())
                 }
                 err => StoreError::Sled(err),
             })?;
-        // Sequences grow across all notifiers' queues: continue after the
-        // largest one still queued.
-        let next_seq = db
-            .scan_prefix([QUEUE])
-            .keys()
-            .filter_map(|k| k.ok().map(|k| seq_of(&k) + 1))
-            .max()
-            .unwrap_or(0)
-            .max(
-                db.scan_prefix([DEAD])
-                    .keys()
-                    .filter_map(|k| k.ok().map(|k| seq_of(&k) + 1))
-                    .max()
-                    .unwrap_or(0),
-            );
+        let last_seq = |prefix: u8| {
+            db.scan_prefix([prefix])
+                .keys()
+                .filter_map(|k| k.ok().map(|k| seq_of(&k) + 1))
+                .max()
+                .unwrap_or(0)
+        };
+        // Sequences grow across all queues and the dead letters.
+        let next_seq = last_seq(QUEUE).max(last_seq(DEAD));
         queue_depth.set(db.scan_prefix([QUEUE]).count() as i64);
-        Ok(Store {
+        let store = Store {
             db,
             next_seq: AtomicU64::new(next_seq),
             queue_depth,
-        })
+        };
+        store.upgrade()?;
+        Ok(store)
     }
 
+    fn upgrade(&self) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        let mut changed = false;
+        for key in self.db.scan_prefix([OLD_DUE]).keys() {
+            batch.remove(key?);
+            changed = true;
+        }
+        for item in self.db.scan_prefix([ALERT]) {
+            let (key, value) = item?;
+            let mut record = Record::decode(&*value)?;
+            if !record.detail.is_empty() {
+                let detail = std::mem::take(&mut record.detail);
+                batch.insert([&[DETAIL][..], &key[1..]].concat(), detail.into_bytes());
+                batch.insert(key, record.encode_to_vec());
+                changed = true;
+            }
+        }
+        if changed {
+            self.db.apply_batch(batch)?;
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    /// One alert's record, with its detail.
     pub fn get(&self, key: &AlertKey) -> Result<Option<Record>> {
-        self.db
-            .get(alert_key(key))?
-            .map(|bytes| decode_record(&bytes))
-            .transpose()
+        let Some(bytes) = self.db.get(prefixed(ALERT, key))? else {
+            return Ok(None);
+        };
+        let mut record = decode_record(&bytes)?;
+        record.detail = self.detail(key)?;
+        Ok(Some(record))
     }
 
-    /// Every alert, in key order.
-    pub fn alerts(&self) -> impl Iterator<Item = Result<(AlertKey, Record)>> + '_ {
-        self.scan_alerts(vec![ALERT])
+    /// An alert's detail ("" when it has none).
+    pub fn detail(&self, key: &AlertKey) -> Result<String> {
+        Ok(self
+            .db
+            .get(prefixed(DETAIL, key))?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default())
     }
 
-    /// Every alert of one source.
-    pub fn alerts_of(&self, source: &str) -> impl Iterator<Item = Result<(AlertKey, Record)>> + '_ {
-        let mut prefix = vec![ALERT];
-        push_source(&mut prefix, source);
-        self.scan_alerts(prefix)
-    }
-
-    /// The keys of every alert of one source (no records decoded).
-    pub fn alert_keys_of(&self, source: &str) -> impl Iterator<Item = Result<AlertKey>> + '_ {
-        let mut prefix = vec![ALERT];
-        push_source(&mut prefix, source);
-        self.db
-            .scan_prefix(prefix)
-            .keys()
-            .map(|key| Ok(parse_alert_key(&key?[1..])))
-    }
-
-    fn scan_alerts(
-        &self,
-        prefix: Vec<u8>,
-    ) -> impl Iterator<Item = Result<(AlertKey, Record)>> + '_ {
-        self.db.scan_prefix(prefix).map(|item| {
+    /// Every alert's record (without detail), in key order.
+    pub fn records(&self) -> impl Iterator<Item = Result<(AlertKey, Record)>> + '_ {
+        self.db.scan_prefix([ALERT]).map(|item| {
             let (key, value) = item?;
             let record = decode_record(&value)?;
             Ok((parse_alert_key(&key[1..]), record))
         })
     }
 
-    /// The earliest due time in the index.
-    pub fn next_due(&self) -> Result<Option<UnixSecs>> {
-        Ok(match self.db.scan_prefix([DUE]).keys().next() {
-            Some(key) => Some(due_time(&key?)),
-            None => None,
+    /// Every alert that has a detail, with the detail.
+    pub fn details(&self) -> impl Iterator<Item = Result<(AlertKey, String)>> + '_ {
+        self.db.scan_prefix([DETAIL]).map(|item| {
+            let (key, value) = item?;
+            let detail = String::from_utf8_lossy(&value).into_owned();
+            Ok((parse_alert_key(&key[1..]), detail))
         })
     }
 
-    /// Up to `limit` index entries due at or before `now`, earliest first.
-    pub fn due(&self, now: UnixSecs, limit: usize) -> Result<Vec<(UnixSecs, AlertKey)>> {
-        let mut out = Vec::new();
-        for key in self.db.scan_prefix([DUE]).keys().take(limit) {
-            let key = key?;
-            let due = due_time(&key);
-            if due > now {
-                break;
-            }
-            out.push((due, parse_alert_key(key.get(9..).unwrap_or_default())));
+    /// Writes a batch atomically (not flushed: see [`Store::flush`]).
+    /// Returns how many messages were queued.
+    pub fn write(&self, batch: &Batch) -> Result<u64> {
+        let mut out = sled::Batch::default();
+        for (key, record) in &batch.records {
+            let value = if record.detail.is_empty() {
+                record.encode_to_vec()
+            } else {
+                Record {
+                    detail: String::new(),
+                    ..record.clone()
+                }
+                .encode_to_vec()
+            };
+            out.insert(prefixed(ALERT, key), value);
         }
-        Ok(out)
-    }
-
-    /// Writes a round's changes in one atomic batch: each record, its
-    /// due-index entry and its messages, each message in its notifier's
-    /// queue. Returns how many messages were queued.
-    pub fn commit(&self, round: &Batch) -> Result<u64> {
-        let mut batch = sled::Batch::default();
-        let mut queued = 0;
-        for (due, key) in &round.stale_due {
-            batch.remove(due_key(*due, &encode_alert_key(key)));
-        }
-        for write in &round.writes {
-            let key = encode_alert_key(&write.key);
-            if let Some(due) = write.old_due {
-                batch.remove(due_key(due, &key));
-            }
-            if let Some(due) = write.record.next_due() {
-                batch.insert(due_key(due, &key), &[]);
-            }
-            batch.insert([&[ALERT][..], &key].concat(), write.record.encode_to_vec());
-            for message in &write.messages {
-                let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-                batch.insert(queue_key(&message.notifier, seq), message.encode_to_vec());
-                queued += 1;
+        for (key, detail) in &batch.details {
+            if detail.is_empty() {
+                out.remove(prefixed(DETAIL, key));
+            } else {
+                out.insert(prefixed(DETAIL, key), detail.as_bytes());
             }
         }
-        self.db.apply_batch(batch)?;
+        for message in &batch.messages {
+            let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+            out.insert(queue_key(&message.notifier, seq), message.encode_to_vec());
+        }
+        self.db.apply_batch(out)?;
+        let queued = batch.messages.len() as u64;
         self.queue_depth.inc_by(queued as i64);
         Ok(queued)
+    }
+
+    /// How much disk the store uses.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
     }
 
     /// The oldest `limit` notifications waiting for `notifier`.
@@ -385,20 +377,19 @@ fn push_source(out: &mut Vec<u8>, source: &str) {
     out.extend_from_slice(source.as_bytes());
 }
 
-fn encode_alert_key(key: &AlertKey) -> Vec<u8> {
-    let mut out = Vec::with_capacity(2 + key.source.len() + key.id.len());
-    push_source(&mut out, &key.source);
+fn encode_alert_key_into(out: &mut Vec<u8>, key: &AlertKey) {
+    push_source(out, &key.source);
     out.extend_from_slice(key.id.as_bytes());
+}
+
+fn prefixed(prefix: u8, key: &AlertKey) -> Vec<u8> {
+    let mut out = Vec::with_capacity(3 + key.source.len() + key.id.len());
+    out.push(prefix);
+    encode_alert_key_into(&mut out, key);
     out
 }
 
-fn alert_key(key: &AlertKey) -> Vec<u8> {
-    let mut out = vec![ALERT];
-    out.extend_from_slice(&encode_alert_key(key));
-    out
-}
-
-/// Inverse of [`encode_alert_key`]. Keys are only ever written by this module
+/// Inverse of [`encode_alert_key_into`]. Keys are only ever written by this module
 /// from valid strings, so a short or odd key means a damaged store; it decodes
 /// as best it can rather than panicking.
 fn parse_alert_key(bytes: &[u8]) -> AlertKey {
@@ -412,21 +403,6 @@ fn parse_alert_key(bytes: &[u8]) -> AlertKey {
         String::from_utf8_lossy(&rest[..split]),
         String::from_utf8_lossy(&rest[split..]),
     )
-}
-
-fn due_key(due: UnixSecs, key: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(9 + key.len());
-    out.push(DUE);
-    out.extend_from_slice(&due.to_be_bytes());
-    out.extend_from_slice(key);
-    out
-}
-
-fn due_time(key: &[u8]) -> UnixSecs {
-    key.get(1..9)
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0)
 }
 
 fn queue_key(notifier: &str, seq: u64) -> Vec<u8> {
@@ -451,7 +427,7 @@ mod tests {
     use super::*;
 
     fn open_at(path: &Path) -> Store {
-        Store::open(path, 0, 1 << 20, Gauge::default()).unwrap()
+        Store::open(path, 1 << 20, Gauge::default()).unwrap()
     }
 
     fn open() -> (tempfile::TempDir, Store) {
@@ -480,43 +456,46 @@ mod tests {
         }
     }
 
-    fn write(key: &AlertKey, old_due: Option<u64>, record: Record, to: &[&str]) -> Batch {
+    fn batch(key: &AlertKey, record: Record, to: &[&str]) -> Batch {
         Batch {
-            writes: vec![Write {
-                key: key.clone(),
-                old_due,
-                record,
-                messages: to.iter().map(|n| message(key, n)).collect(),
-            }],
-            stale_due: vec![],
+            records: vec![(key.clone(), record)],
+            details: vec![],
+            messages: to.iter().map(|n| message(key, n)).collect(),
         }
+    }
+
+    fn key_bytes(key: &AlertKey) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_alert_key_into(&mut out, key);
+        out
     }
 
     #[test]
     fn keys_of_different_sources_never_collide() {
-        let a = encode_alert_key(&AlertKey::new("ab", "c"));
-        let b = encode_alert_key(&AlertKey::new("a", "bc"));
-        assert_ne!(a, b);
+        assert_ne!(
+            key_bytes(&AlertKey::new("ab", "c")),
+            key_bytes(&AlertKey::new("a", "bc"))
+        );
         let key = AlertKey::new("héllo\0", "x\0y");
-        assert_eq!(parse_alert_key(&encode_alert_key(&key)), key);
+        assert_eq!(parse_alert_key(&key_bytes(&key)), key);
     }
 
     #[test]
-    fn commit_moves_the_due_entry_and_queues_each_message_for_its_notifier() {
+    fn a_batch_writes_records_details_and_messages_for_their_notifiers() {
         let (_dir, store) = open();
         let key = AlertKey::new("src", "hb");
-        store
-            .commit(&write(&key, None, record(Some(100)), &[]))
-            .unwrap();
-        assert_eq!(store.next_due().unwrap(), Some(100));
-        assert_eq!(store.due(99, 10).unwrap(), vec![]);
-        assert_eq!(store.due(100, 10).unwrap(), vec![(100, key.clone())]);
+        let mut with_detail = batch(&key, record(Some(100)), &["a", "b"]);
+        with_detail.details.push((key.clone(), "<b>big</b>".into()));
+        assert_eq!(store.write(&with_detail).unwrap(), 2);
+        let stored = store.get(&key).unwrap().unwrap();
+        assert_eq!(stored.will_raise_at, Some(100));
+        assert_eq!(stored.detail, "<b>big</b>");
+        // A record write without a detail keeps the detail.
+        store.write(&batch(&key, record(None), &[])).unwrap();
+        assert_eq!(store.detail(&key).unwrap(), "<b>big</b>");
+        let all: Vec<_> = store.records().map(|r| r.unwrap()).collect();
+        assert_eq!(all, vec![(key.clone(), record(None))]);
 
-        let queued = store
-            .commit(&write(&key, Some(100), record(None), &["a", "b"]))
-            .unwrap();
-        assert_eq!(queued, 2);
-        assert_eq!(store.next_due().unwrap(), None);
         assert_eq!(store.queue_len(), 2);
         let waiting = store.queued("a", 10).unwrap();
         assert_eq!(waiting.len(), 1);
@@ -533,9 +512,7 @@ mod tests {
     fn a_dead_letter_leaves_the_queue_and_is_kept() {
         let (_dir, store) = open();
         let key = AlertKey::new("src", "a");
-        store
-            .commit(&write(&key, None, record(None), &["n"]))
-            .unwrap();
+        store.write(&batch(&key, record(None), &["n"])).unwrap();
         let (id, notification) = store.queued("n", 1).unwrap().remove(0);
         let letter = DeadLetter {
             notification,
@@ -556,7 +533,7 @@ mod tests {
             update_type: Some(99),
             ..record(None)
         };
-        store.commit(&write(&key, None, bad, &[])).unwrap();
+        store.write(&batch(&key, bad, &[])).unwrap();
         assert!(matches!(
             store.get(&key),
             Err(StoreError::UnknownEnum { value: 99, .. })
@@ -567,29 +544,28 @@ mod tests {
     }
 
     #[test]
-    fn alerts_of_a_source_excludes_prefix_lookalikes() {
-        let (_dir, store) = open();
-        let writes: Vec<Write> = [("web", "a"), ("web", "b"), ("web2", "a")]
-            .into_iter()
-            .map(|(s, i)| Write {
-                key: AlertKey::new(s, i),
-                old_due: None,
-                record: record(None),
-                messages: vec![],
-            })
-            .collect();
-        store
-            .commit(&Batch {
-                writes,
-                stale_due: vec![],
-            })
-            .unwrap();
-        let web: Vec<AlertKey> = store.alerts_of("web").map(|r| r.unwrap().0).collect();
-        assert_eq!(
-            web,
-            vec![AlertKey::new("web", "a"), AlertKey::new("web", "b")]
-        );
-        assert_eq!(store.alerts().count(), 3);
+    fn a_store_of_the_previous_layout_is_upgraded_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = AlertKey::new("web", "a");
+        {
+            let db = sled::open(dir.path()).unwrap();
+            let old = Record {
+                detail: "inline".into(),
+                ..record(Some(7))
+            };
+            db.insert(prefixed(ALERT, &key), old.encode_to_vec())
+                .unwrap();
+            let mut due = vec![OLD_DUE];
+            due.extend_from_slice(&7u64.to_be_bytes());
+            due.extend(key_bytes(&key));
+            db.insert(due, &[]).unwrap();
+            db.flush().unwrap();
+        }
+        let store = open_at(dir.path());
+        assert_eq!(store.detail(&key).unwrap(), "inline");
+        let (_, stored) = store.records().next().unwrap().unwrap();
+        assert_eq!(stored, record(Some(7)), "detail moved out of the record");
+        assert_eq!(store.db.scan_prefix([OLD_DUE]).count(), 0);
     }
 
     #[test]
@@ -599,15 +575,13 @@ mod tests {
         {
             let store = open_at(dir.path());
             store
-                .commit(&write(&key, None, record(None), &["n", "n"]))
+                .write(&batch(&key, record(None), &["n", "n"]))
                 .unwrap();
             store.flush().unwrap();
         }
         let store = open_at(dir.path());
         assert_eq!(store.queue_len(), 2);
-        store
-            .commit(&write(&key, None, record(None), &["n"]))
-            .unwrap();
+        store.write(&batch(&key, record(None), &["n"])).unwrap();
         let seqs: Vec<u64> = store
             .queued("n", 10)
             .unwrap()
@@ -620,7 +594,7 @@ mod tests {
     #[test]
     fn a_second_open_of_the_same_directory_says_it_is_in_use() {
         let (dir, _store) = open();
-        let err = Store::open(dir.path(), 0, 1 << 20, Gauge::default())
+        let err = Store::open(dir.path(), 1 << 20, Gauge::default())
             .err()
             .expect("the directory is locked");
         assert!(matches!(err, StoreError::InUse(_)), "{err}");

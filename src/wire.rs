@@ -63,15 +63,24 @@ pub enum AlertError {
     NoId,
     #[error("a time is more than 3650 days from now")]
     TimeOutOfRange,
+    /// Not found here but by the scheduler: a new alert beyond
+    /// `store.max_alerts` (memory is bounded by that count).
+    #[error("the alert limit is reached")]
+    OverCapacity,
 }
 
 impl AlertError {
-    pub const ALL: [AlertError; 2] = [AlertError::NoId, AlertError::TimeOutOfRange];
+    pub const ALL: [AlertError; 3] = [
+        AlertError::NoId,
+        AlertError::TimeOutOfRange,
+        AlertError::OverCapacity,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             AlertError::NoId => "no_id",
             AlertError::TimeOutOfRange => "time_out_of_range",
+            AlertError::OverCapacity => "over_capacity",
         }
     }
 }

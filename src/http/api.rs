@@ -78,12 +78,44 @@ pub async fn counts(http: Shared) -> Json<serde_json::Map<String, serde_json::Va
 pub struct ListQuery {
     state: Option<String>,
     source: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
+/// Alerts per page unless `limit` says otherwise, and the most a page holds.
+const PAGE: usize = 1000;
+const MAX_PAGE: usize = 10_000;
+
+/// A cursor is the last alert of a page: the source's length (u16 BE), the
+/// source and the id, in hex, so that any characters survive a URL.
+fn cursor_of(key: &AlertKey) -> String {
+    let len = u16::try_from(key.source.len()).unwrap_or(u16::MAX);
+    len.to_be_bytes()
+        .iter()
+        .chain(key.source.as_bytes())
+        .chain(key.id.as_bytes())
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn parse_cursor(text: &str) -> Option<AlertKey> {
+    let bytes: Vec<u8> = (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect::<Option<_>>()?;
+    let len = usize::from(u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]));
+    let source = std::str::from_utf8(bytes.get(2..2 + len)?).ok()?;
+    let id = std::str::from_utf8(bytes.get(2 + len..)?).ok()?;
+    Some(AlertKey::new(source, id))
+}
+
+/// `GET /api/alerts`: a page of alerts in (source, id) order. When more
+/// follow, the `Link` header names the next page (`rel="next"`) and
+/// `X-Next-Cursor` carries its cursor.
 pub async fn list(
     http: Shared,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Answer<Json<Vec<AlertView>>> {
+) -> Answer<impl IntoResponse> {
     let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
     let state = match query.state.as_deref() {
         None => None,
@@ -91,20 +123,79 @@ pub async fn list(
             ApiError::bad_request("state must be raised, acknowledged, pending or cleared")
         })?),
     };
-    let scan: Box<dyn Iterator<Item = _>> = match &query.source {
-        Some(source) => Box::new(http.store.alerts_of(source)),
-        None => Box::new(http.store.alerts()),
+    let limit = query.limit.unwrap_or(PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be from 1 to {MAX_PAGE}"
+        )));
+    }
+    let after = match &query.cursor {
+        Some(cursor) => {
+            Some(parse_cursor(cursor).ok_or_else(|| ApiError::bad_request("cursor is not valid"))?)
+        }
+        None => None,
     };
-    let mut views = Vec::new();
-    for item in scan {
-        let (key, record) = item.map_err(store_error)?;
-        if state.is_none_or(|s| record.state() == s) {
-            views.push(AlertView::new(&key, &record));
+    let after = match (&query.source, after) {
+        // Start at the source's first alert.
+        (Some(source), None) => Some(AlertKey::new(source.clone(), "")),
+        (_, after) => after,
+    };
+    let mut page = Vec::new();
+    let mut more = false;
+    {
+        let index = http.index();
+        index.walk(after.as_ref(), |slot| {
+            let key = index.key(slot);
+            if query.source.as_ref().is_some_and(|s| *s != key.source) {
+                // Sources are in order: past the one asked for, nothing more.
+                return false;
+            }
+            let record = index.record(slot);
+            if state.is_none_or(|s| record.state() == s) {
+                if page.len() == limit {
+                    more = true;
+                    return false;
+                }
+                page.push((key, record));
+            }
+            true
+        });
+    }
+    let mut views = Vec::with_capacity(page.len());
+    for (key, mut record) in page {
+        record.detail = http.store.detail(&key).map_err(store_error)?;
+        views.push(AlertView::new(&key, &record));
+    }
+    let mut headers = axum::http::HeaderMap::new();
+    if let (true, Some(last)) = (more, views.last()) {
+        let cursor = cursor_of(&AlertKey::new(last.source.clone(), last.id.clone()));
+        let mut next = format!("/api/alerts?limit={limit}&cursor={cursor}");
+        if let Some(state) = state {
+            next.push_str(&format!("&state={}", state.as_str()));
+        }
+        if let Some(source) = &query.source {
+            let encoded: String = url_encode(source);
+            next.push_str(&format!("&source={encoded}"));
+        }
+        if let Ok(value) = format!("<{next}>; rel=\"next\"").parse() {
+            headers.insert(header::LINK, value);
+        }
+        if let Ok(value) = cursor.parse() {
+            headers.insert("x-next-cursor", value);
         }
     }
-    // Store order puts short sources first; people expect alphabetical.
-    views.sort_unstable_by(|a, b| (&a.source, &a.id).cmp(&(&b.source, &b.id)));
-    Ok(Json(views))
+    Ok((headers, Json(views)))
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 pub async fn one(
@@ -113,10 +204,15 @@ pub async fn one(
 ) -> Answer<Json<AlertView>> {
     let (source, id) = path(key)?;
     let key = AlertKey::new(source, id);
-    match http.store.get(&key).map_err(store_error)? {
-        Some(record) => Ok(Json(AlertView::new(&key, &record))),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "no such alert")),
-    }
+    let found = {
+        let index = http.index();
+        index
+            .find(&key.source, &key.id)
+            .map(|slot| index.record(slot))
+    };
+    let mut record = found.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such alert"))?;
+    record.detail = http.store.detail(&key).map_err(store_error)?;
+    Ok(Json(AlertView::new(&key, &record)))
 }
 
 #[derive(Deserialize, Default)]
@@ -202,4 +298,23 @@ pub async fn events(
     Ok(Json(
         serde_json::json!({ "accepted": alerts, "updates": count }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_any_key() {
+        for key in [
+            AlertKey::new("web1", "disk"),
+            AlertKey::new("web/2", "id with space & é"),
+            AlertKey::new("", ""),
+        ] {
+            assert_eq!(parse_cursor(&cursor_of(&key)), Some(key));
+        }
+        for bad in ["", "0", "zz", "0005ab", "00"] {
+            assert_eq!(parse_cursor(bad), None, "{bad}");
+        }
+    }
 }

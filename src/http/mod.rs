@@ -21,7 +21,7 @@
 mod api;
 mod page;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
 use crate::clock::Clock;
+use crate::index::Index;
 use crate::ingest::Sink;
 use crate::metrics::Metrics;
 use crate::scheduler::SchedulerHandle;
@@ -51,6 +52,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// What request handlers share.
 pub struct Http {
     pub store: Arc<Store>,
+    /// The alerts as they are now (the store may lag by a flush interval).
+    pub index: Arc<RwLock<Index>>,
     pub metrics: Arc<Metrics>,
     pub scheduler: SchedulerHandle,
     /// `POST /events` goes the way of a datagram: de-dup, then the scheduler.
@@ -63,6 +66,7 @@ pub struct Http {
 impl Http {
     pub fn new(
         store: Arc<Store>,
+        index: Arc<RwLock<Index>>,
         metrics: Arc<Metrics>,
         sink: Sink,
         clock: Clock,
@@ -70,6 +74,7 @@ impl Http {
     ) -> Self {
         Http {
             store,
+            index,
             metrics,
             scheduler: sink.scheduler.clone(),
             sink,
@@ -81,6 +86,12 @@ impl Http {
 }
 
 type Shared = State<Arc<Http>>;
+
+impl Http {
+    pub(crate) fn index(&self) -> RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 /// An error answer: a status and `{"error": "..."}`.
 #[derive(Debug)]

@@ -44,8 +44,19 @@ struct Row {
 
 pub async fn index(http: Shared) -> Result<Html<String>, ApiError> {
     let now = http.clock.now();
+    let mut alerts = Vec::new();
+    {
+        let index = http.index();
+        index.walk(None, |slot| {
+            let record = index.record(slot);
+            if record.state() != State::Cleared {
+                alerts.push((index.key(slot), record));
+            }
+            true
+        });
+    }
     let mut rows = Vec::new();
-    for (key, record) in http.store.alerts().flatten() {
+    for (key, record) in alerts {
         let state = record.state();
         let when = match state {
             State::Cleared => continue,

@@ -50,9 +50,12 @@ impl SchedulerHandle {
         answer.await.map_err(|_| Error::Stopped)?
     }
 
-    /// Returns once everything handed over before is written and flushed.
+    /// Returns once everything handed over before is written and flushed,
+    /// timer-only changes included.
     pub async fn flush(&self) -> Result<(), Error> {
-        self.apply_durably(Vec::new()).await
+        let (done, wait) = oneshot::channel();
+        self.send(Command::Flush(done)).await?;
+        wait.await.map_err(|_| Error::Stopped)?
     }
 
     /// Asks the scheduler to finish its round, flush and stop.

@@ -1,41 +1,55 @@
 //! The scheduler: the one thread that changes alerts.
 //!
-//! It sleeps until the earliest entry of the due index or until ingest or the
-//! HTTP API hands it work, whichever comes first (mini-redis' expiry task,
-//! with a channel as the wake-up). Everything that changes an alert (updates,
+//! It sleeps until the earliest due timer of the in-memory index, until
+//! ingest or the HTTP API hands it work, or until the writer is free and
+//! something is waiting to be written (mini-redis' expiry task, with a
+//! channel as the wake-up). Everything that changes an alert (updates,
 //! timers, acknowledgements) passes through here in order, so the state
-//! machine never races with itself and the store needs no locks.
+//! machine never races with itself.
 //!
-//! Work is done in rounds ([`round`]): one round takes every command already
-//! waiting (up to a bound) plus every due timer, applies them in memory, has
-//! each event addressed (`routing`), and writes the result as one atomic store
-//! batch. A heartbeat that arrives ten times in one round is written once.
-//! When somebody waits for an answer (an HTTP action, a JSON submission) the
-//! round is flushed to disk before it is given: one flush for all of them.
+//! Changes are applied to the [`Index`] in memory (the truth that the API
+//! reads), events are addressed (`routing`) into messages, and the alert is
+//! marked dirty ([`dirty`]). The [`writer`] thread then writes behind to sled:
+//! urgent changes and messages within `flush_interval_ms`, timer-only
+//! refreshes after `timer_flush_s`, paced at `max_writes_per_s` so that sled's
+//! memory, which grows with its write rate, stays bounded. Somebody waiting
+//! for durability (an HTTP action, a JSON submission) gets the answer after
+//! the flush that carried the change: one flush for all of them.
 //!
 //! Time comes from the [`Clock`] it is given, so tests move it by hand.
 
+mod dirty;
 mod handle;
-mod round;
+mod writer;
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use self::dirty::Dirty;
 pub use self::handle::SchedulerHandle;
-use self::round::Round;
-use crate::alert::{self, AlertKey, Record, TickTime, UnixSecs, Update};
+use self::writer::{Done, Job, Writer};
+use crate::alert::{self, AlertKey, Record, TickTime, Transition, UnixSecs, Update};
 use crate::clock::Clock;
+use crate::index::{self, Index, SlotId};
+use crate::ingest::LogLimiter;
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
+use crate::routing;
+use crate::store::{Batch, Store, StoreError};
+use crate::wire::AlertError;
 
-/// Most commands taken into one round.
-const MAX_ROUND_COMMANDS: usize = 256;
-/// Most due timers fired in one round (the rest go in the next one).
-const MAX_ROUND_TIMERS: usize = 10_000;
+/// Most commands taken before timers and writes are looked at again.
+const MAX_ROUND_COMMANDS: usize = 64;
+/// Most due timers fired at once (the rest follow at once after).
+const MAX_ROUND_TIMERS: usize = 20_000;
 /// Commands waiting for the scheduler, at most.
 const QUEUE: usize = 64;
+/// While this many messages or detail bytes wait for the writer, no new
+/// command is taken: a flood is held in the kernel's socket buffer (and
+/// dropped and counted there) rather than in our memory.
+const MAX_PENDING_MESSAGES: usize = 200_000;
+const MAX_PENDING_DETAIL_BYTES: usize = 64 << 20;
 
 /// An operator action on one alert.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +72,27 @@ pub enum Error {
 
 type Reply = Result<Record, Error>;
 
+/// Somebody waiting for a change to be on disk.
+pub(crate) enum Waiter {
+    /// Updates applied (`apply_durably`, `flush`).
+    Applied(oneshot::Sender<Result<(), Error>>),
+    /// An action, with its outcome to give once it is written.
+    Acted(oneshot::Sender<Reply>, Box<Record>),
+}
+
+impl Waiter {
+    fn answer(self, written: Result<(), Error>) {
+        match self {
+            Waiter::Applied(tx) => {
+                let _ = tx.send(written);
+            }
+            Waiter::Acted(tx, record) => {
+                let _ = tx.send(written.map(|()| *record));
+            }
+        }
+    }
+}
+
 /// Work for the scheduler; only [`SchedulerHandle`] makes these.
 #[derive(Debug)]
 enum Command {
@@ -71,13 +106,24 @@ enum Command {
         action: Action,
         reply: oneshot::Sender<Reply>,
     },
-    /// Finish the current round, flush and return.
+    /// Write everything dirty, of both tiers, unpaced; answer once flushed.
+    Flush(oneshot::Sender<Result<(), Error>>),
+    /// Write everything, flush and return.
     Stop,
+}
+
+/// How the write-behind is paced (from `[store]`).
+#[derive(Clone, Copy, Debug)]
+pub struct Durability {
+    pub flush_interval_ms: u64,
+    pub timer_flush_s: u64,
+    pub max_writes_per_s: u64,
 }
 
 /// What the scheduler needs besides its commands.
 pub struct Scheduler {
     pub store: Arc<Store>,
+    pub index: Arc<RwLock<Index>>,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     /// Notifier names, and how to wake each one's delivery worker.
@@ -85,211 +131,488 @@ pub struct Scheduler {
     pub started_at: UnixSecs,
     pub initial_sleep_s: u64,
     pub max_acknowledgement_s: u64,
-    /// Flush after every round that wrote (flush_interval_ms = 0).
-    pub flush_every_round: bool,
+    pub durability: Durability,
+}
+
+/// The scheduler's own state on its thread.
+struct Run {
+    s: Scheduler,
+    names: Vec<String>,
+    dirty: Dirty,
+    jobs: std::sync::mpsc::SyncSender<Job>,
+    writer_busy: bool,
+    /// A flush of everything was asked for.
+    flush_all: bool,
+    /// When the last job carrying urgent changes was handed over (clock ms).
+    last_urgent_ms: u64,
+    /// When the pacing budget was last topped up, and what is left of it.
+    budget_at_ms: u64,
+    budget: f64,
+    limiter: LogLimiter,
 }
 
 impl Scheduler {
-    /// Starts the scheduler on its own thread (store calls block). It stops
+    /// Starts the scheduler and its writer on their own threads. It stops
     /// when told to through the handle or when every handle is gone.
     pub fn spawn(
         self,
         runtime: tokio::runtime::Handle,
     ) -> std::io::Result<(SchedulerHandle, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(QUEUE);
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let writer = Writer {
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+            wakes: self.notifiers.iter().map(|(_, w)| w.clone()).collect(),
+        };
+        let (jobs, writer_thread) = writer.spawn(done_tx)?;
+        let now_ms = self.clock.now_ms();
+        let run = Run {
+            names: self.notifiers.iter().map(|(n, _)| n.clone()).collect(),
+            s: self,
+            dirty: Dirty::default(),
+            jobs,
+            writer_busy: false,
+            flush_all: false,
+            last_urgent_ms: now_ms,
+            budget_at_ms: now_ms,
+            budget: 0.0,
+            limiter: LogLimiter::new(),
+        };
         let thread = std::thread::Builder::new()
             .name("scheduler".into())
-            .spawn(move || self.run(rx, runtime))?;
+            .spawn(move || {
+                run.run(rx, done_rx, runtime);
+                let _ = writer_thread.join();
+            })?;
         Ok((SchedulerHandle::new(tx), thread))
     }
+}
 
-    fn run(self, mut rx: mpsc::Receiver<Command>, runtime: tokio::runtime::Handle) {
-        let names: Vec<String> = self.notifiers.iter().map(|(n, _)| n.clone()).collect();
-        loop {
-            let next_due = self.store.next_due().unwrap_or_else(|err| {
-                self.store_failed(&err);
-                Some(self.clock.now() + 1)
-            });
-            // None: a timer is due; Some(None): every handle is gone.
-            let first = runtime.block_on(async {
-                match next_due {
-                    Some(due) => tokio::select! {
-                        command = rx.recv() => Some(command),
-                        () = self.clock.sleep_until(due) => None,
-                    },
-                    None => Some(rx.recv().await),
+/// Why the scheduler woke up.
+enum Wake {
+    Command(Option<Command>),
+    Written(Option<Done>),
+    Time,
+}
+
+impl Run {
+    fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Command>,
+        mut done: mpsc::UnboundedReceiver<Done>,
+        runtime: tokio::runtime::Handle,
+    ) {
+        let mut open = true;
+        while open {
+            let deadline = self.next_wake_ms();
+            let accept = !self.backpressured();
+            let wake = runtime.block_on(async {
+                tokio::select! {
+                    command = rx.recv(), if accept => Wake::Command(command),
+                    written = done.recv() => Wake::Written(written),
+                    () = sleep_until(&self.s.clock, deadline) => Wake::Time,
                 }
             });
-            let mut round = Round::new(&self.store);
-            let mut open = true;
-            match first {
-                Some(Some(command)) => {
-                    self.handle(command, &mut round, &names);
+            match wake {
+                Wake::Command(Some(command)) => {
+                    open = self.handle(command);
                     for _ in 1..MAX_ROUND_COMMANDS {
+                        if !open || self.backpressured() {
+                            break;
+                        }
                         match rx.try_recv() {
-                            Ok(command) => self.handle(command, &mut round, &names),
+                            Ok(command) => open = self.handle(command),
                             Err(_) => break,
                         }
                     }
                 }
-                Some(None) => open = false,
-                None => {}
+                Wake::Command(None) => open = false,
+                Wake::Written(Some(done)) => self.written(done),
+                Wake::Written(None) => open = false,
+                Wake::Time => {}
             }
-            open &= !round.stop;
-            self.fire_due(&mut round, &names);
-            self.commit(round);
-            if !open {
-                break;
+            self.fire_due();
+            self.dispatch(false);
+        }
+        // Stopping: everything still dirty is written, unpaced.
+        while self.writer_busy || self.dirty.has_urgent() || self.dirty.backlog() > 0 {
+            if !self.writer_busy {
+                self.dispatch(true);
+                if !self.writer_busy {
+                    break;
+                }
+            }
+            match runtime.block_on(done.recv()) {
+                Some(done) => self.written(done),
+                None => break,
             }
         }
-        if let Err(err) = self.store.flush() {
+        if let Err(err) = self.s.store.flush() {
             self.store_failed(&err);
         }
     }
 
+    fn backpressured(&self) -> bool {
+        self.dirty.messages.len() >= MAX_PENDING_MESSAGES
+            || self.dirty.detail_bytes >= MAX_PENDING_DETAIL_BYTES
+    }
+
+    /// The next moment something is due: a timer, or a write.
+    fn next_wake_ms(&self) -> Option<u64> {
+        let timer = self.index().next_due().map(|due| due.saturating_mul(1000));
+        let write = if self.writer_busy {
+            None
+        } else {
+            let d = self.s.durability;
+            let urgent = self
+                .dirty
+                .has_urgent()
+                .then_some(self.last_urgent_ms + d.flush_interval_ms);
+            let timers = self.dirty.timers_due_ms(d.timer_flush_s * 1000);
+            urgent.into_iter().chain(timers).min()
+        };
+        timer.into_iter().chain(write).min()
+    }
+
+    fn index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.s.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn tick_time(&self) -> TickTime {
         TickTime {
-            now: self.clock.now(),
-            started_at: self.started_at,
-            grace_until: self.started_at + self.initial_sleep_s,
+            now: self.s.clock.now(),
+            started_at: self.s.started_at,
+            grace_until: self.s.started_at + self.s.initial_sleep_s,
         }
     }
 
-    fn handle(&self, command: Command, round: &mut Round, names: &[String]) {
+    /// Returns false on Stop.
+    fn handle(&mut self, command: Command) -> bool {
         match command {
             Command::Apply { updates, durable } => {
                 for update in &updates {
-                    if let Err(err) = self.apply_update(update, round, names) {
-                        self.store_failed(&err);
-                    }
+                    self.apply_update(update);
                 }
-                round.durable.extend(durable);
+                self.dirty.waiting.extend(durable.map(Waiter::Applied));
             }
-            Command::Act { key, action, reply } => {
-                let result = self.act(&key, &action, round, names);
-                round.replies.push((reply, result));
+            Command::Act { key, action, reply } => match self.act(&key, &action) {
+                // Answered once the change is on disk.
+                Ok(record) => self
+                    .dirty
+                    .waiting
+                    .push(Waiter::Acted(reply, Box::new(record))),
+                Err(err) => {
+                    let _ = reply.send(Err(err));
+                }
+            },
+            Command::Flush(done) => {
+                self.dirty.waiting.push(Waiter::Applied(done));
+                self.flush_all = true;
             }
-            Command::Stop => round.stop = true,
+            Command::Stop => return false,
         }
+        true
     }
 
-    fn apply_update(
-        &self,
-        update: &Update,
-        round: &mut Round,
-        names: &[String],
-    ) -> Result<(), StoreError> {
+    fn apply_update(&mut self, update: &Update) {
         let now = update.received_at;
+        let shared = self.s.index.clone();
+        let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
         for change in &update.alerts {
+            let found = index.find(&update.source, &change.id);
+            let old = found.map(|slot| index.record(slot));
+            let transition = alert::apply(old.as_ref(), &update.source, change, now);
+            let old_hash = found.map_or(0, |slot| index.detail_hash_of(slot));
+            let detail = change
+                .detail
+                .as_deref()
+                .filter(|d| index::detail_hash(d) != old_hash);
             let key = AlertKey::new(update.source.clone(), change.id.clone());
-            let transition = alert::apply(round.get(&key)?, &update.source, change, now);
-            round.put(key, transition, now, names);
-            self.metrics.alert_updates.inc();
+            let slot = match found {
+                Some(slot) => slot,
+                None => match index.insert(&key, &transition.record, 0) {
+                    Ok(slot) => slot,
+                    Err(full) => {
+                        self.s.metrics.alert_rejected(AlertError::OverCapacity);
+                        if self.limiter.allow(now) {
+                            tracing::warn!(%key, "alert refused: {full}");
+                        }
+                        continue;
+                    }
+                },
+            };
+            self.s.metrics.alert_updates.inc();
+            let hash = detail.map_or(old_hash, index::detail_hash);
+            self.commit(&mut index, slot, key, old, transition, hash, detail, now);
         }
         if update.replace {
             let listed: HashSet<&str> = update.alerts.iter().map(|a| a.id.as_str()).collect();
-            for key in round.keys_of(&update.source)? {
-                if listed.contains(key.id.as_str()) {
-                    continue;
-                }
-                if let Some(record) = round.get(&key)? {
-                    if let Some(transition) = alert::clear_unlisted(record, now) {
-                        round.put(key, transition, now, names);
-                    }
+            let unlisted: Vec<SlotId> = index
+                .of_source(&update.source)
+                .iter()
+                .copied()
+                .filter(|&slot| !listed.contains(index.key(slot).id.as_str()))
+                .collect();
+            for slot in unlisted {
+                let old = index.record(slot);
+                if let Some(transition) = alert::clear_unlisted(&old, now) {
+                    let hash = index.detail_hash_of(slot);
+                    let key = index.key(slot);
+                    self.commit(
+                        &mut index,
+                        slot,
+                        key,
+                        Some(old),
+                        transition,
+                        hash,
+                        None,
+                        now,
+                    );
                 }
             }
         }
-        Ok(())
     }
 
-    fn act(&self, key: &AlertKey, action: &Action, round: &mut Round, names: &[String]) -> Reply {
-        let now = self.clock.now();
-        let record = round.get(key)?.ok_or(Error::NotFound)?;
+    /// Puts a transition into the index, addresses its event and marks the
+    /// alert dirty in the right tier.
+    #[allow(clippy::too_many_arguments)]
+    fn commit(
+        &mut self,
+        index: &mut Index,
+        slot: SlotId,
+        key: AlertKey,
+        old: Option<Record>,
+        transition: Transition,
+        detail_hash: u64,
+        new_detail: Option<&str>,
+        at: UnixSecs,
+    ) {
+        let Transition { mut record, event } = transition;
+        index.update(slot, &record, detail_hash);
+        self.s
+            .metrics
+            .alert_moved(old.as_ref().map(Record::state), record.state());
+        if let Some(detail) = new_detail {
+            self.dirty.set_detail(slot, detail.to_owned());
+        }
+        let urgent = event.is_some()
+            || new_detail.is_some()
+            || old.as_ref().is_none_or(|old| !timers_only(old, &record));
+        self.dirty.mark(slot, urgent, self.s.clock.now_ms());
+        if let Some(kind) = event {
+            record.detail = match self.dirty.details.get(&slot) {
+                Some(detail) => detail.clone(),
+                None => self.s.store.detail(&key).unwrap_or_else(|err| {
+                    self.store_failed(&err);
+                    String::new()
+                }),
+            };
+            let messages = routing::address(&key, kind, at, &record, &self.names);
+            self.dirty.messages.extend(messages);
+        }
+    }
+
+    fn act(&mut self, key: &AlertKey, action: &Action) -> Reply {
+        let now = self.s.clock.now();
+        let shared = self.s.index.clone();
+        let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
+        let slot = index.find(&key.source, &key.id).ok_or(Error::NotFound)?;
+        let old = index.record(slot);
         let transition = match action {
             Action::Acknowledge { by, until } => {
-                alert::acknowledge(record, by, *until, self.max_acknowledgement_s, now)?
+                alert::acknowledge(&old, by, *until, self.s.max_acknowledgement_s, now)?
             }
-            Action::Unacknowledge => alert::unacknowledge(record, now)?,
+            Action::Unacknowledge => alert::unacknowledge(&old, now)?,
         };
         let record = transition.record.clone();
-        round.put(key.clone(), transition, now, names);
+        let hash = index.detail_hash_of(slot);
+        self.commit(
+            &mut index,
+            slot,
+            key.clone(),
+            Some(old),
+            transition,
+            hash,
+            None,
+            now,
+        );
         Ok(record)
     }
 
-    fn fire_due(&self, round: &mut Round, names: &[String]) {
+    fn fire_due(&mut self) {
         let time = self.tick_time();
-        let due = match self.store.due(time.now, MAX_ROUND_TIMERS) {
-            Ok(due) => due,
-            Err(err) => return self.store_failed(&err),
-        };
-        for (due_at, key) in due {
-            let record = match round.get(&key) {
-                Ok(record) => record,
-                Err(err) => return self.store_failed(&err),
-            };
-            match record.map(|r| (alert::tick(r, &time), r.next_due())) {
-                Some((Some(transition), _)) => {
-                    self.metrics.timers_fired.inc();
-                    round.put(key, transition, time.now, names);
+        loop {
+            let due = self.index().due(time.now, MAX_ROUND_TIMERS);
+            if due.is_empty() {
+                return;
+            }
+            let shared = self.s.index.clone();
+            let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
+            for &(_, slot) in &due {
+                let old = index.record(slot);
+                if let Some(transition) = alert::tick(&old, &time) {
+                    self.s.metrics.timers_fired.inc();
+                    let (key, hash) = (index.key(slot), index.detail_hash_of(slot));
+                    self.commit(
+                        &mut index,
+                        slot,
+                        key,
+                        Some(old),
+                        transition,
+                        hash,
+                        None,
+                        time.now,
+                    );
                 }
-                Some((None, next_due)) if next_due == Some(due_at) => {}
-                // An index entry that does not match its alert cannot come
-                // from `commit`; drop it rather than wake for it forever.
-                _ => round.stale_due.push((due_at, key)),
+            }
+            if due.len() < MAX_ROUND_TIMERS {
+                return;
             }
         }
     }
 
-    fn commit(&self, mut round: Round) {
-        let (batch, moves) = round.take_batch();
-        let waiting = !round.replies.is_empty() || !round.durable.is_empty();
-        let mut result = if batch.is_empty() {
-            Ok(0)
+    /// Hands the writer a job if it is free and something is due: urgent
+    /// changes after the flush interval (at once if somebody waits), and
+    /// timer-only changes that have waited their window, within the pace.
+    /// `all` (stopping) writes everything at once.
+    fn dispatch(&mut self, all: bool) {
+        if self.writer_busy {
+            return;
+        }
+        let all = all || std::mem::take(&mut self.flush_all);
+        let d = self.s.durability;
+        let now_ms = self.s.clock.now_ms();
+        let urgent_due = self.dirty.has_urgent()
+            && (all
+                || !self.dirty.waiting.is_empty()
+                || now_ms >= self.last_urgent_ms + d.flush_interval_ms);
+        // The pace: a budget of writes that refills with time, up to one second's worth.
+        let elapsed = now_ms.saturating_sub(self.budget_at_ms) as f64 / 1000.0;
+        self.budget =
+            (self.budget + elapsed * d.max_writes_per_s as f64).min(d.max_writes_per_s as f64);
+        self.budget_at_ms = now_ms;
+        let mut slots: Vec<(SlotId, bool)> = Vec::new();
+        if urgent_due {
+            slots.extend(self.dirty.take_urgent().into_iter().map(|s| (s, true)));
+        }
+        let room = if all {
+            usize::MAX
         } else {
-            self.store.commit(&batch)
+            (self.budget as usize).saturating_sub(slots.len())
         };
-        if let Ok(queued) = result {
-            if !batch.is_empty() {
-                self.metrics.batches.inc();
-            }
-            for (from, to) in moves {
-                self.metrics.alert_moved(from, to);
-            }
-            if queued > 0 {
-                for (_, wake) in &self.notifiers {
-                    wake.notify_one();
-                }
-            }
-            let wrote = !batch.writes.is_empty();
-            if waiting || (self.flush_every_round && wrote) {
-                result = self.store.flush().map(|()| queued);
-            }
+        let older_than = if all {
+            u64::MAX
+        } else {
+            now_ms.saturating_sub(d.timer_flush_s * 1000)
+        };
+        slots.extend(
+            self.dirty
+                .take_timers(older_than, room)
+                .into_iter()
+                .map(|s| (s, false)),
+        );
+        if slots.is_empty() && !urgent_due {
+            return;
         }
-        match result {
-            Ok(_) => {
-                for (reply, answer) in round.replies {
-                    let _ = reply.send(answer);
-                }
-                for done in round.durable {
-                    let _ = done.send(Ok(()));
-                }
+        self.budget -= slots.len() as f64;
+        let ids: Vec<SlotId> = slots.iter().map(|&(s, _)| s).collect();
+        let batch = {
+            let shared = self.s.index.clone();
+            let index = shared.read().unwrap_or_else(|e| e.into_inner());
+            Batch {
+                records: ids
+                    .iter()
+                    .map(|&s| (index.key(s), index.record(s)))
+                    .collect(),
+                details: self
+                    .dirty
+                    .take_details(&ids)
+                    .into_iter()
+                    .map(|(s, detail)| (index.key(s), detail))
+                    .collect(),
+                messages: if urgent_due {
+                    std::mem::take(&mut self.dirty.messages)
+                } else {
+                    Vec::new()
+                },
             }
-            Err(err) => {
-                self.store_failed(&err);
-                for (reply, _) in round.replies {
-                    let _ = reply.send(Err(Error::Store(StoreError::WriteFailed)));
-                }
-                for done in round.durable {
-                    let _ = done.send(Err(Error::Store(StoreError::WriteFailed)));
-                }
-            }
+        };
+        let waiting = if urgent_due {
+            std::mem::take(&mut self.dirty.waiting)
+        } else {
+            Vec::new()
+        };
+        if urgent_due {
+            self.last_urgent_ms = now_ms;
         }
+        self.s
+            .metrics
+            .write_backlog
+            .set(self.dirty.backlog() as i64);
+        let job = Job {
+            batch,
+            slots,
+            waiting,
+        };
+        if self.jobs.send(job).is_ok() {
+            self.writer_busy = true;
+        }
+    }
+
+    /// The writer is free again. A failed job's alerts and messages are
+    /// marked again so that they are written on a later try.
+    fn written(&mut self, done: Done) {
+        self.writer_busy = false;
+        if let Some((job, _)) = done.failed {
+            let now_ms = self.s.clock.now_ms();
+            let index = self.s.index.read().unwrap_or_else(|e| e.into_inner());
+            for (slot, urgent) in job.slots {
+                self.dirty.mark(slot, urgent, now_ms);
+            }
+            for (key, detail) in job.batch.details {
+                if let Some(slot) = index.find(&key.source, &key.id) {
+                    if !self.dirty.details.contains_key(&slot) {
+                        self.dirty.set_detail(slot, detail);
+                    }
+                }
+            }
+            drop(index);
+            let mut messages = job.batch.messages;
+            messages.append(&mut self.dirty.messages);
+            self.dirty.messages = messages;
+            // Try again after a flush interval, not in a tight loop.
+            self.last_urgent_ms = now_ms;
+        }
+        self.s
+            .metrics
+            .write_backlog
+            .set(self.dirty.backlog() as i64);
     }
 
     fn store_failed(&self, err: &StoreError) {
-        self.metrics.store_errors.inc();
+        self.s.metrics.store_errors.inc();
         tracing::error!(%err, "store operation failed");
     }
+}
+
+async fn sleep_until(clock: &Clock, at_ms: Option<u64>) {
+    match at_ms {
+        Some(at) => clock.sleep_until_ms(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// True when `new` differs from `old` only in what a heartbeat refresh
+/// moves: its pending timers and when it was last updated.
+fn timers_only(old: &Record, new: &Record) -> bool {
+    let same_otherwise = Record {
+        will_raise_at: old.will_raise_at,
+        will_clear_at: old.will_clear_at,
+        updated_at: old.updated_at,
+        ..new.clone()
+    };
+    same_otherwise == *old
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ struct Started {
     handle: SchedulerHandle,
     thread: std::thread::JoinHandle<()>,
     store: Arc<Store>,
+    index: Arc<RwLock<Index>>,
 }
 
 impl Fixture {
@@ -33,23 +34,32 @@ impl Fixture {
     }
 
     fn start(&self, initial_sleep_s: u64) -> Started {
-        let store = Arc::new(Store::open(&self.path, 0, 1 << 20, Gauge::default()).unwrap());
+        let store = Arc::new(Store::open(&self.path, 1 << 20, Gauge::default()).unwrap());
+        let metrics = Arc::new(Metrics::new());
+        let index = crate::daemon::load_index(&store, &metrics, 1000).unwrap();
+        let index = Arc::new(RwLock::new(index));
         let clock = self.clock.clock();
         let scheduler = Scheduler {
             store: store.clone(),
-            metrics: Arc::new(Metrics::new()),
+            index: index.clone(),
+            metrics,
             started_at: clock.now(),
             clock,
             notifiers: vec![("log".into(), Arc::new(Notify::new()))],
             initial_sleep_s,
             max_acknowledgement_s: 86_400,
-            flush_every_round: true,
+            durability: Durability {
+                flush_interval_ms: 0,
+                timer_flush_s: 0,
+                max_writes_per_s: 1000,
+            },
         };
         let (handle, thread) = scheduler.spawn(tokio::runtime::Handle::current()).unwrap();
         Started {
             handle,
             thread,
             store,
+            index,
         }
     }
 
@@ -70,10 +80,15 @@ impl Started {
         self.handle.apply_durably(vec![update]).await.unwrap();
     }
 
-    /// The alert once every timer due by now has fired.
+    /// The alert once every timer due by now has fired; what the store
+    /// holds then is the same.
     async fn alert(&self, id: &str) -> Record {
         self.handle.flush().await.unwrap();
-        self.store.get(&AlertKey::new("host", id)).unwrap().unwrap()
+        let stored = self.store.get(&AlertKey::new("host", id)).unwrap().unwrap();
+        let index = self.index.read().unwrap();
+        let live = index.record(index.find("host", id).unwrap());
+        assert_eq!(live, stored);
+        live
     }
 
     /// The events queued so far for the one notifier, oldest first.

@@ -9,7 +9,7 @@ use mauved::clock::ManualClock;
 use mauved::config::Config;
 use mauved::daemon::{self, Running};
 
-use super::{test_config, Client};
+use super::{test_config_flushing, Client};
 
 /// 2023-11-14 22:13:20 UTC, a Tuesday.
 pub const T0: u64 = 1_700_000_000;
@@ -25,8 +25,10 @@ pub struct InProc {
 
 impl InProc {
     /// Starts the daemon on `clock` with the test configuration plus `extra`.
+    /// Changes are written as soon as the writer is free: the flush interval
+    /// is clock time, and this clock moves only when the test says so.
     pub fn start(dir: &Path, extra: &str, clock: &ManualClock) -> InProc {
-        let config = Config::parse(&test_config(dir, extra), "test").unwrap();
+        let config = Config::parse(&test_config_flushing(dir, 0, extra), "test").unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

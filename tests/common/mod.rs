@@ -22,9 +22,14 @@ pub struct Daemon {
 
 /// A configuration on ephemeral loopback ports with data in `dir/data`, plus `extra`.
 pub fn test_config(dir: &Path, extra: &str) -> String {
+    test_config_flushing(dir, 50, extra)
+}
+
+/// Like [`test_config`] with the given `store.flush_interval_ms`.
+pub fn test_config_flushing(dir: &Path, flush_interval_ms: u64, extra: &str) -> String {
     format!(
         "[listen]\nudp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n\
-         [store]\npath = \"{}\"\nflush_interval_ms = 50\n{extra}",
+         [store]\npath = \"{}\"\nflush_interval_ms = {flush_interval_ms}\n{extra}",
         dir.join("data").display()
     )
 }

@@ -1,0 +1,440 @@
+//! The working set: every alert in memory, compactly, with its due time.
+//!
+//! The scheduler applies updates here and the HTTP API reads from here; sled
+//! is the durable copy, written behind (see `scheduler::writer`). A fleet is
+//! a million alerts refreshed every minute, so each alert costs a little over
+//! a hundred bytes: times as `u32` seconds (0 = none), the id, subject and
+//! summary packed into one allocation, the source shared by all alerts of
+//! that source, and the `detail` (up to 64 KiB, rarely read) left on disk
+//! with only its hash kept here.
+//!
+//! Three views of the same slots:
+//! - `by_key`: (source, id) → slot, for updates;
+//! - `sources`: source → its slots, in source order, for `replace` and for
+//!   listing alerts sorted by (source, id) page by page;
+//! - `due`: (due second, slot), ordered, for the scheduler's timers.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+
+use crate::alert::{AlertKey, Record, UnixSecs};
+
+/// The position of an alert in the index; stable for the alert's life.
+pub type SlotId = u32;
+
+/// Why an alert could not be added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the alert limit ({0}) is reached")]
+pub struct Full(pub usize);
+
+/// One alert, compact. Times are Unix seconds in `u32` (good until 2106;
+/// `wire` refuses times more than ten years away), 0 meaning "none".
+#[derive(Clone, Debug)]
+struct Slot {
+    source: Arc<str>,
+    /// id, subject and summary: three u16 lengths, then the bytes.
+    text: Box<[u8]>,
+    acknowledged_by: Option<Box<str>>,
+    detail_hash: u64,
+    times: [u32; TIMES],
+    importance: u32,
+    update_type: i8,
+    notified: i8,
+}
+
+const TIMES: usize = 10;
+
+fn pack_time(t: Option<UnixSecs>) -> u32 {
+    t.map_or(0, |t| u32::try_from(t).unwrap_or(u32::MAX).max(1))
+}
+
+fn unpack_time(t: u32) -> Option<UnixSecs> {
+    (t != 0).then_some(u64::from(t))
+}
+
+fn pack_kind(kind: Option<i32>) -> i8 {
+    kind.and_then(|k| i8::try_from(k).ok()).unwrap_or(0)
+}
+
+fn unpack_kind(kind: i8) -> Option<i32> {
+    (kind != 0).then_some(i32::from(kind))
+}
+
+impl Slot {
+    fn text_part(&self, n: usize) -> &str {
+        let len =
+            |i: usize| usize::from(u16::from_le_bytes([self.text[2 * i], self.text[2 * i + 1]]));
+        let start = 6 + (0..n).map(len).sum::<usize>();
+        // Written only by `pack_text` from valid strings.
+        std::str::from_utf8(&self.text[start..start + len(n)]).unwrap_or_default()
+    }
+
+    fn id(&self) -> &str {
+        self.text_part(0)
+    }
+
+    fn record(&self) -> Record {
+        let t = |i: usize| unpack_time(self.times[i]);
+        Record {
+            subject: self.text_part(1).to_owned(),
+            summary: self.text_part(2).to_owned(),
+            detail: String::new(),
+            importance: self.importance,
+            raised_at: t(0),
+            cleared_at: t(1),
+            will_raise_at: t(2),
+            will_clear_at: t(3),
+            acknowledged_at: t(4),
+            acknowledged_by: self.acknowledged_by.as_deref().map(str::to_owned),
+            will_unacknowledge_at: t(5),
+            suppress_until: t(6),
+            updated_at: t(7).unwrap_or(0),
+            created_at: t(8).unwrap_or(0),
+            update_type: unpack_kind(self.update_type),
+            remind_at: t(9),
+            notified: unpack_kind(self.notified),
+        }
+    }
+
+    fn set(&mut self, r: &Record, detail_hash: u64) {
+        self.text = pack_text(self.id(), &r.subject, &r.summary);
+        self.acknowledged_by = r.acknowledged_by.as_deref().map(Box::from);
+        self.detail_hash = detail_hash;
+        self.times = [
+            pack_time(r.raised_at),
+            pack_time(r.cleared_at),
+            pack_time(r.will_raise_at),
+            pack_time(r.will_clear_at),
+            pack_time(r.acknowledged_at),
+            pack_time(r.will_unacknowledge_at),
+            pack_time(r.suppress_until),
+            pack_time(Some(r.updated_at)),
+            pack_time(Some(r.created_at)),
+            pack_time(r.remind_at),
+        ];
+        self.importance = r.importance;
+        self.update_type = pack_kind(r.update_type);
+        self.notified = pack_kind(r.notified);
+    }
+
+    fn next_due(&self) -> Option<u32> {
+        [self.times[2], self.times[3], self.times[5], self.times[9]]
+            .into_iter()
+            .filter(|&t| t != 0)
+            .min()
+    }
+}
+
+/// Strings longer than a u16 length are cut; `wire` caps them far below.
+fn pack_text(id: &str, subject: &str, summary: &str) -> Box<[u8]> {
+    let parts = [id, subject, summary].map(|s| {
+        let mut end = s.len().min(usize::from(u16::MAX));
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        &s[..end]
+    });
+    let mut out = Vec::with_capacity(6 + parts.iter().map(|p| p.len()).sum::<usize>());
+    for part in parts {
+        out.extend_from_slice(&(part.len() as u16).to_le_bytes());
+    }
+    for part in parts {
+        out.extend_from_slice(part.as_bytes());
+    }
+    out.into_boxed_slice()
+}
+
+/// A hash of the detail text, so that a resent identical detail is not a change.
+pub fn detail_hash(detail: &str) -> u64 {
+    if detail.is_empty() {
+        0
+    } else {
+        // Fixed keys: the hash is compared across updates.
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one(detail)
+            | 1
+    }
+}
+
+pub struct Index {
+    slots: Vec<Slot>,
+    by_key: HashTable<SlotId>,
+    sources: BTreeMap<Arc<str>, Vec<SlotId>>,
+    due: BTreeSet<(u32, SlotId)>,
+    hasher: hashbrown::DefaultHashBuilder,
+    max_alerts: usize,
+}
+
+impl Index {
+    pub fn new(max_alerts: usize) -> Self {
+        Index {
+            slots: Vec::new(),
+            by_key: HashTable::new(),
+            sources: BTreeMap::new(),
+            due: BTreeSet::new(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
+            max_alerts,
+        }
+    }
+
+    /// New alerts are refused once this many are held.
+    pub fn set_limit(&mut self, max_alerts: usize) {
+        self.max_alerts = max_alerts;
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    fn hash(&self, source: &str, id: &str) -> u64 {
+        self.hasher.hash_one((source, id))
+    }
+
+    pub fn find(&self, source: &str, id: &str) -> Option<SlotId> {
+        let hash = self.hash(source, id);
+        self.by_key
+            .find(hash, |&s| {
+                let slot = &self.slots[s as usize];
+                &*slot.source == source && slot.id() == id
+            })
+            .copied()
+    }
+
+    /// Adds an alert that `find` did not find.
+    pub fn insert(&mut self, key: &AlertKey, record: &Record, detail: u64) -> Result<SlotId, Full> {
+        if self.slots.len() >= self.max_alerts {
+            return Err(Full(self.max_alerts));
+        }
+        let id = SlotId::try_from(self.slots.len()).map_err(|_| Full(self.max_alerts))?;
+        let source = match self.sources.get_key_value(key.source.as_str()) {
+            Some((shared, _)) => shared.clone(),
+            None => Arc::from(key.source.as_str()),
+        };
+        let mut slot = Slot {
+            source: source.clone(),
+            text: pack_text(&key.id, "", ""),
+            acknowledged_by: None,
+            detail_hash: 0,
+            times: [0; TIMES],
+            importance: 0,
+            update_type: 0,
+            notified: 0,
+        };
+        slot.set(record, detail);
+        if let Some(due) = slot.next_due() {
+            self.due.insert((due, id));
+        }
+        self.slots.push(slot);
+        let hash = self.hash(&key.source, &key.id);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.by_key.insert_unique(hash, id, |&s| {
+            let slot = &slots[s as usize];
+            hasher.hash_one((&*slot.source, slot.id()))
+        });
+        self.sources.entry(source).or_default().push(id);
+        Ok(id)
+    }
+
+    /// Replaces an alert's record (its detail lives on disk: only its hash here).
+    pub fn update(&mut self, id: SlotId, record: &Record, detail: u64) {
+        let slot = &mut self.slots[id as usize];
+        let old_due = slot.next_due();
+        slot.set(record, detail);
+        let new_due = slot.next_due();
+        if old_due != new_due {
+            if let Some(due) = old_due {
+                self.due.remove(&(due, id));
+            }
+            if let Some(due) = new_due {
+                self.due.insert((due, id));
+            }
+        }
+    }
+
+    /// The record, without its detail (see `detail_hash`).
+    pub fn record(&self, id: SlotId) -> Record {
+        self.slots[id as usize].record()
+    }
+
+    pub fn detail_hash_of(&self, id: SlotId) -> u64 {
+        self.slots[id as usize].detail_hash
+    }
+
+    pub fn key(&self, id: SlotId) -> AlertKey {
+        let slot = &self.slots[id as usize];
+        AlertKey::new(&*slot.source, slot.id())
+    }
+
+    /// Every alert of one source.
+    pub fn of_source(&self, source: &str) -> &[SlotId] {
+        self.sources.get(source).map_or(&[], Vec::as_slice)
+    }
+
+    /// The earliest due time.
+    pub fn next_due(&self) -> Option<UnixSecs> {
+        self.due.first().map(|&(due, _)| u64::from(due))
+    }
+
+    /// Up to `limit` alerts due at or before `now`, earliest first.
+    pub fn due(&self, now: UnixSecs, limit: usize) -> Vec<(UnixSecs, SlotId)> {
+        let now = u32::try_from(now).unwrap_or(u32::MAX);
+        self.due
+            .iter()
+            .take_while(|&&(due, _)| due <= now)
+            .take(limit)
+            .map(|&(due, id)| (u64::from(due), id))
+            .collect()
+    }
+
+    /// Alerts in (source, id) order, starting after `after`, while `visit`
+    /// returns true. The ids of one source are sorted as they are visited.
+    pub fn walk(&self, after: Option<&AlertKey>, mut visit: impl FnMut(SlotId) -> bool) {
+        let range = match after {
+            Some(key) => self.sources.range::<str, _>((
+                std::ops::Bound::Included(key.source.as_str()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => self.sources.range::<str, _>(..),
+        };
+        for (source, ids) in range {
+            let mut ids: Vec<SlotId> = ids.clone();
+            ids.sort_unstable_by(|&a, &b| {
+                self.slots[a as usize].id().cmp(self.slots[b as usize].id())
+            });
+            for id in ids {
+                if let Some(key) = after {
+                    if **source == *key.source && self.slots[id as usize].id() <= key.id.as_str() {
+                        continue;
+                    }
+                }
+                if !visit(id) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Every slot, in no particular order.
+    pub fn ids(&self) -> impl Iterator<Item = SlotId> + '_ {
+        0..self.slots.len() as SlotId
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(will_raise_at: Option<u64>) -> Record {
+        Record {
+            subject: "subject".into(),
+            summary: "summary é".into(),
+            importance: 50,
+            will_raise_at,
+            cleared_at: Some(10),
+            updated_at: 10,
+            created_at: 5,
+            update_type: Some(2),
+            acknowledged_by: Some("alice".into()),
+            ..Record::default()
+        }
+    }
+
+    #[test]
+    fn a_record_comes_back_as_it_went_in_but_for_its_detail() {
+        let mut index = Index::new(10);
+        let key = AlertKey::new("web1", "disk");
+        let mut r = record(Some(300));
+        let id = index.insert(&key, &r, detail_hash("big")).unwrap();
+        assert_eq!(index.find("web1", "disk"), Some(id));
+        assert_eq!(index.find("web1", "disk2"), None);
+        assert_eq!(index.find("web", "1disk"), None);
+        assert_eq!(index.key(id), key);
+        assert_eq!(index.record(id), r);
+        assert_eq!(index.detail_hash_of(id), detail_hash("big"));
+        r.detail = "not kept".into();
+        index.update(id, &r, 0);
+        r.detail.clear();
+        assert_eq!(index.record(id), r);
+    }
+
+    #[test]
+    fn the_due_index_follows_updates() {
+        let mut index = Index::new(10);
+        let a = index
+            .insert(&AlertKey::new("s", "a"), &record(Some(300)), 0)
+            .unwrap();
+        let b = index
+            .insert(&AlertKey::new("s", "b"), &record(Some(200)), 0)
+            .unwrap();
+        assert_eq!(index.next_due(), Some(200));
+        assert_eq!(index.due(250, 10), vec![(200, b)]);
+        index.update(b, &record(None), 0);
+        assert_eq!(index.next_due(), Some(300));
+        index.update(a, &record(Some(100)), 0);
+        assert_eq!(index.due(1000, 10), vec![(100, a)]);
+        assert_eq!(index.due(1000, 0), vec![]);
+    }
+
+    #[test]
+    fn walking_is_in_source_then_id_order_and_resumes_after_a_key() {
+        let mut index = Index::new(10);
+        for (s, i) in [("web1", "hb"), ("web/2", "x"), ("web1", "disk"), ("a", "z")] {
+            index
+                .insert(&AlertKey::new(s, i), &record(None), 0)
+                .unwrap();
+        }
+        let walk = |after: Option<AlertKey>, limit: usize| {
+            let mut out = Vec::new();
+            index.walk(after.as_ref(), |id| {
+                out.push(index.key(id).to_string());
+                out.len() < limit
+            });
+            out
+        };
+        assert_eq!(walk(None, 10), ["a/z", "web/2/x", "web1/disk", "web1/hb"]);
+        assert_eq!(walk(None, 2), ["a/z", "web/2/x"]);
+        assert_eq!(
+            walk(Some(AlertKey::new("web/2", "x")), 10),
+            ["web1/disk", "web1/hb"]
+        );
+        assert_eq!(walk(Some(AlertKey::new("web1", "disk")), 10), ["web1/hb"]);
+        assert_eq!(walk(Some(AlertKey::new("b", "")), 10).len(), 3);
+        assert_eq!(index.of_source("web1").len(), 2);
+        assert!(index.of_source("nope").is_empty());
+    }
+
+    #[test]
+    fn the_limit_is_kept() {
+        let mut index = Index::new(2);
+        index
+            .insert(&AlertKey::new("s", "a"), &record(None), 0)
+            .unwrap();
+        index
+            .insert(&AlertKey::new("s", "b"), &record(None), 0)
+            .unwrap();
+        assert_eq!(
+            index.insert(&AlertKey::new("s", "c"), &record(None), 0),
+            Err(Full(2))
+        );
+        assert_eq!(index.len(), 2);
+    }
+
+    #[test]
+    fn many_alerts_of_one_source_are_found() {
+        let mut index = Index::new(100_000);
+        for i in 0..20_000 {
+            index
+                .insert(&AlertKey::new("one", format!("id-{i}")), &record(None), 0)
+                .unwrap();
+        }
+        assert_eq!(index.find("one", "id-12345"), Some(12_345));
+        assert_eq!(index.of_source("one").len(), 20_000);
+    }
+}

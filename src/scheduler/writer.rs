@@ -1,0 +1,93 @@
+//! The writer: the thread that hands sled what the scheduler changed.
+//!
+//! sled sits behind the in-memory index, not in the per-update path: the
+//! scheduler collects dirty alerts and messages and, when the writer is idle,
+//! hands it one job (the alerts' current records, changed details, addressed
+//! messages, and the people waiting for durability). The writer applies the
+//! job as one atomic sled batch, flushes it, wakes the notify workers and
+//! answers the waiters, then tells the scheduler it is free. While it works
+//! the scheduler goes on applying updates, so a slow disk slows durability,
+//! never ingest; what piles up meanwhile is one dirty mark per alert.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, Notify};
+
+use super::{Error, Waiter};
+use crate::index::SlotId;
+use crate::metrics::Metrics;
+use crate::store::{Batch, Store, StoreError};
+
+/// One hand-over to the writer.
+pub(super) struct Job {
+    pub batch: Batch,
+    /// The alerts whose records are in the batch, and whether each was
+    /// urgent (to mark them again if the write fails).
+    pub slots: Vec<(SlotId, bool)>,
+    pub waiting: Vec<Waiter>,
+}
+
+/// What the writer says when a job is done. On failure the job comes back
+/// so that nothing in it is forgotten.
+pub(super) struct Done {
+    pub failed: Option<(Job, StoreError)>,
+}
+
+pub(super) struct Writer {
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    pub wakes: Vec<Arc<Notify>>,
+}
+
+impl Writer {
+    /// Starts the thread; dropping the returned sender stops it.
+    pub fn spawn(
+        self,
+        done: mpsc::UnboundedSender<Done>,
+    ) -> std::io::Result<(SyncSender<Job>, std::thread::JoinHandle<()>)> {
+        let (jobs, rx) = sync_channel::<Job>(1);
+        let thread = std::thread::Builder::new()
+            .name("writer".into())
+            .spawn(move || self.run(rx, done))?;
+        Ok((jobs, thread))
+    }
+
+    fn run(self, jobs: Receiver<Job>, done: mpsc::UnboundedSender<Done>) {
+        for job in jobs {
+            let written = self.store.write(&job.batch).and_then(|queued| {
+                self.store.flush()?;
+                Ok(queued)
+            });
+            let failed = match written {
+                Ok(queued) => {
+                    self.metrics.batches.inc();
+                    self.metrics
+                        .records_written
+                        .inc_by(job.batch.records.len() as u64);
+                    if queued > 0 {
+                        for wake in &self.wakes {
+                            wake.notify_one();
+                        }
+                    }
+                    for waiter in job.waiting {
+                        waiter.answer(Ok(()));
+                    }
+                    None
+                }
+                Err(err) => {
+                    self.metrics.store_errors.inc();
+                    tracing::error!(%err, "writing to the store failed; will try again");
+                    let mut job = job;
+                    for waiter in job.waiting.drain(..) {
+                        waiter.answer(Err(Error::Store(StoreError::WriteFailed)));
+                    }
+                    Some((job, err))
+                }
+            };
+            if done.send(Done { failed }).is_err() {
+                return;
+            }
+        }
+    }
+}
