@@ -5,7 +5,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mauved::alert::{self, AlertChange, AlertKey, Record};
 use mauved::index::Index;
-use mauved::store::{Batch, Store};
+use mauved::store::{Batch, Store, BUCKET_SIZE};
 use mauved::wire;
 
 const T0: u64 = 1_700_000_000;
@@ -52,8 +52,8 @@ fn state_machine(c: &mut Criterion) {
     group.finish();
 }
 
-/// The write-behind: 1024 dirty heartbeat records handed to sled as one
-/// batch and flushed, what the writer does per job.
+/// The write-behind: 1024 dirty heartbeat records (16 buckets) handed to
+/// sled as one batch and flushed, what the writer does per job.
 fn write_behind(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), 32 << 20, Default::default()).unwrap();
@@ -66,7 +66,7 @@ fn write_behind(c: &mut Criterion) {
         b.iter_batched(
             || {
                 round += 1;
-                let records = (0..BATCH)
+                let records: Vec<(AlertKey, Record)> = (0..BATCH)
                     .map(|i| {
                         let key =
                             AlertKey::new(format!("host-{}", i % 100), format!("hb-{}", i / 100));
@@ -77,8 +77,14 @@ fn write_behind(c: &mut Criterion) {
                         (key, record)
                     })
                     .collect();
+                // As the writer hands them over: whole buckets.
+                let buckets = records
+                    .chunks(BUCKET_SIZE)
+                    .enumerate()
+                    .map(|(b, alerts)| (b as u32, alerts.to_vec()))
+                    .collect();
                 Batch {
-                    records,
+                    buckets,
                     ..Batch::default()
                 }
             },

@@ -45,7 +45,7 @@ pub struct StoreConfig {
     /// A change that only moves an alert's timers (a heartbeat refresh)
     /// reaches the disk within this many seconds. At most the startup grace.
     pub timer_flush_s: u64,
-    /// Alert records written to the store per second, at most, for
+    /// Store writes (buckets of up to 64 alerts) per second, at most, for
     /// timer-only changes (sled's memory grows with its write rate).
     pub max_writes_per_s: u64,
     /// Alerts kept, at most: memory is bounded by this count. New alerts
@@ -155,7 +155,7 @@ impl Default for StoreConfig {
             path: PathBuf::from("mauved-data"),
             flush_interval_ms: 100,
             timer_flush_s: 60,
-            max_writes_per_s: 20_000,
+            max_writes_per_s: 2_000,
             max_alerts: 2_000_000,
             cache_mib: 32,
         }

@@ -200,13 +200,15 @@ pub(crate) fn load_index(
     }
     // What is stored stays, even over a lowered limit.
     let mut index = Index::new(usize::MAX);
-    for item in store.records() {
-        let (key, record) = item.context("reading the stored alerts")?;
-        metrics.alert_moved(None, record.state());
-        let detail = details.get(&key).copied().unwrap_or(0);
-        index
-            .insert(&key, &record, detail)
-            .context("loading the stored alerts")?;
+    for bucket in store.buckets() {
+        let (bucket, alerts) = bucket.context("reading the stored alerts")?;
+        for (key, record) in alerts {
+            metrics.alert_moved(None, record.state());
+            let detail = details.get(&key).copied().unwrap_or(0);
+            index
+                .insert_in(&key, &record, detail, bucket)
+                .context("loading the stored alerts")?;
+        }
     }
     index.set_limit(max_alerts);
     tracing::info!(

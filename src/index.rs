@@ -21,6 +21,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 
 use crate::alert::{AlertKey, Record, UnixSecs};
+use crate::store::BUCKET_SIZE;
 
 /// The position of an alert in the index; stable for the alert's life.
 pub type SlotId = u32;
@@ -35,6 +36,8 @@ pub struct Full(pub usize);
 #[derive(Clone, Debug)]
 struct Slot {
     source: Arc<str>,
+    /// The store bucket it is written in (see `store`).
+    bucket: u32,
     /// id, subject and summary: three u16 lengths, then the bytes.
     text: Box<[u8]>,
     acknowledged_by: Option<Box<str>>,
@@ -161,6 +164,8 @@ pub fn detail_hash(detail: &str) -> u64 {
 
 pub struct Index {
     slots: Vec<Slot>,
+    /// The alerts of each store bucket, by bucket id.
+    buckets: Vec<Vec<SlotId>>,
     by_key: HashTable<SlotId>,
     sources: BTreeMap<Arc<str>, Vec<SlotId>>,
     due: BTreeSet<(u32, SlotId)>,
@@ -172,6 +177,7 @@ impl Index {
     pub fn new(max_alerts: usize) -> Self {
         Index {
             slots: Vec::new(),
+            buckets: Vec::new(),
             by_key: HashTable::new(),
             sources: BTreeMap::new(),
             due: BTreeSet::new(),
@@ -207,8 +213,24 @@ impl Index {
             .copied()
     }
 
-    /// Adds an alert that `find` did not find.
+    /// Adds an alert that `find` did not find, in the last bucket while it
+    /// has room.
     pub fn insert(&mut self, key: &AlertKey, record: &Record, detail: u64) -> Result<SlotId, Full> {
+        let bucket = match self.buckets.last() {
+            Some(last) if last.len() < BUCKET_SIZE => self.buckets.len() - 1,
+            _ => self.buckets.len(),
+        };
+        self.insert_in(key, record, detail, bucket as u32)
+    }
+
+    /// Adds an alert to a given bucket (as loaded from the store).
+    pub fn insert_in(
+        &mut self,
+        key: &AlertKey,
+        record: &Record,
+        detail: u64,
+        bucket: u32,
+    ) -> Result<SlotId, Full> {
         if self.slots.len() >= self.max_alerts {
             return Err(Full(self.max_alerts));
         }
@@ -219,6 +241,7 @@ impl Index {
         };
         let mut slot = Slot {
             source: source.clone(),
+            bucket,
             text: pack_text(&key.id, "", ""),
             acknowledged_by: None,
             detail_hash: 0,
@@ -239,6 +262,11 @@ impl Index {
             hasher.hash_one((&*slot.source, slot.id()))
         });
         self.sources.entry(source).or_default().push(id);
+        let b = bucket as usize;
+        if self.buckets.len() <= b {
+            self.buckets.resize_with(b + 1, Vec::new);
+        }
+        self.buckets[b].push(id);
         Ok(id)
     }
 
@@ -265,6 +293,15 @@ impl Index {
 
     pub fn detail_hash_of(&self, id: SlotId) -> u64 {
         self.slots[id as usize].detail_hash
+    }
+
+    pub fn bucket_of(&self, id: SlotId) -> u32 {
+        self.slots[id as usize].bucket
+    }
+
+    /// The alerts written together in one store bucket.
+    pub fn bucket(&self, bucket: u32) -> &[SlotId] {
+        self.buckets.get(bucket as usize).map_or(&[], Vec::as_slice)
     }
 
     pub fn key(&self, id: SlotId) -> AlertKey {
@@ -408,6 +445,30 @@ mod tests {
         assert_eq!(walk(Some(AlertKey::new("b", "")), 10).len(), 3);
         assert_eq!(index.of_source("web1").len(), 2);
         assert!(index.of_source("nope").is_empty());
+    }
+
+    #[test]
+    fn alerts_fill_buckets_in_turn() {
+        let mut index = Index::new(usize::MAX);
+        let ids: Vec<SlotId> = (0..BUCKET_SIZE + 3)
+            .map(|i| {
+                index
+                    .insert(&AlertKey::new("s", format!("{i}")), &record(None), 0)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(index.bucket_of(ids[0]), 0);
+        assert_eq!(index.bucket_of(ids[BUCKET_SIZE - 1]), 0);
+        assert_eq!(index.bucket_of(ids[BUCKET_SIZE]), 1);
+        assert_eq!(index.bucket(0).len(), BUCKET_SIZE);
+        assert_eq!(index.bucket(1), &ids[BUCKET_SIZE..]);
+        // Loaded alerts keep the bucket they were stored in.
+        let loaded = index
+            .insert_in(&AlertKey::new("s", "old"), &record(None), 0, 7)
+            .unwrap();
+        assert_eq!(index.bucket_of(loaded), 7);
+        assert_eq!(index.bucket(7), &[loaded]);
+        assert!(index.bucket(5).is_empty());
     }
 
     #[test]

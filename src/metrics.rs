@@ -75,6 +75,8 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     /// Alerts changed in memory and not yet written to the store.
     pub write_backlog: Gauge,
+    /// Set when /metrics is read.
+    pub disk_bytes: Gauge,
     pub http_requests: Counter,
     pub events_received: Counter,
     pub http_bad_requests: Counter,
@@ -107,6 +109,7 @@ impl Metrics {
             dead_letters: Counter::default(),
             queue_depth: Gauge::default(),
             write_backlog: Gauge::default(),
+            disk_bytes: Gauge::default(),
             http_requests: Counter::default(),
             events_received: Counter::default(),
             http_bad_requests: Counter::default(),
@@ -227,6 +230,11 @@ impl Metrics {
             "mauved_write_backlog",
             "Alerts changed in memory and not yet written to the store.",
             self.write_backlog.clone(),
+        );
+        r.register(
+            "mauved_store_disk_bytes",
+            "Disk used by the store.",
+            self.disk_bytes.clone(),
         );
         r.register(
             "process_resident_memory_bytes",

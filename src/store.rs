@@ -1,26 +1,36 @@
 //! Durable state in sled: the copy of the in-memory index that survives a
 //! restart, the notification queues and the dead letters.
 //!
-//! One sled tree holds everything, split by a one-byte prefix, so that a
-//! round's records, details and messages go to disk in one atomic batch:
+//! sled's memory follows the number of keys it writes, not the bytes: a
+//! million alert records written as a million keys took 2.9 GiB of resident
+//! memory on the development machine, the same bytes as sixteen thousand
+//! values of 64 records 35 MiB. So records live in **buckets** of up to
+//! [`BUCKET_SIZE`] alerts, each bucket one value, rewritten whole (from the
+//! in-memory index) when any of its alerts changed; and the messages one
+//! write queues for a notifier are one value, with a per-notifier cursor
+//! saying how far delivery has come.
 //!
-//! | prefix | key                                     | value                  |
-//! |--------|-----------------------------------------|------------------------|
-//! | `a`    | alert key                               | [`Record`] (protobuf), without its detail |
-//! | `t`    | alert key                               | the alert's detail text (absent when empty) |
-//! | `q`    | notifier name, 0, sequence (u64 BE)     | [`Notification`]       |
-//! | `x`    | sequence (u64 BE)                       | [`DeadLetter`]         |
-//! | `m`    | meta name                               | anything               |
+//! One sled tree holds everything, split by a one-byte prefix, so that a
+//! round's buckets, details and messages go to disk in one atomic batch:
+//!
+//! | prefix | key                                  | value                              |
+//! |--------|--------------------------------------|------------------------------------|
+//! | `b`    | bucket id (u32 BE)                   | [`Bucket`]: keys and records       |
+//! | `t`    | alert key                            | the alert's detail (absent if empty) |
+//! | `q`    | notifier name, 0, sequence (u64 BE)  | [`QueueBatch`]: messages in order  |
+//! | `c`    | notifier name                        | delivery cursor: sequence, index   |
+//! | `x`    | sequence (u64 BE)                    | [`DeadLetter`]                     |
+//! | `m`    | meta name                            | anything                           |
 //!
 //! An alert key is the source's length (u16 BE), the source, then the id: no
 //! choice of characters can make two keys collide. The detail (up to 64 KiB,
-//! rarely read) has its own key so that the frequent record writes of
-//! heartbeats never carry it. There is no due index on disk: the scheduler
-//! rebuilds it in memory from the records at start (`index`).
+//! rarely read) has its own key so that bucket writes never carry it. There
+//! is no due index on disk: the scheduler rebuilds it in memory from the
+//! records at start (`index`).
 //!
 //! Nothing is flushed here on a timer: the scheduler's writer decides when a
-//! batch is written and when it is flushed (see `scheduler::writer`). The
-//! store does not decide who is told either: messages arrive addressed.
+//! batch is written and flushed. The store does not decide who is told
+//! either: messages arrive addressed.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,13 +40,18 @@ use prost::Message;
 
 use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
 
-const ALERT: u8 = b'a';
+/// Alerts per bucket.
+pub const BUCKET_SIZE: usize = 64;
+
+const BUCKET: u8 = b'b';
 const DETAIL: u8 = b't';
-/// The due index of earlier versions; removed at open.
-const OLD_DUE: u8 = b'd';
 const QUEUE: u8 = b'q';
+const CURSOR: u8 = b'c';
 const DEAD: u8 = b'x';
 const META: u8 = b'm';
+/// Earlier layouts: one record per key, and a due index. Upgraded at open.
+const OLD_ALERT: u8 = b'a';
+const OLD_DUE: u8 = b'd';
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -54,29 +69,46 @@ pub enum StoreError {
     InUse(String),
 }
 
-/// Decodes a stored alert record, refusing enum values this version does
-/// not know (they would otherwise be read as some other kind).
-fn decode_record(bytes: &[u8]) -> Result<Record> {
-    let record = Record::decode(bytes)?;
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Refuses enum values this version does not know (they would otherwise be
+/// read as some other kind).
+fn check_record(record: &Record) -> Result<()> {
     for (field, value) in [
         ("update type", record.update_type),
         ("notified event", record.notified),
     ] {
-        check_event(field, value)?;
-    }
-    Ok(record)
-}
-
-fn check_event(field: &'static str, value: Option<i32>) -> Result<()> {
-    match value {
-        Some(value) if EventKind::try_from(value).is_err() => {
-            Err(StoreError::UnknownEnum { field, value })
+        if let Some(value) = value.filter(|&v| EventKind::try_from(v).is_err()) {
+            return Err(StoreError::UnknownEnum { field, value });
         }
-        _ => Ok(()),
     }
+    Ok(())
 }
 
-pub type Result<T> = std::result::Result<T, StoreError>;
+/// Up to [`BUCKET_SIZE`] alerts, stored as one value.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Bucket {
+    #[prost(message, repeated, tag = "1")]
+    pub entries: Vec<BucketEntry>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct BucketEntry {
+    #[prost(string, tag = "1")]
+    pub source: String,
+    #[prost(string, tag = "2")]
+    pub id: String,
+    /// The record without its detail.
+    #[prost(message, required, tag = "3")]
+    pub record: Record,
+}
+
+/// The messages one write queued for one notifier, in order.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct QueueBatch {
+    #[prost(message, repeated, tag = "1")]
+    pub messages: Vec<Notification>,
+}
 
 /// A queued notification: what happened, to which alert, the alert as it
 /// was at that moment, and whom it is for.
@@ -122,15 +154,20 @@ pub struct DeadLetter {
     pub at: UnixSecs,
 }
 
-/// The position of one notification in one notifier's queue.
+/// The position of one message in one notifier's queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct QueueId(Vec<u8>);
+pub struct QueueId {
+    batch: Vec<u8>,
+    index: u32,
+    last: bool,
+}
 
-/// What the writer hands sled at once: records (their detail is ignored),
-/// details that changed, and addressed messages.
+/// What the writer hands sled at once: whole buckets, changed details and
+/// addressed messages.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
-    pub records: Vec<(AlertKey, Record)>,
+    /// Each bucket with every alert it holds (records without detail).
+    pub buckets: Vec<(u32, Vec<(AlertKey, Record)>)>,
     /// New detail text of alerts whose detail changed ("" removes it).
     pub details: Vec<(AlertKey, String)>,
     pub messages: Vec<Notification>,
@@ -138,7 +175,7 @@ pub struct Batch {
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty() && self.details.is_empty() && self.messages.is_empty()
+        self.buckets.is_empty() && self.details.is_empty() && self.messages.is_empty()
     }
 }
 
@@ -151,9 +188,8 @@ pub struct Store {
 
 impl Store {
     /// Opens (or creates) the store. `queue_depth` is set to the number of
-    /// queued messages and kept so. A store from an earlier version is
-    /// brought up to date (its due index dropped, details moved out of the
-    /// records) in one batch.
+    /// undelivered messages and kept so. A store of an earlier layout is
+    /// brought up to date in one batch.
     pub fn open(path: &Path, cache_bytes: u64, queue_depth: Gauge) -> Result<Store> {
         let db = sled::Config::new()
             .path(path)
@@ -170,25 +206,31 @@ impl Store {
                 }
                 err => StoreError::Sled(err),
             })?;
+        let store = Store {
+            db,
+            next_seq: AtomicU64::new(0),
+            queue_depth,
+        };
+        store.upgrade()?;
         let last_seq = |prefix: u8| {
-            db.scan_prefix([prefix])
+            store
+                .db
+                .scan_prefix([prefix])
                 .keys()
                 .filter_map(|k| k.ok().map(|k| seq_of(&k) + 1))
                 .max()
                 .unwrap_or(0)
         };
         // Sequences grow across all queues and the dead letters.
-        let next_seq = last_seq(QUEUE).max(last_seq(DEAD));
-        queue_depth.set(db.scan_prefix([QUEUE]).count() as i64);
-        let store = Store {
-            db,
-            next_seq: AtomicU64::new(next_seq),
-            queue_depth,
-        };
-        store.upgrade()?;
+        store
+            .next_seq
+            .store(last_seq(QUEUE).max(last_seq(DEAD)), Ordering::Relaxed);
+        store.queue_depth.set(store.count_queued()? as i64);
         Ok(store)
     }
 
+    /// Brings an earlier layout up to date: records one per key become
+    /// buckets, single queued messages become batches, the due index goes.
     fn upgrade(&self) -> Result<()> {
         let mut batch = sled::Batch::default();
         let mut changed = false;
@@ -196,13 +238,51 @@ impl Store {
             batch.remove(key?);
             changed = true;
         }
-        for item in self.db.scan_prefix([ALERT]) {
+        let mut next_bucket = self
+            .db
+            .scan_prefix([BUCKET])
+            .keys()
+            .filter_map(|k| k.ok().and_then(|k| bucket_id(&k)))
+            .max()
+            .map_or(0, |b| b + 1);
+        let mut bucket = Bucket::default();
+        for item in self.db.scan_prefix([OLD_ALERT]) {
             let (key, value) = item?;
             let mut record = Record::decode(&*value)?;
+            let alert = parse_alert_key(&key[1..]);
             if !record.detail.is_empty() {
                 let detail = std::mem::take(&mut record.detail);
-                batch.insert([&[DETAIL][..], &key[1..]].concat(), detail.into_bytes());
-                batch.insert(key, record.encode_to_vec());
+                batch.insert(prefixed(DETAIL, &alert), detail.into_bytes());
+            }
+            bucket.entries.push(BucketEntry {
+                source: alert.source,
+                id: alert.id,
+                record,
+            });
+            if bucket.entries.len() == BUCKET_SIZE {
+                batch.insert(
+                    bucket_key(next_bucket),
+                    std::mem::take(&mut bucket).encode_to_vec(),
+                );
+                next_bucket += 1;
+            }
+            batch.remove(key);
+            changed = true;
+        }
+        if !bucket.entries.is_empty() {
+            batch.insert(bucket_key(next_bucket), bucket.encode_to_vec());
+        }
+        for item in self.db.scan_prefix([QUEUE]) {
+            let (key, value) = item?;
+            // A batch always starts with field 1, length-delimited (0x0a);
+            // a single message of the earlier layout never does (its field 1
+            // is a varint, and left out when it is the default kind).
+            if value.first() != Some(&0x0a) {
+                let single = Notification::decode(&*value)?;
+                let upgraded = QueueBatch {
+                    messages: vec![single],
+                };
+                batch.insert(key, upgraded.encode_to_vec());
                 changed = true;
             }
         }
@@ -213,14 +293,40 @@ impl Store {
         Ok(())
     }
 
-    /// One alert's record, with its detail.
+    /// Every bucket with its alerts (records without detail), by bucket id.
+    pub fn buckets(&self) -> impl Iterator<Item = Result<(u32, Vec<(AlertKey, Record)>)>> + '_ {
+        self.db.scan_prefix([BUCKET]).map(|item| {
+            let (key, value) = item?;
+            let id = bucket_id(&key).unwrap_or(u32::MAX);
+            let bucket = Bucket::decode(&*value)?;
+            let mut alerts = Vec::with_capacity(bucket.entries.len());
+            for entry in bucket.entries {
+                check_record(&entry.record)?;
+                alerts.push((AlertKey::new(entry.source, entry.id), entry.record));
+            }
+            Ok((id, alerts))
+        })
+    }
+
+    /// Every alert's record (without detail).
+    pub fn records(&self) -> impl Iterator<Item = Result<(AlertKey, Record)>> + '_ {
+        self.buckets().flat_map(|bucket| match bucket {
+            Ok((_, alerts)) => alerts.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(err) => vec![Err(err)],
+        })
+    }
+
+    /// One alert's record with its detail. It reads every bucket: for tests
+    /// and tools, not for serving (the index answers those).
     pub fn get(&self, key: &AlertKey) -> Result<Option<Record>> {
-        let Some(bytes) = self.db.get(prefixed(ALERT, key))? else {
-            return Ok(None);
-        };
-        let mut record = decode_record(&bytes)?;
-        record.detail = self.detail(key)?;
-        Ok(Some(record))
+        for item in self.records() {
+            let (found, mut record) = item?;
+            if found == *key {
+                record.detail = self.detail(key)?;
+                return Ok(Some(record));
+            }
+        }
+        Ok(None)
     }
 
     /// An alert's detail ("" when it has none).
@@ -230,15 +336,6 @@ impl Store {
             .get(prefixed(DETAIL, key))?
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
             .unwrap_or_default())
-    }
-
-    /// Every alert's record (without detail), in key order.
-    pub fn records(&self) -> impl Iterator<Item = Result<(AlertKey, Record)>> + '_ {
-        self.db.scan_prefix([ALERT]).map(|item| {
-            let (key, value) = item?;
-            let record = decode_record(&value)?;
-            Ok((parse_alert_key(&key[1..]), record))
-        })
     }
 
     /// Every alert that has a detail, with the detail.
@@ -254,17 +351,25 @@ impl Store {
     /// Returns how many messages were queued.
     pub fn write(&self, batch: &Batch) -> Result<u64> {
         let mut out = sled::Batch::default();
-        for (key, record) in &batch.records {
-            let value = if record.detail.is_empty() {
-                record.encode_to_vec()
-            } else {
-                Record {
-                    detail: String::new(),
-                    ..record.clone()
-                }
-                .encode_to_vec()
+        for (id, alerts) in &batch.buckets {
+            if alerts.is_empty() {
+                out.remove(bucket_key(*id));
+                continue;
+            }
+            let bucket = Bucket {
+                entries: alerts
+                    .iter()
+                    .map(|(key, record)| BucketEntry {
+                        source: key.source.clone(),
+                        id: key.id.clone(),
+                        record: Record {
+                            detail: String::new(),
+                            ..record.clone()
+                        },
+                    })
+                    .collect(),
             };
-            out.insert(prefixed(ALERT, key), value);
+            out.insert(bucket_key(*id), bucket.encode_to_vec());
         }
         for (key, detail) in &batch.details {
             if detail.is_empty() {
@@ -273,9 +378,22 @@ impl Store {
                 out.insert(prefixed(DETAIL, key), detail.as_bytes());
             }
         }
-        for message in &batch.messages {
+        // One value per notifier, its messages in order.
+        let mut notifiers: Vec<&str> = batch.messages.iter().map(|m| m.notifier.as_str()).collect();
+        notifiers.sort_unstable();
+        notifiers.dedup();
+        for notifier in notifiers {
+            let messages: Vec<Notification> = batch
+                .messages
+                .iter()
+                .filter(|m| m.notifier == notifier)
+                .cloned()
+                .collect();
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-            out.insert(queue_key(&message.notifier, seq), message.encode_to_vec());
+            out.insert(
+                queue_key(notifier, seq),
+                QueueBatch { messages }.encode_to_vec(),
+            );
         }
         self.db.apply_batch(out)?;
         let queued = batch.messages.len() as u64;
@@ -288,25 +406,83 @@ impl Store {
         Ok(self.db.size_on_disk()?)
     }
 
-    /// The oldest `limit` notifications waiting for `notifier`.
+    /// Where delivery to `notifier` stands: (batch sequence, next index).
+    fn cursor(&self, notifier: &str) -> Result<(u64, u32)> {
+        Ok(match self.db.get(cursor_key(notifier))? {
+            Some(v) if v.len() == 12 => (
+                u64::from_be_bytes(v[..8].try_into().unwrap_or_default()),
+                u32::from_be_bytes(v[8..].try_into().unwrap_or_default()),
+            ),
+            _ => (0, 0),
+        })
+    }
+
+    fn count_queued(&self) -> Result<usize> {
+        let mut total = 0;
+        for item in self.db.scan_prefix([QUEUE]) {
+            let (key, value) = item?;
+            let (name, seq) = parse_queue_key(&key);
+            let (at, index) = self.cursor(&name)?;
+            let len = QueueBatch::decode(&*value)?.messages.len();
+            total += if seq == at {
+                len.saturating_sub(index as usize)
+            } else {
+                len
+            };
+        }
+        Ok(total)
+    }
+
+    /// The oldest `limit` messages waiting for `notifier`.
     pub fn queued(&self, notifier: &str, limit: usize) -> Result<Vec<(QueueId, Notification)>> {
         let mut prefix = vec![QUEUE];
         prefix.extend_from_slice(notifier.as_bytes());
         prefix.push(0);
-        self.db
-            .scan_prefix(prefix)
-            .take(limit)
-            .map(|item| {
-                let (key, value) = item?;
-                Ok((QueueId(key.to_vec()), Notification::decode(&*value)?))
-            })
-            .collect()
+        let (at, skip) = self.cursor(notifier)?;
+        let mut out = Vec::new();
+        for item in self.db.scan_prefix(prefix) {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, value) = item?;
+            let seq = seq_of(&key);
+            let messages = QueueBatch::decode(&*value)?.messages;
+            let count = messages.len();
+            let first = if seq == at { skip as usize } else { 0 };
+            for (index, message) in messages.into_iter().enumerate().skip(first) {
+                if out.len() >= limit {
+                    break;
+                }
+                let id = QueueId {
+                    batch: key.to_vec(),
+                    index: index as u32,
+                    last: index + 1 == count,
+                };
+                out.push((id, message));
+            }
+        }
+        Ok(out)
     }
 
-    pub fn dequeue(&self, id: &QueueId) -> Result<()> {
-        if self.db.remove(&id.0)?.is_some() {
-            self.queue_depth.dec();
+    /// Moves the cursor past a message: the batch goes once its last is done.
+    fn advance(&self, id: &QueueId, batch: &mut sled::Batch) {
+        let (name, seq) = parse_queue_key(&id.batch);
+        if id.last {
+            batch.remove(id.batch.clone());
+            batch.remove(cursor_key(&name));
+        } else {
+            let mut cursor = seq.to_be_bytes().to_vec();
+            cursor.extend_from_slice(&(id.index + 1).to_be_bytes());
+            batch.insert(cursor_key(&name), cursor);
         }
+    }
+
+    /// A message was delivered: it leaves the queue.
+    pub fn dequeue(&self, id: &QueueId) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        self.advance(id, &mut batch);
+        self.db.apply_batch(batch)?;
+        self.queue_depth.dec();
         Ok(())
     }
 
@@ -316,7 +492,7 @@ impl Store {
         let mut key = vec![DEAD];
         key.extend_from_slice(&seq.to_be_bytes());
         let mut batch = sled::Batch::default();
-        batch.remove(id.0.clone());
+        self.advance(id, &mut batch);
         batch.insert(key, letter.encode_to_vec());
         self.db.apply_batch(batch)?;
         self.queue_depth.dec();
@@ -332,19 +508,16 @@ impl Store {
             .collect()
     }
 
-    /// How many notifications wait, over all notifiers.
+    /// How many messages wait, over all notifiers.
     pub fn queue_len(&self) -> usize {
         self.queue_depth.get().max(0) as usize
     }
 
-    /// Notifier names that have queued entries (to spot removed notifiers).
+    /// Notifier names that have queued messages (to spot removed notifiers).
     pub fn queue_owners(&self) -> Result<Vec<String>> {
         let mut owners: Vec<String> = Vec::new();
         for key in self.db.scan_prefix([QUEUE]).keys() {
-            let key = key?;
-            let name_end = key.len().saturating_sub(9).max(1);
-            let name =
-                String::from_utf8_lossy(key.get(1..name_end).unwrap_or_default()).into_owned();
+            let (name, _) = parse_queue_key(&key?);
             if owners.last() != Some(&name) {
                 owners.push(name);
             }
@@ -355,11 +528,6 @@ impl Store {
     /// Writes and flushes a meta entry: proves the store is writable.
     pub async fn probe(&self, now: UnixSecs) -> Result<()> {
         self.db.insert([META, b'h'], &now.to_be_bytes())?;
-        self.db.flush_async().await?;
-        Ok(())
-    }
-
-    pub async fn flush_async(&self) -> Result<()> {
         self.db.flush_async().await?;
         Ok(())
     }
@@ -389,9 +557,9 @@ fn prefixed(prefix: u8, key: &AlertKey) -> Vec<u8> {
     out
 }
 
-/// Inverse of [`encode_alert_key_into`]. Keys are only ever written by this module
-/// from valid strings, so a short or odd key means a damaged store; it decodes
-/// as best it can rather than panicking.
+/// Inverse of [`encode_alert_key_into`]. Keys are only ever written by this
+/// module from valid strings, so a short or odd key means a damaged store;
+/// it decodes as best it can rather than panicking.
 fn parse_alert_key(bytes: &[u8]) -> AlertKey {
     let len = match bytes {
         [hi, lo, ..] => u16::from_be_bytes([*hi, *lo]) as usize,
@@ -405,12 +573,35 @@ fn parse_alert_key(bytes: &[u8]) -> AlertKey {
     )
 }
 
+fn bucket_key(id: u32) -> Vec<u8> {
+    let mut key = vec![BUCKET];
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+fn bucket_id(key: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(key.get(1..5)?.try_into().ok()?))
+}
+
 fn queue_key(notifier: &str, seq: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(10 + notifier.len());
     out.push(QUEUE);
     out.extend_from_slice(notifier.as_bytes());
     out.push(0);
     out.extend_from_slice(&seq.to_be_bytes());
+    out
+}
+
+/// The notifier's name and the sequence of a queue key.
+fn parse_queue_key(key: &[u8]) -> (String, u64) {
+    let name_end = key.len().saturating_sub(9).max(1);
+    let name = String::from_utf8_lossy(key.get(1..name_end).unwrap_or_default()).into_owned();
+    (name, seq_of(key))
+}
+
+fn cursor_key(notifier: &str) -> Vec<u8> {
+    let mut out = vec![CURSOR];
+    out.extend_from_slice(notifier.as_bytes());
     out
 }
 
@@ -444,23 +635,23 @@ mod tests {
         }
     }
 
-    fn message(key: &AlertKey, notifier: &str) -> Notification {
+    fn message(key: &AlertKey, notifier: &str, at: u64) -> Notification {
         Notification {
             event: EventKind::Raised as i32,
             source: key.source.clone(),
             id: key.id.clone(),
-            at: 100,
+            at,
             alert: record(None),
             notifier: notifier.into(),
             recipient: None,
         }
     }
 
-    fn batch(key: &AlertKey, record: Record, to: &[&str]) -> Batch {
+    fn batch(bucket: u32, key: &AlertKey, record: Record, to: &[&str]) -> Batch {
         Batch {
-            records: vec![(key.clone(), record)],
+            buckets: vec![(bucket, vec![(key.clone(), record)])],
             details: vec![],
-            messages: to.iter().map(|n| message(key, n)).collect(),
+            messages: to.iter().map(|n| message(key, n, 100)).collect(),
         }
     }
 
@@ -481,28 +672,71 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_writes_records_details_and_messages_for_their_notifiers() {
+    fn buckets_hold_their_alerts_and_details_stay_apart() {
+        let (_dir, store) = open();
+        let a = AlertKey::new("src", "a");
+        let b = AlertKey::new("src", "b");
+        let two = Batch {
+            buckets: vec![(
+                3,
+                vec![(a.clone(), record(Some(100))), (b.clone(), record(None))],
+            )],
+            details: vec![(a.clone(), "<b>big</b>".into())],
+            messages: vec![],
+        };
+        store.write(&two).unwrap();
+        let buckets: Vec<_> = store.buckets().map(|b| b.unwrap()).collect();
+        assert_eq!(
+            buckets,
+            vec![(
+                3,
+                vec![(a.clone(), record(Some(100))), (b.clone(), record(None))]
+            )]
+        );
+        assert_eq!(store.get(&a).unwrap().unwrap().detail, "<b>big</b>");
+        // Rewriting the bucket keeps the detail; an empty bucket goes.
+        store.write(&batch(3, &a, record(None), &[])).unwrap();
+        assert_eq!(store.detail(&a).unwrap(), "<b>big</b>");
+        assert_eq!(store.get(&b).unwrap(), None, "the bucket is written whole");
+        store
+            .write(&Batch {
+                buckets: vec![(3, vec![])],
+                ..Batch::default()
+            })
+            .unwrap();
+        assert_eq!(store.buckets().count(), 0);
+    }
+
+    #[test]
+    fn messages_are_delivered_in_order_across_batches_with_a_cursor() {
         let (_dir, store) = open();
         let key = AlertKey::new("src", "hb");
-        let mut with_detail = batch(&key, record(Some(100)), &["a", "b"]);
-        with_detail.details.push((key.clone(), "<b>big</b>".into()));
-        assert_eq!(store.write(&with_detail).unwrap(), 2);
-        let stored = store.get(&key).unwrap().unwrap();
-        assert_eq!(stored.will_raise_at, Some(100));
-        assert_eq!(stored.detail, "<b>big</b>");
-        // A record write without a detail keeps the detail.
-        store.write(&batch(&key, record(None), &[])).unwrap();
-        assert_eq!(store.detail(&key).unwrap(), "<b>big</b>");
-        let all: Vec<_> = store.records().map(|r| r.unwrap()).collect();
-        assert_eq!(all, vec![(key.clone(), record(None))]);
-
-        assert_eq!(store.queue_len(), 2);
+        let first = Batch {
+            messages: vec![
+                message(&key, "a", 1),
+                message(&key, "b", 1),
+                message(&key, "a", 2),
+            ],
+            ..Batch::default()
+        };
+        assert_eq!(store.write(&first).unwrap(), 3);
+        store.write(&batch(0, &key, record(None), &["a"])).unwrap();
+        assert_eq!(store.queue_len(), 4);
         let waiting = store.queued("a", 10).unwrap();
-        assert_eq!(waiting.len(), 1);
-        assert_eq!(waiting[0].1.kind(), Ok(EventKind::Raised));
-        assert_eq!(waiting[0].1.key(), key);
-        assert_eq!(waiting[0].1.notifier, "a");
+        let at: Vec<u64> = waiting.iter().map(|(_, m)| m.at).collect();
+        assert_eq!(at, vec![1, 2, 100]);
+        assert!(waiting.iter().all(|(_, m)| m.notifier == "a"));
         store.dequeue(&waiting[0].0).unwrap();
+        let rest: Vec<u64> = store
+            .queued("a", 10)
+            .unwrap()
+            .iter()
+            .map(|(_, m)| m.at)
+            .collect();
+        assert_eq!(rest, vec![2, 100]);
+        assert_eq!(store.queued("a", 1).unwrap().len(), 1, "the limit holds");
+        store.dequeue(&waiting[1].0).unwrap();
+        store.dequeue(&waiting[2].0).unwrap();
         assert!(store.queued("a", 10).unwrap().is_empty());
         assert_eq!(store.queue_len(), 1);
         assert_eq!(store.queue_owners().unwrap(), vec!["b".to_string()]);
@@ -512,7 +746,7 @@ mod tests {
     fn a_dead_letter_leaves_the_queue_and_is_kept() {
         let (_dir, store) = open();
         let key = AlertKey::new("src", "a");
-        store.write(&batch(&key, record(None), &["n"])).unwrap();
+        store.write(&batch(0, &key, record(None), &["n"])).unwrap();
         let (id, notification) = store.queued("n", 1).unwrap().remove(0);
         let letter = DeadLetter {
             notification,
@@ -533,62 +767,72 @@ mod tests {
             update_type: Some(99),
             ..record(None)
         };
-        store.write(&batch(&key, bad, &[])).unwrap();
+        store.write(&batch(0, &key, bad, &[])).unwrap();
         assert!(matches!(
             store.get(&key),
             Err(StoreError::UnknownEnum { value: 99, .. })
         ));
-        let mut message = message(&key, "n");
+        let mut message = message(&key, "n", 1);
         message.event = 42;
         assert_eq!(message.kind(), Err(42));
     }
 
     #[test]
-    fn a_store_of_the_previous_layout_is_upgraded_at_open() {
+    fn a_store_of_an_earlier_layout_is_upgraded_at_open() {
         let dir = tempfile::tempdir().unwrap();
         let key = AlertKey::new("web", "a");
+        let queued = message(&key, "n", 7);
         {
             let db = sled::open(dir.path()).unwrap();
             let old = Record {
                 detail: "inline".into(),
                 ..record(Some(7))
             };
-            db.insert(prefixed(ALERT, &key), old.encode_to_vec())
+            db.insert(prefixed(OLD_ALERT, &key), old.encode_to_vec())
                 .unwrap();
             let mut due = vec![OLD_DUE];
             due.extend_from_slice(&7u64.to_be_bytes());
             due.extend(key_bytes(&key));
             db.insert(due, &[]).unwrap();
+            db.insert(queue_key("n", 4), queued.encode_to_vec())
+                .unwrap();
             db.flush().unwrap();
         }
         let store = open_at(dir.path());
         assert_eq!(store.detail(&key).unwrap(), "inline");
-        let (_, stored) = store.records().next().unwrap().unwrap();
-        assert_eq!(stored, record(Some(7)), "detail moved out of the record");
+        let all: Vec<_> = store.records().map(|r| r.unwrap()).collect();
+        assert_eq!(all, vec![(key.clone(), record(Some(7)))]);
         assert_eq!(store.db.scan_prefix([OLD_DUE]).count(), 0);
+        assert_eq!(store.db.scan_prefix([OLD_ALERT]).count(), 0);
+        assert_eq!(store.queue_len(), 1);
+        assert_eq!(store.queued("n", 10).unwrap()[0].1, queued);
     }
 
     #[test]
-    fn sequence_and_queue_depth_continue_after_reopen() {
+    fn sequence_cursor_and_queue_depth_continue_after_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let key = AlertKey::new("s", "i");
         {
             let store = open_at(dir.path());
-            store
-                .write(&batch(&key, record(None), &["n", "n"]))
-                .unwrap();
+            let two = Batch {
+                messages: vec![message(&key, "n", 1), message(&key, "n", 2)],
+                ..Batch::default()
+            };
+            store.write(&two).unwrap();
+            let (first, _) = store.queued("n", 1).unwrap().remove(0);
+            store.dequeue(&first).unwrap();
             store.flush().unwrap();
         }
         let store = open_at(dir.path());
-        assert_eq!(store.queue_len(), 2);
-        store.write(&batch(&key, record(None), &["n"])).unwrap();
-        let seqs: Vec<u64> = store
+        assert_eq!(store.queue_len(), 1, "one delivered before the restart");
+        store.write(&batch(0, &key, record(None), &["n"])).unwrap();
+        let at: Vec<u64> = store
             .queued("n", 10)
             .unwrap()
             .iter()
-            .map(|(id, _)| seq_of(&id.0))
+            .map(|(_, m)| m.at)
             .collect();
-        assert_eq!(seqs, vec![0, 1, 2]);
+        assert_eq!(at, vec![2, 100]);
     }
 
     #[test]

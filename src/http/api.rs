@@ -54,6 +54,9 @@ pub async fn health(http: Shared) -> impl IntoResponse {
 }
 
 pub async fn metrics(http: Shared) -> impl IntoResponse {
+    if let Ok(bytes) = http.store.size_on_disk() {
+        http.metrics.disk_bytes.set(bytes as i64);
+    }
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         http.metrics.render(),

@@ -1,5 +1,7 @@
-//! What the writer has not written yet: alerts changed since their last
-//! write, in two tiers, plus changed details, messages and waiters.
+//! What the writer has not written yet: store buckets holding alerts changed
+//! since their last write, in two tiers, plus changed details, messages and
+//! waiters. A bucket is written whole (see `store`), so it is marked once
+//! however many of its alerts changed, and in the tier of its most urgent.
 //!
 //! - **Urgent**: a new alert, a change of state, text or acknowledgement, or
 //!   anything that queued a message. Written within `flush_interval_ms`.
@@ -9,13 +11,16 @@
 //!   window. Losing one to a crash is safe: after a restart the startup grace
 //!   postpones the old timer until its sender has resent.
 //!
-//! An alert is marked once however often it changes; what is written is its
-//! record at the time of writing.
+//! A bucket is marked once however often its alerts change; what is written
+//! is their records at the time of writing.
 
 use std::collections::{HashMap, VecDeque};
 
 use super::Waiter;
 use crate::index::SlotId;
+
+/// A store bucket's id.
+pub(super) type Bucket = u32;
 use crate::store::Notification;
 
 const CLEAN: u8 = 0;
@@ -24,10 +29,12 @@ const URGENT: u8 = 2;
 
 #[derive(Default)]
 pub(super) struct Dirty {
+    /// Per bucket.
     marks: Vec<u8>,
-    urgent: Vec<SlotId>,
-    /// Timer-only changes with the clock (ms) when each was first marked.
-    timers: VecDeque<(SlotId, u64)>,
+    urgent: Vec<Bucket>,
+    /// Buckets with timer-only changes, and the clock (ms) when each was
+    /// first marked.
+    timers: VecDeque<(Bucket, u64)>,
     pub details: HashMap<SlotId, String>,
     pub detail_bytes: usize,
     pub messages: Vec<Notification>,
@@ -35,8 +42,8 @@ pub(super) struct Dirty {
 }
 
 impl Dirty {
-    pub fn mark(&mut self, slot: SlotId, urgent: bool, now_ms: u64) {
-        let i = slot as usize;
+    pub fn mark(&mut self, bucket: Bucket, urgent: bool, now_ms: u64) {
+        let i = bucket as usize;
         if self.marks.len() <= i {
             self.marks.resize(i + 1, CLEAN);
         }
@@ -44,11 +51,11 @@ impl Dirty {
             (URGENT, _) | (TIMERS, false) => {}
             (_, true) => {
                 self.marks[i] = URGENT;
-                self.urgent.push(slot);
+                self.urgent.push(bucket);
             }
             (_, false) => {
                 self.marks[i] = TIMERS;
-                self.timers.push_back((slot, now_ms));
+                self.timers.push_back((bucket, now_ms));
             }
         }
     }
@@ -74,26 +81,26 @@ impl Dirty {
         self.urgent.len() + self.timers.len()
     }
 
-    /// Takes every urgent alert.
-    pub fn take_urgent(&mut self) -> Vec<SlotId> {
+    /// Takes every urgent bucket.
+    pub fn take_urgent(&mut self) -> Vec<Bucket> {
         let taken = std::mem::take(&mut self.urgent);
-        for &slot in &taken {
-            self.marks[slot as usize] = CLEAN;
+        for &bucket in &taken {
+            self.marks[bucket as usize] = CLEAN;
         }
         taken
     }
 
-    /// Takes up to `limit` timer-only alerts marked at or before `older_than_ms`.
-    pub fn take_timers(&mut self, older_than_ms: u64, limit: usize) -> Vec<SlotId> {
+    /// Takes up to `limit` timer-only buckets marked at or before `older_than_ms`.
+    pub fn take_timers(&mut self, older_than_ms: u64, limit: usize) -> Vec<Bucket> {
         let mut taken = Vec::new();
         while taken.len() < limit {
             match self.timers.front() {
-                Some(&(slot, since)) if since <= older_than_ms => {
+                Some(&(bucket, since)) if since <= older_than_ms => {
                     self.timers.pop_front();
                     // Made urgent (or written) since: not this queue's to write.
-                    if self.marks[slot as usize] == TIMERS {
-                        self.marks[slot as usize] = CLEAN;
-                        taken.push(slot);
+                    if self.marks[bucket as usize] == TIMERS {
+                        self.marks[bucket as usize] = CLEAN;
+                        taken.push(bucket);
                     }
                 }
                 _ => break,
@@ -102,15 +109,10 @@ impl Dirty {
         taken
     }
 
-    pub fn take_details(&mut self, slots: &[SlotId]) -> Vec<(SlotId, String)> {
-        let mut taken = Vec::new();
-        for slot in slots {
-            if let Some(detail) = self.details.remove(slot) {
-                self.detail_bytes -= detail.len();
-                taken.push((*slot, detail));
-            }
-        }
-        taken
+    /// Takes every changed detail.
+    pub fn take_details(&mut self) -> Vec<(SlotId, String)> {
+        self.detail_bytes = 0;
+        self.details.drain().collect()
     }
 }
 
@@ -129,7 +131,7 @@ mod tests {
         d.mark(3, true, 40);
         assert_eq!(d.take_urgent(), vec![3]);
         // Its timer-only entry is stale now.
-        assert_eq!(d.take_timers(u64::MAX, 10), Vec::<SlotId>::new());
+        assert_eq!(d.take_timers(u64::MAX, 10), Vec::<Bucket>::new());
         assert!(!d.has_urgent());
     }
 
@@ -158,7 +160,9 @@ mod tests {
         d.set_detail(1, "abcdef".into());
         d.set_detail(2, "x".into());
         assert_eq!(d.detail_bytes, 7);
-        assert_eq!(d.take_details(&[1]), vec![(1, "abcdef".to_string())]);
-        assert_eq!(d.detail_bytes, 1);
+        let mut taken = d.take_details();
+        taken.sort();
+        assert_eq!(taken, vec![(1, "abcdef".to_string()), (2, "x".to_string())]);
+        assert_eq!(d.detail_bytes, 0);
     }
 }

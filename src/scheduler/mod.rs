@@ -399,7 +399,8 @@ impl Run {
         let urgent = event.is_some()
             || new_detail.is_some()
             || old.as_ref().is_none_or(|old| !timers_only(old, &record));
-        self.dirty.mark(slot, urgent, self.s.clock.now_ms());
+        self.dirty
+            .mark(index.bucket_of(slot), urgent, self.s.clock.now_ms());
         if let Some(kind) = event {
             record.detail = match self.dirty.details.get(&slot) {
                 Some(detail) => detail.clone(),
@@ -492,42 +493,51 @@ impl Run {
         self.budget =
             (self.budget + elapsed * d.max_writes_per_s as f64).min(d.max_writes_per_s as f64);
         self.budget_at_ms = now_ms;
-        let mut slots: Vec<(SlotId, bool)> = Vec::new();
+        let mut buckets: Vec<(u32, bool)> = Vec::new();
         if urgent_due {
-            slots.extend(self.dirty.take_urgent().into_iter().map(|s| (s, true)));
+            buckets.extend(self.dirty.take_urgent().into_iter().map(|b| (b, true)));
         }
         let room = if all {
             usize::MAX
         } else {
-            (self.budget as usize).saturating_sub(slots.len())
+            (self.budget as usize).saturating_sub(buckets.len())
         };
         let older_than = if all {
             u64::MAX
         } else {
             now_ms.saturating_sub(d.timer_flush_s * 1000)
         };
-        slots.extend(
+        buckets.extend(
             self.dirty
                 .take_timers(older_than, room)
                 .into_iter()
-                .map(|s| (s, false)),
+                .map(|b| (b, false)),
         );
-        if slots.is_empty() && !urgent_due {
+        if buckets.is_empty() && !urgent_due {
             return;
         }
-        self.budget -= slots.len() as f64;
-        let ids: Vec<SlotId> = slots.iter().map(|&(s, _)| s).collect();
+        self.budget -= buckets.len() as f64;
         let batch = {
             let shared = self.s.index.clone();
             let index = shared.read().unwrap_or_else(|e| e.into_inner());
+            let details = if urgent_due {
+                self.dirty.take_details()
+            } else {
+                Vec::new()
+            };
             Batch {
-                records: ids
+                buckets: buckets
                     .iter()
-                    .map(|&s| (index.key(s), index.record(s)))
+                    .map(|&(b, _)| {
+                        let alerts = index
+                            .bucket(b)
+                            .iter()
+                            .map(|&s| (index.key(s), index.record(s)))
+                            .collect();
+                        (b, alerts)
+                    })
                     .collect(),
-                details: self
-                    .dirty
-                    .take_details(&ids)
+                details: details
                     .into_iter()
                     .map(|(s, detail)| (index.key(s), detail))
                     .collect(),
@@ -552,7 +562,7 @@ impl Run {
             .set(self.dirty.backlog() as i64);
         let job = Job {
             batch,
-            slots,
+            buckets,
             waiting,
         };
         if self.jobs.send(job).is_ok() {
@@ -567,8 +577,8 @@ impl Run {
         if let Some((job, _)) = done.failed {
             let now_ms = self.s.clock.now_ms();
             let index = self.s.index.read().unwrap_or_else(|e| e.into_inner());
-            for (slot, urgent) in job.slots {
-                self.dirty.mark(slot, urgent, now_ms);
+            for (bucket, urgent) in job.buckets {
+                self.dirty.mark(bucket, urgent, now_ms);
             }
             for (key, detail) in job.batch.details {
                 if let Some(slot) = index.find(&key.source, &key.id) {

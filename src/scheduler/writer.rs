@@ -15,16 +15,15 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, Notify};
 
 use super::{Error, Waiter};
-use crate::index::SlotId;
 use crate::metrics::Metrics;
 use crate::store::{Batch, Store, StoreError};
 
 /// One hand-over to the writer.
 pub(super) struct Job {
     pub batch: Batch,
-    /// The alerts whose records are in the batch, and whether each was
-    /// urgent (to mark them again if the write fails).
-    pub slots: Vec<(SlotId, bool)>,
+    /// The buckets in the batch, and whether each was urgent (to mark
+    /// them again if the write fails).
+    pub buckets: Vec<(u32, bool)>,
     pub waiting: Vec<Waiter>,
 }
 
@@ -62,9 +61,8 @@ impl Writer {
             let failed = match written {
                 Ok(queued) => {
                     self.metrics.batches.inc();
-                    self.metrics
-                        .records_written
-                        .inc_by(job.batch.records.len() as u64);
+                    let records: usize = job.batch.buckets.iter().map(|(_, a)| a.len()).sum();
+                    self.metrics.records_written.inc_by(records as u64);
                     if queued > 0 {
                         for wake in &self.wakes {
                             wake.notify_one();

@@ -1,0 +1,140 @@
+//! The daemon under load: one this tool starts (the default: a temporary
+//! data directory, a log notifier, stopped and removed at the end) or one
+//! already running (then what was sent is cleared when the run ends).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct Daemon {
+    pub udp: SocketAddr,
+    pub http: SocketAddr,
+    /// Present when this tool started it.
+    own: Option<(Child, tempfile::TempDir)>,
+}
+
+impl Daemon {
+    /// Starts `mauved` (next to this program) on loopback with port 0, a
+    /// temporary data directory and `extra` TOML appended to its config.
+    pub fn start(extra: &str) -> Result<Daemon, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let config = dir.path().join("mauved.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[listen]\nudp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n\
+                 [store]\npath = \"{}\"\n{extra}",
+                dir.path().join("data").display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let log =
+            std::fs::File::create(dir.path().join("mauved.log")).map_err(|e| e.to_string())?;
+        let program = std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .with_file_name("mauved");
+        let mut child = Command::new(&program)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (mut udp, mut http) = (None, None);
+        for line in BufReader::new(stdout).lines() {
+            let line = line.map_err(|e| e.to_string())?;
+            if let Some(addr) = line.strip_prefix("listening udp=") {
+                udp = addr.parse().ok();
+            } else if let Some(addr) = line.strip_prefix("listening http=") {
+                http = addr.parse().ok();
+            } else if line == "ready" {
+                break;
+            }
+        }
+        match (udp, http) {
+            (Some(udp), Some(http)) => Ok(Daemon {
+                udp,
+                http,
+                own: Some((child, dir)),
+            }),
+            _ => {
+                let _ = child.kill();
+                Err(format!(
+                    "mauved did not start; see its log in {}",
+                    dir.keep().join("mauved.log").display()
+                ))
+            }
+        }
+    }
+
+    pub fn running(udp: SocketAddr, http: SocketAddr) -> Daemon {
+        Daemon {
+            udp,
+            http,
+            own: None,
+        }
+    }
+
+    pub fn is_own(&self) -> bool {
+        self.own.is_some()
+    }
+
+    /// Stops a daemon this tool started (SIGTERM, then waits) and returns
+    /// how long the stop took.
+    pub fn stop(&mut self) -> Option<Duration> {
+        let (child, _) = self.own.as_mut()?;
+        let start = std::time::Instant::now();
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
+        let _ = child.wait();
+        Some(start.elapsed())
+    }
+
+    /// Starts a stopped own daemon again on the same data directory and
+    /// returns how long it took until it answered `/health`.
+    pub fn restart(&mut self) -> Result<Duration, String> {
+        let (_, dir) = self.own.take().ok_or("not started by this tool")?;
+        let start = std::time::Instant::now();
+        let program = std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .with_file_name("mauved");
+        let config_path = dir.path().join("mauved.toml");
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("mauved.log"))
+            .map_err(|e| e.to_string())?;
+        let mut child = Command::new(&program)
+            .args(["serve", "--config"])
+            .arg(&config_path)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.map_err(|e| e.to_string())?;
+            if let Some(addr) = line.strip_prefix("listening udp=") {
+                self.udp = addr.parse().map_err(|_| "bad address")?;
+            } else if let Some(addr) = line.strip_prefix("listening http=") {
+                self.http = addr.parse().map_err(|_| "bad address")?;
+            } else if line == "ready" {
+                break;
+            }
+        }
+        self.own = Some((child, dir));
+        while crate::get(self.http, "/health").is_err() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(start.elapsed())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some((child, _)) = self.own.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

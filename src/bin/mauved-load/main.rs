@@ -1,0 +1,724 @@
+//! `mauved-load`: mauve traffic against a mauved on this machine, and what
+//! the daemon made of it.
+//!
+//! By default it starts its own mauved (temporary data directory, log
+//! notifier) and stops it at the end; `--udp`/`--http` point it at a running
+//! daemon instead, and then everything it sent is cleared when it ends.
+//! Every mode prints what was sent per second; against the daemon it also
+//! reads the daemon's counters and prints what was received and applied,
+//! the loss, the daemon's memory, and the ratio to a bare counting receiver
+//! (`sink`) measured with the same sender in the same run. Loopback only;
+//! every run is bounded in packets and time.
+
+mod daemon;
+mod traffic;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use daemon::Daemon;
+use traffic::{Keys, Sender, Sink, Templates};
+
+#[derive(Parser)]
+#[command(
+    name = "mauved-load",
+    about = "Send mauve traffic to a mauved on this machine"
+)]
+struct Args {
+    /// UDP address of a running daemon (loopback only); without it a
+    /// temporary daemon is started.
+    #[arg(long, requires = "http")]
+    udp: Option<SocketAddr>,
+    /// HTTP address of that running daemon.
+    #[arg(long, requires = "udp")]
+    http: Option<SocketAddr>,
+    /// TOML appended to the configuration of the daemon this tool starts.
+    #[arg(long, value_name = "FILE")]
+    daemon_config: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// The baseline: blast a bare counting receiver and print what it got.
+    Sink {
+        #[command(flatten)]
+        load: Load,
+    },
+    /// Heartbeat packets as fast as the sender can go.
+    Blast {
+        #[command(flatten)]
+        load: Load,
+    },
+    /// Heartbeat packets at RATE per second.
+    Rate {
+        rate: u64,
+        #[command(flatten)]
+        load: Load,
+    },
+    /// A fleet: each of --hosts sends one heartbeat every --every seconds.
+    Heartbeats {
+        #[arg(long, default_value_t = 10_000)]
+        hosts: u64,
+        #[arg(long, default_value_t = 60)]
+        every: u64,
+        /// Seconds to run (at most 600).
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+    },
+    /// A mass outage: --hosts heartbeats that all fall due in the same second.
+    Outage {
+        #[arg(long, default_value_t = 100_000)]
+        hosts: u64,
+    },
+    /// The whole performance target table, one line per target.
+    Targets {
+        /// Alerts for the large targets (the table is written for 1,000,000).
+        #[arg(long, default_value_t = 1_000_000)]
+        alerts: u64,
+        /// Updates for the disk target (30,000,000 in the table).
+        #[arg(long, default_value_t = 30_000_000)]
+        updates: u64,
+    },
+}
+
+#[derive(clap::Args, Clone, Copy)]
+struct Load {
+    /// Distinct alerts the packets go round.
+    #[arg(long, default_value_t = 100_000)]
+    keys: u64,
+    /// Alert ids per host (keys are spread over keys / ids hosts).
+    #[arg(long, default_value_t = 10)]
+    ids: u64,
+    /// Seconds to send for (at most 600).
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+}
+
+fn main() -> Result<(), String> {
+    let args = Args::parse();
+    if args.udp.is_some_and(|a| !a.ip().is_loopback())
+        || args.http.is_some_and(|a| !a.ip().is_loopback())
+    {
+        return Err("mauved-load only sends to loopback addresses".into());
+    }
+    let extra = match &args.daemon_config {
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => String::new(),
+    };
+    let start = || match (args.udp, args.http) {
+        (Some(udp), Some(http)) => Ok(Daemon::running(udp, http)),
+        _ => Daemon::start(&extra),
+    };
+    match args.mode {
+        Mode::Sink { load } => {
+            let keys = load.keys()?;
+            let templates = Templates::heartbeats(keys, now(), now() + 600);
+            let rate = sink_rate(&templates, load.duration()?)?;
+            println!("sink        {rate:.0} packets/s received");
+        }
+        Mode::Blast { load } => {
+            let mut daemon = start()?;
+            let report = compare(&mut daemon, load, 0)?;
+            report.print();
+            clean_up(&daemon, load.keys()?)?;
+        }
+        Mode::Rate { rate, load } => {
+            let mut daemon = start()?;
+            let report = compare(&mut daemon, load, rate)?;
+            report.print();
+            clean_up(&daemon, load.keys()?)?;
+        }
+        Mode::Heartbeats {
+            hosts,
+            every,
+            duration,
+        } => {
+            let mut daemon = start()?;
+            let load = Load {
+                keys: hosts,
+                ids: 1,
+                duration,
+            };
+            let rate = hosts.div_ceil(every.max(1));
+            let keys = load.keys()?;
+            let templates = Templates::heartbeats(keys, now(), now() + 5 * every);
+            let report = run(&mut daemon, &templates, rate, None, load.duration()?)?;
+            report.print();
+            clean_up(&daemon, keys)?;
+        }
+        Mode::Outage { hosts } => {
+            let daemon = start()?;
+            let outage = outage(&daemon, hosts)?;
+            println!(
+                "outage      {hosts} heartbeats due at once: all raised {:.2} s after the due second, \
+                 written with their notifications {:.2} s after it; {} of {} trickle packets \
+                 received meanwhile",
+                outage.raised.as_secs_f64(),
+                outage.durable.as_secs_f64(),
+                outage.trickle_received,
+                outage.trickle_sent
+            );
+            clean_up(&daemon, Keys::new(hosts, 1))?;
+        }
+        Mode::Targets { alerts, updates } => targets(&extra, alerts, updates)?,
+    }
+    Ok(())
+}
+
+impl Load {
+    fn keys(&self) -> Result<Keys, String> {
+        if self.keys == 0 || self.keys > 10_000_000 || self.ids == 0 {
+            return Err("--keys must be 1..=10000000 and --ids at least 1".into());
+        }
+        Ok(Keys::new(self.keys, self.ids))
+    }
+
+    fn duration(&self) -> Result<Duration, String> {
+        if self.duration == 0 || self.duration > 600 {
+            return Err("--duration must be 1..=600 seconds".into());
+        }
+        Ok(Duration::from_secs(self.duration))
+    }
+}
+
+fn now() -> u64 {
+    mauved::clock::Clock::system().now()
+}
+
+/// One HTTP GET to the daemon.
+fn get(http: SocketAddr, path: &str) -> Result<String, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    agent
+        .get(format!("http://{http}{path}"))
+        .call()
+        .and_then(|mut response| response.body_mut().read_to_string())
+        .map_err(|e| format!("{http}{path}: {e}"))
+}
+
+/// The daemon's counters that a run looks at.
+#[derive(Clone, Copy, Debug, Default)]
+struct Counters {
+    received: f64,
+    updates: f64,
+    rss: f64,
+    raised: f64,
+    pending: f64,
+    backlog: f64,
+    written: f64,
+    disk: f64,
+    rejected_capacity: f64,
+}
+
+impl Counters {
+    fn read(http: SocketAddr) -> Result<Counters, String> {
+        let body = get(http, "/metrics")?;
+        let value = |name: &str| {
+            body.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        Ok(Counters {
+            received: value("mauved_packets_received_total"),
+            updates: value("mauved_alert_updates_total"),
+            rss: value("process_resident_memory_bytes"),
+            raised: value("mauved_alerts{state=\"raised\"}"),
+            pending: value("mauved_alerts{state=\"pending\"}"),
+            backlog: value("mauved_write_backlog"),
+            written: value("mauved_records_written_total"),
+            disk: value("mauved_store_disk_bytes"),
+            rejected_capacity: value("mauved_alerts_rejected_total{reason=\"over_capacity\"}"),
+        })
+    }
+
+    /// Reads until the received and applied counts stop moving (the daemon
+    /// has drained its socket), at most `limit`.
+    fn settled(http: SocketAddr, limit: Duration) -> Result<Counters, String> {
+        let start = Instant::now();
+        let mut last = Counters::read(http)?;
+        while start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(200));
+            let next = Counters::read(http)?;
+            let still = next.updates == last.updates && next.received == last.received;
+            last = next;
+            if still {
+                break;
+            }
+        }
+        Ok(last)
+    }
+}
+
+/// What one run against the daemon showed.
+struct Report {
+    sent: traffic::Sent,
+    received: f64,
+    applied: f64,
+    rss: f64,
+    sink: Option<f64>,
+}
+
+impl Report {
+    fn applied_per_s(&self) -> f64 {
+        self.applied / self.sent.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn loss(&self) -> f64 {
+        (self.sent.packets as f64 - self.received).max(0.0) / (self.sent.packets as f64).max(1.0)
+    }
+
+    fn ratio(&self) -> Option<f64> {
+        self.sink.map(|sink| self.applied_per_s() / sink.max(1.0))
+    }
+
+    fn print(&self) {
+        println!(
+            "sent        {} packets in {:.2} s ({:.0}/s){}",
+            self.sent.packets,
+            self.sent.elapsed.as_secs_f64(),
+            self.sent.per_second(),
+            if self.sent.errors > 0 {
+                format!(", {} send errors", self.sent.errors)
+            } else {
+                String::new()
+            }
+        );
+        println!(
+            "received    {:.0} (loss {:.2}%)",
+            self.received,
+            100.0 * self.loss()
+        );
+        println!(
+            "applied     {:.0} ({:.0}/s)",
+            self.applied,
+            self.applied_per_s()
+        );
+        println!("daemon RSS  {:.1} MiB", self.rss / 1048576.0);
+        if let (Some(sink), Some(ratio)) = (self.sink, self.ratio()) {
+            println!("sink        {sink:.0}/s with the same sender in this run");
+            println!("ratio       {ratio:.2} of the sink");
+        }
+    }
+}
+
+/// What a bare receiver gets from this sender in `duration`.
+fn sink_rate(templates: &Templates, duration: Duration) -> Result<f64, String> {
+    let sink = Sink::start().map_err(|e| e.to_string())?;
+    let mut sender = Sender::connect(sink.addr).map_err(|e| e.to_string())?;
+    let sent = sender.run(templates, 0, None, duration);
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(sink.received() as f64 / sent.elapsed.as_secs_f64())
+}
+
+/// Sends `templates` to the daemon and reads what it made of them.
+fn run(
+    daemon: &mut Daemon,
+    templates: &Templates,
+    rate: u64,
+    count: Option<u64>,
+    duration: Duration,
+) -> Result<Report, String> {
+    let before = Counters::read(daemon.http)?;
+    let mut sender = Sender::connect(daemon.udp).map_err(|e| e.to_string())?;
+    let sent = sender.run(templates, rate, count, duration);
+    let after = Counters::settled(daemon.http, Duration::from_secs(30))?;
+    Ok(Report {
+        sent,
+        received: after.received - before.received,
+        applied: after.updates - before.updates,
+        rss: after.rss,
+        sink: None,
+    })
+}
+
+/// Creates the keys first (a fleet that exists), then measures the sink and
+/// the daemon with the same packets and sender.
+fn compare(daemon: &mut Daemon, load: Load, rate: u64) -> Result<Report, String> {
+    let keys = load.keys()?;
+    let templates = Templates::heartbeats(keys, now(), now() + 600);
+    fill(daemon, &templates)?;
+    let sink = sink_rate(&templates, load.duration()?)?;
+    let mut report = run(daemon, &templates, rate, None, load.duration()?)?;
+    report.sink = Some(sink);
+    Ok(report)
+}
+
+/// Sends one packet per key at a pace the store keeps up with, until the
+/// daemon holds every key.
+fn fill(daemon: &mut Daemon, templates: &Templates) -> Result<(), String> {
+    let mut sender = Sender::connect(daemon.udp).map_err(|e| e.to_string())?;
+    sender.run(
+        templates,
+        50_000,
+        Some(templates.len()),
+        Duration::from_secs(600),
+    );
+    Counters::settled(daemon.http, Duration::from_secs(60))?;
+    Ok(())
+}
+
+/// Leaves every key cleared with no timer, when the daemon is not ours.
+fn clean_up(daemon: &Daemon, keys: Keys) -> Result<(), String> {
+    if daemon.is_own() {
+        return Ok(());
+    }
+    let clears = Templates::clears(keys, now());
+    let mut sender = Sender::connect(daemon.udp).map_err(|e| e.to_string())?;
+    sender.run(
+        &clears,
+        20_000,
+        Some(clears.len()),
+        Duration::from_secs(600),
+    );
+    println!("cleared     {} alerts sent by this run", keys.count);
+    Ok(())
+}
+
+struct Outage {
+    raised: Duration,
+    durable: Duration,
+    trickle_sent: u64,
+    trickle_received: f64,
+}
+
+/// `hosts` heartbeats all due in the same second; while they fire, a
+/// trickle of other heartbeats checks that the listener keeps receiving.
+fn outage(daemon: &Daemon, hosts: u64) -> Result<Outage, String> {
+    let keys = Keys::new(hosts, 1);
+    // Enough lead to send every packet before they fall due.
+    let lead = 10 + hosts / 40_000;
+    let due = now() + lead;
+    let templates = Templates::heartbeats(keys, now(), due);
+    let before = Counters::read(daemon.http)?;
+    let mut sender = Sender::connect(daemon.udp).map_err(|e| e.to_string())?;
+    sender.run(&templates, 50_000, Some(hosts), Duration::from_secs(600));
+    let pending = Counters::settled(daemon.http, Duration::from_secs(30))?;
+    if pending.pending - before.pending < hosts as f64 {
+        return Err(format!(
+            "only {} of {hosts} heartbeats pending before they fell due",
+            pending.pending - before.pending
+        ));
+    }
+    if now() >= due {
+        return Err("the heartbeats fell due before they were all sent".into());
+    }
+    // The trickle: 1,000 packets/s to 1,000 other keys for the whole time.
+    let trickle = std::thread::spawn({
+        let udp = daemon.udp;
+        move || {
+            let keys = Keys {
+                hosts: "load-trickle",
+                ..Keys::new(1000, 1000)
+            };
+            let templates = Templates::heartbeats(keys, now(), now() + 3600);
+            let mut sender = Sender::connect(udp).ok()?;
+            Some(sender.run(&templates, 1000, None, Duration::from_secs(lead + 15)))
+        }
+    });
+    let due_at = Instant::now()
+        + Duration::from_secs(due).saturating_sub(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default(),
+        );
+    let limit = due_at + Duration::from_secs(30);
+    let mut raised = None;
+    let mut durable = None;
+    while Instant::now() < limit && durable.is_none() {
+        std::thread::sleep(Duration::from_millis(20));
+        let c = Counters::read(daemon.http)?;
+        if raised.is_none() && c.raised - before.raised >= hosts as f64 {
+            raised = Some(Instant::now().saturating_duration_since(due_at));
+        }
+        // The raises' records and their messages go to disk in the same batches.
+        if raised.is_some() && c.written - pending.written >= hosts as f64 {
+            durable = Some(Instant::now().saturating_duration_since(due_at));
+        }
+    }
+    let trickle = trickle
+        .join()
+        .ok()
+        .flatten()
+        .ok_or("the trickle sender failed")?;
+    let after = Counters::settled(daemon.http, Duration::from_secs(10))?;
+    Ok(Outage {
+        raised: raised.ok_or("not every heartbeat was raised within 30 s")?,
+        durable: durable.ok_or("not everything was written within 30 s")?,
+        trickle_sent: trickle.packets,
+        trickle_received: after.received - pending.received,
+    })
+}
+
+/// One line of the target table.
+fn line(target: &str, measured: String, goal: &str, pass: bool) {
+    println!(
+        "{:<4} {target:<58} {measured:<34} target {goal:<12} {}",
+        if pass { "PASS" } else { "FAIL" },
+        ""
+    );
+}
+
+/// The performance targets, end to end, one line each.
+fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), String> {
+    let mib = |bytes: f64| bytes / 1048576.0;
+    println!("mauved-load targets: {alerts} alerts, {updates} updates for the disk target");
+
+    // 1. Ingest against the bare sink, same sender, same run.
+    {
+        let mut daemon = Daemon::start(extra)?;
+        let distinct = compare(
+            &mut daemon,
+            Load {
+                keys: 100_000,
+                ids: 10,
+                duration: 10,
+            },
+            0,
+        )?;
+        let ratio = distinct.ratio().unwrap_or(0.0);
+        line(
+            "1a ingest, 100k distinct heartbeat keys, vs bare sink",
+            format!(
+                "{:.2}x ({:.0}/s vs {:.0}/s)",
+                ratio,
+                distinct.applied_per_s(),
+                distinct.sink.unwrap_or(0.0)
+            ),
+            ">= 0.8x",
+            ratio >= 0.8,
+        );
+        let hot = compare(
+            &mut daemon,
+            Load {
+                keys: 10,
+                ids: 10,
+                duration: 10,
+            },
+            0,
+        )?;
+        let ratio = hot.ratio().unwrap_or(0.0);
+        line(
+            "1b ingest, 10 hot keys, vs bare sink",
+            format!(
+                "{:.2}x ({:.0}/s vs {:.0}/s)",
+                ratio,
+                hot.applied_per_s(),
+                hot.sink.unwrap_or(0.0)
+            ),
+            ">= 0.8x",
+            ratio >= 0.8,
+        );
+    }
+
+    // 2-6 on one daemon holding `alerts` heartbeats.
+    let mut daemon = Daemon::start(extra)?;
+    let keys = Keys::new(alerts, 4);
+    let templates = Templates::heartbeats(keys, now(), now() + 3600);
+    // 2. A steady 100k/s for 60 s over every key (the first pass creates them).
+    let steady = run(
+        &mut daemon,
+        &templates,
+        100_000,
+        None,
+        Duration::from_secs(60),
+    )?;
+    line(
+        "2  no loss at 100k packets/s for 60 s over all keys",
+        format!(
+            "sent {} recv {:.0} applied {:.0}",
+            steady.sent.packets, steady.received, steady.applied
+        ),
+        "all applied",
+        steady.received == steady.sent.packets as f64
+            && steady.applied == steady.sent.packets as f64,
+    );
+    // Everything written: the fresh store's size is the disk baseline.
+    wait_written(daemon.http)?;
+    let fresh = Counters::read(daemon.http)?;
+    line(
+        &format!("3a RSS holding {alerts} alerts"),
+        format!("{:.0} MiB", mib(fresh.rss)),
+        "<= 300 MiB",
+        mib(fresh.rss) <= 300.0,
+    );
+    let start = Instant::now();
+    get(daemon.http, "/api/counts")?;
+    let counts = start.elapsed();
+    line(
+        "4b GET /api/counts",
+        format!("{:.1} ms", counts.as_secs_f64() * 1000.0),
+        "<= 50 ms",
+        counts <= Duration::from_millis(50),
+    );
+
+    // 5a. One due raise among the pending heartbeats: applied within 1 s.
+    let late = probes(&daemon, 20)?;
+    line(
+        &format!("5a single due raise among {alerts} pending, p99 lateness"),
+        format!("{late} s (raised_at - due)"),
+        "<= 1 s",
+        late <= 1,
+    );
+
+    // 6. Disk after many updates over the same alerts.
+    let fresh_disk = fresh.disk;
+    let more = updates.saturating_sub(steady.sent.packets);
+    let mut sender = Sender::connect(daemon.udp).map_err(|e| e.to_string())?;
+    let heavy = sender.run(&templates, 0, Some(more), Duration::from_secs(600));
+    Counters::settled(daemon.http, Duration::from_secs(30))?;
+    wait_written(daemon.http)?;
+    let used = Counters::read(daemon.http)?;
+    let total = heavy.packets + steady.sent.packets;
+    line(
+        &format!("6  disk after {total} updates vs fresh store"),
+        format!(
+            "{:.2}x ({:.0} / {:.0} MiB)",
+            used.disk / fresh_disk.max(1.0),
+            mib(used.disk),
+            mib(fresh_disk)
+        ),
+        "<= 3x",
+        used.disk <= 3.0 * fresh_disk,
+    );
+    line(
+        &format!("3b RSS after {total} updates"),
+        format!("{:.0} MiB", mib(used.rss)),
+        "<= 300 MiB",
+        mib(used.rss) <= 300.0,
+    );
+
+    // 4a. Restart to serving.
+    daemon.stop();
+    let took = daemon.restart()?;
+    line(
+        &format!("4a restart to serving with {alerts} alerts"),
+        format!("{:.2} s", took.as_secs_f64()),
+        "<= 3 s",
+        took <= Duration::from_secs(3),
+    );
+    drop(daemon);
+
+    // 5b. A mass outage.
+    let daemon = Daemon::start(extra)?;
+    let outage = outage(&daemon, 100_000)?;
+    line(
+        "5b 100k heartbeats due at once, all raised and queued",
+        format!(
+            "{:.2} s, trickle {}/{}",
+            outage.durable.as_secs_f64(),
+            outage.trickle_received,
+            outage.trickle_sent
+        ),
+        "<= 5 s",
+        outage.durable <= Duration::from_secs(5)
+            && outage.trickle_received >= outage.trickle_sent as f64,
+    );
+    drop(daemon);
+
+    // 3c. A flood of new keys beyond capacity: memory stays bounded.
+    let flood_limit = alerts;
+    let flood_extra = format!("{extra}\n[store]\nmax_alerts = {flood_limit}\n");
+    let flood_extra = if extra.contains("[store]") {
+        extra.to_owned()
+    } else {
+        flood_extra
+    };
+    let mut daemon = Daemon::start(&flood_extra)?;
+    let flood_keys = Keys::new(3 * alerts, 1);
+    let flood = Templates::heartbeats(flood_keys, now(), now() + 3600);
+    let mut sender = Sender::connect(daemon.udp).map_err(|e| e.to_string())?;
+    let mut peak: f64 = 0.0;
+    let start = Instant::now();
+    let mut sent = 0;
+    while start.elapsed() < Duration::from_secs(60) && sent < flood.len() {
+        sent += sender
+            .run(&flood, 0, Some(flood.len() - sent), Duration::from_secs(5))
+            .packets;
+        peak = peak.max(Counters::read(daemon.http)?.rss);
+    }
+    let after = Counters::settled(daemon.http, Duration::from_secs(30))?;
+    peak = peak.max(after.rss);
+    line(
+        &format!(
+            "3c flood of {} new keys at full rate, limit {flood_limit}",
+            flood_keys.count
+        ),
+        format!(
+            "peak {:.0} MiB, {:.0} refused",
+            mib(peak),
+            after.rejected_capacity
+        ),
+        "<= 300 MiB",
+        mib(peak) <= 300.0,
+    );
+    daemon.stop();
+    Ok(())
+}
+
+/// Waits until the daemon has written everything it holds.
+fn wait_written(http: SocketAddr) -> Result<(), String> {
+    let start = Instant::now();
+    while Counters::read(http)?.backlog > 0.0 {
+        if start.elapsed() > Duration::from_secs(300) {
+            return Err("the daemon's write backlog did not drain in 300 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+/// Sends `n` probe alerts due at distinct coming seconds and returns the
+/// 99th percentile of how late each was raised (raised_at - due, seconds).
+fn probes(daemon: &Daemon, n: u64) -> Result<u64, String> {
+    let base = now() + 3;
+    let mut sender = Sender::connect(daemon.udp).map_err(|e| e.to_string())?;
+    let updates = (0..n)
+        .map(|i| {
+            let alert = mauved::wire::pb::Alert {
+                id: format!("probe-{i}"),
+                raise_time: Some(base + i / 4),
+                clear_time: Some(now()),
+                ..Default::default()
+            };
+            mauved::send::prepare(
+                Some("mauved-load-probe".into()),
+                false,
+                vec![alert],
+                now(),
+                None,
+            )
+        })
+        .collect();
+    let templates = Templates::from_updates(updates);
+    sender.run(&templates, 0, Some(n), Duration::from_secs(10));
+    let mut late = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(n / 4 + 15);
+    for i in 0..n {
+        let path = format!("/api/alerts/mauved-load-probe/probe-{i}");
+        loop {
+            let body = get(daemon.http, &path)?;
+            let alert: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            if alert["state"] == "raised" {
+                let raised = alert["raised_at"].as_u64().unwrap_or(u64::MAX);
+                late.push(raised.saturating_sub(base + i / 4));
+                break;
+            }
+            if Instant::now() > deadline {
+                late.push(u64::MAX);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    late.sort_unstable();
+    Ok(late[(late.len() * 99 / 100).min(late.len() - 1)])
+}
