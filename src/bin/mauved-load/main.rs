@@ -460,11 +460,8 @@ fn outage(daemon: &Daemon, hosts: u64) -> Result<Outage, String> {
 
 /// One line of the target table.
 fn line(target: &str, measured: String, goal: &str, pass: bool) {
-    println!(
-        "{:<4} {target:<58} {measured:<34} target {goal:<12} {}",
-        if pass { "PASS" } else { "FAIL" },
-        ""
-    );
+    let verdict = if pass { "PASS" } else { "FAIL" };
+    println!("{verdict} {target:<58} {measured:<34} target {goal}");
 }
 
 /// The performance targets, end to end, one line each.
