@@ -2,11 +2,11 @@
 //!
 //! The scheduler applies updates here and the HTTP API reads from here; sled
 //! is the durable copy, written behind (see `scheduler::writer`). A fleet is
-//! a million alerts refreshed every minute, so each alert costs a little over
-//! a hundred bytes: times as `u32` seconds (0 = none), the id, subject and
-//! summary packed into one allocation, the source shared by all alerts of
-//! that source, and the `detail` (up to 64 KiB, rarely read) left on disk
-//! with only its hash kept here.
+//! a million alerts refreshed every minute, so each alert costs about 150
+//! bytes: times as `u32` seconds (0 = none), the id, subject, summary and
+//! acknowledger packed into one allocation, the source named once for all
+//! alerts of that source, and the `detail` (up to 64 KiB, rarely read) left
+//! on disk with only its hash kept here.
 //!
 //! Three views of the same slots:
 //! - `by_key`: (source, id) → slot, for updates;
@@ -35,13 +35,14 @@ pub struct Full(pub usize);
 /// `wire` refuses times more than ten years away), 0 meaning "none".
 #[derive(Clone, Debug)]
 struct Slot {
-    source: Arc<str>,
+    /// Index into `Index::source_names`.
+    source: u32,
     /// The store bucket it is written in (see `store`).
     bucket: u32,
-    /// id, subject and summary: three u16 lengths, then the bytes.
+    /// id, subject, summary and acknowledged_by: four u16 lengths (u16::MAX
+    /// for "none"), then the bytes: one allocation an alert.
     text: Box<[u8]>,
-    acknowledged_by: Option<Box<str>>,
-    detail_hash: u64,
+    detail_hash: u32,
     times: [u32; TIMES],
     importance: u32,
     update_type: i8,
@@ -49,6 +50,7 @@ struct Slot {
 }
 
 const TIMES: usize = 10;
+const TEXTS: usize = 4;
 
 fn pack_time(t: Option<UnixSecs>) -> u32 {
     t.map_or(0, |t| u32::try_from(t).unwrap_or(u32::MAX).max(1))
@@ -67,23 +69,29 @@ fn unpack_kind(kind: i8) -> Option<i32> {
 }
 
 impl Slot {
-    fn text_part(&self, n: usize) -> &str {
-        let len =
-            |i: usize| usize::from(u16::from_le_bytes([self.text[2 * i], self.text[2 * i + 1]]));
-        let start = 6 + (0..n).map(len).sum::<usize>();
+    fn text_len(&self, i: usize) -> Option<usize> {
+        match u16::from_le_bytes([self.text[2 * i], self.text[2 * i + 1]]) {
+            u16::MAX => None,
+            len => Some(usize::from(len)),
+        }
+    }
+
+    fn text_part(&self, n: usize) -> Option<&str> {
+        let len = self.text_len(n)?;
+        let start = 2 * TEXTS + (0..n).filter_map(|i| self.text_len(i)).sum::<usize>();
         // Written only by `pack_text` from valid strings.
-        std::str::from_utf8(&self.text[start..start + len(n)]).unwrap_or_default()
+        std::str::from_utf8(self.text.get(start..start + len)?).ok()
     }
 
     fn id(&self) -> &str {
-        self.text_part(0)
+        self.text_part(0).unwrap_or_default()
     }
 
     fn record(&self) -> Record {
         let t = |i: usize| unpack_time(self.times[i]);
         Record {
-            subject: self.text_part(1).to_owned(),
-            summary: self.text_part(2).to_owned(),
+            subject: self.text_part(1).unwrap_or_default().to_owned(),
+            summary: self.text_part(2).unwrap_or_default().to_owned(),
             detail: String::new(),
             importance: self.importance,
             raised_at: t(0),
@@ -91,7 +99,7 @@ impl Slot {
             will_raise_at: t(2),
             will_clear_at: t(3),
             acknowledged_at: t(4),
-            acknowledged_by: self.acknowledged_by.as_deref().map(str::to_owned),
+            acknowledged_by: self.text_part(3).map(str::to_owned),
             will_unacknowledge_at: t(5),
             suppress_until: t(6),
             updated_at: t(7).unwrap_or(0),
@@ -102,9 +110,13 @@ impl Slot {
         }
     }
 
-    fn set(&mut self, r: &Record, detail_hash: u64) {
-        self.text = pack_text(self.id(), &r.subject, &r.summary);
-        self.acknowledged_by = r.acknowledged_by.as_deref().map(Box::from);
+    fn set(&mut self, r: &Record, detail_hash: u32) {
+        self.text = pack_text(
+            self.id(),
+            &r.subject,
+            &r.summary,
+            r.acknowledged_by.as_deref(),
+        );
         self.detail_hash = detail_hash;
         self.times = [
             pack_time(r.raised_at),
@@ -131,43 +143,52 @@ impl Slot {
     }
 }
 
-/// Strings longer than a u16 length are cut; `wire` caps them far below.
-fn pack_text(id: &str, subject: &str, summary: &str) -> Box<[u8]> {
-    let parts = [id, subject, summary].map(|s| {
-        let mut end = s.len().min(usize::from(u16::MAX));
+/// Text of u16::MAX bytes or more is cut; `wire` caps it far below.
+fn pack_text(id: &str, subject: &str, summary: &str, acked_by: Option<&str>) -> Box<[u8]> {
+    let cut = |s: &str| {
+        let mut end = s.len().min(usize::from(u16::MAX) - 1);
         while !s.is_char_boundary(end) {
             end -= 1;
         }
-        &s[..end]
-    });
-    let mut out = Vec::with_capacity(6 + parts.iter().map(|p| p.len()).sum::<usize>());
-    for part in parts {
-        out.extend_from_slice(&(part.len() as u16).to_le_bytes());
+        s[..end].to_owned()
+    };
+    let parts = [Some(id), Some(subject), Some(summary), acked_by].map(|p| p.map(cut));
+    let bytes: usize = parts.iter().flatten().map(String::len).sum();
+    let mut out = Vec::with_capacity(2 * TEXTS + bytes);
+    for part in &parts {
+        let len = part.as_ref().map_or(u16::MAX, |p| p.len() as u16);
+        out.extend_from_slice(&len.to_le_bytes());
     }
-    for part in parts {
+    for part in parts.iter().flatten() {
         out.extend_from_slice(part.as_bytes());
     }
     out.into_boxed_slice()
 }
 
-/// A hash of the detail text, so that a resent identical detail is not a change.
-pub fn detail_hash(detail: &str) -> u64 {
+/// A hash of the detail text, so that a resent identical detail is not a
+/// change (a collision only means one change of detail is not written).
+pub fn detail_hash(detail: &str) -> u32 {
     if detail.is_empty() {
         0
     } else {
         // Fixed keys: the hash is compared across updates.
-        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-            .hash_one(detail)
-            | 1
+        let full =
+            std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+                .hash_one(detail);
+        (full as u32) | 1
     }
 }
 
 pub struct Index {
     slots: Vec<Slot>,
+    /// Every source once; slots refer to it by position.
+    source_names: Vec<Arc<str>>,
     /// The alerts of each store bucket, by bucket id.
     buckets: Vec<Vec<SlotId>>,
     by_key: HashTable<SlotId>,
-    sources: BTreeMap<Arc<str>, Vec<SlotId>>,
+    /// Source name → its position in `source_names` and its alerts, in
+    /// source order.
+    sources: BTreeMap<Arc<str>, (u32, Vec<SlotId>)>,
     due: BTreeSet<(u32, SlotId)>,
     hasher: hashbrown::DefaultHashBuilder,
     max_alerts: usize,
@@ -177,6 +198,7 @@ impl Index {
     pub fn new(max_alerts: usize) -> Self {
         Index {
             slots: Vec::new(),
+            source_names: Vec::new(),
             buckets: Vec::new(),
             by_key: HashTable::new(),
             sources: BTreeMap::new(),
@@ -203,19 +225,23 @@ impl Index {
         self.hasher.hash_one((source, id))
     }
 
+    fn source_of(&self, slot: &Slot) -> &str {
+        &self.source_names[slot.source as usize]
+    }
+
     pub fn find(&self, source: &str, id: &str) -> Option<SlotId> {
         let hash = self.hash(source, id);
         self.by_key
             .find(hash, |&s| {
                 let slot = &self.slots[s as usize];
-                &*slot.source == source && slot.id() == id
+                self.source_of(slot) == source && slot.id() == id
             })
             .copied()
     }
 
     /// Adds an alert that `find` did not find, in the last bucket while it
     /// has room.
-    pub fn insert(&mut self, key: &AlertKey, record: &Record, detail: u64) -> Result<SlotId, Full> {
+    pub fn insert(&mut self, key: &AlertKey, record: &Record, detail: u32) -> Result<SlotId, Full> {
         let bucket = match self.buckets.last() {
             Some(last) if last.len() < BUCKET_SIZE => self.buckets.len() - 1,
             _ => self.buckets.len(),
@@ -228,22 +254,30 @@ impl Index {
         &mut self,
         key: &AlertKey,
         record: &Record,
-        detail: u64,
+        detail: u32,
         bucket: u32,
     ) -> Result<SlotId, Full> {
         if self.slots.len() >= self.max_alerts {
             return Err(Full(self.max_alerts));
         }
         let id = SlotId::try_from(self.slots.len()).map_err(|_| Full(self.max_alerts))?;
-        let source = match self.sources.get_key_value(key.source.as_str()) {
-            Some((shared, _)) => shared.clone(),
-            None => Arc::from(key.source.as_str()),
+        let source = match self.sources.get_mut(key.source.as_str()) {
+            Some((source, ids)) => {
+                ids.push(id);
+                *source
+            }
+            None => {
+                let source = self.source_names.len() as u32;
+                let name: Arc<str> = Arc::from(key.source.as_str());
+                self.source_names.push(name.clone());
+                self.sources.insert(name, (source, vec![id]));
+                source
+            }
         };
         let mut slot = Slot {
-            source: source.clone(),
+            source,
             bucket,
-            text: pack_text(&key.id, "", ""),
-            acknowledged_by: None,
+            text: pack_text(&key.id, "", "", None),
             detail_hash: 0,
             times: [0; TIMES],
             importance: 0,
@@ -256,12 +290,11 @@ impl Index {
         }
         self.slots.push(slot);
         let hash = self.hash(&key.source, &key.id);
-        let (slots, hasher) = (&self.slots, &self.hasher);
+        let (slots, names, hasher) = (&self.slots, &self.source_names, &self.hasher);
         self.by_key.insert_unique(hash, id, |&s| {
             let slot = &slots[s as usize];
-            hasher.hash_one((&*slot.source, slot.id()))
+            hasher.hash_one((&*names[slot.source as usize], slot.id()))
         });
-        self.sources.entry(source).or_default().push(id);
         let b = bucket as usize;
         if self.buckets.len() <= b {
             self.buckets.resize_with(b + 1, Vec::new);
@@ -271,7 +304,7 @@ impl Index {
     }
 
     /// Replaces an alert's record (its detail lives on disk: only its hash here).
-    pub fn update(&mut self, id: SlotId, record: &Record, detail: u64) {
+    pub fn update(&mut self, id: SlotId, record: &Record, detail: u32) {
         let slot = &mut self.slots[id as usize];
         let old_due = slot.next_due();
         slot.set(record, detail);
@@ -291,7 +324,7 @@ impl Index {
         self.slots[id as usize].record()
     }
 
-    pub fn detail_hash_of(&self, id: SlotId) -> u64 {
+    pub fn detail_hash_of(&self, id: SlotId) -> u32 {
         self.slots[id as usize].detail_hash
     }
 
@@ -306,12 +339,14 @@ impl Index {
 
     pub fn key(&self, id: SlotId) -> AlertKey {
         let slot = &self.slots[id as usize];
-        AlertKey::new(&*slot.source, slot.id())
+        AlertKey::new(self.source_of(slot), slot.id())
     }
 
     /// Every alert of one source.
     pub fn of_source(&self, source: &str) -> &[SlotId] {
-        self.sources.get(source).map_or(&[], Vec::as_slice)
+        self.sources
+            .get(source)
+            .map_or(&[], |(_, ids)| ids.as_slice())
     }
 
     /// The earliest due time.
@@ -340,7 +375,7 @@ impl Index {
             )),
             None => self.sources.range::<str, _>(..),
         };
-        for (source, ids) in range {
+        for (source, (_, ids)) in range {
             let mut ids: Vec<SlotId> = ids.clone();
             ids.sort_unstable_by(|&a, &b| {
                 self.slots[a as usize].id().cmp(self.slots[b as usize].id())

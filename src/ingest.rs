@@ -6,7 +6,7 @@
 //! packet goes through at once. Decoding happens here, on the listener's own
 //! task, so a hostile packet costs its sender's socket time and nobody else's.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -28,24 +28,25 @@ const SOCKET_RECV_BUFFER: usize = 10 * 1024 * 1024;
 /// Remembers recent `transmission_id`s. mauvesend sends the same bytes to
 /// every address of every destination, so one update can arrive several times.
 ///
-/// Two generations of ids bound the memory: ids go into `young`; when it has
-/// covered a whole window (or holds half the cap) it becomes `old` and the
-/// previous `old` is dropped. An id counts as seen if either generation holds
-/// it with a time inside the window, so expiry is exact while the cap is not
-/// reached; past the cap (a flood of distinct ids) the window shrinks, and a
-/// duplicate that slips through is harmless: re-applying an update is
-/// idempotent.
+/// Two generations of ids bound the memory (eight bytes an id): ids go into
+/// `young`; when it has covered a whole window (or holds half the cap) it
+/// becomes `old` and the previous `old` is dropped. An id is a duplicate while
+/// either generation holds it, so it is remembered for at least the window
+/// after it was last seen and at most twice that (mauve remembers exactly the
+/// window). Past the cap (a flood of distinct ids) the window shrinks; copies
+/// of one update arrive within milliseconds, and one that slips through is
+/// harmless: re-applying an update is idempotent.
 pub struct Dedup {
-    young: HashMap<u64, UnixSecs>,
-    old: HashMap<u64, UnixSecs>,
+    young: HashSet<u64>,
+    old: HashSet<u64>,
     young_since: UnixSecs,
     expire_s: u64,
     max_ids: usize,
 }
 
 impl Dedup {
-    /// About 40 MiB at the cap.
-    pub const DEFAULT_MAX_IDS: usize = 1 << 21;
+    /// About 19 MiB at the cap.
+    pub const DEFAULT_MAX_IDS: usize = 1 << 20;
 
     pub fn new(expire_s: u64) -> Self {
         Self::with_cap(expire_s, Self::DEFAULT_MAX_IDS)
@@ -53,8 +54,8 @@ impl Dedup {
 
     pub fn with_cap(expire_s: u64, max_ids: usize) -> Self {
         Dedup {
-            young: HashMap::new(),
-            old: HashMap::new(),
+            young: HashSet::new(),
+            old: HashSet::new(),
             young_since: 0,
             expire_s,
             max_ids: max_ids.max(2),
@@ -62,24 +63,24 @@ impl Dedup {
     }
 
     /// True the first time an id is seen within the window. A repeat refreshes
-    /// the id's time, so a sender stuck on one id stays ignored (as in mauve).
+    /// the id, so a sender stuck on one id stays ignored (as in mauve).
     /// Id 0 means "no id" (HTTP submissions) and is never a duplicate.
     pub fn first_sighting(&mut self, transmission_id: u64, now: UnixSecs) -> bool {
         if transmission_id == 0 {
             return true;
         }
-        if now >= self.young_since.saturating_add(self.expire_s)
-            || self.young.len() >= self.max_ids / 2
-        {
+        let window_over = now >= self.young_since.saturating_add(self.expire_s);
+        if window_over || self.young.len() >= self.max_ids / 2 {
+            if now >= self.young_since.saturating_add(2 * self.expire_s) {
+                // Quiet for two windows: nothing remembered is recent.
+                self.young.clear();
+            }
             self.old = std::mem::take(&mut self.young);
             self.young_since = now;
         }
-        let fresh =
-            |seen: Option<&UnixSecs>| seen.is_some_and(|&t| now < t.saturating_add(self.expire_s));
-        let duplicate =
-            fresh(self.young.get(&transmission_id)) || fresh(self.old.get(&transmission_id));
-        self.young.insert(transmission_id, now);
-        !duplicate
+        let in_old = self.old.contains(&transmission_id);
+        let new_in_young = self.young.insert(transmission_id);
+        new_in_young && !in_old
     }
 
     #[cfg(test)]
@@ -272,14 +273,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_transmission_id_is_a_duplicate_until_it_expires() {
+    fn a_transmission_id_is_a_duplicate_for_one_to_two_windows() {
         let mut dedup = Dedup::new(300);
         assert!(dedup.first_sighting(7, 1000));
         assert!(!dedup.first_sighting(7, 1010));
         assert!(dedup.first_sighting(8, 1010));
-        // Repeats refresh the time: still a duplicate 300 s after the first.
+        // Repeats refresh it: still a duplicate 300 s after the first.
         assert!(!dedup.first_sighting(7, 1305));
-        assert!(dedup.first_sighting(7, 1605));
+        // Remembered for at least a window after it was last seen...
+        assert!(!dedup.first_sighting(7, 1604));
+        // ...and forgotten within two.
+        let mut dedup = Dedup::new(300);
+        assert!(dedup.first_sighting(9, 1000));
+        assert!(dedup.first_sighting(10, 1300));
+        assert!(dedup.first_sighting(9, 1600));
+        // Quiet for two windows: everything is forgotten.
+        let mut dedup = Dedup::new(300);
+        assert!(dedup.first_sighting(11, 1000));
+        assert!(dedup.first_sighting(11, 1700));
     }
 
     #[test]

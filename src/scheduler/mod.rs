@@ -384,7 +384,7 @@ impl Run {
         key: AlertKey,
         old: Option<Record>,
         transition: Transition,
-        detail_hash: u64,
+        detail_hash: u32,
         new_detail: Option<&str>,
         at: UnixSecs,
     ) {
