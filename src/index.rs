@@ -39,6 +39,9 @@ struct Slot {
     source: u32,
     /// The store bucket it is written in (see `store`).
     bucket: u32,
+    /// The next alert of the same source (`NO_SLOT` for the last): a
+    /// source's alerts are a chain through the slots, not a list of their own.
+    next_of_source: SlotId,
     /// id, subject, summary and acknowledged_by: four u16 lengths (u16::MAX
     /// for "none"), then the bytes: one allocation an alert.
     text: Box<[u8]>,
@@ -50,7 +53,12 @@ struct Slot {
 }
 
 const TIMES: usize = 10;
+const NO_SLOT: SlotId = SlotId::MAX;
 const TEXTS: usize = 4;
+/// Text lengths that are markers, not lengths.
+const NONE: u16 = u16::MAX;
+/// The subject is the source (mauve's default): not stored twice.
+const SOURCE: u16 = u16::MAX - 1;
 
 fn pack_time(t: Option<UnixSecs>) -> u32 {
     t.map_or(0, |t| u32::try_from(t).unwrap_or(u32::MAX).max(1))
@@ -69,28 +77,39 @@ fn unpack_kind(kind: i8) -> Option<i32> {
 }
 
 impl Slot {
-    fn text_len(&self, i: usize) -> Option<usize> {
-        match u16::from_le_bytes([self.text[2 * i], self.text[2 * i + 1]]) {
-            u16::MAX => None,
-            len => Some(usize::from(len)),
+    fn text_mark(&self, i: usize) -> u16 {
+        u16::from_le_bytes([self.text[2 * i], self.text[2 * i + 1]])
+    }
+
+    /// Bytes stored for part `i`.
+    fn text_len(&self, i: usize) -> usize {
+        match self.text_mark(i) {
+            NONE | SOURCE => 0,
+            len => usize::from(len),
         }
     }
 
     fn text_part(&self, n: usize) -> Option<&str> {
-        let len = self.text_len(n)?;
-        let start = 2 * TEXTS + (0..n).filter_map(|i| self.text_len(i)).sum::<usize>();
+        if self.text_mark(n) == NONE {
+            return None;
+        }
+        let start = 2 * TEXTS + (0..n).map(|i| self.text_len(i)).sum::<usize>();
         // Written only by `pack_text` from valid strings.
-        std::str::from_utf8(self.text.get(start..start + len)?).ok()
+        std::str::from_utf8(self.text.get(start..start + self.text_len(n))?).ok()
     }
 
     fn id(&self) -> &str {
         self.text_part(0).unwrap_or_default()
     }
 
-    fn record(&self) -> Record {
+    fn record(&self, source: &str) -> Record {
         let t = |i: usize| unpack_time(self.times[i]);
+        let subject = match self.text_mark(1) {
+            SOURCE => source,
+            _ => self.text_part(1).unwrap_or_default(),
+        };
         Record {
-            subject: self.text_part(1).unwrap_or_default().to_owned(),
+            subject: subject.to_owned(),
             summary: self.text_part(2).unwrap_or_default().to_owned(),
             detail: String::new(),
             importance: self.importance,
@@ -110,10 +129,10 @@ impl Slot {
         }
     }
 
-    fn set(&mut self, r: &Record, detail_hash: u32) {
+    fn set(&mut self, r: &Record, detail_hash: u32, source: &str) {
         self.text = pack_text(
             self.id(),
-            &r.subject,
+            (r.subject != source).then_some(r.subject.as_str()),
             &r.summary,
             r.acknowledged_by.as_deref(),
         );
@@ -143,20 +162,22 @@ impl Slot {
     }
 }
 
-/// Text of u16::MAX bytes or more is cut; `wire` caps it far below.
-fn pack_text(id: &str, subject: &str, summary: &str, acked_by: Option<&str>) -> Box<[u8]> {
+/// Text of `SOURCE` bytes or more is cut; `wire` caps it far below. A subject
+/// of `None` means "the source".
+fn pack_text(id: &str, subject: Option<&str>, summary: &str, acked_by: Option<&str>) -> Box<[u8]> {
     let cut = |s: &str| {
-        let mut end = s.len().min(usize::from(u16::MAX) - 1);
+        let mut end = s.len().min(usize::from(SOURCE) - 1);
         while !s.is_char_boundary(end) {
             end -= 1;
         }
         s[..end].to_owned()
     };
-    let parts = [Some(id), Some(subject), Some(summary), acked_by].map(|p| p.map(cut));
+    let parts = [Some(id), subject, Some(summary), acked_by].map(|p| p.map(cut));
     let bytes: usize = parts.iter().flatten().map(String::len).sum();
     let mut out = Vec::with_capacity(2 * TEXTS + bytes);
-    for part in &parts {
-        let len = part.as_ref().map_or(u16::MAX, |p| p.len() as u16);
+    for (i, part) in parts.iter().enumerate() {
+        let none = if i == 1 { SOURCE } else { NONE };
+        let len = part.as_ref().map_or(none, |p| p.len() as u16);
         out.extend_from_slice(&len.to_le_bytes());
     }
     for part in parts.iter().flatten() {
@@ -186,9 +207,9 @@ pub struct Index {
     /// The alerts of each store bucket, by bucket id.
     buckets: Vec<Vec<SlotId>>,
     by_key: HashTable<SlotId>,
-    /// Source name → its position in `source_names` and its alerts, in
-    /// source order.
-    sources: BTreeMap<Arc<str>, (u32, Vec<SlotId>)>,
+    /// Source name → its position in `source_names` and the first alert of
+    /// its chain, in source order.
+    sources: BTreeMap<Arc<str>, (u32, SlotId)>,
     due: BTreeSet<(u32, SlotId)>,
     hasher: hashbrown::DefaultHashBuilder,
     max_alerts: usize,
@@ -261,30 +282,28 @@ impl Index {
             return Err(Full(self.max_alerts));
         }
         let id = SlotId::try_from(self.slots.len()).map_err(|_| Full(self.max_alerts))?;
-        let source = match self.sources.get_mut(key.source.as_str()) {
-            Some((source, ids)) => {
-                ids.push(id);
-                *source
-            }
+        let (source, next_of_source) = match self.sources.get_mut(key.source.as_str()) {
+            Some((source, first)) => (*source, std::mem::replace(first, id)),
             None => {
                 let source = self.source_names.len() as u32;
                 let name: Arc<str> = Arc::from(key.source.as_str());
                 self.source_names.push(name.clone());
-                self.sources.insert(name, (source, vec![id]));
-                source
+                self.sources.insert(name, (source, id));
+                (source, NO_SLOT)
             }
         };
         let mut slot = Slot {
             source,
             bucket,
-            text: pack_text(&key.id, "", "", None),
+            next_of_source,
+            text: pack_text(&key.id, None, "", None),
             detail_hash: 0,
             times: [0; TIMES],
             importance: 0,
             update_type: 0,
             notified: 0,
         };
-        slot.set(record, detail);
+        slot.set(record, detail, &key.source);
         if let Some(due) = slot.next_due() {
             self.due.insert((due, id));
         }
@@ -307,7 +326,7 @@ impl Index {
     pub fn update(&mut self, id: SlotId, record: &Record, detail: u32) {
         let slot = &mut self.slots[id as usize];
         let old_due = slot.next_due();
-        slot.set(record, detail);
+        slot.set(record, detail, &self.source_names[slot.source as usize]);
         let new_due = slot.next_due();
         if old_due != new_due {
             if let Some(due) = old_due {
@@ -321,7 +340,8 @@ impl Index {
 
     /// The record, without its detail (see `detail_hash`).
     pub fn record(&self, id: SlotId) -> Record {
-        self.slots[id as usize].record()
+        let slot = &self.slots[id as usize];
+        slot.record(self.source_of(slot))
     }
 
     pub fn detail_hash_of(&self, id: SlotId) -> u32 {
@@ -342,11 +362,22 @@ impl Index {
         AlertKey::new(self.source_of(slot), slot.id())
     }
 
-    /// Every alert of one source.
-    pub fn of_source(&self, source: &str) -> &[SlotId] {
-        self.sources
+    /// Every alert of one source, newest first.
+    pub fn of_source(&self, source: &str) -> Vec<SlotId> {
+        let first = self
+            .sources
             .get(source)
-            .map_or(&[], |(_, ids)| ids.as_slice())
+            .map_or(NO_SLOT, |&(_, first)| first);
+        self.chain(first)
+    }
+
+    fn chain(&self, mut slot: SlotId) -> Vec<SlotId> {
+        let mut out = Vec::new();
+        while slot != NO_SLOT {
+            out.push(slot);
+            slot = self.slots[slot as usize].next_of_source;
+        }
+        out
     }
 
     /// The earliest due time.
@@ -375,8 +406,8 @@ impl Index {
             )),
             None => self.sources.range::<str, _>(..),
         };
-        for (source, (_, ids)) in range {
-            let mut ids: Vec<SlotId> = ids.clone();
+        for (source, &(_, first)) in range {
+            let mut ids = self.chain(first);
             ids.sort_unstable_by(|&a, &b| {
                 self.slots[a as usize].id().cmp(self.slots[b as usize].id())
             });
@@ -405,7 +436,7 @@ mod tests {
 
     fn record(will_raise_at: Option<u64>) -> Record {
         Record {
-            subject: "subject".into(),
+            subject: "web1".into(),
             summary: "summary é".into(),
             importance: 50,
             will_raise_at,
@@ -431,6 +462,8 @@ mod tests {
         assert_eq!(index.record(id), r);
         assert_eq!(index.detail_hash_of(id), detail_hash("big"));
         r.detail = "not kept".into();
+        r.subject = "a subject of its own".into();
+        r.acknowledged_by = None;
         index.update(id, &r, 0);
         r.detail.clear();
         assert_eq!(index.record(id), r);

@@ -350,8 +350,7 @@ impl Run {
             let listed: HashSet<&str> = update.alerts.iter().map(|a| a.id.as_str()).collect();
             let unlisted: Vec<SlotId> = index
                 .of_source(&update.source)
-                .iter()
-                .copied()
+                .into_iter()
                 .filter(|&slot| !listed.contains(index.key(slot).id.as_str()))
                 .collect();
             for slot in unlisted {
