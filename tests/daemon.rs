@@ -290,6 +290,54 @@ fn kill_9_keeps_alerts_and_queued_notifications() {
 }
 
 #[test]
+fn kill_9_after_a_mass_raise_keeps_every_alert_and_notification() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.jsonl");
+    let d = Daemon::start(dir.path(), &failing_notifier());
+    let t = now();
+    // 2,000 alerts raised at once and 2,000 pending heartbeats, 50 a packet.
+    for n in 0..80u64 {
+        let raise = n < 40;
+        let alerts = (0..50)
+            .map(|i| {
+                let id = format!("a{}", n * 50 + i);
+                if raise {
+                    alert(&id, Some(t), None)
+                } else {
+                    alert(&id, Some(t + 3600), Some(t))
+                }
+            })
+            .collect();
+        d.send(&packet(100 + n, "mass", alerts, false));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    wait_for(WAIT, "all applied", || {
+        (d.metric("mauved_alert_updates_total") == 4000.0).then_some(())
+    });
+    // Well past the 50 ms flush interval of the test config.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(d.metric("mauved_notify_queue_depth"), 2000.0);
+    d.kill();
+
+    let d = Daemon::start(dir.path(), &recording_notifier(&notes));
+    assert_eq!(d.json("/api/counts")["raised"], 2000);
+    assert_eq!(d.json("/api/counts")["pending"], 2000);
+    let hb = d.alert("mass", "a3999").unwrap();
+    assert_eq!(hb["will_raise_at"], t + 3600);
+    wait_for(WAIT, "every queued notification delivered", || {
+        (events(&notes).len() >= 2000).then_some(())
+    });
+    let mut raised: Vec<String> = events(&notes)
+        .into_iter()
+        .filter(|(event, _)| event == "raised")
+        .map(|(_, id)| id)
+        .collect();
+    raised.sort();
+    raised.dedup();
+    assert_eq!(raised.len(), 2000, "each raise delivered at least once");
+}
+
+#[test]
 fn a_clean_stop_exits_zero_and_keeps_state() {
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start(dir.path(), "");

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use mauved::alert::{AlertKey, Record};
 use mauved::clock::ManualClock;
 use mauved::config::Config;
 use mauved::daemon::{self, Running};
@@ -61,6 +62,26 @@ impl InProc {
     pub fn settle(&self) {
         let running = self.running.as_ref().unwrap();
         self.runtime.block_on(running.scheduler.flush()).unwrap();
+    }
+
+    /// Every alert as the in-memory index holds it, in key order.
+    pub fn index_records(&self) -> Vec<(AlertKey, Record)> {
+        let running = self.running.as_ref().unwrap();
+        let index = running.index.read().unwrap();
+        let mut all: Vec<_> = index
+            .ids()
+            .map(|s| (index.key(s), index.record(s)))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    /// Every alert as the store holds it, in key order.
+    pub fn store_records(&self) -> Vec<(AlertKey, Record)> {
+        let running = self.running.as_ref().unwrap();
+        let mut all: Vec<_> = running.store.records().map(|r| r.unwrap()).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     /// Stops the daemon and waits for every task it started.
