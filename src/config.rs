@@ -156,7 +156,7 @@ impl Default for StoreConfig {
             flush_interval_ms: 100,
             timer_flush_s: 60,
             max_writes_per_s: 2_000,
-            max_alerts: 2_000_000,
+            max_alerts: 1_000_000,
             cache_mib: 16,
         }
     }

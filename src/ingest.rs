@@ -21,9 +21,10 @@ use crate::wire;
 
 /// Largest number of datagrams handed to the writer at once.
 pub const MAX_BATCH: usize = 1024;
-/// Receive buffer asked of the kernel, as mauve does: bursts from a whole
-/// fleet's cron jobs arrive together.
-const SOCKET_RECV_BUFFER: usize = 10 * 1024 * 1024;
+/// Receive buffer asked of the kernel (mauve asks for 10 MiB): bursts from a
+/// whole fleet's cron jobs arrive together, and the buffer is what carries
+/// them while the scheduler is busy.
+const SOCKET_RECV_BUFFER: usize = 16 * 1024 * 1024;
 
 /// Remembers recent `transmission_id`s. mauvesend sends the same bytes to
 /// every address of every destination, so one update can arrive several times.
@@ -188,7 +189,19 @@ pub fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
         let _ = socket.set_only_v6(false);
     }
     if let Err(err) = socket.set_recv_buffer_size(SOCKET_RECV_BUFFER) {
-        tracing::warn!(%addr, %err, "could not set the UDP receive buffer to 10 MiB");
+        tracing::warn!(%addr, %err, "could not set the UDP receive buffer");
+    }
+    // Linux silently caps the buffer at net.core.rmem_max (and reports
+    // twice what it grants, for its own bookkeeping).
+    let granted = socket.recv_buffer_size().unwrap_or(0) / 2;
+    if granted < SOCKET_RECV_BUFFER {
+        tracing::warn!(
+            %addr,
+            granted_kib = granted / 1024,
+            wanted_kib = SOCKET_RECV_BUFFER / 1024,
+            "the OS capped the UDP receive buffer: bursts beyond it are dropped by the \
+             kernel; raise the cap with `sysctl -w net.core.rmem_max={SOCKET_RECV_BUFFER}`"
+        );
     }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;

@@ -162,6 +162,7 @@ impl Scheduler {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let writer = Writer {
             store: self.store.clone(),
+            index: self.index.clone(),
             metrics: self.metrics.clone(),
             wakes: self.notifiers.iter().map(|(_, w)| w.clone()).collect(),
         };
@@ -487,10 +488,11 @@ impl Run {
             && (all
                 || !self.dirty.waiting.is_empty()
                 || now_ms >= self.last_urgent_ms + d.flush_interval_ms);
-        // The pace: a budget of writes that refills with time, up to one second's worth.
+        // The pace: a budget of writes that refills with time, up to a tenth
+        // of a second's worth, so that no job is large.
         let elapsed = now_ms.saturating_sub(self.budget_at_ms) as f64 / 1000.0;
-        self.budget =
-            (self.budget + elapsed * d.max_writes_per_s as f64).min(d.max_writes_per_s as f64);
+        let most = d.max_writes_per_s as f64 / 10.0;
+        self.budget = (self.budget + elapsed * d.max_writes_per_s as f64).min(most);
         self.budget_at_ms = now_ms;
         let mut buckets: Vec<(u32, bool)> = Vec::new();
         if urgent_due {
@@ -524,18 +526,9 @@ impl Run {
             } else {
                 Vec::new()
             };
+            // The buckets' records are read by the writer, off this thread.
             Batch {
-                buckets: buckets
-                    .iter()
-                    .map(|&(b, _)| {
-                        let alerts = index
-                            .bucket(b)
-                            .iter()
-                            .map(|&s| (index.key(s), index.record(s)))
-                            .collect();
-                        (b, alerts)
-                    })
-                    .collect(),
+                buckets: Vec::new(),
                 details: details
                     .into_iter()
                     .map(|(s, detail)| (index.key(s), detail))

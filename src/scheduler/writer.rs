@@ -10,11 +10,12 @@
 //! never ingest; what piles up meanwhile is one dirty mark per alert.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::{mpsc, Notify};
 
 use super::{Error, Waiter};
+use crate::index::Index;
 use crate::metrics::Metrics;
 use crate::store::{Batch, Store, StoreError};
 
@@ -35,6 +36,8 @@ pub(super) struct Done {
 
 pub(super) struct Writer {
     pub store: Arc<Store>,
+    /// Read, a bucket at a time, for the records of the buckets to write.
+    pub index: Arc<RwLock<Index>>,
     pub metrics: Arc<Metrics>,
     pub wakes: Vec<Arc<Notify>>,
 }
@@ -53,7 +56,22 @@ impl Writer {
     }
 
     fn run(self, jobs: Receiver<Job>, done: mpsc::UnboundedSender<Done>) {
-        for job in jobs {
+        for mut job in jobs {
+            // Each bucket's records as they are now; the lock is held for one
+            // bucket at a time, so the scheduler goes on applying meanwhile.
+            job.batch.buckets = job
+                .buckets
+                .iter()
+                .map(|&(bucket, _)| {
+                    let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+                    let alerts = index
+                        .bucket(bucket)
+                        .iter()
+                        .map(|&s| (index.key(s), index.record(s)))
+                        .collect();
+                    (bucket, alerts)
+                })
+                .collect();
             let written = self.store.write(&job.batch).and_then(|queued| {
                 self.store.flush()?;
                 Ok(queued)
