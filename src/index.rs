@@ -130,12 +130,19 @@ impl Slot {
     }
 
     fn set(&mut self, r: &Record, detail_hash: u32, source: &str) {
-        self.text = pack_text(
-            self.id(),
-            (r.subject != source).then_some(r.subject.as_str()),
-            &r.summary,
-            r.acknowledged_by.as_deref(),
-        );
+        let subject = (r.subject != source).then_some(r.subject.as_str());
+        // A heartbeat refresh leaves the text as it was: no new allocation
+        // for the millions of updates that only move timers.
+        let same_subject = match subject {
+            None => self.text_mark(1) == SOURCE,
+            Some(subject) => self.text_mark(1) != SOURCE && self.text_part(1) == Some(subject),
+        };
+        let same = same_subject
+            && self.text_part(2) == Some(r.summary.as_str())
+            && self.text_part(3) == r.acknowledged_by.as_deref();
+        if !same {
+            self.text = pack_text(self.id(), subject, &r.summary, r.acknowledged_by.as_deref());
+        }
         self.detail_hash = detail_hash;
         self.times = [
             pack_time(r.raised_at),
@@ -467,6 +474,16 @@ mod tests {
         index.update(id, &r, 0);
         r.detail.clear();
         assert_eq!(index.record(id), r);
+        // Back to the source as subject, and a new summary: both are seen.
+        r.subject = "web1".into();
+        index.update(id, &r, 0);
+        assert_eq!(index.record(id), r);
+        r.summary = "changed".into();
+        r.acknowledged_by = Some("bob".into());
+        index.update(id, &r, 0);
+        assert_eq!(index.record(id), r);
+        index.update(id, &r, 0);
+        assert_eq!(index.record(id), r, "unchanged text stays");
     }
 
     #[test]

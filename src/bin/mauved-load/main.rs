@@ -33,7 +33,8 @@ struct Args {
     /// HTTP address of that running daemon.
     #[arg(long, requires = "udp")]
     http: Option<SocketAddr>,
-    /// TOML appended to the configuration of the daemon this tool starts.
+    /// TOML appended to the configuration of the daemon this tool starts
+    /// (it follows that config's `[store]` table).
     #[arg(long, value_name = "FILE")]
     daemon_config: Option<std::path::PathBuf>,
     #[command(subcommand)]
@@ -623,12 +624,8 @@ fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), String> {
 
     // 3c. A flood of new keys beyond capacity: memory stays bounded.
     let flood_limit = alerts;
-    let flood_extra = format!("{extra}\n[store]\nmax_alerts = {flood_limit}\n");
-    let flood_extra = if extra.contains("[store]") {
-        extra.to_owned()
-    } else {
-        flood_extra
-    };
+    // The daemon's config ends inside [store]: the limit goes there.
+    let flood_extra = format!("max_alerts = {flood_limit}\n{extra}");
     let mut daemon = Daemon::start(&flood_extra)?;
     let flood_keys = Keys::new(3 * alerts, 1);
     let flood = Templates::heartbeats(flood_keys, now(), now() + 3600);
