@@ -236,9 +236,18 @@ impl Index {
         }
     }
 
-    /// New alerts are refused once this many are held.
+    /// New alerts are refused once this many are held. The lookup table
+    /// is sized for that many at once: growing it later would rehash every
+    /// alert in one go on the scheduler's thread, long enough for a busy
+    /// socket to overflow.
     pub fn set_limit(&mut self, max_alerts: usize) {
         self.max_alerts = max_alerts;
+        let more = max_alerts.saturating_sub(self.by_key.len());
+        let (slots, names, hasher) = (&self.slots, &self.source_names, &self.hasher);
+        self.by_key.reserve(more, |&s| {
+            let slot = &slots[s as usize];
+            hasher.hash_one((&*names[slot.source as usize], slot.id()))
+        });
     }
 
     pub fn len(&self) -> usize {

@@ -488,11 +488,11 @@ impl Run {
             && (all
                 || !self.dirty.waiting.is_empty()
                 || now_ms >= self.last_urgent_ms + d.flush_interval_ms);
-        // The pace: a budget of writes that refills with time, up to a tenth
-        // of a second's worth, so that no job is large.
+        // The pace: a budget of writes that refills with time, up to one
+        // second's worth (few large batches cost sled less than many small).
         let elapsed = now_ms.saturating_sub(self.budget_at_ms) as f64 / 1000.0;
-        let most = d.max_writes_per_s as f64 / 10.0;
-        self.budget = (self.budget + elapsed * d.max_writes_per_s as f64).min(most);
+        let most = d.max_writes_per_s as f64;
+        self.budget = (self.budget + elapsed * most).min(most);
         self.budget_at_ms = now_ms;
         let mut buckets: Vec<(u32, bool)> = Vec::new();
         if urgent_due {
