@@ -1,37 +1,49 @@
 //! What the writer has not written yet: store buckets holding alerts changed
-//! since their last write, in two tiers, plus changed details, messages and
+//! since their last write, in three tiers, plus changed details, messages and
 //! waiters. A bucket is written whole (see `store`), so it is marked once
-//! however many of its alerts changed, and in the tier of its most urgent.
+//! however many of its alerts changed, in the tier of its most pressing.
 //!
-//! - **Urgent**: a new alert, a change of state, text or acknowledgement, or
-//!   anything that queued a message. Written within `flush_interval_ms`.
+//! - **Told**: a change that queued a message, or that somebody waits on (an
+//!   HTTP action or submission). Written within `flush_interval_ms` in the
+//!   same atomic batch as its messages, whatever the pace: a crash can never
+//!   leave a message without the change it tells of.
+//! - **Urgent**: any other new alert or change of state or text. Written
+//!   within `flush_interval_ms` while the pace allows (`max_writes_per_s`),
+//!   before any timer-only change; a flood of new alerts beyond the pace
+//!   waits its turn (`mauved_write_backlog`), because sled's memory grows
+//!   with its write rate.
 //! - **Timers only**: a heartbeat refresh that moved nothing but its timers
-//!   and `updated_at`. Written once it has waited `timer_flush_s` (and then
-//!   paced), so that an alert refreshed every few seconds is written once per
+//!   and `updated_at`. Written once it has waited `timer_flush_s`, within the
+//!   pace, so that an alert refreshed every few seconds is written once per
 //!   window. Losing one to a crash is safe: after a restart the startup grace
 //!   postpones the old timer until its sender has resent.
 //!
-//! A bucket is marked once however often its alerts change; what is written
-//! is their records at the time of writing.
+//! What is written is the bucket's records at the time of writing.
 
 use std::collections::{HashMap, VecDeque};
 
 use super::Waiter;
 use crate::index::SlotId;
+use crate::store::Notification;
 
 /// A store bucket's id.
 pub(super) type Bucket = u32;
-use crate::store::Notification;
 
-const CLEAN: u8 = 0;
-const TIMERS: u8 = 1;
-const URGENT: u8 = 2;
+/// How soon a changed bucket must be written, least pressing first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Tier {
+    Clean,
+    Timers,
+    Urgent,
+    Told,
+}
 
 #[derive(Default)]
 pub(super) struct Dirty {
     /// Per bucket.
-    marks: Vec<u8>,
-    urgent: Vec<Bucket>,
+    marks: Vec<Option<Tier>>,
+    told: Vec<Bucket>,
+    urgent: VecDeque<Bucket>,
     /// Buckets with timer-only changes, and the clock (ms) when each was
     /// first marked.
     timers: VecDeque<(Bucket, u64)>,
@@ -42,21 +54,34 @@ pub(super) struct Dirty {
 }
 
 impl Dirty {
-    pub fn mark(&mut self, bucket: Bucket, urgent: bool, now_ms: u64) {
+    fn tier(&self, bucket: Bucket) -> Tier {
+        self.marks
+            .get(bucket as usize)
+            .copied()
+            .flatten()
+            .unwrap_or(Tier::Clean)
+    }
+
+    fn set_tier(&mut self, bucket: Bucket, tier: Tier) {
         let i = bucket as usize;
         if self.marks.len() <= i {
-            self.marks.resize(i + 1, CLEAN);
+            self.marks.resize(i + 1, None);
         }
-        match (self.marks[i], urgent) {
-            (URGENT, _) | (TIMERS, false) => {}
-            (_, true) => {
-                self.marks[i] = URGENT;
-                self.urgent.push(bucket);
-            }
-            (_, false) => {
-                self.marks[i] = TIMERS;
-                self.timers.push_back((bucket, now_ms));
-            }
+        self.marks[i] = (tier != Tier::Clean).then_some(tier);
+    }
+
+    /// Marks a bucket; a more pressing tier wins. (The entry in a less
+    /// pressing queue goes stale and is skipped when reached.)
+    pub fn mark(&mut self, bucket: Bucket, tier: Tier, now_ms: u64) {
+        if tier <= self.tier(bucket) {
+            return;
+        }
+        self.set_tier(bucket, tier);
+        match tier {
+            Tier::Told => self.told.push(bucket),
+            Tier::Urgent => self.urgent.push_back(bucket),
+            Tier::Timers => self.timers.push_back((bucket, now_ms)),
+            Tier::Clean => {}
         }
     }
 
@@ -67,9 +92,12 @@ impl Dirty {
         }
     }
 
-    /// True when something must be written within the flush interval.
+    /// True when something waits for the flush interval.
     pub fn has_urgent(&self) -> bool {
-        !self.urgent.is_empty() || !self.messages.is_empty() || !self.waiting.is_empty()
+        !self.told.is_empty()
+            || !self.urgent.is_empty()
+            || !self.messages.is_empty()
+            || !self.waiting.is_empty()
     }
 
     /// When the oldest timer-only change is due to be written.
@@ -77,15 +105,31 @@ impl Dirty {
         self.timers.front().map(|&(_, since)| since + window_ms)
     }
 
+    /// Buckets marked and not yet taken (stale queue entries included).
     pub fn backlog(&self) -> usize {
-        self.urgent.len() + self.timers.len()
+        self.told.len() + self.urgent.len() + self.timers.len()
     }
 
-    /// Takes every urgent bucket.
-    pub fn take_urgent(&mut self) -> Vec<Bucket> {
-        let taken = std::mem::take(&mut self.urgent);
+    /// Takes every told bucket.
+    pub fn take_told(&mut self) -> Vec<Bucket> {
+        let taken = std::mem::take(&mut self.told);
         for &bucket in &taken {
-            self.marks[bucket as usize] = CLEAN;
+            self.set_tier(bucket, Tier::Clean);
+        }
+        taken
+    }
+
+    /// Takes up to `limit` urgent buckets, oldest first.
+    pub fn take_urgent(&mut self, limit: usize) -> Vec<Bucket> {
+        let mut taken = Vec::new();
+        while taken.len() < limit {
+            let Some(bucket) = self.urgent.pop_front() else {
+                break;
+            };
+            if self.tier(bucket) == Tier::Urgent {
+                self.set_tier(bucket, Tier::Clean);
+                taken.push(bucket);
+            }
         }
         taken
     }
@@ -97,9 +141,8 @@ impl Dirty {
             match self.timers.front() {
                 Some(&(bucket, since)) if since <= older_than_ms => {
                     self.timers.pop_front();
-                    // Made urgent (or written) since: not this queue's to write.
-                    if self.marks[bucket as usize] == TIMERS {
-                        self.marks[bucket as usize] = CLEAN;
+                    if self.tier(bucket) == Tier::Timers {
+                        self.set_tier(bucket, Tier::Clean);
                         taken.push(bucket);
                     }
                 }
@@ -121,31 +164,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_alert_is_marked_once_and_urgent_wins() {
+    fn a_bucket_is_marked_once_and_the_most_pressing_tier_wins() {
         let mut d = Dirty::default();
-        d.mark(3, false, 10);
-        d.mark(3, false, 20);
+        d.mark(3, Tier::Timers, 10);
+        d.mark(3, Tier::Timers, 20);
         assert_eq!(d.backlog(), 1);
         assert_eq!(d.timers_due_ms(100), Some(110));
-        d.mark(3, true, 30);
-        d.mark(3, true, 40);
-        assert_eq!(d.take_urgent(), vec![3]);
-        // Its timer-only entry is stale now.
-        assert_eq!(d.take_timers(u64::MAX, 10), Vec::<Bucket>::new());
+        d.mark(3, Tier::Urgent, 30);
+        d.mark(3, Tier::Told, 40);
+        d.mark(3, Tier::Urgent, 50);
+        assert_eq!(d.take_told(), vec![3]);
+        // Its other entries are stale now.
+        assert!(d.take_urgent(10).is_empty());
+        assert!(d.take_timers(u64::MAX, 10).is_empty());
+        assert!(!d.has_urgent());
+    }
+
+    #[test]
+    fn urgent_buckets_are_taken_in_order_within_a_limit() {
+        let mut d = Dirty::default();
+        for bucket in [5, 1, 9] {
+            d.mark(bucket, Tier::Urgent, 0);
+        }
+        assert!(d.has_urgent());
+        assert_eq!(d.take_urgent(2), vec![5, 1]);
+        assert_eq!(d.take_urgent(2), vec![9]);
         assert!(!d.has_urgent());
     }
 
     #[test]
     fn timer_only_changes_wait_their_window_and_are_paced() {
         let mut d = Dirty::default();
-        for slot in 0..5 {
-            d.mark(slot, false, 100 + u64::from(slot));
+        for bucket in 0..5 {
+            d.mark(bucket, Tier::Timers, 100 + u64::from(bucket));
         }
         assert!(d.take_timers(99, 10).is_empty());
         assert_eq!(d.take_timers(102, 10), vec![0, 1, 2]);
         assert_eq!(d.take_timers(1000, 1), vec![3]);
         assert_eq!(d.take_timers(1000, 10), vec![4]);
-        d.mark(0, false, 2000);
+        d.mark(0, Tier::Timers, 2000);
         assert_eq!(
             d.take_timers(2000, 10),
             vec![0],

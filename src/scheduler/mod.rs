@@ -27,7 +27,7 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use self::dirty::Dirty;
+use self::dirty::{Dirty, Tier};
 pub use self::handle::SchedulerHandle;
 use self::writer::{Done, Job, Writer};
 use crate::alert::{self, AlertKey, Record, TickTime, Transition, UnixSecs, Update};
@@ -143,6 +143,9 @@ struct Run {
     writer_busy: bool,
     /// A flush of everything was asked for.
     flush_all: bool,
+    /// The command being handled waits for durability: what it changes is
+    /// written at once, whatever the pace.
+    waited_on: bool,
     /// When the last job carrying urgent changes was handed over (clock ms).
     last_urgent_ms: u64,
     /// When the pacing budget was last topped up, and what is left of it.
@@ -175,6 +178,7 @@ impl Scheduler {
             jobs,
             writer_busy: false,
             flush_all: false,
+            waited_on: false,
             last_urgent_ms: now_ms,
             budget_at_ms: now_ms,
             budget: 0.0,
@@ -292,21 +296,28 @@ impl Run {
     fn handle(&mut self, command: Command) -> bool {
         match command {
             Command::Apply { updates, durable } => {
+                self.waited_on = durable.is_some();
                 for update in &updates {
                     self.apply_update(update);
                 }
+                self.waited_on = false;
                 self.dirty.waiting.extend(durable.map(Waiter::Applied));
             }
-            Command::Act { key, action, reply } => match self.act(&key, &action) {
-                // Answered once the change is on disk.
-                Ok(record) => self
-                    .dirty
-                    .waiting
-                    .push(Waiter::Acted(reply, Box::new(record))),
-                Err(err) => {
-                    let _ = reply.send(Err(err));
+            Command::Act { key, action, reply } => {
+                self.waited_on = true;
+                let acted = self.act(&key, &action);
+                self.waited_on = false;
+                match acted {
+                    // Answered once the change is on disk.
+                    Ok(record) => self
+                        .dirty
+                        .waiting
+                        .push(Waiter::Acted(reply, Box::new(record))),
+                    Err(err) => {
+                        let _ = reply.send(Err(err));
+                    }
                 }
-            },
+            }
             Command::Flush(done) => {
                 self.dirty.waiting.push(Waiter::Applied(done));
                 self.flush_all = true;
@@ -396,11 +407,16 @@ impl Run {
         if let Some(detail) = new_detail {
             self.dirty.set_detail(slot, detail.to_owned());
         }
-        let urgent = event.is_some()
-            || new_detail.is_some()
-            || old.as_ref().is_none_or(|old| !timers_only(old, &record));
+        let tier = if event.is_some() || self.waited_on {
+            Tier::Told
+        } else if new_detail.is_some() || old.as_ref().is_none_or(|old| !timers_only(old, &record))
+        {
+            Tier::Urgent
+        } else {
+            Tier::Timers
+        };
         self.dirty
-            .mark(index.bucket_of(slot), urgent, self.s.clock.now_ms());
+            .mark(index.bucket_of(slot), tier, self.s.clock.now_ms());
         if let Some(kind) = event {
             record.detail = match self.dirty.details.get(&slot) {
                 Some(detail) => detail.clone(),
@@ -494,15 +510,21 @@ impl Run {
         let most = d.max_writes_per_s as f64;
         self.budget = (self.budget + elapsed * most).min(most);
         self.budget_at_ms = now_ms;
-        let mut buckets: Vec<(u32, bool)> = Vec::new();
-        if urgent_due {
-            buckets.extend(self.dirty.take_urgent().into_iter().map(|b| (b, true)));
-        }
-        let room = if all {
-            usize::MAX
-        } else {
-            (self.budget as usize).saturating_sub(buckets.len())
+        let mut buckets: Vec<(u32, Tier)> = Vec::new();
+        let room = |taken: usize, budget: f64| {
+            if all {
+                usize::MAX
+            } else {
+                (budget.max(0.0) as usize).saturating_sub(taken)
+            }
         };
+        if urgent_due {
+            // Changes that told somebody go with their messages, unpaced.
+            buckets.extend(self.dirty.take_told().into_iter().map(|b| (b, Tier::Told)));
+            let urgent = self.dirty.take_urgent(room(buckets.len(), self.budget));
+            buckets.extend(urgent.into_iter().map(|b| (b, Tier::Urgent)));
+        }
+        let room = room(buckets.len(), self.budget);
         let older_than = if all {
             u64::MAX
         } else {
@@ -512,7 +534,7 @@ impl Run {
             self.dirty
                 .take_timers(older_than, room)
                 .into_iter()
-                .map(|b| (b, false)),
+                .map(|b| (b, Tier::Timers)),
         );
         if buckets.is_empty() && !urgent_due {
             return;
@@ -569,8 +591,8 @@ impl Run {
         if let Some((job, _)) = done.failed {
             let now_ms = self.s.clock.now_ms();
             let index = self.s.index.read().unwrap_or_else(|e| e.into_inner());
-            for (bucket, urgent) in job.buckets {
-                self.dirty.mark(bucket, urgent, now_ms);
+            for (bucket, tier) in job.buckets {
+                self.dirty.mark(bucket, tier, now_ms);
             }
             for (key, detail) in job.batch.details {
                 if let Some(slot) = index.find(&key.source, &key.id) {

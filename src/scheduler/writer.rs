@@ -14,6 +14,7 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::{mpsc, Notify};
 
+use super::dirty::Tier;
 use super::{Error, Waiter};
 use crate::index::Index;
 use crate::metrics::Metrics;
@@ -22,9 +23,9 @@ use crate::store::{Batch, Store, StoreError};
 /// One hand-over to the writer.
 pub(super) struct Job {
     pub batch: Batch,
-    /// The buckets in the batch, and whether each was urgent (to mark
-    /// them again if the write fails).
-    pub buckets: Vec<(u32, bool)>,
+    /// The buckets in the batch, and the tier each was in (to mark them
+    /// again if the write fails).
+    pub buckets: Vec<(u32, Tier)>,
     pub waiting: Vec<Waiter>,
 }
 

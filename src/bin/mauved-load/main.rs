@@ -517,8 +517,9 @@ fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), String> {
         );
     }
 
-    // 2-6 on one daemon holding `alerts` heartbeats.
-    let mut daemon = Daemon::start(extra)?;
+    // 2-6 on one daemon holding `alerts` heartbeats, with room for probes.
+    let roomy = format!("max_alerts = {}\n{extra}", alerts + 10_000);
+    let mut daemon = Daemon::start(&roomy)?;
     let keys = Keys::new(alerts, 4);
     let templates = Templates::heartbeats(keys, now(), now() + 3600);
     // 2. A steady 100k/s for 60 s over every key (the first pass creates them).
