@@ -44,7 +44,7 @@ const MAX_ROUND_COMMANDS: usize = 64;
 /// Most due timers fired at once (the rest follow at once after).
 const MAX_ROUND_TIMERS: usize = 20_000;
 /// Commands waiting for the scheduler, at most.
-const QUEUE: usize = 64;
+const QUEUE: usize = 16;
 /// While this many messages or detail bytes wait for the writer, no new
 /// command is taken: a flood is held in the kernel's socket buffer (and
 /// dropped and counted there) rather than in our memory.

@@ -129,6 +129,8 @@ impl Templates {
 pub struct Sender {
     socket: UdpSocket,
     next_tid: u64,
+    /// Where in the templates the next run goes on.
+    position: u64,
     buf: Vec<u8>,
 }
 
@@ -159,12 +161,14 @@ impl Sender {
         Ok(Sender {
             socket,
             next_tid,
+            position: 0,
             buf: Vec::with_capacity(256),
         })
     }
 
-    /// Sends `templates` round-robin starting at `first`, `count` packets
-    /// (or until `duration`), at `rate` packets/s (0: as fast as it can).
+    /// Sends `templates` round-robin, going on where the previous run of this
+    /// sender stopped, `count` packets (or until `duration`), at `rate`
+    /// packets/s (0: as fast as it can).
     pub fn run(
         &mut self,
         templates: &Templates,
@@ -191,7 +195,8 @@ impl Sender {
             }
             while packets < allowed {
                 self.next_tid += 1;
-                templates.fill(packets, self.next_tid, &mut self.buf);
+                templates.fill(self.position, self.next_tid, &mut self.buf);
+                self.position += 1;
                 if self.socket.send(&self.buf).is_err() {
                     errors += 1;
                 }
