@@ -157,7 +157,7 @@ impl Default for StoreConfig {
             timer_flush_s: 60,
             max_writes_per_s: 2_000,
             max_alerts: 1_000_000,
-            cache_mib: 16,
+            cache_mib: 8,
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::scheduler::{self, SchedulerHandle};
 use crate::wire;
 
 /// Largest number of datagrams handed to the writer at once.
-pub const MAX_BATCH: usize = 256;
+pub const MAX_BATCH: usize = 1024;
 /// Receive buffer asked of the kernel (mauve asks for 10 MiB): bursts from a
 /// whole fleet's cron jobs arrive together, and the buffer is what carries
 /// them while the scheduler is busy.

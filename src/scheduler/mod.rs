@@ -368,18 +368,7 @@ impl Run {
             for slot in unlisted {
                 let old = index.record(slot);
                 if let Some(transition) = alert::clear_unlisted(&old, now) {
-                    let hash = index.detail_hash_of(slot);
-                    let key = index.key(slot);
-                    self.commit(
-                        &mut index,
-                        slot,
-                        key,
-                        Some(old),
-                        transition,
-                        hash,
-                        None,
-                        now,
-                    );
+                    self.commit_known(&mut index, slot, old, transition, now);
                 }
             }
         }
@@ -430,6 +419,19 @@ impl Run {
         }
     }
 
+    /// [`Run::commit`] for an alert the index holds, its detail unchanged.
+    fn commit_known(
+        &mut self,
+        index: &mut Index,
+        slot: SlotId,
+        old: Record,
+        transition: Transition,
+        at: UnixSecs,
+    ) {
+        let (key, hash) = (index.key(slot), index.detail_hash_of(slot));
+        self.commit(index, slot, key, Some(old), transition, hash, None, at);
+    }
+
     fn act(&mut self, key: &AlertKey, action: &Action) -> Reply {
         let now = self.s.clock.now();
         let shared = self.s.index.clone();
@@ -443,17 +445,7 @@ impl Run {
             Action::Unacknowledge => alert::unacknowledge(&old, now)?,
         };
         let record = transition.record.clone();
-        let hash = index.detail_hash_of(slot);
-        self.commit(
-            &mut index,
-            slot,
-            key.clone(),
-            Some(old),
-            transition,
-            hash,
-            None,
-            now,
-        );
+        self.commit_known(&mut index, slot, old, transition, now);
         Ok(record)
     }
 
@@ -470,17 +462,7 @@ impl Run {
                 let old = index.record(slot);
                 if let Some(transition) = alert::tick(&old, &time) {
                     self.s.metrics.timers_fired.inc();
-                    let (key, hash) = (index.key(slot), index.detail_hash_of(slot));
-                    self.commit(
-                        &mut index,
-                        slot,
-                        key,
-                        Some(old),
-                        transition,
-                        hash,
-                        None,
-                        time.now,
-                    );
+                    self.commit_known(&mut index, slot, old, transition, time.now);
                 }
             }
             if due.len() < MAX_ROUND_TIMERS {

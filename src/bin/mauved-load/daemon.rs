@@ -19,9 +19,8 @@ impl Daemon {
     /// temporary data directory and `extra` TOML appended to its config.
     pub fn start(extra: &str) -> Result<Daemon, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let config = dir.path().join("mauved.toml");
         std::fs::write(
-            &config,
+            dir.path().join("mauved.toml"),
             format!(
                 "[listen]\nudp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n\
                  [store]\npath = \"{}\"\n{extra}",
@@ -29,43 +28,16 @@ impl Daemon {
             ),
         )
         .map_err(|e| e.to_string())?;
-        let log =
-            std::fs::File::create(dir.path().join("mauved.log")).map_err(|e| e.to_string())?;
-        let program = std::env::current_exe()
-            .map_err(|e| e.to_string())?
-            .with_file_name("mauved");
-        let mut child = Command::new(&program)
-            .args(["serve", "--config"])
-            .arg(&config)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let (mut udp, mut http) = (None, None);
-        for line in BufReader::new(stdout).lines() {
-            let line = line.map_err(|e| e.to_string())?;
-            if let Some(addr) = line.strip_prefix("listening udp=") {
-                udp = addr.parse().ok();
-            } else if let Some(addr) = line.strip_prefix("listening http=") {
-                http = addr.parse().ok();
-            } else if line == "ready" {
-                break;
-            }
-        }
-        match (udp, http) {
-            (Some(udp), Some(http)) => Ok(Daemon {
+        match spawn(&dir) {
+            Ok((child, udp, http)) => Ok(Daemon {
                 udp,
                 http,
                 own: Some((child, dir)),
             }),
-            _ => {
-                let _ = child.kill();
-                Err(format!(
-                    "mauved did not start; see its log in {}",
-                    dir.keep().join("mauved.log").display()
-                ))
-            }
+            Err(err) => Err(format!(
+                "{err}; see its log in {}",
+                dir.keep().join("mauved.log").display()
+            )),
         }
     }
 
@@ -96,37 +68,53 @@ impl Daemon {
     pub fn restart(&mut self) -> Result<Duration, String> {
         let (_, dir) = self.own.take().ok_or("not started by this tool")?;
         let start = std::time::Instant::now();
-        let program = std::env::current_exe()
-            .map_err(|e| e.to_string())?
-            .with_file_name("mauved");
-        let config_path = dir.path().join("mauved.toml");
-        let log = std::fs::OpenOptions::new()
-            .append(true)
-            .open(dir.path().join("mauved.log"))
-            .map_err(|e| e.to_string())?;
-        let mut child = Command::new(&program)
-            .args(["serve", "--config"])
-            .arg(&config_path)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.map_err(|e| e.to_string())?;
-            if let Some(addr) = line.strip_prefix("listening udp=") {
-                self.udp = addr.parse().map_err(|_| "bad address")?;
-            } else if let Some(addr) = line.strip_prefix("listening http=") {
-                self.http = addr.parse().map_err(|_| "bad address")?;
-            } else if line == "ready" {
-                break;
-            }
-        }
+        let (child, udp, http) = spawn(&dir)?;
+        (self.udp, self.http) = (udp, http);
         self.own = Some((child, dir));
         while crate::get(self.http, "/health").is_err() {
             std::thread::sleep(Duration::from_millis(10));
         }
         Ok(start.elapsed())
+    }
+}
+
+/// Runs `mauved serve` on `dir/mauved.toml` (its log appended to
+/// `dir/mauved.log`) and waits for the addresses it prints.
+fn spawn(dir: &tempfile::TempDir) -> Result<(Child, SocketAddr, SocketAddr), String> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.path().join("mauved.log"))
+        .map_err(|e| e.to_string())?;
+    let program = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .with_file_name("mauved");
+    let mut child = Command::new(&program)
+        .args(["serve", "--config"])
+        .arg(dir.path().join("mauved.toml"))
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (mut udp, mut http) = (None, None);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        if let Some(addr) = line.strip_prefix("listening udp=") {
+            udp = addr.parse().ok();
+        } else if let Some(addr) = line.strip_prefix("listening http=") {
+            http = addr.parse().ok();
+        } else if line == "ready" {
+            break;
+        }
+    }
+    match (udp, http) {
+        (Some(udp), Some(http)) => Ok((child, udp, http)),
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err("mauved did not start".into())
+        }
     }
 }
 
