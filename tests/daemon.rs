@@ -323,7 +323,13 @@ fn kill_9_after_a_mass_raise_keeps_every_alert_and_notification() {
     assert_eq!(d.json("/api/counts")["raised"], 2000);
     assert_eq!(d.json("/api/counts")["pending"], 2000);
     let hb = d.alert("mass", "a3999").unwrap();
-    assert_eq!(hb["will_raise_at"], t + 3600);
+    // Kept (skew correction may add the second the packet crossed).
+    let due = hb["will_raise_at"].as_u64().unwrap();
+    assert!(
+        (t + 3600..=t + 3601).contains(&due),
+        "{due} vs {}",
+        t + 3600
+    );
     wait_for(WAIT, "every queued notification delivered", || {
         (events(&notes).len() >= 2000).then_some(())
     });

@@ -34,7 +34,7 @@ impl Fixture {
     }
 
     fn start(&self, initial_sleep_s: u64) -> Started {
-        let store = Arc::new(Store::open(&self.path, 1 << 20, Gauge::default()).unwrap());
+        let store = Arc::new(open_again(&self.path));
         let metrics = Arc::new(Metrics::new());
         let index = crate::daemon::load_index(&store, &metrics, 1000).unwrap();
         let index = Arc::new(RwLock::new(index));
@@ -107,6 +107,20 @@ impl Started {
             .await
             .unwrap();
         self.store
+    }
+}
+
+/// Opens the store; right after a stop in this same process sled may still be
+/// letting go of its lock (from a background thread), so wait for it a little.
+fn open_again(path: &std::path::Path) -> Store {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Store::open(path, 1 << 20, Gauge::default()) {
+            Err(crate::store::StoreError::InUse(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            opened => return opened.unwrap(),
+        }
     }
 }
 

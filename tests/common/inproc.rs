@@ -35,9 +35,20 @@ impl InProc {
             .enable_all()
             .build()
             .unwrap();
-        let running = runtime
-            .block_on(daemon::start(&config, clock.clock()))
-            .unwrap();
+        // Right after a stop in this same process sled may still be letting
+        // go of its lock (from a background thread): wait for it a little.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let running = loop {
+            match runtime.block_on(daemon::start(&config, clock.clock())) {
+                Err(err)
+                    if format!("{err:#}").contains("another mauved")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                started => break started.unwrap(),
+            }
+        };
         InProc {
             clock: clock.clone(),
             dir: dir.to_owned(),
