@@ -6,6 +6,7 @@
 //! checked at load so that a bad file stops the daemon with a message that
 //! names the key, never with a panic later.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,85 @@ pub struct Config {
     pub http: HttpConfig,
     #[serde(rename = "notifier")]
     pub notifiers: Vec<Notifier>,
+    /// People, by name (operations.md §1).
+    #[serde(rename = "person")]
+    pub people: BTreeMap<String, Person>,
+    /// Alert groups in file order; the first whose `match` holds routes an
+    /// alert. None at all: every event goes to every notifier.
+    #[serde(rename = "alert_group")]
+    pub alert_groups: Vec<AlertGroup>,
+}
+
+/// How pressing an alert group's alerts are: it picks each person's notifiers.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Urgent,
+    #[default]
+    Normal,
+    Low,
+}
+
+/// One person: an address per notifier name, and the notifiers to use at
+/// each level.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Person {
+    pub urgent: Option<Vec<String>>,
+    pub normal: Option<Vec<String>>,
+    pub low: Option<Vec<String>>,
+    /// Every other key: notifier name → this person's address there.
+    #[serde(flatten)]
+    pub addresses: BTreeMap<String, String>,
+}
+
+impl Person {
+    /// The notifiers to use at `level`: as configured, else every notifier
+    /// the person has an address for when urgent, and e-mail otherwise.
+    pub fn notifiers(&self, level: Level) -> Vec<String> {
+        let configured = match level {
+            Level::Urgent => &self.urgent,
+            Level::Normal => &self.normal,
+            Level::Low => &self.low,
+        };
+        match (configured, level) {
+            (Some(list), _) => list.clone(),
+            (None, Level::Urgent) => self.addresses.keys().cloned().collect(),
+            (None, _) => self
+                .addresses
+                .contains_key("email")
+                .then(|| "email".to_owned())
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AlertGroup {
+    pub name: String,
+    #[serde(default)]
+    pub level: Level,
+    #[serde(default, rename = "match")]
+    pub matches: Match,
+    #[serde(default)]
+    pub notify: Vec<NotifyClause>,
+}
+
+/// What an alert must look like to belong to a group: every key given must
+/// hold; a list holds when any of its patterns does (`*` and `?` globs).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Match {
+    pub source: Vec<String>,
+    pub id: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyClause {
+    /// People to tell.
+    pub who: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -188,6 +268,8 @@ impl Default for Config {
             server: Server::default(),
             http: HttpConfig::default(),
             notifiers: vec![Notifier::Log { name: "log".into() }],
+            people: BTreeMap::new(),
+            alert_groups: Vec::new(),
         }
     }
 }
@@ -304,6 +386,43 @@ impl Config {
                 }
                 if *timeout_s == 0 {
                     fail(&key("timeout_s"), "must be at least 1");
+                }
+            }
+        }
+        let notifier_names: Vec<&str> = self.notifiers.iter().map(Notifier::name).collect();
+        for (name, person) in &self.people {
+            for address in person.addresses.keys() {
+                if !notifier_names.contains(&address.as_str()) {
+                    fail(
+                        &format!("person.{name}.{address}"),
+                        "is not a notifier name (an address is given per [[notifier]] name)",
+                    );
+                }
+            }
+            for (level, list) in [
+                ("urgent", &person.urgent),
+                ("normal", &person.normal),
+                ("low", &person.low),
+            ] {
+                for notifier in list.iter().flatten() {
+                    if !person.addresses.contains_key(notifier) {
+                        fail(
+                            &format!("person.{name}.{level}"),
+                            &format!("{notifier:?} has no address for this person"),
+                        );
+                    }
+                }
+            }
+        }
+        for (i, group) in self.alert_groups.iter().enumerate() {
+            for (j, clause) in group.notify.iter().enumerate() {
+                for who in &clause.who {
+                    if !self.people.contains_key(who) {
+                        fail(
+                            &format!("alert_group[{i}].notify[{j}].who"),
+                            &format!("{who:?} is not a [person.*]"),
+                        );
+                    }
                 }
             }
         }

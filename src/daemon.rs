@@ -26,6 +26,7 @@ use crate::index::{self, Index};
 use crate::ingest::{self, Sink};
 use crate::metrics::Metrics;
 use crate::notify::{self, worker::Worker};
+use crate::routing::Router;
 use crate::scheduler::{Durability, Scheduler, SchedulerHandle};
 use crate::store::Store;
 
@@ -93,6 +94,7 @@ pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Running> {
         metrics: metrics.clone(),
         clock: clock.clone(),
         notifiers: wakes,
+        router: Router::new(config),
         started_at: clock.now(),
         initial_sleep_s: config.server.initial_sleep_s,
         max_acknowledgement_s: config.server.max_acknowledgement_s,

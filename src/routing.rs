@@ -1,52 +1,261 @@
 //! Who is told of an event: a pure function of the event, the alert and the
-//! configuration, called by the scheduler inside the round that caused the
-//! event, so that the addressed messages are written in the same atomic batch
-//! as the change itself.
+//! configuration, called by the scheduler where the event happens, so that
+//! the addressed messages go to disk in the same atomic batch as the change.
 //!
-//! Today every event goes to every configured notifier, with no recipient of
-//! its own (the notifier's configuration says where it goes). Alert groups,
-//! people, windows and rotations will decide here instead.
+//! Without any `[[alert_group]]` every event goes to every notifier, with no
+//! recipient of its own (the notifier's configuration says where it goes).
+//! With groups (`operations.md` §1–§2), the first group whose `match` holds
+//! takes the alert; each person its `notify` clauses name gets one message
+//! per event on each notifier of their list for the group's level, addressed
+//! to their address there. An alert no group matches is told to nobody (end
+//! the file with a catch-all group).
+//!
+//! Implemented so far: people, levels, groups matched on source and id, and
+//! `notify.who` naming people. Windows, lists, rotations, reminders,
+//! escalation, rate limits and batching are not yet.
+
+use std::collections::BTreeMap;
 
 use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
+use crate::config::{AlertGroup, Config, Person};
 use crate::store::Notification;
 
-/// The messages one event causes, each addressed to one notifier.
-pub fn address(
-    key: &AlertKey,
-    event: EventKind,
-    at: UnixSecs,
-    record: &Record,
-    notifiers: &[String],
-) -> Vec<Notification> {
-    notifiers
-        .iter()
-        .map(|notifier| Notification {
+/// The routing part of the configuration, ready to answer.
+#[derive(Clone, Debug, Default)]
+pub struct Router {
+    notifiers: Vec<String>,
+    groups: Vec<AlertGroup>,
+    people: BTreeMap<String, Person>,
+}
+
+impl Router {
+    pub fn new(config: &Config) -> Router {
+        Router {
+            notifiers: config
+                .notifiers
+                .iter()
+                .map(|n| n.name().to_owned())
+                .collect(),
+            groups: config.alert_groups.clone(),
+            people: config.people.clone(),
+        }
+    }
+
+    /// The first group that takes this alert.
+    pub fn group(&self, key: &AlertKey) -> Option<&AlertGroup> {
+        self.groups.iter().find(|group| {
+            let any = |patterns: &[String], text: &str| {
+                patterns.is_empty() || patterns.iter().any(|p| glob(p, text))
+            };
+            any(&group.matches.source, &key.source) && any(&group.matches.id, &key.id)
+        })
+    }
+
+    /// The messages one event causes, each addressed to one notifier (and,
+    /// with groups, to one person's address there).
+    pub fn address(
+        &self,
+        key: &AlertKey,
+        event: EventKind,
+        at: UnixSecs,
+        record: &Record,
+    ) -> Vec<Notification> {
+        let message = |notifier: &str, recipient: Option<&str>| Notification {
             event: event as i32,
             source: key.source.clone(),
             id: key.id.clone(),
             at,
             alert: record.clone(),
-            notifier: notifier.clone(),
-            recipient: None,
-        })
-        .collect()
+            notifier: notifier.to_owned(),
+            recipient: recipient.map(str::to_owned),
+        };
+        if self.groups.is_empty() {
+            return self.notifiers.iter().map(|n| message(n, None)).collect();
+        }
+        let Some(group) = self.group(key) else {
+            return Vec::new();
+        };
+        // One message per person and notifier, however many clauses name them.
+        let mut told: Vec<(&str, String)> = Vec::new();
+        for who in group.notify.iter().flat_map(|clause| &clause.who) {
+            let Some(person) = self.people.get(who) else {
+                continue;
+            };
+            for notifier in person.notifiers(group.level) {
+                if !told.iter().any(|(w, n)| *w == who && *n == notifier) {
+                    told.push((who, notifier));
+                }
+            }
+        }
+        told.iter()
+            .filter_map(|(who, notifier)| {
+                let address = self.people.get(*who)?.addresses.get(notifier)?;
+                Some(message(notifier, Some(address)))
+            })
+            .collect()
+    }
+}
+
+/// `*` matches any run of characters, `?` any one; everything else itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // The classic two-pointer match with one backtrack point for the last `*`.
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn config(text: &str) -> Config {
+        Config::parse(text, "t").unwrap()
+    }
+
+    const TEAM: &str = r#"
+[[notifier]]
+name = "email"
+kind = "log"
+[[notifier]]
+name = "sms"
+kind = "command"
+command = ["true"]
+
+[person.alice]
+email = "alice@example.com"
+sms = "+447700900001"
+
+[person.bob]
+email = "bob@example.com"
+normal = ["email"]
+urgent = ["email"]
+
+[[alert_group]]
+name = "web"
+level = "urgent"
+match = { source = ["web*"], id = ["disk", "load?"] }
+  [[alert_group.notify]]
+  who = ["alice"]
+  [[alert_group.notify]]
+  who = ["alice", "bob"]
+
+[[alert_group]]
+name = "everything else"
+  [[alert_group.notify]]
+  who = ["bob"]
+"#;
+
+    fn told(router: &Router, source: &str, id: &str) -> Vec<(String, Option<String>)> {
+        let key = AlertKey::new(source, id);
+        router
+            .address(&key, EventKind::Raised, 7, &Record::default())
+            .into_iter()
+            .map(|m| {
+                assert_eq!(m.key(), key);
+                (m.notifier, m.recipient)
+            })
+            .collect()
+    }
+
     #[test]
-    fn every_notifier_gets_one_message() {
-        let key = AlertKey::new("web1", "disk");
-        let record = Record::default();
-        let names = ["log".to_string(), "pager".to_string()];
-        let messages = address(&key, EventKind::Raised, 7, &record, &names);
-        let to: Vec<&str> = messages.iter().map(|m| m.notifier.as_str()).collect();
-        assert_eq!(to, ["log", "pager"]);
-        assert!(messages
-            .iter()
-            .all(|m| m.key() == key && m.at == 7 && m.kind() == Ok(EventKind::Raised)));
-        assert!(address(&key, EventKind::Raised, 7, &record, &[]).is_empty());
+    fn without_groups_every_notifier_gets_one_message() {
+        let router = Router::new(&config(
+            "[[notifier]]\nname = \"log\"\nkind = \"log\"\n[[notifier]]\nname = \"pager\"\nkind = \"log\"",
+        ));
+        assert_eq!(
+            told(&router, "web1", "disk"),
+            vec![("log".into(), None), ("pager".into(), None)]
+        );
+    }
+
+    #[test]
+    fn the_first_matching_group_tells_each_person_once_per_notifier_of_its_level() {
+        let router = Router::new(&config(TEAM));
+        let some = |s: &str| Some(s.to_owned());
+        // Urgent: alice has no list, so every notifier she has an address for;
+        // bob's urgent list is e-mail. Alice named twice is told once.
+        assert_eq!(
+            told(&router, "web12", "disk"),
+            vec![
+                ("email".into(), some("alice@example.com")),
+                ("sms".into(), some("+447700900001")),
+                ("email".into(), some("bob@example.com")),
+            ]
+        );
+        assert_eq!(
+            router.group(&AlertKey::new("web1", "load5")).unwrap().name,
+            "web"
+        );
+        // Not matching the first group: the catch-all, normal level.
+        assert_eq!(
+            told(&router, "db1", "disk"),
+            vec![("email".into(), some("bob@example.com"))]
+        );
+        assert_eq!(
+            router.group(&AlertKey::new("web1", "load10")).unwrap().name,
+            "everything else"
+        );
+    }
+
+    #[test]
+    fn an_alert_no_group_matches_is_told_to_nobody() {
+        let only_web = TEAM
+            .split("[[alert_group]]\nname = \"everything else\"")
+            .next()
+            .unwrap();
+        let router = Router::new(&config(only_web));
+        assert!(told(&router, "db1", "disk").is_empty());
+    }
+
+    #[test]
+    fn people_and_groups_are_checked_at_load() {
+        let bad = TEAM.replace("who = [\"bob\"]", "who = [\"carol\"]");
+        let err = Config::parse(&bad, "t").unwrap_err().to_string();
+        assert!(err.contains("alert_group[1].notify[0].who"), "{err}");
+        let bad = TEAM.replace("sms = \"+447700900001\"", "pager = \"x\"");
+        let err = Config::parse(&bad, "t").unwrap_err().to_string();
+        assert!(err.contains("person.alice.pager"), "{err}");
+        let bad = TEAM.replace("normal = [\"email\"]", "normal = [\"sms\"]");
+        let err = Config::parse(&bad, "t").unwrap_err().to_string();
+        assert!(err.contains("person.bob.normal"), "{err}");
+    }
+
+    #[test]
+    fn globs() {
+        for (pattern, text, matches) in [
+            ("web*", "web1", true),
+            ("web*", "web", true),
+            ("web*", "db1", false),
+            ("*.example.net", "core-rtr1.example.net", true),
+            ("core-rtr?.example.net", "core-rtr12.example.net", false),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+            ("", "", true),
+            ("*", "", true),
+            ("exact", "exact", true),
+        ] {
+            assert_eq!(glob(pattern, text), matches, "{pattern} ~ {text}");
+        }
     }
 }

@@ -381,3 +381,59 @@ fn a_serve_that_cannot_bind_leaves_no_data_directory_behind() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("binding HTTP"));
     assert!(!data.exists(), "no data directory was created");
 }
+
+#[test]
+fn an_alert_is_routed_to_the_person_its_group_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("pages.txt");
+    let config = format!(
+        r#"
+[[notifier]]
+name = "pager"
+kind = "command"
+command = ["sh", "-c", "echo \"$MAUVE_TO $MAUVE_SOURCE/$MAUVE_ID\" >> '{}'"]
+
+[person.alice]
+pager = "alice-pager"
+
+[person.bob]
+pager = "bob-pager"
+
+[[alert_group]]
+name = "web"
+level = "urgent"
+match = {{ source = ["web*"] }}
+  [[alert_group.notify]]
+  who = ["alice"]
+"#,
+        pages.display()
+    );
+    let d = Daemon::start(dir.path(), &config);
+    d.send(&packet(
+        1,
+        "db1",
+        vec![alert("disk", Some(now()), None)],
+        false,
+    ));
+    d.send(&packet(
+        2,
+        "web1",
+        vec![alert("disk", Some(now()), None)],
+        false,
+    ));
+    d.wait_state("db1", "disk", "raised");
+    d.wait_state("web1", "disk", "raised");
+    wait_for(WAIT, "alice paged", || {
+        std::fs::read_to_string(&pages)
+            .ok()
+            .filter(|p| !p.is_empty())
+    });
+    wait_for(WAIT, "the queue drained", || {
+        (d.metric("mauved_notify_queue_depth") == 0.0).then_some(())
+    });
+    // Alice, for the web alert only; nobody for the alert no group takes.
+    assert_eq!(
+        std::fs::read_to_string(&pages).unwrap(),
+        "alice-pager web1/disk\n"
+    );
+}

@@ -35,6 +35,7 @@ impl CommandNotifier {
             .env("MAUVE_ID", env(&m.key.id))
             .env("MAUVE_SUBJECT", env(&m.alert.subject))
             .env("MAUVE_SUMMARY", env(&m.alert.summary))
+            .env("MAUVE_TO", env(m.recipient.as_deref().unwrap_or_default()))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .kill_on_drop(true)

@@ -38,6 +38,7 @@ impl Message {
         serde_json::json!({
             "event": self.event.as_str(),
             "at": self.at,
+            "to": self.recipient,
             "alert": AlertView::new(&self.key, &self.alert),
         })
     }

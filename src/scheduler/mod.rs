@@ -35,7 +35,7 @@ use crate::clock::Clock;
 use crate::index::{self, Index, SlotId};
 use crate::ingest::LogLimiter;
 use crate::metrics::Metrics;
-use crate::routing;
+use crate::routing::Router;
 use crate::store::{Batch, Store, StoreError};
 use crate::wire::AlertError;
 
@@ -128,6 +128,8 @@ pub struct Scheduler {
     pub clock: Clock,
     /// Notifier names, and how to wake each one's delivery worker.
     pub notifiers: Vec<(String, Arc<Notify>)>,
+    /// Who is told of what.
+    pub router: Router,
     pub started_at: UnixSecs,
     pub initial_sleep_s: u64,
     pub max_acknowledgement_s: u64,
@@ -137,7 +139,6 @@ pub struct Scheduler {
 /// The scheduler's own state on its thread.
 struct Run {
     s: Scheduler,
-    names: Vec<String>,
     dirty: Dirty,
     jobs: std::sync::mpsc::SyncSender<Job>,
     writer_busy: bool,
@@ -172,7 +173,6 @@ impl Scheduler {
         let (jobs, writer_thread) = writer.spawn(done_tx)?;
         let now_ms = self.clock.now_ms();
         let run = Run {
-            names: self.notifiers.iter().map(|(n, _)| n.clone()).collect(),
             s: self,
             dirty: Dirty::default(),
             jobs,
@@ -414,7 +414,7 @@ impl Run {
                     String::new()
                 }),
             };
-            let messages = routing::address(&key, kind, at, &record, &self.names);
+            let messages = self.s.router.address(&key, kind, at, &record);
             self.dirty.messages.extend(messages);
         }
     }

@@ -46,6 +46,7 @@ impl Fixture {
             started_at: clock.now(),
             clock,
             notifiers: vec![("log".into(), Arc::new(Notify::new()))],
+            router: Router::new(&crate::config::Config::default()),
             initial_sleep_s,
             max_acknowledgement_s: 86_400,
             durability: Durability {
