@@ -27,6 +27,8 @@ pub struct Config {
     /// People, by name (operations.md §1).
     #[serde(rename = "person")]
     pub people: BTreeMap<String, Person>,
+    /// Named lists of people and other lists.
+    pub people_list: BTreeMap<String, Vec<String>>,
     /// Alert groups in file order; the first whose `match` holds routes an
     /// alert. None at all: every event goes to every notifier.
     #[serde(rename = "alert_group")]
@@ -269,6 +271,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             notifiers: vec![Notifier::Log { name: "log".into() }],
             people: BTreeMap::new(),
+            people_list: BTreeMap::new(),
             alert_groups: Vec::new(),
         }
     }
@@ -414,19 +417,75 @@ impl Config {
                 }
             }
         }
+        for (list, members) in &self.people_list {
+            for member in members {
+                if self.people.contains_key(member) {
+                    continue;
+                }
+                if !self.people_list.contains_key(member) {
+                    fail(
+                        &format!("people_list.{list}"),
+                        &format!("{member:?} is neither a [person.*] nor a list"),
+                    );
+                } else if let Err(cycle) = self.people_of(member) {
+                    fail(&format!("people_list.{list}"), &cycle);
+                }
+            }
+            if self.people.contains_key(list) {
+                fail(
+                    &format!("people_list.{list}"),
+                    "is also the name of a person",
+                );
+            }
+        }
         for (i, group) in self.alert_groups.iter().enumerate() {
             for (j, clause) in group.notify.iter().enumerate() {
                 for who in &clause.who {
-                    if !self.people.contains_key(who) {
+                    if !self.people.contains_key(who) && !self.people_list.contains_key(who) {
                         fail(
                             &format!("alert_group[{i}].notify[{j}].who"),
-                            &format!("{who:?} is not a [person.*]"),
+                            &format!("{who:?} is neither a [person.*] nor a [people_list] entry"),
                         );
                     }
                 }
             }
         }
         problems
+    }
+
+    /// The people a name stands for: a person, or every person of a list
+    /// (lists may name lists), in order, each once. A list that contains
+    /// itself, however deep, is an error naming the loop.
+    pub fn people_of(&self, name: &str) -> Result<Vec<String>, String> {
+        fn walk(
+            config: &Config,
+            name: &str,
+            path: &mut Vec<String>,
+            out: &mut Vec<String>,
+        ) -> Result<(), String> {
+            if config.people.contains_key(name) {
+                if !out.iter().any(|p| p == name) {
+                    out.push(name.to_owned());
+                }
+                return Ok(());
+            }
+            let Some(members) = config.people_list.get(name) else {
+                return Ok(());
+            };
+            if path.iter().any(|p| p == name) {
+                path.push(name.to_owned());
+                return Err(format!("lists contain each other: {}", path.join(" → ")));
+            }
+            path.push(name.to_owned());
+            for member in members {
+                walk(config, member, path, out)?;
+            }
+            path.pop();
+            Ok(())
+        }
+        let mut out = Vec::new();
+        walk(self, name, &mut Vec::new(), &mut out)?;
+        Ok(out)
     }
 
     /// What is valid but cannot work: no notifier at all, or a command that

@@ -10,8 +10,8 @@
 //! to their address there. An alert no group matches is told to nobody (end
 //! the file with a catch-all group).
 //!
-//! Implemented so far: people, levels, groups matched on source and id, and
-//! `notify.who` naming people. Windows, lists, rotations, reminders,
+//! Implemented so far: people, people lists, levels, groups matched on
+//! source and id, and `notify.who`. Windows, rotations, reminders,
 //! escalation, rate limits and batching are not yet.
 
 use std::collections::BTreeMap;
@@ -26,6 +26,8 @@ pub struct Router {
     notifiers: Vec<String>,
     groups: Vec<AlertGroup>,
     people: BTreeMap<String, Person>,
+    /// Each name a `who` may use (person or list) → the people it means.
+    who: BTreeMap<String, Vec<String>>,
 }
 
 impl Router {
@@ -38,6 +40,13 @@ impl Router {
                 .collect(),
             groups: config.alert_groups.clone(),
             people: config.people.clone(),
+            // A loop is refused at load; a name that fails here tells nobody.
+            who: config
+                .people
+                .keys()
+                .chain(config.people_list.keys())
+                .map(|name| (name.clone(), config.people_of(name).unwrap_or_default()))
+                .collect(),
         }
     }
 
@@ -77,7 +86,12 @@ impl Router {
         };
         // One message per person and notifier, however many clauses name them.
         let mut told: Vec<(&str, String)> = Vec::new();
-        for who in group.notify.iter().flat_map(|clause| &clause.who) {
+        let people = group
+            .notify
+            .iter()
+            .flat_map(|clause| &clause.who)
+            .flat_map(|name| self.who.get(name).into_iter().flatten());
+        for who in people {
             let Some(person) = self.people.get(who) else {
                 continue;
             };
@@ -226,6 +240,35 @@ name = "everything else"
             .unwrap();
         let router = Router::new(&config(only_web));
         assert!(told(&router, "db1", "disk").is_empty());
+    }
+
+    #[test]
+    fn lists_stand_for_their_people_each_told_once() {
+        let with_lists = TEAM.replace(
+            "[[alert_group]]\nname = \"web\"",
+            "[people_list]\nops = [\"alice\", \"night\"]\nnight = [\"bob\", \"alice\"]\n\n[[alert_group]]\nname = \"web\"",
+        );
+        let with_lists = with_lists.replace("who = [\"alice\", \"bob\"]", "who = [\"ops\"]");
+        let config = config(&with_lists);
+        assert_eq!(config.people_of("ops").unwrap(), ["alice", "bob"]);
+        let router = Router::new(&config);
+        let to: Vec<Option<String>> = told(&router, "web1", "disk")
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        assert_eq!(
+            to.len(),
+            3,
+            "alice by e-mail and sms, bob by e-mail: {to:?}"
+        );
+        let looped =
+            with_lists.replace("night = [\"bob\", \"alice\"]", "night = [\"bob\", \"ops\"]");
+        let err = Config::parse(&looped, "t").unwrap_err().to_string();
+        assert!(err.contains("lists contain each other"), "{err}");
+        assert!(
+            err.contains("ops → night → ops") || err.contains("night → ops → night"),
+            "{err}"
+        );
     }
 
     #[test]
