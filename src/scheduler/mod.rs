@@ -409,6 +409,8 @@ impl Run {
         if let Some(kind) = event {
             record.detail = match self.dirty.details.get(&slot) {
                 Some(detail) => detail.clone(),
+                // Most alerts have none: no need to ask the store.
+                None if detail_hash == 0 => String::new(),
                 None => self.s.store.detail(&key).unwrap_or_else(|err| {
                     self.store_failed(&err);
                     String::new()

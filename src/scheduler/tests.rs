@@ -246,3 +246,48 @@ async fn a_stopped_scheduler_says_so() {
     s.stop().await;
     assert!(matches!(handle.flush().await, Err(Error::Stopped)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_carry_the_detail_pending_or_written() {
+    let f = Fixture::new();
+    let s = f.start(300);
+    let raise = |at: UnixSecs, detail: Option<&str>| AlertChange {
+        id: "disk".into(),
+        raise_time: Some(at),
+        detail: detail.map(str::to_owned),
+        ..AlertChange::default()
+    };
+    let clear = AlertChange {
+        id: "disk".into(),
+        clear_time: Some(T0 + 10),
+        ..AlertChange::default()
+    };
+    let plain = AlertChange {
+        id: "plain".into(),
+        ..AlertChange::default()
+    };
+    // Raised with a new detail: the message takes it from the pending write.
+    s.update(raise(T0, Some("<p>full</p>")), T0).await;
+    // Cleared and raised again without one: it comes from the store.
+    s.update(clear, T0 + 10).await;
+    s.update(raise(T0 + 20, None), T0 + 20).await;
+    s.update(plain, T0 + 30).await;
+    let details: Vec<(String, String)> = s
+        .store
+        .queued("log", 10)
+        .unwrap()
+        .into_iter()
+        .map(|(_, n)| (n.id, n.alert.detail))
+        .collect();
+    let full = "<p>full</p>".to_string();
+    assert_eq!(
+        details,
+        vec![
+            ("disk".into(), full.clone()),
+            ("disk".into(), full.clone()),
+            ("disk".into(), full),
+            ("plain".into(), String::new()),
+        ]
+    );
+    s.stop().await;
+}
