@@ -92,12 +92,17 @@ pub struct AlertGroup {
 }
 
 /// What an alert must look like to belong to a group: every key given must
-/// hold; a list holds when any of its patterns does (`*` and `?` globs).
+/// hold; a list holds when any of its items does (globs, `/regex/`, CIDR:
+/// see `routing::matching`).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Match {
     pub source: Vec<String>,
     pub id: Vec<String>,
+    pub subject: Vec<String>,
+    pub summary: Vec<String>,
+    /// `">= 80"`, `"< 20"`, `"40..60"`.
+    pub importance: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -439,6 +444,14 @@ impl Config {
             }
         }
         for (i, group) in self.alert_groups.iter().enumerate() {
+            match crate::routing::Matcher::new(&group.matches) {
+                Err((key, what)) => fail(&format!("alert_group[{i}].{key}"), &what),
+                Ok(m) if m.is_catch_all() && i + 1 < self.alert_groups.len() => fail(
+                    &format!("alert_group[{i}].match"),
+                    "matches everything, so the groups after it never would: the catch-all goes last",
+                ),
+                Ok(_) => {}
+            }
             for (j, clause) in group.notify.iter().enumerate() {
                 for who in &clause.who {
                     if !self.people.contains_key(who) && !self.people_list.contains_key(who) {

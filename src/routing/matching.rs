@@ -1,0 +1,261 @@
+//! Which alert group an alert belongs to (`operations.md`, "Matching").
+//!
+//! A group's `match` has lists for `source`, `id`, `subject` and `summary`
+//! (any item of a list may match) and a range for `importance`; every key
+//! given must hold. An item is a glob (`*` within one DNS label, `**` across
+//! labels, `?` one character), a `/regex/`, or a CIDR range that holds when
+//! the value is an IP address inside it (no DNS lookups). Items are compiled
+//! once, at load, so a bad one is a configuration error with its key path.
+
+use std::net::IpAddr;
+
+use crate::alert::{AlertKey, Record};
+use crate::config::Match;
+
+/// One compiled `match` item.
+#[derive(Clone, Debug)]
+enum Item {
+    Glob(String),
+    Regex(regex::Regex),
+    Cidr(IpAddr, u8),
+}
+
+impl Item {
+    fn parse(text: &str) -> Result<Item, String> {
+        if let Some(inner) = text.strip_prefix('/').and_then(|t| t.strip_suffix('/')) {
+            if !inner.is_empty() {
+                return regex::Regex::new(inner)
+                    .map(Item::Regex)
+                    .map_err(|err| format!("{text:?} is not a valid regex: {err}"));
+            }
+        }
+        if let Some((addr, bits)) = text.split_once('/') {
+            if let Ok(addr) = addr.parse::<IpAddr>() {
+                let max = if addr.is_ipv4() { 32 } else { 128 };
+                return match bits.parse::<u8>() {
+                    Ok(bits) if bits <= max => Ok(Item::Cidr(addr, bits)),
+                    _ => Err(format!("{text:?}: a CIDR prefix is 0 to {max} bits")),
+                };
+            }
+        }
+        Ok(Item::Glob(text.to_owned()))
+    }
+
+    fn holds(&self, value: &str) -> bool {
+        match self {
+            Item::Glob(pattern) => glob(pattern, value),
+            Item::Regex(regex) => regex.is_match(value),
+            Item::Cidr(net, bits) => value
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| in_cidr(ip.to_canonical(), *net, *bits)),
+        }
+    }
+}
+
+fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    let prefix = |a: u128, b: u128, width: u32| {
+        let shift = width - u32::from(bits);
+        shift >= width || (a >> shift) == (b >> shift)
+    };
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => {
+            prefix(u128::from(u32::from(ip)), u128::from(u32::from(net)), 32)
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) => prefix(u128::from(ip), u128::from(net), 128),
+        _ => false,
+    }
+}
+
+/// `importance`: `">= 80"`, `"> 80"`, `"<= 20"`, `"< 20"`, `"= 50"`, `"50"`
+/// or `"40..60"` (both ends included).
+fn parse_range(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("{text:?} is not a range such as \">= 80\", \"< 20\" or \"40..60\"");
+    let num = |t: &str| t.trim().parse::<u32>().map_err(|_| bad());
+    let t = text.trim();
+    if let Some((low, high)) = t.split_once("..") {
+        let (low, high) = (num(low)?, num(high)?);
+        return if low <= high {
+            Ok((low, high))
+        } else {
+            Err(bad())
+        };
+    }
+    if let Some(rest) = t.strip_prefix(">=") {
+        return Ok((num(rest)?, u32::MAX));
+    }
+    if let Some(rest) = t.strip_prefix("<=") {
+        return Ok((0, num(rest)?));
+    }
+    if let Some(rest) = t.strip_prefix('>') {
+        return Ok((num(rest)?.checked_add(1).ok_or_else(bad)?, u32::MAX));
+    }
+    if let Some(rest) = t.strip_prefix('<') {
+        return Ok((0, num(rest)?.checked_sub(1).ok_or_else(bad)?));
+    }
+    let exact = num(t.strip_prefix('=').unwrap_or(t))?;
+    Ok((exact, exact))
+}
+
+/// A group's `match`, compiled.
+#[derive(Clone, Debug, Default)]
+pub struct Matcher {
+    source: Vec<Item>,
+    id: Vec<Item>,
+    subject: Vec<Item>,
+    summary: Vec<Item>,
+    importance: Option<(u32, u32)>,
+}
+
+impl Matcher {
+    /// Compiles a `match`; an error names the key (`match.source[1]: …`).
+    pub fn new(m: &Match) -> Result<Matcher, (String, String)> {
+        let list = |key: &str, items: &[String]| {
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    Item::parse(item).map_err(|what| (format!("match.{key}[{i}]"), what))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(Matcher {
+            source: list("source", &m.source)?,
+            id: list("id", &m.id)?,
+            subject: list("subject", &m.subject)?,
+            summary: list("summary", &m.summary)?,
+            importance: m
+                .importance
+                .as_deref()
+                .map(parse_range)
+                .transpose()
+                .map_err(|what| ("match.importance".to_owned(), what))?,
+        })
+    }
+
+    /// Matches everything: a catch-all group.
+    pub fn is_catch_all(&self) -> bool {
+        self.source.is_empty()
+            && self.id.is_empty()
+            && self.subject.is_empty()
+            && self.summary.is_empty()
+            && self.importance.is_none()
+    }
+
+    pub fn holds(&self, key: &AlertKey, record: &Record) -> bool {
+        let any =
+            |items: &[Item], value: &str| items.is_empty() || items.iter().any(|i| i.holds(value));
+        any(&self.source, &key.source)
+            && any(&self.id, &key.id)
+            && any(&self.subject, &record.subject)
+            && any(&self.summary, &record.summary)
+            && self
+                .importance
+                .is_none_or(|(low, high)| (low..=high).contains(&record.importance))
+    }
+}
+
+/// `*` matches within one DNS label (no `.`), `**` across labels, `?` one
+/// character that is not a `.`; everything else itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p {
+            [] => t.is_empty(),
+            ['*', '*', rest @ ..] => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            ['*', rest @ ..] => {
+                // Any run without a dot.
+                let run = t.iter().take_while(|&&c| c != '.').count();
+                (0..=run).any(|i| go(rest, &t[i..]))
+            }
+            ['?', rest @ ..] => t.first().is_some_and(|&c| c != '.') && go(rest, &t[1..]),
+            [c, rest @ ..] => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    go(&p, &t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_stay_within_a_label_unless_doubled() {
+        for (pattern, text, matches) in [
+            ("web*.example.com", "web1.example.com", true),
+            ("web*.example.com", "web1.dc.example.com", false),
+            ("web**.example.com", "web1.dc.example.com", true),
+            ("**.example.net", "core.rtr1.example.net", true),
+            ("web*", "web1", true),
+            ("web*", "web1.x", false),
+            ("load?", "load5", true),
+            ("load?", "load10", false),
+            ("a*b*c", "axxbyyc", true),
+            ("", "", true),
+            ("*", "", true),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+        ] {
+            assert_eq!(glob(pattern, text), matches, "{pattern} ~ {text}");
+        }
+    }
+
+    #[test]
+    fn items_are_globs_regexes_or_cidr_ranges() {
+        let holds = |item: &str, value: &str| Item::parse(item).unwrap().holds(value);
+        assert!(holds("/^db[0-9]+$/", "db12"));
+        assert!(!holds("/^db[0-9]+$/", "db12x"));
+        assert!(holds("10.0.0.0/8", "10.1.2.3"));
+        assert!(!holds("10.0.0.0/8", "11.1.2.3"));
+        assert!(!holds("10.0.0.0/8", "ten.example"), "no DNS lookups");
+        assert!(holds("10.0.0.0/8", "::ffff:10.9.9.9"), "mapped v4");
+        assert!(holds("2001:db8::/32", "2001:db8::1"));
+        assert!(holds("0.0.0.0/0", "192.0.2.1"));
+        assert!(Item::parse("/([a/").is_err());
+        assert!(Item::parse("10.0.0.0/33").is_err());
+    }
+
+    #[test]
+    fn importance_ranges() {
+        assert_eq!(parse_range(">= 80"), Ok((80, u32::MAX)));
+        assert_eq!(parse_range("> 80"), Ok((81, u32::MAX)));
+        assert_eq!(parse_range("< 20"), Ok((0, 19)));
+        assert_eq!(parse_range("<= 20"), Ok((0, 20)));
+        assert_eq!(parse_range("40..60"), Ok((40, 60)));
+        assert_eq!(parse_range("= 50"), Ok((50, 50)));
+        assert_eq!(parse_range("50"), Ok((50, 50)));
+        for bad in ["", "high", "60..40", "< 0", ">= -1"] {
+            assert!(parse_range(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_key_given_must_hold() {
+        let m = Matcher::new(&Match {
+            source: vec!["core-rtr*.example.net".into(), "10.0.0.0/8".into()],
+            summary: vec!["*link*".into()],
+            importance: Some(">= 80".into()),
+            ..Match::default()
+        })
+        .unwrap();
+        let record = |summary: &str, importance: u32| Record {
+            summary: summary.into(),
+            importance,
+            ..Record::default()
+        };
+        let key = AlertKey::new("10.2.3.4", "bgp");
+        assert!(m.holds(&key, &record("uplink down", 90)));
+        assert!(!m.holds(&key, &record("uplink down", 50)), "importance");
+        assert!(!m.holds(&key, &record("fan", 90)), "summary");
+        assert!(
+            !m.holds(&AlertKey::new("web1", "bgp"), &record("link", 90)),
+            "source"
+        );
+        assert!(!m.is_catch_all());
+        assert!(Matcher::new(&Match::default()).unwrap().is_catch_all());
+        let bad = Match {
+            id: vec!["ok".into(), "/(/".into()],
+            ..Match::default()
+        };
+        assert_eq!(Matcher::new(&bad).unwrap_err().0, "match.id[1]");
+    }
+}
