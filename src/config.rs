@@ -36,13 +36,23 @@ pub struct Config {
 }
 
 /// How pressing an alert group's alerts are: it picks each person's notifiers.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Urgent,
     #[default]
     Normal,
     Low,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Urgent => "urgent",
+            Level::Normal => "normal",
+            Level::Low => "low",
+        }
+    }
 }
 
 /// One person: an address per notifier name, and the notifiers to use at

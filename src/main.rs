@@ -36,6 +36,30 @@ enum Cmd {
     },
     /// Print the built-in configuration.
     DefaultConfig,
+    /// Show who would be told of an alert, and how (the configuration's alert groups).
+    Route {
+        /// The TOML configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The alert's source.
+        #[arg(long)]
+        source: String,
+        /// The alert's id.
+        #[arg(long)]
+        id: String,
+        /// The alert's subject (default: the source).
+        #[arg(long)]
+        subject: Option<String>,
+        /// The alert's summary.
+        #[arg(long, default_value = "")]
+        summary: String,
+        /// The alert's importance.
+        #[arg(long, default_value_t = mauved::alert::DEFAULT_IMPORTANCE)]
+        importance: u32,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -93,6 +117,86 @@ fn main() -> ExitCode {
             print!("{}", mauved::config::DEFAULT_TOML);
             ExitCode::SUCCESS
         }
+        Cmd::Route {
+            config,
+            source,
+            id,
+            subject,
+            summary,
+            importance,
+            json,
+        } => match Config::load(&config) {
+            Ok(config) => {
+                let key = mauved::alert::AlertKey::new(source, id);
+                let record = mauved::alert::Record {
+                    subject: subject.unwrap_or_else(|| key.source.clone()),
+                    summary,
+                    importance,
+                    ..Default::default()
+                };
+                let router = mauved::routing::Router::new(&config);
+                print!("{}", route_report(&router, &config, &key, &record, json));
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("{err}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+/// `mauved route`: the explanation as text or JSON.
+fn route_report(
+    router: &mauved::routing::Router,
+    config: &Config,
+    key: &mauved::alert::AlertKey,
+    record: &mauved::alert::Record,
+    json: bool,
+) -> String {
+    let all: Vec<&str> = config.notifiers.iter().map(|n| n.name()).collect();
+    let explained = router.explain(key, record);
+    if json {
+        let value = match &explained {
+            None => serde_json::json!({
+                "group": null, "level": null, "recipients": [],
+                "every_notifier": all, "deferred_until": null,
+            }),
+            Some(e) => serde_json::json!({
+                "group": e.group,
+                "level": e.level,
+                "recipients": e.recipients.iter().map(|r| serde_json::json!({
+                    "person": r.person,
+                    "notifiers": r.notifiers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+                    "addresses": r.notifiers.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+                })).collect::<Vec<_>>(),
+                "deferred_until": null,
+            }),
+        };
+        return format!("{value}\n");
+    }
+    match explained {
+        None => format!(
+            "no [[alert_group]]: every notifier is told ({})\n",
+            all.join(", ")
+        ),
+        Some(e) => match (&e.group, e.level) {
+            (Some(group), Some(level)) => {
+                let mut out = format!("{key}: group {group:?}, level {}\n", level.as_str());
+                if e.recipients.is_empty() {
+                    out.push_str("  nobody: the group names no one with a notifier at this level\n");
+                }
+                for r in &e.recipients {
+                    let via: Vec<String> =
+                        r.notifiers.iter().map(|(n, a)| format!("{n} {a}")).collect();
+                    out.push_str(&format!("  {}: {}\n", r.person, via.join(", ")));
+                }
+                out
+            }
+            _ => format!(
+                "{key}: no alert group matches; nobody is told (end the file with a catch-all group)\n"
+            ),
+        },
     }
 }
 

@@ -272,3 +272,70 @@ fn check_config_reports_the_bad_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("flush_interval_ms"));
 }
+
+#[test]
+fn mauved_route_explains_who_is_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("route.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[notifier]]
+name = "email"
+kind = "log"
+[[notifier]]
+name = "sms"
+kind = "log"
+[person.alice]
+email = "alice@example.com"
+sms = "+447700900001"
+[person.bob]
+email = "bob@example.com"
+[people_list]
+ops = ["alice", "bob"]
+[[alert_group]]
+name = "web"
+level = "urgent"
+match = { source = ["web*"] }
+  [[alert_group.notify]]
+  who = ["ops"]
+"#,
+    )
+    .unwrap();
+    let route = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
+            .arg("route")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&route(&["--source", "web1", "--id", "disk", "--json"])).unwrap();
+    assert_eq!(json["group"], "web");
+    assert_eq!(json["level"], "urgent");
+    assert_eq!(json["recipients"][0]["person"], "alice");
+    assert_eq!(
+        json["recipients"][0]["notifiers"],
+        serde_json::json!(["email", "sms"])
+    );
+    assert_eq!(
+        json["recipients"][1]["addresses"]["email"],
+        "bob@example.com"
+    );
+    assert!(json["deferred_until"].is_null());
+    let text = route(&["--source", "db1", "--id", "disk"]);
+    assert!(text.contains("no alert group matches"), "{text}");
+    let text = route(&["--source", "web2", "--id", "x"]);
+    assert!(
+        text.contains("alice: email alice@example.com, sms +447700900001"),
+        "{text}"
+    );
+}

@@ -20,8 +20,24 @@ use std::collections::BTreeMap;
 
 pub use self::matching::Matcher;
 use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
-use crate::config::{AlertGroup, Config, Person};
+use crate::config::{AlertGroup, Config, Level, Person};
 use crate::store::Notification;
+
+/// Who is told of an alert, and how (`mauved route`).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Explanation {
+    /// The group that takes the alert (None: no group matches, nobody is told).
+    pub group: Option<String>,
+    pub level: Option<Level>,
+    pub recipients: Vec<Recipient>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Recipient {
+    pub person: String,
+    /// (notifier, this person's address there), in the order of their list.
+    pub notifiers: Vec<(String, String)>,
+}
 
 /// The routing part of the configuration, ready to answer.
 #[derive(Clone, Debug, Default)]
@@ -66,6 +82,46 @@ impl Router {
             .map(|(group, _)| group)
     }
 
+    /// Who would be told of an event of this alert now, and how: the group,
+    /// its level, and each person (once) with their notifiers and addresses.
+    /// `None` without any alert group (then every notifier is told).
+    pub fn explain(&self, key: &AlertKey, record: &Record) -> Option<Explanation> {
+        if self.groups.is_empty() {
+            return None;
+        }
+        let Some(group) = self.group(key, record) else {
+            return Some(Explanation::default());
+        };
+        let mut recipients: Vec<Recipient> = Vec::new();
+        let names = group
+            .notify
+            .iter()
+            .flat_map(|clause| &clause.who)
+            .flat_map(|name| self.who.get(name).into_iter().flatten());
+        for name in names {
+            let Some(person) = self.people.get(name) else {
+                continue;
+            };
+            if recipients.iter().any(|r| r.person == *name) {
+                continue;
+            }
+            let notifiers = person
+                .notifiers(group.level)
+                .into_iter()
+                .filter_map(|n| Some((n.clone(), person.addresses.get(&n)?.clone())))
+                .collect();
+            recipients.push(Recipient {
+                person: name.clone(),
+                notifiers,
+            });
+        }
+        Some(Explanation {
+            group: Some(group.name.clone()),
+            level: Some(group.level),
+            recipients,
+        })
+    }
+
     /// The messages one event causes, each addressed to one notifier (and,
     /// with groups, to one person's address there).
     pub fn address(
@@ -84,35 +140,15 @@ impl Router {
             notifier: notifier.to_owned(),
             recipient: recipient.map(str::to_owned),
         };
-        if self.groups.is_empty() {
-            return self.notifiers.iter().map(|n| message(n, None)).collect();
+        match self.explain(key, record) {
+            None => self.notifiers.iter().map(|n| message(n, None)).collect(),
+            Some(explained) => explained
+                .recipients
+                .iter()
+                .flat_map(|r| &r.notifiers)
+                .map(|(notifier, address)| message(notifier, Some(address)))
+                .collect(),
         }
-        let Some(group) = self.group(key, record) else {
-            return Vec::new();
-        };
-        // One message per person and notifier, however many clauses name them.
-        let mut told: Vec<(&str, String)> = Vec::new();
-        let people = group
-            .notify
-            .iter()
-            .flat_map(|clause| &clause.who)
-            .flat_map(|name| self.who.get(name).into_iter().flatten());
-        for who in people {
-            let Some(person) = self.people.get(who) else {
-                continue;
-            };
-            for notifier in person.notifiers(group.level) {
-                if !told.iter().any(|(w, n)| *w == who && *n == notifier) {
-                    told.push((who, notifier));
-                }
-            }
-        }
-        told.iter()
-            .filter_map(|(who, notifier)| {
-                let address = self.people.get(*who)?.addresses.get(notifier)?;
-                Some(message(notifier, Some(address)))
-            })
-            .collect()
     }
 }
 
