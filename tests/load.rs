@@ -6,30 +6,40 @@ use std::process::Command;
 
 use common::*;
 
-#[test]
-fn against_a_running_daemon_everything_sent_is_cleared_at_the_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = Daemon::start(dir.path(), "");
+/// Runs `mauved-load` with `args`; it must succeed. Returns what it printed.
+fn load(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_mauved-load"))
-        .args(["--udp", &d.udp.to_string(), "--http", &d.http.to_string()])
-        .args([
-            "rate",
-            "2000",
-            "--keys",
-            "200",
-            "--ids",
-            "10",
-            "--duration",
-            "1",
-        ])
+        .args(args)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    text
+}
+
+#[test]
+fn against_a_running_daemon_everything_sent_is_cleared_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    let (udp, http) = (d.udp.to_string(), d.http.to_string());
+    let text = load(&[
+        "--udp",
+        &udp,
+        "--http",
+        &http,
+        "rate",
+        "2000",
+        "--keys",
+        "200",
+        "--ids",
+        "10",
+        "--duration",
+        "1",
+    ]);
     assert!(text.contains("applied") && text.contains("ratio"), "{text}");
     assert!(text.contains("cleared     200 alerts"), "{text}");
     wait_for(
@@ -53,16 +63,7 @@ fn against_a_running_daemon_everything_sent_is_cleared_at_the_end() {
 
 #[test]
 fn by_default_it_starts_and_stops_a_daemon_of_its_own() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mauved-load"))
-        .args(["blast", "--keys", "500", "--ids", "10", "--duration", "1"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = load(&["blast", "--keys", "500", "--ids", "10", "--duration", "1"]);
     for line in [
         "sent ",
         "received ",
