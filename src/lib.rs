@@ -5,7 +5,8 @@
 //! posted over HTTP, both reading times with [`timespec`]) → [`ingest`]
 //! (UDP sockets, de-dup, batches) → [`scheduler`] (the single writer:
 //! updates, timers, actions) → [`alert`] (the pure state machine it calls) →
-//! [`routing`] (who is told) → [`store`] (sled, one atomic batch per round) →
+//! [`index`] (every alert, in memory) → [`routing`] (who is told) →
+//! [`store`] (sled, written behind in atomic batches) →
 //! [`notify`] (durable queues, at-least-once delivery) → [`http`] (status,
 //! API, metrics, actions). [`view`] is how an alert is shown to people and
 //! programs; [`clock`] is the time every stage is given; [`config`] and

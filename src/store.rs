@@ -173,12 +173,6 @@ pub struct Batch {
     pub messages: Vec<Notification>,
 }
 
-impl Batch {
-    pub fn is_empty(&self) -> bool {
-        self.buckets.is_empty() && self.details.is_empty() && self.messages.is_empty()
-    }
-}
-
 pub struct Store {
     db: sled::Db,
     next_seq: AtomicU64,

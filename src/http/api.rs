@@ -177,7 +177,8 @@ pub async fn list(
             next.push_str(&format!("&state={}", state.as_str()));
         }
         if let Some(source) = &query.source {
-            let encoded: String = url_encode(source);
+            let encoded =
+                percent_encoding::utf8_percent_encode(source, percent_encoding::NON_ALPHANUMERIC);
             next.push_str(&format!("&source={encoded}"));
         }
         if let Ok(value) = format!("<{next}>; rel=\"next\"").parse() {
@@ -188,17 +189,6 @@ pub async fn list(
         }
     }
     Ok((headers, Json(views)))
-}
-
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 pub async fn one(

@@ -2,15 +2,16 @@
 //!
 //! Routing and extraction are axum's; connections are served by hyper
 //! directly so that header-read timeouts apply and shutdown waits for open
-//! connections only so long. Reads go to the store (sled reads do not block
-//! the scheduler); changes go through the scheduler like any other change and
-//! are on disk before the answer, so an acknowledged "ok" survives a crash.
+//! connections only so long. Reads come from the in-memory index (a read
+//! lock held briefly; details from the store); changes go through the
+//! scheduler like any other change and are on disk before the answer, so an
+//! acknowledged "ok" survives a crash.
 //!
 //! | method | path                                        | what                      |
 //! |--------|---------------------------------------------|---------------------------|
 //! | GET    | `/`                                         | HTML: raised and pending  |
 //! | GET    | `/health`                                   | 200 if the store writes   |
-//! | GET    | `/api/alerts?state=&source=`                | JSON array of alerts      |
+//! | GET    | `/api/alerts?state=&source=&limit=&cursor=` | a page of alerts          |
 //! | GET    | `/api/alerts/{source}/{id}`                 | one alert                 |
 //! | GET    | `/api/counts`                               | alerts per state          |
 //! | GET    | `/metrics`                                  | Prometheus text           |

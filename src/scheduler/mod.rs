@@ -336,27 +336,33 @@ impl Run {
             let old = found.map(|slot| index.record(slot));
             let transition = alert::apply(old.as_ref(), &update.source, change, now);
             let old_hash = found.map_or(0, |slot| index.detail_hash_of(slot));
-            let detail = change
-                .detail
-                .as_deref()
-                .filter(|d| index::detail_hash(d) != old_hash);
-            let key = AlertKey::new(update.source.clone(), change.id.clone());
+            // A detail resent unchanged is no change (hashed once).
+            let (hash, detail) = match change.detail.as_deref() {
+                Some(d) => match index::detail_hash(d) {
+                    new if new != old_hash => (new, Some(d)),
+                    _ => (old_hash, None),
+                },
+                None => (old_hash, None),
+            };
             let slot = match found {
                 Some(slot) => slot,
-                None => match index.insert(&key, &transition.record, 0) {
-                    Ok(slot) => slot,
-                    Err(full) => {
-                        self.s.metrics.alert_rejected(AlertError::OverCapacity);
-                        if self.limiter.allow(now) {
-                            tracing::warn!(%key, "alert refused: {full}");
+                None => {
+                    // Only a new alert needs its key built.
+                    let key = AlertKey::new(update.source.clone(), change.id.clone());
+                    match index.insert(&key, &transition.record, 0) {
+                        Ok(slot) => slot,
+                        Err(full) => {
+                            self.s.metrics.alert_rejected(AlertError::OverCapacity);
+                            if self.limiter.allow(now) {
+                                tracing::warn!(%key, "alert refused: {full}");
+                            }
+                            continue;
                         }
-                        continue;
                     }
-                },
+                }
             };
             self.s.metrics.alert_updates.inc();
-            let hash = detail.map_or(old_hash, index::detail_hash);
-            self.commit(&mut index, slot, key, old, transition, hash, detail, now);
+            self.commit(&mut index, slot, old, transition, hash, detail, now);
         }
         if update.replace {
             let listed: HashSet<&str> = update.alerts.iter().map(|a| a.id.as_str()).collect();
@@ -381,7 +387,6 @@ impl Run {
         &mut self,
         index: &mut Index,
         slot: SlotId,
-        key: AlertKey,
         old: Option<Record>,
         transition: Transition,
         detail_hash: u32,
@@ -407,6 +412,7 @@ impl Run {
         self.dirty
             .mark(index.bucket_of(slot), tier, self.s.clock.now_ms());
         if let Some(kind) = event {
+            let key = index.key(slot);
             record.detail = match self.dirty.details.get(&slot) {
                 Some(detail) => detail.clone(),
                 // Most alerts have none: no need to ask the store.
@@ -430,8 +436,8 @@ impl Run {
         transition: Transition,
         at: UnixSecs,
     ) {
-        let (key, hash) = (index.key(slot), index.detail_hash_of(slot));
-        self.commit(index, slot, key, Some(old), transition, hash, None, at);
+        let hash = index.detail_hash_of(slot);
+        self.commit(index, slot, Some(old), transition, hash, None, at);
     }
 
     fn act(&mut self, key: &AlertKey, action: &Action) -> Reply {
