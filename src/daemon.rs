@@ -26,6 +26,7 @@ use crate::index::{self, Index};
 use crate::ingest::{self, Sink};
 use crate::metrics::Metrics;
 use crate::notify::{self, worker::Worker};
+use crate::routing::pager::Pager;
 use crate::routing::Router;
 use crate::scheduler::{Durability, Scheduler, SchedulerHandle};
 use crate::store::Store;
@@ -72,9 +73,14 @@ pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Running> {
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let mut wakes = Vec::new();
-    for notifier in &config.notifiers {
-        let wake = Arc::new(Notify::new());
+    let router = Router::new(config);
+    let wakes: Vec<(String, Arc<Notify>)> = config
+        .notifiers
+        .iter()
+        .map(|n| (n.name().to_owned(), Arc::new(Notify::new())))
+        .collect();
+    let by_name: std::collections::HashMap<String, Arc<Notify>> = wakes.iter().cloned().collect();
+    for (notifier, (_, wake)) in config.notifiers.iter().zip(&wakes) {
         let worker = Worker {
             name: notifier.name().to_owned(),
             notifier: notify::build(notifier),
@@ -82,10 +88,18 @@ pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Running> {
             metrics: metrics.clone(),
             clock: clock.clone(),
             wake: wake.clone(),
+            wakes: by_name.clone(),
+            base_url: router.base_url.clone(),
             shutdown: shutdown.clone(),
         };
         tasks.spawn(worker.run());
-        wakes.push((notifier.name().to_owned(), wake));
+    }
+    let mut pager = Pager::new(router);
+    for item in store.paging() {
+        let (key, value) = item.context("reading the paging state")?;
+        if let Err(err) = pager.restore(&key, &value) {
+            tracing::warn!(%err, "a stored paging state does not decode; dropped");
+        }
     }
 
     let scheduler = Scheduler {
@@ -94,7 +108,7 @@ pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Running> {
         metrics: metrics.clone(),
         clock: clock.clone(),
         notifiers: wakes,
-        router: Router::new(config),
+        pager,
         started_at: clock.now(),
         initial_sleep_s: config.server.initial_sleep_s,
         max_acknowledgement_s: config.server.max_acknowledgement_s,

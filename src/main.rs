@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mauved::clock::Clock;
 use mauved::config::Config;
+use mauved::routing::explain;
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +57,25 @@ enum Cmd {
         /// The alert's importance.
         #[arg(long, default_value_t = mauved::alert::DEFAULT_IMPORTANCE)]
         importance: u32,
+        /// The moment to route at: RFC 3339, a local date-time in
+        /// `oncall.timezone` (2026-12-24T22:00) or Unix seconds; default now.
+        #[arg(long)]
+        at: Option<String>,
+        /// The event: raised, cleared, acknowledged, re-raised or reminder.
+        #[arg(long, default_value = "raised")]
+        event: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show who each rotation has on call, and the next hand-over.
+    Oncall {
+        /// The TOML configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The moment to look at (as for `route --at`); default now.
+        #[arg(long)]
+        at: Option<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -124,79 +144,59 @@ fn main() -> ExitCode {
             subject,
             summary,
             importance,
+            at,
+            event,
             json,
-        } => match Config::load(&config) {
-            Ok(config) => {
-                let key = mauved::alert::AlertKey::new(source, id);
-                let record = mauved::alert::Record {
-                    subject: subject.unwrap_or_else(|| key.source.clone()),
-                    summary,
-                    importance,
-                    ..Default::default()
-                };
-                let router = mauved::routing::Router::new(&config);
-                print!("{}", route_report(&router, &config, &key, &record, json));
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("{err}");
-                ExitCode::from(2)
-            }
-        },
+        } => {
+            let alert = explain::Alert {
+                key: mauved::alert::AlertKey::new(source, id),
+                subject,
+                summary,
+                importance,
+            };
+            report(&config, at.as_deref(), |router, config, at| {
+                explain::route(router, config, &alert, &event, at, json)
+            })
+        }
+        Cmd::Oncall { config, at, json } => report(&config, at.as_deref(), |router, _, at| {
+            Ok(explain::oncall(router, at, json))
+        }),
     }
 }
 
-/// `mauved route`: the explanation as text or JSON.
-fn route_report(
-    router: &mauved::routing::Router,
-    config: &Config,
-    key: &mauved::alert::AlertKey,
-    record: &mauved::alert::Record,
-    json: bool,
-) -> String {
-    let all: Vec<&str> = config.notifiers.iter().map(|n| n.name()).collect();
-    let explained = router.explain(key, record);
-    if json {
-        let value = match &explained {
-            None => serde_json::json!({
-                "group": null, "level": null, "recipients": [],
-                "every_notifier": all, "deferred_until": null,
-            }),
-            Some(e) => serde_json::json!({
-                "group": e.group,
-                "level": e.level,
-                "recipients": e.recipients.iter().map(|r| serde_json::json!({
-                    "person": r.person,
-                    "notifiers": r.notifiers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
-                    "addresses": r.notifiers.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
-                })).collect::<Vec<_>>(),
-                "deferred_until": null,
-            }),
-        };
-        return format!("{value}\n");
-    }
-    match explained {
-        None => format!(
-            "no [[alert_group]]: every notifier is told ({})\n",
-            all.join(", ")
-        ),
-        Some(e) => match (&e.group, e.level) {
-            (Some(group), Some(level)) => {
-                let mut out = format!("{key}: group {group:?}, level {}\n", level.as_str());
-                if e.recipients.is_empty() {
-                    out.push_str("  nobody: the group names no one with a notifier at this level\n");
-                }
-                for r in &e.recipients {
-                    let via: Vec<String> =
-                        r.notifiers.iter().map(|(n, a)| format!("{n} {a}")).collect();
-                    out.push_str(&format!("  {}: {}\n", r.person, via.join(", ")));
-                }
-                out
+/// Loads the configuration, reads `--at`, prints what `make` says.
+fn report(
+    path: &std::path::Path,
+    at: Option<&str>,
+    make: impl FnOnce(&mauved::routing::Router, &Config, u64) -> Result<String, String>,
+) -> ExitCode {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    let router = mauved::routing::Router::new(&config);
+    let at = match at {
+        None => Clock::system().now(),
+        Some(text) => match explain::parse_at(text, &router) {
+            Ok(at) => at,
+            Err(why) => {
+                eprintln!("mauved: --at: {why}");
+                return ExitCode::from(2);
             }
-            _ => format!(
-                "{key}: no alert group matches; nobody is told (end the file with a catch-all group)\n"
-            ),
         },
+    };
+    match make(&router, &config, at) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("mauved: {why}");
+            ExitCode::from(2)
+        }
     }
 }
 

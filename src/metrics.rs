@@ -30,6 +30,12 @@ struct ResultLabel {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotifierResult {
+    notifier: String,
+    result: &'static str,
+}
+
 /// How one delivery attempt ended, for `mauved_notifications_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NotifyResult {
@@ -70,7 +76,12 @@ pub struct Metrics {
     pub timers_fired: Counter,
     alerts: Family<StateLabel, Gauge>,
     notifications: Family<ResultLabel, Counter>,
+    messages: Family<NotifierResult, Counter>,
     pub dead_letters: Counter,
+    pub messages_deferred: Counter,
+    pub messages_rate_limited: Counter,
+    pub events_batched: Counter,
+    pub rate_limit_summaries: Counter,
     /// Set by the store alone (it knows what it queued and removed).
     pub queue_depth: Gauge,
     /// Alerts changed in memory and not yet written to the store.
@@ -106,7 +117,12 @@ impl Metrics {
             timers_fired: Counter::default(),
             alerts: Family::default(),
             notifications: Family::default(),
+            messages: Family::default(),
             dead_letters: Counter::default(),
+            messages_deferred: Counter::default(),
+            messages_rate_limited: Counter::default(),
+            events_batched: Counter::default(),
+            rate_limit_summaries: Counter::default(),
             queue_depth: Gauge::default(),
             write_backlog: Gauge::default(),
             disk_bytes: Gauge::default(),
@@ -182,6 +198,26 @@ impl Metrics {
                 &self.dead_letters,
             ),
             (
+                "mauved_clauses_deferred",
+                "Notify clauses that waited for their window to open.",
+                &self.messages_deferred,
+            ),
+            (
+                "mauved_messages_rate_limited",
+                "Events held by a person's rate limit.",
+                &self.messages_rate_limited,
+            ),
+            (
+                "mauved_events_batched",
+                "Events held for a storm batch (sent together when the batch window ends).",
+                &self.events_batched,
+            ),
+            (
+                "mauved_rate_limit_summaries",
+                "Summaries sent when a person's rate limit lifted.",
+                &self.rate_limit_summaries,
+            ),
+            (
                 "mauved_http_requests",
                 "HTTP requests served.",
                 &self.http_requests,
@@ -220,6 +256,11 @@ impl Metrics {
             "mauved_notifications",
             "Notification delivery attempts by result.",
             self.notifications.clone(),
+        );
+        r.register(
+            "mauved_messages",
+            "Delivery attempts by notifier and result (delivered, retried, failed).",
+            self.messages.clone(),
         );
         r.register(
             "mauved_notify_queue_depth",
@@ -261,8 +302,23 @@ impl Metrics {
             .inc();
     }
 
-    pub fn notification(&self, result: NotifyResult) {
-        self.notifications.get_or_create(&result.label()).inc();
+    pub fn notification(&self, notifier: &str, result: NotifyResult) {
+        let label = result.label();
+        self.notifications.get_or_create(&label).inc();
+        self.messages
+            .get_or_create(&NotifierResult {
+                notifier: notifier.to_owned(),
+                result: label.result,
+            })
+            .inc();
+    }
+
+    /// What the routing stage did since it was last asked.
+    pub fn paging(&self, c: crate::routing::pager::Counts) {
+        self.messages_deferred.inc_by(c.deferred);
+        self.messages_rate_limited.inc_by(c.rate_limited);
+        self.events_batched.inc_by(c.batched);
+        self.rate_limit_summaries.inc_by(c.summaries);
     }
 
     /// Moves one alert from state `from` (None: new) to state `to`.

@@ -20,6 +20,8 @@
 //! | `q`    | notifier name, 0, sequence (u64 BE)  | [`QueueBatch`]: messages in order  |
 //! | `c`    | notifier name                        | delivery cursor: sequence, index   |
 //! | `x`    | sequence (u64 BE)                    | [`DeadLetter`]                     |
+//! | `g`    | `a` + alert key, or `p` + person     | paging state (`routing::pager`)    |
+//! | `h`    | source and id (each u16 BE length first), time (u64 BE), sequence (u64 BE) | [`HistoryEntry`] |
 //! | `m`    | meta name                            | anything                           |
 //!
 //! An alert key is the source's length (u16 BE), the source, then the id: no
@@ -49,6 +51,8 @@ const QUEUE: u8 = b'q';
 const CURSOR: u8 = b'c';
 const DEAD: u8 = b'x';
 const META: u8 = b'm';
+const PAGING: u8 = b'g';
+const HISTORY: u8 = b'h';
 /// Earlier layouts: one record per key, and a due index. Upgraded at open.
 const OLD_ALERT: u8 = b'a';
 const OLD_DUE: u8 = b'd';
@@ -127,15 +131,120 @@ pub struct Notification {
     /// The notifier whose queue holds it.
     #[prost(string, tag = "6")]
     pub notifier: String,
-    /// The person it is for, once routing names people.
+    /// The address it goes to (the person's address on this notifier).
     #[prost(string, optional, tag = "7")]
     pub recipient: Option<String>,
+    /// The person it is for (with alert groups).
+    #[prost(string, optional, tag = "8")]
+    pub person: Option<String>,
+    /// The alert group's level (`config::Level` as a number).
+    #[prost(int32, optional, tag = "9")]
+    pub level: Option<i32>,
+    /// Further events in the same message (storm batching), after the first.
+    #[prost(message, repeated, tag = "10")]
+    pub more: Vec<Event>,
+    /// Where to send it if this notifier gives up (`a|b`), in order.
+    #[prost(message, repeated, tag = "11")]
+    pub fallback: Vec<Hop>,
+    /// A rate-limit summary: how many messages were held.
+    #[prost(uint32, tag = "12")]
+    pub held: u32,
+    #[prost(string, optional, tag = "13")]
+    pub group: Option<String>,
+}
+
+/// One event of a message: what happened to which alert, and the alert then.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Event {
+    #[prost(enumeration = "EventKind", tag = "1")]
+    pub kind: i32,
+    #[prost(string, tag = "2")]
+    pub source: String,
+    #[prost(string, tag = "3")]
+    pub id: String,
+    #[prost(uint64, tag = "4")]
+    pub at: UnixSecs,
+    #[prost(message, required, tag = "5")]
+    pub alert: Record,
+}
+
+impl Event {
+    pub fn key(&self) -> AlertKey {
+        AlertKey::new(self.source.clone(), self.id.clone())
+    }
+}
+
+/// A notifier and the address there.
+#[derive(Clone, PartialEq, Eq, prost::Message)]
+pub struct Hop {
+    #[prost(string, tag = "1")]
+    pub notifier: String,
+    #[prost(string, tag = "2")]
+    pub to: String,
+}
+
+/// One line of an alert's history.
+#[derive(Clone, PartialEq, prost::Message, serde::Serialize)]
+pub struct HistoryEntry {
+    #[prost(uint64, tag = "1")]
+    pub at: UnixSecs,
+    /// `update`, `notification` or `note`.
+    #[prost(string, tag = "2")]
+    pub kind: String,
+    #[prost(string, tag = "3")]
+    pub text: String,
+    #[prost(string, optional, tag = "4")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+    #[prost(string, optional, tag = "5")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifier: Option<String>,
+    /// For notifications: queued, delivered, retry, gave up, deferred,
+    /// batched, rate-limited, away.
+    #[prost(string, optional, tag = "6")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
 }
 
 impl Notification {
     /// The event, or the unknown stored value.
     pub fn kind(&self) -> std::result::Result<EventKind, i32> {
         EventKind::try_from(self.event).map_err(|_| self.event)
+    }
+
+    /// A message holding `events` (at least one), for `notifier`.
+    pub fn of_events(notifier: &str, mut events: Vec<Event>) -> Notification {
+        let first = if events.is_empty() {
+            Event::default()
+        } else {
+            events.remove(0)
+        };
+        Notification {
+            event: first.kind,
+            source: first.source,
+            id: first.id,
+            at: first.at,
+            alert: first.alert,
+            notifier: notifier.to_owned(),
+            more: events,
+            ..Notification::default()
+        }
+    }
+
+    /// Every event the message holds, the first first.
+    pub fn events(&self) -> Vec<Event> {
+        let mut all = Vec::with_capacity(1 + self.more.len());
+        if !(self.source.is_empty() && self.id.is_empty() && self.held > 0) {
+            all.push(Event {
+                kind: self.event,
+                source: self.source.clone(),
+                id: self.id.clone(),
+                at: self.at,
+                alert: self.alert.clone(),
+            });
+        }
+        all.extend(self.more.iter().cloned());
+        all
     }
 
     pub fn key(&self) -> AlertKey {
@@ -171,6 +280,10 @@ pub struct Batch {
     /// New detail text of alerts whose detail changed ("" removes it).
     pub details: Vec<(AlertKey, String)>,
     pub messages: Vec<Notification>,
+    /// Paging state (`routing::pager`): key → value, None removes it.
+    pub paging: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// New lines of alerts' histories.
+    pub history: Vec<(AlertKey, HistoryEntry)>,
 }
 
 pub struct Store {
@@ -389,6 +502,18 @@ impl Store {
                 QueueBatch { messages }.encode_to_vec(),
             );
         }
+        for (key, value) in &batch.paging {
+            let mut full = Vec::with_capacity(1 + key.len());
+            full.push(PAGING);
+            full.extend_from_slice(key);
+            match value {
+                Some(value) => out.insert(full, value.as_slice()),
+                None => out.remove(full),
+            }
+        }
+        for (key, entry) in &batch.history {
+            out.insert(self.history_key(key, entry.at), entry.encode_to_vec());
+        }
         self.db.apply_batch(out)?;
         let queued = batch.messages.len() as u64;
         self.queue_depth.inc_by(queued as i64);
@@ -493,6 +618,74 @@ impl Store {
         Ok(())
     }
 
+    /// Gives up on a queued message and queues it for the next notifier of
+    /// its fallback, in one atomic batch.
+    pub fn forward(&self, id: &QueueId, letter: &DeadLetter, next: Notification) -> Result<()> {
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let mut key = vec![DEAD];
+        key.extend_from_slice(&seq.to_be_bytes());
+        let mut batch = sled::Batch::default();
+        self.advance(id, &mut batch);
+        batch.insert(key, letter.encode_to_vec());
+        let qseq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let notifier = next.notifier.clone();
+        batch.insert(
+            queue_key(&notifier, qseq),
+            QueueBatch {
+                messages: vec![next],
+            }
+            .encode_to_vec(),
+        );
+        self.db.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Every paging value (`routing::pager`), by key.
+    pub fn paging(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + '_ {
+        self.db.scan_prefix([PAGING]).map(|item| {
+            let (key, value) = item?;
+            Ok((key[1..].to_vec(), value.to_vec()))
+        })
+    }
+
+    fn history_key(&self, key: &AlertKey, at: UnixSecs) -> Vec<u8> {
+        let mut out = history_prefix(key);
+        out.extend_from_slice(&at.to_be_bytes());
+        out.extend_from_slice(&self.next_seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+        out
+    }
+
+    /// Adds a line to an alert's history (not flushed).
+    pub fn add_history(&self, key: &AlertKey, entry: &HistoryEntry) -> Result<()> {
+        self.db
+            .insert(self.history_key(key, entry.at), entry.encode_to_vec())?;
+        Ok(())
+    }
+
+    /// An alert's history, oldest first.
+    pub fn history(&self, key: &AlertKey) -> Result<Vec<HistoryEntry>> {
+        self.db
+            .scan_prefix(history_prefix(key))
+            .values()
+            .map(|v| Ok(HistoryEntry::decode(&*v?)?))
+            .collect()
+    }
+
+    /// Removes history lines older than `before`; returns how many.
+    pub fn prune_history(&self, before: UnixSecs) -> Result<usize> {
+        let mut batch = sled::Batch::default();
+        let mut removed = 0;
+        for item in self.db.scan_prefix([HISTORY]) {
+            let (key, value) = item?;
+            if HistoryEntry::decode(&*value).map_or(true, |e| e.at < before) {
+                batch.remove(key);
+                removed += 1;
+            }
+        }
+        self.db.apply_batch(batch)?;
+        Ok(removed)
+    }
+
     /// Every dead letter, oldest first.
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
         self.db
@@ -542,6 +735,30 @@ fn push_source(out: &mut Vec<u8>, source: &str) {
 fn encode_alert_key_into(out: &mut Vec<u8>, key: &AlertKey) {
     push_source(out, &key.source);
     out.extend_from_slice(key.id.as_bytes());
+}
+
+/// The key prefix of one alert's history: both parts length-prefixed, so
+/// that no alert's prefix is the start of another's.
+fn history_prefix(key: &AlertKey) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + key.source.len() + key.id.len());
+    out.push(HISTORY);
+    for part in [&key.source, &key.id] {
+        out.extend_from_slice(&(part.len().min(u16::MAX as usize) as u16).to_be_bytes());
+        out.extend_from_slice(part.as_bytes());
+    }
+    out
+}
+
+/// An alert key as bytes (length of the source first); see [`alert_key`].
+pub fn alert_key_bytes(key: &AlertKey) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_alert_key_into(&mut out, key);
+    out
+}
+
+/// Inverse of [`alert_key_bytes`].
+pub fn alert_key(bytes: &[u8]) -> AlertKey {
+    parse_alert_key(bytes)
 }
 
 fn prefixed(prefix: u8, key: &AlertKey) -> Vec<u8> {
@@ -637,7 +854,7 @@ mod tests {
             at,
             alert: record(None),
             notifier: notifier.into(),
-            recipient: None,
+            ..Notification::default()
         }
     }
 
@@ -646,6 +863,7 @@ mod tests {
             buckets: vec![(bucket, vec![(key.clone(), record)])],
             details: vec![],
             messages: to.iter().map(|n| message(key, n, 100)).collect(),
+            ..Batch::default()
         }
     }
 
@@ -676,7 +894,7 @@ mod tests {
                 vec![(a.clone(), record(Some(100))), (b.clone(), record(None))],
             )],
             details: vec![(a.clone(), "<b>big</b>".into())],
-            messages: vec![],
+            ..Batch::default()
         };
         store.write(&two).unwrap();
         let buckets: Vec<_> = store.buckets().map(|b| b.unwrap()).collect();

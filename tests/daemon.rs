@@ -41,9 +41,9 @@ fn raise_now_is_raised_stored_and_notified_once() {
     std::thread::sleep(Duration::from_millis(300));
     let notes_seen = notifications(&notes);
     assert_eq!(notes_seen.len(), 1);
-    assert_eq!(notes_seen[0]["event"], "raised");
-    assert_eq!(notes_seen[0]["alert"]["source"], "test-host");
-    assert_eq!(notes_seen[0]["alert"]["state"], "raised");
+    assert_eq!(notes_seen[0]["events"][0]["event"], "raised");
+    assert_eq!(notes_seen[0]["events"][0]["alert"]["source"], "test-host");
+    assert_eq!(notes_seen[0]["events"][0]["alert"]["state"], "raised");
     assert_eq!(
         d.alert("test-host", "a1").unwrap()["raised_at"],
         a1["raised_at"]

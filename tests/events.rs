@@ -33,7 +33,7 @@ fn a_purppura_event_is_applied_like_a_packet() {
     wait_for(Duration::from_secs(10), "the notification", || {
         (notifications(&notes).len() == 1).then_some(())
     });
-    assert_eq!(notifications(&notes)[0]["event"], "raised");
+    assert_eq!(notifications(&notes)[0]["events"][0]["event"], "raised");
     assert_eq!(d.metric("mauved_events_received_total"), 1.0);
 
     // "+5m" on a raised alert makes it pending (a heartbeat), "clear" clears.

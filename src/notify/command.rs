@@ -28,14 +28,20 @@ impl CommandNotifier {
         // The environment cannot carry NUL; `wire` strips it, records from
         // elsewhere must not wedge the queue on it either.
         let env = |value: &str| value.replace('\0', "");
+        let first = m.first();
+        let field =
+            |f: fn(&super::payload::MessageEvent) -> &str| env(first.map(f).unwrap_or_default());
         let spawned = tokio::process::Command::new(program)
             .args(args)
-            .env("MAUVE_EVENT", m.event.as_str())
-            .env("MAUVE_SOURCE", env(&m.key.source))
-            .env("MAUVE_ID", env(&m.key.id))
-            .env("MAUVE_SUBJECT", env(&m.alert.subject))
-            .env("MAUVE_SUMMARY", env(&m.alert.summary))
-            .env("MAUVE_TO", env(m.recipient.as_deref().unwrap_or_default()))
+            .env("MAUVE_EVENT", first.map_or("summary", |e| e.event.as_str()))
+            .env("MAUVE_SOURCE", field(|e| &e.key.source))
+            .env("MAUVE_ID", field(|e| &e.key.id))
+            .env("MAUVE_SUBJECT", field(|e| &e.alert.subject))
+            .env("MAUVE_SUMMARY", field(|e| &e.alert.summary))
+            .env("MAUVE_TO", env(m.to.as_deref().unwrap_or_default()))
+            .env("MAUVE_PERSON", env(m.person.as_deref().unwrap_or_default()))
+            .env("MAUVE_LEVEL", m.level.map_or("", |l| l.as_str()))
+            .env("MAUVE_COUNT", m.events.len().to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .kill_on_drop(true)
@@ -95,7 +101,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         let script = format!(
-            "cat > {0}; echo \"$MAUVE_EVENT $MAUVE_SOURCE $MAUVE_ID $MAUVE_SUMMARY\" >> {0}",
+            "cat > {0}; echo \"$MAUVE_EVENT $MAUVE_SOURCE $MAUVE_ID $MAUVE_SUMMARY/$MAUVE_TO $MAUVE_PERSON $MAUVE_LEVEL $MAUVE_COUNT\" >> {0}",
             out.display()
         );
         let outcome = command(&script, Duration::from_secs(10))
@@ -105,14 +111,18 @@ mod tests {
         let written = std::fs::read_to_string(out).unwrap();
         let mut lines = written.lines();
         let doc: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
-        assert_eq!(doc["event"], "raised");
-        assert_eq!(lines.next(), Some("raised web1 disk disk full"));
+        assert_eq!(doc["events"][0]["event"], "raised");
+        assert_eq!(doc["person"], "alice");
+        assert_eq!(
+            lines.next(),
+            Some("raised web1.example.com disk disk full/+447700900001 alice urgent 1")
+        );
     }
 
     #[tokio::test]
     async fn nul_in_a_field_does_not_wedge_the_command() {
         let mut m = message();
-        m.alert.summary = "bad\0summary".into();
+        m.events[0].alert.summary = "bad\0summary".into();
         let outcome = command(
             "test \"$MAUVE_SUMMARY\" = badsummary",
             Duration::from_secs(10),

@@ -12,12 +12,10 @@ impl Notifier for LogNotifier {
         Box::pin(async move {
             tracing::info!(
                 notifier = %self.name,
-                event = m.event.as_str(),
-                source = %m.key.source,
-                id = %m.key.id,
-                subject = %m.alert.subject,
-                summary = %m.alert.summary,
-                "notification"
+                person = m.person.as_deref().unwrap_or("-"),
+                events = m.events.len(),
+                "notification: {}",
+                m.text()
             );
             Outcome::Delivered
         })

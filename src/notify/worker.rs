@@ -6,6 +6,7 @@
 //! of retries in milliseconds. On shutdown an attempt in progress is dropped
 //! (a command is killed) and its message stays queued for the next start.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Message, Notifier, Outcome};
 use crate::clock::Clock;
 use crate::metrics::{Metrics, NotifyResult};
-use crate::store::{DeadLetter, Notification, QueueId, Store};
+use crate::store::{DeadLetter, HistoryEntry, Notification, QueueId, Store};
 
 /// Messages read from the queue at a time.
 const BATCH: usize = 64;
@@ -34,6 +35,10 @@ pub struct Worker {
     pub clock: Clock,
     /// Notified by the scheduler when it queued something.
     pub wake: Arc<Notify>,
+    /// Every notifier's wake-up, by name (a fallback queues to another).
+    pub wakes: HashMap<String, Arc<Notify>>,
+    /// Links in messages start with this.
+    pub base_url: String,
     pub shutdown: CancellationToken,
 }
 
@@ -67,7 +72,7 @@ impl Worker {
     /// Attempts one message until it is delivered or given up; None if the
     /// daemon shuts down first.
     async fn attempt_until_done(&self, notification: &Notification) -> Option<Outcome> {
-        let message = match Message::try_from(notification) {
+        let mut message = match Message::try_from(notification) {
             Ok(message) => message,
             Err(kind) => {
                 return Some(Outcome::GiveUp(format!(
@@ -75,8 +80,10 @@ impl Worker {
                 )))
             }
         };
+        message.base_url.clone_from(&self.base_url);
         let mut attempt = 0;
         loop {
+            message.now = self.clock.now();
             let outcome = tokio::select! {
                 outcome = self.notifier.deliver(&message) => outcome,
                 () = self.shutdown.cancelled() => return None,
@@ -85,9 +92,10 @@ impl Worker {
                 return Some(outcome);
             };
             attempt += 1;
-            self.metrics.notification(NotifyResult::Retried);
+            self.metrics.notification(&self.name, NotifyResult::Retried);
+            self.history(notification, "retry", &why);
             let delay = backoff(attempt);
-            tracing::warn!(notifier = %self.name, key = %message.key, %why, ?delay, "notification failed, will retry");
+            tracing::warn!(notifier = %self.name, %why, ?delay, "notification failed, will retry");
             tokio::select! {
                 () = self.clock.sleep(delay) => {}
                 () = self.shutdown.cancelled() => return None,
@@ -98,11 +106,13 @@ impl Worker {
     fn finish(&self, id: &QueueId, notification: Notification, outcome: Outcome) {
         let stored = match outcome {
             Outcome::Delivered => {
-                self.metrics.notification(NotifyResult::Delivered);
+                self.metrics
+                    .notification(&self.name, NotifyResult::Delivered);
+                self.history(&notification, "delivered", "");
                 self.store.dequeue(id)
             }
             Outcome::GiveUp(reason) | Outcome::Retry(reason) => {
-                self.metrics.notification(NotifyResult::Failed);
+                self.metrics.notification(&self.name, NotifyResult::Failed);
                 self.metrics.dead_letters.inc();
                 tracing::error!(
                     notifier = %self.name,
@@ -110,17 +120,61 @@ impl Worker {
                     %reason,
                     "notification given up: kept as a dead letter"
                 );
+                self.history(&notification, "gave up", &reason);
+                let mut next = notification.clone();
                 let letter = DeadLetter {
                     notification,
                     reason,
                     at: self.clock.now(),
                 };
-                self.store.dead_letter(id, &letter)
+                if next.fallback.is_empty() {
+                    self.store.dead_letter(id, &letter)
+                } else {
+                    let hop = next.fallback.remove(0);
+                    tracing::warn!(notifier = %self.name, fallback = %hop.notifier, "trying the fallback notifier");
+                    next.notifier = hop.notifier;
+                    next.recipient = Some(hop.to);
+                    let forwarded = self.store.forward(id, &letter, next.clone());
+                    if let Some(wake) = self.wakes.get(&next.notifier) {
+                        wake.notify_one();
+                    }
+                    forwarded
+                }
             }
         };
         if let Err(err) = stored {
             self.metrics.store_errors.inc();
             tracing::error!(notifier = %self.name, %err, "cannot take a message off the queue");
+        }
+    }
+}
+
+impl Worker {
+    /// One line per alert of the message in its history: what this attempt did.
+    fn history(&self, n: &Notification, result: &str, why: &str) {
+        let person = n.person.clone().unwrap_or_else(|| "everyone".into());
+        let text = match why {
+            "" => format!(
+                "{result}: {} via {} to {}",
+                n.kind().map_or("summary", |k| k.as_str()),
+                self.name,
+                person
+            ),
+            why => format!("{result}: via {} to {}: {why}", self.name, person),
+        };
+        for event in n.events() {
+            let entry = HistoryEntry {
+                at: self.clock.now(),
+                kind: "notification".into(),
+                text: text.clone(),
+                person: n.person.clone(),
+                notifier: Some(self.name.clone()),
+                result: Some(result.to_owned()),
+            };
+            if let Err(err) = self.store.add_history(&event.key(), &entry) {
+                self.metrics.store_errors.inc();
+                tracing::error!(%err, "cannot write the alert's history");
+            }
         }
     }
 }

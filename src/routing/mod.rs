@@ -1,27 +1,29 @@
-//! Who is told of an event: a pure function of the event, the alert and the
-//! configuration, called by the scheduler where the event happens, so that
-//! the addressed messages go to disk in the same atomic batch as the change.
+//! Who is told of an event, and when: pure functions of the event, the
+//! alert, the configuration and the time, called by the scheduler where the
+//! event happens, so that the addressed messages go to disk in the same
+//! atomic batch as the change.
 //!
 //! Without any `[[alert_group]]` every event goes to every notifier, with no
 //! recipient of its own (the notifier's configuration says where it goes).
-//! With groups (`operations.md` §1–§2), the first group whose `match` holds
-//! takes the alert; each person its `notify` clauses name gets one message
-//! per event on each notifier of their list for the group's level, addressed
-//! to their address there. An alert no group matches is told to nobody (end
-//! the file with a catch-all group).
-//!
-//! Implemented so far: people, people lists, levels, groups and their
-//! `match` ([`matching`]), and `notify.who`. Windows, rotations, reminders,
-//! escalation, rate limits and batching are not yet.
+//! With groups (`operations.md` §1–§4), the first group whose `match` holds
+//! takes the alert ([`matching`]); its notify clauses say who is told
+//! (people, lists, [`rotation`]s), when ([`windows`], escalation) and how
+//! often (reminders). [`pager`] keeps what that needs between events: who
+//! was told, the clauses' timers, rate limits and storm batches.
 
-mod matching;
+pub mod explain;
+pub mod matching;
+pub mod pager;
+pub mod rotation;
+pub mod windows;
 
 use std::collections::BTreeMap;
 
 pub use self::matching::Matcher;
+use self::rotation::{OnCall, Rotation};
+use self::windows::{Calendar, Window};
 use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
 use crate::config::{AlertGroup, Config, Level, Person};
-use crate::store::Notification;
 
 /// Who is told of an alert, and how (`mauved route`).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
@@ -29,126 +31,305 @@ pub struct Explanation {
     /// The group that takes the alert (None: no group matches, nobody is told).
     pub group: Option<String>,
     pub level: Option<Level>,
+    pub clauses: Vec<ClauseView>,
     pub recipients: Vec<Recipient>,
+    /// A raise now would wait for a window to open until then.
+    pub deferred_until: Option<UnixSecs>,
+}
+
+/// One notify clause as `mauved route` shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ClauseView {
+    pub who: Vec<String>,
+    pub during: String,
+    pub open: bool,
+    pub unacknowledged_for: u64,
+    pub every: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Recipient {
     pub person: String,
-    /// (notifier, this person's address there), in the order of their list.
+    /// (notifier, this person's address there), in the order of their list;
+    /// a fallback (`a|b`) follows its first choice.
     pub notifiers: Vec<(String, String)>,
+}
+
+/// One way to reach a person: the notifier and address, then the ones to
+/// try if it gives up.
+pub type Route = Vec<(String, String)>;
+
+/// A compiled `[[alert_group.notify]]` clause.
+#[derive(Clone, Debug)]
+pub struct Clause {
+    pub who: Vec<String>,
+    pub during: String,
+    pub window: Window,
+    pub every: Option<u64>,
+    pub unacknowledged_for: u64,
+    pub via: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub spec: AlertGroup,
+    matcher: Matcher,
+    pub clauses: Vec<Clause>,
 }
 
 /// The routing part of the configuration, ready to answer.
 #[derive(Clone, Debug, Default)]
 pub struct Router {
     notifiers: Vec<String>,
-    groups: Vec<(AlertGroup, Matcher)>,
+    groups: Vec<Group>,
     people: BTreeMap<String, Person>,
-    /// Each name a `who` may use (person or list) → the people it means.
+    /// Absences as instants, by person.
+    away: BTreeMap<String, Vec<(UnixSecs, UnixSecs)>>,
+    /// Each name a `who` may use (person, list, rotation) → the people and
+    /// rotations it means.
     who: BTreeMap<String, Vec<String>>,
+    rotations: BTreeMap<String, Rotation>,
+    pub calendar: Calendar,
+    /// Storm batching window, seconds (0: none).
+    pub batch_window: u64,
+    /// Links in messages start with this.
+    pub base_url: String,
 }
 
 impl Router {
     pub fn new(config: &Config) -> Router {
+        let zone = config.oncall.zone();
+        let windows = config.windows();
+        let instant = |text: &str| rotation::local_instant(text, &zone).unwrap_or(0);
         Router {
             notifiers: config
                 .notifiers
                 .iter()
                 .map(|n| n.name().to_owned())
                 .collect(),
-            // A bad match is refused at load; one that fails here matches nothing.
+            // A bad match or window is refused at load; here it would match
+            // nothing / always be open.
             groups: config
                 .alert_groups
                 .iter()
-                .filter_map(|g| Some((g.clone(), Matcher::new(&g.matches).ok()?)))
+                .filter_map(|g| {
+                    Some(Group {
+                        spec: g.clone(),
+                        matcher: Matcher::new(&g.matches).ok()?,
+                        clauses: g
+                            .notify
+                            .iter()
+                            .map(|c| Clause {
+                                who: c.who.clone(),
+                                during: c.during.clone(),
+                                window: windows::compile(&windows, &c.during)
+                                    .unwrap_or_else(|_| Window::always()),
+                                every: c.every.map(|e| e.0),
+                                unacknowledged_for: c.unacknowledged_for.0,
+                                via: c.via.clone(),
+                            })
+                            .collect(),
+                    })
+                })
                 .collect(),
             people: config.people.clone(),
+            away: config
+                .people
+                .iter()
+                .map(|(name, p)| {
+                    let spans = p
+                        .away
+                        .iter()
+                        .map(|a| (instant(&a.from), instant(&a.until)))
+                        .collect();
+                    (name.clone(), spans)
+                })
+                .collect(),
             // A loop is refused at load; a name that fails here tells nobody.
             who: config
                 .people
                 .keys()
                 .chain(config.people_list.keys())
+                .chain(config.rotation.keys())
                 .map(|name| (name.clone(), config.people_of(name).unwrap_or_default()))
                 .collect(),
+            rotations: config
+                .rotation
+                .iter()
+                .map(|(name, spec)| (name.clone(), Rotation::new(spec, &zone)))
+                .collect(),
+            calendar: Calendar {
+                zone,
+                holidays: config.oncall.holiday_dates(),
+            },
+            batch_window: config.oncall.batch_window.0,
+            base_url: config
+                .oncall
+                .base_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", config.listen.http))
+                .trim_end_matches('/')
+                .to_owned(),
         }
     }
 
-    /// The first group that takes this alert.
-    pub fn group(&self, key: &AlertKey, record: &Record) -> Option<&AlertGroup> {
-        self.groups
-            .iter()
-            .find(|(_, matcher)| matcher.holds(key, record))
-            .map(|(group, _)| group)
+    /// True when alert groups decide who is told.
+    pub fn routes(&self) -> bool {
+        !self.groups.is_empty()
     }
 
-    /// Who would be told of an event of this alert now, and how: the group,
-    /// its level, and each person (once) with their notifiers and addresses.
-    /// `None` without any alert group (then every notifier is told).
-    pub fn explain(&self, key: &AlertKey, record: &Record) -> Option<Explanation> {
+    pub fn notifiers(&self) -> &[String] {
+        &self.notifiers
+    }
+
+    /// The first group that takes this alert.
+    pub fn group(&self, key: &AlertKey, record: &Record) -> Option<&Group> {
+        self.groups.iter().find(|g| g.matcher.holds(key, record))
+    }
+
+    pub fn group_named(&self, name: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.spec.name == name)
+    }
+
+    pub fn person(&self, name: &str) -> Option<&Person> {
+        self.people.get(name)
+    }
+
+    /// Whether `person` is away at `at` (and wants not to be told then).
+    pub fn is_away(&self, person: &str, at: UnixSecs) -> bool {
+        let wants = self.people.get(person).is_some_and(|p| p.notify_when_away);
+        !wants
+            && self
+                .away
+                .get(person)
+                .is_some_and(|spans| spans.iter().any(|&(from, until)| from <= at && at < until))
+    }
+
+    /// The people `names` stand for at `at` (rotations resolved then), in
+    /// order, each once.
+    pub fn resolve<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a String>,
+        at: UnixSecs,
+    ) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for member in names
+            .into_iter()
+            .flat_map(|name| self.who.get(name).into_iter().flatten())
+        {
+            let person = match self.rotations.get(member) {
+                Some(rotation) => rotation.at(at).person,
+                None => member.clone(),
+            };
+            if self.people.contains_key(&person) && !out.contains(&person) {
+                out.push(person);
+            }
+        }
+        out
+    }
+
+    /// How to reach `person` at `level` (or through `via`): each route is a
+    /// first choice and its fallbacks, each with the person's address.
+    pub fn routes_to(&self, person: &str, level: Level, via: Option<&[String]>) -> Vec<Route> {
+        let Some(p) = self.people.get(person) else {
+            return Vec::new();
+        };
+        let items = match via {
+            Some(via) => via.to_vec(),
+            None => p.notifiers(level),
+        };
+        items
+            .iter()
+            .map(|item| {
+                item.split('|')
+                    .filter_map(|n| Some((n.to_owned(), p.addresses.get(n)?.clone())))
+                    .collect::<Route>()
+            })
+            .filter(|route| !route.is_empty())
+            .collect()
+    }
+
+    /// Every rotation: who is on at `at` and until when.
+    pub fn oncall(&self, at: UnixSecs) -> Vec<(String, OnCall)> {
+        self.rotations
+            .iter()
+            .map(|(name, r)| (name.clone(), r.at(at)))
+            .collect()
+    }
+
+    /// Who would be told of `event` of this alert at `at`, and how: the
+    /// group, its level, the clauses, and each person (once) with their
+    /// notifiers and addresses. `None` without any alert group (then every
+    /// notifier is told).
+    pub fn explain(
+        &self,
+        key: &AlertKey,
+        record: &Record,
+        event: EventKind,
+        at: UnixSecs,
+    ) -> Option<Explanation> {
         if self.groups.is_empty() {
             return None;
         }
         let Some(group) = self.group(key, record) else {
             return Some(Explanation::default());
         };
-        let mut recipients: Vec<Recipient> = Vec::new();
-        let names = group
-            .notify
+        let raised_at = record.raised_at.unwrap_or(at);
+        let clauses: Vec<ClauseView> = group
+            .clauses
             .iter()
-            .flat_map(|clause| &clause.who)
-            .flat_map(|name| self.who.get(name).into_iter().flatten());
-        for name in names {
-            let Some(person) = self.people.get(name) else {
-                continue;
+            .map(|c| ClauseView {
+                who: c.who.clone(),
+                during: c.during.clone(),
+                open: c.window.is_open(at, &self.calendar),
+                unacknowledged_for: c.unacknowledged_for,
+                every: c.every,
+            })
+            .collect();
+        let mut recipients: Vec<Recipient> = Vec::new();
+        for clause in &group.clauses {
+            let applies = match event {
+                EventKind::Raised | EventKind::ReRaised | EventKind::Reminder => {
+                    clause.window.is_open(at, &self.calendar)
+                        && raised_at + clause.unacknowledged_for <= at
+                }
+                EventKind::Cleared | EventKind::Acknowledged => true,
             };
-            if recipients.iter().any(|r| r.person == *name) {
+            if !applies {
                 continue;
             }
-            let notifiers = person
-                .notifiers(group.level)
-                .into_iter()
-                .filter_map(|n| Some((n.clone(), person.addresses.get(&n)?.clone())))
-                .collect();
-            recipients.push(Recipient {
-                person: name.clone(),
-                notifiers,
-            });
+            for person in self.resolve(&clause.who, at) {
+                if self.is_away(&person, at) || recipients.iter().any(|r| r.person == person) {
+                    continue;
+                }
+                let notifiers = self
+                    .routes_to(&person, group.spec.level, clause.via.as_deref())
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                recipients.push(Recipient { person, notifiers });
+            }
         }
-        Some(Explanation {
-            group: Some(group.name.clone()),
-            level: Some(group.level),
-            recipients,
-        })
-    }
-
-    /// The messages one event causes, each addressed to one notifier (and,
-    /// with groups, to one person's address there).
-    pub fn address(
-        &self,
-        key: &AlertKey,
-        event: EventKind,
-        at: UnixSecs,
-        record: &Record,
-    ) -> Vec<Notification> {
-        let message = |notifier: &str, recipient: Option<&str>| Notification {
-            event: event as i32,
-            source: key.source.clone(),
-            id: key.id.clone(),
-            at,
-            alert: record.clone(),
-            notifier: notifier.to_owned(),
-            recipient: recipient.map(str::to_owned),
-        };
-        match self.explain(key, record) {
-            None => self.notifiers.iter().map(|n| message(n, None)).collect(),
-            Some(explained) => explained
-                .recipients
+        let deferred_until = (recipients.is_empty()
+            && matches!(event, EventKind::Raised | EventKind::ReRaised))
+        .then(|| {
+            group
+                .clauses
                 .iter()
-                .flat_map(|r| &r.notifiers)
-                .map(|(notifier, address)| message(notifier, Some(address)))
-                .collect(),
-        }
+                .filter_map(|c| {
+                    let start = at.max(raised_at + c.unacknowledged_for);
+                    c.window.next_open(start, &self.calendar)
+                })
+                .min()
+        })
+        .flatten();
+        Some(Explanation {
+            group: Some(group.spec.name.clone()),
+            level: Some(group.spec.level),
+            clauses,
+            recipients,
+            deferred_until,
+        })
     }
 }
 
@@ -195,8 +376,14 @@ name = "everything else"
 
     fn told(router: &Router, source: &str, id: &str) -> Vec<(String, Option<String>)> {
         let key = AlertKey::new(source, id);
-        router
-            .address(&key, EventKind::Raised, 7, &Record::default())
+        let mut pager = pager::Pager::new(router.clone());
+        let mut out = pager::Effects::default();
+        let record = Record {
+            raised_at: Some(7),
+            ..Record::default()
+        };
+        pager.on_event(&key, EventKind::Raised, &record, 7, &mut out);
+        out.messages
             .into_iter()
             .map(|m| {
                 assert_eq!(m.key(), key);
@@ -234,6 +421,7 @@ name = "everything else"
             router
                 .group(&AlertKey::new("web1", "load5"), &Record::default())
                 .unwrap()
+                .spec
                 .name,
             "web"
         );
@@ -246,6 +434,7 @@ name = "everything else"
             router
                 .group(&AlertKey::new("web1", "load10"), &Record::default())
                 .unwrap()
+                .spec
                 .name,
             "everything else"
         );

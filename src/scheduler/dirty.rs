@@ -23,8 +23,9 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::Waiter;
+use crate::alert::AlertKey;
 use crate::index::SlotId;
-use crate::store::Notification;
+use crate::store::{HistoryEntry, Notification};
 
 /// A store bucket's id.
 pub(super) type Bucket = u32;
@@ -50,6 +51,9 @@ pub(super) struct Dirty {
     pub details: HashMap<SlotId, String>,
     pub detail_bytes: usize,
     pub messages: Vec<Notification>,
+    /// Paging state to write with the next urgent batch.
+    pub paging: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    pub history: Vec<(AlertKey, HistoryEntry)>,
     pub waiting: Vec<Waiter>,
 }
 
@@ -97,6 +101,8 @@ impl Dirty {
         !self.told.is_empty()
             || !self.urgent.is_empty()
             || !self.messages.is_empty()
+            || !self.paging.is_empty()
+            || !self.history.is_empty()
             || !self.waiting.is_empty()
     }
 

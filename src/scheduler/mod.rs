@@ -35,8 +35,8 @@ use crate::clock::Clock;
 use crate::index::{self, Index, SlotId};
 use crate::ingest::LogLimiter;
 use crate::metrics::Metrics;
-use crate::routing::Router;
-use crate::store::{Batch, Store, StoreError};
+use crate::routing::pager::{Effects, Pager};
+use crate::store::{Batch, HistoryEntry, Store, StoreError};
 use crate::wire::AlertError;
 
 /// Most commands taken before timers and writes are looked at again.
@@ -128,8 +128,8 @@ pub struct Scheduler {
     pub clock: Clock,
     /// Notifier names, and how to wake each one's delivery worker.
     pub notifiers: Vec<(String, Arc<Notify>)>,
-    /// Who is told of what.
-    pub router: Router,
+    /// Who is told of what, and when.
+    pub pager: Pager,
     pub started_at: UnixSecs,
     pub initial_sleep_s: u64,
     pub max_acknowledgement_s: u64,
@@ -265,7 +265,13 @@ impl Run {
 
     /// The next moment something is due: a timer, or a write.
     fn next_wake_ms(&self) -> Option<u64> {
-        let timer = self.index().next_due().map(|due| due.saturating_mul(1000));
+        let timer = self
+            .index()
+            .next_due()
+            .into_iter()
+            .chain(self.s.pager.next_due())
+            .min()
+            .map(|due| due.saturating_mul(1000));
         let write = if self.writer_busy {
             None
         } else {
@@ -413,17 +419,20 @@ impl Run {
             .mark(index.bucket_of(slot), tier, self.s.clock.now_ms());
         if let Some(kind) = event {
             let key = index.key(slot);
-            record.detail = match self.dirty.details.get(&slot) {
-                Some(detail) => detail.clone(),
-                // Most alerts have none: no need to ask the store.
-                None if detail_hash == 0 => String::new(),
-                None => self.s.store.detail(&key).unwrap_or_else(|err| {
-                    self.store_failed(&err);
-                    String::new()
-                }),
-            };
-            let messages = self.s.router.address(&key, kind, at, &record);
-            self.dirty.messages.extend(messages);
+            // Most alerts have no detail: no need to ask the store.
+            record.detail = self.detail_of(index, slot);
+            let mut effects = Effects::default();
+            self.s.pager.on_event(&key, kind, &record, at, &mut effects);
+            self.dirty.history.push((
+                key.clone(),
+                HistoryEntry {
+                    at,
+                    kind: "update".into(),
+                    text: kind.as_str().into(),
+                    ..HistoryEntry::default()
+                },
+            ));
+            self.take_effects(effects);
         }
     }
 
@@ -459,6 +468,52 @@ impl Run {
 
     fn fire_due(&mut self) {
         let time = self.tick_time();
+        self.fire_alerts(&time);
+        if self.s.pager.next_due().is_some_and(|due| due <= time.now) {
+            let mut effects = Effects::default();
+            let shared = self.s.index.clone();
+            let index = shared.read().unwrap_or_else(|e| e.into_inner());
+            let mut pager = std::mem::take(&mut self.s.pager);
+            pager.fire(
+                time.now,
+                |key| {
+                    let slot = index.find(&key.source, &key.id)?;
+                    let mut record = index.record(slot);
+                    record.detail = self.detail_of(&index, slot);
+                    Some(record)
+                },
+                &mut effects,
+            );
+            drop(index);
+            self.s.pager = pager;
+            self.take_effects(effects);
+        }
+    }
+
+    /// An alert's detail: changed and not yet written, or from the store.
+    fn detail_of(&self, index: &Index, slot: SlotId) -> String {
+        match self.dirty.details.get(&slot) {
+            Some(detail) => detail.clone(),
+            None if index.detail_hash_of(slot) == 0 => String::new(),
+            None => self.s.store.detail(&index.key(slot)).unwrap_or_else(|err| {
+                self.store_failed(&err);
+                String::new()
+            }),
+        }
+    }
+
+    /// Messages, history and paging state from the pager, to be written
+    /// with the next urgent batch.
+    fn take_effects(&mut self, effects: Effects) {
+        let c = std::mem::take(&mut self.s.pager.counts);
+        self.s.metrics.paging(c);
+        self.dirty.messages.extend(effects.messages);
+        self.dirty.history.extend(effects.history);
+        let changes = self.s.pager.take_changes();
+        self.dirty.paging.extend(changes);
+    }
+
+    fn fire_alerts(&mut self, time: &TickTime) {
         loop {
             let due = self.index().due(time.now, MAX_ROUND_TIMERS);
             if due.is_empty() {
@@ -468,7 +523,7 @@ impl Run {
             let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
             for &(_, slot) in &due {
                 let old = index.record(slot);
-                if let Some(transition) = alert::tick(&old, &time) {
+                if let Some(transition) = alert::tick(&old, time) {
                     self.s.metrics.timers_fired.inc();
                     self.commit_known(&mut index, slot, old, transition, time.now);
                 }
@@ -550,6 +605,16 @@ impl Run {
                 } else {
                     Vec::new()
                 },
+                paging: if urgent_due {
+                    std::mem::take(&mut self.dirty.paging)
+                } else {
+                    Vec::new()
+                },
+                history: if urgent_due {
+                    std::mem::take(&mut self.dirty.history)
+                } else {
+                    Vec::new()
+                },
             }
         };
         let waiting = if urgent_due {
@@ -595,6 +660,13 @@ impl Run {
             let mut messages = job.batch.messages;
             messages.append(&mut self.dirty.messages);
             self.dirty.messages = messages;
+            // Older values first: a newer change of the same key wins.
+            let mut paging = job.batch.paging;
+            paging.append(&mut self.dirty.paging);
+            self.dirty.paging = paging;
+            let mut history = job.batch.history;
+            history.append(&mut self.dirty.history);
+            self.dirty.history = history;
             // Try again after a flush interval, not in a tight loop.
             self.last_urgent_ms = now_ms;
         }

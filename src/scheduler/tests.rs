@@ -7,6 +7,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use super::*;
 use crate::alert::{AlertChange, EventKind, State};
 use crate::clock::ManualClock;
+use crate::routing::Router;
 
 const T0: u64 = 1_700_000_000;
 
@@ -46,7 +47,7 @@ impl Fixture {
             started_at: clock.now(),
             clock,
             notifiers: vec![("log".into(), Arc::new(Notify::new()))],
-            router: Router::new(&crate::config::Config::default()),
+            pager: Pager::new(Router::new(&crate::config::Config::default())),
             initial_sleep_s,
             max_acknowledgement_s: 86_400,
             durability: Durability {

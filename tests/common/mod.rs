@@ -260,11 +260,18 @@ pub fn notifications(file: &Path) -> Vec<serde_json::Value> {
 pub fn events(file: &Path) -> Vec<(String, String)> {
     notifications(file)
         .iter()
-        .map(|n| {
-            (
-                n["event"].as_str().unwrap().to_owned(),
-                n["alert"]["id"].as_str().unwrap().to_owned(),
-            )
+        .flat_map(|n| {
+            n["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    (
+                        e["event"].as_str().unwrap().to_owned(),
+                        e["alert"]["id"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
         })
         .collect()
 }

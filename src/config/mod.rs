@@ -12,8 +12,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod oncall;
+
+pub use self::oncall::{
+    built_in_windows, local_time, AlertGroup, Away, Level, Match, NotifyClause, Oncall, Override,
+    Person, RateLimit, RotationSpec, Secs, WindowSpec,
+};
+
 /// The configuration used when no `--config` is given.
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -33,93 +40,12 @@ pub struct Config {
     /// alert. None at all: every event goes to every notifier.
     #[serde(rename = "alert_group")]
     pub alert_groups: Vec<AlertGroup>,
-}
-
-/// How pressing an alert group's alerts are: it picks each person's notifiers.
-#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Urgent,
-    #[default]
-    Normal,
-    Low,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Urgent => "urgent",
-            Level::Normal => "normal",
-            Level::Low => "low",
-        }
-    }
-}
-
-/// One person: an address per notifier name, and the notifiers to use at
-/// each level.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-pub struct Person {
-    pub urgent: Option<Vec<String>>,
-    pub normal: Option<Vec<String>>,
-    pub low: Option<Vec<String>>,
-    /// Every other key: notifier name → this person's address there.
-    #[serde(flatten)]
-    pub addresses: BTreeMap<String, String>,
-}
-
-impl Person {
-    /// The notifiers to use at `level`: as configured, else every notifier
-    /// the person has an address for when urgent, and e-mail otherwise.
-    pub fn notifiers(&self, level: Level) -> Vec<String> {
-        let configured = match level {
-            Level::Urgent => &self.urgent,
-            Level::Normal => &self.normal,
-            Level::Low => &self.low,
-        };
-        match (configured, level) {
-            (Some(list), _) => list.clone(),
-            (None, Level::Urgent) => self.addresses.keys().cloned().collect(),
-            (None, _) => self
-                .addresses
-                .contains_key("email")
-                .then(|| "email".to_owned())
-                .into_iter()
-                .collect(),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct AlertGroup {
-    pub name: String,
-    #[serde(default)]
-    pub level: Level,
-    #[serde(default, rename = "match")]
-    pub matches: Match,
-    #[serde(default)]
-    pub notify: Vec<NotifyClause>,
-}
-
-/// What an alert must look like to belong to a group: every key given must
-/// hold; a list holds when any of its items does (globs, `/regex/`, CIDR:
-/// see `routing::matching`).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct Match {
-    pub source: Vec<String>,
-    pub id: Vec<String>,
-    pub subject: Vec<String>,
-    pub summary: Vec<String>,
-    /// `">= 80"`, `"< 20"`, `"40..60"`.
-    pub importance: Option<String>,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct NotifyClause {
-    /// People to tell.
-    pub who: Vec<String>,
+    /// Time zone, links, holidays and storm batching.
+    pub oncall: Oncall,
+    /// Named windows for `during` (beside the built-in ones).
+    pub window: BTreeMap<String, WindowSpec>,
+    /// Rotations by name: one member at a time.
+    pub rotation: BTreeMap<String, RotationSpec>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -288,6 +214,9 @@ impl Default for Config {
             people: BTreeMap::new(),
             people_list: BTreeMap::new(),
             alert_groups: Vec::new(),
+            oncall: Oncall::default(),
+            window: BTreeMap::new(),
+            rotation: BTreeMap::new(),
         }
     }
 }
@@ -407,77 +336,20 @@ impl Config {
                 }
             }
         }
-        let notifier_names: Vec<&str> = self.notifiers.iter().map(Notifier::name).collect();
-        for (name, person) in &self.people {
-            for address in person.addresses.keys() {
-                if !notifier_names.contains(&address.as_str()) {
-                    fail(
-                        &format!("person.{name}.{address}"),
-                        "is not a notifier name (an address is given per [[notifier]] name)",
-                    );
-                }
-            }
-            for (level, list) in [
-                ("urgent", &person.urgent),
-                ("normal", &person.normal),
-                ("low", &person.low),
-            ] {
-                for notifier in list.iter().flatten() {
-                    if !person.addresses.contains_key(notifier) {
-                        fail(
-                            &format!("person.{name}.{level}"),
-                            &format!("{notifier:?} has no address for this person"),
-                        );
-                    }
-                }
-            }
-        }
-        for (list, members) in &self.people_list {
-            for member in members {
-                if self.people.contains_key(member) {
-                    continue;
-                }
-                if !self.people_list.contains_key(member) {
-                    fail(
-                        &format!("people_list.{list}"),
-                        &format!("{member:?} is neither a [person.*] nor a list"),
-                    );
-                } else if let Err(cycle) = self.people_of(member) {
-                    fail(&format!("people_list.{list}"), &cycle);
-                }
-            }
-            if self.people.contains_key(list) {
-                fail(
-                    &format!("people_list.{list}"),
-                    "is also the name of a person",
-                );
-            }
-        }
-        for (i, group) in self.alert_groups.iter().enumerate() {
-            match crate::routing::Matcher::new(&group.matches) {
-                Err((key, what)) => fail(&format!("alert_group[{i}].{key}"), &what),
-                Ok(m) if m.is_catch_all() && i + 1 < self.alert_groups.len() => fail(
-                    &format!("alert_group[{i}].match"),
-                    "matches everything, so the groups after it never would: the catch-all goes last",
-                ),
-                Ok(_) => {}
-            }
-            for (j, clause) in group.notify.iter().enumerate() {
-                for who in &clause.who {
-                    if !self.people.contains_key(who) && !self.people_list.contains_key(who) {
-                        fail(
-                            &format!("alert_group[{i}].notify[{j}].who"),
-                            &format!("{who:?} is neither a [person.*] nor a [people_list] entry"),
-                        );
-                    }
-                }
-            }
-        }
+        oncall::problems(self, &mut fail);
         problems
     }
 
-    /// The people a name stands for: a person, or every person of a list
-    /// (lists may name lists), in order, each once. A list that contains
+    /// Every window `during` may name: the built-in ones and `[window]`.
+    pub fn windows(&self) -> BTreeMap<String, WindowSpec> {
+        let mut all = built_in_windows();
+        all.extend(self.window.clone());
+        all
+    }
+
+    /// The people a name stands for: a person (or a rotation, resolved at
+    /// send time), or every one of a list (lists may name lists), in
+    /// order, each once. A list that contains
     /// itself, however deep, is an error naming the loop.
     pub fn people_of(&self, name: &str) -> Result<Vec<String>, String> {
         fn walk(
@@ -486,7 +358,7 @@ impl Config {
             path: &mut Vec<String>,
             out: &mut Vec<String>,
         ) -> Result<(), String> {
-            if config.people.contains_key(name) {
+            if config.people.contains_key(name) || config.rotation.contains_key(name) {
                 if !out.iter().any(|p| p == name) {
                     out.push(name.to_owned());
                 }
@@ -570,7 +442,7 @@ mod tests {
 
     #[test]
     fn example_config_is_valid() {
-        let text = include_str!("../config/example.toml");
+        let text = include_str!("../../config/example.toml");
         let config = Config::parse(text, "example").unwrap();
         assert_eq!(config.listen.udp.len(), 2);
         assert!(config

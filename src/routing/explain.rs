@@ -1,0 +1,182 @@
+//! `mauved route`, `mauved oncall` and `GET /api/oncall`: what routing
+//! would do, as text for people and JSON for programs.
+
+use std::fmt::Write as _;
+
+use super::rotation::{local_instant, show};
+use super::Router;
+use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
+use crate::config::Config;
+
+/// The alert `mauved route` asks about.
+pub struct Alert {
+    pub key: AlertKey,
+    /// Default: the source.
+    pub subject: Option<String>,
+    pub summary: String,
+    pub importance: u32,
+}
+
+/// Reads a moment: Unix seconds, RFC 3339, or a local date-time in the
+/// on-call time zone.
+pub fn parse_at(text: &str, router: &Router) -> Result<UnixSecs, String> {
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(secs);
+    }
+    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+        return u64::try_from(ts.as_second()).map_err(|_| "before 1970".to_owned());
+    }
+    local_instant(text, &router.calendar.zone).ok_or_else(|| {
+        format!("{text:?} is not Unix seconds, RFC 3339 or a local date-time (2026-12-24T22:00)")
+    })
+}
+
+fn parse_event(text: &str) -> Result<EventKind, String> {
+    [
+        EventKind::Raised,
+        EventKind::Cleared,
+        EventKind::Acknowledged,
+        EventKind::ReRaised,
+        EventKind::Reminder,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == text)
+    .ok_or_else(|| {
+        format!("--event {text:?}: one of raised, cleared, acknowledged, re-raised, reminder")
+    })
+}
+
+/// `mauved route`: the group, level, clauses and recipients of an event.
+pub fn route(
+    router: &Router,
+    config: &Config,
+    alert: &Alert,
+    event: &str,
+    at: UnixSecs,
+    json: bool,
+) -> Result<String, String> {
+    let event = parse_event(event)?;
+    let key = &alert.key;
+    let record = Record {
+        subject: alert.subject.clone().unwrap_or_else(|| key.source.clone()),
+        summary: alert.summary.clone(),
+        importance: alert.importance,
+        raised_at: Some(at),
+        ..Record::default()
+    };
+    let all: Vec<&str> = config.notifiers.iter().map(|n| n.name()).collect();
+    let explained = router.explain(key, &record, event, at);
+    if json {
+        let value = match &explained {
+            None => serde_json::json!({
+                "group": null, "level": null, "clauses": [], "recipients": [],
+                "every_notifier": all, "deferred_until": null,
+            }),
+            Some(e) => serde_json::json!({
+                "group": e.group,
+                "level": e.level,
+                "clauses": e.clauses,
+                "recipients": e.recipients.iter().map(|r| serde_json::json!({
+                    "person": r.person,
+                    "notifiers": r.notifiers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+                    "addresses": r.notifiers.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+                })).collect::<Vec<_>>(),
+                "deferred_until": e.deferred_until,
+            }),
+        };
+        return Ok(format!("{value}\n"));
+    }
+    let zone = &router.calendar.zone;
+    let Some(e) = explained else {
+        return Ok(format!(
+            "no [[alert_group]]: every notifier is told ({})\n",
+            all.join(", ")
+        ));
+    };
+    let (Some(group), Some(level)) = (&e.group, e.level) else {
+        return Ok(format!(
+            "{key}: no alert group matches; nobody is told (end the file with a catch-all group)\n"
+        ));
+    };
+    let mut out = format!(
+        "{key}: {} at {}: group {group:?}, level {}\n",
+        event.as_str(),
+        show(at, zone),
+        level.as_str()
+    );
+    for (i, c) in e.clauses.iter().enumerate() {
+        let _ = write!(
+            out,
+            "  notify[{i}] {}: during {:?} ({})",
+            c.who.join(", "),
+            c.during,
+            if c.open { "open" } else { "closed" }
+        );
+        if c.unacknowledged_for > 0 {
+            let _ = write!(out, ", once unacknowledged for {}s", c.unacknowledged_for);
+        }
+        if let Some(every) = c.every {
+            let _ = write!(out, ", every {every}s");
+        }
+        out.push('\n');
+    }
+    if e.recipients.is_empty() {
+        match e.deferred_until {
+            Some(t) => {
+                let _ = writeln!(out, "  nobody now: deferred until {}", show(t, zone));
+            }
+            None => {
+                out.push_str("  nobody: no clause names anyone with a notifier at this level\n")
+            }
+        }
+    }
+    for r in &e.recipients {
+        let via: Vec<String> = r
+            .notifiers
+            .iter()
+            .map(|(n, a)| format!("{n} {a}"))
+            .collect();
+        let _ = writeln!(out, "  {}: {}", r.person, via.join(", "));
+    }
+    Ok(out)
+}
+
+/// Each rotation's person at `at` and the next hand-over, as JSON.
+pub fn oncall_json(router: &Router, at: UnixSecs) -> serde_json::Value {
+    let zone = &router.calendar.zone;
+    serde_json::json!({
+        "at": at,
+        "timezone": zone.iana_name().unwrap_or("UTC"),
+        "rotations": router.oncall(at).into_iter().map(|(name, on)| serde_json::json!({
+            "rotation": name,
+            "person": on.person,
+            "overridden": on.overridden,
+            "until": on.until,
+            "until_local": on.until.map(|t| show(t, zone)),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `mauved oncall`.
+pub fn oncall(router: &Router, at: UnixSecs, json: bool) -> String {
+    if json {
+        return format!("{}\n", oncall_json(router, at));
+    }
+    let zone = &router.calendar.zone;
+    let rotations = router.oncall(at);
+    if rotations.is_empty() {
+        return "no [rotation.*] is configured\n".into();
+    }
+    let mut out = format!("on call at {}:\n", show(at, zone));
+    for (name, on) in rotations {
+        let _ = write!(out, "  {name}: {}", on.person);
+        if on.overridden {
+            out.push_str(" (override)");
+        }
+        if let Some(until) = on.until {
+            let _ = write!(out, " until {}", show(until, zone));
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,813 @@
+//! The pager: what routing remembers between events, and the timers it
+//! sets (`operations.md` §2–§4). It is pure: the scheduler hands it events
+//! and the time, and takes back addressed messages, history lines and the
+//! changed state, which go to disk in the same atomic batch as the change.
+//!
+//! Per alert ([`AlertPage`], from its raise until it clears): who was told
+//! since the raise (ack and clear go to them), and each notify clause's next
+//! moment: a deferred first send (window closed), an escalation
+//! (`unacknowledged_for`) or a reminder (`every`).
+//!
+//! Per person ([`PersonPage`]): when messages went out (the rate limit),
+//! what was held by it (the summary when it lifts), and one outbox per
+//! notifier (storm batching: the first message after a quiet
+//! `batch_window` goes at once, the events of the next `batch_window` go
+//! together when it ends).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use prost::Message as _;
+
+use super::{Group, Route, Router};
+use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
+use crate::config::Level;
+use crate::store::{self, Event, HistoryEntry, Hop, Notification};
+
+/// How long a deferred clause waits before looking again when no window
+/// opens within the look-ahead.
+const RETRY_CLOSED_S: u64 = super::windows::LOOK_AHEAD_S;
+
+/// One alert's paging state.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AlertPage {
+    #[prost(uint64, tag = "1")]
+    pub raised_at: UnixSecs,
+    /// (person, notifier) told since the raise.
+    #[prost(message, repeated, tag = "2")]
+    pub told: Vec<Told>,
+    #[prost(message, repeated, tag = "3")]
+    pub clauses: Vec<ClauseTimer>,
+    /// The group that took the alert at its raise.
+    #[prost(string, tag = "4")]
+    pub group: String,
+}
+
+#[derive(Clone, PartialEq, Eq, prost::Message)]
+pub struct Told {
+    #[prost(string, tag = "1")]
+    pub person: String,
+    #[prost(string, tag = "2")]
+    pub notifier: String,
+    #[prost(string, tag = "3")]
+    pub to: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ClauseTimer {
+    #[prost(uint32, tag = "1")]
+    pub clause: u32,
+    /// When the clause acts next (0: never).
+    #[prost(uint64, tag = "2")]
+    pub next_at: UnixSecs,
+    /// It has told its people since the raise.
+    #[prost(bool, tag = "3")]
+    pub fired: bool,
+}
+
+/// One person's paging state.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PersonPage {
+    /// Messages that went out (rate limit), oldest first.
+    #[prost(message, repeated, tag = "1")]
+    pub sent: Vec<Sent>,
+    /// Messages held by the rate limit since the last summary.
+    #[prost(uint32, tag = "2")]
+    pub held: u32,
+    #[prost(int32, tag = "3")]
+    pub held_level: i32,
+    #[prost(message, repeated, tag = "4")]
+    pub held_alerts: Vec<Hop>,
+    /// When to look at sending the summary (0: none).
+    #[prost(uint64, tag = "5")]
+    pub summary_at: UnixSecs,
+    #[prost(message, repeated, tag = "6")]
+    pub outboxes: Vec<Outbox>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
+pub struct Sent {
+    #[prost(uint64, tag = "1")]
+    pub at: UnixSecs,
+    #[prost(int32, tag = "2")]
+    pub level: i32,
+}
+
+/// Storm batching for one person on one notifier.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Outbox {
+    #[prost(string, tag = "1")]
+    pub notifier: String,
+    /// The address and fallbacks of the batch.
+    #[prost(message, repeated, tag = "2")]
+    pub route: Vec<Hop>,
+    #[prost(uint64, tag = "3")]
+    pub last_sent_at: UnixSecs,
+    /// When the waiting events go (0: none wait).
+    #[prost(uint64, tag = "4")]
+    pub send_at: UnixSecs,
+    #[prost(message, repeated, tag = "5")]
+    pub events: Vec<Event>,
+    #[prost(int32, tag = "6")]
+    pub level: i32,
+    #[prost(string, tag = "7")]
+    pub group: String,
+}
+
+/// Whose timer is due.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Target {
+    Alert(AlertKey),
+    Person(String),
+}
+
+impl Target {
+    fn key(&self) -> Vec<u8> {
+        match self {
+            Target::Alert(key) => [b"a".as_slice(), &store::alert_key_bytes(key)].concat(),
+            Target::Person(name) => [b"p".as_slice(), name.as_bytes()].concat(),
+        }
+    }
+}
+
+/// What handling an event or a timer produced.
+#[derive(Debug, Default)]
+pub struct Effects {
+    pub messages: Vec<Notification>,
+    pub history: Vec<(AlertKey, HistoryEntry)>,
+}
+
+impl Effects {
+    fn note(&mut self, key: &AlertKey, at: UnixSecs, text: String) {
+        self.history.push((
+            key.clone(),
+            HistoryEntry {
+                at,
+                kind: "note".into(),
+                text,
+                ..HistoryEntry::default()
+            },
+        ));
+    }
+
+    fn notification(
+        &mut self,
+        key: &AlertKey,
+        at: UnixSecs,
+        person: &str,
+        notifier: &str,
+        result: &str,
+        text: String,
+    ) {
+        self.history.push((
+            key.clone(),
+            HistoryEntry {
+                at,
+                kind: "notification".into(),
+                text,
+                person: Some(person.to_owned()),
+                notifier: Some(notifier.to_owned()),
+                result: Some(result.to_owned()),
+            },
+        ));
+    }
+}
+
+/// Counts for the metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub deferred: u64,
+    pub rate_limited: u64,
+    pub batched: u64,
+    pub summaries: u64,
+}
+
+/// The routing stage's state and timers.
+#[derive(Debug, Default)]
+pub struct Pager {
+    pub router: Router,
+    alerts: HashMap<AlertKey, AlertPage>,
+    people: BTreeMap<String, PersonPage>,
+    due: BTreeSet<(UnixSecs, Target)>,
+    due_of: HashMap<Target, UnixSecs>,
+    changed: BTreeSet<Target>,
+    pub counts: Counts,
+}
+
+/// One send decided in a round: a person, how to reach them, what.
+struct Send {
+    person: String,
+    routes: Vec<Route>,
+    kind: EventKind,
+}
+
+fn hops(route: &[(String, String)]) -> Vec<Hop> {
+    route
+        .iter()
+        .map(|(notifier, to)| Hop {
+            notifier: notifier.clone(),
+            to: to.clone(),
+        })
+        .collect()
+}
+
+fn event(kind: EventKind, key: &AlertKey, at: UnixSecs, record: &Record) -> Event {
+    Event {
+        kind: kind as i32,
+        source: key.source.clone(),
+        id: key.id.clone(),
+        at,
+        alert: record.clone(),
+    }
+}
+
+impl Pager {
+    pub fn new(router: Router) -> Pager {
+        Pager {
+            router,
+            ..Pager::default()
+        }
+    }
+
+    /// Takes back the state written earlier (see [`Pager::take_changes`]).
+    pub fn restore(&mut self, key: &[u8], value: &[u8]) -> Result<(), prost::DecodeError> {
+        let target = match key.split_first() {
+            Some((b'a', rest)) => {
+                let key = store::alert_key(rest);
+                self.alerts.insert(key.clone(), AlertPage::decode(value)?);
+                Target::Alert(key)
+            }
+            Some((b'p', rest)) => {
+                let name = String::from_utf8_lossy(rest).into_owned();
+                self.people.insert(name.clone(), PersonPage::decode(value)?);
+                Target::Person(name)
+            }
+            _ => return Ok(()),
+        };
+        self.reindex(&target);
+        self.changed.remove(&target);
+        Ok(())
+    }
+
+    /// The state changed since the last call, as store keys and values
+    /// (None: remove).
+    pub fn take_changes(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        std::mem::take(&mut self.changed)
+            .into_iter()
+            .map(|target| {
+                let value = match &target {
+                    Target::Alert(key) => self.alerts.get(key).map(|p| p.encode_to_vec()),
+                    Target::Person(name) => self.people.get(name).map(|p| p.encode_to_vec()),
+                };
+                (target.key(), value)
+            })
+            .collect()
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.changed.is_empty()
+    }
+
+    /// The earliest timer.
+    pub fn next_due(&self) -> Option<UnixSecs> {
+        self.due.first().map(|(at, _)| *at)
+    }
+
+    /// How many alerts and people have paging state (for tests and metrics).
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.alerts.len(), self.people.len())
+    }
+
+    fn reindex(&mut self, target: &Target) {
+        let next = match target {
+            Target::Alert(key) => self.alerts.get(key).and_then(|page| {
+                page.clauses
+                    .iter()
+                    .map(|c| c.next_at)
+                    .filter(|&t| t > 0)
+                    .min()
+            }),
+            Target::Person(name) => self.people.get(name).and_then(|p| {
+                p.outboxes
+                    .iter()
+                    .filter(|o| !o.events.is_empty())
+                    .map(|o| o.send_at)
+                    .chain((p.summary_at > 0).then_some(p.summary_at))
+                    .min()
+            }),
+        };
+        if let Some(old) = self.due_of.remove(target) {
+            self.due.remove(&(old, target.clone()));
+        }
+        if let Some(at) = next {
+            self.due.insert((at, target.clone()));
+            self.due_of.insert(target.clone(), at);
+        }
+        self.changed.insert(target.clone());
+    }
+
+    /// An alert's event: who is told, now or later. `record` carries the
+    /// detail.
+    pub fn on_event(
+        &mut self,
+        key: &AlertKey,
+        kind: EventKind,
+        record: &Record,
+        at: UnixSecs,
+        out: &mut Effects,
+    ) {
+        if !self.router.routes() {
+            for notifier in self.router.notifiers() {
+                out.messages.push(Notification::of_events(
+                    notifier,
+                    vec![event(kind, key, at, record)],
+                ));
+            }
+            return;
+        }
+        let Some(group) = self.router.group(key, record).cloned() else {
+            out.note(key, at, "no alert group matches: nobody is told".into());
+            return;
+        };
+        match kind {
+            EventKind::Raised | EventKind::ReRaised | EventKind::Reminder => {
+                let page = self.alerts.entry(key.clone()).or_default();
+                if kind == EventKind::Raised || page.group != group.spec.name {
+                    *page = AlertPage {
+                        raised_at: record.raised_at.unwrap_or(at),
+                        told: Vec::new(),
+                        clauses: Vec::new(),
+                        group: group.spec.name.clone(),
+                    };
+                }
+                page.clauses = (0..group.clauses.len() as u32)
+                    .map(|clause| ClauseTimer {
+                        clause,
+                        next_at: at,
+                        fired: false,
+                    })
+                    .collect();
+                self.run_clauses(key, record, &group, at, kind, out);
+            }
+            EventKind::Acknowledged | EventKind::Cleared => {
+                let page = match kind {
+                    EventKind::Cleared => self.alerts.remove(key),
+                    _ => self.alerts.get_mut(key).map(|page| {
+                        page.clauses.iter_mut().for_each(|c| c.next_at = 0);
+                        page.clone()
+                    }),
+                };
+                let mut told: Vec<Told> = page.map(|p| p.told).unwrap_or_default();
+                // Whoever acknowledged hears of it too.
+                if let Some(by) = record.acknowledged_by.as_deref() {
+                    if kind == EventKind::Acknowledged && !told.iter().any(|t| t.person == by) {
+                        for route in self.router.routes_to(by, group.spec.level, None) {
+                            if let Some((notifier, to)) = route.first() {
+                                told.push(Told {
+                                    person: by.to_owned(),
+                                    notifier: notifier.clone(),
+                                    to: to.clone(),
+                                });
+                            }
+                        }
+                    }
+                }
+                for t in told {
+                    let route = vec![(t.notifier.clone(), t.to.clone())];
+                    let ev = event(kind, key, at, record);
+                    self.deliver(
+                        &t.person,
+                        &route,
+                        ev,
+                        group.spec.level,
+                        &group.spec.name,
+                        at,
+                        out,
+                    );
+                }
+                self.reindex(&Target::Alert(key.clone()));
+            }
+        }
+    }
+
+    /// Runs the clauses of an alert that are due at `at`.
+    fn run_clauses(
+        &mut self,
+        key: &AlertKey,
+        record: &Record,
+        group: &Group,
+        at: UnixSecs,
+        kind: EventKind,
+        out: &mut Effects,
+    ) {
+        let Some(page) = self.alerts.get_mut(key) else {
+            return;
+        };
+        let mut sends: Vec<Send> = Vec::new();
+        for timer in page.clauses.iter_mut() {
+            if timer.next_at == 0 || timer.next_at > at {
+                continue;
+            }
+            let Some(clause) = group.clauses.get(timer.clause as usize) else {
+                timer.next_at = 0;
+                continue;
+            };
+            let starts = page.raised_at + clause.unacknowledged_for;
+            if starts > at {
+                timer.next_at = starts;
+                continue;
+            }
+            if !clause.window.is_open(at, &self.router.calendar) {
+                let opens = clause.window.next_open(at, &self.router.calendar);
+                timer.next_at = opens.unwrap_or(at + RETRY_CLOSED_S);
+                self.counts.deferred += 1;
+                out.note(
+                    key,
+                    at,
+                    match opens {
+                        Some(t) => format!(
+                            "deferred: window {:?} of notify[{}] is closed until {}",
+                            clause.during,
+                            timer.clause,
+                            super::rotation::show(t, &self.router.calendar.zone)
+                        ),
+                        None => format!(
+                            "deferred: window {:?} of notify[{}] does not open within 14 days",
+                            clause.during, timer.clause
+                        ),
+                    },
+                );
+                continue;
+            }
+            let this_kind = if timer.fired {
+                EventKind::Reminder
+            } else if kind == EventKind::Reminder {
+                EventKind::Raised
+            } else {
+                kind
+            };
+            timer.fired = true;
+            timer.next_at = clause.every.map_or(0, |every| at + every);
+            for person in self.router.resolve(&clause.who, at) {
+                if sends.iter().any(|s| s.person == person) {
+                    continue;
+                }
+                if self.router.is_away(&person, at) {
+                    out.notification(
+                        key,
+                        at,
+                        &person,
+                        "",
+                        "away",
+                        format!("{person} is away: not told"),
+                    );
+                    continue;
+                }
+                let routes =
+                    self.router
+                        .routes_to(&person, group.spec.level, clause.via.as_deref());
+                sends.push(Send {
+                    person,
+                    routes,
+                    kind: this_kind,
+                });
+            }
+        }
+        for send in sends {
+            for route in &send.routes {
+                let (notifier, to) = &route[0];
+                if let Some(page) = self.alerts.get_mut(key) {
+                    if !page
+                        .told
+                        .iter()
+                        .any(|t| t.person == send.person && t.notifier == *notifier)
+                    {
+                        page.told.push(Told {
+                            person: send.person.clone(),
+                            notifier: notifier.clone(),
+                            to: to.clone(),
+                        });
+                    }
+                }
+                let ev = event(send.kind, key, at, record);
+                self.deliver(
+                    &send.person,
+                    route,
+                    ev,
+                    group.spec.level,
+                    &group.spec.name,
+                    at,
+                    out,
+                );
+            }
+        }
+        self.reindex(&Target::Alert(key.clone()));
+    }
+
+    /// One event for one person on one route: now, or into the batch.
+    #[allow(clippy::too_many_arguments)]
+    fn deliver(
+        &mut self,
+        person: &str,
+        route: &[(String, String)],
+        ev: Event,
+        level: Level,
+        group: &str,
+        at: UnixSecs,
+        out: &mut Effects,
+    ) {
+        let Some((notifier, _)) = route.first() else {
+            return;
+        };
+        let window = self.router.batch_window;
+        let page = self.people.entry(person.to_owned()).or_default();
+        let i = match page.outboxes.iter().position(|o| o.notifier == *notifier) {
+            Some(i) => i,
+            None => {
+                page.outboxes.push(Outbox {
+                    notifier: notifier.clone(),
+                    ..Outbox::default()
+                });
+                page.outboxes.len() - 1
+            }
+        };
+        let outbox = &mut page.outboxes[i];
+        let quiet = outbox.events.is_empty()
+            && (outbox.last_sent_at == 0 || at >= outbox.last_sent_at + window);
+        if window == 0 || quiet {
+            outbox.last_sent_at = at;
+            self.go_out(person, route.to_vec(), vec![ev], level, group, at, out);
+        } else {
+            if outbox.events.is_empty() {
+                outbox.send_at = (outbox.last_sent_at + window).max(at);
+                outbox.route = hops(route);
+                outbox.level = level.as_i32();
+                outbox.group = group.to_owned();
+            }
+            outbox.level = outbox.level.max(level.as_i32());
+            let send_at = outbox.send_at;
+            let key = ev.key();
+            outbox.events.push(ev);
+            self.counts.batched += 1;
+            out.notification(
+                &key,
+                at,
+                person,
+                notifier,
+                "batched",
+                format!(
+                    "batched: goes with others at {}",
+                    super::rotation::show(send_at, &self.router.calendar.zone)
+                ),
+            );
+        }
+        self.reindex(&Target::Person(person.to_owned()));
+    }
+
+    /// A message leaves, unless the person's rate limit holds it.
+    #[allow(clippy::too_many_arguments)]
+    fn go_out(
+        &mut self,
+        person: &str,
+        route: Vec<(String, String)>,
+        events: Vec<Event>,
+        level: Level,
+        group: &str,
+        at: UnixSecs,
+        out: &mut Effects,
+    ) {
+        let limit = self
+            .router
+            .person(person)
+            .map(|p| p.rate_limit)
+            .unwrap_or_default();
+        let page = self.people.entry(person.to_owned()).or_default();
+        page.sent.retain(|s| s.at + limit.within.0 > at);
+        let filled = page
+            .sent
+            .iter()
+            .filter(|s| s.level >= level.as_i32())
+            .count();
+        let (notifier, to) = route[0].clone();
+        if filled >= limit.count as usize {
+            page.held += events.len() as u32;
+            page.held_level = page.held_level.max(level.as_i32());
+            for ev in &events {
+                let alert = Hop {
+                    notifier: ev.source.clone(),
+                    to: ev.id.clone(),
+                };
+                if !page.held_alerts.contains(&alert) {
+                    page.held_alerts.push(alert);
+                }
+            }
+            let latest = page.sent.iter().map(|s| s.at).max().unwrap_or(at);
+            page.summary_at = latest + limit.within.0;
+            self.counts.rate_limited += events.len() as u64;
+            for ev in &events {
+                out.notification(
+                    &ev.key(),
+                    at,
+                    person,
+                    &notifier,
+                    "rate-limited",
+                    format!(
+                        "held: {person} was sent {filled} messages of level {} or higher within {}s",
+                        level.as_str(),
+                        limit.within.0
+                    ),
+                );
+            }
+            return;
+        }
+        let mark = Sent {
+            at,
+            level: level.as_i32(),
+        };
+        if page.sent.last() != Some(&mark) {
+            page.sent.push(mark);
+        }
+        for ev in &events {
+            out.notification(
+                &ev.key(),
+                at,
+                person,
+                &notifier,
+                "queued",
+                format!(
+                    "{} queued for {person} via {notifier} ({to})",
+                    EventKind::try_from(ev.kind).map_or("event", EventKind::as_str)
+                ),
+            );
+        }
+        let mut message = Notification::of_events(&notifier, events);
+        message.recipient = Some(to);
+        message.person = Some(person.to_owned());
+        message.level = Some(level.as_i32());
+        message.group = Some(group.to_owned());
+        message.fallback = hops(&route[1..]);
+        out.messages.push(message);
+    }
+
+    /// Fires every timer due by `now`. `lookup` gives an alert's record as
+    /// it is now (with its detail).
+    pub fn fire(
+        &mut self,
+        now: UnixSecs,
+        mut lookup: impl FnMut(&AlertKey) -> Option<Record>,
+        out: &mut Effects,
+    ) {
+        while let Some((at, target)) = self.due.first().cloned() {
+            if at > now {
+                return;
+            }
+            self.due.remove(&(at, target.clone()));
+            self.due_of.remove(&target);
+            match &target {
+                Target::Alert(key) => self.fire_alert(key, now, &mut lookup, out),
+                Target::Person(name) => self.fire_person(name, now, &mut lookup, out),
+            }
+            self.reindex(&target);
+        }
+    }
+
+    fn fire_alert(
+        &mut self,
+        key: &AlertKey,
+        now: UnixSecs,
+        lookup: &mut impl FnMut(&AlertKey) -> Option<Record>,
+        out: &mut Effects,
+    ) {
+        let record = lookup(key);
+        let Some(page) = self.alerts.get_mut(key) else {
+            return;
+        };
+        let group = self.router.group_named(&page.group).cloned();
+        match (record, group) {
+            (Some(record), Some(group)) if record.is_raised() && !record.is_acknowledged() => {
+                if let Some(until) = record.suppress_until.filter(|&u| u > now) {
+                    // Nothing goes out while suppressed; look again after.
+                    for timer in page.clauses.iter_mut().filter(|t| t.next_at > 0) {
+                        timer.next_at = timer.next_at.max(until);
+                    }
+                    out.note(
+                        key,
+                        now,
+                        "suppressed: reminders wait for the suppression to end".into(),
+                    );
+                    return;
+                }
+                self.run_clauses(key, &record, &group, now, EventKind::Reminder, out);
+            }
+            (Some(record), Some(_)) if record.is_raised() => {
+                page.clauses.iter_mut().for_each(|t| t.next_at = 0);
+            }
+            // Cleared, gone, or its group no longer exists.
+            _ => {
+                self.alerts.remove(key);
+            }
+        }
+    }
+
+    fn fire_person(
+        &mut self,
+        name: &str,
+        now: UnixSecs,
+        lookup: &mut impl FnMut(&AlertKey) -> Option<Record>,
+        out: &mut Effects,
+    ) {
+        let Some(page) = self.people.get_mut(name) else {
+            return;
+        };
+        let mut due: Vec<Outbox> = Vec::new();
+        for outbox in page.outboxes.iter_mut() {
+            if !outbox.events.is_empty() && outbox.send_at <= now {
+                due.push(Outbox {
+                    events: std::mem::take(&mut outbox.events),
+                    ..outbox.clone()
+                });
+                outbox.last_sent_at = now;
+                outbox.send_at = 0;
+            }
+        }
+        for outbox in due {
+            let route = outbox
+                .route
+                .iter()
+                .map(|h| (h.notifier.clone(), h.to.clone()))
+                .collect();
+            let level = Level::from_i32(outbox.level);
+            self.go_out(name, route, outbox.events, level, &outbox.group, now, out);
+        }
+        self.summary(name, now, lookup, out);
+    }
+
+    /// The rate limit's summary, once a whole `within` passed with nothing sent.
+    fn summary(
+        &mut self,
+        name: &str,
+        now: UnixSecs,
+        lookup: &mut impl FnMut(&AlertKey) -> Option<Record>,
+        out: &mut Effects,
+    ) {
+        let within = self
+            .router
+            .person(name)
+            .map(|p| p.rate_limit.within.0)
+            .unwrap_or(600);
+        let Some(page) = self.people.get_mut(name) else {
+            return;
+        };
+        if page.summary_at == 0 || page.summary_at > now {
+            return;
+        }
+        if let Some(latest) = page.sent.iter().map(|s| s.at).max() {
+            if latest + within > now {
+                page.summary_at = latest + within;
+                return;
+            }
+        }
+        page.sent.clear();
+        let held = std::mem::take(&mut page.held);
+        let level = Level::from_i32(std::mem::take(&mut page.held_level));
+        let alerts = std::mem::take(&mut page.held_alerts);
+        page.summary_at = 0;
+        if held == 0 {
+            return;
+        }
+        let events: Vec<Event> = alerts
+            .iter()
+            .map(|a| AlertKey::new(a.notifier.clone(), a.to.clone()))
+            .filter_map(|key| {
+                let record = lookup(&key)?;
+                record
+                    .is_raised()
+                    .then(|| event(EventKind::Reminder, &key, now, &record))
+            })
+            .collect();
+        self.counts.summaries += 1;
+        for route in self.router.routes_to(name, level, None) {
+            let (notifier, to) = route[0].clone();
+            let mut message = Notification::of_events(&notifier, events.clone());
+            if events.is_empty() {
+                message.source.clear();
+                message.id.clear();
+            }
+            message.held = held;
+            message.recipient = Some(to.clone());
+            message.person = Some(name.to_owned());
+            message.level = Some(level.as_i32());
+            message.fallback = hops(&route[1..]);
+            for ev in &events {
+                out.notification(
+                    &ev.key(),
+                    now,
+                    name,
+                    &notifier,
+                    "queued",
+                    format!("rate limit lifted: summary of {held} held messages queued for {name} via {notifier}"),
+                );
+            }
+            out.messages.push(message);
+        }
+    }
+}

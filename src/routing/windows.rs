@@ -1,0 +1,348 @@
+//! Windows: when a notify clause may tell people (`during`). A window is
+//! days of the week and hours of the day in the on-call time zone, maybe
+//! skipping holidays, or the opposite of another window.
+//!
+//! Open or not is decided on local wall-clock time, so a window follows
+//! daylight saving. The next opening is found minute by minute (windows
+//! change only on whole minutes), up to a fortnight ahead.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::{Date, Weekday};
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+use crate::alert::UnixSecs;
+use crate::config::WindowSpec;
+
+/// How far ahead [`Window::next_open`] looks.
+pub const LOOK_AHEAD_S: u64 = 14 * 86_400;
+
+/// A compiled window.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Window {
+    Open(Days),
+    Not(Box<Window>),
+}
+
+/// Days of the week and minutes of the day.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Days {
+    /// Monday first.
+    weekdays: [bool; 7],
+    /// Minutes after local midnight: open from the first to the second;
+    /// when the second is smaller the range wraps past midnight.
+    minutes: Option<(u16, u16)>,
+    except_holidays: bool,
+}
+
+/// Where a window is evaluated: the zone and the holidays.
+#[derive(Clone, Debug)]
+pub struct Calendar {
+    pub zone: TimeZone,
+    pub holidays: Vec<Date>,
+}
+
+impl Default for Calendar {
+    fn default() -> Self {
+        Calendar {
+            zone: TimeZone::UTC,
+            holidays: Vec::new(),
+        }
+    }
+}
+
+impl Calendar {
+    pub fn local(&self, at: UnixSecs) -> jiff::civil::DateTime {
+        let ts = Timestamp::from_second(at as i64).unwrap_or(Timestamp::UNIX_EPOCH);
+        ts.to_zoned_datetime(self.zone.clone()).datetime()
+    }
+}
+
+fn weekday_index(name: &str) -> Option<usize> {
+    let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let name = name.trim().to_ascii_lowercase();
+    days.iter()
+        .position(|d| name.starts_with(d) && name.len() >= 3)
+}
+
+fn parse_days(text: &str) -> Result<[bool; 7], String> {
+    let bad = || format!("{text:?} is not a list of days such as \"mon-fri\" or \"sat,sun\"");
+    let mut days = [false; 7];
+    for part in text.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (
+                    weekday_index(a).ok_or_else(bad)?,
+                    weekday_index(b).ok_or_else(bad)?,
+                );
+                let mut d = a;
+                loop {
+                    days[d] = true;
+                    if d == b {
+                        break;
+                    }
+                    d = (d + 1) % 7;
+                }
+            }
+            None => days[weekday_index(part).ok_or_else(bad)?] = true,
+        }
+    }
+    Ok(days)
+}
+
+fn parse_minute(text: &str) -> Option<u16> {
+    let (h, m) = text.trim().split_once(':')?;
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    // 24:00 is the end of the day.
+    (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+}
+
+fn parse_hours(text: &str) -> Result<(u16, u16), String> {
+    let bad =
+        || format!("{text:?} is not a range of hours such as \"09:30-17:30\" or \"22:00-08:00\"");
+    let (a, b) = text.split_once('-').ok_or_else(bad)?;
+    let (a, b) = (
+        parse_minute(a).ok_or_else(bad)?,
+        parse_minute(b).ok_or_else(bad)?,
+    );
+    if a == b {
+        return Err(format!("{text:?} is empty: use no `hours` for all day"));
+    }
+    Ok((a, b))
+}
+
+impl Days {
+    /// Reads a spec without `not`; the error names the field.
+    pub fn parse_spec(spec: &WindowSpec) -> Result<Days, (&'static str, String)> {
+        let weekdays = match &spec.days {
+            Some(days) => parse_days(days).map_err(|why| ("days", why))?,
+            None => [true; 7],
+        };
+        let minutes = match &spec.hours {
+            Some(hours) => Some(parse_hours(hours).map_err(|why| ("hours", why))?),
+            None => None,
+        };
+        Ok(Days {
+            weekdays,
+            minutes,
+            except_holidays: spec.except_holidays,
+        })
+    }
+
+    fn holds(&self, local: jiff::civil::DateTime, calendar: &Calendar) -> bool {
+        let minute = local.hour() as u16 * 60 + local.minute() as u16;
+        // A range that wraps belongs to the day it started on.
+        let (day, in_hours) = match self.minutes {
+            None => (local.date(), true),
+            Some((from, to)) if from < to => (local.date(), from <= minute && minute < to),
+            Some((from, _)) if minute >= from => (local.date(), true),
+            Some((_, to)) if minute < to => {
+                (local.date().yesterday().unwrap_or(local.date()), true)
+            }
+            Some(_) => (local.date(), false),
+        };
+        in_hours
+            && self.weekdays[weekday_number(day.weekday())]
+            && !(self.except_holidays && calendar.holidays.contains(&day))
+    }
+}
+
+fn weekday_number(day: Weekday) -> usize {
+    day.to_monday_zero_offset() as usize
+}
+
+/// Compiles the window `name` from all the specs (following `not`).
+pub fn compile(specs: &BTreeMap<String, WindowSpec>, name: &str) -> Result<Window, String> {
+    fn walk(
+        specs: &BTreeMap<String, WindowSpec>,
+        name: &str,
+        seen: &mut Vec<String>,
+    ) -> Result<Window, String> {
+        if seen.iter().any(|s| s == name) {
+            seen.push(name.to_owned());
+            return Err(format!("windows negate each other: {}", seen.join(" → ")));
+        }
+        let spec = specs
+            .get(name)
+            .ok_or_else(|| format!("{name:?} is not a window"))?;
+        seen.push(name.to_owned());
+        match &spec.not {
+            Some(other) => Ok(Window::Not(Box::new(walk(specs, other, seen)?))),
+            None => Days::parse_spec(spec)
+                .map(Window::Open)
+                .map_err(|(_, why)| why),
+        }
+    }
+    walk(specs, name, &mut Vec::new())
+}
+
+impl Window {
+    pub fn always() -> Window {
+        Window::Open(Days {
+            weekdays: [true; 7],
+            minutes: None,
+            except_holidays: false,
+        })
+    }
+
+    pub fn is_open(&self, at: UnixSecs, calendar: &Calendar) -> bool {
+        self.holds(calendar.local(at), calendar)
+    }
+
+    fn holds(&self, local: jiff::civil::DateTime, calendar: &Calendar) -> bool {
+        match self {
+            Window::Open(days) => days.holds(local, calendar),
+            Window::Not(inner) => !inner.holds(local, calendar),
+        }
+    }
+
+    /// The first moment at or after `at` when the window is open, within
+    /// [`LOOK_AHEAD_S`].
+    pub fn next_open(&self, at: UnixSecs, calendar: &Calendar) -> Option<UnixSecs> {
+        if self.is_open(at, calendar) {
+            return Some(at);
+        }
+        let mut t = at - at % 60 + 60;
+        while t <= at + LOOK_AHEAD_S {
+            if self.is_open(t, calendar) {
+                return Some(t);
+            }
+            t += 60;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn london() -> Calendar {
+        Calendar {
+            zone: TimeZone::get("Europe/London").unwrap(),
+            holidays: vec!["2026-12-25".parse().unwrap()],
+        }
+    }
+
+    fn at(local: &str, calendar: &Calendar) -> UnixSecs {
+        let dt: jiff::civil::DateTime = local.parse().unwrap();
+        dt.to_zoned_datetime(calendar.zone.clone())
+            .unwrap()
+            .timestamp()
+            .as_second() as u64
+    }
+
+    fn window(name: &str) -> Window {
+        let mut specs = crate::config::built_in_windows();
+        specs.insert(
+            "nights".into(),
+            WindowSpec {
+                hours: Some("22:00-08:00".into()),
+                ..WindowSpec::default()
+            },
+        );
+        specs.insert(
+            "off_hours".into(),
+            WindowSpec {
+                not: Some("working".into()),
+                ..WindowSpec::default()
+            },
+        );
+        compile(&specs, name).unwrap()
+    }
+
+    #[test]
+    fn working_hours_are_weekdays_half_past_nine_to_half_past_five_but_not_holidays() {
+        let c = london();
+        let working = window("working");
+        // Thursday 2026-12-24.
+        assert!(!working.is_open(at("2026-12-24T09:29", &c), &c));
+        assert!(working.is_open(at("2026-12-24T09:30", &c), &c));
+        assert!(working.is_open(at("2026-12-24T17:29", &c), &c));
+        assert!(!working.is_open(at("2026-12-24T17:30", &c), &c));
+        // Christmas is a holiday, the 26th a Saturday: next opening Monday.
+        assert!(!working.is_open(at("2026-12-25T10:00", &c), &c));
+        assert_eq!(
+            working.next_open(at("2026-12-24T18:00", &c), &c),
+            Some(at("2026-12-28T09:30", &c))
+        );
+        assert!(window("off_hours").is_open(at("2026-12-25T10:00", &c), &c));
+    }
+
+    #[test]
+    fn a_range_past_midnight_belongs_to_the_day_it_starts() {
+        let c = london();
+        let mut specs = crate::config::built_in_windows();
+        specs.insert(
+            "friday_nights".into(),
+            WindowSpec {
+                days: Some("fri".into()),
+                hours: Some("22:00-08:00".into()),
+                ..WindowSpec::default()
+            },
+        );
+        let w = compile(&specs, "friday_nights").unwrap();
+        // 2026-11-27 is a Friday.
+        assert!(w.is_open(at("2026-11-27T23:00", &c), &c));
+        assert!(w.is_open(at("2026-11-28T07:59", &c), &c));
+        assert!(!w.is_open(at("2026-11-28T08:00", &c), &c));
+        assert!(!w.is_open(at("2026-11-28T23:00", &c), &c));
+        assert!(!w.is_open(at("2026-11-27T07:00", &c), &c));
+        assert!(window("nights").is_open(at("2026-11-28T03:00", &c), &c));
+    }
+
+    #[test]
+    fn windows_follow_local_time_across_daylight_saving() {
+        let c = london();
+        let working = window("working");
+        // Summer time: 09:30 local is 08:30 UTC.
+        let summer = at("2026-07-01T09:30", &c);
+        assert_eq!(summer % 86_400, 8 * 3600 + 1800);
+        assert!(working.is_open(summer, &c));
+        assert!(!working.is_open(summer - 60, &c));
+        // Winter: 09:30 local is 09:30 UTC.
+        let winter = at("2026-12-01T09:30", &c);
+        assert_eq!(winter % 86_400, 9 * 3600 + 1800);
+        assert!(working.is_open(winter, &c));
+        // Closed on Friday 2026-10-23 evening, opens Monday 26th at 09:30
+        // local, after the clocks went back on Sunday 25th.
+        assert_eq!(
+            working.next_open(at("2026-10-23T18:00", &c), &c),
+            Some(at("2026-10-26T09:30", &c))
+        );
+    }
+
+    #[test]
+    fn bad_specs_and_loops_are_refused() {
+        let spec = |days: &str, hours: &str| WindowSpec {
+            days: Some(days.into()),
+            hours: Some(hours.into()),
+            ..WindowSpec::default()
+        };
+        assert_eq!(
+            Days::parse_spec(&spec("mon-fry", "09:00-17:00"))
+                .unwrap_err()
+                .0,
+            "days"
+        );
+        assert_eq!(
+            Days::parse_spec(&spec("mon", "9-17")).unwrap_err().0,
+            "hours"
+        );
+        assert_eq!(
+            Days::parse_spec(&spec("mon", "25:00-26:00")).unwrap_err().0,
+            "hours"
+        );
+        assert!(Days::parse_spec(&spec("sat,sun", "00:00-24:00")).is_ok());
+        let mut specs = BTreeMap::new();
+        let not = |w: &str| WindowSpec {
+            not: Some(w.into()),
+            ..WindowSpec::default()
+        };
+        specs.insert("a".to_owned(), not("b"));
+        specs.insert("b".to_owned(), not("a"));
+        assert!(compile(&specs, "a").unwrap_err().contains("a → b → a"));
+        assert!(window("always").next_open(5, &Calendar::default()) == Some(5));
+    }
+}
