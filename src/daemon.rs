@@ -48,6 +48,17 @@ pub struct Running {
 /// Binds every socket, opens the store and starts every task. Sockets come
 /// first, so a port that is taken leaves no new data directory behind.
 pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Running> {
+    start_with(config, clock, Vec::new()).await
+}
+
+/// [`start`], with some notifiers given by the caller instead of built from
+/// their `[[notifier]]` entry (by name): a program embedding the daemon, or
+/// a test recording what would be sent.
+pub async fn start_with(
+    config: &Config,
+    clock: Clock,
+    mut given: Vec<(String, Box<dyn notify::Notifier>)>,
+) -> anyhow::Result<Running> {
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }
@@ -83,7 +94,10 @@ pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Running> {
     for (notifier, (_, wake)) in config.notifiers.iter().zip(&wakes) {
         let worker = Worker {
             name: notifier.name().to_owned(),
-            notifier: notify::build(notifier),
+            notifier: match given.iter().position(|(name, _)| name == notifier.name()) {
+                Some(i) => given.swap_remove(i).1,
+                None => notify::build(notifier),
+            },
             store: store.clone(),
             metrics: metrics.clone(),
             clock: clock.clone(),

@@ -84,12 +84,17 @@ pub struct PersonPage {
     pub outboxes: Vec<Outbox>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
+/// A message that went out. The same event of the same alert going out on
+/// two notifiers at once counts once.
+#[derive(Clone, PartialEq, Eq, prost::Message)]
 pub struct Sent {
     #[prost(uint64, tag = "1")]
     pub at: UnixSecs,
     #[prost(int32, tag = "2")]
     pub level: i32,
+    /// The (first) event's kind and alert.
+    #[prost(string, tag = "3")]
+    pub what: String,
 }
 
 /// Storm batching for one person on one notifier.
@@ -622,8 +627,12 @@ impl Pager {
         let mark = Sent {
             at,
             level: level.as_i32(),
+            what: events
+                .first()
+                .map(|e| format!("{} {}", e.kind, e.key()))
+                .unwrap_or_default(),
         };
-        if page.sent.last() != Some(&mark) {
+        if !page.sent.contains(&mark) {
             page.sent.push(mark);
         }
         for ev in &events {

@@ -29,7 +29,18 @@ impl InProc {
     /// Changes are written as soon as the writer is free: the flush interval
     /// is clock time, and this clock moves only when the test says so.
     pub fn start(dir: &Path, extra: &str, clock: &ManualClock) -> InProc {
+        Self::start_with(dir, extra, clock, Vec::new())
+    }
+
+    /// [`InProc::start`] with some notifiers replaced by the given ones.
+    pub fn start_with(
+        dir: &Path,
+        extra: &str,
+        clock: &ManualClock,
+        notifiers: Vec<(String, Box<dyn mauved::notify::Notifier>)>,
+    ) -> InProc {
         let config = Config::parse(&test_config_flushing(dir, 0, extra), "test").unwrap();
+        let mut notifiers = Some(notifiers);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -39,7 +50,8 @@ impl InProc {
         // go of its lock (from a background thread): wait for it a little.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let running = loop {
-            match runtime.block_on(daemon::start(&config, clock.clock())) {
+            let given = notifiers.take().unwrap_or_default();
+            match runtime.block_on(daemon::start_with(&config, clock.clock(), given)) {
                 Err(err)
                     if format!("{err:#}").contains("another mauved")
                         && std::time::Instant::now() < deadline =>
@@ -73,6 +85,41 @@ impl InProc {
     pub fn settle(&self) {
         let running = self.running.as_ref().unwrap();
         self.runtime.block_on(running.scheduler.flush()).unwrap();
+    }
+
+    /// Applies one update and returns once it is on disk.
+    pub fn apply(&self, update: mauved::alert::Update) {
+        let running = self.running.as_ref().unwrap();
+        self.runtime
+            .block_on(running.scheduler.apply_durably(vec![update]))
+            .unwrap();
+    }
+
+    /// Acknowledges or unacknowledges an alert.
+    pub fn act(&self, source: &str, id: &str, action: mauved::scheduler::Action) {
+        let running = self.running.as_ref().unwrap();
+        self.runtime
+            .block_on(running.scheduler.act(AlertKey::new(source, id), action))
+            .unwrap();
+    }
+
+    /// Returns once every queued message was handed to its notifier.
+    pub fn drain(&self) {
+        let running = self.running.as_ref().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while running.store.queue_len() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the queues do not drain"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// An alert's history as the API gives it.
+    pub fn history(&self, source: &str, id: &str) -> Vec<mauved::store::HistoryEntry> {
+        let running = self.running.as_ref().unwrap();
+        running.store.history(&AlertKey::new(source, id)).unwrap()
     }
 
     /// Every alert as the in-memory index holds it, in key order.

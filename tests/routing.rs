@@ -1,0 +1,542 @@
+//! Routing to people (`operations.md` §2–§4 and the cases of §7), as
+//! timelines on the manual clock: at t do X; then exactly these messages
+//! (person, notifier, events), nothing else. Days of daemon time take
+//! milliseconds.
+
+mod common;
+
+use common::timeline::Timeline;
+use mauved::alert::AlertChange;
+
+/// Monday 2026-11-23 08:00 UTC.
+const MON_8: u64 = 1_795_420_800;
+const MIN: u64 = 60;
+const HOUR: u64 = 3_600;
+
+const PEOPLE: &str = r#"
+[oncall]
+batch_window = "0s"
+
+[person.alice]
+sms = "+447700900001"
+email = "alice@example.com"
+urgent = ["sms"]
+normal = ["email"]
+
+[person.bob]
+sms = "+447700900002"
+email = "bob@example.com"
+urgent = ["sms"]
+normal = ["email"]
+
+[person.carol]
+email = "carol@example.com"
+urgent = ["email"]
+
+[person.room]
+chat = "http://127.0.0.1:9/room"
+normal = ["chat"]
+low = ["chat"]
+
+[people_list]
+ops = ["alice", "bob"]
+"#;
+
+fn config(groups: &str) -> String {
+    format!("{PEOPLE}\n{groups}")
+}
+
+#[test]
+fn the_first_matching_group_tells_each_person_once_per_event() {
+    let mut t = Timeline::new(
+        &config(
+            r#"
+[[alert_group]]
+name = "web"
+level = "urgent"
+match = { source = ["web*"] }
+  [[alert_group.notify]]
+  who = ["alice"]
+  [[alert_group.notify]]
+  who = ["ops"]
+
+[[alert_group]]
+name = "rest"
+level = "low"
+notify = [{ who = ["room"] }]
+"#,
+        ),
+        MON_8,
+    );
+    t.raise("web1", "disk");
+    // Alice is named twice: one message.
+    t.want(&[
+        ("alice", "sms", &["raised disk"]),
+        ("bob", "sms", &["raised disk"]),
+    ]);
+    t.raise("db1", "disk");
+    t.want(&[("room", "chat", &["raised disk"])]);
+    t.at(5 * MIN);
+    t.clear("web1", "disk");
+    t.want(&[
+        ("alice", "sms", &["cleared disk"]),
+        ("bob", "sms", &["cleared disk"]),
+    ]);
+    t.at(HOUR);
+    t.nothing();
+}
+
+#[test]
+fn a_raise_outside_every_window_waits_for_one_to_open() {
+    let mut t = Timeline::new(
+        &config(
+            r#"
+[[alert_group]]
+name = "all"
+notify = [{ who = ["alice"], during = "working" }]
+"#,
+        ),
+        MON_8,
+    );
+    t.raise("web1", "disk");
+    t.nothing();
+    let history = t.d().history("web1", "disk");
+    assert!(
+        history.iter().any(|h| h.text.contains("deferred")),
+        "{history:?}"
+    );
+    // Working hours open at 09:30.
+    t.at(89 * MIN);
+    t.nothing();
+    t.at(90 * MIN);
+    t.want(&[("alice", "email", &["raised disk"])]);
+    // A raise cleared before the window opens is never sent.
+    t.at(9 * HOUR + 30 * MIN); // 17:30, closed
+    t.raise("web2", "load");
+    t.at(10 * HOUR);
+    t.clear("web2", "load");
+    t.at(25 * HOUR + 30 * MIN); // Tuesday 09:30
+    t.nothing();
+}
+
+#[test]
+fn reminders_are_per_clause_while_raised_and_unacknowledged() {
+    let mut t = Timeline::new(
+        &config(
+            r#"
+[[alert_group]]
+name = "all"
+level = "urgent"
+  [[alert_group.notify]]
+  who = ["alice"]
+  every = "15m"
+  [[alert_group.notify]]
+  who = ["bob"]
+  every = "30m"
+"#,
+        ),
+        MON_8,
+    );
+    t.raise("web1", "disk");
+    t.want(&[
+        ("alice", "sms", &["raised disk"]),
+        ("bob", "sms", &["raised disk"]),
+    ]);
+    t.at(15 * MIN - 1);
+    t.nothing();
+    t.at(15 * MIN);
+    t.want(&[("alice", "sms", &["reminder disk"])]);
+    t.at(30 * MIN);
+    t.want(&[
+        ("alice", "sms", &["reminder disk"]),
+        ("bob", "sms", &["reminder disk"]),
+    ]);
+    // An acknowledgement reaches everyone told and stops the reminders.
+    t.at(40 * MIN);
+    t.ack("web1", "disk", "carol", HOUR);
+    t.want(&[
+        ("alice", "sms", &["acknowledged disk"]),
+        ("bob", "sms", &["acknowledged disk"]),
+        ("carol", "email", &["acknowledged disk"]),
+    ]);
+    t.at(99 * MIN);
+    t.nothing();
+    // The acknowledgement runs out: re-raised, and the reminders start again.
+    t.at(100 * MIN);
+    t.want(&[
+        ("alice", "sms", &["re-raised disk"]),
+        ("bob", "sms", &["re-raised disk"]),
+    ]);
+    t.at(115 * MIN);
+    t.want(&[("alice", "sms", &["reminder disk"])]);
+    t.clear("web1", "disk");
+    t.want(&[
+        ("alice", "sms", &["cleared disk"]),
+        ("bob", "sms", &["cleared disk"]),
+    ]);
+    t.at(5 * HOUR);
+    t.nothing();
+}
+
+#[test]
+fn reminders_pause_outside_the_window_and_resume_at_its_first_hour() {
+    let mut t = Timeline::new(
+        &config(
+            r#"
+[[alert_group]]
+name = "all"
+notify = [{ who = ["alice"], during = "working", every = "1h" }]
+"#,
+        ),
+        MON_8,
+    );
+    t.at(8 * HOUR + 45 * MIN); // 16:45
+    t.raise("web1", "disk");
+    t.want(&[("alice", "email", &["raised disk"])]);
+    // 17:45 is after hours: the reminder waits for Tuesday 09:30.
+    t.at(24 * HOUR + 90 * MIN - 1);
+    t.nothing();
+    t.at(24 * HOUR + 90 * MIN);
+    t.want(&[("alice", "email", &["reminder disk"])]);
+    t.at(24 * HOUR + 150 * MIN);
+    t.want(&[("alice", "email", &["reminder disk"])]);
+}
+
+#[test]
+fn escalation_tells_the_next_person_once_unacknowledged_long_enough() {
+    let mut t = Timeline::new(
+        &config(
+            r#"
+[[alert_group]]
+name = "all"
+level = "urgent"
+  [[alert_group.notify]]
+  who = ["alice"]
+  [[alert_group.notify]]
+  who = ["carol"]
+  unacknowledged_for = "30m"
+  every = "1h"
+"#,
+        ),
+        MON_8,
+    );
+    t.raise("web1", "disk");
+    t.want(&[("alice", "sms", &["raised disk"])]);
+    t.at(30 * MIN - 1);
+    t.nothing();
+    t.at(30 * MIN);
+    t.want(&[("carol", "email", &["raised disk"])]);
+    t.at(90 * MIN);
+    t.want(&[("carol", "email", &["reminder disk"])]);
+    // Acknowledged in time: nobody further.
+    t.raise("web2", "load");
+    t.want(&[("alice", "sms", &["raised load"])]);
+    t.at(100 * MIN);
+    t.ack("web2", "load", "alice", 4 * HOUR);
+    t.want(&[("alice", "sms", &["acknowledged load"])]);
+    t.at(130 * MIN);
+    // carol's reminder of web1 at 150 min, nothing of web2.
+    t.nothing();
+    t.at(150 * MIN);
+    t.want(&[("carol", "email", &["reminder disk"])]);
+}
+
+#[test]
+fn nothing_is_sent_while_suppressed_and_the_raise_goes_out_when_it_ends() {
+    let mut t = Timeline::new(
+        &config(
+            r#"
+[[alert_group]]
+name = "all"
+notify = [{ who = ["alice"], every = "10m" }]
+"#,
+        ),
+        MON_8,
+    );
+    t.raise_with(
+        "web1",
+        "disk",
+        AlertChange {
+            suppress_until: Some(MON_8 + 20 * MIN),
+            ..AlertChange::default()
+        },
+    );
+    t.at(20 * MIN - 1);
+    t.nothing();
+    t.at(20 * MIN);
+    t.want(&[("alice", "email", &["raised disk"])]);
+    t.at(30 * MIN);
+    t.want(&[("alice", "email", &["reminder disk"])]);
+}
+
+#[test]
+fn rate_limits_hold_messages_and_send_a_summary_when_they_lift() {
+    let mut t = Timeline::new(
+        &config(
+            r#"
+[person.dave]
+email = "dave@example.com"
+sms = "+447700900004"
+urgent = ["sms"]
+normal = ["email"]
+rate_limit = { count = 3, within = "60s" }
+
+[[alert_group]]
+name = "urgent"
+level = "urgent"
+match = { id = ["urgent*"] }
+notify = [{ who = ["dave"] }]
+
+[[alert_group]]
+name = "rest"
+notify = [{ who = ["dave"] }]
+"#,
+        ),
+        MON_8,
+    );
+    for i in 0..5 {
+        t.at(i * 5);
+        t.raise("web1", &format!("disk{i}"));
+    }
+    // Three of the first five go out; two are held.
+    let got = t.new_messages();
+    assert_eq!(got.len(), 3, "{got:#?}");
+    assert!(got.iter().all(|g| g.notifier == "email"));
+    let held = t.d().history("web1", "disk4");
+    assert!(
+        held.iter()
+            .any(|h| h.result.as_deref() == Some("rate-limited")),
+        "{held:?}"
+    );
+    // A higher level breaks through a limit filled by lower ones.
+    t.at(30);
+    t.raise("web1", "urgent1");
+    t.want(&[("dave", "sms", &["raised urgent1"])]);
+    // One held alert clears meanwhile.
+    t.clear("web1", "disk3");
+    let got = t.new_messages();
+    assert!(got.is_empty(), "the clear is held too: {got:#?}");
+    // A full minute after the last message (at 30 s): the summary, naming
+    // what is still raised of what was held.
+    t.at(89);
+    t.nothing();
+    t.at(90);
+    let got = t.new_messages();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0].held, 3);
+    assert_eq!(got[0].events, ["reminder disk4"]);
+    assert!(
+        got[0].text.starts_with("3 messages held by the rate limit"),
+        "{}",
+        got[0].text
+    );
+    // Then messages flow again.
+    t.raise("web1", "disk9");
+    t.want(&[("dave", "email", &["raised disk9"])]);
+}
+
+#[test]
+fn each_member_of_a_list_has_their_own_limit() {
+    let mut t = Timeline::new(
+        &config(
+            r#"
+[person.erin]
+email = "erin@example.com"
+rate_limit = { count = 1, within = "10m" }
+
+[person.frank]
+email = "frank@example.com"
+
+[[alert_group]]
+name = "all"
+notify = [{ who = ["erin", "frank"] }]
+"#,
+        ),
+        MON_8,
+    );
+    for id in ["a", "b", "c"] {
+        t.raise("web1", id);
+    }
+    let got = t.new_messages();
+    let count = |p: &str| got.iter().filter(|g| g.person == p).count();
+    assert_eq!((count("erin"), count("frank")), (1, 3), "{got:#?}");
+}
+
+#[test]
+fn a_storm_of_fifty_alerts_is_two_messages_per_person_and_notifier() {
+    let mut t = Timeline::new(
+        &config(
+            r#"
+[oncall]
+batch_window = "30s"
+
+[[alert_group]]
+name = "all"
+level = "urgent"
+notify = [{ who = ["ops"] }]
+"#,
+        )
+        .replace("[oncall]\nbatch_window = \"0s\"\n", ""),
+        MON_8,
+    );
+    let ids: Vec<String> = (0..50).map(|i| format!("hb{i:02}")).collect();
+    t.raise_many("rack1", &ids);
+    let first = t.new_messages();
+    assert_eq!(first.len(), 2, "one page each now: {first:#?}");
+    assert!(first.iter().all(|g| g.events.len() == 1));
+    t.at(29);
+    t.nothing();
+    t.at(30);
+    let batch = t.new_messages();
+    assert_eq!(batch.len(), 2, "{batch:#?}");
+    for g in &batch {
+        assert_eq!(g.events.len(), 49);
+        assert!(g.text.starts_with("49 RAISED (urgent): "), "{}", g.text);
+        assert!(g.text.contains(" and 44 more."), "{}", g.text);
+    }
+    t.at(10 * MIN);
+    t.nothing();
+}
+
+#[test]
+fn rotations_tell_whoever_is_on_and_people_away_are_skipped() {
+    let mut t = Timeline::new(
+        &config(
+            r#"
+[person.gina]
+email = "gina@example.com"
+away = [{ from = "2026-11-24", until = "2026-11-25" }]
+
+[rotation.primary]
+members = ["alice", "bob"]
+shift = "1d"
+handoff = "2026-11-23T09:00"
+overrides = [{ who = "carol", from = "2026-11-25T09:00", until = "2026-11-25T12:00" }]
+
+[[alert_group]]
+name = "all"
+notify = [{ who = ["primary", "gina"] }]
+"#,
+        ),
+        MON_8,
+    );
+    // Before Monday's 09:00 hand-over the turn is Sunday's: bob.
+    t.raise("web1", "a");
+    t.want(&[
+        ("bob", "email", &["raised a"]),
+        ("gina", "email", &["raised a"]),
+    ]);
+    t.at(HOUR);
+    t.raise("web1", "b");
+    t.want(&[
+        ("alice", "email", &["raised b"]),
+        ("gina", "email", &["raised b"]),
+    ]);
+    // Tuesday: bob's turn, gina away.
+    t.at(25 * HOUR);
+    t.raise("web1", "c");
+    t.want(&[("bob", "email", &["raised c"])]);
+    // Wednesday 10:00: carol's override.
+    t.at(50 * HOUR);
+    t.raise("web1", "d");
+    t.want(&[
+        ("carol", "email", &["raised d"]),
+        ("gina", "email", &["raised d"]),
+    ]);
+}
+
+#[test]
+fn a_rotation_hands_over_at_local_nine_across_the_clocks_going_forward() {
+    // Europe/London goes to summer time on Sunday 2026-03-29. A weekly
+    // rotation handing over on Mondays at 09:00 local time hands over at
+    // 08:00 UTC on the 30th: an alert at 08:30 UTC goes to the new person.
+    let before = 1_774_254_600; // Monday 2026-03-23 08:30 UTC = 08:30 GMT
+    let after = 1_774_859_400; // Monday 2026-03-30 08:30 UTC = 09:30 BST
+    let mut t = Timeline::new(
+        &config(
+            r#"
+[oncall]
+timezone = "Europe/London"
+batch_window = "0s"
+
+[rotation.primary]
+members = ["alice", "bob"]
+shift = "1w"
+handoff = "2026-03-16T09:00"
+
+[[alert_group]]
+name = "all"
+notify = [{ who = ["primary"] }]
+"#,
+        )
+        .replace("[oncall]\nbatch_window = \"0s\"\n\n[person", "[person"),
+        before,
+    );
+    t.raise("web1", "a");
+    // 08:30 GMT on the 23rd is before that day's hand-over: alice's week.
+    t.want(&[("alice", "email", &["raised a"])]);
+    t.at(after - before);
+    t.raise("web1", "b");
+    // Nine o'clock local (08:00 UTC) has passed: alice's turn again. Had the
+    // hand-over stayed at 09:00 UTC, bob would still be on.
+    t.want(&[("alice", "email", &["raised b"])]);
+}
+
+#[test]
+fn a_fallback_notifier_gets_what_the_first_gave_up() {
+    let mut t = Timeline::failing(
+        &config(
+            r#"
+[person.hank]
+sms = "+447700900008"
+email = "hank@example.com"
+urgent = ["sms|email"]
+
+[[alert_group]]
+name = "all"
+level = "urgent"
+notify = [{ who = ["hank"] }]
+"#,
+        ),
+        MON_8,
+        &["sms"],
+    );
+    t.raise("web1", "disk");
+    t.want(&[("hank", "email", &["raised disk"])]);
+    let history = t.d().history("web1", "disk");
+    let results: Vec<(Option<&str>, Option<&str>)> = history
+        .iter()
+        .filter(|h| h.kind == "notification")
+        .map(|h| (h.notifier.as_deref(), h.result.as_deref()))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            (Some("sms"), Some("queued")),
+            (Some("sms"), Some("gave up")),
+            (Some("email"), Some("delivered")),
+        ]
+    );
+}
+
+#[test]
+fn reminders_and_batches_survive_a_restart() {
+    let mut t = Timeline::new(
+        &config(
+            r#"
+[[alert_group]]
+name = "all"
+notify = [{ who = ["alice"], every = "15m" }]
+"#,
+        ),
+        MON_8,
+    );
+    t.raise("web1", "disk");
+    t.want(&[("alice", "email", &["raised disk"])]);
+    t.at(5 * MIN);
+    t.restart();
+    t.at(15 * MIN - 1);
+    t.nothing();
+    t.at(15 * MIN);
+    t.want(&[("alice", "email", &["reminder disk"])]);
+}
