@@ -92,6 +92,7 @@ pub async fn start_with(
         .collect();
     let by_name: std::collections::HashMap<String, Arc<Notify>> = wakes.iter().cloned().collect();
     for (notifier, (_, wake)) in config.notifiers.iter().zip(&wakes) {
+        metrics.notifier_known(notifier.name());
         let worker = Worker {
             name: notifier.name().to_owned(),
             notifier: match given.iter().position(|(name, _)| name == notifier.name()) {
@@ -108,6 +109,13 @@ pub async fn start_with(
         };
         tasks.spawn(worker.run());
     }
+    tasks.spawn(prune_history(
+        store.clone(),
+        clock.clone(),
+        config.store.history_days * 86_400,
+        shutdown.clone(),
+    ));
+    let http_router = router.clone();
     let mut pager = Pager::new(router);
     for item in store.paging() {
         let (key, value) = item.context("reading the paging state")?;
@@ -151,14 +159,16 @@ pub async fn start_with(
     }
     let http = tcp.local_addr()?;
     tracing::info!(addr = %http, "HTTP listening");
-    let state = Arc::new(Http::new(
+    let mut state = Http::new(
         store.clone(),
         index.clone(),
         metrics.clone(),
         sink,
         clock,
         config.http.max_body_bytes,
-    ));
+    );
+    state.routing = http_router;
+    let state = Arc::new(state);
     tasks.spawn(http::serve(tcp, http::router(state), shutdown.clone()));
     tasks.close();
     Ok(Running {
@@ -247,6 +257,23 @@ pub(crate) fn load_index(
         "alerts loaded"
     );
     Ok(index)
+}
+
+/// Removes history older than `keep_s`, at start and then hourly.
+async fn prune_history(store: Arc<Store>, clock: Clock, keep_s: u64, shutdown: CancellationToken) {
+    loop {
+        let before = clock.now().saturating_sub(keep_s);
+        let pruning = store.clone();
+        match tokio::task::spawn_blocking(move || pruning.prune_history(before)).await {
+            Ok(Ok(0)) | Err(_) => {}
+            Ok(Ok(n)) => tracing::info!(removed = n, "old alert history removed"),
+            Ok(Err(err)) => tracing::error!(%err, "cannot prune the alert history"),
+        }
+        tokio::select! {
+            () = clock.sleep(std::time::Duration::from_secs(3600)) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
 }
 
 /// Says so when messages wait for a notifier that is no longer configured.

@@ -313,6 +313,16 @@ impl Metrics {
             .inc();
     }
 
+    /// Shows a notifier's counters (at 0) before its first attempt.
+    pub fn notifier_known(&self, notifier: &str) {
+        for result in NotifyResult::ALL {
+            drop(self.messages.get_or_create(&NotifierResult {
+                notifier: notifier.to_owned(),
+                result: result.label().result,
+            }));
+        }
+    }
+
     /// What the routing stage did since it was last asked.
     pub fn paging(&self, c: crate::routing::pager::Counts) {
         self.messages_deferred.inc_by(c.deferred);

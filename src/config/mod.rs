@@ -76,6 +76,8 @@ pub struct StoreConfig {
     pub max_alerts: usize,
     /// Memory sled may use for its page cache.
     pub cache_mib: u64,
+    /// Alert history is kept this many days.
+    pub history_days: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -111,14 +113,58 @@ pub enum Notifier {
         #[serde(default = "default_notifier_timeout")]
         timeout_s: u64,
     },
+    /// An HTTP POST per message, to the person's address on this notifier
+    /// (or `url` when the message has none).
+    Webhook {
+        name: String,
+        url: Option<String>,
+        #[serde(default)]
+        format: WebhookFormat,
+        #[serde(default = "default_webhook_timeout")]
+        timeout_s: u64,
+    },
+    /// An e-mail per message, to the person's address on this notifier.
+    Smtp {
+        name: String,
+        /// `host:port` of the mail server.
+        server: String,
+        from: String,
+        #[serde(default)]
+        starttls: bool,
+        user: Option<String>,
+        /// A file holding the password (first line).
+        password_file: Option<PathBuf>,
+        #[serde(default = "default_webhook_timeout")]
+        timeout_s: u64,
+    },
+}
+
+/// The body a webhook posts.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// The same document a command gets on stdin.
+    #[default]
+    Json,
+    /// Alertmanager's webhook payload, version 4.
+    Alertmanager,
+    /// `{"text": …}`.
+    Slack,
 }
 
 impl Notifier {
     pub fn name(&self) -> &str {
         match self {
-            Notifier::Log { name } | Notifier::Command { name, .. } => name,
+            Notifier::Log { name }
+            | Notifier::Command { name, .. }
+            | Notifier::Webhook { name, .. }
+            | Notifier::Smtp { name, .. } => name,
         }
     }
+}
+
+fn default_webhook_timeout() -> u64 {
+    10
 }
 
 fn default_notifier_timeout() -> u64 {
@@ -181,6 +227,7 @@ impl Default for StoreConfig {
             max_writes_per_s: 2_000,
             max_alerts: 1_000_000,
             cache_mib: 8,
+            history_days: 30,
         }
     }
 }
@@ -293,6 +340,9 @@ impl Config {
                 "at most 60000 (a minute of updates could be lost)",
             );
         }
+        if self.store.history_days == 0 {
+            fail("store.history_days", "must be at least 1");
+        }
         if self.store.cache_mib == 0 {
             fail("store.cache_mib", "must be at least 1");
         }
@@ -324,16 +374,50 @@ impl Config {
             if self.notifiers[..i].iter().any(|n| n.name() == name) {
                 fail(&key("name"), &format!("{name:?} is used twice"));
             }
-            if let Notifier::Command {
-                command, timeout_s, ..
-            } = notifier
-            {
-                if command.first().is_none_or(String::is_empty) {
-                    fail(&key("command"), "needs a program to run");
+            match notifier {
+                Notifier::Command {
+                    command, timeout_s, ..
+                } => {
+                    if command.first().is_none_or(String::is_empty) {
+                        fail(&key("command"), "needs a program to run");
+                    }
+                    if *timeout_s == 0 {
+                        fail(&key("timeout_s"), "must be at least 1");
+                    }
                 }
-                if *timeout_s == 0 {
-                    fail(&key("timeout_s"), "must be at least 1");
+                Notifier::Webhook { url, timeout_s, .. } => {
+                    if url
+                        .as_deref()
+                        .is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+                    {
+                        fail(&key("url"), "must start with http:// or https://");
+                    }
+                    if *timeout_s == 0 {
+                        fail(&key("timeout_s"), "must be at least 1");
+                    }
                 }
+                Notifier::Smtp {
+                    server,
+                    from,
+                    user,
+                    password_file,
+                    timeout_s,
+                    ..
+                } => {
+                    if crate::notify::smtp::split_server(server).is_none() {
+                        fail(&key("server"), &format!("{server:?} is not host:port"));
+                    }
+                    if from.parse::<lettre::message::Mailbox>().is_err() {
+                        fail(&key("from"), &format!("{from:?} is not an e-mail address"));
+                    }
+                    if user.is_some() != password_file.is_some() {
+                        fail(&key("user"), "user and password_file go together");
+                    }
+                    if *timeout_s == 0 {
+                        fail(&key("timeout_s"), "must be at least 1");
+                    }
+                }
+                Notifier::Log { .. } => {}
             }
         }
         oncall::problems(self, &mut fail);

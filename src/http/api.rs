@@ -208,6 +208,45 @@ pub async fn one(
     Ok(Json(AlertView::new(&key, &record)))
 }
 
+/// `GET /api/alerts/{source}/{id}/history`: the alert's history, oldest
+/// first (`update`, `notification` and `note` lines).
+pub async fn history(
+    http: Shared,
+    key: Result<Path<(String, String, String)>, PathRejection>,
+) -> Answer<Json<Vec<crate::store::HistoryEntry>>> {
+    let Path((source, id, what)) =
+        key.map_err(|err| ApiError::bad_request(format!("path: {}", err.body_text())))?;
+    if what != "history" {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no such page (an alert's history is /api/alerts/{source}/{id}/history: \
+             percent-encode a '/' in either as %2F)",
+        ));
+    }
+    let key = AlertKey::new(source, id);
+    if http.index().find(&key.source, &key.id).is_none() {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such alert"));
+    }
+    Ok(Json(http.store.history(&key).map_err(store_error)?))
+}
+
+/// `GET /alerts/{source}/{id}`, the link in messages: the alert's JSON
+/// until the page has a view of one alert.
+pub async fn link(
+    http: Shared,
+    key: Result<Path<(String, String)>, PathRejection>,
+) -> Answer<Json<AlertView>> {
+    one(http, key).await
+}
+
+/// `GET /api/oncall`: each rotation's person now and the next hand-over.
+pub async fn oncall(http: Shared) -> Json<serde_json::Value> {
+    Json(crate::routing::explain::oncall_json(
+        &http.routing,
+        http.clock.now(),
+    ))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct AckBody {

@@ -61,6 +61,8 @@ pub struct Http {
     pub sink: Sink,
     pub clock: Clock,
     pub max_body_bytes: usize,
+    /// Rotations and windows, for `GET /api/oncall`.
+    pub routing: crate::routing::Router,
     pub(crate) pages: page::Pages,
 }
 
@@ -81,6 +83,7 @@ impl Http {
             sink,
             clock,
             max_body_bytes,
+            routing: crate::routing::Router::default(),
             pages: page::Pages::new(),
         }
     }
@@ -126,8 +129,10 @@ pub fn router(http: Arc<Http>) -> Router {
         .route("/api/alerts/{source}/{id}", get(api::one))
         .route(
             "/api/alerts/{source}/{id}/{action}",
-            post(api::act).fallback(not_found),
+            get(api::history).post(api::act).fallback(not_found),
         )
+        .route("/alerts/{source}/{id}", get(api::link))
+        .route("/api/oncall", get(api::oncall))
         .route("/events", post(api::events))
         .route("/events/", post(api::events))
         .fallback(not_found)

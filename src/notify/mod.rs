@@ -15,6 +15,8 @@
 mod command;
 mod log;
 pub mod payload;
+pub mod smtp;
+pub mod webhook;
 pub mod worker;
 
 use std::future::Future;
@@ -24,6 +26,8 @@ use std::time::Duration;
 pub use self::command::CommandNotifier;
 pub use self::log::LogNotifier;
 pub use self::payload::Message;
+pub use self::smtp::SmtpNotifier;
+pub use self::webhook::WebhookNotifier;
 use crate::config;
 
 /// The result of one delivery attempt.
@@ -53,5 +57,41 @@ pub fn build(config: &config::Notifier) -> Box<dyn Notifier> {
             argv: command.clone(),
             timeout: Duration::from_secs(*timeout_s),
         }),
+        config::Notifier::Webhook {
+            url,
+            format,
+            timeout_s,
+            ..
+        } => Box::new(WebhookNotifier::new(
+            url.clone(),
+            *format,
+            Duration::from_secs(*timeout_s),
+        )),
+        config::Notifier::Smtp {
+            server,
+            from,
+            starttls,
+            user,
+            password_file,
+            timeout_s,
+            ..
+        } => {
+            // A password that cannot be read fails every attempt, loudly.
+            let login = user.clone().map(|user| {
+                let password = password_file
+                    .as_ref()
+                    .and_then(|f| std::fs::read_to_string(f).ok())
+                    .and_then(|p| p.lines().next().map(str::to_owned))
+                    .unwrap_or_default();
+                (user, password)
+            });
+            Box::new(SmtpNotifier::new(
+                server,
+                from,
+                *starttls,
+                login,
+                Duration::from_secs(*timeout_s),
+            ))
+        }
     }
 }

@@ -83,6 +83,13 @@ pub fn ago(then: UnixSecs, now: UnixSecs) -> String {
     }
 }
 
+/// What a path segment of a link escapes: all but letters, digits and `.-_~`.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'~');
+
 /// How many events a batch's text names before "and N more".
 const NAMED: usize = 5;
 
@@ -122,9 +129,7 @@ impl Message {
 
     /// The link to one alert.
     pub fn link(&self, key: &AlertKey) -> String {
-        let enc = |s: &str| {
-            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-        };
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string();
         format!(
             "{}/alerts/{}/{}",
             self.base_url,
@@ -272,7 +277,7 @@ pub(crate) mod tests {
         assert_eq!(
             message().text(),
             "disk: RAISED (urgent): 5 min ago: web1 disk full -- from web1.example.com. \
-             https://alerts.example.com/alerts/web1%2Eexample%2Ecom/disk"
+             https://alerts.example.com/alerts/web1.example.com/disk"
         );
     }
 

@@ -66,6 +66,14 @@ impl Worker {
                 };
                 self.finish(&id, notification, outcome);
             }
+            // What was delivered stays delivered across a crash: at most
+            // one batch is sent again after `kill -9`.
+            let store = self.store.clone();
+            let flushed = tokio::task::spawn_blocking(move || store.flush()).await;
+            if let Ok(Err(err)) = flushed {
+                self.metrics.store_errors.inc();
+                tracing::error!(notifier = %self.name, %err, "cannot flush the delivery cursor");
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod inproc;
+pub mod sinks;
 pub mod timeline;
 
 use std::io::{BufRead, BufReader};
