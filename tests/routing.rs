@@ -261,6 +261,11 @@ notify = [{ who = ["alice"], every = "10m" }]
             ..AlertChange::default()
         },
     );
+    let history = t.d().history("web1", "disk");
+    assert!(
+        history[0].text.starts_with("raised while suppressed until"),
+        "{history:?}"
+    );
     t.at(20 * MIN - 1);
     t.nothing();
     t.at(20 * MIN);

@@ -503,3 +503,94 @@ pub(super) fn problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems_of(text: &str) -> String {
+        match Config::parse(text, "t") {
+            Ok(_) => String::new(),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn durations_read_units_and_sums() {
+        assert_eq!(Secs::parse("30s"), Ok(Secs(30)));
+        assert_eq!(Secs::parse("1h30m"), Ok(Secs(5400)));
+        assert_eq!(Secs::parse("2d"), Ok(Secs(172_800)));
+        assert_eq!(Secs::parse("1w"), Ok(Secs(604_800)));
+        for bad in ["", "15", "m", "5x", "1.5h", "99999999999999999999w"] {
+            assert!(Secs::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn on_call_problems_name_their_key() {
+        let text = r#"
+[oncall]
+timezone = "Mars/Olympus"
+holidays = ["25 Dec"]
+base_url = "alerts.example.com"
+
+[window]
+lunch = { days = "mon-fry", hours = "12:00-13:00" }
+odd = { not = "nowhere" }
+loop_a = { not = "loop_b" }
+loop_b = { not = "loop_a" }
+
+[[notifier]]
+name = "email"
+kind = "log"
+
+[person.alice]
+email = "a@example.com"
+urgent = ["sms|email"]
+rate_limit = { count = 0, within = "1m" }
+away = [{ from = "2026-12-20", until = "2026-12-01" }]
+
+[rotation.primary]
+members = ["alice", "zed"]
+shift = "1w"
+handoff = "next monday"
+overrides = [{ who = "yan", from = "2026-01-01", until = "2026-01-02" }]
+
+[[alert_group]]
+name = "all"
+  [[alert_group.notify]]
+  who = ["primary", "nobody"]
+  during = "teatime"
+  via = ["pager"]
+"#;
+        let got = problems_of(text);
+        for key in [
+            "oncall.timezone",
+            "oncall.holidays[0]",
+            "oncall.base_url",
+            "window.lunch.days",
+            "window.odd.not",
+            "window.loop_a.not",
+            "person.alice.urgent",
+            "person.alice.rate_limit",
+            "person.alice.away[0]",
+            "rotation.primary.members",
+            "rotation.primary.handoff",
+            "rotation.primary.overrides[0]",
+            "alert_group[0].notify[0].who",
+            "alert_group[0].notify[0].during",
+            "alert_group[0].notify[0].via",
+        ] {
+            assert!(got.contains(&format!("t: {key}: ")), "{key} in:\n{got}");
+        }
+        assert!(got.contains("\"sms\" has no address"), "{got}");
+        assert!(got.contains("loop_a → loop_b → loop_a"), "{got}");
+    }
+
+    #[test]
+    fn a_bad_duration_names_its_key() {
+        let got = problems_of("[oncall]\nbatch_window = \"soon\"");
+        assert!(got.contains("batch_window"), "{got}");
+        assert!(got.contains("not a duration"), "{got}");
+    }
+}

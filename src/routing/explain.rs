@@ -113,10 +113,14 @@ pub fn route(
             if c.open { "open" } else { "closed" }
         );
         if c.unacknowledged_for > 0 {
-            let _ = write!(out, ", once unacknowledged for {}s", c.unacknowledged_for);
+            let _ = write!(
+                out,
+                ", once unacknowledged for {}",
+                span(c.unacknowledged_for)
+            );
         }
         if let Some(every) = c.every {
-            let _ = write!(out, ", every {every}s");
+            let _ = write!(out, ", every {}", span(every));
         }
         out.push('\n');
     }
@@ -139,6 +143,28 @@ pub fn route(
         let _ = writeln!(out, "  {}: {}", r.person, via.join(", "));
     }
     Ok(out)
+}
+
+/// A duration as the configuration writes it: `1h30m`, `15m`, `45s`.
+pub fn span(secs: u64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    let mut rest = secs;
+    for (unit, size) in [
+        ("w", 604_800),
+        ("d", 86_400),
+        ("h", 3_600),
+        ("m", 60),
+        ("s", 1),
+    ] {
+        if rest >= size {
+            let _ = write!(out, "{}{unit}", rest / size);
+            rest %= size;
+        }
+    }
+    out
 }
 
 /// Each rotation's person at `at` and the next hand-over, as JSON.
@@ -179,4 +205,18 @@ pub fn oncall(router: &Router, at: UnixSecs, json: bool) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_as_they_are_written() {
+        assert_eq!(span(900), "15m");
+        assert_eq!(span(5_400), "1h30m");
+        assert_eq!(span(604_800), "1w");
+        assert_eq!(span(45), "45s");
+        assert_eq!(crate::config::Secs::parse(&span(97_265)).unwrap().0, 97_265);
+    }
 }

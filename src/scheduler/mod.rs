@@ -417,6 +417,24 @@ impl Run {
         };
         self.dirty
             .mark(index.bucket_of(slot), tier, self.s.clock.now_ms());
+        if event.is_none()
+            && record.is_raised()
+            && !old.as_ref().is_some_and(Record::is_raised)
+            && record.is_suppressed(at)
+        {
+            self.dirty.history.push((
+                index.key(slot),
+                HistoryEntry {
+                    at,
+                    kind: "note".into(),
+                    text: format!(
+                        "raised while suppressed until {}: nobody is told before then",
+                        record.suppress_until.unwrap_or(at)
+                    ),
+                    ..HistoryEntry::default()
+                },
+            ));
+        }
         if let Some(kind) = event {
             let key = index.key(slot);
             // Most alerts have no detail: no need to ask the store.
