@@ -105,6 +105,8 @@ pub async fn start_with(
             wake: wake.clone(),
             wakes: by_name.clone(),
             base_url: router.base_url.clone(),
+            index: index.clone(),
+            history: std::sync::Mutex::default(),
             shutdown: shutdown.clone(),
         };
         tasks.spawn(worker.run());

@@ -21,7 +21,7 @@
 //! | `c`    | notifier name                        | delivery cursor: sequence, index   |
 //! | `x`    | sequence (u64 BE)                    | [`DeadLetter`]                     |
 //! | `g`    | `a` + alert key, or `p` + person     | paging state (`routing::pager`)    |
-//! | `h`    | source and id (each u16 BE length first), time (u64 BE), sequence (u64 BE) | [`HistoryEntry`] |
+//! | `h`    | bucket id (u32 BE), time (u64 BE), sequence (u64 BE) | [`HistoryBatch`]: lines of the bucket's alerts |
 //! | `m`    | meta name                            | anything                           |
 //!
 //! An alert key is the source's length (u16 BE), the source, then the id: no
@@ -183,6 +183,27 @@ pub struct Hop {
     pub to: String,
 }
 
+/// The history lines one write added for the alerts of one bucket (so that
+/// the number of keys follows buckets written, not alerts: see above).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct HistoryBatch {
+    #[prost(message, repeated, tag = "1")]
+    pub lines: Vec<HistoryLine>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct HistoryLine {
+    #[prost(string, tag = "1")]
+    pub source: String,
+    #[prost(string, tag = "2")]
+    pub id: String,
+    #[prost(message, required, tag = "3")]
+    pub entry: HistoryEntry,
+}
+
+/// A history line to write: the alert's bucket, the alert, the line.
+pub type History = (u32, AlertKey, HistoryEntry);
+
 /// One line of an alert's history.
 #[derive(Clone, PartialEq, prost::Message, serde::Serialize)]
 pub struct HistoryEntry {
@@ -283,7 +304,7 @@ pub struct Batch {
     /// Paging state (`routing::pager`): key → value, None removes it.
     pub paging: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// New lines of alerts' histories.
-    pub history: Vec<(AlertKey, HistoryEntry)>,
+    pub history: Vec<History>,
 }
 
 pub struct Store {
@@ -511,9 +532,7 @@ impl Store {
                 None => out.remove(full),
             }
         }
-        for (key, entry) in &batch.history {
-            out.insert(self.history_key(key, entry.at), entry.encode_to_vec());
-        }
+        self.history_into(&batch.history, &mut out);
         self.db.apply_batch(out)?;
         let queued = batch.messages.len() as u64;
         self.queue_depth.inc_by(queued as i64);
@@ -648,36 +667,71 @@ impl Store {
         })
     }
 
-    fn history_key(&self, key: &AlertKey, at: UnixSecs) -> Vec<u8> {
-        let mut out = history_prefix(key);
-        out.extend_from_slice(&at.to_be_bytes());
-        out.extend_from_slice(&self.next_seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-        out
+    /// One value per bucket for `lines`, into `out`.
+    fn history_into(&self, lines: &[History], out: &mut sled::Batch) {
+        let mut buckets: Vec<u32> = lines.iter().map(|(b, _, _)| *b).collect();
+        buckets.sort_unstable();
+        buckets.dedup();
+        for bucket in buckets {
+            let mut at = 0;
+            let lines: Vec<HistoryLine> = lines
+                .iter()
+                .filter(|(b, _, _)| *b == bucket)
+                .map(|(_, key, entry)| {
+                    at = at.max(entry.at);
+                    HistoryLine {
+                        source: key.source.clone(),
+                        id: key.id.clone(),
+                        entry: entry.clone(),
+                    }
+                })
+                .collect();
+            let mut key = Vec::with_capacity(21);
+            key.push(HISTORY);
+            key.extend_from_slice(&bucket.to_be_bytes());
+            key.extend_from_slice(&at.to_be_bytes());
+            key.extend_from_slice(&self.next_seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+            out.insert(key, HistoryBatch { lines }.encode_to_vec());
+        }
     }
 
-    /// Adds a line to an alert's history (not flushed).
-    pub fn add_history(&self, key: &AlertKey, entry: &HistoryEntry) -> Result<()> {
-        self.db
-            .insert(self.history_key(key, entry.at), entry.encode_to_vec())?;
+    /// Adds history lines (not flushed).
+    pub fn add_history(&self, lines: &[History]) -> Result<()> {
+        let mut out = sled::Batch::default();
+        self.history_into(lines, &mut out);
+        self.db.apply_batch(out)?;
         Ok(())
     }
 
-    /// An alert's history, oldest first.
-    pub fn history(&self, key: &AlertKey) -> Result<Vec<HistoryEntry>> {
-        self.db
-            .scan_prefix(history_prefix(key))
-            .values()
-            .map(|v| Ok(HistoryEntry::decode(&*v?)?))
-            .collect()
+    /// The history of the alert `key`, which lives in `bucket`, oldest first.
+    pub fn history(&self, bucket: u32, key: &AlertKey) -> Result<Vec<HistoryEntry>> {
+        let mut prefix = vec![HISTORY];
+        prefix.extend_from_slice(&bucket.to_be_bytes());
+        let mut out = Vec::new();
+        for value in self.db.scan_prefix(prefix).values() {
+            for line in HistoryBatch::decode(&*value?)?.lines {
+                if line.source == key.source && line.id == key.id {
+                    out.push(line.entry);
+                }
+            }
+        }
+        // Lines written later may be about earlier moments (a delivery
+        // attempt is written after its batch): order by time, stably.
+        out.sort_by_key(|e| e.at);
+        Ok(out)
     }
 
-    /// Removes history lines older than `before`; returns how many.
+    /// Removes history written before `before`; returns how many values.
     pub fn prune_history(&self, before: UnixSecs) -> Result<usize> {
         let mut batch = sled::Batch::default();
         let mut removed = 0;
-        for item in self.db.scan_prefix([HISTORY]) {
-            let (key, value) = item?;
-            if HistoryEntry::decode(&*value).map_or(true, |e| e.at < before) {
+        for key in self.db.scan_prefix([HISTORY]).keys() {
+            let key = key?;
+            let at = key
+                .get(5..13)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u64::from_be_bytes);
+            if at < before {
                 batch.remove(key);
                 removed += 1;
             }
@@ -735,18 +789,6 @@ fn push_source(out: &mut Vec<u8>, source: &str) {
 fn encode_alert_key_into(out: &mut Vec<u8>, key: &AlertKey) {
     push_source(out, &key.source);
     out.extend_from_slice(key.id.as_bytes());
-}
-
-/// The key prefix of one alert's history: both parts length-prefixed, so
-/// that no alert's prefix is the start of another's.
-fn history_prefix(key: &AlertKey) -> Vec<u8> {
-    let mut out = Vec::with_capacity(5 + key.source.len() + key.id.len());
-    out.push(HISTORY);
-    for part in [&key.source, &key.id] {
-        out.extend_from_slice(&(part.len().min(u16::MAX as usize) as u16).to_be_bytes());
-        out.extend_from_slice(part.as_bytes());
-    }
-    out
 }
 
 /// An alert key as bytes (length of the source first); see [`alert_key`].
@@ -871,6 +913,46 @@ mod tests {
         let mut out = Vec::new();
         encode_alert_key_into(&mut out, key);
         out
+    }
+
+    #[test]
+    fn history_is_kept_per_bucket_and_read_per_alert() {
+        let (_dir, store) = open();
+        let a = AlertKey::new("src", "a");
+        let b = AlertKey::new("src", "ab");
+        let line = |at: u64, text: &str| HistoryEntry {
+            at,
+            kind: "update".into(),
+            text: text.into(),
+            ..HistoryEntry::default()
+        };
+        store
+            .write(&Batch {
+                history: vec![
+                    (7, a.clone(), line(100, "raised")),
+                    (7, b.clone(), line(100, "raised b")),
+                ],
+                ..Batch::default()
+            })
+            .unwrap();
+        store
+            .add_history(&[(7, a.clone(), line(200, "cleared"))])
+            .unwrap();
+        let texts = |key: &AlertKey| -> Vec<String> {
+            store
+                .history(7, key)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.text)
+                .collect()
+        };
+        assert_eq!(texts(&a), ["raised", "cleared"]);
+        assert_eq!(texts(&b), ["raised b"]);
+        assert!(store.history(8, &a).unwrap().is_empty());
+        // One value per bucket per write, not per alert.
+        assert_eq!(store.db.scan_prefix([HISTORY]).count(), 2);
+        assert_eq!(store.prune_history(150).unwrap(), 1);
+        assert_eq!(texts(&a), ["cleared"]);
     }
 
     #[test]

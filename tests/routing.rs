@@ -275,7 +275,7 @@ notify = [{ who = ["alice"], every = "10m" }]
 }
 
 #[test]
-fn rate_limits_hold_messages_and_send_a_summary_when_they_lift() {
+fn a_rate_limit_of_six_a_minute_blocks_at_thirty_seconds_and_lifts_with_a_summary() {
     let mut t = Timeline::new(
         &config(
             r#"
@@ -284,7 +284,7 @@ email = "dave@example.com"
 sms = "+447700900004"
 urgent = ["sms"]
 normal = ["email"]
-rate_limit = { count = 3, within = "60s" }
+rate_limit = { count = 6, within = "60s" }
 
 [[alert_group]]
 name = "urgent"
@@ -299,45 +299,87 @@ notify = [{ who = ["dave"] }]
         ),
         MON_8,
     );
-    for i in 0..5 {
+    // An alert every five seconds: six go out (0 to 25 s), then the limit
+    // holds them (30, 35, 40 s).
+    for i in 0..9 {
         t.at(i * 5);
         t.raise("web1", &format!("disk{i}"));
+        let got = t.new_messages();
+        assert_eq!(got.len(), usize::from(i < 6), "at {}s: {got:#?}", i * 5);
     }
-    // Three of the first five go out; two are held.
-    let got = t.new_messages();
-    assert_eq!(got.len(), 3, "{got:#?}");
-    assert!(got.iter().all(|g| g.notifier == "email"));
-    let held = t.d().history("web1", "disk4");
+    let held = t.d().history("web1", "disk6");
     assert!(
         held.iter()
             .any(|h| h.result.as_deref() == Some("rate-limited")),
         "{held:?}"
     );
     // A higher level breaks through a limit filled by lower ones.
-    t.at(30);
+    t.at(45);
     t.raise("web1", "urgent1");
     t.want(&[("dave", "sms", &["raised urgent1"])]);
-    // One held alert clears meanwhile.
-    t.clear("web1", "disk3");
-    let got = t.new_messages();
-    assert!(got.is_empty(), "the clear is held too: {got:#?}");
-    // A full minute after the last message (at 30 s): the summary, naming
-    // what is still raised of what was held.
-    t.at(89);
+    // One held alert clears meanwhile: held too.
+    t.clear("web1", "disk6");
     t.nothing();
-    t.at(90);
+    // A full minute after the last message (45 s): the summary, naming what
+    // is still raised of what was held.
+    t.at(104);
+    t.nothing();
+    t.at(105);
     let got = t.new_messages();
     assert_eq!(got.len(), 1, "{got:#?}");
-    assert_eq!(got[0].held, 3);
-    assert_eq!(got[0].events, ["reminder disk4"]);
+    assert_eq!(got[0].held, 4);
+    assert_eq!(got[0].events, ["reminder disk7", "reminder disk8"]);
     assert!(
-        got[0].text.starts_with("3 messages held by the rate limit"),
+        got[0].text.starts_with("4 messages held by the rate limit"),
         "{}",
         got[0].text
     );
     // Then messages flow again.
     t.raise("web1", "disk9");
     t.want(&[("dave", "email", &["raised disk9"])]);
+}
+
+#[test]
+fn an_acknowledgement_that_runs_out_during_a_suppression_tells_nobody_what_they_knew() {
+    let mut t = Timeline::new(
+        &config(
+            r#"
+[[alert_group]]
+name = "all"
+notify = [{ who = ["alice"], every = "1h" }]
+"#,
+        ),
+        MON_8,
+    );
+    t.raise("web1", "disk");
+    t.want(&[("alice", "email", &["raised disk"])]);
+    // Cleared with "keep quiet for 30 minutes", raised again inside it,
+    // acknowledged and the acknowledgement runs out, all while suppressed.
+    t.at(MIN);
+    t.d().apply(mauved::alert::Update {
+        source: "web1".into(),
+        transmission_id: 900,
+        replace: false,
+        alerts: vec![AlertChange {
+            id: "disk".into(),
+            clear_time: Some(MON_8 + MIN),
+            suppress_until: Some(MON_8 + 31 * MIN),
+            ..AlertChange::default()
+        }],
+        received_at: MON_8 + MIN,
+    });
+    t.at(5 * MIN);
+    t.raise("web1", "disk");
+    t.ack("web1", "disk", "alice", 10 * MIN);
+    t.at(31 * MIN - 1);
+    t.nothing();
+    // At its end the alert is raised and unacknowledged, which is what
+    // alice last heard: nothing to tell (README, "Semantics").
+    t.at(40 * MIN);
+    t.nothing();
+    // Her reminders never stopped: the hourly one comes.
+    t.at(60 * MIN);
+    t.want(&[("alice", "email", &["reminder disk"])]);
 }
 
 #[test]

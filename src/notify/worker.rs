@@ -7,7 +7,7 @@
 //! (a command is killed) and its message stays queued for the next start.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -15,8 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Message, Notifier, Outcome};
 use crate::clock::Clock;
+use crate::index::Index;
 use crate::metrics::{Metrics, NotifyResult};
-use crate::store::{DeadLetter, HistoryEntry, Notification, QueueId, Store};
+use crate::store::{DeadLetter, History, HistoryEntry, Notification, QueueId, Store};
 
 /// Messages read from the queue at a time.
 const BATCH: usize = 64;
@@ -39,6 +40,10 @@ pub struct Worker {
     pub wakes: HashMap<String, Arc<Notify>>,
     /// Links in messages start with this.
     pub base_url: String,
+    /// For the buckets history lines are kept in.
+    pub index: Arc<RwLock<Index>>,
+    /// History lines not written yet (written with each batch's flush).
+    pub history: Mutex<Vec<History>>,
     pub shutdown: CancellationToken,
 }
 
@@ -68,6 +73,7 @@ impl Worker {
             }
             // What was delivered stays delivered across a crash: at most
             // one batch is sent again after `kill -9`.
+            self.write_history();
             let store = self.store.clone();
             let flushed = tokio::task::spawn_blocking(move || store.flush()).await;
             if let Ok(Err(err)) = flushed {
@@ -102,6 +108,7 @@ impl Worker {
             attempt += 1;
             self.metrics.notification(&self.name, NotifyResult::Retried);
             self.history(notification, "retry", &why);
+            self.write_history();
             let delay = backoff(attempt);
             tracing::warn!(notifier = %self.name, %why, ?delay, "notification failed, will retry");
             tokio::select! {
@@ -129,6 +136,8 @@ impl Worker {
                     "notification given up: kept as a dead letter"
                 );
                 self.history(&notification, "gave up", &reason);
+                // Before a fallback can deliver: the history reads in order.
+                self.write_history();
                 let mut next = notification.clone();
                 let letter = DeadLetter {
                     notification,
@@ -170,7 +179,12 @@ impl Worker {
             ),
             why => format!("{result}: via {} to {}: {why}", self.name, person),
         };
-        for event in n.events() {
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        let lines = n.events().into_iter().map(|event| {
+            let key = event.key();
+            let bucket = index
+                .find(&key.source, &key.id)
+                .map_or(u32::MAX, |s| index.bucket_of(s));
             let entry = HistoryEntry {
                 at: self.clock.now(),
                 kind: "notification".into(),
@@ -179,10 +193,23 @@ impl Worker {
                 notifier: Some(self.name.clone()),
                 result: Some(result.to_owned()),
             };
-            if let Err(err) = self.store.add_history(&event.key(), &entry) {
-                self.metrics.store_errors.inc();
-                tracing::error!(%err, "cannot write the alert's history");
-            }
+            (bucket, key, entry)
+        });
+        self.history
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(lines);
+    }
+
+    /// Writes the history lines collected so far (one value per bucket).
+    fn write_history(&self) {
+        let lines = std::mem::take(&mut *self.history.lock().unwrap_or_else(|e| e.into_inner()));
+        if lines.is_empty() {
+            return;
+        }
+        if let Err(err) = self.store.add_history(&lines) {
+            self.metrics.store_errors.inc();
+            tracing::error!(%err, "cannot write the alerts' history");
         }
     }
 }

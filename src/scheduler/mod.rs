@@ -630,6 +630,14 @@ impl Run {
                 },
                 history: if urgent_due {
                     std::mem::take(&mut self.dirty.history)
+                        .into_iter()
+                        .map(|(key, entry)| {
+                            let bucket = index
+                                .find(&key.source, &key.id)
+                                .map_or(u32::MAX, |s| index.bucket_of(s));
+                            (bucket, key, entry)
+                        })
+                        .collect()
                 } else {
                     Vec::new()
                 },
@@ -682,7 +690,12 @@ impl Run {
             let mut paging = job.batch.paging;
             paging.append(&mut self.dirty.paging);
             self.dirty.paging = paging;
-            let mut history = job.batch.history;
+            let mut history: Vec<_> = job
+                .batch
+                .history
+                .into_iter()
+                .map(|(_, key, entry)| (key, entry))
+                .collect();
             history.append(&mut self.dirty.history);
             self.dirty.history = history;
             // Try again after a flush interval, not in a tight loop.
