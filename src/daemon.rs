@@ -84,7 +84,11 @@ pub async fn start_with(
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let router = Router::new(config);
+    let mut router = Router::new(config);
+    if config.oncall.base_url.is_none() {
+        // The address really listened on (port 0 in the config is a real port now).
+        router.base_url = format!("http://{}", tcp.local_addr()?);
+    }
     let wakes: Vec<(String, Arc<Notify>)> = config
         .notifiers
         .iter()
