@@ -506,6 +506,10 @@ pub enum ActionError {
     NotAcknowledged,
     #[error("the acknowledgement must end in the future")]
     UntilInPast,
+    #[error("the suppression must end in the future")]
+    SuppressInPast,
+    #[error("the alert is not suppressed")]
+    NotSuppressed,
 }
 
 /// Acknowledges a raised alert until `until`, capped at `now + max_ack_s`.
@@ -543,6 +547,51 @@ pub fn unacknowledge(old: &Record, now: UnixSecs) -> Result<Transition, ActionEr
     rec.raise(now);
     rec.updated_at = now;
     Ok(rec.finish(true, Some(EventKind::ReRaised), now))
+}
+
+/// Raises an alert by hand, now (its text unchanged).
+pub fn raise_now(old: &Record, source: &str, id: &str, now: UnixSecs) -> Transition {
+    let change = AlertChange {
+        id: id.to_owned(),
+        raise_time: Some(now),
+        ..AlertChange::default()
+    };
+    apply(Some(old), source, &change, now)
+}
+
+/// Clears an alert by hand, now (a pending heartbeat forgets its timer).
+pub fn clear_now(old: &Record, source: &str, id: &str, now: UnixSecs) -> Transition {
+    let change = AlertChange {
+        id: id.to_owned(),
+        clear_time: Some(now),
+        ..AlertChange::default()
+    };
+    apply(Some(old), source, &change, now)
+}
+
+/// Keeps an alert quiet until `until`, whatever its state: nothing is sent
+/// meanwhile; at the end people hear what changed (see [`tick`]).
+pub fn suppress(old: &Record, until: UnixSecs, now: UnixSecs) -> Result<Transition, ActionError> {
+    if until <= now {
+        return Err(ActionError::SuppressInPast);
+    }
+    let mut rec = old.clone();
+    rec.suppress_until = Some(until);
+    rec.updated_at = now;
+    Ok(rec.finish(old.is_raised(), None, now))
+}
+
+/// Ends a suppression now: people hear at once what they missed, if anything.
+pub fn unsuppress(old: &Record, now: UnixSecs) -> Result<Transition, ActionError> {
+    if !old.is_suppressed(now) {
+        return Err(ActionError::NotSuppressed);
+    }
+    let mut rec = old.clone();
+    rec.suppress_until = None;
+    rec.remind_at = None;
+    rec.updated_at = now;
+    let event = rec.untold_change();
+    Ok(rec.finish(old.is_raised(), event, now))
 }
 
 fn overwrite_if_given(field: &mut String, given: &Option<String>) {

@@ -225,6 +225,10 @@ pub struct HistoryEntry {
     #[prost(string, optional, tag = "6")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
+    /// Who did it (an action or a note: the user or token).
+    #[prost(string, optional, tag = "7")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 impl Notification {

@@ -129,16 +129,17 @@ fn acknowledge_and_unacknowledge() {
     assert_eq!(d.json("/api/counts")["acknowledged"], 1);
 
     // A pending alert cannot be acknowledged.
-    let (status, body) = d.post("/api/alerts/web1/hb/acknowledge", "");
+    let by = r#"{"by": "alice"}"#;
+    let (status, body) = d.post("/api/alerts/web1/hb/acknowledge", by);
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("not raised"));
 
-    let (status, body) = d.post("/api/alerts/web1/disk/unacknowledge", "");
+    let (status, body) = d.post("/api/alerts/web1/disk/unacknowledge", by);
     assert_eq!(status, 200, "{body}");
     assert_eq!(d.state("web1", "disk").as_deref(), Some("raised"));
-    let (status, _) = d.post("/api/alerts/web1/disk/unacknowledge", "");
+    let (status, _) = d.post("/api/alerts/web1/disk/unacknowledge", by);
     assert_eq!(status, 409);
-    assert_eq!(d.post("/api/alerts/web1/nope/acknowledge", "").0, 404);
+    assert_eq!(d.post("/api/alerts/web1/nope/acknowledge", by).0, 404);
 }
 
 #[test]

@@ -10,10 +10,10 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 
-use super::{ApiError, Shared};
-use crate::alert::{AlertKey, State, UnixSecs};
+use super::{actions, ApiError, Principal, Shared};
+use crate::alert::{AlertKey, State};
 use crate::events;
-use crate::scheduler::{self, Action};
+use crate::scheduler;
 use crate::view::AlertView;
 use crate::wire;
 
@@ -250,50 +250,62 @@ pub async fn oncall(http: Shared) -> Json<serde_json::Value> {
     ))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct AckBody {
-    by: Option<String>,
-    until: Option<UnixSecs>,
-    for_s: Option<u64>,
-}
-
+/// `POST /api/alerts/{source}/{id}/{action}`: one alert (see `actions`).
 pub async fn act(
     http: Shared,
+    principal: Principal,
     target: Result<Path<(String, String, String)>, PathRejection>,
     raw: Result<Bytes, BytesRejection>,
 ) -> Answer<Json<AlertView>> {
-    let (source, id, action) = path(target)?;
-    let raw = body(raw)?;
-    let parsed: AckBody = if raw.iter().all(u8::is_ascii_whitespace) {
-        AckBody::default()
-    } else {
-        serde_json::from_slice(&raw).map_err(|err| ApiError::bad_request(format!("body: {err}")))?
-    };
-    let now = http.clock.now();
-    let action = match action.as_str() {
-        "acknowledge" => Action::Acknowledge {
-            by: parsed.by.unwrap_or_else(|| "anonymous".into()),
-            // mauve's default acknowledgement lasts an hour.
-            until: parsed
-                .until
-                .unwrap_or_else(|| now.saturating_add(parsed.for_s.unwrap_or(3600))),
-        },
-        "unacknowledge" => Action::Unacknowledge,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no such action (acknowledge, unacknowledge)",
-            ))
-        }
-    };
+    let (source, id, name) = path(target)?;
+    let body = actions::Body::parse(&body(raw)?)?;
+    if body.alerts.is_some() {
+        return Err(ApiError::bad_request(
+            "alerts: only for POST /api/alerts/{action} (many alerts at once)",
+        ));
+    }
+    let action = actions::action(&name, &body, http.clock.now(), &http.routing)?;
+    let by = actions::author(&body, principal.0.as_deref())?;
     let key = AlertKey::new(source, id);
     let record = http
         .scheduler
-        .act(key.clone(), action)
+        .act(key.clone(), &by, action)
         .await
         .map_err(scheduler_error)?;
     Ok(Json(AlertView::new(&key, &record)))
+}
+
+/// `POST /api/alerts/{action}` with `{"alerts": [{"source", "id"}, …], …}`:
+/// the same action on many alerts; each gets its own status.
+pub async fn act_many(
+    http: Shared,
+    principal: Principal,
+    name: Result<Path<String>, PathRejection>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Answer<Json<serde_json::Value>> {
+    let Path(name) =
+        name.map_err(|err| ApiError::bad_request(format!("path: {}", err.body_text())))?;
+    let body = actions::Body::parse(&body(raw)?)?;
+    let action = actions::action(&name, &body, http.clock.now(), &http.routing)?;
+    let by = actions::author(&body, principal.0.as_deref())?;
+    let mut results = Vec::new();
+    for key in actions::targets(&body)? {
+        let done = http.scheduler.act(key.clone(), &by, action.clone()).await;
+        results.push(match done {
+            Ok(record) => serde_json::json!({
+                "source": key.source, "id": key.id, "status": 200,
+                "alert": AlertView::new(&key, &record),
+            }),
+            Err(err) => {
+                let err = scheduler_error(err);
+                serde_json::json!({
+                    "source": key.source, "id": key.id,
+                    "status": err.status().as_u16(), "error": err.message(),
+                })
+            }
+        });
+    }
+    Ok(Json(serde_json::json!({ "results": results })))
 }
 
 /// `POST /events`: purppura-style JSON, applied exactly like a datagram.

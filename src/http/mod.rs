@@ -19,6 +19,7 @@
 //! | POST   | `/api/alerts/{source}/{id}/unacknowledge`   |                           |
 //! | POST   | `/events`                                   | JSON alert submission     |
 
+mod actions;
 mod api;
 mod page;
 
@@ -97,6 +98,25 @@ impl Http {
     }
 }
 
+/// Who makes a request: the logged-in user or the token's name, if any.
+#[derive(Clone, Debug, Default)]
+pub struct Principal(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
 /// An error answer: a status and `{"error": "..."}`.
 #[derive(Debug)]
 pub(crate) struct ApiError(StatusCode, String);
@@ -104,6 +124,14 @@ pub(crate) struct ApiError(StatusCode, String);
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError(status, message.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.0
+    }
+
+    pub fn message(&self) -> &str {
+        &self.1
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -131,6 +159,7 @@ pub fn router(http: Arc<Http>) -> Router {
             "/api/alerts/{source}/{id}/{action}",
             get(api::history).post(api::act).fallback(not_found),
         )
+        .route("/api/alerts/{action}", post(api::act_many))
         .route("/alerts/{source}/{id}", get(api::link))
         .route("/api/oncall", get(api::oncall))
         .route("/events", post(api::events))

@@ -192,6 +192,7 @@ impl Worker {
                 person: n.person.clone(),
                 notifier: Some(self.name.clone()),
                 result: Some(result.to_owned()),
+                by: None,
             };
             (bucket, key, entry)
         });

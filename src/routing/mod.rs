@@ -90,6 +90,8 @@ pub struct Router {
     who: BTreeMap<String, Vec<String>>,
     rotations: BTreeMap<String, Rotation>,
     pub calendar: Calendar,
+    /// The `working` window (for "N working hours").
+    pub working: Option<Window>,
     /// Storm batching window, seconds (0: none).
     pub batch_window: u64,
     /// Links in messages start with this.
@@ -162,6 +164,7 @@ impl Router {
                 zone,
                 holidays: config.oncall.holiday_dates(),
             },
+            working: windows::compile(&windows, "working").ok(),
             batch_window: config.oncall.batch_window.0,
             base_url: config
                 .oncall

@@ -172,6 +172,7 @@ impl Effects {
                 person: Some(person.to_owned()),
                 notifier: Some(notifier.to_owned()),
                 result: Some(result.to_owned()),
+                by: None,
             },
         ));
     }

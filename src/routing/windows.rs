@@ -214,6 +214,37 @@ impl Window {
     }
 }
 
+impl Window {
+    /// The moment `secs` of open time after `from`: mauve's "N working
+    /// hours" (open time counted minute by minute; None if it takes more
+    /// than a year).
+    pub fn after_open_time(
+        &self,
+        from: UnixSecs,
+        secs: u64,
+        calendar: &Calendar,
+    ) -> Option<UnixSecs> {
+        let mut left = secs;
+        let mut t = from;
+        let limit = from + 366 * 86_400;
+        while left > 0 {
+            if t > limit {
+                return None;
+            }
+            // Up to the next whole minute (windows change on whole minutes).
+            let step = (60 - t % 60).min(left);
+            if self.is_open(t, calendar) {
+                left -= step;
+                t += step;
+            } else {
+                // Jump to the next opening.
+                t = self.next_open(t, calendar).unwrap_or(t + LOOK_AHEAD_S);
+            }
+        }
+        Some(t)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +341,27 @@ mod tests {
         assert_eq!(
             working.next_open(at("2026-10-23T18:00", &c), &c),
             Some(at("2026-10-26T09:30", &c))
+        );
+    }
+
+    #[test]
+    fn working_hours_count_only_open_time() {
+        let c = london();
+        let working = window("working");
+        // Friday 17:00 + 2 working hours = Monday 11:00.
+        assert_eq!(
+            working.after_open_time(at("2026-11-27T17:00", &c), 2 * 3600, &c),
+            Some(at("2026-11-30T11:00", &c))
+        );
+        // From outside the window: counting starts at the opening.
+        assert_eq!(
+            working.after_open_time(at("2026-11-28T12:00", &c), 3600, &c),
+            Some(at("2026-11-30T10:30", &c))
+        );
+        // Over Christmas (a holiday on Friday the 25th).
+        assert_eq!(
+            working.after_open_time(at("2026-12-24T17:00", &c), 3600, &c),
+            Some(at("2026-12-28T10:00", &c))
         );
     }
 

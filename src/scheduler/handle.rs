@@ -43,10 +43,17 @@ impl SchedulerHandle {
         wait.await.map_err(|_| Error::Stopped)?
     }
 
-    /// Acts on one alert; the answer comes once the change is on disk.
-    pub async fn act(&self, key: AlertKey, action: Action) -> Result<Record, Error> {
+    /// Acts on one alert on behalf of `by`; the answer comes once the
+    /// change (and its history line) is on disk.
+    pub async fn act(&self, key: AlertKey, by: &str, action: Action) -> Result<Record, Error> {
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Act { key, action, reply }).await?;
+        self.send(Command::Act {
+            key,
+            by: by.to_owned(),
+            action,
+            reply,
+        })
+        .await?;
         answer.await.map_err(|_| Error::Stopped)?
     }
 

@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use self::dirty::{Dirty, Tier};
 pub use self::handle::SchedulerHandle;
 use self::writer::{Done, Job, Writer};
-use crate::alert::{self, AlertKey, Record, TickTime, Transition, UnixSecs, Update};
+use crate::alert::{self, AlertKey, EventKind, Record, TickTime, Transition, UnixSecs, Update};
 use crate::clock::Clock;
 use crate::index::{self, Index, SlotId};
 use crate::ingest::LogLimiter;
@@ -54,8 +54,47 @@ const MAX_PENDING_DETAIL_BYTES: usize = 64 << 20;
 /// An operator action on one alert.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    Acknowledge { by: String, until: UnixSecs },
+    Acknowledge { until: UnixSecs },
     Unacknowledge,
+    Raise,
+    Clear,
+    Suppress { until: UnixSecs },
+    Unsuppress,
+    Note { text: String },
+}
+
+impl Action {
+    /// What the alert's history says of it.
+    fn history(&self, by: &str, zone: &jiff::tz::TimeZone) -> (&'static str, String) {
+        let at = |t: UnixSecs| crate::routing::rotation::show(t, zone);
+        match self {
+            Action::Acknowledge { until } => (
+                "update",
+                format!("ACKNOWLEDGED until {} by {by}", at(*until)),
+            ),
+            Action::Unacknowledge => ("update", format!("UNACKNOWLEDGED by {by}")),
+            Action::Raise => ("update", format!("RAISED by {by}")),
+            Action::Clear => ("update", format!("CLEARED by {by}")),
+            Action::Suppress { until } => {
+                ("update", format!("SUPPRESSED until {} by {by}", at(*until)))
+            }
+            Action::Unsuppress => ("update", format!("UNSUPPRESSED by {by}")),
+            Action::Note { text } => ("note", text.clone()),
+        }
+    }
+}
+
+/// What the history says of an event.
+fn event_text(kind: EventKind, record: &Record) -> String {
+    let shout = kind.as_str().to_ascii_uppercase();
+    match kind {
+        EventKind::Acknowledged => match &record.acknowledged_by {
+            Some(by) => format!("{shout} by {by}"),
+            None => shout,
+        },
+        _ if record.summary.is_empty() => shout,
+        _ => format!("{shout}: {}", record.summary),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +142,7 @@ enum Command {
     },
     Act {
         key: AlertKey,
+        by: String,
         action: Action,
         reply: oneshot::Sender<Reply>,
     },
@@ -147,6 +187,8 @@ struct Run {
     /// The command being handled waits for durability: what it changes is
     /// written at once, whatever the pace.
     waited_on: bool,
+    /// An operator action is being committed (it writes its own history line).
+    acting: bool,
     /// When the last job carrying urgent changes was handed over (clock ms).
     last_urgent_ms: u64,
     /// When the pacing budget was last topped up, and what is left of it.
@@ -179,6 +221,7 @@ impl Scheduler {
             writer_busy: false,
             flush_all: false,
             waited_on: false,
+            acting: false,
             last_urgent_ms: now_ms,
             budget_at_ms: now_ms,
             budget: 0.0,
@@ -309,9 +352,14 @@ impl Run {
                 self.waited_on = false;
                 self.dirty.waiting.extend(durable.map(Waiter::Applied));
             }
-            Command::Act { key, action, reply } => {
+            Command::Act {
+                key,
+                by,
+                action,
+                reply,
+            } => {
                 self.waited_on = true;
-                let acted = self.act(&key, &action);
+                let acted = self.act(&key, &by, &action);
                 self.waited_on = false;
                 match acted {
                     // Answered once the change is on disk.
@@ -441,15 +489,18 @@ impl Run {
             record.detail = self.detail_of(index, slot);
             let mut effects = Effects::default();
             self.s.pager.on_event(&key, kind, &record, at, &mut effects);
-            self.dirty.history.push((
-                key.clone(),
-                HistoryEntry {
-                    at,
-                    kind: "update".into(),
-                    text: kind.as_str().into(),
-                    ..HistoryEntry::default()
-                },
-            ));
+            // An action writes its own line, with its author.
+            if !self.acting {
+                self.dirty.history.push((
+                    key.clone(),
+                    HistoryEntry {
+                        at,
+                        kind: "update".into(),
+                        text: event_text(kind, &record),
+                        ..HistoryEntry::default()
+                    },
+                ));
+            }
             self.take_effects(effects);
         }
     }
@@ -467,20 +518,48 @@ impl Run {
         self.commit(index, slot, Some(old), transition, hash, None, at);
     }
 
-    fn act(&mut self, key: &AlertKey, action: &Action) -> Reply {
+    fn act(&mut self, key: &AlertKey, by: &str, action: &Action) -> Reply {
         let now = self.s.clock.now();
         let shared = self.s.index.clone();
         let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
         let slot = index.find(&key.source, &key.id).ok_or(Error::NotFound)?;
         let old = index.record(slot);
         let transition = match action {
-            Action::Acknowledge { by, until } => {
-                alert::acknowledge(&old, by, *until, self.s.max_acknowledgement_s, now)?
-            }
-            Action::Unacknowledge => alert::unacknowledge(&old, now)?,
+            Action::Acknowledge { until } => Some(alert::acknowledge(
+                &old,
+                by,
+                *until,
+                self.s.max_acknowledgement_s,
+                now,
+            )?),
+            Action::Unacknowledge => Some(alert::unacknowledge(&old, now)?),
+            Action::Raise => Some(alert::raise_now(&old, &key.source, &key.id, now)),
+            Action::Clear => Some(alert::clear_now(&old, &key.source, &key.id, now)),
+            Action::Suppress { until } => Some(alert::suppress(&old, *until, now)?),
+            Action::Unsuppress => Some(alert::unsuppress(&old, now)?),
+            Action::Note { .. } => None,
+        };
+        let (kind, text) = action.history(by, &self.s.pager.router.calendar.zone);
+        self.dirty.history.push((
+            key.clone(),
+            HistoryEntry {
+                at: now,
+                kind: kind.into(),
+                text,
+                by: Some(by.to_owned()),
+                ..HistoryEntry::default()
+            },
+        ));
+        let Some(transition) = transition else {
+            // A note changes nothing but the history: written with the next flush.
+            self.dirty
+                .mark(index.bucket_of(slot), Tier::Told, self.s.clock.now_ms());
+            return Ok(old);
         };
         let record = transition.record.clone();
+        self.acting = true;
         self.commit_known(&mut index, slot, old, transition, now);
+        self.acting = false;
         Ok(record)
     }
 

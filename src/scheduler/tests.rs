@@ -206,10 +206,8 @@ async fn an_acknowledgement_runs_out_and_the_alert_is_raised_again() {
         .handle
         .act(
             key.clone(),
-            Action::Acknowledge {
-                by: "alice".into(),
-                until: T0 + 3600,
-            },
+            "alice",
+            Action::Acknowledge { until: T0 + 3600 },
         )
         .await
         .unwrap();
@@ -231,10 +229,14 @@ async fn an_acknowledgement_runs_out_and_the_alert_is_raised_again() {
     // Acting on an unknown alert or against the rules is refused.
     let missing = s
         .handle
-        .act(AlertKey::new("host", "nope"), Action::Unacknowledge)
+        .act(
+            AlertKey::new("host", "nope"),
+            "alice",
+            Action::Unacknowledge,
+        )
         .await;
     assert!(matches!(missing, Err(Error::NotFound)));
-    let not_acked = s.handle.act(key, Action::Unacknowledge).await;
+    let not_acked = s.handle.act(key, "alice", Action::Unacknowledge).await;
     assert!(matches!(not_acked, Err(Error::Refused(_))));
     s.stop().await;
 }

@@ -96,10 +96,10 @@ impl InProc {
     }
 
     /// Acknowledges or unacknowledges an alert.
-    pub fn act(&self, source: &str, id: &str, action: mauved::scheduler::Action) {
+    pub fn act(&self, source: &str, id: &str, by: &str, action: mauved::scheduler::Action) {
         let running = self.running.as_ref().unwrap();
         self.runtime
-            .block_on(running.scheduler.act(AlertKey::new(source, id), action))
+            .block_on(running.scheduler.act(AlertKey::new(source, id), by, action))
             .unwrap();
     }
 

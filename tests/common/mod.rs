@@ -251,8 +251,10 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Optio
 
 /// The notifications a recording notifier wrote so far.
 pub fn notifications(file: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(file)
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    // A line still being written is not read yet.
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()

@@ -224,8 +224,8 @@ impl Timeline {
         self.d().act(
             source,
             id,
+            by,
             Action::Acknowledge {
-                by: by.into(),
                 until: self.now() + for_s,
             },
         );
@@ -233,7 +233,7 @@ impl Timeline {
     }
 
     pub fn unack(&self, source: &str, id: &str) {
-        self.d().act(source, id, Action::Unacknowledge);
+        self.d().act(source, id, "test", Action::Unacknowledge);
         self.settle();
     }
 

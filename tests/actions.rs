@@ -1,0 +1,210 @@
+//! Actions through the HTTP API, in-process on a manual clock: every action,
+//! bulk actions, the strict body rules and the history each action leaves.
+
+mod common;
+
+use common::inproc::InProc;
+use common::*;
+use mauved::alert::{AlertChange, Update};
+use mauved::clock::ManualClock;
+
+/// Friday 2026-11-27 17:00 UTC.
+const FRI_17: u64 = 1_795_798_800;
+
+fn raise(d: &InProc, ids: &[&str]) {
+    d.apply(Update {
+        source: "web1".into(),
+        transmission_id: 1,
+        replace: false,
+        alerts: ids
+            .iter()
+            .map(|id| AlertChange {
+                id: (*id).into(),
+                raise_time: Some(d.now()),
+                summary: Some(format!("{id} is full")),
+                ..AlertChange::default()
+            })
+            .collect(),
+        received_at: d.now(),
+    });
+}
+
+fn post_ok(d: &InProc, path: &str, body: &str) -> serde_json::Value {
+    let (status, answer) = d.post(path, body);
+    assert_eq!(status, 200, "POST {path} {body}: {answer}");
+    serde_json::from_str(&answer).unwrap()
+}
+
+fn post_err(d: &InProc, path: &str, body: &str, want: u16) -> String {
+    let (status, answer) = d.post(path, body);
+    assert_eq!(status, want, "POST {path} {body}: {answer}");
+    let error: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    error["error"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn every_action_changes_the_alert_and_says_who_in_its_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(FRI_17);
+    let d = InProc::start(dir.path(), "", &clock);
+    raise(&d, &["disk"]);
+    let path = |action: &str| format!("/api/alerts/web1/disk/{action}");
+
+    // Two working hours from Friday 17:00 end on Monday at 11:00.
+    let acked = post_ok(
+        &d,
+        &path("acknowledge"),
+        r#"{"by": "alice", "for_working_hours": 2}"#,
+    );
+    assert_eq!(acked["state"], "acknowledged");
+    assert_eq!(acked["acknowledged_by"], "alice");
+    assert_eq!(
+        acked["will_unacknowledge_at"],
+        FRI_17 + 3 * 86_400 - 6 * 3600
+    );
+    let raised = post_ok(&d, &path("unacknowledge"), r#"{"by": "alice"}"#);
+    assert_eq!(raised["state"], "raised");
+    assert_eq!(
+        post_ok(&d, &path("clear"), r#"{"by": "bob"}"#)["state"],
+        "cleared"
+    );
+    assert_eq!(
+        post_ok(&d, &path("raise"), r#"{"by": "bob"}"#)["state"],
+        "raised"
+    );
+    let quiet = post_ok(&d, &path("suppress"), r#"{"by": "bob", "for": "30m"}"#);
+    assert_eq!(quiet["suppress_until"], FRI_17 + 1800);
+    let loud = post_ok(&d, &path("unsuppress"), r#"{"by": "bob"}"#);
+    assert!(loud["suppress_until"].is_null());
+    let again = post_err(&d, &path("unsuppress"), r#"{"by": "bob"}"#, 409);
+    assert!(again.contains("not suppressed"), "{again}");
+    post_ok(
+        &d,
+        &path("note"),
+        r#"{"by": "carol", "text": "disk swapped"}"#,
+    );
+
+    let history = d.json("/api/alerts/web1/disk/history");
+    let lines: Vec<(String, String, String)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["kind"] != "notification")
+        .map(|l| {
+            (
+                l["kind"].as_str().unwrap().to_owned(),
+                l["text"].as_str().unwrap().to_owned(),
+                l["by"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("update", "RAISED: disk is full", ""),
+        (
+            "update",
+            "ACKNOWLEDGED until 2026-11-30T11:00:00+00:00 by alice",
+            "alice",
+        ),
+        ("update", "UNACKNOWLEDGED by alice", "alice"),
+        ("update", "CLEARED by bob", "bob"),
+        ("update", "RAISED by bob", "bob"),
+        (
+            "update",
+            "SUPPRESSED until 2026-11-27T17:30:00+00:00 by bob",
+            "bob",
+        ),
+        ("update", "UNSUPPRESSED by bob", "bob"),
+        ("note", "disk swapped", "carol"),
+    ];
+    let want: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(k, t, b)| (k.to_string(), t.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(lines, want, "{history:#}");
+}
+
+#[test]
+fn bodies_are_checked_and_errors_name_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(FRI_17);
+    let d = InProc::start(dir.path(), "", &clock);
+    raise(&d, &["disk"]);
+    let ack = "/api/alerts/web1/disk/acknowledge";
+    assert!(post_err(&d, ack, "", 400).starts_with("by: "));
+    assert_eq!(
+        post_err(&d, ack, r#"{"by": ""}"#, 400),
+        "by: must not be empty"
+    );
+    let both = post_err(
+        &d,
+        ack,
+        &format!(r#"{{"by": "a", "until": {}, "for_s": 60}}"#, FRI_17 + 60),
+        400,
+    );
+    assert!(both.starts_with("for_s: give one of"), "{both}");
+    let past = post_err(
+        &d,
+        ack,
+        &format!(r#"{{"by": "a", "until": {}}}"#, FRI_17 - 1),
+        400,
+    );
+    assert_eq!(past, "until: must be in the future");
+    assert!(post_err(&d, ack, r#"{"by": "a", "for": "a while"}"#, 400).starts_with("for: "));
+    assert!(post_err(&d, ack, r#"{"by": "a", "text": "hi"}"#, 400).starts_with("text: "));
+    assert!(post_err(&d, ack, r#"{"by": "a", "bogus": 1}"#, 400).contains("bogus"));
+    let unknown = post_err(
+        &d,
+        "/api/alerts/web1/disk/frobnicate",
+        r#"{"by": "a"}"#,
+        404,
+    );
+    assert!(
+        unknown.contains("acknowledge, unacknowledge, raise, clear, suppress, unsuppress, note"),
+        "{unknown}"
+    );
+    assert!(
+        post_err(&d, "/api/alerts/web1/disk/note", r#"{"by": "a"}"#, 400).starts_with("text: ")
+    );
+    // Nothing was changed by any of it.
+    assert_eq!(d.state("web1", "disk").as_deref(), Some("raised"));
+}
+
+#[test]
+fn bulk_actions_answer_for_each_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(FRI_17);
+    let d = InProc::start(dir.path(), "", &clock);
+    raise(&d, &["a", "b"]);
+    let answer = post_ok(
+        &d,
+        "/api/alerts/acknowledge",
+        r#"{"by": "carol", "for": "4h", "alerts": [
+            {"source": "web1", "id": "a"}, {"source": "web1", "id": "b"}, {"source": "web1", "id": "zz"}]}"#,
+    );
+    let statuses: Vec<u64> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [200, 200, 404]);
+    assert_eq!(
+        answer["results"][0]["alert"]["will_unacknowledge_at"],
+        FRI_17 + 4 * 3600
+    );
+    assert_eq!(d.json("/api/counts")["acknowledged"], 2);
+    assert!(post_err(&d, "/api/alerts/clear", r#"{"by": "carol"}"#, 400).starts_with("alerts: "));
+    assert!(post_err(
+        &d,
+        "/api/alerts/clear",
+        r#"{"by": "carol", "alerts": []}"#,
+        400
+    )
+    .starts_with("alerts: "));
+    let cleared = post_ok(
+        &d,
+        "/api/alerts/clear",
+        r#"{"by": "carol", "alerts": [{"source": "web1", "id": "a"}]}"#,
+    );
+    assert_eq!(cleared["results"][0]["alert"]["state"], "cleared");
+}
