@@ -174,6 +174,7 @@ pub async fn start_with(
         config.http.max_body_bytes,
     );
     state.routing = http_router;
+    state.auth = crate::http::auth::Auth::new(&config.http);
     let state = Arc::new(state);
     tasks.spawn(http::serve(tcp, http::router(state), shutdown.clone()));
     tasks.close();

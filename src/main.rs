@@ -68,6 +68,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Read a password on standard input and print its hash for
+    /// `[[http.user]] password_hash`.
+    HashPassword,
+    /// Print a new random token for `[[http.token]] token`.
+    NewToken,
     /// Show who each rotation has on call, and the next hand-over.
     Oncall {
         /// The TOML configuration file.
@@ -157,6 +162,32 @@ fn main() -> ExitCode {
             report(&config, at.as_deref(), |router, config, at| {
                 explain::route(router, config, &alert, &event, at, json)
             })
+        }
+        Cmd::HashPassword => {
+            let mut password = String::new();
+            if std::io::stdin().read_line(&mut password).is_err() {
+                eprintln!("mauved: cannot read the password from standard input");
+                return ExitCode::from(2);
+            }
+            let password = password.trim_end_matches(['\n', '\r']);
+            if password.is_empty() {
+                eprintln!("mauved: give the password on standard input");
+                return ExitCode::from(2);
+            }
+            match mauved::http::auth::hash_password(password) {
+                Ok(hash) => {
+                    println!("{hash}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("mauved: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::NewToken => {
+            println!("{}", mauved::http::auth::secret());
+            ExitCode::SUCCESS
         }
         Cmd::Oncall { config, at, json } => report(&config, at.as_deref(), |router, _, at| {
             Ok(explain::oncall(router, at, json))

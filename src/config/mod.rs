@@ -96,6 +96,30 @@ pub struct Server {
 pub struct HttpConfig {
     /// Request bodies (POST /events, actions) larger than this get 413.
     pub max_body_bytes: usize,
+    /// Reading the page and the API needs a login or a token too.
+    pub read_requires_login: bool,
+    /// People who log in to the page.
+    #[serde(rename = "user")]
+    pub users: Vec<HttpUser>,
+    /// Tokens for the API (`Authorization: Bearer …`).
+    #[serde(rename = "token")]
+    pub tokens: Vec<HttpToken>,
+}
+
+/// `[[http.user]]`: a name and an argon2 password hash (`mauved hash-password`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpUser {
+    pub name: String,
+    pub password_hash: String,
+}
+
+/// `[[http.token]]`: a name (the author of what it does) and the secret.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpToken {
+    pub name: String,
+    pub token: String,
 }
 
 /// One `[[notifier]]`: the `kind` decides which other keys it takes, so a
@@ -246,6 +270,9 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             max_body_bytes: 1024 * 1024,
+            read_requires_login: false,
+            users: Vec::new(),
+            tokens: Vec::new(),
         }
     }
 }
@@ -358,6 +385,37 @@ impl Config {
         }
         if self.store.max_alerts == 0 || self.store.max_alerts > u32::MAX as usize {
             fail("store.max_alerts", "must be from 1 to 4294967295");
+        }
+        for (i, user) in self.http.users.iter().enumerate() {
+            if user.name.trim().is_empty() {
+                fail(&format!("http.user[{i}].name"), "must not be empty");
+            }
+            if argon2::PasswordHash::new(&user.password_hash).is_err() {
+                fail(
+                    &format!("http.user[{i}].password_hash"),
+                    "is not a password hash: make one with `mauved hash-password`",
+                );
+            }
+        }
+        for (i, token) in self.http.tokens.iter().enumerate() {
+            if token.name.trim().is_empty() {
+                fail(&format!("http.token[{i}].name"), "must not be empty");
+            }
+            if token.token.len() < 16 {
+                fail(
+                    &format!("http.token[{i}].token"),
+                    "at least 16 characters: make one with `mauved new-token`",
+                );
+            }
+        }
+        if self.http.read_requires_login
+            && self.http.users.is_empty()
+            && self.http.tokens.is_empty()
+        {
+            fail(
+                "http.read_requires_login",
+                "needs at least one [[http.user]] or [[http.token]]",
+            );
         }
         if self.http.max_body_bytes < 1024 {
             fail("http.max_body_bytes", "must be at least 1024");

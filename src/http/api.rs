@@ -233,15 +233,6 @@ pub async fn history(
     Ok(Json(http.store.history(bucket, &key).map_err(store_error)?))
 }
 
-/// `GET /alerts/{source}/{id}`, the link in messages: the alert's JSON
-/// until the page has a view of one alert.
-pub async fn link(
-    http: Shared,
-    key: Result<Path<(String, String)>, PathRejection>,
-) -> Answer<Json<AlertView>> {
-    one(http, key).await
-}
-
 /// `GET /api/oncall`: each rotation's person now and the next hand-over.
 pub async fn oncall(http: Shared) -> Json<serde_json::Value> {
     Json(crate::routing::explain::oncall_json(

@@ -21,6 +21,7 @@
 
 mod actions;
 mod api;
+pub mod auth;
 mod page;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -64,6 +65,8 @@ pub struct Http {
     pub max_body_bytes: usize,
     /// Rotations and windows, for `GET /api/oncall`.
     pub routing: crate::routing::Router,
+    /// Users, tokens and sessions.
+    pub auth: auth::Auth,
     pub(crate) pages: page::Pages,
 }
 
@@ -85,6 +88,7 @@ impl Http {
             clock,
             max_body_bytes,
             routing: crate::routing::Router::default(),
+            auth: auth::Auth::default(),
             pages: page::Pages::new(),
         }
     }
@@ -160,13 +164,18 @@ pub fn router(http: Arc<Http>) -> Router {
             get(api::history).post(api::act).fallback(not_found),
         )
         .route("/api/alerts/{action}", post(api::act_many))
-        .route("/alerts/{source}/{id}", get(api::link))
+        .route("/alerts/{source}/{id}", get(page::alert))
+        .route("/actions", post(page::act))
+        .route("/login", get(page::login_page).post(page::login))
+        .route("/logout", post(page::logout))
+        .route("/static/{name}", get(page::static_file))
         .route("/api/oncall", get(api::oncall))
         .route("/events", post(api::events))
         .route("/events/", post(api::events))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(http.clone(), auth::guard))
         .layer(middleware::from_fn_with_state(http.clone(), guard))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -1,14 +1,30 @@
-//! The status page for the on-call host: raised, acknowledged and pending
-//! alerts, rendered by a template engine with HTML auto-escaping (every
-//! field shown comes from the network).
+//! The on-call page, served by mauved itself (no build step, no CDN):
+//! server-rendered HTML that works without JavaScript; `static/page.js`
+//! only enhances it (live refresh keeping the selection, select all).
+//!
+//! Every field shown comes from the network: templates auto-escape, and an
+//! alert's HTML `detail` is cleaned by `ammonia` before it is shown. Forms
+//! post to `/actions` with the session's CSRF token (see `auth`).
 
-use axum::http::StatusCode;
-use axum::response::Html;
+use axum::body::Bytes;
+use axum::extract::{Path, Query};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::Environment;
 use serde::Serialize;
 
-use super::{ApiError, Shared};
-use crate::alert::{State, UnixSecs};
+use super::auth::{self, Session};
+use super::{actions, ApiError, Principal, Shared};
+use crate::alert::{AlertKey, Record, State, UnixSecs};
+use crate::config::Level;
+use crate::scheduler::Action;
+
+/// Rows shown at most per section (the API pages through everything).
+const MAX_ROWS: usize = 500;
+/// Pending heartbeats shown when due within this.
+const DUE_SOON_S: u64 = 15 * 60;
+/// Cleared alerts shown when cleared within this.
+const RECENT_S: u64 = 24 * 3600;
 
 /// The compiled templates.
 pub(crate) struct Pages {
@@ -19,8 +35,16 @@ impl Pages {
     pub fn new() -> Self {
         let mut env = Environment::new();
         // A name ending in .html turns auto-escaping on.
-        env.add_template("index.html", include_str!("templates/index.html"))
-            .expect("the built-in template parses (checked by a unit test)");
+        for (name, text) in [
+            ("base.html", include_str!("templates/base.html")),
+            ("index.html", include_str!("templates/index.html")),
+            ("actions.html", include_str!("templates/actions.html")),
+            ("alert.html", include_str!("templates/alert.html")),
+            ("login.html", include_str!("templates/login.html")),
+        ] {
+            env.add_template(name, text)
+                .expect("the built-in templates parse (checked by a unit test)");
+        }
         Pages { env }
     }
 
@@ -32,6 +56,55 @@ impl Pages {
     }
 }
 
+/// The logged-in user's session, if any (put there by `auth::guard`).
+pub struct MaybeSession(pub Option<Session>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeSession {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(MaybeSession(parts.extensions.get::<Session>().cloned()))
+    }
+}
+
+/// What every page's header shows.
+#[derive(Serialize)]
+struct Frame {
+    user: Option<String>,
+    csrf: String,
+    can_login: bool,
+    now_text: String,
+    oncall: Vec<OnCallRow>,
+}
+
+#[derive(Serialize)]
+struct OnCallRow {
+    rotation: String,
+    person: String,
+}
+
+fn frame(http: &super::Http, session: Option<&Session>) -> Frame {
+    let now = http.clock.now();
+    Frame {
+        user: session.map(|s| s.user.clone()),
+        csrf: session.map(|s| s.csrf.clone()).unwrap_or_default(),
+        can_login: http.auth.has_users(),
+        now_text: human_time(now, now),
+        oncall: http
+            .routing
+            .oncall(now)
+            .into_iter()
+            .map(|(rotation, on)| OnCallRow {
+                rotation,
+                person: on.person,
+            })
+            .collect(),
+    }
+}
+
 #[derive(Serialize)]
 struct Row {
     state: &'static str,
@@ -40,63 +113,498 @@ struct Row {
     subject: String,
     summary: String,
     when: String,
+    by: Option<String>,
+    importance: u32,
+    /// The alert's path part (`source/id`, each percent-encoded).
+    #[serde(rename = "ref")]
+    reference: String,
+    link: String,
+    /// A group heading shown above this row.
+    group: Option<String>,
 }
 
-pub async fn index(http: Shared) -> Result<Html<String>, ApiError> {
+#[derive(Serialize)]
+struct Section {
+    title: &'static str,
+    class: &'static str,
+    when: &'static str,
+    rows: Vec<Row>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct IndexQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// `source/id`, each part percent-encoded (a `/` in either becomes `%2F`).
+pub fn reference(key: &AlertKey) -> String {
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, crate::notify::payload::SEGMENT).to_string()
+    };
+    format!("{}/{}", enc(&key.source), enc(&key.id))
+}
+
+fn parse_reference(text: &str) -> Option<AlertKey> {
+    let (source, id) = text.split_once('/')?;
+    let dec = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .ok()
+            .map(|c| c.into_owned())
+    };
+    Some(AlertKey::new(dec(source)?, dec(id)?))
+}
+
+fn row(
+    key: &AlertKey,
+    r: &Record,
+    when: Option<UnixSecs>,
+    now: UnixSecs,
+    state: &'static str,
+) -> Row {
+    Row {
+        state,
+        source: key.source.clone(),
+        id: key.id.clone(),
+        subject: r.subject.clone(),
+        summary: r.summary.clone(),
+        when: when.map(|t| human_time(t, now)).unwrap_or_default(),
+        by: r.acknowledged_by.clone().filter(|_| r.is_acknowledged()),
+        importance: r.importance,
+        reference: reference(key),
+        link: format!("/alerts/{}", reference(key)),
+        group: None,
+    }
+}
+
+/// `GET /`: raised alerts by level then subject, acknowledged, suppressed,
+/// pending heartbeats due soon, recently cleared.
+pub async fn index(
+    http: Shared,
+    MaybeSession(session): MaybeSession,
+    query: Result<Query<IndexQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Html<String>, ApiError> {
     let now = http.clock.now();
-    let mut alerts = Vec::new();
+    let q = query.map(|Query(q)| q.q).unwrap_or_default();
+    let needle = q.trim().to_lowercase();
+    let wanted = |key: &AlertKey, r: &Record| {
+        needle.is_empty()
+            || [&key.source, &key.id, &r.subject, &r.summary]
+                .iter()
+                .any(|field| field.to_lowercase().contains(&needle))
+    };
+    let mut raised: Vec<(Level, Row)> = Vec::new();
+    let (mut acked, mut suppressed, mut pending, mut cleared) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     {
         let index = http.index();
         index.walk(None, |slot| {
-            let record = index.record(slot);
-            if record.state() != State::Cleared {
-                alerts.push((index.key(slot), record));
+            let r = index.record(slot);
+            let key = index.key(slot);
+            if !wanted(&key, &r) {
+                return true;
+            }
+            let state = r.state();
+            if r.is_suppressed(now) && state != State::Cleared {
+                suppressed.push(row(&key, &r, r.suppress_until, now, "suppressed"));
+            } else {
+                match state {
+                    State::Raised => {
+                        let level = http
+                            .routing
+                            .group(&key, &r)
+                            .map_or(Level::Normal, |g| g.spec.level);
+                        raised.push((level, row(&key, &r, r.raised_at, now, "raised")));
+                    }
+                    State::Acknowledged => {
+                        acked.push(row(&key, &r, r.will_unacknowledge_at, now, "acknowledged"))
+                    }
+                    State::Pending if r.will_raise_at.is_some_and(|t| t <= now + DUE_SOON_S) => {
+                        pending.push(row(&key, &r, r.will_raise_at, now, "pending"));
+                    }
+                    State::Cleared if r.cleared_at.is_some_and(|t| t + RECENT_S >= now) => {
+                        cleared.push(row(&key, &r, r.cleared_at, now, "cleared"));
+                    }
+                    _ => {}
+                }
             }
             true
         });
     }
-    let mut rows = Vec::new();
-    for (key, record) in alerts {
-        let state = record.state();
-        let when = match state {
-            State::Cleared => continue,
-            State::Pending => record.will_raise_at,
-            State::Acknowledged => record.will_unacknowledge_at,
-            State::Raised => record.raised_at,
-        };
-        rows.push((
-            state_order(state),
-            Row {
-                state: state.as_str(),
-                source: key.source,
-                id: key.id,
-                subject: record.subject,
-                summary: record.summary,
-                when: when.map(|t| human_time(t, now)).unwrap_or_default(),
-            },
-        ));
+    // Raised: urgent first, then by subject; a heading per level and subject.
+    raised.sort_by(|(la, a), (lb, b)| lb.cmp(la).then_with(|| a.subject.cmp(&b.subject)));
+    let mut levels: Vec<serde_json::Value> = Vec::new();
+    for level in [Level::Urgent, Level::Normal, Level::Low] {
+        let count = raised.iter().filter(|(l, _)| *l == level).count();
+        if count > 0 && http.routing.routes() {
+            levels.push(serde_json::json!({ "level": level.as_str(), "count": count }));
+        }
     }
-    rows.sort_by(|(a, x), (b, y)| (a, &x.source, &x.id).cmp(&(b, &y.source, &y.id)));
-    let counts: std::collections::BTreeMap<&str, i64> = State::ALL
+    let urgent = raised.iter().filter(|(l, _)| *l == Level::Urgent).count();
+    let raised_count = raised.len();
+    let mut last: Option<(Level, String)> = None;
+    let raised_rows: Vec<Row> = raised
         .into_iter()
-        .map(|s| (s.as_str(), http.metrics.alerts_in(s)))
+        .take(MAX_ROWS)
+        .map(|(level, mut row)| {
+            let heading = (level, row.subject.clone());
+            if last.as_ref() != Some(&heading) {
+                row.group = Some(if http.routing.routes() {
+                    format!("{} · {}", level.as_str(), row.subject)
+                } else {
+                    row.subject.clone()
+                });
+                last = Some(heading);
+            }
+            row
+        })
         .collect();
-    let rows: Vec<Row> = rows.into_iter().map(|(_, row)| row).collect();
+    pending.sort_by(|a: &Row, b: &Row| a.when.cmp(&b.when));
+    let counts = serde_json::json!({
+        "raised": raised_count,
+        "urgent": urgent,
+        "acknowledged": acked.len(),
+        "suppressed": suppressed.len(),
+        "pending": http.metrics.alerts_in(State::Pending),
+    });
+    let trim = |mut rows: Vec<Row>| {
+        rows.truncate(MAX_ROWS);
+        rows
+    };
+    let sections = vec![
+        Section {
+            title: "raised",
+            class: "raised",
+            when: "raised",
+            rows: raised_rows,
+        },
+        Section {
+            title: "acknowledged",
+            class: "acknowledged",
+            when: "until",
+            rows: trim(acked),
+        },
+        Section {
+            title: "suppressed",
+            class: "suppressed",
+            when: "until",
+            rows: trim(suppressed),
+        },
+        Section {
+            title: "due soon",
+            class: "pending",
+            when: "due",
+            rows: trim(pending),
+        },
+        Section {
+            title: "cleared in the last day",
+            class: "cleared",
+            when: "cleared",
+            rows: trim(cleared),
+        },
+    ];
+    let back = if q.is_empty() {
+        "/".to_owned()
+    } else {
+        format!(
+            "/?q={}",
+            percent_encoding::utf8_percent_encode(&q, percent_encoding::NON_ALPHANUMERIC)
+        )
+    };
+    let f = frame(&http, session.as_ref());
     http.pages
         .render(
             "index.html",
-            minijinja::context! { counts => counts, rows => rows },
+            minijinja::context! {
+                user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
+                oncall => f.oncall, counts => counts, levels => levels, sections => sections,
+                q => q, back => back,
+            },
         )
         .map(Html)
 }
 
-fn state_order(state: State) -> u8 {
-    match state {
-        State::Raised => 0,
-        State::Acknowledged => 1,
-        State::Pending => 2,
-        State::Cleared => 3,
+#[derive(Serialize)]
+struct HistoryRow {
+    when: String,
+    kind: String,
+    result: Option<String>,
+    text: String,
+    who: String,
+}
+
+/// `GET /alerts/{source}/{id}`: every field, the cleaned detail, the
+/// history and the actions.
+pub async fn alert(
+    http: Shared,
+    MaybeSession(session): MaybeSession,
+    key: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+) -> Result<Html<String>, ApiError> {
+    let Path((source, id)) =
+        key.map_err(|err| ApiError::bad_request(format!("path: {}", err.body_text())))?;
+    let key = AlertKey::new(source, id);
+    let now = http.clock.now();
+    let (record, bucket) = {
+        let index = http.index();
+        let slot = index
+            .find(&key.source, &key.id)
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such alert"))?;
+        (index.record(slot), index.bucket_of(slot))
+    };
+    let detail = http
+        .store
+        .detail(&key)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let time = |t: Option<UnixSecs>| t.map(|t| human_time(t, now)).unwrap_or_else(|| "–".into());
+    let group = http.routing.group(&key, &record);
+    let fields: Vec<(&str, String)> = vec![
+        ("state", record.state().as_str().to_owned()),
+        ("source", key.source.clone()),
+        ("id", key.id.clone()),
+        ("subject", record.subject.clone()),
+        ("summary", record.summary.clone()),
+        ("importance", record.importance.to_string()),
+        (
+            "alert group",
+            group.map_or("–".into(), |g| {
+                format!("{} ({})", g.spec.name, g.spec.level.as_str())
+            }),
+        ),
+        ("raised", time(record.raised_at)),
+        ("cleared", time(record.cleared_at)),
+        ("will raise", time(record.will_raise_at)),
+        ("will clear", time(record.will_clear_at)),
+        (
+            "acknowledged by",
+            record.acknowledged_by.clone().unwrap_or_else(|| "–".into()),
+        ),
+        ("acknowledged until", time(record.will_unacknowledge_at)),
+        ("suppressed until", time(record.suppress_until)),
+        ("last update", time(Some(record.updated_at))),
+    ];
+    let history: Vec<HistoryRow> = http
+        .store
+        .history(bucket, &key)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .into_iter()
+        .map(|h| HistoryRow {
+            when: human_time(h.at, now),
+            who: h
+                .by
+                .or_else(|| match (&h.person, &h.notifier) {
+                    (Some(p), Some(n)) => Some(format!("{p} via {n}")),
+                    (None, Some(n)) => Some(format!("via {n}")),
+                    _ => None,
+                })
+                .unwrap_or_default(),
+            kind: h.kind,
+            result: h.result,
+            text: h.text,
+        })
+        .collect();
+    let f = frame(&http, session.as_ref());
+    let view = crate::view::AlertView::new(&key, &record);
+    http.pages
+        .render(
+            "alert.html",
+            minijinja::context! {
+                user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
+                oncall => f.oncall, alert => view, fields => fields, history => history,
+                detail => ammonia::clean(&detail), r#ref => reference(&key),
+                back => format!("/alerts/{}", reference(&key)),
+            },
+        )
+        .map(Html)
+}
+
+/// `POST /actions` (form): the page's buttons, for the selected alerts.
+pub async fn act(
+    http: Shared,
+    principal: Principal,
+    MaybeSession(session): MaybeSession,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    let form: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if let Some(s) = &session {
+        let given = field("csrf").unwrap_or_default();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            given.as_bytes(),
+            s.csrf.as_bytes(),
+        )) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "the form's CSRF token is missing or wrong: reload the page",
+            ));
+        }
     }
+    let by_field = field("by")
+        .map(str::to_owned)
+        .filter(|b| !b.trim().is_empty());
+    let body = actions::Body {
+        by: if principal.0.is_some() {
+            None
+        } else {
+            by_field
+        },
+        ..actions::Body::default()
+    };
+    let by = actions::author(&body, principal.0.as_deref())?;
+    let now = http.clock.now();
+    let hour = 3600;
+    let action = match field("action").unwrap_or_default() {
+        "acknowledge" => Action::Acknowledge { until: now + hour },
+        "acknowledge-4h" => Action::Acknowledge {
+            until: now + 4 * hour,
+        },
+        "acknowledge-tomorrow" => Action::Acknowledge {
+            until: next_local(now, 9, &http.routing.calendar.zone),
+        },
+        "acknowledge-working" => {
+            let working = http
+                .routing
+                .working
+                .clone()
+                .unwrap_or_else(crate::routing::windows::Window::always);
+            Action::Acknowledge {
+                until: working
+                    .after_open_time(now, 8 * hour, &http.routing.calendar)
+                    .unwrap_or(now + 8 * hour),
+            }
+        }
+        "clear" => Action::Clear,
+        "raise" => Action::Raise,
+        "suppress" => Action::Suppress { until: now + hour },
+        "note" => {
+            let text = field("text").unwrap_or_default().trim().to_owned();
+            if text.is_empty() {
+                return Err(ApiError::bad_request("text: a note needs text"));
+            }
+            Action::Note { text }
+        }
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "action: {other:?} is not one of the page's actions"
+            )))
+        }
+    };
+    let keys: Vec<AlertKey> = form
+        .iter()
+        .filter(|(k, _)| k == "alert")
+        .filter_map(|(_, v)| parse_reference(v))
+        .collect();
+    if keys.is_empty() {
+        return Err(ApiError::bad_request("alert: select at least one alert"));
+    }
+    let mut failed = Vec::new();
+    for key in keys {
+        if let Err(err) = http.scheduler.act(key.clone(), &by, action.clone()).await {
+            failed.push(format!("{key}: {err}"));
+        }
+    }
+    if !failed.is_empty() {
+        return Err(ApiError::new(StatusCode::CONFLICT, failed.join("; ")));
+    }
+    let back = field("back")
+        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .unwrap_or("/");
+    Ok(Redirect::to(back).into_response())
+}
+
+/// The next `hour`:00 local time after `now`.
+fn next_local(now: UnixSecs, hour: i8, zone: &jiff::tz::TimeZone) -> UnixSecs {
+    let Ok(ts) = jiff::Timestamp::from_second(now as i64) else {
+        return now + 86_400;
+    };
+    let today = ts.to_zoned_datetime(zone.clone()).date();
+    [today, today.tomorrow().unwrap_or(today)]
+        .into_iter()
+        .filter_map(|d| d.at(hour, 0, 0, 0).to_zoned_datetime(zone.clone()).ok())
+        .map(|z| z.timestamp().as_second().max(0) as UnixSecs)
+        .find(|&t| t > now)
+        .unwrap_or(now + 86_400)
+}
+
+/// `GET /login`.
+pub async fn login_page(http: Shared) -> Result<Html<String>, ApiError> {
+    login_form(&http, None).map(Html)
+}
+
+fn login_form(http: &super::Http, error: Option<&str>) -> Result<String, ApiError> {
+    let f = frame(http, None);
+    http.pages.render(
+        "login.html",
+        minijinja::context! {
+            user => None::<String>, csrf => "", can_login => false, now_text => f.now_text,
+            oncall => f.oncall, error => error,
+        },
+    )
+}
+
+/// `POST /login` (form: name, password): a session cookie, then the page.
+pub async fn login(http: Shared, headers: HeaderMap, raw: Bytes) -> Result<Response, ApiError> {
+    let form: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let (name, password) = (field("name"), field("password"));
+    let checked = {
+        let http = http.clone();
+        tokio::task::spawn_blocking(move || http.auth.login(&name, &password, http.clock.now()))
+            .await
+            .ok()
+            .flatten()
+    };
+    match checked {
+        Some((id, _)) => {
+            let cookie = auth::session_cookie(&id, auth::behind_tls(&headers));
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
+        }
+        None => {
+            let page = login_form(&http, Some("wrong name or password"))?;
+            Ok((StatusCode::UNAUTHORIZED, Html(page)).into_response())
+        }
+    }
+}
+
+/// `POST /logout`.
+pub async fn logout(http: Shared, headers: HeaderMap) -> Response {
+    if let Some(id) = auth::cookie(&headers, auth::COOKIE) {
+        http.auth.logout(id);
+    }
+    let expired = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        auth::COOKIE
+    );
+    ([(header::SET_COOKIE, expired)], Redirect::to("/")).into_response()
+}
+
+/// The page's style sheet and script.
+pub async fn static_file(Path(name): Path<String>) -> Response {
+    let (body, kind): (&'static str, &'static str) = match name.as_str() {
+        "page.css" => (include_str!("static/page.css"), "text/css; charset=utf-8"),
+        "page.js" => (
+            include_str!("static/page.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        _ => return ApiError::new(StatusCode::NOT_FOUND, "no such file").into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// "2026-11-25 18:04:05 UTC (3m ago)" or "(in 5m)": for people on call.
@@ -134,33 +642,72 @@ mod tests {
             human_time(1_700_000_000, 1_700_000_180),
             "2023-11-14 22:13:20 UTC (3m ago)"
         );
-        assert_eq!(
-            human_time(951_782_400 + 3_725, 951_782_400),
-            "2000-02-29 01:02:05 UTC (in 1h02m)"
-        );
         assert_eq!(short_duration(90_000), "1d1h");
     }
 
     #[test]
-    fn the_template_escapes_what_it_shows() {
+    fn references_survive_slashes_and_spaces() {
+        let key = AlertKey::new("web/2", "id with space");
+        let r = reference(&key);
+        assert_eq!(r, "web%2F2/id%20with%20space");
+        assert_eq!(parse_reference(&r), Some(key));
+    }
+
+    #[test]
+    fn until_nine_tomorrow() {
+        let utc = jiff::tz::TimeZone::UTC;
+        // 2023-11-14 22:13:20 → 2023-11-15 09:00.
+        assert_eq!(next_local(1_700_000_000, 9, &utc), 1_700_038_800);
+        // 08:00 → 09:00 the same day.
+        assert_eq!(next_local(1_700_035_200, 9, &utc), 1_700_038_800);
+    }
+
+    #[test]
+    fn the_templates_escape_what_they_show() {
         let pages = Pages::new();
-        let row = Row {
-            state: "raised",
-            source: "<script>alert(1)</script>".into(),
-            id: "a\"b".into(),
+        let key = AlertKey::new("<script>alert(1)</script>", "a\"b");
+        let record = Record {
             subject: "x & y".into(),
             summary: "<img src=x onerror=alert(1)>".into(),
-            when: String::new(),
+            ..Record::default()
+        };
+        let section = Section {
+            title: "raised",
+            class: "raised",
+            when: "raised",
+            rows: vec![row(&key, &record, None, 0, "raised")],
         };
         let html = pages
             .render(
                 "index.html",
-                minijinja::context! { counts => minijinja::context!{}, rows => vec![row] },
+                minijinja::context! { counts => minijinja::context!{}, sections => vec![section] },
             )
             .unwrap();
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
         assert!(html.contains("x &amp; y"), "{html}");
+        pages.render("login.html", minijinja::context! {}).unwrap();
+        let alert = crate::view::AlertView::new(&key, &record);
+        let html = pages
+            .render(
+                "alert.html",
+                minijinja::context! { alert => alert, detail => ammonia::clean("<b>x</b><script>y</script>") },
+            )
+            .unwrap();
+        assert!(
+            html.contains("<b>x</b>") && !html.contains("<script>y"),
+            "{html}"
+        );
+        assert!(!html.contains("<img"), "{html}");
+    }
+
+    #[test]
+    fn detail_is_cleaned_of_script() {
+        let clean =
+            ammonia::clean("<p>ok</p><script>alert(1)</script><img src=x onerror=\"alert(1)\">");
+        assert!(clean.contains("<p>ok</p>"), "{clean}");
+        assert!(!clean.contains("script"), "{clean}");
+        assert!(!clean.contains("onerror"), "{clean}");
     }
 }

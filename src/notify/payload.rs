@@ -84,7 +84,7 @@ pub fn ago(then: UnixSecs, now: UnixSecs) -> String {
 }
 
 /// What a path segment of a link escapes: all but letters, digits and `.-_~`.
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+pub const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'-')
     .remove(b'_')

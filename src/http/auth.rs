@@ -1,0 +1,417 @@
+//! Who may do what over HTTP.
+//!
+//! - `Authorization: Bearer <token>` names a `[[http.token]]` (compared in
+//!   constant time); a wrong token is 401 whatever the request.
+//! - A session cookie (HttpOnly, SameSite=Strict, Secure behind TLS) names a
+//!   `[[http.user]]` who logged in at `/login` (argon2 password hashes).
+//!   Sessions live in memory: a restart logs everybody out.
+//! - Changing anything (a POST other than `/login` and `POST /events`, which
+//!   is ingest like a datagram) needs a token, or a session plus its CSRF
+//!   token (`X-CSRF-Token` header, or a `csrf` form field that the page's
+//!   form handlers check). With no user and no token configured at all,
+//!   changes are allowed from loopback clients only.
+//! - Reading is open unless `http.read_requires_login`.
+//! - Every answer carries security headers (a CSP without inline script,
+//!   `nosniff`, `frame-ancestors 'none'`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use super::{ApiError, Principal, Shared};
+use crate::alert::UnixSecs;
+use crate::config::HttpConfig;
+
+pub const COOKIE: &str = "mauved_session";
+/// A session ends this long after login.
+const SESSION_S: u64 = 12 * 3600;
+/// Sessions kept at most (the oldest go first).
+const MAX_SESSIONS: usize = 10_000;
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// A logged-in user's session.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub user: String,
+    pub csrf: String,
+    pub expires_at: UnixSecs,
+}
+
+/// Users, tokens and sessions.
+#[derive(Debug, Default)]
+pub struct Auth {
+    users: Vec<(String, String)>,
+    tokens: Vec<(String, String)>,
+    pub read_requires_login: bool,
+    sessions: Mutex<HashMap<String, Session>>,
+}
+
+/// A random secret, as hex.
+pub fn secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An argon2id hash of `password` for `[[http.user]] password_hash`.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let salt_bytes: [u8; 16] = rand::random();
+    let salt =
+        argon2::password_hash::SaltString::encode_b64(&salt_bytes).map_err(|e| e.to_string())?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+impl Auth {
+    pub fn new(config: &HttpConfig) -> Auth {
+        Auth {
+            users: config
+                .users
+                .iter()
+                .map(|u| (u.name.clone(), u.password_hash.clone()))
+                .collect(),
+            tokens: config
+                .tokens
+                .iter()
+                .map(|t| (t.name.clone(), t.token.clone()))
+                .collect(),
+            read_requires_login: config.read_requires_login,
+            sessions: Mutex::default(),
+        }
+    }
+
+    /// No user and no token: changes only from loopback.
+    pub fn is_open(&self) -> bool {
+        self.users.is_empty() && self.tokens.is_empty()
+    }
+
+    pub fn has_users(&self) -> bool {
+        !self.users.is_empty()
+    }
+
+    /// The token's name, compared in constant time against every token.
+    fn token(&self, given: &str) -> Option<String> {
+        let mut found = None;
+        for (name, token) in &self.tokens {
+            if bool::from(token.as_bytes().ct_eq(given.as_bytes())) {
+                found = Some(name.clone());
+            }
+        }
+        found
+    }
+
+    /// Checks a user's password; on success a new session.
+    pub fn login(&self, name: &str, password: &str, now: UnixSecs) -> Option<(String, Session)> {
+        let hash = self
+            .users
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, h)| h.as_str());
+        // A missing user costs the same as a wrong password.
+        let dummy = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Ve1qTRvwdbCd5ETxWEnTHNzK0/fw8BTuJp8yhPbE9Ws";
+        let parsed = PasswordHash::new(hash.unwrap_or(dummy)).ok()?;
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        if !ok || hash.is_none() {
+            return None;
+        }
+        let session = Session {
+            user: name.to_owned(),
+            csrf: secret(),
+            expires_at: now + SESSION_S,
+        };
+        let id = secret();
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.retain(|_, s| s.expires_at > now);
+        if sessions.len() >= MAX_SESSIONS {
+            if let Some(oldest) = sessions
+                .iter()
+                .min_by_key(|(_, s)| s.expires_at)
+                .map(|(k, _)| k.clone())
+            {
+                sessions.remove(&oldest);
+            }
+        }
+        sessions.insert(id.clone(), session.clone());
+        Some((id, session))
+    }
+
+    pub fn logout(&self, id: &str) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+
+    pub fn session(&self, id: &str, now: UnixSecs) -> Option<Session> {
+        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.get(id).filter(|s| s.expires_at > now).cloned()
+    }
+}
+
+/// The value of cookie `name` in a request.
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The `Set-Cookie` value for a session (`Secure` when `secure`).
+pub fn session_cookie(id: &str, secure: bool) -> String {
+    format!(
+        "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_S}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// Whether the client reached us over TLS (through a proxy that says so).
+pub fn behind_tls(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+/// What a request is, for the rules above.
+fn changes_something(method: &Method, path: &str) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && path != "/login"
+        && path != "/events"
+        && path != "/events/"
+}
+
+/// Paths anybody may read even when reading needs a login.
+fn always_open(path: &str) -> bool {
+    matches!(
+        path,
+        "/health" | "/login" | "/static/page.css" | "/static/page.js"
+    )
+}
+
+/// The rules, as middleware: finds the principal, refuses what it may not
+/// do, and adds the security headers to every answer.
+pub async fn guard(State(http): Shared, mut req: Request, next: Next) -> Response {
+    let mut response = match check(&http, &mut req) {
+        Ok(()) => next.run(req).await,
+        Err(Refused::Error(status, why)) => ApiError::new(status, why).into_response(),
+        Err(Refused::ToLogin) => axum::response::Redirect::to("/login").into_response(),
+    };
+    let headers = response.headers_mut();
+    headers.insert("content-security-policy", HeaderValue::from_static(CSP));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    response
+}
+
+enum Refused {
+    Error(StatusCode, &'static str),
+    ToLogin,
+}
+
+/// Who asks to change something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Caller {
+    Token,
+    /// A logged-in user: whether the CSRF header matched, and whether this
+    /// is one of the page's forms (its handler checks the form's token).
+    Session {
+        csrf_header: bool,
+        page_form: bool,
+    },
+    Nobody,
+}
+
+/// The rule for changes.
+fn may_change(
+    caller: Caller,
+    open: bool,
+    loopback: bool,
+) -> Result<(), (StatusCode, &'static str)> {
+    match caller {
+        Caller::Token => Ok(()),
+        Caller::Session { csrf_header, page_form } if csrf_header || page_form => Ok(()),
+        Caller::Session { .. } => Err((
+            StatusCode::FORBIDDEN,
+            "the CSRF token is missing or wrong (X-CSRF-Token)",
+        )),
+        Caller::Nobody if open && loopback => Ok(()),
+        Caller::Nobody if open => Err((
+            StatusCode::UNAUTHORIZED,
+            "changes are allowed from loopback only until a [[http.user]] or [[http.token]] is configured",
+        )),
+        Caller::Nobody => Err((
+            StatusCode::UNAUTHORIZED,
+            "log in, or send Authorization: Bearer <token>",
+        )),
+    }
+}
+
+fn check(http: &super::Http, req: &mut Request) -> Result<(), Refused> {
+    let auth = &http.auth;
+    let now = http.clock.now();
+    let path = req.uri().path().to_owned();
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .map(str::to_owned);
+    let (principal, session) = match bearer {
+        Some(given) => match auth.token(&given) {
+            Some(name) => (Some(name), None),
+            None => {
+                return Err(Refused::Error(
+                    StatusCode::UNAUTHORIZED,
+                    "the token is not valid",
+                ))
+            }
+        },
+        None => match cookie(req.headers(), COOKIE).and_then(|id| auth.session(id, now)) {
+            Some(s) => (Some(s.user.clone()), Some(s)),
+            None => (None, None),
+        },
+    };
+    if changes_something(req.method(), &path) {
+        let caller = match (&principal, &session) {
+            (Some(_), None) => Caller::Token,
+            (Some(_), Some(s)) => Caller::Session {
+                csrf_header: req
+                    .headers()
+                    .get("x-csrf-token")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|h| bool::from(h.as_bytes().ct_eq(s.csrf.as_bytes()))),
+                page_form: !path.starts_with("/api/")
+                    && req
+                        .headers()
+                        .get(header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded")),
+            },
+            _ => Caller::Nobody,
+        };
+        let loopback = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_some_and(|c| c.0.ip().to_canonical().is_loopback());
+        may_change(caller, auth.is_open(), loopback).map_err(|(s, why)| Refused::Error(s, why))?;
+    } else if auth.read_requires_login && principal.is_none() && !always_open(&path) {
+        if path.starts_with("/api/") || path == "/metrics" {
+            return Err(Refused::Error(
+                StatusCode::UNAUTHORIZED,
+                "log in, or send Authorization: Bearer <token>",
+            ));
+        }
+        return Err(Refused::ToLogin);
+    }
+    req.extensions_mut().insert(Principal(principal));
+    if let Some(s) = session {
+        req.extensions_mut().insert(s);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        let config = HttpConfig {
+            users: vec![crate::config::HttpUser {
+                name: "alice".into(),
+                password_hash: hash,
+            }],
+            ..HttpConfig::default()
+        };
+        let auth = Auth::new(&config);
+        assert!(auth.login("alice", "wrong", 0).is_none());
+        assert!(auth.login("bob", "correct horse", 0).is_none());
+        let (id, session) = auth.login("alice", "correct horse", 0).unwrap();
+        assert_eq!(auth.session(&id, 10).unwrap().user, "alice");
+        assert_eq!(session.csrf.len(), 64);
+        assert!(auth.session(&id, SESSION_S + 1).is_none(), "expired");
+        auth.logout(&id);
+        assert!(auth.session(&id, 10).is_none());
+    }
+
+    #[test]
+    fn tokens_are_found_by_value() {
+        let config = HttpConfig {
+            tokens: vec![crate::config::HttpToken {
+                name: "ci".into(),
+                token: "0123456789abcdef".into(),
+            }],
+            ..HttpConfig::default()
+        };
+        let auth = Auth::new(&config);
+        assert_eq!(auth.token("0123456789abcdef").as_deref(), Some("ci"));
+        assert_eq!(auth.token("0123456789abcdeX"), None);
+        assert_eq!(auth.token(""), None);
+        assert!(!auth.is_open());
+    }
+
+    #[test]
+    fn who_may_change_what() {
+        let session = |csrf_header, page_form| Caller::Session {
+            csrf_header,
+            page_form,
+        };
+        assert!(may_change(Caller::Token, false, false).is_ok());
+        assert!(may_change(session(true, false), false, false).is_ok());
+        assert!(
+            may_change(session(false, true), false, false).is_ok(),
+            "its handler checks"
+        );
+        assert_eq!(
+            may_change(session(false, false), false, true)
+                .unwrap_err()
+                .0,
+            StatusCode::FORBIDDEN
+        );
+        // Nothing configured: loopback only.
+        assert!(may_change(Caller::Nobody, true, true).is_ok());
+        assert_eq!(
+            may_change(Caller::Nobody, true, false).unwrap_err().0,
+            StatusCode::UNAUTHORIZED
+        );
+        // Something configured: never anonymous, loopback or not.
+        assert_eq!(
+            may_change(Caller::Nobody, false, true).unwrap_err().0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    #[test]
+    fn only_changes_need_rights() {
+        assert!(changes_something(
+            &Method::POST,
+            "/api/alerts/a/b/acknowledge"
+        ));
+        assert!(!changes_something(&Method::POST, "/login"));
+        assert!(!changes_something(&Method::POST, "/events"));
+        assert!(!changes_something(&Method::GET, "/api/alerts"));
+    }
+}
