@@ -1,0 +1,181 @@
+//! Who may act, against the real binary: tokens, logged-in users with CSRF
+//! tokens, reading behind a login, and the security headers.
+
+mod common;
+
+use common::*;
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn call(d: &Daemon, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let url = format!("http://{}{path}", d.http);
+    let mut response = if method == "GET" {
+        let mut r = agent.get(&url);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        r.call().unwrap()
+    } else {
+        let mut r = agent.post(&url);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        r.send(body).unwrap()
+    };
+    Answer {
+        status: response.status().as_u16(),
+        headers: response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+            .collect(),
+        body: response.body_mut().read_to_string().unwrap_or_default(),
+    }
+}
+
+fn with_alert(extra: &str) -> (tempfile::TempDir, Daemon) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), extra);
+    d.send(&packet(1, "web1", vec![alert("disk", Some(now()), None)], false));
+    wait_for(WAIT, "the alert", || d.state("web1", "disk"));
+    (dir, d)
+}
+
+const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn user_config() -> String {
+    let hash = mauved::http::auth::hash_password("correct horse").unwrap();
+    format!(
+        "[[http.user]]\nname = \"alice\"\npassword_hash = \"{hash}\"\n\
+         [[http.token]]\nname = \"ci-bot\"\ntoken = \"{TOKEN}\"\n"
+    )
+}
+
+#[test]
+fn tokens_are_needed_to_act_once_configured() {
+    let (_dir, d) = with_alert(&user_config());
+    let ack = "/api/alerts/web1/disk/acknowledge";
+    let json = ("content-type", "application/json");
+    let none = call(&d, "POST", ack, &[json], r#"{"by": "mallory"}"#);
+    assert_eq!(none.status, 401, "{}", none.body);
+    let wrong = call(&d, "POST", ack, &[json, ("authorization", "Bearer nope-nope-nope-nope")], "{}");
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    // A wrong token is refused even for reading.
+    assert_eq!(call(&d, "GET", "/api/alerts", &[("authorization", "Bearer x")], "").status, 401);
+    let bearer = format!("Bearer {TOKEN}");
+    let ok = call(&d, "POST", ack, &[json, ("authorization", &bearer)], "{}");
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let acked: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
+    assert_eq!(acked["acknowledged_by"], "ci-bot", "the token's name is the author");
+    // Reading stays open; every answer has the security headers.
+    let read = call(&d, "GET", "/api/alerts", &[], "");
+    assert_eq!(read.status, 200);
+    let csp = read.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(read.header("x-content-type-options"), Some("nosniff"));
+}
+
+#[test]
+fn a_logged_in_user_acts_with_the_sessions_csrf_token() {
+    let (_dir, d) = with_alert(&user_config());
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let bad = call(&d, "POST", "/login", &[form], "name=alice&password=wrong");
+    assert_eq!(bad.status, 401);
+    assert!(bad.header("set-cookie").is_none());
+    let good = call(&d, "POST", "/login", &[form], "name=alice&password=correct+horse");
+    assert_eq!(good.status, 303, "{}", good.body);
+    let set = good.header("set-cookie").unwrap().to_owned();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(!set.contains("Secure"), "not behind TLS: {set}");
+    let cookie = set.split(';').next().unwrap().to_owned();
+    // The page shows who is logged in and carries the CSRF token.
+    let page = call(&d, "GET", "/", &[("cookie", &cookie)], "");
+    assert!(page.body.contains("alice"), "{}", page.body);
+    let csrf = page
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(csrf.len(), 64);
+    let json = ("content-type", "application/json");
+    let ack = "/api/alerts/web1/disk/acknowledge";
+    let forged = call(&d, "POST", ack, &[json, ("cookie", &cookie)], "{}");
+    assert_eq!(forged.status, 403, "no CSRF token: {}", forged.body);
+    let wrong = call(&d, "POST", ack, &[json, ("cookie", &cookie), ("x-csrf-token", "0000")], "{}");
+    assert_eq!(wrong.status, 403);
+    let ok = call(&d, "POST", ack, &[json, ("cookie", &cookie), ("x-csrf-token", &csrf)], "{}");
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    // The page's form: without its token 403, with it the action and a redirect.
+    let reference = "alert=web1%2Fdisk";
+    let no_token = call(&d, "POST", "/actions", &[form, ("cookie", &cookie)], &format!("action=clear&{reference}"));
+    assert_eq!(no_token.status, 403, "{}", no_token.body);
+    let cleared = call(
+        &d,
+        "POST",
+        "/actions",
+        &[form, ("cookie", &cookie)],
+        &format!("action=clear&{reference}&csrf={csrf}&back=/"),
+    );
+    assert_eq!(cleared.status, 303, "{}", cleared.body);
+    assert_eq!(d.state("web1", "disk").as_deref(), Some("cleared"));
+    let history = d.json("/api/alerts/web1/disk/history");
+    assert!(
+        history.as_array().unwrap().iter().any(|h| h["text"] == "CLEARED by alice"),
+        "{history:#}"
+    );
+    // After logging out the cookie is worth nothing.
+    let out = call(&d, "POST", "/logout", &[form, ("cookie", &cookie)], &format!("csrf={csrf}"));
+    assert_eq!(out.status, 303);
+    let after = call(&d, "POST", ack, &[json, ("cookie", &cookie), ("x-csrf-token", &csrf)], "{}");
+    assert_eq!(after.status, 401);
+}
+
+#[test]
+fn reading_can_require_a_login() {
+    let extra = format!("[http]\nread_requires_login = true\n{}", user_config());
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &extra);
+    assert_eq!(call(&d, "GET", "/api/alerts", &[], "").status, 401);
+    let page = call(&d, "GET", "/", &[], "");
+    assert_eq!(page.status, 303);
+    assert_eq!(page.header("location"), Some("/login"));
+    assert_eq!(call(&d, "GET", "/health", &[], "").status, 200);
+    assert_eq!(call(&d, "GET", "/login", &[], "").status, 200);
+    let bearer = format!("Bearer {TOKEN}");
+    assert_eq!(call(&d, "GET", "/api/alerts", &[("authorization", &bearer)], "").status, 200);
+}
+
+#[test]
+fn without_users_or_tokens_loopback_may_act_naming_itself() {
+    let (_dir, d) = with_alert("");
+    let json = ("content-type", "application/json");
+    let ack = "/api/alerts/web1/disk/acknowledge";
+    assert_eq!(call(&d, "POST", ack, &[json], "{}").status, 400, "by is required");
+    assert_eq!(call(&d, "POST", ack, &[json], r#"{"by": "ops"}"#).status, 200);
+    // The page's form asks for a name instead of a login.
+    let page = call(&d, "GET", "/", &[], "");
+    assert!(page.body.contains("name=\"by\""), "{}", page.body);
+}
