@@ -56,7 +56,12 @@ fn call(d: &Daemon, method: &str, path: &str, headers: &[(&str, &str)], body: &s
 fn with_alert(extra: &str) -> (tempfile::TempDir, Daemon) {
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start(dir.path(), extra);
-    d.send(&packet(1, "web1", vec![alert("disk", Some(now()), None)], false));
+    d.send(&packet(
+        1,
+        "web1",
+        vec![alert("disk", Some(now()), None)],
+        false,
+    ));
     wait_for(WAIT, "the alert", || d.state("web1", "disk"));
     (dir, d)
 }
@@ -78,20 +83,42 @@ fn tokens_are_needed_to_act_once_configured() {
     let json = ("content-type", "application/json");
     let none = call(&d, "POST", ack, &[json], r#"{"by": "mallory"}"#);
     assert_eq!(none.status, 401, "{}", none.body);
-    let wrong = call(&d, "POST", ack, &[json, ("authorization", "Bearer nope-nope-nope-nope")], "{}");
+    let wrong = call(
+        &d,
+        "POST",
+        ack,
+        &[json, ("authorization", "Bearer nope-nope-nope-nope")],
+        "{}",
+    );
     assert_eq!(wrong.status, 401, "{}", wrong.body);
     // A wrong token is refused even for reading.
-    assert_eq!(call(&d, "GET", "/api/alerts", &[("authorization", "Bearer x")], "").status, 401);
+    assert_eq!(
+        call(
+            &d,
+            "GET",
+            "/api/alerts",
+            &[("authorization", "Bearer x")],
+            ""
+        )
+        .status,
+        401
+    );
     let bearer = format!("Bearer {TOKEN}");
     let ok = call(&d, "POST", ack, &[json, ("authorization", &bearer)], "{}");
     assert_eq!(ok.status, 200, "{}", ok.body);
     let acked: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
-    assert_eq!(acked["acknowledged_by"], "ci-bot", "the token's name is the author");
+    assert_eq!(
+        acked["acknowledged_by"], "ci-bot",
+        "the token's name is the author"
+    );
     // Reading stays open; every answer has the security headers.
     let read = call(&d, "GET", "/api/alerts", &[], "");
     assert_eq!(read.status, 200);
     let csp = read.header("content-security-policy").unwrap();
-    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(read.header("x-content-type-options"), Some("nosniff"));
 }
@@ -103,10 +130,19 @@ fn a_logged_in_user_acts_with_the_sessions_csrf_token() {
     let bad = call(&d, "POST", "/login", &[form], "name=alice&password=wrong");
     assert_eq!(bad.status, 401);
     assert!(bad.header("set-cookie").is_none());
-    let good = call(&d, "POST", "/login", &[form], "name=alice&password=correct+horse");
+    let good = call(
+        &d,
+        "POST",
+        "/login",
+        &[form],
+        "name=alice&password=correct+horse",
+    );
     assert_eq!(good.status, 303, "{}", good.body);
     let set = good.header("set-cookie").unwrap().to_owned();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
     assert!(!set.contains("Secure"), "not behind TLS: {set}");
     let cookie = set.split(';').next().unwrap().to_owned();
     // The page shows who is logged in and carries the CSRF token.
@@ -124,13 +160,31 @@ fn a_logged_in_user_acts_with_the_sessions_csrf_token() {
     let ack = "/api/alerts/web1/disk/acknowledge";
     let forged = call(&d, "POST", ack, &[json, ("cookie", &cookie)], "{}");
     assert_eq!(forged.status, 403, "no CSRF token: {}", forged.body);
-    let wrong = call(&d, "POST", ack, &[json, ("cookie", &cookie), ("x-csrf-token", "0000")], "{}");
+    let wrong = call(
+        &d,
+        "POST",
+        ack,
+        &[json, ("cookie", &cookie), ("x-csrf-token", "0000")],
+        "{}",
+    );
     assert_eq!(wrong.status, 403);
-    let ok = call(&d, "POST", ack, &[json, ("cookie", &cookie), ("x-csrf-token", &csrf)], "{}");
+    let ok = call(
+        &d,
+        "POST",
+        ack,
+        &[json, ("cookie", &cookie), ("x-csrf-token", &csrf)],
+        "{}",
+    );
     assert_eq!(ok.status, 200, "{}", ok.body);
     // The page's form: without its token 403, with it the action and a redirect.
     let reference = "alert=web1%2Fdisk";
-    let no_token = call(&d, "POST", "/actions", &[form, ("cookie", &cookie)], &format!("action=clear&{reference}"));
+    let no_token = call(
+        &d,
+        "POST",
+        "/actions",
+        &[form, ("cookie", &cookie)],
+        &format!("action=clear&{reference}"),
+    );
     assert_eq!(no_token.status, 403, "{}", no_token.body);
     let cleared = call(
         &d,
@@ -143,13 +197,29 @@ fn a_logged_in_user_acts_with_the_sessions_csrf_token() {
     assert_eq!(d.state("web1", "disk").as_deref(), Some("cleared"));
     let history = d.json("/api/alerts/web1/disk/history");
     assert!(
-        history.as_array().unwrap().iter().any(|h| h["text"] == "CLEARED by alice"),
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["text"] == "CLEARED by alice"),
         "{history:#}"
     );
     // After logging out the cookie is worth nothing.
-    let out = call(&d, "POST", "/logout", &[form, ("cookie", &cookie)], &format!("csrf={csrf}"));
+    let out = call(
+        &d,
+        "POST",
+        "/logout",
+        &[form, ("cookie", &cookie)],
+        &format!("csrf={csrf}"),
+    );
     assert_eq!(out.status, 303);
-    let after = call(&d, "POST", ack, &[json, ("cookie", &cookie), ("x-csrf-token", &csrf)], "{}");
+    let after = call(
+        &d,
+        "POST",
+        ack,
+        &[json, ("cookie", &cookie), ("x-csrf-token", &csrf)],
+        "{}",
+    );
     assert_eq!(after.status, 401);
 }
 
@@ -165,7 +235,10 @@ fn reading_can_require_a_login() {
     assert_eq!(call(&d, "GET", "/health", &[], "").status, 200);
     assert_eq!(call(&d, "GET", "/login", &[], "").status, 200);
     let bearer = format!("Bearer {TOKEN}");
-    assert_eq!(call(&d, "GET", "/api/alerts", &[("authorization", &bearer)], "").status, 200);
+    assert_eq!(
+        call(&d, "GET", "/api/alerts", &[("authorization", &bearer)], "").status,
+        200
+    );
 }
 
 #[test]
@@ -173,8 +246,15 @@ fn without_users_or_tokens_loopback_may_act_naming_itself() {
     let (_dir, d) = with_alert("");
     let json = ("content-type", "application/json");
     let ack = "/api/alerts/web1/disk/acknowledge";
-    assert_eq!(call(&d, "POST", ack, &[json], "{}").status, 400, "by is required");
-    assert_eq!(call(&d, "POST", ack, &[json], r#"{"by": "ops"}"#).status, 200);
+    assert_eq!(
+        call(&d, "POST", ack, &[json], "{}").status,
+        400,
+        "by is required"
+    );
+    assert_eq!(
+        call(&d, "POST", ack, &[json], r#"{"by": "ops"}"#).status,
+        200
+    );
     // The page's form asks for a name instead of a login.
     let page = call(&d, "GET", "/", &[], "");
     assert!(page.body.contains("name=\"by\""), "{}", page.body);

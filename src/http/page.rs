@@ -92,7 +92,9 @@ fn frame(http: &super::Http, session: Option<&Session>) -> Frame {
         user: session.map(|s| s.user.clone()),
         csrf: session.map(|s| s.csrf.clone()).unwrap_or_default(),
         can_login: http.auth.has_users(),
-        now_text: human_time(now, now),
+        now_text: jiff::Timestamp::from_second(now as i64)
+            .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_default(),
         oncall: http
             .routing
             .oncall(now)

@@ -1,0 +1,264 @@
+//! The on-call page in a real browser: Debian's Chromium, driven through
+//! ChromeDriver (WebDriver) by fantoccini. `.ci/run` installs both. The test
+//! starts mauved, sends alerts, opens the page, sees a raised alert, logs in,
+//! acknowledges it with a click, sees it move to acknowledged, opens its own
+//! page, sees the history line, and checks that a `<script>`/`onerror`
+//! payload in `detail` neither ran nor survived. Screenshots at 1280 and
+//! 400 px wide are kept in `target/screenshots/`.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::Client as _;
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use mauved::wire::pb;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const PAYLOAD: &str = "<b>bold</b><script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">";
+
+/// ChromeDriver on a free loopback port, stopped when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!("{CHROMEDRIVER} does not start ({err}): `.ci/run` installs chromium-driver")
+            });
+        wait_for(Duration::from_secs(20), "chromedriver listening", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        Driver { child, port }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+    // Test builds link two TLS back ends; the WebDriver client needs one
+    // chosen (it speaks plain HTTP to chromedriver anyway).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a Chromium session through chromedriver")
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = mauved::http::auth::hash_password("correct horse").unwrap();
+    let d = Daemon::start(
+        dir.path(),
+        &format!("[[http.user]]\nname = \"alice\"\npassword_hash = \"{hash}\"\n"),
+    );
+    let t = now();
+    let disk = pb::Alert {
+        subject: Some("web1.example.com".into()),
+        summary: Some(
+            "disk / is 97% full and this summary is long enough to wrap on a phone screen".into(),
+        ),
+        detail: Some(PAYLOAD.into()),
+        importance: Some(90),
+        ..alert("disk", Some(t), None)
+    };
+    let long_id = "x".repeat(120);
+    d.send(&packet(
+        1,
+        "web1",
+        vec![disk, alert(&long_id, Some(t), None)],
+        false,
+    ));
+    d.send(&packet(
+        2,
+        "web2",
+        vec![alert("hb", Some(t + 300), Some(t))],
+        false,
+    ));
+    wait_for(Duration::from_secs(10), "the alerts", || {
+        (d.json("/api/counts")["raised"] == 2).then_some(())
+    });
+
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    let base = format!("http://{}", d.http);
+    c.set_window_size(1280, 900).await.unwrap();
+    c.goto(&format!("{base}/")).await.unwrap();
+    let raised = c.find(Locator::Css("section.raised")).await.unwrap();
+    let text = raised.text().await.unwrap();
+    assert!(
+        text.contains("web1.example.com") && text.contains("disk / is 97% full"),
+        "{text}"
+    );
+    let title = c.title().await.unwrap();
+    assert!(
+        title.contains("2 raised"),
+        "the tab shows the count: {title}"
+    );
+    let due = c
+        .find(Locator::Css("section.pending"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(due.contains("web2"), "the heartbeat due soon: {due}");
+    screenshot(&c, "page-1280.png").await;
+
+    // Log in.
+    c.find(Locator::LinkText("log in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=name]"))
+        .await
+        .unwrap()
+        .send_keys("alice")
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys("correct horse")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.login button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("header .who form"))
+        .await
+        .unwrap();
+
+    // Select the alert and acknowledge it for an hour.
+    c.find(Locator::Css("input[name=alert][value='web1/disk']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("#actions button[value=acknowledge]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let acked = c
+        .wait()
+        .for_element(Locator::Css("section.acknowledged tr.alert"))
+        .await
+        .unwrap();
+    let acked_text = acked.text().await.unwrap();
+    assert!(
+        acked_text.contains("disk") && acked_text.contains("by alice"),
+        "{acked_text}"
+    );
+    let still = c
+        .find(Locator::Css("section.raised"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !still.contains("disk / is 97% full"),
+        "moved out of raised: {still}"
+    );
+
+    // Its own page: the history line, the detail cleaned.
+    c.find(Locator::Css("a[href='/alerts/web1/disk']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let history = c
+        .wait()
+        .for_element(Locator::Css("table.history"))
+        .await
+        .unwrap();
+    let lines = history.text().await.unwrap();
+    assert!(
+        lines.contains("ACKNOWLEDGED until") && lines.contains("by alice"),
+        "{lines}"
+    );
+    let detail = c.find(Locator::Css(".detail b")).await.unwrap();
+    assert_eq!(
+        detail.text().await.unwrap(),
+        "bold",
+        "harmless markup is kept"
+    );
+    let source = c.source().await.unwrap();
+    assert!(!source.contains("onerror"), "the handler did not survive");
+    assert!(
+        !source.contains("document.title='pwned'"),
+        "the script did not survive"
+    );
+    assert_ne!(c.title().await.unwrap(), "pwned", "nothing ran");
+
+    // A phone: the page fits 400 px without scrolling sideways.
+    c.set_window_size(400, 800).await.unwrap();
+    c.goto(&format!("{base}/")).await.unwrap();
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "sideways scroll of {overflow} px at 400 px wide"
+    );
+    screenshot(&c, "page-400.png").await;
+    c.close().await.unwrap();
+}
