@@ -140,6 +140,7 @@ pub async fn start_with(
         started_at: clock.now(),
         initial_sleep_s: config.server.initial_sleep_s,
         max_acknowledgement_s: config.server.max_acknowledgement_s,
+        forget_cleared_after_s: config.server.forget_cleared_after.0,
         durability: Durability {
             flush_interval_ms: config.store.flush_interval_ms,
             timer_flush_s: config.store.timer_flush_s,

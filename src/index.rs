@@ -220,7 +220,12 @@ pub struct Index {
     due: BTreeSet<(u32, SlotId)>,
     hasher: hashbrown::DefaultHashBuilder,
     max_alerts: usize,
+    /// Slots of forgotten alerts, for new alerts to take.
+    free: Vec<SlotId>,
 }
+
+/// The bucket of a slot whose alert was forgotten.
+const DEAD: u32 = u32::MAX;
 
 impl Index {
     pub fn new(max_alerts: usize) -> Self {
@@ -233,6 +238,7 @@ impl Index {
             due: BTreeSet::new(),
             hasher: hashbrown::DefaultHashBuilder::default(),
             max_alerts,
+            free: Vec::new(),
         }
     }
 
@@ -251,11 +257,11 @@ impl Index {
     }
 
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.slots.len() - self.free.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len() == 0
     }
 
     fn hash(&self, source: &str, id: &str) -> u64 {
@@ -294,10 +300,14 @@ impl Index {
         detail: u32,
         bucket: u32,
     ) -> Result<SlotId, Full> {
-        if self.slots.len() >= self.max_alerts {
+        if self.len() >= self.max_alerts {
             return Err(Full(self.max_alerts));
         }
-        let id = SlotId::try_from(self.slots.len()).map_err(|_| Full(self.max_alerts))?;
+        let reused = self.free.pop();
+        let id = match reused {
+            Some(id) => id,
+            None => SlotId::try_from(self.slots.len()).map_err(|_| Full(self.max_alerts))?,
+        };
         let (source, next_of_source) = match self.sources.get_mut(key.source.as_str()) {
             Some((source, first)) => (*source, std::mem::replace(first, id)),
             None => {
@@ -323,7 +333,10 @@ impl Index {
         if let Some(due) = slot.next_due() {
             self.due.insert((due, id));
         }
-        self.slots.push(slot);
+        match reused {
+            Some(id) => self.slots[id as usize] = slot,
+            None => self.slots.push(slot),
+        }
         let hash = self.hash(&key.source, &key.id);
         let (slots, names, hasher) = (&self.slots, &self.source_names, &self.hasher);
         self.by_key.insert_unique(hash, id, |&s| {
@@ -440,9 +453,68 @@ impl Index {
         }
     }
 
-    /// Every slot, in no particular order.
+    /// Every alert's slot, in no particular order.
     pub fn ids(&self) -> impl Iterator<Item = SlotId> + '_ {
-        0..self.slots.len() as SlotId
+        (0..self.slots.len() as SlotId).filter(|&s| self.slots[s as usize].bucket != DEAD)
+    }
+
+    /// Forgets an alert: it leaves every view, and its slot is taken by a
+    /// later new alert. Returns its key and bucket (to be written without it).
+    pub fn remove(&mut self, id: SlotId) -> (AlertKey, u32) {
+        let key = self.key(id);
+        let slot = self.slots[id as usize].clone();
+        let hash = self.hash(&key.source, &key.id);
+        if let Ok(entry) = self.by_key.find_entry(hash, |&s| s == id) {
+            entry.remove();
+        }
+        if let Some(due) = slot.next_due() {
+            self.due.remove(&(due, id));
+        }
+        // Out of its source's chain.
+        let name = self.source_names[slot.source as usize].clone();
+        if let Some((_, first)) = self.sources.get_mut(&name) {
+            if *first == id {
+                *first = slot.next_of_source;
+            } else {
+                let mut at = *first;
+                while at != NO_SLOT {
+                    let next = self.slots[at as usize].next_of_source;
+                    if next == id {
+                        self.slots[at as usize].next_of_source = slot.next_of_source;
+                        break;
+                    }
+                    at = next;
+                }
+            }
+            if *first == NO_SLOT {
+                self.sources.remove(&name);
+            }
+        }
+        if let Some(bucket) = self.buckets.get_mut(slot.bucket as usize) {
+            bucket.retain(|&s| s != id);
+        }
+        let dead = &mut self.slots[id as usize];
+        dead.bucket = DEAD;
+        dead.text = Box::new([]);
+        dead.times = [0; TIMES];
+        dead.next_of_source = NO_SLOT;
+        self.free.push(id);
+        (key, slot.bucket)
+    }
+
+    /// Up to `limit` cleared alerts (not pending either) last updated before
+    /// `before`: what `forget_cleared_after` forgets.
+    pub fn stale_cleared(&self, before: UnixSecs, limit: usize) -> Vec<SlotId> {
+        let before = u32::try_from(before).unwrap_or(u32::MAX);
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                s.bucket != DEAD && s.times[0] == 0 && s.times[2] == 0 && s.times[7] < before
+            })
+            .take(limit)
+            .map(|(i, _)| i as SlotId)
+            .collect()
     }
 }
 
@@ -493,6 +565,52 @@ mod tests {
         assert_eq!(index.record(id), r);
         index.update(id, &r, 0);
         assert_eq!(index.record(id), r, "unchanged text stays");
+    }
+
+    #[test]
+    fn a_forgotten_alert_leaves_every_view_and_its_slot_is_reused() {
+        let mut index = Index::new(3);
+        let a = index
+            .insert(&AlertKey::new("s", "a"), &record(Some(100)), 0)
+            .unwrap();
+        let b = index
+            .insert(&AlertKey::new("s", "b"), &record(Some(200)), 0)
+            .unwrap();
+        let c = index
+            .insert(&AlertKey::new("s", "c"), &record(None), 0)
+            .unwrap();
+        assert!(index
+            .insert(&AlertKey::new("s", "d"), &record(None), 0)
+            .is_err());
+        let (key, bucket) = index.remove(b);
+        assert_eq!((key, bucket), (AlertKey::new("s", "b"), 0));
+        assert_eq!(index.len(), 2);
+        assert_eq!(index.find("s", "b"), None);
+        assert_eq!(index.of_source("s"), vec![c, a]);
+        assert_eq!(index.bucket(0), &[a, c]);
+        assert_eq!(index.due(1000, 10), vec![(100, a)]);
+        assert_eq!(index.ids().collect::<Vec<_>>(), vec![a, c]);
+        // cleared_at 10, updated 10: stale before 11, not before 10.
+        assert_eq!(index.stale_cleared(11, 10), vec![c]);
+        assert!(index.stale_cleared(10, 10).is_empty());
+        // A new alert takes the slot; the limit counts live alerts.
+        let d = index
+            .insert(&AlertKey::new("t", "d"), &record(None), 0)
+            .unwrap();
+        assert_eq!(d, b);
+        assert_eq!(index.key(d), AlertKey::new("t", "d"));
+        assert!(index
+            .insert(&AlertKey::new("t", "e"), &record(None), 0)
+            .is_err());
+        index.remove(a);
+        index.remove(c);
+        assert_eq!(index.of_source("s"), Vec::<SlotId>::new());
+        let mut seen = Vec::new();
+        index.walk(None, |s| {
+            seen.push(index.key(s));
+            true
+        });
+        assert_eq!(seen, vec![AlertKey::new("t", "d")]);
     }
 
     #[test]

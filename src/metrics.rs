@@ -342,6 +342,11 @@ impl Metrics {
         self.alerts.get_or_create(&state_label(to)).inc();
     }
 
+    /// An alert in `state` was forgotten.
+    pub fn alert_forgotten(&self, state: State) {
+        self.alerts.get_or_create(&state_label(state)).dec();
+    }
+
     pub fn alerts_in(&self, state: State) -> i64 {
         self.alerts.get_or_create(&state_label(state)).get()
     }

@@ -725,6 +725,25 @@ impl Store {
         Ok(out)
     }
 
+    /// Every history line of every alert (forgotten ones too), with its
+    /// alert, oldest first, that `keep` wants.
+    pub fn history_all(
+        &self,
+        mut keep: impl FnMut(&AlertKey, &HistoryEntry) -> bool,
+    ) -> Result<Vec<(AlertKey, HistoryEntry)>> {
+        let mut out = Vec::new();
+        for value in self.db.scan_prefix([HISTORY]).values() {
+            for line in HistoryBatch::decode(&*value?)?.lines {
+                let key = AlertKey::new(line.source, line.id);
+                if keep(&key, &line.entry) {
+                    out.push((key, line.entry));
+                }
+            }
+        }
+        out.sort_by_key(|(_, e)| e.at);
+        Ok(out)
+    }
+
     /// Removes history written before `before`; returns how many values.
     pub fn prune_history(&self, before: UnixSecs) -> Result<usize> {
         let mut batch = sled::Batch::default();
@@ -874,8 +893,18 @@ fn seq_of(key: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
+    /// Opens, waiting a little for a store just dropped in this process:
+    /// sled lets go of its lock from a background thread.
     fn open_at(path: &Path) -> Store {
-        Store::open(path, 1 << 20, Gauge::default()).unwrap()
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match Store::open(path, 1 << 20, Gauge::default()) {
+                Err(StoreError::InUse(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                opened => return opened.unwrap(),
+            }
+        }
     }
 
     fn open() -> (tempfile::TempDir, Store) {

@@ -159,7 +159,9 @@ fn bodies_are_checked_and_errors_name_the_field() {
         404,
     );
     assert!(
-        unknown.contains("acknowledge, unacknowledge, raise, clear, suppress, unsuppress, note"),
+        unknown.contains(
+            "acknowledge, unacknowledge, raise, clear, suppress, unsuppress, note, forget"
+        ),
         "{unknown}"
     );
     assert!(
@@ -207,4 +209,133 @@ fn bulk_actions_answer_for_each_alert() {
         r#"{"by": "carol", "alerts": [{"source": "web1", "id": "a"}]}"#,
     );
     assert_eq!(cleared["results"][0]["alert"]["state"], "cleared");
+}
+
+#[test]
+fn a_forgotten_alert_is_gone_after_a_restart_and_its_history_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(FRI_17);
+    let d = InProc::start(dir.path(), "", &clock);
+    raise(&d, &["disk", "load"]);
+    post_ok(&d, "/api/alerts/web1/disk/forget", r#"{"by": "alice"}"#);
+    assert_eq!(d.get("/api/alerts/web1/disk").0, 404);
+    assert_eq!(d.json("/api/counts")["raised"], 1);
+    d.stop();
+    let d = InProc::start(dir.path(), "", &clock);
+    assert_eq!(
+        d.get("/api/alerts/web1/disk").0,
+        404,
+        "still gone after a restart"
+    );
+    assert_eq!(d.state("web1", "load").as_deref(), Some("raised"));
+    let forgotten = d.json("/api/history?kind=update&source=web1");
+    let texts: Vec<&str> = forgotten
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["id"] == "disk")
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["RAISED: disk is full", "FORGOTTEN by alice"]);
+    // The same id again is a new alert.
+    raise(&d, &["disk"]);
+    assert_eq!(d.state("web1", "disk").as_deref(), Some("raised"));
+}
+
+#[test]
+fn cleared_alerts_are_forgotten_and_history_expires_on_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(FRI_17);
+    let d = InProc::start(
+        dir.path(),
+        // `extra` follows the test's [store] table.
+        "history_days = 2\n[server]\nforget_cleared_after = \"1d\"\n",
+        &clock,
+    );
+    raise(&d, &["old", "kept"]);
+    post_ok(&d, "/api/alerts/web1/old/clear", r#"{"by": "ops"}"#);
+    d.advance(86_400 + 3_600);
+    d.settle();
+    assert_eq!(
+        d.get("/api/alerts/web1/old").0,
+        404,
+        "cleared a day ago: forgotten"
+    );
+    assert_eq!(
+        d.state("web1", "kept").as_deref(),
+        Some("raised"),
+        "raised: kept"
+    );
+    let sweep = d.json("/api/history?kind=update");
+    assert!(
+        sweep.as_array().unwrap().iter().any(|l| l["id"] == "old"
+            && l["text"] == "FORGOTTEN: cleared and not updated for 1d"
+            && l["by"] == "mauved"),
+        "{sweep:#}"
+    );
+    // Two days on, the first day's history is pruned in the background.
+    d.advance(2 * 86_400);
+    d.settle();
+    wait_for(
+        std::time::Duration::from_secs(10),
+        "old history pruned",
+        || {
+            let left = d.json("/api/history");
+            let left = left.as_array().unwrap();
+            // The day-one lines are gone, the sweep's line (a day later) stays.
+            (left
+                .iter()
+                .all(|l| l["at"].as_u64().unwrap() >= FRI_17 + 86_400)
+                && left.iter().any(|l| l["id"] == "old"))
+            .then_some(())
+        },
+    );
+}
+
+#[test]
+fn the_history_of_every_alert_pages_in_time_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(FRI_17);
+    let d = InProc::start(dir.path(), "", &clock);
+    raise(&d, &["a", "b", "c"]);
+    for (i, id) in ["a", "b", "c"].iter().enumerate() {
+        d.advance(10);
+        post_ok(
+            &d,
+            &format!("/api/alerts/web1/{id}/note"),
+            &format!(r#"{{"by": "ops", "text": "note {i}"}}"#),
+        );
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/history?kind=note&limit=2".to_owned();
+    loop {
+        let page = d.json(&path);
+        seen.extend(
+            page.as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["text"].as_str().unwrap().to_owned()),
+        );
+        let next: Option<String> = {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let r = agent
+                .get(format!("http://{}{path}", d.http()))
+                .call()
+                .unwrap();
+            r.headers()
+                .get("x-next-cursor")
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        match next {
+            Some(cursor) => path = format!("/api/history?kind=note&limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["note 0", "note 1", "note 2"]);
+    let since = d.json(&format!("/api/history?kind=note&since={}", FRI_17 + 20));
+    assert_eq!(since.as_array().unwrap().len(), 2);
+    assert_eq!(d.get("/api/history?kind=bogus").0, 400);
 }

@@ -89,6 +89,8 @@ pub struct Server {
     pub transmission_cache_s: u64,
     /// The longest acknowledgement allowed.
     pub max_acknowledgement_s: u64,
+    /// Cleared alerts not updated this long are forgotten ("0s": never).
+    pub forget_cleared_after: Secs,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -262,6 +264,7 @@ impl Default for Server {
             initial_sleep_s: 300,
             transmission_cache_s: 300,
             max_acknowledgement_s: 15 * 86_400,
+            forget_cleared_after: Secs(30 * 86_400),
         }
     }
 }

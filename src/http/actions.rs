@@ -13,7 +13,7 @@ use crate::routing::Router;
 use crate::scheduler::Action;
 
 /// Every action, as the API spells it.
-pub const ACTIONS: [&str; 7] = [
+pub const ACTIONS: [&str; 8] = [
     "acknowledge",
     "unacknowledge",
     "raise",
@@ -21,6 +21,7 @@ pub const ACTIONS: [&str; 7] = [
     "suppress",
     "unsuppress",
     "note",
+    "forget",
 ];
 
 /// An acknowledgement without a length lasts an hour (mauve's default).
@@ -106,7 +107,7 @@ pub fn action(name: &str, body: &Body, now: UnixSecs, router: &Router) -> Result
         "acknowledge" => &["until", "for", "for_s", "for_working_hours"],
         "suppress" => &["until", "for", "for_s"],
         "note" => &["text"],
-        "unacknowledge" | "raise" | "clear" | "unsuppress" => &[],
+        "unacknowledge" | "raise" | "clear" | "unsuppress" | "forget" => &[],
         _ => {
             return Err(ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
@@ -192,6 +193,7 @@ pub fn action(name: &str, body: &Body, now: UnixSecs, router: &Router) -> Result
         "unacknowledge" => Action::Unacknowledge,
         "raise" => Action::Raise,
         "clear" => Action::Clear,
+        "forget" => Action::Forget,
         _ => Action::Unsuppress,
     })
 }

@@ -11,7 +11,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::{actions, ApiError, Principal, Shared};
-use crate::alert::{AlertKey, State};
+use crate::alert::{AlertKey, State, UnixSecs};
 use crate::events;
 use crate::scheduler;
 use crate::view::AlertView;
@@ -231,6 +231,99 @@ pub async fn history(
     };
     let bucket = bucket.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such alert"))?;
     Ok(Json(http.store.history(bucket, &key).map_err(store_error)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    since: Option<UnixSecs>,
+    until: Option<UnixSecs>,
+    source: Option<String>,
+    kind: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// `GET /api/history?since=&until=&source=&kind=&limit=&cursor=`: every
+/// alert's history, oldest first, a page at a time (`Link` / `X-Next-Cursor`
+/// as for `/api/alerts`). Lines carry their alert's `source` and `id`.
+pub async fn history_all(
+    http: Shared,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Answer<impl IntoResponse> {
+    let Query(q) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
+    if let Some(kind) = &q.kind {
+        if !["update", "notification", "note"].contains(&kind.as_str()) {
+            return Err(ApiError::bad_request(
+                "kind must be update, notification or note",
+            ));
+        }
+    }
+    let limit = q.limit.unwrap_or(PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be from 1 to {MAX_PAGE}"
+        )));
+    }
+    let skip: usize = match &q.cursor {
+        Some(c) => c
+            .parse()
+            .map_err(|_| ApiError::bad_request("cursor is not valid"))?,
+        None => 0,
+    };
+    let store = http.store.clone();
+    let (since, until, source, kind) = (q.since, q.until, q.source.clone(), q.kind.clone());
+    let lines = tokio::task::spawn_blocking(move || {
+        store.history_all(|key, e| {
+            since.is_none_or(|s| e.at >= s)
+                && until.is_none_or(|u| e.at < u)
+                && source.as_ref().is_none_or(|s| *s == key.source)
+                && kind.as_ref().is_none_or(|k| *k == e.kind)
+        })
+    })
+    .await
+    .map_err(store_error)?
+    .map_err(store_error)?;
+    let more = lines.len() > skip + limit;
+    let page: Vec<serde_json::Value> = lines
+        .into_iter()
+        .skip(skip)
+        .take(limit)
+        .map(|(key, entry)| {
+            let mut line = serde_json::to_value(&entry).unwrap_or_default();
+            line["source"] = key.source.into();
+            line["id"] = key.id.into();
+            line
+        })
+        .collect();
+    let mut headers = axum::http::HeaderMap::new();
+    if more {
+        let cursor = (skip + limit).to_string();
+        let mut next = format!("/api/history?limit={limit}&cursor={cursor}");
+        for (name, value) in [
+            ("since", q.since.map(|v| v.to_string())),
+            ("until", q.until.map(|v| v.to_string())),
+            ("source", q.source),
+            ("kind", q.kind),
+        ] {
+            if let Some(value) = value {
+                next.push_str(&format!(
+                    "&{name}={}",
+                    percent_encoding::utf8_percent_encode(
+                        &value,
+                        percent_encoding::NON_ALPHANUMERIC
+                    )
+                ));
+            }
+        }
+        if let Ok(v) = format!("<{next}>; rel=\"next\"").parse() {
+            headers.insert(axum::http::header::LINK, v);
+        }
+        if let Ok(v) = cursor.parse() {
+            headers.insert("x-next-cursor", v);
+        }
+    }
+    Ok((headers, Json(page)))
 }
 
 /// `GET /api/oncall`: each rotation's person now and the next hand-over.

@@ -170,6 +170,7 @@ pub fn router(http: Arc<Http>) -> Router {
         .route("/logout", post(page::logout))
         .route("/static/{name}", get(page::static_file))
         .route("/api/oncall", get(api::oncall))
+        .route("/api/history", get(api::history_all))
         .route("/events", post(api::events))
         .route("/events/", post(api::events))
         .fallback(not_found)

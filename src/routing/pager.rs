@@ -311,6 +311,13 @@ impl Pager {
         self.changed.insert(target.clone());
     }
 
+    /// A forgotten alert: its timers and state go.
+    pub fn forget(&mut self, key: &AlertKey) {
+        if self.alerts.remove(key).is_some() {
+            self.reindex(&Target::Alert(key.clone()));
+        }
+    }
+
     /// An alert's event: who is told, now or later. `record` carries the
     /// detail.
     pub fn on_event(

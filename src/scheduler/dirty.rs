@@ -54,6 +54,8 @@ pub(super) struct Dirty {
     /// Paging state to write with the next urgent batch.
     pub paging: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     pub history: Vec<(AlertKey, HistoryEntry)>,
+    /// Alerts forgotten since the last write (their details are removed).
+    pub forgotten: Vec<AlertKey>,
     pub waiting: Vec<Waiter>,
 }
 
@@ -89,6 +91,14 @@ impl Dirty {
         }
     }
 
+    /// A forgotten alert: its unwritten detail goes, its stored one is removed.
+    pub fn forget(&mut self, slot: SlotId, key: AlertKey) {
+        if let Some(old) = self.details.remove(&slot) {
+            self.detail_bytes -= old.len();
+        }
+        self.forgotten.push(key);
+    }
+
     pub fn set_detail(&mut self, slot: SlotId, detail: String) {
         self.detail_bytes += detail.len();
         if let Some(old) = self.details.insert(slot, detail) {
@@ -103,6 +113,7 @@ impl Dirty {
             || !self.messages.is_empty()
             || !self.paging.is_empty()
             || !self.history.is_empty()
+            || !self.forgotten.is_empty()
             || !self.waiting.is_empty()
     }
 

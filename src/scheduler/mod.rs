@@ -54,13 +54,21 @@ const MAX_PENDING_DETAIL_BYTES: usize = 64 << 20;
 /// An operator action on one alert.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    Acknowledge { until: UnixSecs },
+    Acknowledge {
+        until: UnixSecs,
+    },
     Unacknowledge,
     Raise,
     Clear,
-    Suppress { until: UnixSecs },
+    Suppress {
+        until: UnixSecs,
+    },
     Unsuppress,
-    Note { text: String },
+    Note {
+        text: String,
+    },
+    /// Deletes the alert, its timers and queued reminders.
+    Forget,
 }
 
 impl Action {
@@ -80,6 +88,7 @@ impl Action {
             }
             Action::Unsuppress => ("update", format!("UNSUPPRESSED by {by}")),
             Action::Note { text } => ("note", text.clone()),
+            Action::Forget => ("update", format!("FORGOTTEN by {by}")),
         }
     }
 }
@@ -173,6 +182,8 @@ pub struct Scheduler {
     pub started_at: UnixSecs,
     pub initial_sleep_s: u64,
     pub max_acknowledgement_s: u64,
+    /// Cleared alerts not updated this long are forgotten (0: never).
+    pub forget_cleared_after_s: u64,
     pub durability: Durability,
 }
 
@@ -189,6 +200,8 @@ struct Run {
     waited_on: bool,
     /// An operator action is being committed (it writes its own history line).
     acting: bool,
+    /// When stale cleared alerts are next looked for (clock seconds).
+    next_sweep: UnixSecs,
     /// When the last job carrying urgent changes was handed over (clock ms).
     last_urgent_ms: u64,
     /// When the pacing budget was last topped up, and what is left of it.
@@ -222,6 +235,7 @@ impl Scheduler {
             flush_all: false,
             waited_on: false,
             acting: false,
+            next_sweep: 0,
             last_urgent_ms: now_ms,
             budget_at_ms: now_ms,
             budget: 0.0,
@@ -313,6 +327,7 @@ impl Run {
             .next_due()
             .into_iter()
             .chain(self.s.pager.next_due())
+            .chain((self.s.forget_cleared_after_s > 0).then_some(self.next_sweep))
             .min()
             .map(|due| due.saturating_mul(1000));
         let write = if self.writer_busy {
@@ -537,7 +552,7 @@ impl Run {
             Action::Clear => Some(alert::clear_now(&old, &key.source, &key.id, now)),
             Action::Suppress { until } => Some(alert::suppress(&old, *until, now)?),
             Action::Unsuppress => Some(alert::unsuppress(&old, now)?),
-            Action::Note { .. } => None,
+            Action::Note { .. } | Action::Forget => None,
         };
         let (kind, text) = action.history(by, &self.s.pager.router.calendar.zone);
         self.dirty.history.push((
@@ -550,6 +565,10 @@ impl Run {
                 ..HistoryEntry::default()
             },
         ));
+        if *action == Action::Forget {
+            self.forget(&mut index, slot, &old);
+            return Ok(old);
+        }
         let Some(transition) = transition else {
             // A note changes nothing but the history: written with the next flush.
             self.dirty
@@ -563,8 +582,51 @@ impl Run {
         Ok(record)
     }
 
+    /// Removes an alert from memory, the store (its bucket is rewritten
+    /// without it) and the pager.
+    fn forget(&mut self, index: &mut Index, slot: SlotId, old: &Record) {
+        let (key, bucket) = index.remove(slot);
+        self.dirty.forget(slot, key.clone());
+        self.dirty.mark(bucket, Tier::Told, self.s.clock.now_ms());
+        self.s.metrics.alert_forgotten(old.state());
+        self.s.pager.forget(&key);
+        let changes = self.s.pager.take_changes();
+        self.dirty.paging.extend(changes);
+    }
+
+    /// Forgets cleared alerts not updated for `forget_cleared_after_s`
+    /// (hourly, at most 10,000 a time).
+    fn sweep(&mut self, now: UnixSecs) {
+        if now < self.next_sweep || self.s.forget_cleared_after_s == 0 {
+            return;
+        }
+        self.next_sweep = now + 3600;
+        let shared = self.s.index.clone();
+        let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
+        let stale = index.stale_cleared(now.saturating_sub(self.s.forget_cleared_after_s), 10_000);
+        for slot in stale {
+            let old = index.record(slot);
+            let key = index.key(slot);
+            self.dirty.history.push((
+                key,
+                HistoryEntry {
+                    at: now,
+                    kind: "update".into(),
+                    text: format!(
+                        "FORGOTTEN: cleared and not updated for {}",
+                        crate::routing::explain::span(self.s.forget_cleared_after_s)
+                    ),
+                    by: Some("mauved".into()),
+                    ..HistoryEntry::default()
+                },
+            ));
+            self.forget(&mut index, slot, &old);
+        }
+    }
+
     fn fire_due(&mut self) {
         let time = self.tick_time();
+        self.sweep(time.now);
         self.fire_alerts(&time);
         if self.s.pager.next_due().is_some_and(|due| due <= time.now) {
             let mut effects = Effects::default();
@@ -693,15 +755,23 @@ impl Run {
             // The buckets' records are read by the writer, off this thread.
             Batch {
                 buckets: Vec::new(),
-                details: details
-                    .into_iter()
-                    .map(|(s, detail)| (index.key(s), detail))
-                    .collect(),
                 messages: if urgent_due {
                     std::mem::take(&mut self.dirty.messages)
                 } else {
                     Vec::new()
                 },
+                details: details
+                    .into_iter()
+                    .map(|(s, detail)| (index.key(s), detail))
+                    .chain(if urgent_due {
+                        std::mem::take(&mut self.dirty.forgotten)
+                            .into_iter()
+                            .map(|key| (key, String::new()))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    })
+                    .collect(),
                 paging: if urgent_due {
                     std::mem::take(&mut self.dirty.paging)
                 } else {
@@ -755,10 +825,14 @@ impl Run {
                 self.dirty.mark(bucket, tier, now_ms);
             }
             for (key, detail) in job.batch.details {
-                if let Some(slot) = index.find(&key.source, &key.id) {
-                    if !self.dirty.details.contains_key(&slot) {
+                match index.find(&key.source, &key.id) {
+                    Some(slot) if !self.dirty.details.contains_key(&slot) => {
                         self.dirty.set_detail(slot, detail);
                     }
+                    Some(_) => {}
+                    // A forgotten alert's detail is still to be removed.
+                    None if detail.is_empty() => self.dirty.forgotten.push(key),
+                    None => {}
                 }
             }
             drop(index);

@@ -50,6 +50,7 @@ impl Fixture {
             pager: Pager::new(Router::new(&crate::config::Config::default())),
             initial_sleep_s,
             max_acknowledgement_s: 86_400,
+            forget_cleared_after_s: 0,
             durability: Durability {
                 flush_interval_ms: 0,
                 timer_flush_s: 0,
