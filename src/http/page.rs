@@ -413,7 +413,7 @@ pub async fn alert(
             minijinja::context! {
                 user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
                 oncall => f.oncall, alert => view, fields => fields, history => history,
-                detail => ammonia::clean(&detail), r#ref => reference(&key),
+                detail => ammonia::clean(&detail), r#ref => reference(&key), single => true,
                 back => format!("/alerts/{}", reference(&key)),
             },
         )
@@ -479,9 +479,12 @@ pub async fn act(
                     .unwrap_or(now + 8 * hour),
             }
         }
+        "unacknowledge" => Action::Unacknowledge,
         "clear" => Action::Clear,
         "raise" => Action::Raise,
         "suppress" => Action::Suppress { until: now + hour },
+        "unsuppress" => Action::Unsuppress,
+        "forget" => Action::Forget,
         "note" => {
             let text = field("text").unwrap_or_default().trim().to_owned();
             if text.is_empty() {
