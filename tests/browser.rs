@@ -260,5 +260,42 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
         "sideways scroll of {overflow} px at 400 px wide"
     );
     screenshot(&c, "page-400.png").await;
+
+    // Live: a new alert shows up without a reload, and what was selected
+    // stays selected.
+    let pick = format!("input[name=alert][value='web1/{long_id}']");
+    c.find(Locator::Css(&pick))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    d.send(&packet(
+        3,
+        "web3",
+        vec![alert("fresh", Some(now()), None)],
+        false,
+    ));
+    let mut appeared = false;
+    for _ in 0..60 {
+        let raised = c
+            .find(Locator::Css("section.raised"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if raised.contains("web3") {
+            appeared = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(appeared, "the page refreshed itself with the new alert");
+    let still = c.find(Locator::Css(&pick)).await.unwrap();
+    assert!(
+        still.prop("checked").await.unwrap().as_deref() == Some("true"),
+        "the selection survived"
+    );
     c.close().await.unwrap();
 }
