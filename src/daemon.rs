@@ -115,6 +115,11 @@ pub async fn start_with(
         };
         tasks.spawn(worker.run());
     }
+    tasks.spawn(crate::heartbeat::run(
+        config.heartbeat.clone(),
+        clock.clone(),
+        shutdown.clone(),
+    ));
     tasks.spawn(prune_history(
         store.clone(),
         clock.clone(),

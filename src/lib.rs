@@ -18,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod events;
+pub mod heartbeat;
 pub mod http;
 pub mod index;
 pub mod ingest;

@@ -437,3 +437,33 @@ match = {{ source = ["web*"] }}
         "alice-pager web1/disk\n"
     );
 }
+
+#[test]
+fn a_stations_own_heartbeat_is_raised_by_the_other_when_it_stops() {
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let a = Daemon::start(dir_a.path(), "");
+    let b = Daemon::start(
+        dir_b.path(),
+        &format!(
+            "[heartbeat]\ndestinations = [\"{}\"]\nsend_every = \"1s\"\nraise_after = \"8s\"\nsource = \"station-b\"\n",
+            a.udp()
+        ),
+    );
+    let beat = wait_for(WAIT, "b's heartbeat at a", || {
+        a.alert("station-b", "mauve-heartbeat")
+    });
+    assert_eq!(beat["state"], "pending", "{beat:#}");
+    assert_eq!(beat["summary"], "Mauve alert server heartbeat failed");
+    // Still pending while b beats (raise_after is longer than the 5 s in
+    // which a raise time counts as now).
+    std::thread::sleep(Duration::from_secs(9));
+    assert_eq!(
+        a.state("station-b", "mauve-heartbeat").as_deref(),
+        Some("pending")
+    );
+    b.stop();
+    wait_for(Duration::from_secs(20), "a raises b's heartbeat", || {
+        (a.state("station-b", "mauve-heartbeat").as_deref() == Some("raised")).then_some(())
+    });
+}

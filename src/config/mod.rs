@@ -46,6 +46,35 @@ pub struct Config {
     pub window: BTreeMap<String, WindowSpec>,
     /// Rotations by name: one member at a time.
     pub rotation: BTreeMap<String, RotationSpec>,
+    /// This daemon's own heartbeat to other stations.
+    pub heartbeat: HeartbeatConfig,
+}
+
+/// `[heartbeat]`: mauve's self-heartbeat. No destination: off.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeartbeatConfig {
+    /// `host`, `host:port`, `ip:port` (as for mauvesend).
+    pub destinations: Vec<String>,
+    pub send_every: Secs,
+    pub raise_after: Secs,
+    /// The alert's source; default this host's name.
+    pub source: String,
+    pub summary: String,
+    pub detail: String,
+}
+
+impl Default for HeartbeatConfig {
+    fn default() -> Self {
+        HeartbeatConfig {
+            destinations: Vec::new(),
+            send_every: Secs(60),
+            raise_after: Secs(310),
+            source: String::new(),
+            summary: "Mauve alert server heartbeat failed".into(),
+            detail: String::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -294,6 +323,7 @@ impl Default for Config {
             oncall: Oncall::default(),
             window: BTreeMap::new(),
             rotation: BTreeMap::new(),
+            heartbeat: HeartbeatConfig::default(),
         }
     }
 }
@@ -418,6 +448,25 @@ impl Config {
             fail(
                 "http.read_requires_login",
                 "needs at least one [[http.user]] or [[http.token]]",
+            );
+        }
+        for (i, destination) in self.heartbeat.destinations.iter().enumerate() {
+            if let Err(why) = crate::send::parse_destination(destination) {
+                fail(&format!("heartbeat.destinations[{i}]"), &why);
+            }
+        }
+        if self.heartbeat.send_every.0 == 0 {
+            fail("heartbeat.send_every", "must be above 0");
+        }
+        if self.heartbeat.raise_after.0 <= 5 {
+            fail(
+                "heartbeat.raise_after",
+                "must be longer than 5s: a raise time within 5 s counts as now",
+            );
+        } else if self.heartbeat.raise_after.0 <= self.heartbeat.send_every.0 {
+            fail(
+                "heartbeat.raise_after",
+                "must be longer than send_every, or every beat would raise it",
             );
         }
         if self.http.max_body_bytes < 1024 {
