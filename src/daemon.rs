@@ -95,6 +95,7 @@ pub async fn start_with(
         .map(|n| (n.name().to_owned(), Arc::new(Notify::new())))
         .collect();
     let by_name: std::collections::HashMap<String, Arc<Notify>> = wakes.iter().cloned().collect();
+    let health = Arc::new(notify::Health::default());
     for (notifier, (_, wake)) in config.notifiers.iter().zip(&wakes) {
         metrics.notifier_known(notifier.name());
         let worker = Worker {
@@ -111,6 +112,8 @@ pub async fn start_with(
             base_url: router.base_url.clone(),
             index: index.clone(),
             history: std::sync::Mutex::default(),
+            health: health.clone(),
+            max_age_s: config.delivery.max_age.0,
             shutdown: shutdown.clone(),
         };
         tasks.spawn(worker.run());
@@ -181,6 +184,8 @@ pub async fn start_with(
     );
     state.routing = http_router;
     state.auth = crate::http::auth::Auth::new(&config.http);
+    state.notifier_health = health;
+    state.degraded_after_s = config.delivery.degraded_after.0;
     let state = Arc::new(state);
     tasks.spawn(http::serve(tcp, http::router(state), shutdown.clone()));
     tasks.close();

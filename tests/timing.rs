@@ -175,3 +175,80 @@ fn a_notifier_that_can_never_work_gives_up_to_the_dead_letters() {
         0.0
     );
 }
+
+#[test]
+fn a_notifier_down_for_minutes_is_reported_then_given_up_and_never_delays_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.jsonl");
+    // `extra` follows the test's [store] table.
+    let config = format!(
+        "[delivery]\nmax_age = \"10m\"\ndegraded_after = \"1m\"\n\
+         [[notifier]]\nname = \"pager\"\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"exit 1\"]\n{}",
+        recording_notifier(&notes)
+    );
+    let clock = ManualClock::at(T0);
+    let d = InProc::start(dir.path(), &config, &clock);
+    d.send(&packet_at(
+        1,
+        "s",
+        vec![alert("a", Some(T0), None)],
+        false,
+        T0,
+    ));
+    // The other notifier delivers at once.
+    wait_for(WAIT, "the working notifier delivered", || {
+        (events(&notes).len() == 1).then_some(())
+    });
+    wait_for(WAIT, "a failed attempt", || {
+        (d.metric("mauved_messages_total{notifier=\"pager\",result=\"retried\"}") >= 1.0)
+            .then_some(())
+    });
+    assert_eq!(d.get("/health").0, 200, "failing for less than a minute");
+    // Minutes of failures, thirty seconds at a time.
+    for _ in 0..4 {
+        d.advance(30);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, body) = d.get("/health");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("degraded") && body.contains("pager"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("ops"),
+        "the working notifier is fine: {body}"
+    );
+    let (_, page) = d.get("/");
+    assert!(
+        page.contains("notifiers failing every attempt: pager"),
+        "{page}"
+    );
+    // Backoff is capped and the worker sleeps on the clock: a few dozen
+    // attempts in ten minutes, not thousands.
+    for _ in 0..18 {
+        d.advance(30);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_for(WAIT, "given up after max_age", || {
+        (d.metric("mauved_dead_letters_total") == 1.0).then_some(())
+    });
+    let retries = d.metric("mauved_messages_total{notifier=\"pager\",result=\"retried\"}");
+    assert!(
+        (5.0..40.0).contains(&retries),
+        "{retries} retries in 11 minutes"
+    );
+    assert_eq!(d.metric("mauved_notify_queue_depth"), 0.0);
+    let history = d.json("/api/alerts/s/a/history");
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["result"] == "gave up" && h["text"].as_str().unwrap().contains("max_age")),
+        "{history:#}"
+    );
+    let (_, page) = d.get("/");
+    assert!(page.contains("undelivered messages"), "{page}");
+    assert!(page.contains("delivery.max_age"), "{page}");
+}

@@ -48,6 +48,29 @@ pub struct Config {
     pub rotation: BTreeMap<String, RotationSpec>,
     /// This daemon's own heartbeat to other stations.
     pub heartbeat: HeartbeatConfig,
+    /// How long delivery keeps trying, and when a notifier counts as down.
+    pub delivery: Delivery,
+}
+
+/// `[delivery]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Delivery {
+    /// A message still failing this long after its event is given up (a
+    /// dead letter, in the history and on the page); "0s": never.
+    pub max_age: Secs,
+    /// A notifier that failed every attempt for longer than this makes
+    /// `/health` answer 503 "degraded", naming it.
+    pub degraded_after: Secs,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            max_age: Secs(86_400),
+            degraded_after: Secs(600),
+        }
+    }
 }
 
 /// `[heartbeat]`: mauve's self-heartbeat. No destination: off.
@@ -324,6 +347,7 @@ impl Default for Config {
             window: BTreeMap::new(),
             rotation: BTreeMap::new(),
             heartbeat: HeartbeatConfig::default(),
+            delivery: Delivery::default(),
         }
     }
 }

@@ -45,7 +45,21 @@ fn scheduler_error(err: scheduler::Error) -> ApiError {
 
 pub async fn health(http: Shared) -> impl IntoResponse {
     match http.store.probe(http.clock.now()).await {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))),
+        Ok(()) => {
+            let degraded = http.degraded();
+            if degraded.is_empty() {
+                (StatusCode::OK, Json(serde_json::json!({ "status": "ok" })))
+            } else {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(serde_json::json!({
+                        "status": "degraded",
+                        "error": format!("notifiers failing every attempt: {}", degraded.join(", ")),
+                        "notifiers": degraded,
+                    })),
+                )
+            }
+        }
         Err(err) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({ "status": "failing", "error": err.to_string() })),

@@ -67,6 +67,9 @@ pub struct Http {
     pub routing: crate::routing::Router,
     /// Users, tokens and sessions.
     pub auth: auth::Auth,
+    /// Notifiers failing every attempt, and how long before that is "degraded".
+    pub notifier_health: Arc<crate::notify::Health>,
+    pub degraded_after_s: u64,
     pub(crate) pages: page::Pages,
 }
 
@@ -89,6 +92,8 @@ impl Http {
             max_body_bytes,
             routing: crate::routing::Router::default(),
             auth: auth::Auth::default(),
+            notifier_health: Arc::default(),
+            degraded_after_s: 600,
             pages: page::Pages::new(),
         }
     }
@@ -97,6 +102,20 @@ impl Http {
 type Shared = State<Arc<Http>>;
 
 impl Http {
+    /// Notifiers failing for longer than allowed, as "name (since …)".
+    pub(crate) fn degraded(&self) -> Vec<String> {
+        self.notifier_health
+            .degraded(self.clock.now(), self.degraded_after_s)
+            .into_iter()
+            .map(|(name, since)| {
+                format!(
+                    "{name} (failing since {})",
+                    crate::routing::rotation::show(since, &jiff::tz::TimeZone::UTC)
+                )
+            })
+            .collect()
+    }
+
     pub(crate) fn index(&self) -> RwLockReadGuard<'_, Index> {
         self.index.read().unwrap_or_else(|e| e.into_inner())
     }

@@ -78,6 +78,8 @@ struct Frame {
     can_login: bool,
     now_text: String,
     oncall: Vec<OnCallRow>,
+    /// Notifiers failing every attempt for too long.
+    degraded: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -104,6 +106,7 @@ fn frame(http: &super::Http, session: Option<&Session>) -> Frame {
                 person: on.person,
             })
             .collect(),
+        degraded: http.degraded(),
     }
 }
 
@@ -315,13 +318,31 @@ pub async fn index(
         )
     };
     let f = frame(&http, session.as_ref());
+    // Messages given up on, newest first (at most ten shown).
+    let dead: Vec<serde_json::Value> = http
+        .store
+        .dead_letters()
+        .unwrap_or_default()
+        .into_iter()
+        .rev()
+        .take(10)
+        .map(|d| {
+            serde_json::json!({
+                "alert": format!("{}/{}", d.notification.source, d.notification.id),
+                "notifier": d.notification.notifier,
+                "person": d.notification.person,
+                "reason": d.reason,
+                "when": human_time(d.at, now),
+            })
+        })
+        .collect();
     http.pages
         .render(
             "index.html",
             minijinja::context! {
                 user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
-                oncall => f.oncall, counts => counts, levels => levels, sections => sections,
-                q => q, back => back,
+                oncall => f.oncall, degraded => f.degraded, counts => counts, levels => levels,
+                sections => sections, q => q, back => back, dead => dead,
             },
         )
         .map(Html)
@@ -412,7 +433,7 @@ pub async fn alert(
             "alert.html",
             minijinja::context! {
                 user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
-                oncall => f.oncall, alert => view, fields => fields, history => history,
+                oncall => f.oncall, degraded => f.degraded, alert => view, fields => fields, history => history,
                 detail => ammonia::clean(&detail), r#ref => reference(&key), single => true,
                 back => format!("/alerts/{}", reference(&key)),
             },

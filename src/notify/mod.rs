@@ -30,6 +30,40 @@ pub use self::smtp::SmtpNotifier;
 pub use self::webhook::WebhookNotifier;
 use crate::config;
 
+/// Which notifiers have failed every attempt, since when (clock seconds).
+/// A success clears the mark. `/health` and the page report the notifiers
+/// failing longer than `delivery.degraded_after`.
+#[derive(Debug, Default)]
+pub struct Health {
+    failing: std::sync::Mutex<std::collections::BTreeMap<String, crate::alert::UnixSecs>>,
+}
+
+impl Health {
+    pub fn failed(&self, notifier: &str, now: crate::alert::UnixSecs) {
+        let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        failing.entry(notifier.to_owned()).or_insert(now);
+    }
+
+    pub fn delivered(&self, notifier: &str) {
+        let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        failing.remove(notifier);
+    }
+
+    /// Notifiers failing for longer than `after` at `now`, with since when.
+    pub fn degraded(
+        &self,
+        now: crate::alert::UnixSecs,
+        after: u64,
+    ) -> Vec<(String, crate::alert::UnixSecs)> {
+        let failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        failing
+            .iter()
+            .filter(|(_, &since)| now.saturating_sub(since) > after)
+            .map(|(name, &since)| (name.clone(), since))
+            .collect()
+    }
+}
+
 /// The result of one delivery attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {

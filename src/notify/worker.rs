@@ -28,6 +28,14 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_secs(1u64 << attempt.saturating_sub(1).min(9)).min(Duration::from_secs(300))
 }
 
+/// [`backoff`] less up to a fifth, at random: workers that failed together
+/// do not all retry in the same second.
+pub fn jittered(attempt: u32) -> Duration {
+    let base = backoff(attempt);
+    let off = rand::random::<f64>() * 0.2;
+    base.mul_f64(1.0 - off)
+}
+
 pub struct Worker {
     pub name: String,
     pub notifier: Box<dyn Notifier>,
@@ -44,6 +52,11 @@ pub struct Worker {
     pub index: Arc<RwLock<Index>>,
     /// History lines not written yet (written with each batch's flush).
     pub history: Mutex<Vec<History>>,
+    /// Which notifiers are failing (shared with `/health`).
+    pub health: Arc<super::Health>,
+    /// A message still undelivered this long after its event is given up
+    /// (0: never).
+    pub max_age_s: u64,
     pub shutdown: CancellationToken,
 }
 
@@ -102,14 +115,31 @@ impl Worker {
                 outcome = self.notifier.deliver(&message) => outcome,
                 () = self.shutdown.cancelled() => return None,
             };
+            match &outcome {
+                Outcome::Delivered => self.health.delivered(&self.name),
+                _ => self.health.failed(&self.name, self.clock.now()),
+            }
             let Outcome::Retry(why) = outcome else {
                 return Some(outcome);
             };
+            if self.max_age_s > 0
+                && self.clock.now().saturating_sub(notification.at) > self.max_age_s
+            {
+                return Some(Outcome::GiveUp(format!(
+                    "still failing after {} (delivery.max_age): {why}",
+                    crate::routing::explain::span(self.max_age_s)
+                )));
+            }
             attempt += 1;
             self.metrics.notification(&self.name, NotifyResult::Retried);
             self.history(notification, "retry", &why);
             self.write_history();
-            let delay = backoff(attempt);
+            let mut delay = jittered(attempt);
+            if self.max_age_s > 0 {
+                // One last attempt when the message reaches its maximum age.
+                let left = (notification.at + self.max_age_s + 1).saturating_sub(self.clock.now());
+                delay = delay.min(Duration::from_secs(left.max(1)));
+            }
             tracing::warn!(notifier = %self.name, %why, ?delay, "notification failed, will retry");
             tokio::select! {
                 () = self.clock.sleep(delay) => {}
@@ -225,5 +255,12 @@ mod tests {
         assert_eq!(backoff(2), Duration::from_secs(2));
         assert_eq!(backoff(5), Duration::from_secs(16));
         assert_eq!(backoff(40), Duration::from_secs(300));
+        for attempt in 1..12 {
+            let d = jittered(attempt);
+            assert!(
+                d <= backoff(attempt) && d >= backoff(attempt).mul_f64(0.8),
+                "{d:?}"
+            );
+        }
     }
 }
