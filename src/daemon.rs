@@ -5,9 +5,9 @@
 //!
 //! One cancellation token stops every task. The order of a stop: listeners
 //! and HTTP stop taking work (HTTP lets open requests finish, bounded), the
-//! scheduler finishes its round and flushes, the notify workers drop their
-//! attempt in progress (the message stays queued), and the store is flushed
-//! one last time.
+//! scheduler finishes its round and flushes, the notify workers let an
+//! attempt in progress finish for up to 5 s (then drop it: the message stays
+//! queued), and the store is flushed one last time.
 
 use std::future::Future;
 use std::io::Write as _;

@@ -467,3 +467,39 @@ fn a_stations_own_heartbeat_is_raised_by_the_other_when_it_stops() {
         (a.state("station-b", "mauve-heartbeat").as_deref() == Some("raised")).then_some(())
     });
 }
+
+#[test]
+fn sigterm_lets_a_delivery_in_flight_finish_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.jsonl");
+    let started = dir.path().join("started");
+    let notifier = format!(
+        "[[notifier]]\nname = \"slow\"\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"touch '{}'; sleep 1; cat >> '{}'\"]\n",
+        started.display(),
+        notes.display()
+    );
+    let d = Daemon::start(dir.path(), &notifier);
+    d.send(&packet(1, "s", vec![alert("a", Some(now()), None)], false));
+    wait_for(WAIT, "the delivery under way", || {
+        started.exists().then_some(())
+    });
+    let asked = std::time::Instant::now();
+    let status = d.stop();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert_eq!(
+        events(&notes),
+        [("raised".to_owned(), "a".to_owned())],
+        "finished, not cut"
+    );
+    // Delivered once: the next start does not send it again.
+    std::fs::remove_file(&started).unwrap();
+    let d = Daemon::start(dir.path(), &notifier);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!started.exists(), "nothing left to deliver");
+    assert_eq!(d.metric("mauved_notify_queue_depth"), 0.0);
+}

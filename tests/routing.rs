@@ -587,3 +587,50 @@ notify = [{ who = ["alice"], every = "15m" }]
     t.at(15 * MIN);
     t.want(&[("alice", "email", &["reminder disk"])]);
 }
+
+#[test]
+fn clock_steps_fire_due_timers_once_and_never_twice() {
+    let mut t = Timeline::new(
+        &config(
+            r#"
+[[alert_group]]
+name = "all"
+notify = [{ who = ["alice"], every = "15m" }]
+"#,
+        ),
+        MON_8,
+    );
+    t.raise("web1", "disk");
+    t.want(&[("alice", "email", &["raised disk"])]);
+    // A heartbeat due in ten minutes.
+    t.raise_with(
+        "web1",
+        "hb",
+        AlertChange {
+            raise_time: Some(MON_8 + 10 * MIN),
+            clear_time: Some(MON_8),
+            ..AlertChange::default()
+        },
+    );
+    t.nothing();
+    // The clock steps an hour forward at once: the heartbeat is raised once,
+    // and each alert gets one reminder, not one per missed quarter hour.
+    t.step_to(65 * MIN);
+    t.want(&[
+        ("alice", "email", &["raised hb"]),
+        ("alice", "email", &["reminder disk"]),
+    ]);
+    t.step_to(65 * MIN + 30);
+    t.nothing();
+    // Back half an hour: nothing fires again.
+    t.step_to(35 * MIN);
+    t.nothing();
+    t.at(79 * MIN);
+    t.nothing();
+    // The timers set before the step still fire, at their time.
+    t.at(80 * MIN);
+    t.want(&[
+        ("alice", "email", &["reminder disk"]),
+        ("alice", "email", &["reminder hb"]),
+    ]);
+}

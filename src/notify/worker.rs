@@ -3,8 +3,9 @@
 //! and sleep when the queue is empty until the scheduler queues more.
 //!
 //! Backoff sleeps on the daemon's clock, so a test can step through an hour
-//! of retries in milliseconds. On shutdown an attempt in progress is dropped
-//! (a command is killed) and its message stays queued for the next start.
+//! of retries in milliseconds. On shutdown an attempt in progress gets a few
+//! seconds to finish; one that takes longer is dropped (a command is killed)
+//! and its message stays queued for the next start.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,6 +19,9 @@ use crate::clock::Clock;
 use crate::index::Index;
 use crate::metrics::{Metrics, NotifyResult};
 use crate::store::{DeadLetter, History, HistoryEntry, Notification, QueueId, Store};
+
+/// On shutdown, an attempt in flight gets this long to finish (real time).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Messages read from the queue at a time.
 const BATCH: usize = 64;
@@ -79,8 +83,11 @@ impl Worker {
                 }
             }
             for (id, notification) in batch {
+                if self.shutdown.is_cancelled() {
+                    break;
+                }
                 let Some(outcome) = self.attempt_until_done(&notification).await else {
-                    return;
+                    break;
                 };
                 self.finish(&id, notification, outcome);
             }
@@ -92,6 +99,9 @@ impl Worker {
             if let Ok(Err(err)) = flushed {
                 self.metrics.store_errors.inc();
                 tracing::error!(notifier = %self.name, %err, "cannot flush the delivery cursor");
+            }
+            if self.shutdown.is_cancelled() {
+                return;
             }
         }
     }
@@ -111,9 +121,17 @@ impl Worker {
         let mut attempt = 0;
         loop {
             message.now = self.clock.now();
+            let in_flight = self.notifier.deliver(&message);
+            tokio::pin!(in_flight);
             let outcome = tokio::select! {
-                outcome = self.notifier.deliver(&message) => outcome,
-                () = self.shutdown.cancelled() => return None,
+                outcome = &mut in_flight => outcome,
+                // Shutting down: an attempt in flight may finish, briefly.
+                () = self.shutdown.cancelled() => {
+                    match tokio::time::timeout(SHUTDOWN_GRACE, &mut in_flight).await {
+                        Ok(outcome) => outcome,
+                        Err(_) => return None,
+                    }
+                }
             };
             match &outcome {
                 Outcome::Delivered => self.health.delivered(&self.name),

@@ -145,6 +145,13 @@ impl Timeline {
         self.settle();
     }
 
+    /// Steps the clock to `start + offset` in one jump, forward or back (an
+    /// NTP step), and lets everything due happen.
+    pub fn step_to(&self, offset: u64) {
+        self.clock.set_ms((self.start + offset) * 1000);
+        self.settle();
+    }
+
     fn settle(&self) {
         self.d().settle();
         self.d().drain();
@@ -178,7 +185,7 @@ impl Timeline {
             source,
             AlertChange {
                 id: id.into(),
-                raise_time: Some(now),
+                raise_time: change.raise_time.or(Some(now)),
                 subject: Some(source.into()),
                 summary: Some(format!("{id} is bad")),
                 ..change
