@@ -187,7 +187,13 @@ pub async fn start_with(
     state.notifier_health = health;
     state.degraded_after_s = config.delivery.degraded_after.0;
     let state = Arc::new(state);
-    tasks.spawn(http::serve(tcp, http::router(state), shutdown.clone()));
+    tasks.spawn(http::serve(
+        tcp,
+        http::router(state),
+        config.http.max_connections,
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     tasks.close();
     Ok(Running {
         udp,

@@ -89,6 +89,7 @@ pub struct Metrics {
     /// Set when /metrics is read.
     pub disk_bytes: Gauge,
     pub http_requests: Counter,
+    pub http_connections_refused: Counter,
     pub events_received: Counter,
     pub http_bad_requests: Counter,
     pub store_errors: Counter,
@@ -127,6 +128,7 @@ impl Metrics {
             write_backlog: Gauge::default(),
             disk_bytes: Gauge::default(),
             http_requests: Counter::default(),
+            http_connections_refused: Counter::default(),
             events_received: Counter::default(),
             http_bad_requests: Counter::default(),
             store_errors: Counter::default(),
@@ -221,6 +223,11 @@ impl Metrics {
                 "mauved_http_requests",
                 "HTTP requests served.",
                 &self.http_requests,
+            ),
+            (
+                "mauved_http_connections_refused",
+                "HTTP connections closed at once because http.max_connections were open.",
+                &self.http_connections_refused,
             ),
             (
                 "mauved_events_received",

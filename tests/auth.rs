@@ -259,3 +259,97 @@ fn without_users_or_tokens_loopback_may_act_naming_itself() {
     let page = call(&d, "GET", "/", &[], "");
     assert!(page.body.contains("name=\"by\""), "{}", page.body);
 }
+
+#[test]
+fn failed_logins_are_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &user_config());
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    for _ in 0..5 {
+        assert_eq!(
+            call(&d, "POST", "/login", &[form], "name=alice&password=guess").status,
+            401
+        );
+    }
+    // Even the right password waits now.
+    let limited = call(
+        &d,
+        "POST",
+        "/login",
+        &[form],
+        "name=alice&password=correct+horse",
+    );
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert!(limited.body.contains("too many failed logins"));
+}
+
+#[test]
+fn html_from_the_network_never_reaches_a_page_unescaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    let evil = "<script>alert(1)</script><img src=x onerror=alert(2)><a href=\"javascript:alert(3)\">x</a>";
+    let alert = mauved::wire::pb::Alert {
+        id: format!("id{evil}"),
+        raise_time: Some(now()),
+        subject: Some(format!("subject{evil}")),
+        summary: Some(format!("summary{evil}")),
+        detail: Some(format!("detail{evil}")),
+        ..mauved::wire::pb::Alert::default()
+    };
+    d.send(&packet(1, &format!("src{evil}"), vec![alert], false));
+    wait_for(WAIT, "the alert", || {
+        (d.json("/api/counts")["raised"] == 1).then_some(())
+    });
+    let listed = d.json("/api/alerts");
+    let a = &listed[0];
+    let (source, id) = (a["source"].as_str().unwrap(), a["id"].as_str().unwrap());
+    let enc = |s: &str| percent_encoding_path(s);
+    let note = call(
+        &d,
+        "POST",
+        &format!("/api/alerts/{}/{}/note", enc(source), enc(id)),
+        &[("content-type", "application/json")],
+        &serde_json::json!({"by": format!("by{evil}"), "text": format!("note{evil}")}).to_string(),
+    );
+    assert_eq!(note.status, 200, "{}", note.body);
+    let index = call(&d, "GET", "/", &[], "").body;
+    let own = call(
+        &d,
+        "GET",
+        &format!("/alerts/{}/{}", enc(source), enc(id)),
+        &[],
+        "",
+    )
+    .body;
+    for (name, page) in [("index", &index), ("alert page", &own)] {
+        assert!(page.contains("subject"), "{name} shows the alert");
+        // Tags from the network are stripped or escaped: no element of
+        // theirs exists, so no handler or script can run (the escaped text
+        // may still read "onerror=", harmlessly).
+        for bad in [
+            "<script>alert",
+            "<img",
+            "href=\"javascript:",
+            "<a href=\"javascript",
+        ] {
+            assert!(!page.contains(bad), "{name} contains {bad:?}");
+        }
+    }
+    assert!(
+        own.contains("&lt;script&gt;alert(1)"),
+        "escaped, not dropped, in the note"
+    );
+}
+
+/// Percent-encodes a path segment.
+fn percent_encoding_path(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

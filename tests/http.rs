@@ -395,3 +395,66 @@ fn alerts_page_by_page_following_the_next_link() {
     let (status, body) = d.get("/api/alerts?cursor=zz");
     assert_eq!(status, 400, "{body}");
 }
+
+#[test]
+fn a_thousand_idle_connections_do_not_stop_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    let idle: Vec<std::net::TcpStream> = (0..1000)
+        .map(|_| std::net::TcpStream::connect(d.http).unwrap())
+        .collect();
+    let asked = std::time::Instant::now();
+    let (status, _) = d.get("/health");
+    assert_eq!(status, 200);
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "/health took {:?} beside 1,000 idle connections",
+        asked.elapsed()
+    );
+    drop(idle);
+}
+
+#[test]
+fn connections_over_the_limit_are_closed_and_counted() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "[http]\nmax_connections = 16\n");
+    let idle: Vec<std::net::TcpStream> = (0..16)
+        .map(|_| std::net::TcpStream::connect(d.http).unwrap())
+        .collect();
+    // Give the daemon time to take them all.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut extra = std::net::TcpStream::connect(d.http).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(extra.read(&mut buf).unwrap_or(0), 0, "closed at once");
+    drop(idle);
+    wait_for(WAIT, "serving again", || {
+        (d.get("/health").0 == 200).then_some(())
+    });
+    assert!(d.metric("mauved_http_connections_refused_total") >= 1.0);
+}
+
+#[test]
+fn path_tricks_and_bad_encodings_get_a_clear_4xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = started_with_alerts(dir.path());
+    for path in [
+        "/api/alerts/%FF%FE/disk",
+        "/api/alerts/web1/%C0%AF",
+        "/api/alerts/..%2F..%2Fetc/passwd",
+        "/api/alerts/web1/disk/%00",
+        "/alerts/%FF/x",
+        "/api/alerts/web1/disk/history/extra",
+        "/static/../Cargo.toml",
+        "/static/%2e%2e%2fCargo.toml",
+    ] {
+        let (status, body) = d.get(path);
+        assert!((400..500).contains(&status), "{path}: {status} {body}");
+    }
+    let (status, _) = d.post("/api/alerts/%FF/x/acknowledge", r#"{"by": "a"}"#);
+    assert!((400..500).contains(&status));
+    assert_eq!(d.get("/health").0, 200, "still serving");
+}

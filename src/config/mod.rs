@@ -152,6 +152,8 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Reading the page and the API needs a login or a token too.
     pub read_requires_login: bool,
+    /// Open connections at most; more are closed at once.
+    pub max_connections: usize,
     /// People who log in to the page.
     #[serde(rename = "user")]
     pub users: Vec<HttpUser>,
@@ -326,6 +328,7 @@ impl Default for HttpConfig {
         HttpConfig {
             max_body_bytes: 1024 * 1024,
             read_requires_login: false,
+            max_connections: 4096,
             users: Vec::new(),
             tokens: Vec::new(),
         }
@@ -492,6 +495,9 @@ impl Config {
                 "heartbeat.raise_after",
                 "must be longer than send_every, or every beat would raise it",
             );
+        }
+        if self.http.max_connections < 16 {
+            fail("http.max_connections", "must be at least 16");
         }
         if self.http.max_body_bytes < 1024 {
             fail("http.max_body_bytes", "must be at least 1024");

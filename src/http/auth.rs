@@ -53,7 +53,13 @@ pub struct Auth {
     tokens: Vec<(String, String)>,
     pub read_requires_login: bool,
     sessions: Mutex<HashMap<String, Session>>,
+    /// Failed logins by name: how many, since when.
+    failures: Mutex<HashMap<String, (u32, UnixSecs)>>,
 }
+
+/// Failed logins allowed per name within [`LOGIN_WINDOW_S`]; then 429.
+pub const MAX_FAILED_LOGINS: u32 = 5;
+pub const LOGIN_WINDOW_S: u64 = 300;
 
 /// A random secret, as hex.
 pub fn secret() -> String {
@@ -87,6 +93,7 @@ impl Auth {
                 .collect(),
             read_requires_login: config.read_requires_login,
             sessions: Mutex::default(),
+            failures: Mutex::default(),
         }
     }
 
@@ -145,6 +152,31 @@ impl Auth {
         }
         sessions.insert(id.clone(), session.clone());
         Some((id, session))
+    }
+
+    /// Whether `name` may try to log in now (not too many recent failures).
+    pub fn may_try(&self, name: &str, now: UnixSecs) -> bool {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.get(name).is_none_or(|&(count, since)| {
+            count < MAX_FAILED_LOGINS || since + LOGIN_WINDOW_S <= now
+        })
+    }
+
+    /// Counts a failed login (a success forgets the failures).
+    pub fn login_result(&self, name: &str, ok: bool, now: UnixSecs) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if ok {
+            failures.remove(name);
+            return;
+        }
+        if failures.len() > 100_000 {
+            failures.retain(|_, (_, since)| *since + LOGIN_WINDOW_S > now);
+        }
+        let entry = failures.entry(name.to_owned()).or_insert((0, now));
+        if entry.1 + LOGIN_WINDOW_S <= now {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
     }
 
     pub fn logout(&self, id: &str) {
@@ -355,6 +387,23 @@ mod tests {
         assert!(auth.session(&id, SESSION_S + 1).is_none(), "expired");
         auth.logout(&id);
         assert!(auth.session(&id, 10).is_none());
+    }
+
+    #[test]
+    fn failed_logins_are_limited_per_name_and_window() {
+        let auth = Auth::default();
+        for _ in 0..MAX_FAILED_LOGINS {
+            assert!(auth.may_try("alice", 100));
+            auth.login_result("alice", false, 100);
+        }
+        assert!(!auth.may_try("alice", 101));
+        assert!(auth.may_try("bob", 101), "per name");
+        assert!(
+            auth.may_try("alice", 100 + LOGIN_WINDOW_S),
+            "the window passes"
+        );
+        auth.login_result("alice", true, 100 + LOGIN_WINDOW_S);
+        assert!(auth.may_try("alice", 100 + LOGIN_WINDOW_S));
     }
 
     #[test]

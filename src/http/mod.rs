@@ -19,7 +19,7 @@
 //! | POST   | `/api/alerts/{source}/{id}/unacknowledge`   |                           |
 //! | POST   | `/events`                                   | JSON alert submission     |
 
-mod actions;
+pub mod actions;
 mod api;
 pub mod auth;
 mod page;
@@ -142,7 +142,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
 
 /// An error answer: a status and `{"error": "..."}`.
 #[derive(Debug)]
-pub(crate) struct ApiError(StatusCode, String);
+pub struct ApiError(StatusCode, String);
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
@@ -241,8 +241,16 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// Serves connections until `shutdown`, then gives open ones a moment.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    max_connections: usize,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let open = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let mut warned_at = None::<std::time::Instant>;
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -254,6 +262,20 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
                 }
             },
             () = shutdown.cancelled() => break,
+        };
+        // Over the limit: the new connection is closed at once (counted,
+        // logged once a minute), so the ones already open keep working.
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            metrics.http_connections_refused.inc();
+            if warned_at.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                warned_at = Some(std::time::Instant::now());
+                tracing::warn!(
+                    limit = max_connections,
+                    "HTTP connection limit reached: new connections are closed"
+                );
+            }
+            drop(stream);
+            continue;
         };
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
@@ -269,6 +291,7 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
             if let Err(err) = connection.await {
                 tracing::debug!(%peer, %err, "HTTP connection ended with an error");
             }
+            drop(permit);
         });
     }
     drop(listener);
