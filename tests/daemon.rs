@@ -331,9 +331,11 @@ fn kill_9_after_a_mass_raise_keeps_every_alert_and_notification() {
         t + 3600
     );
     // 2,000 runs of a command: generous, the machine may be busy.
-    wait_for(Duration::from_secs(120), "every queued notification delivered", || {
-        (events(&notes).len() >= 2000).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(120),
+        "every queued notification delivered",
+        || (events(&notes).len() >= 2000).then_some(()),
+    );
     let mut raised: Vec<String> = events(&notes)
         .into_iter()
         .filter(|(event, _)| event == "raised")
