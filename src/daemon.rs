@@ -165,6 +165,15 @@ pub async fn start_with(
         clock.clone(),
         config.server.transmission_cache_s,
     );
+    let mut sink = sink;
+    sink.allow = Arc::new(
+        config
+            .listen
+            .allow_sources
+            .iter()
+            .filter_map(|r| crate::routing::Cidr::parse(r).ok())
+            .collect(),
+    );
     let mut udp = Vec::new();
     for socket in sockets {
         let local = socket.local_addr()?;

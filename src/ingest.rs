@@ -141,6 +141,8 @@ pub struct Sink {
     pub dedup: Arc<Mutex<Dedup>>,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
+    /// UDP senders allowed (`listen.allow_sources`); empty: anyone.
+    pub allow: Arc<Vec<crate::routing::Cidr>>,
 }
 
 impl Sink {
@@ -155,6 +157,7 @@ impl Sink {
             dedup: Arc::new(Mutex::new(Dedup::new(dedup_s))),
             metrics,
             clock,
+            allow: Arc::default(),
         }
     }
 
@@ -250,6 +253,13 @@ fn accept(
 ) {
     let metrics = &sink.metrics;
     metrics.packets_received.inc();
+    if !sink.allow.is_empty() && !sink.allow.iter().any(|range| range.contains(peer.ip())) {
+        metrics.packet_rejected(wire::PacketError::NotAllowed);
+        if limiter.allow(now) {
+            tracing::warn!(%peer, "packet refused: the sender is not in listen.allow_sources");
+        }
+        return;
+    }
     match wire::decode(bytes, now) {
         Ok(decoded) => {
             for (id, why) in &decoded.rejected {

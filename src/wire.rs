@@ -37,13 +37,16 @@ pub enum PacketError {
     Malformed,
     #[error("the update has no source")]
     NoSource,
+    #[error("the sender's address is not in listen.allow_sources")]
+    NotAllowed,
 }
 
 impl PacketError {
-    pub const ALL: [PacketError; 3] = [
+    pub const ALL: [PacketError; 4] = [
         PacketError::Empty,
         PacketError::Malformed,
         PacketError::NoSource,
+        PacketError::NotAllowed,
     ];
 
     pub fn label(self) -> &'static str {
@@ -51,6 +54,7 @@ impl PacketError {
             PacketError::Empty => "empty",
             PacketError::Malformed => "malformed",
             PacketError::NoSource => "no_source",
+            PacketError::NotAllowed => "not_allowed",
         }
     }
 }

@@ -506,3 +506,33 @@ fn sigterm_lets_a_delivery_in_flight_finish_and_exits_cleanly() {
     assert!(!started.exists(), "nothing left to deliver");
     assert_eq!(d.metric("mauved_notify_queue_depth"), 0.0);
 }
+
+#[test]
+fn udp_senders_outside_allow_sources_are_refused_and_counted() {
+    // Only 10/8 may send: this test's packets come from 127.0.0.1.
+    let refusing = tempfile::tempdir().unwrap();
+    let d = Daemon::start_listening(refusing.path(), "allow_sources = [\"10.0.0.0/8\"]", "");
+    d.send(&packet(
+        1,
+        "web1",
+        vec![alert("disk", Some(now()), None)],
+        false,
+    ));
+    wait_for(WAIT, "the packet counted", || {
+        (d.metric("mauved_packets_rejected_total{reason=\"not_allowed\"}") == 1.0).then_some(())
+    });
+    assert_eq!(d.state("web1", "disk"), None);
+    let allowing = tempfile::tempdir().unwrap();
+    let d = Daemon::start_listening(
+        allowing.path(),
+        "allow_sources = [\"10.0.0.0/8\", \"127.0.0.0/8\", \"::1\"]",
+        "",
+    );
+    d.send(&packet(
+        1,
+        "web1",
+        vec![alert("disk", Some(now()), None)],
+        false,
+    ));
+    wait_for(WAIT, "applied", || d.state("web1", "disk"));
+}

@@ -108,6 +108,8 @@ pub struct Listen {
     pub udp: Vec<SocketAddr>,
     #[serde(deserialize_with = "one_addr")]
     pub http: SocketAddr,
+    /// Address ranges UDP packets are taken from; empty: from anyone.
+    pub allow_sources: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -294,6 +296,7 @@ impl Default for Listen {
         Listen {
             udp: vec![SocketAddr::from(([127, 0, 0, 1], 32741))],
             http: SocketAddr::from(([127, 0, 0, 1], 1288)),
+            allow_sources: Vec::new(),
         }
     }
 }
@@ -417,6 +420,11 @@ impl Config {
         };
         if self.listen.udp.is_empty() {
             fail("listen.udp", "needs at least one address");
+        }
+        for (i, range) in self.listen.allow_sources.iter().enumerate() {
+            if let Err(why) = crate::routing::Cidr::parse(range) {
+                fail(&format!("listen.allow_sources[{i}]"), &why);
+            }
         }
         if self.store.path.as_os_str().is_empty() {
             fail("store.path", "must not be empty");

@@ -52,6 +52,39 @@ impl Item {
     }
 }
 
+/// An address range (`10.0.0.0/8`, `::1/128`, or one address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    bits: u8,
+}
+
+impl Cidr {
+    pub fn parse(text: &str) -> Result<Cidr, String> {
+        let bad = || format!("{text:?} is not an address range such as \"10.0.0.0/8\" or \"::1\"");
+        let (addr, bits) = match text.split_once('/') {
+            Some((addr, bits)) => (addr, Some(bits)),
+            None => (text, None),
+        };
+        let net: IpAddr = addr.trim().parse().map_err(|_| bad())?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let bits = match bits {
+            Some(bits) => bits
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|&b| b <= max)
+                .ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Cidr { net, bits })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        in_cidr(ip.to_canonical(), self.net, self.bits)
+    }
+}
+
 fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     let prefix = |a: u128, b: u128, width: u32| {
         let shift = width - u32::from(bits);

@@ -54,7 +54,22 @@ impl Daemon {
     /// Starts mauved with `extra` appended to a config that listens on
     /// ephemeral loopback ports and stores data in `dir/data`.
     pub fn start(dir: &Path, extra: &str) -> Daemon {
-        let config = test_config(dir, extra);
+        Self::start_config(dir, &test_config(dir, extra))
+    }
+
+    /// Starts mauved with `listen_extra` added to the test config's
+    /// `[listen]` table and `extra` after it.
+    pub fn start_listening(dir: &Path, listen_extra: &str, extra: &str) -> Daemon {
+        let config = test_config(dir, extra).replacen(
+            "http = \"127.0.0.1:0\"\n",
+            &format!("http = \"127.0.0.1:0\"\n{listen_extra}\n"),
+            1,
+        );
+        Self::start_config(dir, &config)
+    }
+
+    /// Starts mauved with exactly this configuration text.
+    pub fn start_config(dir: &Path, config: &str) -> Daemon {
         let config_path = dir.join("mauved.toml");
         std::fs::write(&config_path, config).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_mauved"))
