@@ -536,3 +536,69 @@ fn udp_senders_outside_allow_sources_are_refused_and_counted() {
     ));
     wait_for(WAIT, "applied", || d.state("web1", "disk"));
 }
+
+#[test]
+fn a_garbage_flood_does_not_cost_a_single_real_heartbeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    let target = d.udp;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Garbage at about 50,000 packets a second (random bytes, truncated
+    // protobuf, empty datagrams) for as long as the real senders run.
+    let flood = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let real = packet(7, "x", vec![alert("y", Some(now()), None)], false);
+            let mut sent = 0u64;
+            let started = std::time::Instant::now();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let junk: Vec<u8> = match sent % 3 {
+                    0 => (0..64)
+                        .map(|i| (sent as u8).wrapping_mul(31).wrapping_add(i))
+                        .collect(),
+                    1 => real[..real.len() / 2].to_vec(),
+                    _ => Vec::new(),
+                };
+                let _ = socket.send_to(&junk, target);
+                sent += 1;
+                // Pace: 50 per millisecond.
+                if sent % 50 == 0 {
+                    let due = Duration::from_millis(sent / 50);
+                    if let Some(wait) = due.checked_sub(started.elapsed()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+            }
+            sent
+        })
+    };
+    // Real heartbeats: 1,000 a second for three seconds, each a new key.
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let t = now();
+    for i in 0..3000u64 {
+        let beat = packet(
+            1000 + i,
+            "fleet",
+            vec![alert(&format!("hb{i}"), Some(t + 600), Some(t))],
+            false,
+        );
+        socket.send_to(&beat, target).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let garbage = flood.join().unwrap();
+    wait_for(
+        Duration::from_secs(20),
+        "every real heartbeat applied",
+        || (d.metric("mauved_alert_updates_total") == 3000.0).then_some(()),
+    );
+    assert_eq!(d.json("/api/counts")["pending"], 3000);
+    let refused = d.metric("mauved_packets_rejected_total{reason=\"malformed\"}")
+        + d.metric("mauved_packets_rejected_total{reason=\"empty\"}");
+    assert!(garbage > 10_000, "{garbage} garbage packets sent");
+    assert!(
+        refused > garbage as f64 * 0.5,
+        "{refused} of {garbage} counted"
+    );
+}
