@@ -563,7 +563,7 @@ fn a_garbage_flood_does_not_cost_a_single_real_heartbeat() {
                 let _ = socket.send_to(&junk, target);
                 sent += 1;
                 // Pace: 50 per millisecond.
-                if sent % 50 == 0 {
+                if sent.is_multiple_of(50) {
                     let due = Duration::from_millis(sent / 50);
                     if let Some(wait) = due.checked_sub(started.elapsed()) {
                         std::thread::sleep(wait);
