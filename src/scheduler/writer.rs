@@ -57,6 +57,9 @@ impl Writer {
     }
 
     fn run(self, jobs: Receiver<Job>, done: mpsc::UnboundedSender<Done>) {
+        // A failing disk is logged when it starts failing, then once a
+        // minute with a count, and when it works again: not per write.
+        let mut failing: Option<(std::time::Instant, u64)> = None;
         for mut job in jobs {
             // Each bucket's records as they are now; the lock is held for one
             // bucket at a time, so the scheduler goes on applying meanwhile.
@@ -79,6 +82,9 @@ impl Writer {
             });
             let failed = match written {
                 Ok(queued) => {
+                    if let Some((_, failed)) = failing.take() {
+                        tracing::info!(failed_writes = failed, "writing to the store works again");
+                    }
                     self.metrics.batches.inc();
                     let records: usize = job.batch.buckets.iter().map(|(_, a)| a.len()).sum();
                     self.metrics.records_written.inc_by(records as u64);
@@ -94,7 +100,19 @@ impl Writer {
                 }
                 Err(err) => {
                     self.metrics.store_errors.inc();
-                    tracing::error!(%err, "writing to the store failed; will try again");
+                    match &mut failing {
+                        None => {
+                            tracing::error!(%err, "writing to the store failed; changes stay in memory and are tried again");
+                            failing = Some((std::time::Instant::now(), 1));
+                        }
+                        Some((since, count)) => {
+                            *count += 1;
+                            if since.elapsed() >= std::time::Duration::from_secs(60) {
+                                tracing::error!(%err, failed_writes = *count, "writing to the store still fails");
+                                *since = std::time::Instant::now();
+                            }
+                        }
+                    }
                     let mut job = job;
                     for waiter in job.waiting.drain(..) {
                         waiter.answer(Err(Error::Store(StoreError::WriteFailed)));
