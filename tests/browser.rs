@@ -80,6 +80,24 @@ async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
         .expect("a Chromium session through chromedriver")
 }
 
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 async fn screenshot(c: &Client, name: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -139,13 +157,7 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
         title.contains("2 raised"),
         "the tab shows the count: {title}"
     );
-    let due = c
-        .find(Locator::Css("section.pending"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let due = text_of(&c, "section.pending").await;
     assert!(due.contains("web2"), "the heartbeat due soon: {due}");
     screenshot(&c, "page-1280.png").await;
 
@@ -168,30 +180,15 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
         .send_keys("correct horse")
         .await
         .unwrap();
-    c.find(Locator::Css("form.login button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "form.login button").await;
     c.wait()
         .for_element(Locator::Css("header .who form"))
         .await
         .unwrap();
 
     // Select the alert and acknowledge it for an hour.
-    c.find(Locator::Css("input[name=alert][value='web1/disk']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("#actions button[value=acknowledge]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "input[name=alert][value='web1/disk']").await;
+    click(&c, "#actions button[value=acknowledge]").await;
     let acked = c
         .wait()
         .for_element(Locator::Css("section.acknowledged tr.alert"))
@@ -202,25 +199,14 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
         acked_text.contains("disk") && acked_text.contains("by alice"),
         "{acked_text}"
     );
-    let still = c
-        .find(Locator::Css("section.raised"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let still = text_of(&c, "section.raised").await;
     assert!(
         !still.contains("disk / is 97% full"),
         "moved out of raised: {still}"
     );
 
     // Its own page: the history line, the detail cleaned.
-    c.find(Locator::Css("a[href='/alerts/web1/disk']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "a[href='/alerts/web1/disk']").await;
     let history = c
         .wait()
         .for_element(Locator::Css("table.history"))
@@ -264,12 +250,7 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
     // Live: a new alert shows up without a reload, and what was selected
     // stays selected.
     let pick = format!("input[name=alert][value='web1/{long_id}']");
-    c.find(Locator::Css(&pick))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, &pick).await;
     d.send(&packet(
         3,
         "web3",
@@ -278,13 +259,7 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
     ));
     let mut appeared = false;
     for _ in 0..60 {
-        let raised = c
-            .find(Locator::Css("section.raised"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let raised = text_of(&c, "section.raised").await;
         if raised.contains("web3") {
             appeared = true;
             break;
