@@ -68,7 +68,7 @@ fn send_load(target: std::net::SocketAddr, rate: u64, round: u64, stop: Arc<Atom
         // A raise or clear every 20 ms, each notifying.
         if started.elapsed().as_millis() as u64 / 20 > flap_step {
             let key = flap_step % FLAPS;
-            let raise = (flap_step / FLAPS + round) % 2 == 0;
+            let raise = (flap_step / FLAPS + round).is_multiple_of(2);
             tid += 1;
             let a = if raise {
                 alert(&format!("f{key}"), Some(t), None)
