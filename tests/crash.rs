@@ -1,9 +1,11 @@
 //! `kill -9` at random moments under load, round after round: heartbeats
-//! and a stream of raises and clears that notify. After each restart every
-//! alert is what its senders last said more than the promised window before
-//! the kill (new alerts and state changes: `store.flush_interval_ms`, here
-//! 50 ms, plus a margin for packets still in the socket buffer), and at the
-//! end every state change's notification has been delivered at least once.
+//! and a stream of raises and clears that notify. At a random moment the
+//! test notes what was sent so far, waits until the daemon has applied all
+//! of it (its update counter), lets the promised window pass (new alerts and
+//! state changes: `store.flush_interval_ms`, here 50 ms; the test waits
+//! three times that) while the load goes on, and kills it. After the restart
+//! every alert is what its sender said last before the mark, or something
+//! sent after it; at the end every final state has been told.
 //!
 //! CI runs 5 rounds at 2,000 heartbeats/s; `bench/crash` runs 20 rounds at
 //! 20,000/s (`MAUVED_CRASH_ROUNDS`, `MAUVED_CRASH_RATE`) and prints the report.
@@ -18,8 +20,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Updates sent this long before the kill must have survived it.
-const MARGIN: Duration = Duration::from_millis(500);
+/// How long after everything up to the mark was applied the kill comes:
+/// three flush intervals of the test configuration.
+const WINDOW: Duration = Duration::from_millis(150);
 const HEARTBEATS: u64 = 2_000;
 const FLAPS: u64 = 50;
 
@@ -40,7 +43,13 @@ struct Sent {
     flaps: HashMap<u64, Vec<(Instant, bool)>>,
 }
 
-fn send_load(target: std::net::SocketAddr, rate: u64, round: u64, stop: Arc<AtomicBool>) -> Sent {
+fn send_load(
+    target: std::net::SocketAddr,
+    rate: u64,
+    round: u64,
+    stop: Arc<AtomicBool>,
+    progress: Arc<std::sync::Mutex<(u64, Instant)>>,
+) -> Sent {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut sent = Sent::default();
     let started = Instant::now();
@@ -83,6 +92,8 @@ fn send_load(target: std::net::SocketAddr, rate: u64, round: u64, stop: Arc<Atom
             flap_step += 1;
             sent.updates += 1;
         }
+        // Everything counted here was sent before this instant.
+        *progress.lock().unwrap() = (sent.updates, Instant::now());
         std::thread::sleep(Duration::from_micros(500));
     }
     sent
@@ -117,16 +128,25 @@ fn kill_9_at_random_moments_under_load_loses_nothing_promised() {
         rng
     };
     let (mut total_updates, mut lost_beats, mut wrong_flaps) = (0u64, 0u64, 0u64);
+    let (mut checked_beats, mut checked_flaps) = (0u64, 0u64);
     let mut d = Daemon::start(dir.path(), &config);
     for round in 0..rounds {
         let stop = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(std::sync::Mutex::new((0u64, Instant::now())));
         let sender = {
-            let (stop, target) = (stop.clone(), d.udp);
-            std::thread::spawn(move || send_load(target, rate, round, stop))
+            let (stop, target, progress) = (stop.clone(), d.udp, progress.clone());
+            std::thread::spawn(move || send_load(target, rate, round, stop, progress))
         };
         let run = Duration::from_millis(1_000 + random() % 2_000);
         std::thread::sleep(run);
-        let killed_at = Instant::now();
+        // The mark: everything sent so far must survive, once applied.
+        let (marked, mark) = *progress.lock().unwrap();
+        wait_for(
+            Duration::from_secs(60),
+            "the daemon caught up with the mark",
+            || (d.metric("mauved_alert_updates_total") >= marked as f64).then_some(()),
+        );
+        std::thread::sleep(WINDOW);
         d.kill();
         stop.store(true, Ordering::Relaxed);
         let sent = sender.join().unwrap();
@@ -135,18 +155,17 @@ fn kill_9_at_random_moments_under_load_loses_nothing_promised() {
         d = Daemon::start(dir.path(), &config);
         let beats = alerts_of(&d, "fleet");
         for (key, first) in &sent.first_beat {
-            if killed_at.duration_since(*first) > MARGIN && !beats.contains_key(&format!("hb{key}"))
-            {
+            checked_beats += u64::from(*first <= mark);
+            if *first <= mark && !beats.contains_key(&format!("hb{key}")) {
                 lost_beats += 1;
             }
         }
         let flaps = alerts_of(&d, "flap");
         for (key, sends) in &sent.flaps {
-            // The last send old enough must have survived; a later one may have.
-            let old = sends
-                .iter()
-                .rposition(|(at, _)| killed_at.duration_since(*at) > MARGIN);
+            // The last send before the mark must have survived; a later one may have.
+            let old = sends.iter().rposition(|(at, _)| *at <= mark);
             let Some(old) = old else { continue };
+            checked_flaps += 1;
             let allowed: Vec<&str> = sends[old..]
                 .iter()
                 .map(|(_, raise)| if *raise { "raised" } else { "cleared" })
@@ -198,8 +217,13 @@ fn kill_9_at_random_moments_under_load_loses_nothing_promised() {
             eprintln!("{id} is {state} but the last message said {told:?}");
         }
     }
+    assert!(
+        checked_beats > 0 && checked_flaps > 0,
+        "the checks saw something"
+    );
     eprintln!(
         "crash report: {rounds} rounds, {total_updates} updates sent at {rate}/s, \
+         {checked_beats} heartbeat keys and {checked_flaps} flapping alerts checked, \
          {lost_beats} heartbeat keys lost, {wrong_flaps} states wrong, {} events delivered, \
          {duplicates} duplicates, {untold} final states untold",
         seen.len()
