@@ -192,3 +192,40 @@ fn the_example_configuration_passes_check_config() {
     );
     assert!(stdout.contains("config/example.toml: ok"), "{stdout}");
 }
+
+#[test]
+fn a_webhook_that_fails_or_hangs_is_retried_until_it_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start(true);
+    let http = HttpSink::start();
+    // First it never answers (the 1 s timeout gives up on the attempt),
+    // then it answers 500, then it works.
+    http.status.store(0, Ordering::SeqCst);
+    let config =
+        team(&smtp, &http, "").replace("timeout_s = 5\n\n[person", "timeout_s = 1\n\n[person");
+    let d = Daemon::start(dir.path(), &config);
+    d.send(&packet(
+        1,
+        "web1",
+        vec![alert("disk", Some(now()), None)],
+        false,
+    ));
+    let retried = |n: f64| {
+        wait_for(WAIT, &format!("{n} failed webhook attempts"), || {
+            (d.metric("mauved_messages_total{notifier=\"chat\",result=\"retried\"}") >= n)
+                .then_some(())
+        })
+    };
+    retried(1.0);
+    http.status.store(500, Ordering::SeqCst);
+    retried(2.0);
+    assert!(http.hits().is_empty());
+    // The e-mail went out meanwhile: one notifier does not hold up another.
+    assert_eq!(mails_to(&smtp, "alice@example.com", "RAISED"), 1);
+    http.status.store(200, Ordering::SeqCst);
+    let hit = wait_for(WAIT, "the webhook once it works", || {
+        http.hits().into_iter().next()
+    });
+    let body: serde_json::Value = serde_json::from_str(&hit.body).unwrap();
+    assert_eq!(body["alerts"][0]["labels"]["alertname"], "disk");
+}

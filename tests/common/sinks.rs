@@ -126,10 +126,12 @@ pub struct Hit {
     pub body: String,
 }
 
-/// An HTTP server on 127.0.0.1 that answers 200 to everything.
+/// An HTTP server on 127.0.0.1 that answers `status` (200 unless set):
+/// 0 means "read the request and never answer".
 pub struct HttpSink {
     pub addr: SocketAddr,
     pub hits: Arc<Mutex<Vec<Hit>>>,
+    pub status: Arc<std::sync::atomic::AtomicU16>,
 }
 
 impl HttpSink {
@@ -138,13 +140,14 @@ impl HttpSink {
         let sink = HttpSink {
             addr: listener.local_addr().unwrap(),
             hits: Arc::default(),
+            status: Arc::new(std::sync::atomic::AtomicU16::new(200)),
         };
-        let hits = sink.hits.clone();
+        let (hits, status) = (sink.hits.clone(), sink.status.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
-                let hits = hits.clone();
+                let (hits, status) = (hits.clone(), status.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(conn, &hits);
+                    let _ = serve(conn, &hits, &status);
                 });
             }
         });
@@ -156,7 +159,11 @@ impl HttpSink {
     }
 }
 
-fn serve(conn: TcpStream, hits: &Mutex<Vec<Hit>>) -> std::io::Result<()> {
+fn serve(
+    conn: TcpStream,
+    hits: &Mutex<Vec<Hit>>,
+    status: &std::sync::atomic::AtomicU16,
+) -> std::io::Result<()> {
     conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     let mut out = conn.try_clone()?;
     let mut reader = BufReader::new(conn);
@@ -185,10 +192,18 @@ fn serve(conn: TcpStream, hits: &Mutex<Vec<Hit>>) -> std::io::Result<()> {
         }
         let mut body = vec![0; length];
         reader.read_exact(&mut body)?;
-        hits.lock().unwrap().push(Hit {
-            path,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        });
-        out.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")?;
+        let answer = status.load(std::sync::atomic::Ordering::SeqCst);
+        if answer == 0 {
+            // Never answer: hold the connection until the client gives up.
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            return Ok(());
+        }
+        if answer == 200 {
+            hits.lock().unwrap().push(Hit {
+                path,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
+        }
+        out.write_all(format!("HTTP/1.1 {answer} X\r\ncontent-length: 0\r\n\r\n").as_bytes())?;
     }
 }
