@@ -174,6 +174,7 @@ pub async fn start_with(
             .filter_map(|r| crate::routing::Cidr::parse(r).ok())
             .collect(),
     );
+    sink.max_packets_per_source = config.listen.max_packets_per_source;
     let mut udp = Vec::new();
     for socket in sockets {
         let local = socket.local_addr()?;

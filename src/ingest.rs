@@ -143,6 +143,8 @@ pub struct Sink {
     pub clock: Clock,
     /// UDP senders allowed (`listen.allow_sources`); empty: anyone.
     pub allow: Arc<Vec<crate::routing::Cidr>>,
+    /// Packets a second one sender address may send; 0: no limit.
+    pub max_packets_per_source: u64,
 }
 
 impl Sink {
@@ -158,6 +160,7 @@ impl Sink {
             metrics,
             clock,
             allow: Arc::default(),
+            max_packets_per_source: 0,
         }
     }
 
@@ -211,10 +214,52 @@ pub fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
+/// Packets per second each sender address may send (a token bucket holding
+/// one second's worth); 0: no limit.
+#[derive(Debug, Default)]
+pub struct SourceLimits {
+    per_s: u64,
+    buckets: std::collections::HashMap<std::net::IpAddr, (f64, u64)>,
+}
+
+impl SourceLimits {
+    pub fn new(per_s: u64) -> Self {
+        SourceLimits {
+            per_s,
+            buckets: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Whether a packet from `ip` at `now_ms` is within its sender's limit.
+    pub fn allow(&mut self, ip: std::net::IpAddr, now_ms: u64) -> bool {
+        if self.per_s == 0 {
+            return true;
+        }
+        if self.buckets.len() > 100_000 {
+            // A spray of addresses: start again rather than grow.
+            self.buckets.clear();
+        }
+        let most = self.per_s as f64;
+        let (tokens, at) = self
+            .buckets
+            .entry(ip.to_canonical())
+            .or_insert((most, now_ms));
+        *tokens = (*tokens + now_ms.saturating_sub(*at) as f64 * most / 1000.0).min(most);
+        *at = now_ms;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// Receives datagrams until shutdown (or until the scheduler is gone).
 pub async fn listen_udp(socket: UdpSocket, sink: Sink, shutdown: CancellationToken) {
     let mut buf = vec![0u8; 65_536];
     let mut limiter = LogLimiter::new();
+    let mut limits = SourceLimits::new(sink.max_packets_per_source);
     loop {
         let first = tokio::select! {
             first = socket.recv_from(&mut buf) => first,
@@ -223,7 +268,11 @@ pub async fn listen_udp(socket: UdpSocket, sink: Sink, shutdown: CancellationTok
         let now = sink.clock.now();
         let mut batch = Vec::new();
         match first {
-            Ok((len, peer)) => accept(&buf[..len], peer, now, &mut batch, &sink, &mut limiter),
+            Ok((len, peer)) => {
+                if within(&mut limits, peer, &sink, now, &mut limiter) {
+                    accept(&buf[..len], peer, now, &mut batch, &sink, &mut limiter);
+                }
+            }
             Err(err) => {
                 if limiter.allow(now) {
                     tracing::warn!(%err, "UDP receive failed");
@@ -233,7 +282,11 @@ pub async fn listen_udp(socket: UdpSocket, sink: Sink, shutdown: CancellationTok
         }
         while batch.len() < MAX_BATCH {
             match socket.try_recv_from(&mut buf) {
-                Ok((len, peer)) => accept(&buf[..len], peer, now, &mut batch, &sink, &mut limiter),
+                Ok((len, peer)) => {
+                    if within(&mut limits, peer, &sink, now, &mut limiter) {
+                        accept(&buf[..len], peer, now, &mut batch, &sink, &mut limiter);
+                    }
+                }
                 Err(_) => break,
             }
         }
@@ -241,6 +294,25 @@ pub async fn listen_udp(socket: UdpSocket, sink: Sink, shutdown: CancellationTok
             return;
         }
     }
+}
+
+/// The sender's rate limit: false (counted, logged rate-limited) when over it.
+fn within(
+    limits: &mut SourceLimits,
+    peer: SocketAddr,
+    sink: &Sink,
+    now: UnixSecs,
+    limiter: &mut LogLimiter,
+) -> bool {
+    if limits.allow(peer.ip(), sink.clock.now_ms()) {
+        return true;
+    }
+    sink.metrics.packets_received.inc();
+    sink.metrics.packet_rejected(wire::PacketError::RateLimited);
+    if limiter.allow(now) {
+        tracing::warn!(%peer, "packet refused: the sender is over listen.max_packets_per_source");
+    }
+    false
 }
 
 fn accept(
@@ -296,6 +368,18 @@ fn accept(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_sender_has_its_own_bucket_of_one_seconds_packets() {
+        let a: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+        let b: std::net::IpAddr = "192.0.2.2".parse().unwrap();
+        let mut limits = SourceLimits::new(10);
+        assert_eq!((0..20).filter(|_| limits.allow(a, 1_000)).count(), 10);
+        assert!(limits.allow(b, 1_000), "another sender is not held up");
+        assert!(!limits.allow(a, 1_050));
+        assert!(limits.allow(a, 1_100), "a tenth of a second refills one");
+        assert!(SourceLimits::new(0).allow(a, 0), "0: no limit");
+    }
 
     #[test]
     fn a_transmission_id_is_a_duplicate_for_one_to_two_windows() {

@@ -39,14 +39,17 @@ pub enum PacketError {
     NoSource,
     #[error("the sender's address is not in listen.allow_sources")]
     NotAllowed,
+    #[error("the sender is over listen.max_packets_per_source")]
+    RateLimited,
 }
 
 impl PacketError {
-    pub const ALL: [PacketError; 4] = [
+    pub const ALL: [PacketError; 5] = [
         PacketError::Empty,
         PacketError::Malformed,
         PacketError::NoSource,
         PacketError::NotAllowed,
+        PacketError::RateLimited,
     ];
 
     pub fn label(self) -> &'static str {
@@ -55,6 +58,7 @@ impl PacketError {
             PacketError::Malformed => "malformed",
             PacketError::NoSource => "no_source",
             PacketError::NotAllowed => "not_allowed",
+            PacketError::RateLimited => "rate_limited",
         }
     }
 }

@@ -602,3 +602,41 @@ fn a_garbage_flood_does_not_cost_a_single_real_heartbeat() {
         "{refused} of {garbage} counted"
     );
 }
+
+#[test]
+fn a_sender_over_its_packet_rate_is_held_back_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_listening(dir.path(), "max_packets_per_source = 100", "");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let t = now();
+    // 2,000 packets as fast as they go: about one second's worth pass.
+    for i in 0..2000u64 {
+        let p = packet(
+            i + 1,
+            "noisy",
+            vec![alert(&format!("a{i}"), Some(t + 600), Some(t))],
+            false,
+        );
+        socket.send_to(&p, d.udp).unwrap();
+    }
+    wait_for(WAIT, "all counted", || {
+        (d.metric("mauved_packets_received_total") == 2000.0).then_some(())
+    });
+    let limited = d.metric("mauved_packets_rejected_total{reason=\"rate_limited\"}");
+    let applied = d.metric("mauved_alert_updates_total");
+    assert_eq!(limited + applied, 2000.0);
+    assert!(limited >= 1500.0, "{limited} held back");
+    assert!(applied >= 100.0, "{applied} applied");
+    // A second later the sender may send again.
+    std::thread::sleep(Duration::from_millis(1100));
+    let p = packet(
+        5000,
+        "noisy",
+        vec![alert("later", Some(t + 600), Some(t))],
+        false,
+    );
+    socket.send_to(&p, d.udp).unwrap();
+    wait_for(WAIT, "applied after the pause", || {
+        d.state("noisy", "later")
+    });
+}

@@ -110,6 +110,8 @@ pub struct Listen {
     pub http: SocketAddr,
     /// Address ranges UDP packets are taken from; empty: from anyone.
     pub allow_sources: Vec<String>,
+    /// Packets a second one sender address may send; 0: no limit.
+    pub max_packets_per_source: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -297,6 +299,7 @@ impl Default for Listen {
             udp: vec![SocketAddr::from(([127, 0, 0, 1], 32741))],
             http: SocketAddr::from(([127, 0, 0, 1], 1288)),
             allow_sources: Vec::new(),
+            max_packets_per_source: 0,
         }
     }
 }
