@@ -269,18 +269,9 @@ impl Pager {
             .collect()
     }
 
-    pub fn has_changes(&self) -> bool {
-        !self.changed.is_empty()
-    }
-
     /// The earliest timer.
     pub fn next_due(&self) -> Option<UnixSecs> {
         self.due.first().map(|(at, _)| *at)
-    }
-
-    /// How many alerts and people have paging state (for tests and metrics).
-    pub fn sizes(&self) -> (usize, usize) {
-        (self.alerts.len(), self.people.len())
     }
 
     fn reindex(&mut self, target: &Target) {

@@ -160,14 +160,15 @@ impl Timeline {
         self.d().drain();
     }
 
-    fn update(&mut self, source: &str, change: AlertChange) {
+    /// Applies one update of `source` now, and lets it take effect.
+    fn update(&mut self, source: &str, alerts: Vec<AlertChange>) {
         let tx = self.next_tx;
         self.next_tx += 1;
         self.d().apply(Update {
             source: source.into(),
             transmission_id: tx,
             replace: false,
-            alerts: vec![change],
+            alerts,
             received_at: self.now(),
         });
         self.settle();
@@ -183,47 +184,39 @@ impl Timeline {
         let now = self.now();
         self.update(
             source,
-            AlertChange {
+            vec![AlertChange {
                 id: id.into(),
                 raise_time: change.raise_time.or(Some(now)),
                 subject: Some(source.into()),
                 summary: Some(format!("{id} is bad")),
                 ..change
-            },
+            }],
         );
     }
 
     /// Many alerts of one source raised in one update.
     pub fn raise_many(&mut self, source: &str, ids: &[String]) {
         let now = self.now();
-        let tx = self.next_tx;
-        self.next_tx += 1;
-        self.d().apply(Update {
-            source: source.into(),
-            transmission_id: tx,
-            replace: false,
-            alerts: ids
-                .iter()
-                .map(|id| AlertChange {
-                    id: id.clone(),
-                    raise_time: Some(now),
-                    ..AlertChange::default()
-                })
-                .collect(),
-            received_at: now,
-        });
-        self.settle();
+        let alerts = ids
+            .iter()
+            .map(|id| AlertChange {
+                id: id.clone(),
+                raise_time: Some(now),
+                ..AlertChange::default()
+            })
+            .collect();
+        self.update(source, alerts);
     }
 
     pub fn clear(&mut self, source: &str, id: &str) {
         let now = self.now();
         self.update(
             source,
-            AlertChange {
+            vec![AlertChange {
                 id: id.into(),
                 clear_time: Some(now),
                 ..AlertChange::default()
-            },
+            }],
         );
     }
 
