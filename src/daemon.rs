@@ -76,7 +76,8 @@ pub async fn start_with(
         config.store.cache_mib * 1024 * 1024,
         metrics.queue_depth.clone(),
     )
-    .with_context(|| format!("opening the store at {}", config.store.path.display()))?;
+    .with_context(|| format!("opening the store at {}", config.store.path.display()))?
+    .keeping_free(config.store.min_free_mib * 1024 * 1024);
     let store = Arc::new(store);
     let index = load_index(&store, &metrics, config.store.max_alerts)?;
     let index = Arc::new(RwLock::new(index));

@@ -25,6 +25,10 @@ pub struct AlertView {
     pub suppress_until: Option<UnixSecs>,
     pub updated_at: UnixSecs,
     pub last_event: Option<&'static str>,
+    /// Why `detail` is empty although the alert may have one: the store
+    /// could not be read (a failing disk). Absent normally.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail_error: Option<String>,
 }
 
 impl AlertView {
@@ -47,6 +51,7 @@ impl AlertView {
             suppress_until: r.suppress_until,
             updated_at: r.updated_at,
             last_event: r.last_event().map(|e| e.as_str()),
+            detail_error: None,
         }
     }
 }

@@ -134,6 +134,10 @@ pub struct StoreConfig {
     pub cache_mib: u64,
     /// Alert history is kept this many days.
     pub history_days: u64,
+    /// Below this much free space on the data directory's disk the store
+    /// writes nothing (changes wait in memory) and `/health` says why; 0 is
+    /// off. sled itself may not recover from running out of space.
+    pub min_free_mib: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -314,6 +318,7 @@ impl Default for StoreConfig {
             max_alerts: 1_000_000,
             cache_mib: 8,
             history_days: 30,
+            min_free_mib: 64,
         }
     }
 }

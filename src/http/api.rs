@@ -43,8 +43,29 @@ fn scheduler_error(err: scheduler::Error) -> ApiError {
     ApiError::new(status, err.to_string())
 }
 
+/// How long `/health` waits for its write to reach the disk.
+const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub async fn health(http: Shared) -> impl IntoResponse {
-    match http.store.probe(http.clock.now()).await {
+    let probed = match http.store.failing() {
+        Some(failing) => Err(crate::store::StoreError::Failing(
+            failing.reason().to_owned(),
+        )),
+        // A disk that hangs rather than fails is failing too.
+        None => {
+            let (store, now) = (http.store.clone(), http.clock.now());
+            let probe = tokio::task::spawn_blocking(move || store.probe(now));
+            match tokio::time::timeout(PROBE_WAIT, probe).await {
+                Ok(Ok(probed)) => probed,
+                Ok(Err(join)) => Err(crate::store::StoreError::Failing(join.to_string())),
+                Err(_) => Err(crate::store::StoreError::Failing(format!(
+                    "a write did not reach the disk within {} s",
+                    PROBE_WAIT.as_secs()
+                ))),
+            }
+        }
+    };
+    match probed {
         Ok(()) => {
             let degraded = http.degraded();
             if degraded.is_empty() {
@@ -179,9 +200,8 @@ pub async fn list(
         });
     }
     let mut views = Vec::with_capacity(page.len());
-    for (key, mut record) in page {
-        record.detail = http.store.detail(&key).map_err(store_error)?;
-        views.push(AlertView::new(&key, &record));
+    for (key, record) in page {
+        views.push(with_detail(&http, &key, record));
     }
     let mut headers = axum::http::HeaderMap::new();
     if let (true, Some(last)) = (more, views.last()) {
@@ -217,9 +237,25 @@ pub async fn one(
             .find(&key.source, &key.id)
             .map(|slot| index.record(slot))
     };
-    let mut record = found.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such alert"))?;
-    record.detail = http.store.detail(&key).map_err(store_error)?;
-    Ok(Json(AlertView::new(&key, &record)))
+    let record = found.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such alert"))?;
+    Ok(Json(with_detail(&http, &key, record)))
+}
+
+/// The alert with its detail from the store; if the store cannot be read
+/// (a failing disk), without it and saying why: the rest comes from memory.
+fn with_detail(http: &super::Http, key: &AlertKey, mut record: crate::alert::Record) -> AlertView {
+    let mut error = None;
+    match http.store.detail(key) {
+        Ok(detail) => record.detail = detail,
+        Err(err) => {
+            http.metrics.store_errors.inc();
+            error = Some(err.to_string());
+        }
+    }
+    AlertView {
+        detail_error: error,
+        ..AlertView::new(key, &record)
+    }
 }
 
 /// `GET /api/alerts/{source}/{id}/history`: the alert's history, oldest

@@ -52,7 +52,9 @@ pub struct Auth {
     users: Vec<(String, String)>,
     tokens: Vec<(String, String)>,
     pub read_requires_login: bool,
-    sessions: Mutex<HashMap<String, Session>>,
+    /// By the first [`SESSION_KEY_LEN`] characters of the cookie value,
+    /// with the whole value (compared in constant time).
+    sessions: Mutex<HashMap<String, (String, Session)>>,
     /// Failed logins by name: how many, since when.
     failures: Mutex<HashMap<String, (u32, UnixSecs)>>,
 }
@@ -110,7 +112,7 @@ impl Auth {
     fn token(&self, given: &str) -> Option<String> {
         let mut found = None;
         for (name, token) in &self.tokens {
-            if bool::from(token.as_bytes().ct_eq(given.as_bytes())) {
+            if same(token, given) {
                 found = Some(name.clone());
             }
         }
@@ -140,17 +142,17 @@ impl Auth {
         };
         let id = secret();
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions.retain(|_, s| s.expires_at > now);
+        sessions.retain(|_, (_, s)| s.expires_at > now);
         if sessions.len() >= MAX_SESSIONS {
             if let Some(oldest) = sessions
                 .iter()
-                .min_by_key(|(_, s)| s.expires_at)
+                .min_by_key(|(_, (_, s))| s.expires_at)
                 .map(|(k, _)| k.clone())
             {
                 sessions.remove(&oldest);
             }
         }
-        sessions.insert(id.clone(), session.clone());
+        sessions.insert(session_key(&id).to_owned(), (id.clone(), session.clone()));
         Some((id, session))
     }
 
@@ -180,16 +182,35 @@ impl Auth {
     }
 
     pub fn logout(&self, id: &str) {
-        self.sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let key = session_key(id);
+        if sessions.get(key).is_some_and(|(full, _)| same(full, id)) {
+            sessions.remove(key);
+        }
     }
 
+    /// The session a cookie value names. The map is looked up by the
+    /// value's first characters only; the whole value is compared in
+    /// constant time, so timing says nothing about the secret part.
     pub fn session(&self, id: &str, now: UnixSecs) -> Option<Session> {
         let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions.get(id).filter(|s| s.expires_at > now).cloned()
+        sessions
+            .get(session_key(id))
+            .filter(|(full, s)| same(full, id) && s.expires_at > now)
+            .map(|(_, s)| s.clone())
     }
+}
+
+/// Characters of a session cookie's value that key the session map.
+const SESSION_KEY_LEN: usize = 16;
+
+fn session_key(id: &str) -> &str {
+    id.get(..SESSION_KEY_LEN).unwrap_or(id)
+}
+
+/// Constant-time equality (for equal lengths; lengths are not secret).
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 /// The value of cookie `name` in a request.
@@ -332,7 +353,7 @@ fn check(http: &super::Http, req: &mut Request) -> Result<(), Refused> {
                     .headers()
                     .get("x-csrf-token")
                     .and_then(|v| v.to_str().ok())
-                    .is_some_and(|h| bool::from(h.as_bytes().ct_eq(s.csrf.as_bytes()))),
+                    .is_some_and(|h| same(h, &s.csrf)),
                 page_form: !path.starts_with("/api/")
                     && req
                         .headers()
@@ -385,6 +406,14 @@ mod tests {
         assert_eq!(auth.session(&id, 10).unwrap().user, "alice");
         assert_eq!(session.csrf.len(), 64);
         assert!(auth.session(&id, SESSION_S + 1).is_none(), "expired");
+        // Right lookup key, wrong secret: no session, and no logout.
+        let mut forged = id.clone();
+        let last = if forged.ends_with('0') { "1" } else { "0" };
+        forged.replace_range(forged.len() - 1.., last);
+        assert!(auth.session(&forged, 10).is_none());
+        assert!(auth.session(&id[..SESSION_KEY_LEN], 10).is_none());
+        auth.logout(&forged);
+        assert!(auth.session(&id, 10).is_some());
         auth.logout(&id);
         assert!(auth.session(&id, 10).is_none());
     }

@@ -80,6 +80,8 @@ struct Frame {
     oncall: Vec<OnCallRow>,
     /// Notifiers failing every attempt for too long.
     degraded: Vec<String>,
+    /// Why writes to the store fail (a full or read-only disk), if they do.
+    store_failing: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -107,6 +109,7 @@ fn frame(http: &super::Http, session: Option<&Session>) -> Frame {
             })
             .collect(),
         degraded: http.degraded(),
+        store_failing: http.store.failing().map(|f| f.reason().to_owned()),
     }
 }
 
@@ -341,7 +344,7 @@ pub async fn index(
             "index.html",
             minijinja::context! {
                 user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
-                oncall => f.oncall, degraded => f.degraded, counts => counts, levels => levels,
+                oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, counts => counts, levels => levels,
                 sections => sections, q => q, back => back, dead => dead,
             },
         )
@@ -375,10 +378,10 @@ pub async fn alert(
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such alert"))?;
         (index.record(slot), index.bucket_of(slot))
     };
-    let detail = http
-        .store
-        .detail(&key)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let detail = http.store.detail(&key).unwrap_or_else(|err| {
+        http.metrics.store_errors.inc();
+        format!("(the detail cannot be read now: {err})")
+    });
     let time = |t: Option<UnixSecs>| t.map(|t| human_time(t, now)).unwrap_or_else(|| "–".into());
     let group = http.routing.group(&key, &record);
     let fields: Vec<(&str, String)> = vec![
@@ -433,7 +436,7 @@ pub async fn alert(
             "alert.html",
             minijinja::context! {
                 user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
-                oncall => f.oncall, degraded => f.degraded, alert => view, fields => fields, history => history,
+                oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, alert => view, fields => fields, history => history,
                 detail => clean_detail(&detail), r#ref => reference(&key), single => true,
                 back => format!("/alerts/{}", reference(&key)),
             },
@@ -456,10 +459,7 @@ pub async fn act(
     };
     if let Some(s) = &session {
         let given = field("csrf").unwrap_or_default();
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            given.as_bytes(),
-            s.csrf.as_bytes(),
-        )) {
+        if !super::auth::same(given, &s.csrf) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "the form's CSRF token is missing or wrong: reload the page",

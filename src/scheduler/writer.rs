@@ -8,9 +8,15 @@
 //! answers the waiters, then tells the scheduler it is free. While it works
 //! the scheduler goes on applying updates, so a slow disk slows durability,
 //! never ingest; what piles up meanwhile is one dirty mark per alert.
+//!
+//! Before each round the writer checks the disk's free space; after a failed
+//! write it tries, once a second, to open the store again (`store::db`).
+//! Until the store writes again, jobs come back failed at once and the
+//! scheduler keeps their changes.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, Notify};
 
@@ -18,7 +24,7 @@ use super::dirty::Tier;
 use super::{Error, Waiter};
 use crate::index::Index;
 use crate::metrics::Metrics;
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, Failing, Store, StoreError};
 
 /// One hand-over to the writer.
 pub(super) struct Job {
@@ -43,6 +49,9 @@ pub(super) struct Writer {
     pub wakes: Vec<Arc<Notify>>,
 }
 
+/// How often a failing store is tried again.
+const REOPEN_EVERY: Duration = Duration::from_secs(1);
+
 impl Writer {
     /// Starts the thread; dropping the returned sender stops it.
     pub fn spawn(
@@ -57,10 +66,44 @@ impl Writer {
     }
 
     fn run(self, jobs: Receiver<Job>, done: mpsc::UnboundedSender<Done>) {
-        // A failing disk is logged when it starts failing, then once a
-        // minute with a count, and when it works again: not per write.
-        let mut failing: Option<(std::time::Instant, u64)> = None;
-        for mut job in jobs {
+        // Set while writes fail (see `report`).
+        let mut failing: Option<(Instant, u64)> = None;
+        let mut last_reopen: Option<Instant> = None;
+        loop {
+            let job = match jobs.recv_timeout(REOPEN_EVERY) {
+                Ok(job) => Some(job),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            // Below the free-space minimum nothing is written; after a
+            // failed write the store is opened anew first.
+            let _ = self.store.check_space();
+            if let Some(Failing::Error(_)) = self.store.failing() {
+                if last_reopen.is_none_or(|at| at.elapsed() >= REOPEN_EVERY) {
+                    last_reopen = Some(Instant::now());
+                    self.reopen();
+                }
+            }
+            if let Some(why) = self.store.failing() {
+                if let Some(mut job) = job {
+                    let err = StoreError::Failing(why.reason().to_owned());
+                    self.metrics.store_errors.inc();
+                    report(&mut failing, &err);
+                    for waiter in job.waiting.drain(..) {
+                        waiter.answer(Err(Error::Store(StoreError::WriteFailed)));
+                    }
+                    if done
+                        .send(Done {
+                            failed: Some((job, err)),
+                        })
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                continue;
+            }
+            let Some(mut job) = job else { continue };
             // Each bucket's records as they are now; the lock is held for one
             // bucket at a time, so the scheduler goes on applying meanwhile.
             job.batch.buckets = job
@@ -100,19 +143,8 @@ impl Writer {
                 }
                 Err(err) => {
                     self.metrics.store_errors.inc();
-                    match &mut failing {
-                        None => {
-                            tracing::error!(%err, "writing to the store failed; changes stay in memory and are tried again");
-                            failing = Some((std::time::Instant::now(), 1));
-                        }
-                        Some((since, count)) => {
-                            *count += 1;
-                            if since.elapsed() >= std::time::Duration::from_secs(60) {
-                                tracing::error!(%err, failed_writes = *count, "writing to the store still fails");
-                                *since = std::time::Instant::now();
-                            }
-                        }
-                    }
+                    last_reopen = Some(Instant::now());
+                    report(&mut failing, &err);
                     let mut job = job;
                     for waiter in job.waiting.drain(..) {
                         waiter.answer(Err(Error::Store(StoreError::WriteFailed)));
@@ -122,6 +154,40 @@ impl Writer {
             };
             if done.send(Done { failed }).is_err() {
                 return;
+            }
+        }
+    }
+}
+
+impl Writer {
+    /// Opens the store again if the disk takes writes; then the notify
+    /// workers look at their queues again (their reads failed meanwhile).
+    fn reopen(&self) {
+        match self.store.recover() {
+            Ok(()) => {
+                tracing::info!("the disk takes writes again: the store was opened anew");
+                for wake in &self.wakes {
+                    wake.notify_one();
+                }
+            }
+            Err(err) => tracing::debug!(%err, "the store still cannot be written"),
+        }
+    }
+}
+
+/// Logs a failing disk when it starts failing, then once a minute with a
+/// count: not per write.
+fn report(failing: &mut Option<(Instant, u64)>, err: &StoreError) {
+    match failing {
+        None => {
+            tracing::error!(%err, "the store does not write; changes stay in memory and are written once the disk takes writes again");
+            *failing = Some((Instant::now(), 1));
+        }
+        Some((since, count)) => {
+            *count += 1;
+            if since.elapsed() >= Duration::from_secs(60) {
+                tracing::error!(%err, failed_writes = *count, "writing to the store still fails");
+                *since = Instant::now();
             }
         }
     }

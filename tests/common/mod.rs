@@ -160,7 +160,7 @@ pub trait Client {
         match status {
             200 => Some(serde_json::from_str(&body).unwrap()),
             404 => None,
-            other => panic!("unexpected status {other}: {body}"),
+            other => panic!("GET /api/alerts/{source}/{id}: unexpected status {other}: {body}"),
         }
     }
 

@@ -35,6 +35,10 @@
 //! either: messages arrive addressed.
 
 use std::path::Path;
+
+mod db;
+
+pub use db::Failing;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::metrics::gauge::Gauge;
@@ -67,6 +71,10 @@ pub enum StoreError {
     UnknownEnum { field: &'static str, value: i32 },
     #[error("store: the write failed (see the log)")]
     WriteFailed,
+    #[error("store: writes fail: {0}")]
+    Failing(String),
+    #[error("store: closed while it is opened again after a disk failure")]
+    Closed,
     #[error(
         "another mauved is using the data directory {0} (only one process can hold it at a time)"
     )]
@@ -312,7 +320,7 @@ pub struct Batch {
 }
 
 pub struct Store {
-    db: sled::Db,
+    db: db::Handle,
     next_seq: AtomicU64,
     /// Messages waiting over all notifiers; only the store moves it.
     queue_depth: Gauge,
@@ -323,42 +331,74 @@ impl Store {
     /// undelivered messages and kept so. A store of an earlier layout is
     /// brought up to date in one batch.
     pub fn open(path: &Path, cache_bytes: u64, queue_depth: Gauge) -> Result<Store> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|err| match err {
-                // sled takes an exclusive lock on its files.
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("lock") =>
-                {
-                    StoreError::InUse(path.display().to_string())
-                }
-                err => StoreError::Sled(err),
-            })?;
+        let db = db::Handle::open(path, cache_bytes)?;
         let store = Store {
             db,
             next_seq: AtomicU64::new(0),
             queue_depth,
         };
         store.upgrade()?;
-        let last_seq = |prefix: u8| {
-            store
-                .db
-                .scan_prefix([prefix])
+        store.count()?;
+        Ok(store)
+    }
+
+    /// Sets the next sequence (they grow across all queues and the dead
+    /// letters, and never go back) and the queue depth from what is stored.
+    fn count(&self) -> Result<()> {
+        let last_seq = |prefix: u8| -> Result<u64> {
+            Ok(self
+                .scan([prefix])?
                 .keys()
                 .filter_map(|k| k.ok().map(|k| seq_of(&k) + 1))
                 .max()
-                .unwrap_or(0)
+                .unwrap_or(0))
         };
-        // Sequences grow across all queues and the dead letters.
-        store
-            .next_seq
-            .store(last_seq(QUEUE).max(last_seq(DEAD)), Ordering::Relaxed);
-        store.queue_depth.set(store.count_queued()? as i64);
-        Ok(store)
+        let stored = last_seq(QUEUE)?.max(last_seq(DEAD)?);
+        self.next_seq.fetch_max(stored, Ordering::Relaxed);
+        self.queue_depth.set(self.count_queued()? as i64);
+        Ok(())
+    }
+
+    /// The stored pairs under `prefix`.
+    fn scan<P: AsRef<[u8]>>(&self, prefix: P) -> Result<sled::Iter> {
+        Ok(self.db.get()?.scan_prefix(prefix))
+    }
+
+    /// Like [`Store::scan`], for the iterators handed out: a closed store
+    /// yields its error once.
+    fn items(&self, prefix: [u8; 1]) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec)>> {
+        let (iter, closed) = match self.db.get() {
+            Ok(db) => (Some(db.scan_prefix(prefix)), None),
+            Err(err) => (None, Some(Err(err))),
+        };
+        iter.into_iter()
+            .flatten()
+            .map(|item| item.map_err(StoreError::from))
+            .chain(closed)
+    }
+
+    /// Keeps `bytes` free on the data directory's disk (see `db`).
+    pub fn keeping_free(mut self, bytes: u64) -> Store {
+        self.db.min_free = bytes;
+        self
+    }
+
+    /// Why the store does not write, if it does not (see `db`).
+    pub fn failing(&self) -> Option<Failing> {
+        self.db.failing()
+    }
+
+    /// Before writing: an error if the disk is too full (see `db`).
+    pub fn check_space(&self) -> Result<()> {
+        self.db.check_space()
+    }
+
+    /// After a failed write: opens the files anew once the disk takes
+    /// writes again (see `db`), then recounts the queue. An error says the
+    /// disk still fails.
+    pub fn recover(&self) -> Result<()> {
+        self.db.reopen()?;
+        self.count()
     }
 
     /// Brings an earlier layout up to date: records one per key become
@@ -366,19 +406,18 @@ impl Store {
     fn upgrade(&self) -> Result<()> {
         let mut batch = sled::Batch::default();
         let mut changed = false;
-        for key in self.db.scan_prefix([OLD_DUE]).keys() {
+        for key in self.scan([OLD_DUE])?.keys() {
             batch.remove(key?);
             changed = true;
         }
         let mut next_bucket = self
-            .db
-            .scan_prefix([BUCKET])
+            .scan([BUCKET])?
             .keys()
             .filter_map(|k| k.ok().and_then(|k| bucket_id(&k)))
             .max()
             .map_or(0, |b| b + 1);
         let mut bucket = Bucket::default();
-        for item in self.db.scan_prefix([OLD_ALERT]) {
+        for item in self.scan([OLD_ALERT])? {
             let (key, value) = item?;
             let mut record = Record::decode(&*value)?;
             let alert = parse_alert_key(&key[1..]);
@@ -404,7 +443,7 @@ impl Store {
         if !bucket.entries.is_empty() {
             batch.insert(bucket_key(next_bucket), bucket.encode_to_vec());
         }
-        for item in self.db.scan_prefix([QUEUE]) {
+        for item in self.scan([QUEUE])? {
             let (key, value) = item?;
             // A batch always starts with field 1, length-delimited (0x0a);
             // a single message of the earlier layout never does (its field 1
@@ -419,15 +458,15 @@ impl Store {
             }
         }
         if changed {
-            self.db.apply_batch(batch)?;
-            self.db.flush()?;
+            self.db.write(|db| db.apply_batch(batch))?;
+            self.db.write(|db| db.flush())?;
         }
         Ok(())
     }
 
     /// Every bucket with its alerts (records without detail), by bucket id.
     pub fn buckets(&self) -> impl Iterator<Item = Result<(u32, Vec<(AlertKey, Record)>)>> + '_ {
-        self.db.scan_prefix([BUCKET]).map(|item| {
+        self.items([BUCKET]).map(|item| {
             let (key, value) = item?;
             let id = bucket_id(&key).unwrap_or(u32::MAX);
             let bucket = Bucket::decode(&*value)?;
@@ -465,6 +504,7 @@ impl Store {
     pub fn detail(&self, key: &AlertKey) -> Result<String> {
         Ok(self
             .db
+            .get()?
             .get(prefixed(DETAIL, key))?
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
             .unwrap_or_default())
@@ -472,7 +512,7 @@ impl Store {
 
     /// Every alert that has a detail, with the detail.
     pub fn details(&self) -> impl Iterator<Item = Result<(AlertKey, String)>> + '_ {
-        self.db.scan_prefix([DETAIL]).map(|item| {
+        self.items([DETAIL]).map(|item| {
             let (key, value) = item?;
             let detail = String::from_utf8_lossy(&value).into_owned();
             Ok((parse_alert_key(&key[1..]), detail))
@@ -537,7 +577,7 @@ impl Store {
             }
         }
         self.history_into(&batch.history, &mut out);
-        self.db.apply_batch(out)?;
+        self.db.write(|db| db.apply_batch(out))?;
         let queued = batch.messages.len() as u64;
         self.queue_depth.inc_by(queued as i64);
         Ok(queued)
@@ -545,12 +585,12 @@ impl Store {
 
     /// How much disk the store uses.
     pub fn size_on_disk(&self) -> Result<u64> {
-        Ok(self.db.size_on_disk()?)
+        Ok(self.db.get()?.size_on_disk()?)
     }
 
     /// Where delivery to `notifier` stands: (batch sequence, next index).
     fn cursor(&self, notifier: &str) -> Result<(u64, u32)> {
-        Ok(match self.db.get(cursor_key(notifier))? {
+        Ok(match self.db.get()?.get(cursor_key(notifier))? {
             Some(v) if v.len() == 12 => (
                 u64::from_be_bytes(v[..8].try_into().unwrap_or_default()),
                 u32::from_be_bytes(v[8..].try_into().unwrap_or_default()),
@@ -561,7 +601,7 @@ impl Store {
 
     fn count_queued(&self) -> Result<usize> {
         let mut total = 0;
-        for item in self.db.scan_prefix([QUEUE]) {
+        for item in self.scan([QUEUE])? {
             let (key, value) = item?;
             let (name, seq) = parse_queue_key(&key);
             let (at, index) = self.cursor(&name)?;
@@ -582,7 +622,7 @@ impl Store {
         prefix.push(0);
         let (at, skip) = self.cursor(notifier)?;
         let mut out = Vec::new();
-        for item in self.db.scan_prefix(prefix) {
+        for item in self.scan(prefix)? {
             if out.len() >= limit {
                 break;
             }
@@ -623,7 +663,7 @@ impl Store {
     pub fn dequeue(&self, id: &QueueId) -> Result<()> {
         let mut batch = sled::Batch::default();
         self.advance(id, &mut batch);
-        self.db.apply_batch(batch)?;
+        self.db.write(|db| db.apply_batch(batch))?;
         self.queue_depth.dec();
         Ok(())
     }
@@ -636,7 +676,7 @@ impl Store {
         let mut batch = sled::Batch::default();
         self.advance(id, &mut batch);
         batch.insert(key, letter.encode_to_vec());
-        self.db.apply_batch(batch)?;
+        self.db.write(|db| db.apply_batch(batch))?;
         self.queue_depth.dec();
         Ok(())
     }
@@ -659,13 +699,13 @@ impl Store {
             }
             .encode_to_vec(),
         );
-        self.db.apply_batch(batch)?;
+        self.db.write(|db| db.apply_batch(batch))?;
         Ok(())
     }
 
     /// Every paging value (`routing::pager`), by key.
     pub fn paging(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + '_ {
-        self.db.scan_prefix([PAGING]).map(|item| {
+        self.items([PAGING]).map(|item| {
             let (key, value) = item?;
             Ok((key[1..].to_vec(), value.to_vec()))
         })
@@ -703,7 +743,7 @@ impl Store {
     pub fn add_history(&self, lines: &[History]) -> Result<()> {
         let mut out = sled::Batch::default();
         self.history_into(lines, &mut out);
-        self.db.apply_batch(out)?;
+        self.db.write(|db| db.apply_batch(out))?;
         Ok(())
     }
 
@@ -712,7 +752,7 @@ impl Store {
         let mut prefix = vec![HISTORY];
         prefix.extend_from_slice(&bucket.to_be_bytes());
         let mut out = Vec::new();
-        for value in self.db.scan_prefix(prefix).values() {
+        for value in self.scan(prefix)?.values() {
             for line in HistoryBatch::decode(&*value?)?.lines {
                 if line.source == key.source && line.id == key.id {
                     out.push(line.entry);
@@ -732,7 +772,7 @@ impl Store {
         mut keep: impl FnMut(&AlertKey, &HistoryEntry) -> bool,
     ) -> Result<Vec<(AlertKey, HistoryEntry)>> {
         let mut out = Vec::new();
-        for value in self.db.scan_prefix([HISTORY]).values() {
+        for value in self.scan([HISTORY])?.values() {
             for line in HistoryBatch::decode(&*value?)?.lines {
                 let key = AlertKey::new(line.source, line.id);
                 if keep(&key, &line.entry) {
@@ -748,7 +788,7 @@ impl Store {
     pub fn prune_history(&self, before: UnixSecs) -> Result<usize> {
         let mut batch = sled::Batch::default();
         let mut removed = 0;
-        for key in self.db.scan_prefix([HISTORY]).keys() {
+        for key in self.scan([HISTORY])?.keys() {
             let key = key?;
             let at = key
                 .get(5..13)
@@ -759,14 +799,13 @@ impl Store {
                 removed += 1;
             }
         }
-        self.db.apply_batch(batch)?;
+        self.db.write(|db| db.apply_batch(batch))?;
         Ok(removed)
     }
 
     /// Every dead letter, oldest first.
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
-        self.db
-            .scan_prefix([DEAD])
+        self.scan([DEAD])?
             .values()
             .map(|value| Ok(DeadLetter::decode(&*value?)?))
             .collect()
@@ -780,7 +819,7 @@ impl Store {
     /// Notifier names that have queued messages (to spot removed notifiers).
     pub fn queue_owners(&self) -> Result<Vec<String>> {
         let mut owners: Vec<String> = Vec::new();
-        for key in self.db.scan_prefix([QUEUE]).keys() {
+        for key in self.scan([QUEUE])?.keys() {
             let (name, _) = parse_queue_key(&key?);
             if owners.last() != Some(&name) {
                 owners.push(name);
@@ -790,14 +829,17 @@ impl Store {
     }
 
     /// Writes and flushes a meta entry: proves the store is writable.
-    pub async fn probe(&self, now: UnixSecs) -> Result<()> {
-        self.db.insert([META, b'h'], &now.to_be_bytes())?;
-        self.db.flush_async().await?;
-        Ok(())
+    /// Blocks.
+    pub fn probe(&self, now: UnixSecs) -> Result<()> {
+        self.db.check_space()?;
+        self.db
+            .write(|db| db.insert([META, b'h'], &now.to_be_bytes()))?;
+        self.flush()
     }
 
+    /// Makes everything written so far durable.
     pub fn flush(&self) -> Result<()> {
-        self.db.flush()?;
+        self.db.write(|db| db.flush())?;
         Ok(())
     }
 }
@@ -983,7 +1025,7 @@ mod tests {
         assert_eq!(texts(&b), ["raised b"]);
         assert!(store.history(8, &a).unwrap().is_empty());
         // One value per bucket per write, not per alert.
-        assert_eq!(store.db.scan_prefix([HISTORY]).count(), 2);
+        assert_eq!(store.scan([HISTORY]).unwrap().count(), 2);
         assert_eq!(store.prune_history(150).unwrap(), 1);
         assert_eq!(texts(&a), ["cleared"]);
     }
@@ -1129,8 +1171,8 @@ mod tests {
         assert_eq!(store.detail(&key).unwrap(), "inline");
         let all: Vec<_> = store.records().map(|r| r.unwrap()).collect();
         assert_eq!(all, vec![(key.clone(), record(Some(7)))]);
-        assert_eq!(store.db.scan_prefix([OLD_DUE]).count(), 0);
-        assert_eq!(store.db.scan_prefix([OLD_ALERT]).count(), 0);
+        assert_eq!(store.scan([OLD_DUE]).unwrap().count(), 0);
+        assert_eq!(store.scan([OLD_ALERT]).unwrap().count(), 0);
         assert_eq!(store.queue_len(), 1);
         assert_eq!(store.queued("n", 10).unwrap()[0].1, queued);
     }
@@ -1170,5 +1212,44 @@ mod tests {
             .expect("the directory is locked");
         assert!(matches!(err, StoreError::InUse(_)), "{err}");
         assert!(err.to_string().contains("another mauved"));
+    }
+
+    #[test]
+    fn too_little_free_space_stops_writing_until_there_is_enough() {
+        let (_dir, store) = open();
+        assert_eq!(store.check_space().ok(), Some(()), "no minimum: no check");
+        let store = store.keeping_free(u64::MAX);
+        assert!(matches!(store.check_space(), Err(StoreError::Failing(_))));
+        assert!(store.probe(1).is_err(), "the probe does not write either");
+        let Some(Failing::Space(reason)) = store.failing() else {
+            panic!("{:?}", store.failing());
+        };
+        assert!(reason.contains("store.min_free_mib"), "{reason}");
+        let store = store.keeping_free(1);
+        assert_eq!(store.check_space().ok(), Some(()));
+        assert_eq!(store.failing(), None, "space is back");
+    }
+
+    #[test]
+    fn reopening_keeps_what_was_flushed_and_writes_again() {
+        let (dir, store) = open();
+        let key = AlertKey::new("s", "a");
+        store
+            .write(&batch(0, &key, record(Some(5)), &["n"]))
+            .unwrap();
+        store.flush().unwrap();
+        // The old handle is set aside open, its lock released.
+        store.recover().unwrap();
+        assert_eq!(store.get(&key).unwrap().unwrap().will_raise_at, Some(5));
+        assert_eq!(store.queue_len(), 1, "recounted");
+        let other = AlertKey::new("s", "b");
+        store
+            .write(&batch(1, &other, record(Some(7)), &[]))
+            .unwrap();
+        store.flush().unwrap();
+        drop(store);
+        let store = open_at(dir.path());
+        assert_eq!(store.get(&key).unwrap().unwrap().will_raise_at, Some(5));
+        assert_eq!(store.get(&other).unwrap().unwrap().will_raise_at, Some(7));
     }
 }
