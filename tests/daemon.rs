@@ -540,7 +540,18 @@ fn udp_senders_outside_allow_sources_are_refused_and_counted() {
 #[test]
 fn a_garbage_flood_does_not_cost_a_single_real_heartbeat() {
     let dir = tempfile::tempdir().unwrap();
-    let d = Daemon::start(dir.path(), "");
+    // The README's memory ceiling for this configuration: 200 bytes an
+    // alert, 100 MiB of fixed buffers, 60 KiB a bucket of a second's pace.
+    let (max_alerts, pace) = (10_000u64, 2_000u64);
+    let ceiling = 200 * max_alerts + (100 << 20) + pace * 60 * 1024;
+    let d = Daemon::start_config(
+        dir.path(),
+        &test_config(dir.path(), "").replacen(
+            "[store]\n",
+            &format!("[store]\nmax_alerts = {max_alerts}\nmax_writes_per_s = {pace}\n"),
+            1,
+        ),
+    );
     let target = d.udp;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Garbage at about 50,000 packets a second (random bytes, truncated
@@ -600,6 +611,13 @@ fn a_garbage_flood_does_not_cost_a_single_real_heartbeat() {
     assert!(
         refused > garbage as f64 * 0.5,
         "{refused} of {garbage} counted"
+    );
+    let peak = d.peak_rss();
+    assert!(
+        peak <= ceiling,
+        "peak RSS {} MiB over the ceiling {} MiB",
+        peak >> 20,
+        ceiling >> 20
     );
 }
 

@@ -11,6 +11,7 @@
 //! every run is bounded in packets and time.
 
 mod daemon;
+mod garbage;
 mod traffic;
 
 use std::net::SocketAddr;
@@ -76,6 +77,13 @@ enum Mode {
         keys: u64,
         /// Seconds to send for (at most 600).
         #[arg(long, default_value_t = 30)]
+        duration: u64,
+    },
+    /// Garbage from one sender at its full rate while real heartbeats arrive
+    /// at 1,000/s: prints how many real ones were applied and the peak memory.
+    Garbage {
+        /// Seconds to run (at most 600).
+        #[arg(long, default_value_t = 20)]
         duration: u64,
     },
     /// A mass outage: --hosts heartbeats that all fall due in the same second.
@@ -191,6 +199,15 @@ fn main() -> Result<(), String> {
             );
             clean_up(&daemon, Keys::new(hosts, 1))?;
         }
+        Mode::Garbage { duration } => {
+            let daemon = start()?;
+            let load = Load {
+                keys: 1,
+                ids: 1,
+                duration,
+            };
+            garbage::run(&daemon, load.duration()?)?.print();
+        }
         Mode::Targets { alerts, updates } => targets(&extra, alerts, updates)?,
     }
     Ok(())
@@ -242,6 +259,8 @@ struct Counters {
     written: f64,
     disk: f64,
     rejected_capacity: f64,
+    /// Datagrams refused, over every reason.
+    rejected: f64,
 }
 
 impl Counters {
@@ -263,6 +282,11 @@ impl Counters {
             written: value("mauved_records_written_total"),
             disk: value("mauved_store_disk_bytes"),
             rejected_capacity: value("mauved_alerts_rejected_total{reason=\"over_capacity\"}"),
+            rejected: body
+                .lines()
+                .filter(|l| l.starts_with("mauved_packets_rejected_total{"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum(),
         })
     }
 
@@ -653,11 +677,7 @@ fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), String> {
     // The daemon's config ends inside [store]: the limit goes there.
     let mut daemon = Daemon::start(&format!("max_alerts = {flood_limit}\n{extra}"))?;
     let flooded = flood(&daemon, Keys::new(3 * alerts, 1), Duration::from_secs(30))?;
-    // The ceiling the README states for a configuration: 200 bytes an
-    // alert, 100 MiB of fixed buffers, and the write-behind's largest job
-    // (a second's pace of buckets, 60 KiB each while composed and written).
-    let pace = 2000.0;
-    let ceiling = 200.0 * flood_limit as f64 / 1048576.0 + 100.0 + pace * 60.0 / 1024.0;
+    let limit_ceiling = ceiling(flood_limit, 2000.0);
     line(
         &format!(
             "3c flood of {} new keys at full rate, limit {flood_limit}",
@@ -668,11 +688,40 @@ fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), String> {
             mib(flooded.peak),
             flooded.refused
         ),
-        &format!("<= {ceiling:.0} MiB"),
-        mib(flooded.peak) <= ceiling,
+        &format!("<= {limit_ceiling:.0} MiB"),
+        mib(flooded.peak) <= limit_ceiling,
+    );
+    daemon.stop();
+
+    // 3d. Garbage at full rate beside real heartbeats: none of those lost,
+    // memory under the default configuration's ceiling.
+    let mut daemon = Daemon::start(extra)?;
+    let junk = garbage::run(&daemon, Duration::from_secs(20))?;
+    let default_ceiling = ceiling(1_000_000, 2000.0);
+    line(
+        &format!(
+            "3d garbage at full rate + {}/s real heartbeats",
+            garbage::REAL_PER_S
+        ),
+        format!(
+            "{:.0}/s junk, {:.0}/{} real, peak {:.0} MiB",
+            junk.per_second(),
+            junk.real_applied,
+            junk.real_sent,
+            mib(junk.peak)
+        ),
+        &format!("all real, <= {default_ceiling:.0} MiB"),
+        junk.real_applied >= junk.real_sent as f64 && mib(junk.peak) <= default_ceiling,
     );
     daemon.stop();
     Ok(())
+}
+
+/// The memory ceiling the README states for a configuration, in MiB: 200
+/// bytes an alert, 100 MiB of fixed buffers, and the write-behind's largest
+/// job (a second's pace of buckets, 60 KiB each while composed and written).
+fn ceiling(max_alerts: u64, max_writes_per_s: f64) -> f64 {
+    200.0 * max_alerts as f64 / 1048576.0 + 100.0 + max_writes_per_s * 60.0 / 1024.0
 }
 
 struct Flood {

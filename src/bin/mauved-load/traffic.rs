@@ -107,6 +107,11 @@ impl Templates {
         Templates { packets }
     }
 
+    /// Packet `n`'s bytes, as stored (with the template's transmission id).
+    pub fn packet(&self, n: u64) -> Vec<u8> {
+        self.packets[(n % self.len()) as usize].to_vec()
+    }
+
     pub fn len(&self) -> u64 {
         self.packets.len() as u64
     }
