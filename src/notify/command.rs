@@ -6,6 +6,11 @@
 //! run will not start on the next try either: that gives up (and the message
 //! goes to the dead letters) instead of blocking the queue forever. A
 //! non-zero exit or a timeout is worth retrying.
+//!
+//! Each run is a process group of its own: a run that times out (or is cut
+//! off at shutdown) is killed with everything it started, so a hung `curl`
+//! in a script does not outlive it. A run that finishes leaves whatever it
+//! put in the background alone.
 
 use std::io::ErrorKind;
 use std::process::Stdio;
@@ -45,6 +50,7 @@ impl CommandNotifier {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .kill_on_drop(true)
+            .process_group(0)
             .spawn();
         let mut child = match spawned {
             Ok(child) => child,
@@ -58,16 +64,34 @@ impl CommandNotifier {
             }
             Err(err) => return Outcome::Retry(format!("cannot start {program}: {err}")),
         };
+        let mut group = Group(child.id());
         if let Some(mut stdin) = child.stdin.take() {
             let mut body = m.document().to_string();
             body.push('\n');
             // A command that does not read its input is its own business.
             let _ = stdin.write_all(body.as_bytes()).await;
         }
-        match child.wait().await {
+        let waited = child.wait().await;
+        group.0 = None;
+        match waited {
             Ok(status) if status.success() => Outcome::Delivered,
             Ok(status) => Outcome::Retry(format!("exited with {status}")),
             Err(err) => Outcome::Retry(err.to_string()),
+        }
+    }
+}
+
+/// A run's process group, killed when dropped before the run finished.
+struct Group(Option<u32>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0.and_then(|id| libc::pid_t::try_from(id).ok()) {
+            // SAFETY: kill(2) with a negative pid signals that process
+            // group; it has no memory effects.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
         }
     }
 }
@@ -142,6 +166,24 @@ mod tests {
             .deliver(&message())
             .await;
         assert!(matches!(hung, Outcome::Retry(ref why) if why.contains("timed out")));
+        // What a hung run started dies with it.
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let script = format!("sleep 30 & echo $! > {}; wait", pid_file.display());
+        let hung = command(&script, Duration::from_millis(300))
+            .deliver(&message())
+            .await;
+        assert!(matches!(hung, Outcome::Retry(ref why) if why.contains("timed out")));
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let alive = || std::path::Path::new(&format!("/proc/{}", pid.trim())).exists();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while alive() && !is_zombie(pid.trim()) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            !alive() || is_zombie(pid.trim()),
+            "the background sleep was killed"
+        );
         let missing = CommandNotifier {
             argv: vec!["/nonexistent/page-me".into()],
             timeout: Duration::from_secs(1),
@@ -149,5 +191,14 @@ mod tests {
         .deliver(&message())
         .await;
         assert!(matches!(missing, Outcome::GiveUp(ref why) if why.contains("cannot start")));
+    }
+
+    /// A killed process whose parent has not reaped it yet.
+    fn is_zombie(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
     }
 }
