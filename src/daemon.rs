@@ -130,6 +130,7 @@ pub async fn start_with(
         config.store.history_days * 86_400,
         shutdown.clone(),
     ));
+    tasks.spawn(return_free_memory(shutdown.clone()));
     let http_router = router.clone();
     let mut pager = Pager::new(router);
     for item in store.paging() {
@@ -308,6 +309,29 @@ async fn prune_history(store: Arc<Store>, clock: Clock, keep_s: u64, shutdown: C
             () = clock.sleep(std::time::Duration::from_secs(3600)) => {}
             () = shutdown.cancelled() => return,
         }
+    }
+}
+
+/// Hands memory freed after a burst (a storm's messages, a large page or
+/// history answer) back to the system every few seconds: glibc keeps freed
+/// memory in its per-thread arenas, and a daemon that once held a storm
+/// would otherwise look as large as the storm forever. Real time: this is
+/// housekeeping, not alerting.
+async fn return_free_memory(shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        let _ = tokio::task::spawn_blocking(|| {
+            // SAFETY: malloc_trim only releases free memory of the
+            // allocator this process uses; it touches no live allocation.
+            unsafe { libc::malloc_trim(0) }
+        })
+        .await;
     }
 }
 

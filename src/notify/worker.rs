@@ -26,6 +26,13 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Messages read from the queue at a time.
 const BATCH: usize = 64;
 
+/// Delivery history lines kept before writing them while the queue is not
+/// empty. Each write is one store value per bucket it touches, and sled's
+/// memory follows the number of values: written per batch, a storm's
+/// scattered deliveries made one value per line. The lines are written at
+/// once whenever the queue is empty.
+const HISTORY_LINES: usize = 4096;
+
 /// Delay before retry number `attempt` (1-based): doubling from one second,
 /// capped at five minutes.
 pub fn backoff(attempt: u32) -> Duration {
@@ -77,6 +84,7 @@ impl Worker {
                 }
             };
             if batch.is_empty() {
+                self.write_history();
                 tokio::select! {
                     () = self.wake.notified() => continue,
                     () = self.shutdown.cancelled() => return,
@@ -92,8 +100,13 @@ impl Worker {
                 self.finish(&id, notification, outcome);
             }
             // What was delivered stays delivered across a crash: at most
-            // one batch is sent again after `kill -9`.
-            self.write_history();
+            // one batch is sent again after `kill -9`. Its history lines
+            // wait for more while the queue is long (see `HISTORY_LINES`).
+            if self.history.lock().unwrap_or_else(|e| e.into_inner()).len() >= HISTORY_LINES
+                || self.shutdown.is_cancelled()
+            {
+                self.write_history();
+            }
             let store = self.store.clone();
             let flushed = tokio::task::spawn_blocking(move || store.flush()).await;
             if let Ok(Err(err)) = flushed {

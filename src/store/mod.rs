@@ -7,7 +7,7 @@
 //! values of 64 records 35 MiB. So records live in **buckets** of up to
 //! [`BUCKET_SIZE`] alerts, each bucket one value, rewritten whole (from the
 //! in-memory index) when any of its alerts changed; and the messages one
-//! write queues for a notifier are one value, with a per-notifier cursor
+//! write queues for a notifier are one value (up to 256 messages a value), with a per-notifier cursor
 //! saying how far delivery has come.
 //!
 //! One sled tree holds everything, split by a one-byte prefix, so that a
@@ -48,6 +48,9 @@ use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
 
 /// Alerts per bucket.
 pub const BUCKET_SIZE: usize = 64;
+
+/// Messages per queue value, at most (one write may queue many more).
+const QUEUE_VALUE_MESSAGES: usize = 256;
 
 const BUCKET: u8 = b'b';
 const DETAIL: u8 = b't';
@@ -555,17 +558,17 @@ impl Store {
         notifiers.sort_unstable();
         notifiers.dedup();
         for notifier in notifiers {
-            let messages: Vec<Notification> = batch
+            let messages: Vec<&Notification> = batch
                 .messages
                 .iter()
                 .filter(|m| m.notifier == notifier)
-                .cloned()
                 .collect();
-            let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-            out.insert(
-                queue_key(notifier, seq),
-                QueueBatch { messages }.encode_to_vec(),
-            );
+            // A storm's messages in values of a bounded size: delivery reads
+            // a value whole to take a few of its messages.
+            for chunk in messages.chunks(QUEUE_VALUE_MESSAGES) {
+                let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+                out.insert(queue_key(notifier, seq), encode_queue_batch(chunk));
+            }
         }
         for (key, value) in &batch.paging {
             let mut full = Vec::with_capacity(1 + key.len());
@@ -842,6 +845,19 @@ impl Store {
         self.db.write(|db| db.flush())?;
         Ok(())
     }
+}
+
+/// A [`QueueBatch`] of `messages`, encoded without copying them first.
+fn encode_queue_batch(messages: &[&Notification]) -> Vec<u8> {
+    let len = messages
+        .iter()
+        .map(|m| prost::encoding::message::encoded_len(1, *m))
+        .sum();
+    let mut out = Vec::with_capacity(len);
+    for message in messages {
+        prost::encoding::message::encode(1, *message, &mut out);
+    }
+    out
 }
 
 fn push_source(out: &mut Vec<u8>, source: &str) {
@@ -1251,5 +1267,42 @@ mod tests {
         let store = open_at(dir.path());
         assert_eq!(store.get(&key).unwrap().unwrap().will_raise_at, Some(5));
         assert_eq!(store.get(&other).unwrap().unwrap().will_raise_at, Some(7));
+    }
+
+    #[test]
+    fn a_storm_of_messages_is_queued_in_values_of_bounded_size_and_in_order() {
+        let (_dir, store) = open();
+        let key = AlertKey::new("s", "a");
+        let storm = Batch {
+            messages: (0..1000).map(|at| message(&key, "n", at)).collect(),
+            ..Batch::default()
+        };
+        store.write(&storm).unwrap();
+        assert_eq!(
+            store.scan([QUEUE]).unwrap().count(),
+            4,
+            "1000 in values of 256"
+        );
+        assert_eq!(store.queue_len(), 1000);
+        let mut seen = Vec::new();
+        loop {
+            let batch = store.queued("n", 64).unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            for (id, m) in batch {
+                seen.push(m.at);
+                store.dequeue(&id).unwrap();
+            }
+        }
+        assert_eq!(seen, (0..1000).collect::<Vec<u64>>());
+        // The hand encoding is the derived one.
+        let messages: Vec<Notification> = (0..3).map(|at| message(&key, "n", at)).collect();
+        let refs: Vec<&Notification> = messages.iter().collect();
+        assert_eq!(
+            encode_queue_batch(&refs),
+            QueueBatch { messages }.encode_to_vec()
+        );
+        assert_eq!(store.queue_len(), 0);
     }
 }
