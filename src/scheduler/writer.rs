@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, Notify};
 
 use super::dirty::Tier;
 use super::{Error, Waiter};
+use crate::alert::{AlertKey, Record};
 use crate::index::Index;
 use crate::metrics::Metrics;
 use crate::store::{Batch, Failing, Store, StoreError};
@@ -84,45 +85,18 @@ impl Writer {
                     self.reopen();
                 }
             }
-            if let Some(why) = self.store.failing() {
-                if let Some(mut job) = job {
-                    let err = StoreError::Failing(why.reason().to_owned());
-                    self.metrics.store_errors.inc();
-                    report(&mut failing, &err);
-                    for waiter in job.waiting.drain(..) {
-                        waiter.answer(Err(Error::Store(StoreError::WriteFailed)));
-                    }
-                    if done
-                        .send(Done {
-                            failed: Some((job, err)),
-                        })
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                continue;
-            }
             let Some(mut job) = job else { continue };
-            // Each bucket's records as they are now; the lock is held for one
-            // bucket at a time, so the scheduler goes on applying meanwhile.
-            job.batch.buckets = job
-                .buckets
-                .iter()
-                .map(|&(bucket, _)| {
-                    let index = self.index.read().unwrap_or_else(|e| e.into_inner());
-                    let alerts = index
-                        .bucket(bucket)
-                        .iter()
-                        .map(|&s| (index.key(s), index.record(s)))
-                        .collect();
-                    (bucket, alerts)
-                })
-                .collect();
-            let written = self.store.write(&job.batch).and_then(|queued| {
-                self.store.flush()?;
-                Ok(queued)
-            });
+            let written = match self.store.failing() {
+                // Handed back at once: the scheduler keeps the changes.
+                Some(why) => Err(StoreError::Failing(why.reason().to_owned())),
+                None => {
+                    job.batch.buckets = self.records(&job.buckets);
+                    self.store.write(&job.batch).and_then(|queued| {
+                        self.store.flush()?;
+                        Ok(queued)
+                    })
+                }
+            };
             let failed = match written {
                 Ok(queued) => {
                     if let Some((_, failed)) = failing.take() {
@@ -143,7 +117,9 @@ impl Writer {
                 }
                 Err(err) => {
                     self.metrics.store_errors.inc();
-                    last_reopen = Some(Instant::now());
+                    if !matches!(err, StoreError::Failing(_)) {
+                        last_reopen = Some(Instant::now());
+                    }
                     report(&mut failing, &err);
                     let mut job = job;
                     for waiter in job.waiting.drain(..) {
@@ -160,6 +136,23 @@ impl Writer {
 }
 
 impl Writer {
+    /// Each bucket's records as they are now; the lock is held for one
+    /// bucket at a time, so the scheduler goes on applying meanwhile.
+    fn records(&self, buckets: &[(u32, Tier)]) -> Vec<(u32, Vec<(AlertKey, Record)>)> {
+        buckets
+            .iter()
+            .map(|&(bucket, _)| {
+                let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+                let alerts = index
+                    .bucket(bucket)
+                    .iter()
+                    .map(|&s| (index.key(s), index.record(s)))
+                    .collect();
+                (bucket, alerts)
+            })
+            .collect()
+    }
+
     /// Opens the store again if the disk takes writes; then the notify
     /// workers look at their queues again (their reads failed meanwhile).
     fn reopen(&self) {
