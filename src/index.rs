@@ -103,7 +103,6 @@ impl Slot {
     }
 
     fn record(&self, source: &str) -> Record {
-        let t = |i: usize| unpack_time(self.times[i]);
         let subject = match self.text_mark(1) {
             SOURCE => source,
             _ => self.text_part(1).unwrap_or_default(),
@@ -111,6 +110,17 @@ impl Slot {
         Record {
             subject: subject.to_owned(),
             summary: self.text_part(2).unwrap_or_default().to_owned(),
+            acknowledged_by: self.text_part(3).map(str::to_owned),
+            ..self.timing()
+        }
+    }
+
+    /// The record without its texts: no allocation.
+    fn timing(&self) -> Record {
+        let t = |i: usize| unpack_time(self.times[i]);
+        Record {
+            subject: String::new(),
+            summary: String::new(),
             detail: String::new(),
             importance: self.importance,
             raised_at: t(0),
@@ -118,7 +128,7 @@ impl Slot {
             will_raise_at: t(2),
             will_clear_at: t(3),
             acknowledged_at: t(4),
-            acknowledged_by: self.text_part(3).map(str::to_owned),
+            acknowledged_by: None,
             will_unacknowledge_at: t(5),
             suppress_until: t(6),
             updated_at: t(7).unwrap_or(0),
@@ -371,6 +381,13 @@ impl Index {
     pub fn record(&self, id: SlotId) -> Record {
         let slot = &self.slots[id as usize];
         slot.record(self.source_of(slot))
+    }
+
+    /// An alert's times, state fields and importance, without its texts
+    /// (subject, summary and acknowledger empty): cheap enough to look at
+    /// every alert.
+    pub fn timing(&self, id: SlotId) -> Record {
+        self.slots[id as usize].timing()
     }
 
     pub fn detail_hash_of(&self, id: SlotId) -> u32 {

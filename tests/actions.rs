@@ -339,3 +339,77 @@ fn the_history_of_every_alert_pages_in_time_order() {
     assert_eq!(since.as_array().unwrap().len(), 2);
     assert_eq!(d.get("/api/history?kind=bogus").0, 400);
 }
+
+/// The ids of one section of the page, in the order shown.
+fn section_ids(page: &str, class: &str) -> Vec<String> {
+    let start = page
+        .find(&format!("<section class=\"{class}\">"))
+        .unwrap_or_else(|| panic!("no {class} section"));
+    let section = &page[start..start + page[start..].find("</section>").unwrap()];
+    section
+        .split("<td class=\"key\">")
+        .skip(1)
+        .map(|cell| {
+            let text = &cell[cell.find('>').unwrap() + 1..cell.find("</a>").unwrap()];
+            text.rsplit(" / ").next().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn the_page_shows_the_soonest_heartbeats_and_the_latest_clears_first_at_most_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(FRI_17);
+    let d = InProc::start(dir.path(), "", &clock);
+    // Three alerts cleared a minute apart.
+    for (n, id) in ["c1", "c2", "c3"].iter().enumerate() {
+        raise(&d, &[id]);
+        d.advance(60);
+        d.apply(Update {
+            source: "web1".into(),
+            transmission_id: 10 + n as u64,
+            replace: false,
+            alerts: vec![AlertChange {
+                id: (*id).into(),
+                clear_time: Some(d.now()),
+                ..AlertChange::default()
+            }],
+            received_at: d.now(),
+        });
+    }
+    let now = d.now();
+    // 600 heartbeats due in 5 to 15 minutes, the highest id soonest;
+    // one due in an hour is not "soon".
+    let beats: Vec<AlertChange> = (0..600u64)
+        .map(|i| AlertChange {
+            id: format!("hb{i:03}"),
+            raise_time: Some(now + 900 - i),
+            clear_time: Some(now),
+            ..AlertChange::default()
+        })
+        .chain(std::iter::once(AlertChange {
+            id: "later".into(),
+            raise_time: Some(now + 3600),
+            clear_time: Some(now),
+            ..AlertChange::default()
+        }))
+        .collect();
+    d.apply(Update {
+        source: "fleet".into(),
+        transmission_id: 1,
+        replace: false,
+        alerts: beats,
+        received_at: now,
+    });
+    let (status, page) = d.get("/");
+    assert_eq!(status, 200);
+    let pending = section_ids(&page, "pending");
+    assert_eq!(pending.len(), 500, "at most 500 rows");
+    assert_eq!(pending[0], "hb599", "the soonest first");
+    assert_eq!(pending[499], "hb100");
+    assert!(!pending.contains(&"later".to_owned()));
+    assert_eq!(section_ids(&page, "cleared"), ["c3", "c2", "c1"]);
+    // A search reads every alert: it finds the one beyond the first 500.
+    let (_, found) = d.get("/?q=hb050");
+    assert_eq!(section_ids(&found, "pending"), ["hb050"]);
+}

@@ -17,6 +17,7 @@ use super::auth::{self, Session};
 use super::{actions, ApiError, Principal, Shared};
 use crate::alert::{AlertKey, Record, State, UnixSecs};
 use crate::config::Level;
+use crate::index::SlotId;
 use crate::scheduler::Action;
 
 /// Rows shown at most per section (the API pages through everything).
@@ -186,6 +187,17 @@ fn row(
     }
 }
 
+/// The slots of the first [`MAX_ROWS`] of `ranked`, in rank order, without
+/// sorting the rest.
+fn first_rows<K: Ord + Copy>(mut ranked: Vec<(K, SlotId)>) -> Vec<SlotId> {
+    if ranked.len() > MAX_ROWS {
+        ranked.select_nth_unstable(MAX_ROWS);
+        ranked.truncate(MAX_ROWS);
+    }
+    ranked.sort_unstable();
+    ranked.into_iter().map(|(_, slot)| slot).collect()
+}
+
 /// `GET /`: raised alerts by level then subject, acknowledged, suppressed,
 /// pending heartbeats due soon, recently cleared.
 pub async fn index(
@@ -203,43 +215,81 @@ pub async fn index(
                 .any(|field| field.to_lowercase().contains(&needle))
     };
     let mut raised: Vec<(Level, Row)> = Vec::new();
-    let (mut acked, mut suppressed, mut pending, mut cleared) =
+    let (mut acked, mut suppressed_rows, mut pending, mut cleared) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Pending alerts due soon by due time, cleared ones latest first.
+    let mut soonest: Vec<(UnixSecs, SlotId)> = Vec::new();
+    let mut latest: Vec<(std::cmp::Reverse<UnixSecs>, SlotId)> = Vec::new();
     {
+        // Every alert is looked at by its times alone; only those the page
+        // shows are read whole (a million pending heartbeats stay cheap).
         let index = http.index();
-        index.walk(None, |slot| {
+        for slot in index.ids() {
+            let timing = index.timing(slot);
+            let state = timing.state();
+            let suppressed = timing.is_suppressed(now) && state != State::Cleared;
+            let shown = suppressed
+                || match state {
+                    State::Raised | State::Acknowledged => true,
+                    State::Pending => timing.will_raise_at.is_some_and(|t| t <= now + DUE_SOON_S),
+                    State::Cleared => timing.cleared_at.is_some_and(|t| t + RECENT_S >= now),
+                };
+            if !shown {
+                continue;
+            }
+            if !needle.is_empty() && !wanted(&index.key(slot), &index.record(slot)) {
+                continue;
+            }
+            // The many (heartbeats due soon, recently cleared) are ranked by
+            // time first; only the rows shown are read whole, below.
+            match (suppressed, state) {
+                (false, State::Pending) => {
+                    soonest.push((timing.will_raise_at.unwrap_or(0), slot));
+                    continue;
+                }
+                (false, State::Cleared) => {
+                    latest.push((std::cmp::Reverse(timing.cleared_at.unwrap_or(0)), slot));
+                    continue;
+                }
+                _ => {}
+            }
             let r = index.record(slot);
             let key = index.key(slot);
-            if !wanted(&key, &r) {
-                return true;
+            if suppressed {
+                suppressed_rows.push(row(&key, &r, r.suppress_until, now, "suppressed"));
+                continue;
             }
-            let state = r.state();
-            if r.is_suppressed(now) && state != State::Cleared {
-                suppressed.push(row(&key, &r, r.suppress_until, now, "suppressed"));
-            } else {
-                match state {
-                    State::Raised => {
-                        let level = http
-                            .routing
-                            .group(&key, &r)
-                            .map_or(Level::Normal, |g| g.spec.level);
-                        raised.push((level, row(&key, &r, r.raised_at, now, "raised")));
-                    }
-                    State::Acknowledged => {
-                        acked.push(row(&key, &r, r.will_unacknowledge_at, now, "acknowledged"))
-                    }
-                    State::Pending if r.will_raise_at.is_some_and(|t| t <= now + DUE_SOON_S) => {
-                        pending.push(row(&key, &r, r.will_raise_at, now, "pending"));
-                    }
-                    State::Cleared if r.cleared_at.is_some_and(|t| t + RECENT_S >= now) => {
-                        cleared.push(row(&key, &r, r.cleared_at, now, "cleared"));
-                    }
-                    _ => {}
+            match state {
+                State::Raised => {
+                    let level = http
+                        .routing
+                        .group(&key, &r)
+                        .map_or(Level::Normal, |g| g.spec.level);
+                    raised.push((level, row(&key, &r, r.raised_at, now, "raised")));
                 }
+                State::Acknowledged => {
+                    acked.push(row(&key, &r, r.will_unacknowledge_at, now, "acknowledged"))
+                }
+                State::Pending | State::Cleared => {}
             }
-            true
+        }
+        let pending_rows = first_rows(soonest).into_iter().map(|slot| {
+            let r = index.record(slot);
+            row(&index.key(slot), &r, r.will_raise_at, now, "pending")
         });
+        pending.extend(pending_rows);
+        let cleared_rows = first_rows(latest).into_iter().map(|slot| {
+            let r = index.record(slot);
+            row(&index.key(slot), &r, r.cleared_at, now, "cleared")
+        });
+        cleared.extend(cleared_rows);
     }
+    // In (source, id) order within these sections.
+    for rows in [&mut acked, &mut suppressed_rows] {
+        rows.sort_by(|a, b| (&a.source, &a.id).cmp(&(&b.source, &b.id)));
+    }
+    raised.sort_by(|(_, a), (_, b)| (&a.source, &a.id).cmp(&(&b.source, &b.id)));
+    let suppressed = suppressed_rows;
     // Raised: urgent first, then by subject; a heading per level and subject.
     raised.sort_by(|(la, a), (lb, b)| lb.cmp(la).then_with(|| a.subject.cmp(&b.subject)));
     let mut levels: Vec<serde_json::Value> = Vec::new();
@@ -268,7 +318,6 @@ pub async fn index(
             row
         })
         .collect();
-    pending.sort_by(|a: &Row, b: &Row| a.when.cmp(&b.when));
     let counts = serde_json::json!({
         "raised": raised_count,
         "urgent": urgent,
