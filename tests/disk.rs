@@ -195,3 +195,52 @@ fn full_disk(min_free_mib: u64, reason: &str) {
     // Only the batch in flight at a crash may repeat; here nothing was.
     assert_eq!(delivered.len(), told, "{delivered:?}");
 }
+
+#[test]
+fn a_delivery_finished_while_the_disk_is_full_is_not_sent_again_and_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(tmpfs) = Tmpfs::mount(&dir.path().join("data"), "24m") else {
+        assert!(!is_root(), "root could not mount a tmpfs");
+        eprintln!("skipped: mounting a tmpfs needs root (CI runs as root)");
+        return;
+    };
+    let notes = dir.path().join("notes.jsonl");
+    let go = dir.path().join("go");
+    // Each delivery waits for the test's go-ahead.
+    let notifier = format!(
+        "[[notifier]]\nname = \"ops\"\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \
+         \"while [ ! -e '{}' ]; do sleep 0.05; done; cat >> '{}'\"]\ntimeout_s = 60\n",
+        go.display(),
+        notes.display()
+    );
+    let config =
+        test_config(dir.path(), &notifier).replacen("[store]\n", "[store]\nmin_free_mib = 4\n", 1);
+    let d = Daemon::start_config(dir.path(), &config);
+    let raised = ids("q", 5);
+    raise(&d, 1, &raised);
+    wait_for(WAIT, "five messages queued on disk", || {
+        (d.metric("mauved_notify_queue_depth") == 5.0).then_some(())
+    });
+    fill(&tmpfs.0.join("filler"));
+    wait_for(WAIT, "/health 503", || (health(&d).0 == 503).then_some(()));
+    // The first delivery finishes, but the queue cannot record it.
+    std::fs::write(&go, "").unwrap();
+    wait_for(WAIT, "the first delivery", || {
+        (events(&notes).len() == 1).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(events(&notes).len(), 1, "not sent again meanwhile");
+    assert_eq!(
+        log_lines(&d, "delivery waits until the store writes again"),
+        1
+    );
+    // Space back: the rest, each once.
+    std::fs::remove_file(tmpfs.0.join("filler")).unwrap();
+    wait_for(WAIT, "all five delivered", || {
+        (events(&notes).len() == 5).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let mut told: Vec<String> = events(&notes).into_iter().map(|(_, id)| id).collect();
+    told.sort();
+    assert_eq!(told, raised, "each exactly once");
+}

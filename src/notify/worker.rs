@@ -97,7 +97,10 @@ impl Worker {
                 let Some(outcome) = self.attempt_until_done(&notification).await else {
                     break;
                 };
-                self.finish(&id, notification, outcome);
+                let settle = self.finish(id, notification, outcome);
+                if !self.settle(settle).await {
+                    break;
+                }
             }
             // What was delivered stays delivered across a crash: at most
             // one batch is sent again after `kill -9`. Its history lines
@@ -179,13 +182,15 @@ impl Worker {
         }
     }
 
-    fn finish(&self, id: &QueueId, notification: Notification, outcome: Outcome) {
-        let stored = match outcome {
+    /// Counts, logs and writes the history of an attempt's outcome; returns
+    /// what the queue must record.
+    fn finish(&self, id: QueueId, notification: Notification, outcome: Outcome) -> Settle {
+        match outcome {
             Outcome::Delivered => {
                 self.metrics
                     .notification(&self.name, NotifyResult::Delivered);
                 self.history(&notification, "delivered", "");
-                self.store.dequeue(id)
+                Settle::Dequeue(id)
             }
             Outcome::GiveUp(reason) | Outcome::Retry(reason) => {
                 self.metrics.notification(&self.name, NotifyResult::Failed);
@@ -206,25 +211,59 @@ impl Worker {
                     at: self.clock.now(),
                 };
                 if next.fallback.is_empty() {
-                    self.store.dead_letter(id, &letter)
+                    Settle::DeadLetter(id, letter)
                 } else {
                     let hop = next.fallback.remove(0);
                     tracing::warn!(notifier = %self.name, fallback = %hop.notifier, "trying the fallback notifier");
                     next.notifier = hop.notifier;
                     next.recipient = Some(hop.to);
-                    let forwarded = self.store.forward(id, &letter, next.clone());
-                    if let Some(wake) = self.wakes.get(&next.notifier) {
-                        wake.notify_one();
+                    Settle::Forward(id, letter, next)
+                }
+            }
+        }
+    }
+
+    /// Records a finished message in the queue. While the store cannot
+    /// (a full or failing disk) nothing more is delivered from this queue:
+    /// the message is not sent again and again meanwhile. Tried again every
+    /// second; false if the daemon stops first (then it is delivered again
+    /// after the restart, at least once).
+    async fn settle(&self, settle: Settle) -> bool {
+        let mut logged = false;
+        loop {
+            let stored = match &settle {
+                Settle::Dequeue(id) => self.store.dequeue(id),
+                Settle::DeadLetter(id, letter) => self.store.dead_letter(id, letter),
+                Settle::Forward(id, letter, next) => {
+                    let forwarded = self.store.forward(id, letter, next.clone());
+                    if forwarded.is_ok() {
+                        if let Some(wake) = self.wakes.get(&next.notifier) {
+                            wake.notify_one();
+                        }
                     }
                     forwarded
                 }
-            }
-        };
-        if let Err(err) = stored {
+            };
+            let Err(err) = stored else { return true };
             self.metrics.store_errors.inc();
-            tracing::error!(notifier = %self.name, %err, "cannot take a message off the queue");
+            if !logged {
+                tracing::error!(notifier = %self.name, %err, "cannot take a message off the queue: delivery waits until the store writes again");
+                logged = true;
+            }
+            tokio::select! {
+                () = self.clock.sleep(Duration::from_secs(1)) => {}
+                () = self.shutdown.cancelled() => return false,
+            }
         }
     }
+}
+
+/// What the queue records of a finished message.
+enum Settle {
+    Dequeue(QueueId),
+    DeadLetter(QueueId, DeadLetter),
+    /// Given up here, queued for the next notifier of its fallback.
+    Forward(QueueId, DeadLetter, Notification),
 }
 
 impl Worker {

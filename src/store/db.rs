@@ -85,8 +85,21 @@ impl Handle {
             .ok_or(StoreError::Closed)
     }
 
-    /// Runs a write; a failure marks the store as failing until a reopen.
+    /// Runs a write, if the disk has room for it (see [`Handle::check_space`]);
+    /// a failure marks the store as failing until a reopen.
     pub fn write<T>(&self, op: impl FnOnce(&sled::Db) -> sled::Result<T>) -> Result<T> {
+        self.check_space()?;
+        self.run(op)
+    }
+
+    /// Makes what sled holds durable. Not refused for space: what it writes
+    /// was accepted before the disk filled (the margin is for it).
+    pub fn flush(&self) -> Result<()> {
+        self.run(|db| db.flush()).map(drop)
+    }
+
+    /// Runs an operation that writes; a failure marks the store as failing.
+    fn run<T>(&self, op: impl FnOnce(&sled::Db) -> sled::Result<T>) -> Result<T> {
         let result = op(&self.get()?);
         if let Err(err) = &result {
             let mut failing = self.lock_failing();

@@ -462,7 +462,7 @@ impl Store {
         }
         if changed {
             self.db.write(|db| db.apply_batch(batch))?;
-            self.db.write(|db| db.flush())?;
+            self.db.flush()?;
         }
         Ok(())
     }
@@ -842,7 +842,7 @@ impl Store {
 
     /// Makes everything written so far durable.
     pub fn flush(&self) -> Result<()> {
-        self.db.write(|db| db.flush())?;
+        self.db.flush()?;
         Ok(())
     }
 }
