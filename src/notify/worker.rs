@@ -211,13 +211,13 @@ impl Worker {
                     at: self.clock.now(),
                 };
                 if next.fallback.is_empty() {
-                    Settle::DeadLetter(id, letter)
+                    Settle::DeadLetter(id, Box::new(letter))
                 } else {
                     let hop = next.fallback.remove(0);
                     tracing::warn!(notifier = %self.name, fallback = %hop.notifier, "trying the fallback notifier");
                     next.notifier = hop.notifier;
                     next.recipient = Some(hop.to);
-                    Settle::Forward(id, letter, next)
+                    Settle::Forward(id, Box::new((letter, next)))
                 }
             }
         }
@@ -234,7 +234,8 @@ impl Worker {
             let stored = match &settle {
                 Settle::Dequeue(id) => self.store.dequeue(id),
                 Settle::DeadLetter(id, letter) => self.store.dead_letter(id, letter),
-                Settle::Forward(id, letter, next) => {
+                Settle::Forward(id, hop) => {
+                    let (letter, next) = &**hop;
                     let forwarded = self.store.forward(id, letter, next.clone());
                     if forwarded.is_ok() {
                         if let Some(wake) = self.wakes.get(&next.notifier) {
@@ -261,9 +262,9 @@ impl Worker {
 /// What the queue records of a finished message.
 enum Settle {
     Dequeue(QueueId),
-    DeadLetter(QueueId, DeadLetter),
+    DeadLetter(QueueId, Box<DeadLetter>),
     /// Given up here, queued for the next notifier of its fallback.
-    Forward(QueueId, DeadLetter, Notification),
+    Forward(QueueId, Box<(DeadLetter, Notification)>),
 }
 
 impl Worker {
