@@ -86,6 +86,8 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     /// Alerts changed in memory and not yet written to the store.
     pub write_backlog: Gauge,
+    /// 1 while the store writes nothing (a full or failing disk), else 0.
+    pub store_failing: Gauge,
     /// Set when /metrics is read.
     pub disk_bytes: Gauge,
     pub http_requests: Counter,
@@ -126,6 +128,7 @@ impl Metrics {
             rate_limit_summaries: Counter::default(),
             queue_depth: Gauge::default(),
             write_backlog: Gauge::default(),
+            store_failing: Gauge::default(),
             disk_bytes: Gauge::default(),
             http_requests: Counter::default(),
             http_connections_refused: Counter::default(),
@@ -278,6 +281,11 @@ impl Metrics {
             "mauved_write_backlog",
             "Alerts changed in memory and not yet written to the store.",
             self.write_backlog.clone(),
+        );
+        r.register(
+            "mauved_store_failing",
+            "1 while the store writes nothing (a full or failing disk: see /health), else 0.",
+            self.store_failing.clone(),
         );
         r.register(
             "mauved_store_disk_bytes",

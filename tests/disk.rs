@@ -145,6 +145,7 @@ fn full_disk(min_free_mib: u64, reason: &str) {
     }
     assert_eq!(log_lines(&d, "the store does not write"), 1);
     assert!(d.metric("mauved_store_errors_total") >= 1.0);
+    assert_eq!(d.metric("mauved_store_failing"), 1.0);
 
     // Space back: healthy again without a restart, the raises told.
     std::fs::remove_file(tmpfs.0.join("filler")).unwrap();
@@ -154,6 +155,9 @@ fn full_disk(min_free_mib: u64, reason: &str) {
     if min_free_mib == 0 {
         assert_eq!(log_lines(&d, "the store was opened anew"), 1);
     }
+    wait_for(WAIT, "mauved_store_failing back to 0", || {
+        (d.metric("mauved_store_failing") == 0.0).then_some(())
+    });
     wait_for(WAIT, "the raises during the outage delivered", || {
         (events(&notes).len() == before.len() + during_full.len()).then_some(())
     });

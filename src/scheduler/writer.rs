@@ -85,8 +85,10 @@ impl Writer {
                     self.reopen();
                 }
             }
+            let refused = self.store.failing();
+            self.metrics.store_failing.set(i64::from(refused.is_some()));
             let Some(mut job) = job else { continue };
-            let written = match self.store.failing() {
+            let written = match refused {
                 // Handed back at once: the scheduler keeps the changes.
                 Some(why) => Err(StoreError::Failing(why.reason().to_owned())),
                 None => {
