@@ -324,7 +324,7 @@ pub async fn history_all(
     let store = http.store.clone();
     let (since, until, source, kind) = (q.since, q.until, q.source.clone(), q.kind.clone());
     let lines = tokio::task::spawn_blocking(move || {
-        store.history_all(|key, e| {
+        store.history_all(since.unwrap_or(0), |key, e| {
             since.is_none_or(|s| e.at >= s)
                 && until.is_none_or(|u| e.at < u)
                 && source.as_ref().is_none_or(|s| *s == key.source)

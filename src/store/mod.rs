@@ -770,13 +770,20 @@ impl Store {
 
     /// Every history line of every alert (forgotten ones too), with its
     /// alert, oldest first, that `keep` wants.
+    /// Values written before `since` (their key holds their latest line's
+    /// time) are skipped without being decoded.
     pub fn history_all(
         &self,
+        since: UnixSecs,
         mut keep: impl FnMut(&AlertKey, &HistoryEntry) -> bool,
     ) -> Result<Vec<(AlertKey, HistoryEntry)>> {
         let mut out = Vec::new();
-        for value in self.scan([HISTORY])?.values() {
-            for line in HistoryBatch::decode(&*value?)?.lines {
+        for item in self.scan([HISTORY])? {
+            let (key, value) = item?;
+            if history_time(&key) < since {
+                continue;
+            }
+            for line in HistoryBatch::decode(&*value)?.lines {
                 let key = AlertKey::new(line.source, line.id);
                 if keep(&key, &line.entry) {
                     out.push((key, line.entry));
@@ -793,11 +800,7 @@ impl Store {
         let mut removed = 0;
         for key in self.scan([HISTORY])?.keys() {
             let key = key?;
-            let at = key
-                .get(5..13)
-                .and_then(|b| b.try_into().ok())
-                .map_or(0, u64::from_be_bytes);
-            if at < before {
+            if history_time(&key) < before {
                 batch.remove(key);
                 removed += 1;
             }
@@ -845,6 +848,13 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
+}
+
+/// The time in a history key: its value's latest line.
+fn history_time(key: &[u8]) -> UnixSecs {
+    key.get(5..13)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_be_bytes)
 }
 
 /// A [`QueueBatch`] of `messages`, encoded without copying them first.
@@ -1042,6 +1052,17 @@ mod tests {
         assert!(store.history(8, &a).unwrap().is_empty());
         // One value per bucket per write, not per alert.
         assert_eq!(store.scan([HISTORY]).unwrap().count(), 2);
+        let all_since = |since: u64| -> Vec<String> {
+            store
+                .history_all(since, |_, e| e.at >= since)
+                .unwrap()
+                .into_iter()
+                .map(|(_, h)| h.text)
+                .collect()
+        };
+        assert_eq!(all_since(0), ["raised", "raised b", "cleared"]);
+        assert_eq!(all_since(150), ["cleared"]);
+        assert!(all_since(201).is_empty());
         assert_eq!(store.prune_history(150).unwrap(), 1);
         assert_eq!(texts(&a), ["cleared"]);
     }
