@@ -129,6 +129,11 @@ fn kill_9_at_random_moments_under_load_loses_nothing_promised() {
     };
     let (mut total_updates, mut lost_beats, mut wrong_flaps) = (0u64, 0u64, 0u64);
     let (mut checked_beats, mut checked_flaps) = (0u64, 0u64);
+    // Each flapping alert's state as the daemon last had it, and the
+    // messages owed: every change applied before a mark that changed the
+    // state, by alert and event.
+    let mut current: HashMap<u64, String> = HashMap::new();
+    let mut owed: HashMap<(String, &str), u32> = HashMap::new();
     let mut d = Daemon::start(dir.path(), &config);
     for round in 0..rounds {
         let stop = Arc::new(AtomicBool::new(false));
@@ -162,6 +167,17 @@ fn kill_9_at_random_moments_under_load_loses_nothing_promised() {
         }
         let flaps = alerts_of(&d, "flap");
         for (key, sends) in &sent.flaps {
+            let mut state = current.get(key).map_or("cleared", String::as_str);
+            for (_, raise) in sends.iter().filter(|(at, _)| *at <= mark) {
+                let next = if *raise { "raised" } else { "cleared" };
+                if next != state {
+                    *owed.entry((format!("f{key}"), next)).or_default() += 1;
+                    state = next;
+                }
+            }
+            if let Some(now) = flaps.get(&format!("f{key}")) {
+                current.insert(*key, now.clone());
+            }
             // The last send before the mark must have survived; a later one may have.
             let old = sends.iter().rposition(|(at, _)| *at <= mark);
             let Some(old) = old else { continue };
@@ -209,6 +225,22 @@ fn kill_9_at_random_moments_under_load_loses_nothing_promised() {
         }
     }
     let duplicates: u32 = seen.values().map(|n| n - 1).sum();
+    // Every message owed was delivered at least once.
+    let mut told: HashMap<(String, String), u32> = HashMap::new();
+    for ((id, event, _), n) in &seen {
+        *told.entry((id.clone(), event.clone())).or_default() += n;
+    }
+    let lost_messages: u32 = owed
+        .iter()
+        .map(|((id, event), n)| {
+            let got = told
+                .get(&(id.clone(), (*event).to_owned()))
+                .copied()
+                .unwrap_or(0);
+            n.saturating_sub(got)
+        })
+        .sum();
+    let owed_total: u32 = owed.values().sum();
     let mut untold = 0;
     for (id, state) in &flaps {
         let told = last.get(id).map(|(_, e)| e.as_str());
@@ -225,10 +257,13 @@ fn kill_9_at_random_moments_under_load_loses_nothing_promised() {
         "crash report: {rounds} rounds, {total_updates} updates sent at {rate}/s, \
          {checked_beats} heartbeat keys and {checked_flaps} flapping alerts checked, \
          {lost_beats} heartbeat keys lost, {wrong_flaps} states wrong, {} events delivered, \
+         {owed_total} owed (changes before a mark), {lost_messages} of them lost, \
          {duplicates} duplicates, {untold} final states untold",
         seen.len()
     );
     assert_eq!(lost_beats, 0, "heartbeat keys lost");
     assert_eq!(wrong_flaps, 0, "states wrong after a restart");
     assert_eq!(untold, 0, "final states never told");
+    assert!(owed_total > 0, "the check saw messages owed");
+    assert_eq!(lost_messages, 0, "messages owed and never delivered");
 }
