@@ -40,6 +40,8 @@ pub struct Running {
     pub index: Arc<RwLock<Index>>,
     pub metrics: Arc<Metrics>,
     pub scheduler: SchedulerHandle,
+    /// History older than this was removed (see [`prune_history`]).
+    pub history_pruned: tokio::sync::watch::Receiver<crate::alert::UnixSecs>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
     scheduler_thread: std::thread::JoinHandle<()>,
@@ -124,10 +126,12 @@ pub async fn start_with(
         clock.clone(),
         shutdown.clone(),
     ));
+    let (pruned, history_pruned) = tokio::sync::watch::channel(0);
     tasks.spawn(prune_history(
         store.clone(),
         clock.clone(),
         config.store.history_days * 86_400,
+        pruned,
         shutdown.clone(),
     ));
     tasks.spawn(return_free_memory(shutdown.clone()));
@@ -215,6 +219,7 @@ pub async fn start_with(
         metrics,
         scheduler: handle,
         shutdown,
+        history_pruned,
         tasks,
         scheduler_thread,
     })
@@ -295,18 +300,33 @@ pub(crate) fn load_index(
     Ok(index)
 }
 
-/// Removes history older than `keep_s`, at start and then hourly.
-async fn prune_history(store: Arc<Store>, clock: Clock, keep_s: u64, shutdown: CancellationToken) {
+/// Removes history older than `keep_s`, at start and then hourly, and says
+/// up to when in `pruned`. The next round is an hour after this one began,
+/// by the clock: a clock that moved on while a round ran (a manual one in
+/// tests, a step of the system's) starts the next round at once.
+async fn prune_history(
+    store: Arc<Store>,
+    clock: Clock,
+    keep_s: u64,
+    pruned: tokio::sync::watch::Sender<crate::alert::UnixSecs>,
+    shutdown: CancellationToken,
+) {
     loop {
-        let before = clock.now().saturating_sub(keep_s);
+        let began = clock.now();
+        let before = began.saturating_sub(keep_s);
         let pruning = store.clone();
         match tokio::task::spawn_blocking(move || pruning.prune_history(before)).await {
-            Ok(Ok(0)) | Err(_) => {}
-            Ok(Ok(n)) => tracing::info!(removed = n, "old alert history removed"),
+            Ok(Ok(removed)) => {
+                if removed > 0 {
+                    tracing::info!(removed, "old alert history removed");
+                }
+                pruned.send_replace(before);
+            }
+            Err(_) => {}
             Ok(Err(err)) => tracing::error!(%err, "cannot prune the alert history"),
         }
         tokio::select! {
-            () = clock.sleep(std::time::Duration::from_secs(3600)) => {}
+            () = clock.sleep_until(began.saturating_add(3600)) => {}
             () = shutdown.cancelled() => return,
         }
     }

@@ -98,6 +98,22 @@ async fn text_of(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Waits until the element's text holds `want` (the page reloads after a
+/// form is posted); returns the text.
+async fn wait_text(c: &Client, css: &str, want: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(found) = c.find(Locator::Css(css)).await {
+            last = found.text().await.unwrap_or_default();
+            if last.contains(want) {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} never showed {want:?}: {last}");
+}
+
 async fn screenshot(c: &Client, name: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -230,6 +246,38 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
         "the script did not survive"
     );
     assert_ne!(c.title().await.unwrap(), "pwned", "nothing ran");
+
+    // The alert's own page acts on it: a note, then an acknowledgement,
+    // both in its history.
+    let long_page = format!("{base}/alerts/web1/{long_id}");
+    c.goto(&long_page).await.unwrap();
+    let named = c
+        .execute(
+            "return [...document.querySelectorAll('form[action=\"/actions\"]')]\
+               .map(f => [...f.querySelectorAll('input[name=alert]')].map(i => i.value));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        named,
+        serde_json::json!([[format!("web1/{long_id}")]]),
+        "the page's one form names its alert"
+    );
+    c.find(Locator::Css("input[name=text]"))
+        .await
+        .unwrap()
+        .send_keys("looking at the long one")
+        .await
+        .unwrap();
+    click(&c, "button[value=note]").await;
+    wait_text(&c, "table.history", "looking at the long one").await;
+    click(&c, "button[value=acknowledge]").await;
+    let lines = wait_text(&c, "table.history", "ACKNOWLEDGED until").await;
+    assert!(lines.contains("by alice"), "{lines}");
+    let state = text_of(&c, "table.fields").await;
+    assert!(state.contains("acknowledged"), "{state}");
+    screenshot(&c, "alert-1280.png").await;
 
     // A phone: the page fits 400 px without scrolling sideways.
     c.set_window_size(400, 800).await.unwrap();

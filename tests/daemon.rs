@@ -442,6 +442,68 @@ match = {{ source = ["web*"] }}
 }
 
 #[test]
+fn an_id_made_to_stall_a_glob_freezes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("pages.txt");
+    let config = format!(
+        r#"
+[[notifier]]
+name = "pager"
+kind = "command"
+command = ["sh", "-c", "echo \"$MAUVE_TO $MAUVE_ID\" >> '{}'"]
+
+[person.alice]
+pager = "alice-pager"
+
+[[alert_group]]
+name = "trap"
+level = "urgent"
+match = {{ id = ["**a**a**a**a**a**a**a**a**a**b"] }}
+  [[alert_group.notify]]
+  who = ["alice"]
+"#,
+        pages.display()
+    );
+    let d = Daemon::start(dir.path(), &config);
+    // A backtracking matcher spends years on this id; then nothing after
+    // it is applied and /health does not answer.
+    let hostile = "a".repeat(60);
+    d.send(&packet(
+        1,
+        "evil",
+        vec![alert(&hostile, Some(now()), None)],
+        false,
+    ));
+    d.send(&packet(
+        2,
+        "web1",
+        vec![alert("disk", Some(now()), None)],
+        false,
+    ));
+    d.wait_state("web1", "disk", "raised");
+    d.wait_state("evil", &hostile, "raised");
+    let ab = "ab".repeat(30);
+    d.send(&packet(
+        3,
+        "web1",
+        vec![alert(&ab, Some(now()), None)],
+        false,
+    ));
+    wait_for(WAIT, "the matching id paged", || {
+        std::fs::read_to_string(&pages)
+            .ok()
+            .filter(|p| p.contains(&ab))
+    });
+    assert_eq!(d.get("/health").0, 200);
+    assert_eq!(
+        std::fs::read_to_string(&pages).unwrap(),
+        format!("alice-pager {ab}\n"),
+        "only the id that matches the group is routed"
+    );
+    assert!(d.stop().success(), "SIGTERM stops it");
+}
+
+#[test]
 fn a_stations_own_heartbeat_is_raised_by_the_other_when_it_stops() {
     let dir_a = tempfile::tempdir().unwrap();
     let dir_b = tempfile::tempdir().unwrap();

@@ -35,6 +35,9 @@ pub(crate) struct Pages {
 impl Pages {
     pub fn new() -> Self {
         let mut env = Environment::new();
+        // A variable the handler did not set is an error, not an empty
+        // string: a form that names no alert fails loudly in the tests.
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::SemiStrict);
         // A name ending in .html turns auto-escaping on.
         for (name, text) in [
             ("base.html", include_str!("templates/base.html")),
@@ -73,6 +76,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeSession {
 
 /// What every page's header shows.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(Default))]
 struct Frame {
     user: Option<String>,
     csrf: String,
@@ -486,7 +490,7 @@ pub async fn alert(
             minijinja::context! {
                 user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
                 oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, alert => view, fields => fields, history => history,
-                detail => clean_detail(&detail), r#ref => reference(&key), single => true,
+                detail => clean_detail(&detail), alert_ref => reference(&key), single => true,
                 back => format!("/alerts/{}", reference(&key)),
             },
         )
@@ -771,27 +775,52 @@ mod tests {
             when: "raised",
             rows: vec![row(&key, &record, None, 0, "raised")],
         };
+        let f = Frame::default();
         let html = pages
             .render(
                 "index.html",
-                minijinja::context! { counts => minijinja::context!{}, sections => vec![section] },
+                minijinja::context! {
+                    user => f.user, csrf => "t0ken", can_login => f.can_login, now_text => f.now_text,
+                    oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing,
+                    counts => minijinja::context!{ raised => 1, acknowledged => 0, suppressed => 0, pending => 0 },
+                    levels => Vec::<String>::new(), sections => vec![section], q => "", back => "/",
+                    dead => Vec::<String>::new(),
+                },
             )
             .unwrap();
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
         assert!(html.contains("x &amp; y"), "{html}");
-        pages.render("login.html", minijinja::context! {}).unwrap();
+        pages
+            .render(
+                "login.html",
+                minijinja::context! {
+                    user => None::<String>, csrf => "", can_login => false, now_text => "",
+                    oncall => Vec::<String>::new(), error => None::<String>,
+                },
+            )
+            .unwrap();
         let alert = crate::view::AlertView::new(&key, &record);
         let html = pages
             .render(
                 "alert.html",
-                minijinja::context! { alert => alert, detail => clean_detail("<b>x</b><script>y</script>") },
+                minijinja::context! {
+                    user => Some("alice"), csrf => "t0ken", can_login => true, now_text => "",
+                    oncall => Vec::<String>::new(), degraded => Vec::<String>::new(), store_failing => None::<String>,
+                    alert => alert, fields => Vec::<(String, String)>::new(), history => Vec::<String>::new(),
+                    detail => clean_detail("<b>x</b><script>y</script>"), alert_ref => reference(&key),
+                    single => true, back => "/",
+                },
             )
             .unwrap();
         assert!(
             html.contains("<b>x</b>") && !html.contains("<script>y"),
             "{html}"
+        );
+        assert!(
+            html.contains(r#"name="alert" value="%3Cscript"#),
+            "the alert page's form names its alert: {html}"
         );
         assert!(!html.contains("<img"), "{html}");
     }

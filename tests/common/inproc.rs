@@ -103,6 +103,21 @@ impl InProc {
             .unwrap();
     }
 
+    /// Returns once the history older than `before` has been removed.
+    pub fn history_pruned_before(&self, before: u64) {
+        let mut pruned = self.running.as_ref().unwrap().history_pruned.clone();
+        let waited = self.runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(20), pruned.wait_for(|&b| b >= before))
+                .await
+                .is_ok_and(|seen| seen.is_ok())
+        });
+        let last = *pruned.borrow();
+        assert!(
+            waited,
+            "the history before {before} was never pruned (last: {last})"
+        );
+    }
+
     /// Returns once every queued message was handed to its notifier.
     pub fn drain(&self) {
         let running = self.running.as_ref().unwrap();
