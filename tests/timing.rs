@@ -252,3 +252,71 @@ fn a_notifier_down_for_minutes_is_reported_then_given_up_and_never_delays_anothe
     assert!(page.contains("undelivered messages"), "{page}");
     assert!(page.contains("delivery.max_age"), "{page}");
 }
+
+#[test]
+fn a_new_detail_is_shown_with_the_new_state_before_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(T0);
+    // Nothing asks for durability and the clock stands still: the writer
+    // holds the change back for the whole test until told to flush.
+    let d = InProc::start_flushing(dir.path(), "", &clock, 60_000);
+    let detail = "<b>x</b> disk 97% full";
+    let sent = mauved::wire::pb::Alert {
+        detail: Some(detail.into()),
+        ..alert("d1", Some(T0), None)
+    };
+    d.send(&packet_at(1, "h1", vec![sent], false, T0));
+    let shown = d.wait_state("h1", "d1", "raised");
+    assert!(
+        d.store_records().iter().all(|(k, _)| k.id != "d1"),
+        "not written yet"
+    );
+    assert_eq!(shown["detail"], detail, "the API: {shown:#}");
+    let listed = d.json("/api/alerts");
+    assert_eq!(listed[0]["detail"], detail, "the list: {listed:#}");
+    let (_, page) = d.get("/alerts/h1/d1");
+    assert!(
+        page.contains("<b>x</b> disk 97% full"),
+        "the alert page: {page}"
+    );
+    let acked = d.post("/api/alerts/h1/d1/acknowledge", r#"{"by": "ops"}"#);
+    assert!(
+        acked.1.contains("disk 97% full"),
+        "an action's answer: {acked:?}"
+    );
+    let bulk = d.post(
+        "/api/alerts/note",
+        r#"{"by": "ops", "text": "seen", "alerts": [{"source": "h1", "id": "d1"}]}"#,
+    );
+    assert!(bulk.1.contains("disk 97% full"), "a bulk answer: {bulk:?}");
+
+    // A new detail replaces it at once; an alert forgotten and sent again
+    // without one shows none, written or not.
+    let changed = mauved::wire::pb::Alert {
+        detail: Some("second".into()),
+        ..alert("d1", Some(T0), None)
+    };
+    d.send(&packet_at(2, "h1", vec![changed], false, T0));
+    wait_for(WAIT, "the second detail", || {
+        (d.alert("h1", "d1").unwrap()["detail"] == "second").then_some(())
+    });
+    d.settle();
+    assert_eq!(d.alert("h1", "d1").unwrap()["detail"], "second", "written");
+    assert_eq!(
+        d.post("/api/alerts/h1/d1/forget", r#"{"by": "ops"}"#).0,
+        200
+    );
+    d.send(&packet_at(
+        3,
+        "h1",
+        vec![alert("d1", Some(T0), None)],
+        false,
+        T0,
+    ));
+    let again = d.wait_state("h1", "d1", "raised");
+    assert_eq!(again["detail"], "", "the old detail is gone: {again:#}");
+    d.settle();
+    assert_eq!(d.alert("h1", "d1").unwrap()["detail"], "");
+    let stored = d.store_records();
+    assert!(stored.iter().any(|(k, _)| k.id == "d1"), "written at last");
+}

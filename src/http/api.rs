@@ -406,7 +406,7 @@ pub async fn act(
         .act(key.clone(), &by, action)
         .await
         .map_err(scheduler_error)?;
-    Ok(Json(AlertView::new(&key, &record)))
+    Ok(Json(with_detail(&http, &key, record)))
 }
 
 /// `POST /api/alerts/{action}` with `{"alerts": [{"source", "id"}, …], …}`:
@@ -428,7 +428,7 @@ pub async fn act_many(
         results.push(match done {
             Ok(record) => serde_json::json!({
                 "source": key.source, "id": key.id, "status": 200,
-                "alert": AlertView::new(&key, &record),
+                "alert": with_detail(&http, &key, record),
             }),
             Err(err) => {
                 let err = scheduler_error(err);

@@ -21,6 +21,7 @@
 //! What is written is the bucket's records at the time of writing.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use super::Waiter;
 use crate::alert::AlertKey;
@@ -48,7 +49,7 @@ pub(super) struct Dirty {
     /// Buckets with timer-only changes, and the clock (ms) when each was
     /// first marked.
     timers: VecDeque<(Bucket, u64)>,
-    pub details: HashMap<SlotId, String>,
+    pub details: HashMap<SlotId, Arc<str>>,
     pub detail_bytes: usize,
     pub messages: Vec<Notification>,
     /// Paging state to write with the next urgent batch.
@@ -99,7 +100,7 @@ impl Dirty {
         self.forgotten.push(key);
     }
 
-    pub fn set_detail(&mut self, slot: SlotId, detail: String) {
+    pub fn set_detail(&mut self, slot: SlotId, detail: Arc<str>) {
         self.detail_bytes += detail.len();
         if let Some(old) = self.details.insert(slot, detail) {
             self.detail_bytes -= old.len();
@@ -170,7 +171,7 @@ impl Dirty {
     }
 
     /// Takes every changed detail.
-    pub fn take_details(&mut self) -> Vec<(SlotId, String)> {
+    pub fn take_details(&mut self) -> Vec<(SlotId, Arc<str>)> {
         self.detail_bytes = 0;
         self.details.drain().collect()
     }
@@ -236,7 +237,7 @@ mod tests {
         assert_eq!(d.detail_bytes, 7);
         let mut taken = d.take_details();
         taken.sort();
-        assert_eq!(taken, vec![(1, "abcdef".to_string()), (2, "x".to_string())]);
+        assert_eq!(taken, vec![(1, Arc::from("abcdef")), (2, Arc::from("x"))]);
         assert_eq!(d.detail_bytes, 0);
     }
 }

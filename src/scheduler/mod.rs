@@ -468,7 +468,9 @@ impl Run {
             .metrics
             .alert_moved(old.as_ref().map(Record::state), record.state());
         if let Some(detail) = new_detail {
-            self.dirty.set_detail(slot, detail.to_owned());
+            let detail: Arc<str> = detail.into();
+            self.s.store.stage_detail(index.key(slot), detail.clone());
+            self.dirty.set_detail(slot, detail);
         }
         let tier = if event.is_some() || self.waited_on {
             Tier::Told
@@ -586,6 +588,7 @@ impl Run {
     /// without it) and the pager.
     fn forget(&mut self, index: &mut Index, slot: SlotId, old: &Record) {
         let (key, bucket) = index.remove(slot);
+        self.s.store.stage_detail(key.clone(), Arc::from(""));
         self.dirty.forget(slot, key.clone());
         self.dirty.mark(bucket, Tier::Told, self.s.clock.now_ms());
         self.s.metrics.alert_forgotten(old.state());
@@ -652,7 +655,7 @@ impl Run {
     /// An alert's detail: changed and not yet written, or from the store.
     fn detail_of(&self, index: &Index, slot: SlotId) -> String {
         match self.dirty.details.get(&slot) {
-            Some(detail) => detail.clone(),
+            Some(detail) => detail.to_string(),
             None if index.detail_hash_of(slot) == 0 => String::new(),
             None => self.s.store.detail(&index.key(slot)).unwrap_or_else(|err| {
                 self.store_failed(&err);
@@ -760,18 +763,21 @@ impl Run {
                 } else {
                     Vec::new()
                 },
-                details: details
-                    .into_iter()
-                    .map(|(s, detail)| (index.key(s), detail))
-                    .chain(if urgent_due {
-                        std::mem::take(&mut self.dirty.forgotten)
-                            .into_iter()
-                            .map(|key| (key, String::new()))
-                            .collect()
-                    } else {
-                        Vec::new()
-                    })
-                    .collect(),
+                // Removals first: an alert forgotten and sent again
+                // since the last write keeps its new detail.
+                details: if urgent_due {
+                    std::mem::take(&mut self.dirty.forgotten)
+                } else {
+                    Vec::new()
+                }
+                .into_iter()
+                .map(|key| (key, Arc::from("")))
+                .chain(
+                    details
+                        .into_iter()
+                        .map(|(s, detail)| (index.key(s), detail)),
+                )
+                .collect(),
                 paging: if urgent_due {
                     std::mem::take(&mut self.dirty.paging)
                 } else {
@@ -826,13 +832,13 @@ impl Run {
             }
             for (key, detail) in job.batch.details {
                 match index.find(&key.source, &key.id) {
+                    // A removal (an alert forgotten, perhaps sent again
+                    // since) is still to be made, before any newer detail.
+                    _ if detail.is_empty() => self.dirty.forgotten.push(key),
                     Some(slot) if !self.dirty.details.contains_key(&slot) => {
                         self.dirty.set_detail(slot, detail);
                     }
-                    Some(_) => {}
-                    // A forgotten alert's detail is still to be removed.
-                    None if detail.is_empty() => self.dirty.forgotten.push(key),
-                    None => {}
+                    Some(_) | None => {}
                 }
             }
             drop(index);

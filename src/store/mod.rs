@@ -39,7 +39,9 @@ use std::path::Path;
 mod db;
 
 pub use db::Failing;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::metrics::gauge::Gauge;
 use prost::Message;
@@ -313,8 +315,9 @@ pub struct QueueId {
 pub struct Batch {
     /// Each bucket with every alert it holds (records without detail).
     pub buckets: Vec<(u32, Vec<(AlertKey, Record)>)>,
-    /// New detail text of alerts whose detail changed ("" removes it).
-    pub details: Vec<(AlertKey, String)>,
+    /// New detail text of alerts whose detail changed ("" removes it), in
+    /// order: a later entry for the same alert wins.
+    pub details: Vec<(AlertKey, Arc<str>)>,
     pub messages: Vec<Notification>,
     /// Paging state (`routing::pager`): key → value, None removes it.
     pub paging: Vec<(Vec<u8>, Option<Vec<u8>>)>,
@@ -324,6 +327,9 @@ pub struct Batch {
 
 pub struct Store {
     db: db::Handle,
+    /// Details applied but not yet written ("" for one removed): readers
+    /// see an alert's detail the moment they see its new state.
+    unwritten: Mutex<HashMap<AlertKey, Arc<str>>>,
     next_seq: AtomicU64,
     /// Messages waiting over all notifiers; only the store moves it.
     queue_depth: Gauge,
@@ -337,6 +343,7 @@ impl Store {
         let db = db::Handle::open(path, cache_bytes)?;
         let store = Store {
             db,
+            unwritten: Mutex::default(),
             next_seq: AtomicU64::new(0),
             queue_depth,
         };
@@ -503,8 +510,26 @@ impl Store {
         Ok(None)
     }
 
-    /// An alert's detail ("" when it has none).
+    /// Keeps an alert's new detail ("" for none) in memory until a batch
+    /// that writes it is on disk; [`Store::detail`] answers with it meanwhile.
+    pub fn stage_detail(&self, key: AlertKey, detail: Arc<str>) {
+        self.unwritten
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, detail);
+    }
+
+    /// An alert's detail ("" when it has none): the one applied last,
+    /// written or not.
     pub fn detail(&self, key: &AlertKey) -> Result<String> {
+        if let Some(detail) = self
+            .unwritten
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+        {
+            return Ok(detail.to_string());
+        }
         Ok(self
             .db
             .get()?
@@ -581,6 +606,15 @@ impl Store {
         }
         self.history_into(&batch.history, &mut out);
         self.db.write(|db| db.apply_batch(out))?;
+        // Written: the disk answers for these details now, unless a newer
+        // one was applied meanwhile.
+        let mut unwritten = self.unwritten.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, detail) in &batch.details {
+            if unwritten.get(key) == Some(detail) {
+                unwritten.remove(key);
+            }
+        }
+        drop(unwritten);
         let queued = batch.messages.len() as u64;
         self.queue_depth.inc_by(queued as i64);
         Ok(queued)
@@ -1075,6 +1109,32 @@ mod tests {
         );
         let key = AlertKey::new("héllo\0", "x\0y");
         assert_eq!(parse_alert_key(&key_bytes(&key)), key);
+    }
+
+    #[test]
+    fn a_staged_detail_is_read_until_a_write_of_it_or_of_a_newer_one() {
+        let (_dir, store) = open();
+        let a = AlertKey::new("src", "a");
+        let details = |list: &[&str]| Batch {
+            details: list.iter().map(|d| (a.clone(), Arc::from(*d))).collect(),
+            ..Batch::default()
+        };
+        store.write(&details(&["on disk"])).unwrap();
+        store.stage_detail(a.clone(), "first".into());
+        assert_eq!(store.detail(&a).unwrap(), "first", "staged, not written");
+        store.stage_detail(a.clone(), "second".into());
+        // The older one is written: the newer stays staged.
+        store.write(&details(&["first"])).unwrap();
+        assert_eq!(store.detail(&a).unwrap(), "second");
+        // A removal then the newer detail, in one batch: the later wins.
+        store.write(&details(&["", "second"])).unwrap();
+        assert!(
+            store.unwritten.lock().unwrap().is_empty(),
+            "nothing left staged"
+        );
+        assert_eq!(store.detail(&a).unwrap(), "second", "from disk");
+        store.stage_detail(a.clone(), "".into());
+        assert_eq!(store.detail(&a).unwrap(), "", "a staged removal");
     }
 
     #[test]

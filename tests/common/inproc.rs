@@ -32,6 +32,17 @@ impl InProc {
         Self::start_with(dir, extra, clock, Vec::new())
     }
 
+    /// [`InProc::start`] with `store.flush_interval_ms` set: changes nobody
+    /// waits for are written only once the clock has moved that far.
+    pub fn start_flushing(dir: &Path, extra: &str, clock: &ManualClock, ms: u64) -> InProc {
+        Self::start_config(
+            &test_config_flushing(dir, ms, extra),
+            dir,
+            clock,
+            Vec::new(),
+        )
+    }
+
     /// [`InProc::start`] with some notifiers replaced by the given ones.
     pub fn start_with(
         dir: &Path,
@@ -39,7 +50,16 @@ impl InProc {
         clock: &ManualClock,
         notifiers: Vec<(String, Box<dyn mauved::notify::Notifier>)>,
     ) -> InProc {
-        let config = Config::parse(&test_config_flushing(dir, 0, extra), "test").unwrap();
+        Self::start_config(&test_config_flushing(dir, 0, extra), dir, clock, notifiers)
+    }
+
+    fn start_config(
+        text: &str,
+        dir: &Path,
+        clock: &ManualClock,
+        notifiers: Vec<(String, Box<dyn mauved::notify::Notifier>)>,
+    ) -> InProc {
+        let config = Config::parse(text, "test").unwrap();
         let mut notifiers = Some(notifiers);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
