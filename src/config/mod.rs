@@ -80,6 +80,11 @@ pub struct HeartbeatConfig {
     /// `host`, `host:port`, `ip:port` (as for mauvesend).
     pub destinations: Vec<String>,
     pub send_every: Secs,
+    /// As given in the file.
+    #[serde(rename = "raise_after")]
+    raise_after_given: Option<Secs>,
+    /// The value in force: as given, or else five beats and ten seconds.
+    #[serde(skip)]
     pub raise_after: Secs,
     /// The alert's source; default this host's name.
     pub source: String,
@@ -92,6 +97,7 @@ impl Default for HeartbeatConfig {
         HeartbeatConfig {
             destinations: Vec::new(),
             send_every: Secs(60),
+            raise_after_given: None,
             raise_after: Secs(310),
             source: String::new(),
             summary: "Mauve alert server heartbeat failed".into(),
@@ -122,7 +128,13 @@ pub struct StoreConfig {
     /// within this. 0 writes as soon as the writer is free.
     pub flush_interval_ms: u64,
     /// A change that only moves an alert's timers (a heartbeat refresh)
-    /// reaches the disk within this many seconds. At most the startup grace.
+    /// reaches the disk within this many seconds, as given in the file.
+    /// At most the startup grace.
+    #[serde(rename = "timer_flush_s")]
+    timer_flush_given: Option<u64>,
+    /// The value in force: as given, or else the smaller of 60 and
+    /// `server.initial_sleep_s`.
+    #[serde(skip)]
     pub timer_flush_s: u64,
     /// Store writes (buckets of up to 64 alerts) per second, at most, for
     /// timer-only changes (sled's memory grows with its write rate).
@@ -313,6 +325,7 @@ impl Default for StoreConfig {
         StoreConfig {
             path: PathBuf::from("mauved-data"),
             flush_interval_ms: 100,
+            timer_flush_given: None,
             timer_flush_s: 60,
             max_writes_per_s: 2_000,
             max_alerts: 1_000_000,
@@ -403,10 +416,11 @@ impl Config {
     /// Parses and validates; `origin` names the file in error messages.
     /// Every problem found is reported, not just the first.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|err| ConfigError::Parse {
+        let mut config: Config = toml::from_str(text).map_err(|err| ConfigError::Parse {
             path: origin.to_owned(),
             err,
         })?;
+        config.follow_given_keys();
         let problems = config.problems();
         if problems.is_empty() {
             Ok(config)
@@ -416,6 +430,23 @@ impl Config {
                 problems,
             })
         }
+    }
+
+    /// Defaults that follow another key: a user who sets one key is never
+    /// asked to set one they did not write. Only an explicit contradiction
+    /// is an error (see [`Config::problems`]).
+    fn follow_given_keys(&mut self) {
+        self.store.timer_flush_s = self
+            .store
+            .timer_flush_given
+            .unwrap_or(self.server.initial_sleep_s.min(60));
+        self.heartbeat.raise_after = self.heartbeat.raise_after_given.unwrap_or(Secs(
+            self.heartbeat
+                .send_every
+                .0
+                .saturating_mul(5)
+                .saturating_add(10),
+        ));
     }
 
     fn problems(&self) -> Vec<Problem> {
@@ -453,7 +484,8 @@ impl Config {
             fail(
                 "store.timer_flush_s",
                 "must not exceed server.initial_sleep_s: a heartbeat refresh lost in a crash \
-                 is only harmless while the startup grace covers it",
+                 is only harmless while the startup grace covers it (left out, it follows \
+                 server.initial_sleep_s)",
             );
         }
         if self.store.max_writes_per_s < 100 {
@@ -716,6 +748,29 @@ mod tests {
         assert!(error(empty_command).contains("notifier[0].command"));
         assert!(error("[[notifier]]\nname = \"a\"\nkind = \"pager\"").contains("pager"));
         assert!(error("[store").starts_with("t.toml:"));
+    }
+
+    #[test]
+    fn a_default_that_follows_a_key_follows_it_when_left_out() {
+        let grace = Config::parse("[server]\ninitial_sleep_s = 10", "t").unwrap();
+        assert_eq!(grace.store.timer_flush_s, 10, "follows the grace");
+        let long = Config::parse("[server]\ninitial_sleep_s = 900", "t").unwrap();
+        assert_eq!(long.store.timer_flush_s, 60, "at most a minute");
+        let given = Config::parse(
+            "[store]\ntimer_flush_s = 5\n[server]\ninitial_sleep_s = 10",
+            "t",
+        );
+        assert_eq!(given.unwrap().store.timer_flush_s, 5);
+        // Only a contradiction the user wrote is an error.
+        let both = error("[store]\ntimer_flush_s = 30\n[server]\ninitial_sleep_s = 10");
+        assert!(
+            both.contains("store.timer_flush_s: must not exceed"),
+            "{both}"
+        );
+        let beats = Config::parse("[heartbeat]\nsend_every = \"5m\"", "t").unwrap();
+        assert_eq!(beats.heartbeat.raise_after.0, 5 * 300 + 10);
+        let short = error("[heartbeat]\nsend_every = \"5m\"\nraise_after = \"2m\"");
+        assert!(short.contains("heartbeat.raise_after"), "{short}");
     }
 
     #[test]
