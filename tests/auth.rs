@@ -204,6 +204,17 @@ fn a_logged_in_user_acts_with_the_sessions_csrf_token() {
             .any(|h| h["text"] == "CLEARED by alice"),
         "{history:#}"
     );
+    // Logging out is a change like any other: without the token, 403.
+    let forged_out = call(&d, "POST", "/logout", &[form, ("cookie", &cookie)], "");
+    assert_eq!(forged_out.status, 403, "{}", forged_out.body);
+    let still = call(
+        &d,
+        "POST",
+        "/api/alerts/web1/disk/note",
+        &[json, ("cookie", &cookie), ("x-csrf-token", &csrf)],
+        r#"{"text": "still here"}"#,
+    );
+    assert_eq!(still.status, 200, "still logged in: {}", still.body);
     // After logging out the cookie is worth nothing.
     let out = call(
         &d,
@@ -258,6 +269,51 @@ fn without_users_or_tokens_loopback_may_act_naming_itself() {
     // The page's form asks for a name instead of a login.
     let page = call(&d, "GET", "/", &[], "");
     assert!(page.body.contains("name=\"by\""), "{}", page.body);
+}
+
+#[test]
+fn without_users_or_tokens_nobody_acts_through_a_proxy() {
+    let (_dir, d) = with_alert("");
+    let json = ("content-type", "application/json");
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let forget = "/api/alerts/web1/disk/forget";
+    // A proxy on this host connects from loopback for every client.
+    for header in [
+        ("x-forwarded-for", "203.0.113.9"),
+        ("forwarded", "for=203.0.113.9"),
+        ("x-forwarded-proto", "https"),
+        ("x-real-ip", "203.0.113.9"),
+    ] {
+        let refused = call(&d, "POST", forget, &[json, header], r#"{"by": "mallory"}"#);
+        assert_eq!(refused.status, 401, "{header:?}: {}", refused.body);
+        assert!(
+            refused.body.contains("proxy") && refused.body.contains("[[http.token]]"),
+            "says what to configure: {}",
+            refused.body
+        );
+        let page_form = call(
+            &d,
+            "POST",
+            "/actions",
+            &[form, header],
+            "action=forget&alert=web1%2Fdisk&by=mallory",
+        );
+        assert_eq!(page_form.status, 401, "{header:?}: {}", page_form.body);
+    }
+    assert_eq!(
+        d.state("web1", "disk").as_deref(),
+        Some("raised"),
+        "still there"
+    );
+    // Reading through the proxy stays open.
+    let read = call(
+        &d,
+        "GET",
+        "/api/alerts",
+        &[("x-forwarded-for", "203.0.113.9")],
+        "",
+    );
+    assert_eq!(read.status, 200);
 }
 
 #[test]

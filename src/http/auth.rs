@@ -9,7 +9,10 @@
 //!   is ingest like a datagram) needs a token, or a session plus its CSRF
 //!   token (`X-CSRF-Token` header, or a `csrf` form field that the page's
 //!   form handlers check). With no user and no token configured at all,
-//!   changes are allowed from loopback clients only.
+//!   changes are allowed from loopback clients only, and not through a
+//!   proxy: a request that carries `Forwarded`, `X-Forwarded-For`,
+//!   `X-Forwarded-Proto` or `X-Real-IP` came from somewhere else, whatever
+//!   address the proxy connected from.
 //! - Reading is open unless `http.read_requires_login`.
 //! - Every answer carries security headers (a CSP without inline script,
 //!   `nosniff`, `frame-ancestors 'none'`).
@@ -294,11 +297,43 @@ enum Caller {
     Nobody,
 }
 
+/// Where a request comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// A loopback client, not through a proxy.
+    Local,
+    /// Through a proxy (it says so in a header): from anywhere.
+    Proxied,
+    Remote,
+}
+
+/// Headers a reverse proxy adds: the client is not who connected.
+const PROXY_HEADERS: [&str; 4] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-real-ip",
+];
+
+fn origin(req: &Request) -> Origin {
+    let loopback = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|c| c.0.ip().to_canonical().is_loopback());
+    if PROXY_HEADERS.iter().any(|h| req.headers().contains_key(*h)) {
+        Origin::Proxied
+    } else if loopback {
+        Origin::Local
+    } else {
+        Origin::Remote
+    }
+}
+
 /// The rule for changes.
 fn may_change(
     caller: Caller,
     open: bool,
-    loopback: bool,
+    origin: Origin,
 ) -> Result<(), (StatusCode, &'static str)> {
     match caller {
         Caller::Token => Ok(()),
@@ -307,7 +342,12 @@ fn may_change(
             StatusCode::FORBIDDEN,
             "the CSRF token is missing or wrong (X-CSRF-Token)",
         )),
-        Caller::Nobody if open && loopback => Ok(()),
+        Caller::Nobody if open && origin == Origin::Local => Ok(()),
+        Caller::Nobody if open && origin == Origin::Proxied => Err((
+            StatusCode::UNAUTHORIZED,
+            "this request came through a proxy, so it is not local: configure a [[http.user]] \
+             or [[http.token]] to act through it",
+        )),
         Caller::Nobody if open => Err((
             StatusCode::UNAUTHORIZED,
             "changes are allowed from loopback only until a [[http.user]] or [[http.token]] is configured",
@@ -363,11 +403,8 @@ fn check(http: &super::Http, req: &mut Request) -> Result<(), Refused> {
             },
             _ => Caller::Nobody,
         };
-        let loopback = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .is_some_and(|c| c.0.ip().to_canonical().is_loopback());
-        may_change(caller, auth.is_open(), loopback).map_err(|(s, why)| Refused::Error(s, why))?;
+        may_change(caller, auth.is_open(), origin(req))
+            .map_err(|(s, why)| Refused::Error(s, why))?;
     } else if auth.read_requires_login && principal.is_none() && !always_open(&path) {
         if path.starts_with("/api/") || path == "/metrics" {
             return Err(Refused::Error(
@@ -457,27 +494,34 @@ mod tests {
             csrf_header,
             page_form,
         };
-        assert!(may_change(Caller::Token, false, false).is_ok());
-        assert!(may_change(session(true, false), false, false).is_ok());
+        use Origin::*;
+        assert!(may_change(Caller::Token, false, Remote).is_ok());
+        assert!(may_change(session(true, false), false, Remote).is_ok());
         assert!(
-            may_change(session(false, true), false, false).is_ok(),
+            may_change(session(false, true), false, Remote).is_ok(),
             "its handler checks"
         );
         assert_eq!(
-            may_change(session(false, false), false, true)
+            may_change(session(false, false), false, Local)
                 .unwrap_err()
                 .0,
             StatusCode::FORBIDDEN
         );
-        // Nothing configured: loopback only.
-        assert!(may_change(Caller::Nobody, true, true).is_ok());
-        assert_eq!(
-            may_change(Caller::Nobody, true, false).unwrap_err().0,
-            StatusCode::UNAUTHORIZED
-        );
+        // Nothing configured: loopback only, and not through a proxy.
+        assert!(may_change(Caller::Nobody, true, Local).is_ok());
+        for origin in [Remote, Proxied] {
+            assert_eq!(
+                may_change(Caller::Nobody, true, origin).unwrap_err().0,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert!(may_change(Caller::Nobody, true, Proxied)
+            .unwrap_err()
+            .1
+            .contains("[[http.token]]"));
         // Something configured: never anonymous, loopback or not.
         assert_eq!(
-            may_change(Caller::Nobody, false, true).unwrap_err().0,
+            may_change(Caller::Nobody, false, Local).unwrap_err().0,
             StatusCode::UNAUTHORIZED
         );
     }

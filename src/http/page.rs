@@ -510,15 +510,7 @@ pub async fn act(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    if let Some(s) = &session {
-        let given = field("csrf").unwrap_or_default();
-        if !super::auth::same(given, &s.csrf) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "the form's CSRF token is missing or wrong: reload the page",
-            ));
-        }
-    }
+    form_csrf(session.as_ref(), field("csrf"))?;
     let by_field = field("by")
         .map(str::to_owned)
         .filter(|b| !b.trim().is_empty());
@@ -673,8 +665,31 @@ pub async fn login(http: Shared, headers: HeaderMap, raw: Bytes) -> Result<Respo
     }
 }
 
-/// `POST /logout`.
-pub async fn logout(http: Shared, headers: HeaderMap) -> Response {
+/// A page form posted by a logged-in user must carry the session's CSRF
+/// token (the guard lets page forms through for their handler to check).
+fn form_csrf(session: Option<&Session>, given: Option<&str>) -> Result<(), ApiError> {
+    match session {
+        Some(s) if !super::auth::same(given.unwrap_or_default(), &s.csrf) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the form's CSRF token is missing or wrong: reload the page",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `POST /logout` (form: csrf).
+pub async fn logout(
+    http: Shared,
+    MaybeSession(session): MaybeSession,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    let form: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
+    let given = form
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str());
+    form_csrf(session.as_ref(), given)?;
     if let Some(id) = auth::cookie(&headers, auth::COOKIE) {
         http.auth.logout(id);
     }
@@ -682,7 +697,7 @@ pub async fn logout(http: Shared, headers: HeaderMap) -> Response {
         "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
         auth::COOKIE
     );
-    ([(header::SET_COOKIE, expired)], Redirect::to("/")).into_response()
+    Ok(([(header::SET_COOKIE, expired)], Redirect::to("/")).into_response())
 }
 
 /// The page's style sheet and script.
