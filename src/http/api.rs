@@ -422,9 +422,10 @@ pub async fn act_many(
     let body = actions::Body::parse(&body(raw)?)?;
     let action = actions::action(&name, &body, http.clock.now(), &http.routing)?;
     let by = actions::author(&body, principal.0.as_deref())?;
-    let mut results = Vec::new();
-    for key in actions::targets(&body)? {
-        let done = http.scheduler.act(key.clone(), &by, action.clone()).await;
+    let keys = actions::targets(&body)?;
+    let answers = http.scheduler.act_many(&keys, &by, &action).await;
+    let mut results = Vec::with_capacity(keys.len());
+    for (key, done) in keys.into_iter().zip(answers) {
         results.push(match done {
             Ok(record) => serde_json::json!({
                 "source": key.source, "id": key.id, "status": 200,

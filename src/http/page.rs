@@ -572,12 +572,12 @@ pub async fn act(
     if keys.is_empty() {
         return Err(ApiError::bad_request("alert: select at least one alert"));
     }
-    let mut failed = Vec::new();
-    for key in keys {
-        if let Err(err) = http.scheduler.act(key.clone(), &by, action.clone()).await {
-            failed.push(format!("{key}: {err}"));
-        }
-    }
+    let answers = http.scheduler.act_many(&keys, &by, &action).await;
+    let failed: Vec<String> = keys
+        .iter()
+        .zip(answers)
+        .filter_map(|(key, done)| done.err().map(|err| format!("{key}: {err}")))
+        .collect();
     if !failed.is_empty() {
         return Err(ApiError::new(StatusCode::CONFLICT, failed.join("; ")));
     }

@@ -10,6 +10,8 @@ use std::time::Duration;
 pub struct Daemon {
     pub udp: SocketAddr,
     pub http: SocketAddr,
+    /// A token for a running daemon's API, if it needs one.
+    token: Option<String>,
     /// Present when this tool started it.
     own: Option<(Child, tempfile::TempDir)>,
 }
@@ -32,6 +34,7 @@ impl Daemon {
             Ok((child, udp, http)) => Ok(Daemon {
                 udp,
                 http,
+                token: None,
                 own: Some((child, dir)),
             }),
             Err(err) => Err(format!(
@@ -41,11 +44,41 @@ impl Daemon {
         }
     }
 
-    pub fn running(udp: SocketAddr, http: SocketAddr) -> Daemon {
+    pub fn running(udp: SocketAddr, http: SocketAddr, token: Option<String>) -> Daemon {
         Daemon {
             udp,
             http,
+            token,
             own: None,
+        }
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// POSTs a JSON body to the daemon's API; the answer must be 200.
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .into();
+        let mut request = agent.post(format!("http://{}{path}", self.http));
+        if let Some(token) = &self.token {
+            request = request.header("authorization", &format!("Bearer {token}"));
+        }
+        let mut answer = request
+            .send_json(body)
+            .map_err(|e| format!("{}{path}: {e}", self.http))?;
+        let status = answer.status().as_u16();
+        let text = answer.body_mut().read_to_string().unwrap_or_default();
+        match status {
+            200 => serde_json::from_str(&text).map_err(|e| format!("{path}: {e}: {text}")),
+            401 if self.token.is_none() => Err(format!(
+                "{path}: 401 {text}: give this daemon's token with --token"
+            )),
+            _ => Err(format!("{path}: {status} {text}")),
         }
     }
 

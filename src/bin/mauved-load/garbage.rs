@@ -23,6 +23,8 @@ pub struct Garbage {
     pub real_applied: f64,
     /// The daemon's resident memory, sampled every second, at most.
     pub peak: f64,
+    /// The real heartbeats' keys.
+    pub keys: Keys,
 }
 
 impl Garbage {
@@ -53,7 +55,8 @@ impl Garbage {
 /// is cut short), and real heartbeats at [`REAL_PER_S`], for `duration`.
 pub fn run(daemon: &Daemon, duration: Duration) -> Result<Garbage, String> {
     let real_count = REAL_PER_S * duration.as_secs().max(1);
-    let templates = Templates::heartbeats(Keys::new(real_count, 1), now(), now() + 3600);
+    let keys = Keys::new(real_count, 1);
+    let templates = Templates::heartbeats(keys, now(), now() + 3600);
     let sample = templates.packet(0);
     let before = Counters::read(daemon.http)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -113,6 +116,7 @@ pub fn run(daemon: &Daemon, duration: Duration) -> Result<Garbage, String> {
         real_sent,
         real_applied: after.updates - before.updates,
         peak,
+        keys,
     })
 }
 

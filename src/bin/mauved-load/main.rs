@@ -3,7 +3,8 @@
 //!
 //! By default it starts its own mauved (temporary data directory, log
 //! notifier) and stops it at the end; `--udp`/`--http` point it at a running
-//! daemon instead, and then everything it sent is cleared when it ends.
+//! daemon instead, and then every alert it sent is forgotten when it ends
+//! (`POST /api/alerts/forget`), so the station is left as it was.
 //! Every mode prints what was sent per second; against the daemon it also
 //! reads the daemon's counters and prints what was received and applied,
 //! the loss, the daemon's memory, and the ratio to a bare counting receiver
@@ -34,6 +35,10 @@ struct Args {
     /// HTTP address of that running daemon.
     #[arg(long, requires = "udp")]
     http: Option<SocketAddr>,
+    /// An `[[http.token]]` of that daemon, to forget what this run sent
+    /// when it needs one (a daemon with users or tokens configured).
+    #[arg(long, requires = "http")]
+    token: Option<String>,
     /// TOML appended to the configuration of the daemon this tool starts
     /// (it follows that config's `[store]` table).
     #[arg(long, value_name = "FILE")]
@@ -129,7 +134,7 @@ fn main() -> Result<(), String> {
         None => String::new(),
     };
     let start = || match (args.udp, args.http) {
-        (Some(udp), Some(http)) => Ok(Daemon::running(udp, http)),
+        (Some(udp), Some(http)) => Ok(Daemon::running(udp, http, args.token.clone())),
         _ => Daemon::start(&extra),
     };
     match args.mode {
@@ -143,13 +148,13 @@ fn main() -> Result<(), String> {
             let mut daemon = start()?;
             let report = compare(&mut daemon, load, 0)?;
             report.print();
-            clean_up(&daemon, load.keys()?)?;
+            clean_up(&daemon, &[load.keys()?])?;
         }
         Mode::Rate { rate, load } => {
             let mut daemon = start()?;
             let report = compare(&mut daemon, load, rate)?;
             report.print();
-            clean_up(&daemon, load.keys()?)?;
+            clean_up(&daemon, &[load.keys()?])?;
         }
         Mode::Heartbeats {
             hosts,
@@ -167,7 +172,7 @@ fn main() -> Result<(), String> {
             let templates = Templates::heartbeats(keys, now(), now() + 5 * every);
             let report = run(&mut daemon, &templates, rate, None, load.duration()?)?;
             report.print();
-            clean_up(&daemon, keys)?;
+            clean_up(&daemon, &[keys])?;
         }
         Mode::Flood { keys, duration } => {
             let daemon = start()?;
@@ -183,7 +188,7 @@ fn main() -> Result<(), String> {
                 flood.peak / 1048576.0,
                 flood.refused
             );
-            clean_up(&daemon, load.keys()?)?;
+            clean_up(&daemon, &[load.keys()?])?;
         }
         Mode::Outage { hosts } => {
             let daemon = start()?;
@@ -197,7 +202,7 @@ fn main() -> Result<(), String> {
                 outage.trickle_received,
                 outage.trickle_sent
             );
-            clean_up(&daemon, Keys::new(hosts, 1))?;
+            clean_up(&daemon, &[Keys::new(hosts, 1), traffic::TRICKLE])?;
         }
         Mode::Garbage { duration } => {
             let daemon = start()?;
@@ -206,7 +211,9 @@ fn main() -> Result<(), String> {
                 ids: 1,
                 duration,
             };
-            garbage::run(&daemon, load.duration()?)?.print();
+            let garbage = garbage::run(&daemon, load.duration()?)?;
+            garbage.print();
+            clean_up(&daemon, &[garbage.keys])?;
         }
         Mode::Targets { alerts, updates } => targets(&extra, alerts, updates)?,
     }
@@ -416,22 +423,42 @@ fn fill(daemon: &mut Daemon, templates: &Templates) -> Result<(), String> {
     Ok(())
 }
 
-/// Leaves every key cleared with no timer, when the daemon is not ours.
-fn clean_up(daemon: &Daemon, keys: Keys) -> Result<(), String> {
+/// Forgets every alert this run sent, when the daemon is not ours, once it
+/// has taken in every packet: the station's counts and page are as before.
+fn clean_up(daemon: &Daemon, sets: &[Keys]) -> Result<(), String> {
     if daemon.is_own() {
         return Ok(());
     }
-    let clears = Templates::clears(keys, now());
-    let mut sender = Sender::connect(daemon.udp).map_err(|e| e.to_string())?;
-    sender.run(
-        &clears,
-        20_000,
-        Some(clears.len()),
-        Duration::from_secs(600),
-    );
-    println!("cleared     {} alerts sent by this run", keys.count);
+    Counters::settled(daemon.http, Duration::from_secs(30))?;
+    let (mut forgotten, mut absent) = (0u64, 0u64);
+    for keys in sets {
+        for first in (0..keys.count).step_by(FORGET_AT_ONCE) {
+            let last = (first + FORGET_AT_ONCE as u64).min(keys.count);
+            let alerts: Vec<serde_json::Value> = (first..last)
+                .map(|n| serde_json::json!({"source": keys.source(n), "id": keys.id(n)}))
+                .collect();
+            // With a token its name is the author; without one, this tool.
+            let body = if daemon.has_token() {
+                serde_json::json!({ "alerts": alerts })
+            } else {
+                serde_json::json!({"by": "mauved-load", "alerts": alerts})
+            };
+            let answer = daemon.post("/api/alerts/forget", &body)?;
+            for result in answer["results"].as_array().into_iter().flatten() {
+                match result["status"].as_u64() {
+                    Some(200) => forgotten += 1,
+                    Some(404) => absent += 1,
+                    _ => return Err(format!("forgetting what this run sent: {result}")),
+                }
+            }
+        }
+    }
+    println!("forgot      {forgotten} alerts sent by this run ({absent} never arrived)");
     Ok(())
 }
+
+/// Alerts forgotten per request (the API takes up to 10,000).
+const FORGET_AT_ONCE: usize = 1_000;
 
 struct Outage {
     raised: Duration,
@@ -465,11 +492,7 @@ fn outage(daemon: &Daemon, hosts: u64) -> Result<Outage, String> {
     let trickle = std::thread::spawn({
         let udp = daemon.udp;
         move || {
-            let keys = Keys {
-                hosts: "load-trickle",
-                ..Keys::new(1000, 1000)
-            };
-            let templates = Templates::heartbeats(keys, now(), now() + 3600);
+            let templates = Templates::heartbeats(traffic::TRICKLE, now(), now() + 3600);
             let mut sender = Sender::connect(udp).ok()?;
             Some(sender.run(&templates, 1000, None, Duration::from_secs(lead + 15)))
         }

@@ -40,6 +40,13 @@ impl Keys {
     }
 }
 
+/// The keys of the trickle sent while a mass outage fires.
+pub const TRICKLE: Keys = Keys {
+    count: 1000,
+    ids_per_host: 1000,
+    hosts: "load-trickle",
+};
+
 /// One encoded packet per key, each a heartbeat as `mauvesend -c -r +N`
 /// sends it (clear now, raise at `raise_at`), with its id patched per send.
 pub struct Templates {
@@ -81,27 +88,6 @@ impl Templates {
                     transmission_id: TID_BASE,
                     ..update
                 })
-            })
-            .collect();
-        Templates { packets }
-    }
-
-    /// Packets that leave every key cleared with no timer: the clean-up.
-    pub fn clears(keys: Keys, now: u64) -> Templates {
-        let packets = (0..keys.count)
-            .map(|n| {
-                let alert = pb::Alert {
-                    id: keys.id(n),
-                    clear_time: Some(now),
-                    ..pb::Alert::default()
-                };
-                wire::encode(&send::prepare(
-                    Some(keys.source(n)),
-                    false,
-                    vec![alert],
-                    now,
-                    Some(TID_BASE),
-                ))
             })
             .collect();
         Templates { packets }
