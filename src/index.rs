@@ -232,6 +232,9 @@ pub struct Index {
     max_alerts: usize,
     /// Slots of forgotten alerts, for new alerts to take.
     free: Vec<SlotId>,
+    /// Positions in `source_names` of sources whose last alert was
+    /// forgotten, for new sources to take: churn does not grow the table.
+    free_sources: Vec<u32>,
 }
 
 /// The bucket of a slot whose alert was forgotten.
@@ -249,6 +252,7 @@ impl Index {
             hasher: hashbrown::DefaultHashBuilder::default(),
             max_alerts,
             free: Vec::new(),
+            free_sources: Vec::new(),
         }
     }
 
@@ -321,9 +325,17 @@ impl Index {
         let (source, next_of_source) = match self.sources.get_mut(key.source.as_str()) {
             Some((source, first)) => (*source, std::mem::replace(first, id)),
             None => {
-                let source = self.source_names.len() as u32;
                 let name: Arc<str> = Arc::from(key.source.as_str());
-                self.source_names.push(name.clone());
+                let source = match self.free_sources.pop() {
+                    Some(source) => {
+                        self.source_names[source as usize] = name.clone();
+                        source
+                    }
+                    None => {
+                        self.source_names.push(name.clone());
+                        (self.source_names.len() - 1) as u32
+                    }
+                };
                 self.sources.insert(name, (source, id));
                 (source, NO_SLOT)
             }
@@ -505,6 +517,8 @@ impl Index {
             }
             if *first == NO_SLOT {
                 self.sources.remove(&name);
+                self.source_names[slot.source as usize] = Arc::from("");
+                self.free_sources.push(slot.source);
             }
         }
         if let Some(bucket) = self.buckets.get_mut(slot.bucket as usize) {
@@ -628,6 +642,30 @@ mod tests {
             true
         });
         assert_eq!(seen, vec![AlertKey::new("t", "d")]);
+    }
+
+    #[test]
+    fn sources_that_come_and_go_do_not_grow_the_source_table() {
+        let mut index = Index::new(10);
+        for round in 0..100 {
+            let key = AlertKey::new(format!("host-{round}"), "disk");
+            let slot = index.insert(&key, &record(None), 0).unwrap();
+            let other = AlertKey::new("steady", format!("a{round}"));
+            index.insert(&other, &record(None), 0).unwrap();
+            assert_eq!(index.key(slot), key);
+            assert_eq!(index.remove(slot).0, key);
+            if round > 0 {
+                let old = index.find("steady", &format!("a{}", round - 1)).unwrap();
+                index.remove(old);
+            }
+        }
+        assert!(index.source_names.len() <= 3, "{:?}", index.source_names);
+        assert_eq!(index.of_source("steady").len(), 1);
+        assert_eq!(
+            index.key(index.find("steady", "a99").unwrap()).source,
+            "steady"
+        );
+        assert!(index.of_source("host-99").is_empty());
     }
 
     #[test]

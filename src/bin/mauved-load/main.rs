@@ -91,6 +91,15 @@ enum Mode {
         #[arg(long, default_value_t = 20)]
         duration: u64,
     },
+    /// A 10 s flood of new alerts at full rate up to --alerts, then every
+    /// alert refreshed twice at --rate: the memory of the steady state that
+    /// follows a flood, once everything is written.
+    AfterFlood {
+        #[arg(long, default_value_t = 1_000_000)]
+        alerts: u64,
+        #[arg(long, default_value_t = 80_000)]
+        rate: u64,
+    },
     /// A mass outage: --hosts heartbeats that all fall due in the same second.
     Outage {
         #[arg(long, default_value_t = 100_000)]
@@ -189,6 +198,18 @@ fn main() -> Result<(), String> {
                 flood.refused
             );
             clean_up(&daemon, &[load.keys()?])?;
+        }
+        Mode::AfterFlood { alerts, rate } => {
+            let mut daemon = start()?;
+            let keys = Keys::new(alerts, 1);
+            let settled = after_flood(&mut daemon, keys, rate)?;
+            println!(
+                "after flood {alerts} alerts flooded in 10 s (peak {:.1} MiB), then refreshed twice at \
+                 {rate}/s: {:.1} MiB once written and settled",
+                mib(settled.peak),
+                mib(settled.rss)
+            );
+            clean_up(&daemon, &[keys])?;
         }
         Mode::Outage { hosts } => {
             let daemon = start()?;
@@ -539,7 +560,6 @@ fn line(target: &str, measured: String, goal: &str, pass: bool) {
 
 /// The performance targets, end to end, one line each.
 fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), String> {
-    let mib = |bytes: f64| bytes / 1048576.0;
     println!("mauved-load targets: {alerts} alerts, {updates} updates for the disk target");
 
     // 1. Ingest against the bare sink, same sender, same run.
@@ -700,7 +720,8 @@ fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), String> {
     // The daemon's config ends inside [store]: the limit goes there.
     let mut daemon = Daemon::start(&format!("max_alerts = {flood_limit}\n{extra}"))?;
     let flooded = flood(&daemon, Keys::new(3 * alerts, 1), Duration::from_secs(30))?;
-    let limit_ceiling = ceiling(flood_limit, 2000.0);
+    // Every flooded key is a host of its own: as many sources as alerts.
+    let limit_ceiling = ceiling(flood_limit, flood_limit, 2000.0);
     line(
         &format!(
             "3c flood of {} new keys at full rate, limit {flood_limit}",
@@ -716,11 +737,23 @@ fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), String> {
     );
     daemon.stop();
 
+    // 3e. The steady state after a flood that reached the limit: a million
+    // hosts of one alert each (3a's fleet has four alerts a host).
+    let mut daemon = Daemon::start(&format!("max_alerts = {alerts}\n{extra}"))?;
+    let settled = after_flood(&mut daemon, Keys::new(alerts, 1), 80_000)?;
+    line(
+        &format!("3e RSS after a flood to {alerts} hosts, refreshed at 80k/s"),
+        format!("{:.0} MiB", mib(settled.rss)),
+        "<= 300 MiB",
+        mib(settled.rss) <= 300.0,
+    );
+    daemon.stop();
+
     // 3d. Garbage at full rate beside real heartbeats: none of those lost,
     // memory under the default configuration's ceiling.
     let mut daemon = Daemon::start(extra)?;
     let junk = garbage::run(&daemon, Duration::from_secs(20))?;
-    let default_ceiling = ceiling(1_000_000, 2000.0);
+    let default_ceiling = ceiling(1_000_000, 1_000_000, 2000.0);
     line(
         &format!(
             "3d garbage at full rate + {}/s real heartbeats",
@@ -740,11 +773,18 @@ fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), String> {
     Ok(())
 }
 
+fn mib(bytes: f64) -> f64 {
+    bytes / 1048576.0
+}
+
 /// The memory ceiling the README states for a configuration, in MiB: 200
-/// bytes an alert, 100 MiB of fixed buffers, and the write-behind's largest
-/// job (a second's pace of buckets, 60 KiB each while composed and written).
-fn ceiling(max_alerts: u64, max_writes_per_s: f64) -> f64 {
-    200.0 * max_alerts as f64 / 1048576.0 + 100.0 + max_writes_per_s * 60.0 / 1024.0
+/// bytes an alert, 100 bytes a distinct source, 100 MiB of fixed buffers,
+/// and the write-behind's largest job (a second's pace of buckets, 60 KiB
+/// each while composed and written).
+fn ceiling(max_alerts: u64, sources: u64, max_writes_per_s: f64) -> f64 {
+    (200.0 * max_alerts as f64 + 100.0 * sources as f64) / 1048576.0
+        + 100.0
+        + max_writes_per_s * 60.0 / 1024.0
 }
 
 struct Flood {
@@ -787,6 +827,33 @@ fn flood(daemon: &Daemon, keys: Keys, duration: Duration) -> Result<Flood, Strin
         },
         peak,
         refused: after.rejected_capacity - before.rejected_capacity,
+    })
+}
+
+struct AfterFlood {
+    peak: f64,
+    rss: f64,
+}
+
+/// A 10 s flood of new alerts over `keys`, then every key refreshed twice
+/// at `rate`; then the daemon's resident memory once it has written
+/// everything and handed freed memory back (it does every 10 s).
+fn after_flood(daemon: &mut Daemon, keys: Keys, rate: u64) -> Result<AfterFlood, String> {
+    let flooded = flood(daemon, keys, Duration::from_secs(10))?;
+    let templates = Templates::heartbeats(keys, now(), now() + 3600);
+    let mut sender = Sender::connect(daemon.udp).map_err(|e| e.to_string())?;
+    sender.run(
+        &templates,
+        rate,
+        Some(2 * keys.count),
+        Duration::from_secs(600),
+    );
+    Counters::settled(daemon.http, Duration::from_secs(30))?;
+    wait_written(daemon.http)?;
+    std::thread::sleep(Duration::from_secs(11));
+    Ok(AfterFlood {
+        peak: flooded.peak,
+        rss: Counters::read(daemon.http)?.rss,
     })
 }
 
