@@ -603,10 +603,10 @@ fn udp_senders_outside_allow_sources_are_refused_and_counted() {
 fn a_garbage_flood_does_not_cost_a_single_real_heartbeat() {
     let dir = tempfile::tempdir().unwrap();
     // The README's memory ceiling for this configuration: 200 bytes an
-    // alert, 100 a source (at most one an alert), 100 MiB of fixed
+    // alert, 50 a source (at most one an alert), 100 MiB of fixed
     // buffers, 60 KiB a bucket of a second's pace.
     let (max_alerts, pace) = (10_000u64, 2_000u64);
-    let ceiling = 300 * max_alerts + (100 << 20) + pace * 60 * 1024;
+    let ceiling = 250 * max_alerts + (100 << 20) + pace * 60 * 1024;
     let d = Daemon::start_config(
         dir.path(),
         &test_config(dir.path(), "").replacen(

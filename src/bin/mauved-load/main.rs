@@ -778,11 +778,11 @@ fn mib(bytes: f64) -> f64 {
 }
 
 /// The memory ceiling the README states for a configuration, in MiB: 200
-/// bytes an alert, 100 bytes a distinct source, 100 MiB of fixed buffers,
+/// bytes an alert, 50 bytes a distinct source, 100 MiB of fixed buffers,
 /// and the write-behind's largest job (a second's pace of buckets, 60 KiB
 /// each while composed and written).
 fn ceiling(max_alerts: u64, sources: u64, max_writes_per_s: f64) -> f64 {
-    (200.0 * max_alerts as f64 + 100.0 * sources as f64) / 1048576.0
+    (200.0 * max_alerts as f64 + 50.0 * sources as f64) / 1048576.0
         + 100.0
         + max_writes_per_s * 60.0 / 1024.0
 }

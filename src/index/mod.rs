@@ -11,14 +11,17 @@
 //! Three views of the same slots:
 //! - `by_key`: (source, id) → slot, for updates;
 //! - `sources`: source → its slots, in source order, for `replace` and for
-//!   listing alerts sorted by (source, id) page by page;
+//!   listing alerts sorted by (source, id) page by page (see `sources`);
 //! - `due`: (due second, slot), ordered, for the scheduler's timers.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod sources;
+
+use std::collections::BTreeSet;
 use std::hash::BuildHasher;
-use std::sync::Arc;
 
 use hashbrown::HashTable;
+
+use self::sources::Sources;
 
 use crate::alert::{AlertKey, Record, UnixSecs};
 use crate::store::BUCKET_SIZE;
@@ -35,7 +38,7 @@ pub struct Full(pub usize);
 /// `wire` refuses times more than ten years away), 0 meaning "none".
 #[derive(Clone, Debug)]
 struct Slot {
-    /// Index into `Index::source_names`.
+    /// Its source's position in `Index::sources`.
     source: u32,
     /// The store bucket it is written in (see `store`).
     bucket: u32,
@@ -219,22 +222,16 @@ pub fn detail_hash(detail: &str) -> u32 {
 
 pub struct Index {
     slots: Vec<Slot>,
-    /// Every source once; slots refer to it by position.
-    source_names: Vec<Arc<str>>,
+    /// Every source once, with the first alert of its chain.
+    sources: Sources,
     /// The alerts of each store bucket, by bucket id.
     buckets: Vec<Vec<SlotId>>,
     by_key: HashTable<SlotId>,
-    /// Source name → its position in `source_names` and the first alert of
-    /// its chain, in source order.
-    sources: BTreeMap<Arc<str>, (u32, SlotId)>,
     due: BTreeSet<(u32, SlotId)>,
     hasher: hashbrown::DefaultHashBuilder,
     max_alerts: usize,
     /// Slots of forgotten alerts, for new alerts to take.
     free: Vec<SlotId>,
-    /// Positions in `source_names` of sources whose last alert was
-    /// forgotten, for new sources to take: churn does not grow the table.
-    free_sources: Vec<u32>,
 }
 
 /// The bucket of a slot whose alert was forgotten.
@@ -244,15 +241,13 @@ impl Index {
     pub fn new(max_alerts: usize) -> Self {
         Index {
             slots: Vec::new(),
-            source_names: Vec::new(),
+            sources: Sources::default(),
             buckets: Vec::new(),
             by_key: HashTable::new(),
-            sources: BTreeMap::new(),
             due: BTreeSet::new(),
             hasher: hashbrown::DefaultHashBuilder::default(),
             max_alerts,
             free: Vec::new(),
-            free_sources: Vec::new(),
         }
     }
 
@@ -263,10 +258,10 @@ impl Index {
     pub fn set_limit(&mut self, max_alerts: usize) {
         self.max_alerts = max_alerts;
         let more = max_alerts.saturating_sub(self.by_key.len());
-        let (slots, names, hasher) = (&self.slots, &self.source_names, &self.hasher);
+        let (slots, sources, hasher) = (&self.slots, &self.sources, &self.hasher);
         self.by_key.reserve(more, |&s| {
             let slot = &slots[s as usize];
-            hasher.hash_one((&*names[slot.source as usize], slot.id()))
+            hasher.hash_one((sources.name(slot.source), slot.id()))
         });
     }
 
@@ -283,7 +278,7 @@ impl Index {
     }
 
     fn source_of(&self, slot: &Slot) -> &str {
-        &self.source_names[slot.source as usize]
+        self.sources.name(slot.source)
     }
 
     pub fn find(&self, source: &str, id: &str) -> Option<SlotId> {
@@ -322,23 +317,13 @@ impl Index {
             Some(id) => id,
             None => SlotId::try_from(self.slots.len()).map_err(|_| Full(self.max_alerts))?,
         };
-        let (source, next_of_source) = match self.sources.get_mut(key.source.as_str()) {
-            Some((source, first)) => (*source, std::mem::replace(first, id)),
-            None => {
-                let name: Arc<str> = Arc::from(key.source.as_str());
-                let source = match self.free_sources.pop() {
-                    Some(source) => {
-                        self.source_names[source as usize] = name.clone();
-                        source
-                    }
-                    None => {
-                        self.source_names.push(name.clone());
-                        (self.source_names.len() - 1) as u32
-                    }
-                };
-                self.sources.insert(name, (source, id));
-                (source, NO_SLOT)
+        let (source, next_of_source) = match self.sources.find(&key.source) {
+            Some(source) => {
+                let next = self.sources.first(source);
+                self.sources.set_first(source, id);
+                (source, next)
             }
+            None => (self.sources.add(&key.source, id), NO_SLOT),
         };
         let mut slot = Slot {
             source,
@@ -360,10 +345,10 @@ impl Index {
             None => self.slots.push(slot),
         }
         let hash = self.hash(&key.source, &key.id);
-        let (slots, names, hasher) = (&self.slots, &self.source_names, &self.hasher);
+        let (slots, sources, hasher) = (&self.slots, &self.sources, &self.hasher);
         self.by_key.insert_unique(hash, id, |&s| {
             let slot = &slots[s as usize];
-            hasher.hash_one((&*names[slot.source as usize], slot.id()))
+            hasher.hash_one((sources.name(slot.source), slot.id()))
         });
         let b = bucket as usize;
         if self.buckets.len() <= b {
@@ -377,7 +362,7 @@ impl Index {
     pub fn update(&mut self, id: SlotId, record: &Record, detail: u32) {
         let slot = &mut self.slots[id as usize];
         let old_due = slot.next_due();
-        slot.set(record, detail, &self.source_names[slot.source as usize]);
+        slot.set(record, detail, self.sources.name(slot.source));
         let new_due = slot.next_due();
         if old_due != new_due {
             if let Some(due) = old_due {
@@ -424,8 +409,8 @@ impl Index {
     pub fn of_source(&self, source: &str) -> Vec<SlotId> {
         let first = self
             .sources
-            .get(source)
-            .map_or(NO_SLOT, |&(_, first)| first);
+            .find(source)
+            .map_or(NO_SLOT, |s| self.sources.first(s));
         self.chain(first)
     }
 
@@ -457,29 +442,24 @@ impl Index {
     /// Alerts in (source, id) order, starting after `after`, while `visit`
     /// returns true. The ids of one source are sorted as they are visited.
     pub fn walk(&self, after: Option<&AlertKey>, mut visit: impl FnMut(SlotId) -> bool) {
-        let range = match after {
-            Some(key) => self.sources.range::<str, _>((
-                std::ops::Bound::Included(key.source.as_str()),
-                std::ops::Bound::Unbounded,
-            )),
-            None => self.sources.range::<str, _>(..),
-        };
-        for (source, &(_, first)) in range {
-            let mut ids = self.chain(first);
+        let from = after.map(|key| key.source.as_str());
+        self.sources.walk_from(from, |source, name| {
+            let mut ids = self.chain(self.sources.first(source));
             ids.sort_unstable_by(|&a, &b| {
                 self.slots[a as usize].id().cmp(self.slots[b as usize].id())
             });
             for id in ids {
                 if let Some(key) = after {
-                    if **source == *key.source && self.slots[id as usize].id() <= key.id.as_str() {
+                    if name == key.source && self.slots[id as usize].id() <= key.id.as_str() {
                         continue;
                     }
                 }
                 if !visit(id) {
-                    return;
+                    return false;
                 }
             }
-        }
+            true
+        });
     }
 
     /// Every alert's slot, in no particular order.
@@ -500,26 +480,23 @@ impl Index {
             self.due.remove(&(due, id));
         }
         // Out of its source's chain.
-        let name = self.source_names[slot.source as usize].clone();
-        if let Some((_, first)) = self.sources.get_mut(&name) {
-            if *first == id {
-                *first = slot.next_of_source;
-            } else {
-                let mut at = *first;
-                while at != NO_SLOT {
-                    let next = self.slots[at as usize].next_of_source;
-                    if next == id {
-                        self.slots[at as usize].next_of_source = slot.next_of_source;
-                        break;
-                    }
-                    at = next;
+        let source = slot.source;
+        let first = self.sources.first(source);
+        if first == id {
+            self.sources.set_first(source, slot.next_of_source);
+        } else {
+            let mut at = first;
+            while at != NO_SLOT {
+                let next = self.slots[at as usize].next_of_source;
+                if next == id {
+                    self.slots[at as usize].next_of_source = slot.next_of_source;
+                    break;
                 }
+                at = next;
             }
-            if *first == NO_SLOT {
-                self.sources.remove(&name);
-                self.source_names[slot.source as usize] = Arc::from("");
-                self.free_sources.push(slot.source);
-            }
+        }
+        if self.sources.first(source) == NO_SLOT {
+            self.sources.remove(source);
         }
         if let Some(bucket) = self.buckets.get_mut(slot.bucket as usize) {
             bucket.retain(|&s| s != id);
@@ -659,7 +636,11 @@ mod tests {
                 index.remove(old);
             }
         }
-        assert!(index.source_names.len() <= 3, "{:?}", index.source_names);
+        assert!(
+            index.sources.positions() <= 3,
+            "{}",
+            index.sources.positions()
+        );
         assert_eq!(index.of_source("steady").len(), 1);
         assert_eq!(
             index.key(index.find("steady", "a99").unwrap()).source,
@@ -712,6 +693,51 @@ mod tests {
         assert_eq!(walk(Some(AlertKey::new("b", "")), 10).len(), 3);
         assert_eq!(index.of_source("web1").len(), 2);
         assert!(index.of_source("nope").is_empty());
+    }
+
+    proptest::proptest! {
+        /// Any mix of new and forgotten alerts, walked now and then: every
+        /// view agrees with a plain sorted set of the keys held.
+        #[test]
+        fn every_view_agrees_with_the_keys_held(
+            ops in proptest::collection::vec((0u8..4, 0u8..12, 0u8..3, proptest::bool::ANY), 1..200),
+        ) {
+            let mut index = Index::new(usize::MAX);
+            let mut held = std::collections::BTreeSet::new();
+            // Long names now and then, so that forgetting them compacts.
+            let name = |s: u8| if s % 4 == 3 { format!("{s}{}", "x".repeat(40)) } else { format!("src{s}") };
+            for (op, source, id, walk) in ops {
+                let key = AlertKey::new(name(source), format!("id{id}"));
+                match (op, index.find(&key.source, &key.id)) {
+                    (0, Some(slot)) => {
+                        proptest::prop_assert_eq!(index.remove(slot).0, key.clone());
+                        held.remove(&(key.source.clone(), key.id.clone()));
+                    }
+                    (_, Some(slot)) => proptest::prop_assert_eq!(index.key(slot), key.clone()),
+                    (_, None) => {
+                        index.insert(&key, &record(None), 0).unwrap();
+                        held.insert((key.source.clone(), key.id.clone()));
+                    }
+                }
+                if walk {
+                    let mut walked = Vec::new();
+                    index.walk(None, |slot| {
+                        let k = index.key(slot);
+                        walked.push((k.source, k.id));
+                        true
+                    });
+                    let want: Vec<_> = held.iter().cloned().collect();
+                    proptest::prop_assert_eq!(walked, want);
+                }
+            }
+            proptest::prop_assert_eq!(index.len(), held.len());
+            for (source, id) in &held {
+                let slot = index.find(source, id).unwrap();
+                proptest::prop_assert_eq!(index.key(slot), AlertKey::new(source.clone(), id.clone()));
+                proptest::prop_assert!(index.of_source(source).contains(&slot));
+            }
+            proptest::prop_assert!(index.sources.positions() <= 12);
+        }
     }
 
     #[test]
