@@ -6,6 +6,7 @@
 mod common;
 
 use common::timeline::Timeline;
+use common::wait_for;
 use mauved::alert::AlertChange;
 
 /// Monday 2026-11-23 08:00 UTC.
@@ -550,11 +551,28 @@ notify = [{ who = ["hank"] }]
     );
     t.raise("web1", "disk");
     t.want(&[("hank", "email", &["raised disk"])]);
-    let history = t.d().history("web1", "disk");
-    let results: Vec<(Option<&str>, Option<&str>)> = history
+    // A delivery's history line is written once its notifier's queue is
+    // empty, just after the message left it: wait for that line.
+    let results: Vec<(Option<String>, Option<String>)> = wait_for(
+        std::time::Duration::from_secs(10),
+        "the delivered line",
+        || {
+            let lines: Vec<_> = t
+                .d()
+                .history("web1", "disk")
+                .into_iter()
+                .filter(|h| h.kind == "notification")
+                .map(|h| (h.notifier, h.result))
+                .collect();
+            lines
+                .iter()
+                .any(|(_, result)| result.as_deref() == Some("delivered"))
+                .then_some(lines)
+        },
+    );
+    let results: Vec<(Option<&str>, Option<&str>)> = results
         .iter()
-        .filter(|h| h.kind == "notification")
-        .map(|h| (h.notifier.as_deref(), h.result.as_deref()))
+        .map(|(n, r)| (n.as_deref(), r.as_deref()))
         .collect();
     assert_eq!(
         results,
