@@ -600,5 +600,48 @@ fn overwrite_if_given(field: &mut String, given: &Option<String>) {
     }
 }
 
+/// How pressing an alert group's alerts are: it picks each person's notifiers.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Low,
+    #[default]
+    Normal,
+    Urgent,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Urgent => "urgent",
+            Level::Normal => "normal",
+            Level::Low => "low",
+        }
+    }
+
+    pub fn from_i32(n: i32) -> Level {
+        match n {
+            2 => Level::Urgent,
+            0 => Level::Low,
+            _ => Level::Normal,
+        }
+    }
+
+    pub fn as_i32(self) -> i32 {
+        self as i32
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -81,7 +81,7 @@ pub async fn start_with(
     .with_context(|| format!("opening the store at {}", config.store.path.display()))?
     .keeping_free(config.store.min_free_mib * 1024 * 1024);
     let store = Arc::new(store);
-    let index = load_index(&store, &metrics, config.store.max_alerts)?;
+    let index = index::load(&store, &metrics, config.store.max_alerts)?;
     let index = Arc::new(RwLock::new(index));
     warn_orphan_queues(&store, config)?;
 
@@ -264,40 +264,6 @@ pub async fn run(
     shutdown.await;
     tracing::info!("shutting down");
     running.stop().await
-}
-
-/// Builds the in-memory index from the stored records (the due index with
-/// it) and seeds the gauges.
-pub(crate) fn load_index(
-    store: &Store,
-    metrics: &Metrics,
-    max_alerts: usize,
-) -> anyhow::Result<Index> {
-    let started = std::time::Instant::now();
-    let mut details = std::collections::HashMap::new();
-    for item in store.details() {
-        let (key, detail) = item.context("reading the stored details")?;
-        details.insert(key, index::detail_hash(&detail));
-    }
-    // What is stored stays, even over a lowered limit.
-    let mut index = Index::new(usize::MAX);
-    for bucket in store.buckets() {
-        let (bucket, alerts) = bucket.context("reading the stored alerts")?;
-        for (key, record) in alerts {
-            metrics.alert_moved(None, record.state());
-            let detail = details.get(&key).copied().unwrap_or(0);
-            index
-                .insert_in(&key, &record, detail, bucket)
-                .context("loading the stored alerts")?;
-        }
-    }
-    index.set_limit(max_alerts);
-    tracing::info!(
-        alerts = index.len(),
-        took_ms = started.elapsed().as_millis() as u64,
-        "alerts loaded"
-    );
-    Ok(index)
 }
 
 /// Removes history older than `keep_s`, at start and then hourly, and says

@@ -17,6 +17,7 @@ use crate::alert::{UnixSecs, Update};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::scheduler::{self, SchedulerHandle};
+use crate::throttle::LogLimiter;
 use crate::wire;
 
 /// Largest number of datagrams handed to the writer at once.
@@ -97,39 +98,6 @@ impl Dedup {
         updates.retain(|u| self.first_sighting(u.transmission_id, u.received_at));
         let dropped = (before - updates.len()) as u64;
         metrics.packets_duplicate.inc_by(dropped);
-    }
-}
-
-/// Log lines about bad input are limited to a few per second, so a flood of
-/// garbage cannot flood the log as well; the counters still count everything.
-pub struct LogLimiter {
-    second: UnixSecs,
-    lines: u32,
-}
-
-impl LogLimiter {
-    const PER_SECOND: u32 = 10;
-
-    pub fn new() -> Self {
-        LogLimiter {
-            second: 0,
-            lines: 0,
-        }
-    }
-
-    pub fn allow(&mut self, now: UnixSecs) -> bool {
-        if now != self.second {
-            self.second = now;
-            self.lines = 0;
-        }
-        self.lines += 1;
-        self.lines <= Self::PER_SECOND
-    }
-}
-
-impl Default for LogLimiter {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -430,13 +398,5 @@ mod tests {
         // Recent ids are still recognised.
         assert!(!dedup.first_sighting(100_000, 1001));
         assert!(!dedup.first_sighting(99_800, 1001));
-    }
-
-    #[test]
-    fn the_log_limiter_allows_a_few_lines_a_second() {
-        let mut limiter = LogLimiter::new();
-        let allowed = (0..100).filter(|_| limiter.allow(5)).count();
-        assert_eq!(allowed, LogLimiter::PER_SECOND as usize);
-        assert!(limiter.allow(6));
     }
 }

@@ -12,6 +12,13 @@
 //! programs; [`clock`] is the time every stage is given; [`config`] and
 //! [`metrics`] serve them all; [`daemon`] wires them together. [`send`] is
 //! the sending side (the `mauvesend` binary and the load tool are built on it).
+//!
+//! The modules in layers, leaves first; a module uses only modules of lower
+//! layers (`tests/layers.rs` checks it, with the few upward uses still being
+//! removed listed there): [`alert`]; [`clock`], [`timespec`], [`throttle`];
+//! [`wire`], [`view`], [`config`]; [`events`], [`send`], [`routing`];
+//! [`store`], [`metrics`]; [`index`]; [`scheduler`], [`notify`]; [`ingest`];
+//! [`heartbeat`], [`http`]; [`daemon`].
 
 pub mod alert;
 pub mod clock;
@@ -28,6 +35,7 @@ pub mod routing;
 pub mod scheduler;
 pub mod send;
 pub mod store;
+pub mod throttle;
 pub mod timespec;
 pub mod view;
 pub mod wire;

@@ -2,9 +2,11 @@
 //! ChromeDriver (WebDriver) by fantoccini. `.ci/run` installs both. The test
 //! starts mauved, sends alerts, opens the page, sees a raised alert, logs in,
 //! acknowledges it with a click, sees it move to acknowledged, opens its own
-//! page, sees the history line, and checks that a `<script>`/`onerror`
-//! payload in `detail` neither ran nor survived. Screenshots at 1280 and
-//! 400 px wide are kept in `target/screenshots/`.
+//! page, sees the history line, checks that a `<script>`/`onerror`
+//! payload in `detail` neither ran nor survived, then acts from another
+//! alert's own page (a note, an acknowledgement). Every step finds its
+//! element again if the page's live refresh replaced it. Screenshots at 1280
+//! and 400 px wide are kept in `target/screenshots/`.
 
 mod common;
 
@@ -80,22 +82,37 @@ async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
         .expect("a Chromium session through chromedriver")
 }
 
+/// Does `op` on the element `css` finds, again if the page's live refresh
+/// (every 15 s) replaced the element between finding and acting.
+async fn on<T, F, Fut>(c: &Client, css: &str, op: F) -> T
+where
+    F: Fn(fantoccini::elements::Element) -> Fut,
+    Fut: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+{
+    let mut last = String::new();
+    for _ in 0..20 {
+        let found = c.wait().for_element(Locator::Css(css)).await.unwrap();
+        match op(found).await {
+            Ok(value) => return value,
+            Err(err) if format!("{err:?}").contains("StaleElementReference") => {
+                last = format!("{err}");
+            }
+            Err(err) => panic!("{css}: {err}"),
+        }
+    }
+    panic!("{css} kept being replaced: {last}");
+}
+
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    on(c, css, |e| async move { e.click().await.map(|_| ()) }).await
 }
 
 async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    on(c, css, |e| async move { e.text().await }).await
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    on(c, css, |e| async move { e.send_keys(text).await }).await
 }
 
 /// Waits until the element's text holds `want` (the page reloads after a
@@ -162,8 +179,7 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
     let base = format!("http://{}", d.http);
     c.set_window_size(1280, 900).await.unwrap();
     c.goto(&format!("{base}/")).await.unwrap();
-    let raised = c.find(Locator::Css("section.raised")).await.unwrap();
-    let text = raised.text().await.unwrap();
+    let text = text_of(&c, "section.raised").await;
     assert!(
         text.contains("web1.example.com") && text.contains("disk / is 97% full"),
         "{text}"
@@ -178,24 +194,9 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
     screenshot(&c, "page-1280.png").await;
 
     // Log in.
-    c.find(Locator::LinkText("log in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("input[name=name]"))
-        .await
-        .unwrap()
-        .send_keys("alice")
-        .await
-        .unwrap();
-    c.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys("correct horse")
-        .await
-        .unwrap();
+    click(&c, "a[href='/login']").await;
+    type_into(&c, "input[name=name]", "alice").await;
+    type_into(&c, "input[name=password]", "correct horse").await;
     click(&c, "form.login button").await;
     c.wait()
         .for_element(Locator::Css("header .who form"))
@@ -205,12 +206,7 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
     // Select the alert and acknowledge it for an hour.
     click(&c, "input[name=alert][value='web1/disk']").await;
     click(&c, "#actions button[value=acknowledge]").await;
-    let acked = c
-        .wait()
-        .for_element(Locator::Css("section.acknowledged tr.alert"))
-        .await
-        .unwrap();
-    let acked_text = acked.text().await.unwrap();
+    let acked_text = text_of(&c, "section.acknowledged tr.alert").await;
     assert!(
         acked_text.contains("disk") && acked_text.contains("by alice"),
         "{acked_text}"
@@ -223,19 +219,13 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
 
     // Its own page: the history line, the detail cleaned.
     click(&c, "a[href='/alerts/web1/disk']").await;
-    let history = c
-        .wait()
-        .for_element(Locator::Css("table.history"))
-        .await
-        .unwrap();
-    let lines = history.text().await.unwrap();
+    let lines = text_of(&c, "table.history").await;
     assert!(
         lines.contains("ACKNOWLEDGED until") && lines.contains("by alice"),
         "{lines}"
     );
-    let detail = c.find(Locator::Css(".detail b")).await.unwrap();
     assert_eq!(
-        detail.text().await.unwrap(),
+        text_of(&c, ".detail b").await,
         "bold",
         "harmless markup is kept"
     );
@@ -264,12 +254,7 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
         serde_json::json!([[format!("web1/{long_id}")]]),
         "the page's one form names its alert"
     );
-    c.find(Locator::Css("input[name=text]"))
-        .await
-        .unwrap()
-        .send_keys("looking at the long one")
-        .await
-        .unwrap();
+    type_into(&c, "input[name=text]", "looking at the long one").await;
     click(&c, "button[value=note]").await;
     wait_text(&c, "table.history", "looking at the long one").await;
     click(&c, "button[value=acknowledge]").await;
@@ -315,10 +300,7 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(appeared, "the page refreshed itself with the new alert");
-    let still = c.find(Locator::Css(&pick)).await.unwrap();
-    assert!(
-        still.prop("checked").await.unwrap().as_deref() == Some("true"),
-        "the selection survived"
-    );
+    let checked = on(&c, &pick, |e| async move { e.prop("checked").await }).await;
+    assert!(checked.as_deref() == Some("true"), "the selection survived");
     c.close().await.unwrap();
 }

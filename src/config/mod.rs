@@ -15,8 +15,8 @@ use serde::Deserialize;
 mod oncall;
 
 pub use self::oncall::{
-    built_in_windows, local_time, AlertGroup, Away, Level, Match, NotifyClause, Oncall, Override,
-    Person, RateLimit, RotationSpec, Secs, WindowSpec,
+    built_in_windows, local_time, AlertGroup, Away, Match, NotifyClause, Oncall, Override, Person,
+    RateLimit, RotationSpec, Secs, WindowSpec,
 };
 
 /// The configuration used when no `--config` is given.

@@ -12,6 +12,7 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 use super::Config;
+use crate::alert::Level;
 
 /// A length of time, read from `"90s"`, `"15m"`, `"1h30m"`, `"2d"`, `"1w"`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -221,40 +222,6 @@ pub struct Override {
     pub who: String,
     pub from: String,
     pub until: String,
-}
-
-/// How pressing an alert group's alerts are: it picks each person's notifiers.
-#[derive(
-    Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq, PartialOrd, Ord,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Low,
-    #[default]
-    Normal,
-    Urgent,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Urgent => "urgent",
-            Level::Normal => "normal",
-            Level::Low => "low",
-        }
-    }
-
-    pub fn from_i32(n: i32) -> Level {
-        match n {
-            2 => Level::Urgent,
-            0 => Level::Low,
-            _ => Level::Normal,
-        }
-    }
-
-    pub fn as_i32(self) -> i32 {
-        self as i32
-    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]

@@ -15,10 +15,9 @@ use serde::Serialize;
 
 use super::auth::{self, Session};
 use super::{actions, ApiError, Principal, Shared};
+use crate::alert::Level;
 use crate::alert::{AlertKey, Record, State, UnixSecs};
-use crate::config::Level;
 use crate::index::SlotId;
-use crate::scheduler::Action;
 
 /// Rows shown at most per section (the API pages through everything).
 const MAX_ROWS: usize = 500;
@@ -514,7 +513,7 @@ pub async fn act(
     let by_field = field("by")
         .map(str::to_owned)
         .filter(|b| !b.trim().is_empty());
-    let body = actions::Body {
+    let mut body = actions::Body {
         by: if principal.0.is_some() {
             None
         } else {
@@ -524,46 +523,42 @@ pub async fn act(
     };
     let by = actions::author(&body, principal.0.as_deref())?;
     let now = http.clock.now();
-    let hour = 3600;
-    let action = match field("action").unwrap_or_default() {
-        "acknowledge" => Action::Acknowledge { until: now + hour },
-        "acknowledge-4h" => Action::Acknowledge {
-            until: now + 4 * hour,
-        },
-        "acknowledge-tomorrow" => Action::Acknowledge {
-            until: next_local(now, 9, &http.routing.calendar.zone),
-        },
+    // The page's buttons are the API's actions with a length picked for a
+    // person in a hurry: one parser serves both.
+    const HOUR: u64 = 3600;
+    let name = match field("action").unwrap_or_default() {
+        "acknowledge" => {
+            body.for_s = Some(HOUR);
+            "acknowledge"
+        }
+        "acknowledge-4h" => {
+            body.for_s = Some(4 * HOUR);
+            "acknowledge"
+        }
+        "acknowledge-tomorrow" => {
+            body.until = Some(next_local(now, 9, &http.routing.calendar.zone));
+            "acknowledge"
+        }
         "acknowledge-working" => {
-            let working = http
-                .routing
-                .working
-                .clone()
-                .unwrap_or_else(crate::routing::windows::Window::always);
-            Action::Acknowledge {
-                until: working
-                    .after_open_time(now, 8 * hour, &http.routing.calendar)
-                    .unwrap_or(now + 8 * hour),
-            }
+            body.for_working_hours = Some(8);
+            "acknowledge"
         }
-        "unacknowledge" => Action::Unacknowledge,
-        "clear" => Action::Clear,
-        "raise" => Action::Raise,
-        "suppress" => Action::Suppress { until: now + hour },
-        "unsuppress" => Action::Unsuppress,
-        "forget" => Action::Forget,
+        "suppress" => {
+            body.for_s = Some(HOUR);
+            "suppress"
+        }
         "note" => {
-            let text = field("text").unwrap_or_default().trim().to_owned();
-            if text.is_empty() {
-                return Err(ApiError::bad_request("text: a note needs text"));
-            }
-            Action::Note { text }
+            body.text = Some(field("text").unwrap_or_default().to_owned());
+            "note"
         }
+        name @ ("unacknowledge" | "clear" | "raise" | "unsuppress" | "forget") => name,
         other => {
             return Err(ApiError::bad_request(format!(
                 "action: {other:?} is not one of the page's actions"
             )))
         }
     };
+    let action = actions::action(name, &body, now, &http.routing)?;
     let keys: Vec<AlertKey> = form
         .iter()
         .filter(|(k, _)| k == "alert")

@@ -19,12 +19,13 @@ mod sources;
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;
 
+use anyhow::Context as _;
 use hashbrown::HashTable;
 
 use self::sources::Sources;
-
 use crate::alert::{AlertKey, Record, UnixSecs};
-use crate::store::BUCKET_SIZE;
+use crate::metrics::Metrics;
+use crate::store::{Store, BUCKET_SIZE};
 
 /// The position of an alert in the index; stable for the alert's life.
 pub type SlotId = u32;
@@ -524,6 +525,36 @@ impl Index {
             .map(|(i, _)| i as SlotId)
             .collect()
     }
+}
+
+/// Builds the in-memory index from the stored records (the due index with
+/// it) and seeds the gauges.
+pub fn load(store: &Store, metrics: &Metrics, max_alerts: usize) -> anyhow::Result<Index> {
+    let started = std::time::Instant::now();
+    let mut details = std::collections::HashMap::new();
+    for item in store.details() {
+        let (key, detail) = item.context("reading the stored details")?;
+        details.insert(key, detail_hash(&detail));
+    }
+    // What is stored stays, even over a lowered limit.
+    let mut index = Index::new(usize::MAX);
+    for bucket in store.buckets() {
+        let (bucket, alerts) = bucket.context("reading the stored alerts")?;
+        for (key, record) in alerts {
+            metrics.alert_moved(None, record.state());
+            let detail = details.get(&key).copied().unwrap_or(0);
+            index
+                .insert_in(&key, &record, detail, bucket)
+                .context("loading the stored alerts")?;
+        }
+    }
+    index.set_limit(max_alerts);
+    tracing::info!(
+        alerts = index.len(),
+        took_ms = started.elapsed().as_millis() as u64,
+        "alerts loaded"
+    );
+    Ok(index)
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! been checked, its short text, and the JSON document notifiers pass on
 //! (`operations.md` §5).
 
+use crate::alert::Level;
 use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
-use crate::config::Level;
 use crate::store::Notification;
 use crate::view::AlertView;
 

@@ -22,8 +22,9 @@ use std::collections::BTreeMap;
 pub use self::matching::{Cidr, Matcher};
 use self::rotation::{OnCall, Rotation};
 use self::windows::{Calendar, Window};
+use crate::alert::Level;
 use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
-use crate::config::{AlertGroup, Config, Level, Person};
+use crate::config::{AlertGroup, Config, Person};
 
 /// Who is told of an alert, and how (`mauved route`).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]

@@ -19,8 +19,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use prost::Message as _;
 
 use super::{Group, Route, Router};
+use crate::alert::Level;
 use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
-use crate::config::Level;
 use crate::store::{self, Event, HistoryEntry, Hop, Notification};
 
 /// How long a deferred clause waits before looking again when no window

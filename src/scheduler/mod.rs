@@ -33,10 +33,10 @@ use self::writer::{Done, Job, Writer};
 use crate::alert::{self, AlertKey, EventKind, Record, TickTime, Transition, UnixSecs, Update};
 use crate::clock::Clock;
 use crate::index::{self, Index, SlotId};
-use crate::ingest::LogLimiter;
 use crate::metrics::Metrics;
 use crate::routing::pager::{Effects, Pager};
 use crate::store::{Batch, HistoryEntry, Store, StoreError};
+use crate::throttle::LogLimiter;
 use crate::wire::AlertError;
 
 /// Most commands taken before timers and writes are looked at again.

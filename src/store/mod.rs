@@ -150,7 +150,7 @@ pub struct Notification {
     /// The person it is for (with alert groups).
     #[prost(string, optional, tag = "8")]
     pub person: Option<String>,
-    /// The alert group's level (`config::Level` as a number).
+    /// The alert group's level (`alert::Level` as a number).
     #[prost(int32, optional, tag = "9")]
     pub level: Option<i32>,
     /// Further events in the same message (storm batching), after the first.
