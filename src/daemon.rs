@@ -177,7 +177,7 @@ pub async fn start_with(
             .listen
             .allow_sources
             .iter()
-            .filter_map(|r| crate::routing::Cidr::parse(r).ok())
+            .filter_map(|r| crate::config::Cidr::parse(r).ok())
             .collect(),
     );
     sink.max_packets_per_source = config.listen.max_packets_per_source;

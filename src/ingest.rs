@@ -110,7 +110,7 @@ pub struct Sink {
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     /// UDP senders allowed (`listen.allow_sources`); empty: anyone.
-    pub allow: Arc<Vec<crate::routing::Cidr>>,
+    pub allow: Arc<Vec<crate::config::Cidr>>,
     /// Packets a second one sender address may send; 0: no limit.
     pub max_packets_per_source: u64,
 }

@@ -13,11 +13,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod oncall;
+mod values;
 
 pub use self::oncall::{
     built_in_windows, local_time, AlertGroup, Away, Match, NotifyClause, Oncall, Override, Person,
     RateLimit, RotationSpec, Secs, WindowSpec,
 };
+pub use self::values::{split_host_port, Cidr};
 
 /// The configuration used when no `--config` is given.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -461,7 +463,7 @@ impl Config {
             fail("listen.udp", "needs at least one address");
         }
         for (i, range) in self.listen.allow_sources.iter().enumerate() {
-            if let Err(why) = crate::routing::Cidr::parse(range) {
+            if let Err(why) = Cidr::parse(range) {
                 fail(&format!("listen.allow_sources[{i}]"), &why);
             }
         }
@@ -592,7 +594,7 @@ impl Config {
                     timeout_s,
                     ..
                 } => {
-                    if crate::notify::smtp::split_server(server).is_none() {
+                    if split_host_port(server).is_none() {
                         fail(&key("server"), &format!("{server:?} is not host:port"));
                     }
                     if from.parse::<lettre::message::Mailbox>().is_err() {

@@ -22,14 +22,6 @@ pub struct SmtpNotifier {
     pub from: String,
 }
 
-/// `host:port` split, the port a number.
-pub fn split_server(server: &str) -> Option<(&str, u16)> {
-    let (host, port) = server.rsplit_once(':')?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    (!host.is_empty()).then_some(())?;
-    Some((host, port.parse().ok()?))
-}
-
 impl SmtpNotifier {
     pub fn new(
         server: &str,
@@ -39,8 +31,8 @@ impl SmtpNotifier {
         timeout: Duration,
     ) -> SmtpNotifier {
         let transport = (|| {
-            let (host, port) =
-                split_server(server).ok_or_else(|| format!("{server:?} is not host:port"))?;
+            let (host, port) = crate::config::split_host_port(server)
+                .ok_or_else(|| format!("{server:?} is not host:port"))?;
             let mut builder = if starttls {
                 AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
                     .map_err(|e| e.to_string())?
@@ -200,13 +192,5 @@ mod tests {
         );
         assert!(body.contains("sda1\n  sda2"), "{body}");
         assert!(!body.contains("<li>"), "{body}");
-    }
-
-    #[test]
-    fn servers_are_host_and_port() {
-        assert_eq!(split_server("127.0.0.1:25"), Some(("127.0.0.1", 25)));
-        assert_eq!(split_server("[::1]:2525"), Some(("::1", 2525)));
-        assert_eq!(split_server("mail.example.com"), None);
-        assert_eq!(split_server(":25"), None);
     }
 }

@@ -10,7 +10,7 @@
 use std::net::IpAddr;
 
 use crate::alert::{AlertKey, Record};
-use crate::config::Match;
+use crate::config::{Cidr, Match};
 
 /// One compiled `match` item. A glob is compiled to a regex too: the
 /// `regex` crate matches in time linear in the value, whatever the pattern,
@@ -18,7 +18,7 @@ use crate::config::Match;
 #[derive(Clone, Debug)]
 enum Item {
     Regex(regex::Regex),
-    Cidr(IpAddr, u8),
+    Cidr(Cidr),
 }
 
 impl Item {
@@ -30,13 +30,9 @@ impl Item {
                     .map_err(|err| format!("{text:?} is not a valid regex: {err}"));
             }
         }
-        if let Some((addr, bits)) = text.split_once('/') {
-            if let Ok(addr) = addr.parse::<IpAddr>() {
-                let max = if addr.is_ipv4() { 32 } else { 128 };
-                return match bits.parse::<u8>() {
-                    Ok(bits) if bits <= max => Ok(Item::Cidr(addr, bits)),
-                    _ => Err(format!("{text:?}: a CIDR prefix is 0 to {max} bits")),
-                };
+        if let Some((addr, _)) = text.split_once('/') {
+            if addr.parse::<IpAddr>().is_ok() {
+                return Cidr::parse(text).map(Item::Cidr);
             }
         }
         glob_regex(text)
@@ -47,57 +43,8 @@ impl Item {
     fn holds(&self, value: &str) -> bool {
         match self {
             Item::Regex(regex) => regex.is_match(value),
-            Item::Cidr(net, bits) => value
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| in_cidr(ip.to_canonical(), *net, *bits)),
+            Item::Cidr(range) => value.parse::<IpAddr>().is_ok_and(|ip| range.contains(ip)),
         }
-    }
-}
-
-/// An address range (`10.0.0.0/8`, `::1/128`, or one address).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
-    net: IpAddr,
-    bits: u8,
-}
-
-impl Cidr {
-    pub fn parse(text: &str) -> Result<Cidr, String> {
-        let bad = || format!("{text:?} is not an address range such as \"10.0.0.0/8\" or \"::1\"");
-        let (addr, bits) = match text.split_once('/') {
-            Some((addr, bits)) => (addr, Some(bits)),
-            None => (text, None),
-        };
-        let net: IpAddr = addr.trim().parse().map_err(|_| bad())?;
-        let max = if net.is_ipv4() { 32 } else { 128 };
-        let bits = match bits {
-            Some(bits) => bits
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|&b| b <= max)
-                .ok_or_else(bad)?,
-            None => max,
-        };
-        Ok(Cidr { net, bits })
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        in_cidr(ip.to_canonical(), self.net, self.bits)
-    }
-}
-
-fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
-    let prefix = |a: u128, b: u128, width: u32| {
-        let shift = width - u32::from(bits);
-        shift >= width || (a >> shift) == (b >> shift)
-    };
-    match (ip, net) {
-        (IpAddr::V4(ip), IpAddr::V4(net)) => {
-            prefix(u128::from(u32::from(ip)), u128::from(u32::from(net)), 32)
-        }
-        (IpAddr::V6(ip), IpAddr::V6(net)) => prefix(u128::from(ip), u128::from(net), 128),
-        _ => false,
     }
 }
 

@@ -19,7 +19,7 @@ pub mod windows;
 
 use std::collections::BTreeMap;
 
-pub use self::matching::{Cidr, Matcher};
+pub use self::matching::Matcher;
 use self::rotation::{OnCall, Rotation};
 use self::windows::{Calendar, Window};
 use crate::alert::Level;
