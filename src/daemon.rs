@@ -169,18 +169,9 @@ pub async fn start_with(
         handle.clone(),
         metrics.clone(),
         clock.clone(),
+        &config.listen,
         config.server.transmission_cache_s,
     );
-    let mut sink = sink;
-    sink.allow = Arc::new(
-        config
-            .listen
-            .allow_sources
-            .iter()
-            .filter_map(|r| crate::config::Cidr::parse(r).ok())
-            .collect(),
-    );
-    sink.max_packets_per_source = config.listen.max_packets_per_source;
     let mut udp = Vec::new();
     for socket in sockets {
         let local = socket.local_addr()?;
@@ -190,18 +181,16 @@ pub async fn start_with(
     }
     let http = tcp.local_addr()?;
     tracing::info!(addr = %http, "HTTP listening");
-    let mut state = Http::new(
+    let state = Http::new(
         store.clone(),
         index.clone(),
         metrics.clone(),
         sink,
         clock,
-        config.http.max_body_bytes,
+        config,
+        http_router,
+        health,
     );
-    state.routing = http_router;
-    state.auth = crate::http::auth::Auth::new(&config.http);
-    state.notifier_health = health;
-    state.degraded_after_s = config.delivery.degraded_after.0;
     let state = Arc::new(state);
     tasks.spawn(http::serve(
         tcp,

@@ -106,20 +106,24 @@ impl Dedup {
 #[derive(Clone)]
 pub struct Sink {
     pub scheduler: SchedulerHandle,
-    pub dedup: Arc<Mutex<Dedup>>,
+    dedup: Arc<Mutex<Dedup>>,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     /// UDP senders allowed (`listen.allow_sources`); empty: anyone.
-    pub allow: Arc<Vec<crate::config::Cidr>>,
+    allow: Arc<Vec<crate::config::Cidr>>,
     /// Packets a second one sender address may send; 0: no limit.
-    pub max_packets_per_source: u64,
+    max_packets_per_source: u64,
 }
 
 impl Sink {
+    /// The sink for `listen`'s senders (its allow list and rate limit are
+    /// taken here, so no listener can be started without them), remembering
+    /// transmission ids for `dedup_s`.
     pub fn new(
         scheduler: SchedulerHandle,
         metrics: Arc<Metrics>,
         clock: Clock,
+        listen: &crate::config::Listen,
         dedup_s: u64,
     ) -> Self {
         Sink {
@@ -127,8 +131,8 @@ impl Sink {
             dedup: Arc::new(Mutex::new(Dedup::new(dedup_s))),
             metrics,
             clock,
-            allow: Arc::default(),
-            max_packets_per_source: 0,
+            allow: Arc::new(listen.allow_sources.clone()),
+            max_packets_per_source: listen.max_packets_per_source,
         }
     }
 

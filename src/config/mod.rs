@@ -117,7 +117,7 @@ pub struct Listen {
     #[serde(deserialize_with = "one_addr")]
     pub http: SocketAddr,
     /// Address ranges UDP packets are taken from; empty: from anyone.
-    pub allow_sources: Vec<String>,
+    pub allow_sources: Vec<Cidr>,
     /// Packets a second one sender address may send; 0: no limit.
     pub max_packets_per_source: u64,
 }
@@ -462,11 +462,6 @@ impl Config {
         if self.listen.udp.is_empty() {
             fail("listen.udp", "needs at least one address");
         }
-        for (i, range) in self.listen.allow_sources.iter().enumerate() {
-            if let Err(why) = Cidr::parse(range) {
-                fail(&format!("listen.allow_sources[{i}]"), &why);
-            }
-        }
         if self.store.path.as_os_str().is_empty() {
             fail("store.path", "must not be empty");
         }
@@ -750,6 +745,11 @@ mod tests {
         assert!(error(empty_command).contains("notifier[0].command"));
         assert!(error("[[notifier]]\nname = \"a\"\nkind = \"pager\"").contains("pager"));
         assert!(error("[store").starts_with("t.toml:"));
+        let range = error("[listen]\nallow_sources = [\"10.0.0.0/8\", \"web1\"]");
+        assert!(
+            range.contains("allow_sources") && range.contains("\"web1\" is not an address range"),
+            "{range}"
+        );
     }
 
     #[test]

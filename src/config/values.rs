@@ -10,6 +10,15 @@ pub struct Cidr {
     bits: u8,
 }
 
+/// Read from a string such as `"10.0.0.0/8"`; a bad one is an error at
+/// its key (`listen.allow_sources`, element 1: …) as the file is read.
+impl<'de> serde::Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Cidr, D::Error> {
+        let text = String::deserialize(d)?;
+        Cidr::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl Cidr {
     pub fn parse(text: &str) -> Result<Cidr, String> {
         let bad = || format!("{text:?} is not an address range such as \"10.0.0.0/8\" or \"::1\"");

@@ -66,7 +66,7 @@ pub struct Http {
     /// Rotations and windows, for `GET /api/oncall`.
     pub routing: crate::routing::Router,
     /// Users, tokens and sessions.
-    pub auth: auth::Auth,
+    pub(crate) auth: auth::Auth,
     /// Notifiers failing every attempt, and how long before that is "degraded".
     pub notifier_health: Arc<crate::notify::Health>,
     pub degraded_after_s: u64,
@@ -74,13 +74,18 @@ pub struct Http {
 }
 
 impl Http {
+    /// What the handlers share; who may act comes from `config.http` here,
+    /// so no server can be built without its users and tokens.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<Store>,
         index: Arc<RwLock<Index>>,
         metrics: Arc<Metrics>,
         sink: Sink,
         clock: Clock,
-        max_body_bytes: usize,
+        config: &crate::config::Config,
+        routing: crate::routing::Router,
+        notifier_health: Arc<crate::notify::Health>,
     ) -> Self {
         Http {
             store,
@@ -89,11 +94,11 @@ impl Http {
             scheduler: sink.scheduler.clone(),
             sink,
             clock,
-            max_body_bytes,
-            routing: crate::routing::Router::default(),
-            auth: auth::Auth::default(),
-            notifier_health: Arc::default(),
-            degraded_after_s: 600,
+            max_body_bytes: config.http.max_body_bytes,
+            routing,
+            auth: auth::Auth::new(&config.http),
+            notifier_health,
+            degraded_after_s: config.delivery.degraded_after.0,
             pages: page::Pages::new(),
         }
     }
