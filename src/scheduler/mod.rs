@@ -747,61 +747,37 @@ impl Run {
             return;
         }
         self.budget -= buckets.len() as f64;
-        let batch = {
+        // The buckets' records are read by the writer, off this thread; the
+        // rest goes with urgent changes only.
+        let (batch, waiting) = if urgent_due {
             let shared = self.s.index.clone();
             let index = shared.read().unwrap_or_else(|e| e.into_inner());
-            let details = if urgent_due {
-                self.dirty.take_details()
-            } else {
-                Vec::new()
-            };
-            // The buckets' records are read by the writer, off this thread.
-            Batch {
+            let dirty = &mut self.dirty;
+            let details = dirty.take_details();
+            let batch = Batch {
                 buckets: Vec::new(),
-                messages: if urgent_due {
-                    std::mem::take(&mut self.dirty.messages)
-                } else {
-                    Vec::new()
-                },
-                // Removals first: an alert forgotten and sent again
-                // since the last write keeps its new detail.
-                details: if urgent_due {
-                    std::mem::take(&mut self.dirty.forgotten)
-                } else {
-                    Vec::new()
-                }
-                .into_iter()
-                .map(|key| (key, Arc::from("")))
-                .chain(
-                    details
-                        .into_iter()
-                        .map(|(s, detail)| (index.key(s), detail)),
-                )
-                .collect(),
-                paging: if urgent_due {
-                    std::mem::take(&mut self.dirty.paging)
-                } else {
-                    Vec::new()
-                },
-                history: if urgent_due {
-                    std::mem::take(&mut self.dirty.history)
-                        .into_iter()
-                        .map(|(key, entry)| {
-                            let bucket = index
-                                .find(&key.source, &key.id)
-                                .map_or(u32::MAX, |s| index.bucket_of(s));
-                            (bucket, key, entry)
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                },
-            }
-        };
-        let waiting = if urgent_due {
-            std::mem::take(&mut self.dirty.waiting)
+                messages: std::mem::take(&mut dirty.messages),
+                // Removals first: an alert forgotten and sent again since
+                // the last write keeps its new detail.
+                details: std::mem::take(&mut dirty.forgotten)
+                    .into_iter()
+                    .map(|key| (key, Arc::from("")))
+                    .chain(details.into_iter().map(|(s, d)| (index.key(s), d)))
+                    .collect(),
+                paging: std::mem::take(&mut dirty.paging),
+                history: std::mem::take(&mut dirty.history)
+                    .into_iter()
+                    .map(|(key, entry)| {
+                        let bucket = index
+                            .find(&key.source, &key.id)
+                            .map_or(u32::MAX, |s| index.bucket_of(s));
+                        (bucket, key, entry)
+                    })
+                    .collect(),
+            };
+            (batch, std::mem::take(&mut dirty.waiting))
         } else {
-            Vec::new()
+            (Batch::default(), Vec::new())
         };
         if urgent_due {
             self.last_urgent_ms = now_ms;
