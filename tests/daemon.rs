@@ -385,11 +385,10 @@ fn a_serve_that_cannot_bind_leaves_no_data_directory_behind() {
     assert!(!data.exists(), "no data directory was created");
 }
 
-#[test]
-fn an_alert_is_routed_to_the_person_its_group_names() {
-    let dir = tempfile::tempdir().unwrap();
-    let pages = dir.path().join("pages.txt");
-    let config = format!(
+/// A pager notifier that appends "ADDRESS SOURCE/ID" lines to `pages`, and
+/// one urgent group (`matches`, a TOML inline table's inside) for alice.
+fn paging_alice(pages: &std::path::Path, matches: &str) -> String {
+    format!(
         r#"
 [[notifier]]
 name = "pager"
@@ -403,14 +402,21 @@ pager = "alice-pager"
 pager = "bob-pager"
 
 [[alert_group]]
-name = "web"
+name = "paged"
 level = "urgent"
-match = {{ source = ["web*"] }}
+match = {{ {matches} }}
   [[alert_group.notify]]
   who = ["alice"]
 "#,
         pages.display()
-    );
+    )
+}
+
+#[test]
+fn an_alert_is_routed_to_the_person_its_group_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("pages.txt");
+    let config = paging_alice(&pages, r#"source = ["web*"]"#);
     let d = Daemon::start(dir.path(), &config);
     d.send(&packet(
         1,
@@ -445,25 +451,7 @@ match = {{ source = ["web*"] }}
 fn an_id_made_to_stall_a_glob_freezes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let pages = dir.path().join("pages.txt");
-    let config = format!(
-        r#"
-[[notifier]]
-name = "pager"
-kind = "command"
-command = ["sh", "-c", "echo \"$MAUVE_TO $MAUVE_ID\" >> '{}'"]
-
-[person.alice]
-pager = "alice-pager"
-
-[[alert_group]]
-name = "trap"
-level = "urgent"
-match = {{ id = ["**a**a**a**a**a**a**a**a**a**b"] }}
-  [[alert_group.notify]]
-  who = ["alice"]
-"#,
-        pages.display()
-    );
+    let config = paging_alice(&pages, r#"id = ["**a**a**a**a**a**a**a**a**a**b"]"#);
     let d = Daemon::start(dir.path(), &config);
     // A backtracking matcher spends years on this id; then nothing after
     // it is applied and /health does not answer.
@@ -497,7 +485,7 @@ match = {{ id = ["**a**a**a**a**a**a**a**a**a**b"] }}
     assert_eq!(d.get("/health").0, 200);
     assert_eq!(
         std::fs::read_to_string(&pages).unwrap(),
-        format!("alice-pager {ab}\n"),
+        format!("alice-pager web1/{ab}\n"),
         "only the id that matches the group is routed"
     );
     assert!(d.stop().success(), "SIGTERM stops it");
