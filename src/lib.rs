@@ -36,6 +36,7 @@ pub mod scheduler;
 pub mod send;
 pub mod store;
 pub mod throttle;
+pub mod timefmt;
 pub mod timespec;
 pub mod view;
 pub mod wire;

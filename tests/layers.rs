@@ -9,7 +9,7 @@ use std::path::Path;
 
 const LAYERS: &[&[&str]] = &[
     &["alert"],
-    &["clock", "timespec", "throttle"],
+    &["clock", "timespec", "timefmt", "throttle"],
     &["wire", "view", "config"],
     &["events", "send", "routing"],
     &["store", "metrics"],

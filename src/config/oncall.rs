@@ -484,6 +484,11 @@ mod tests {
 
     #[test]
     fn durations_read_units_and_sums() {
+        // What `timefmt::span` writes reads back.
+        assert_eq!(
+            Secs::parse(&crate::timefmt::span(97_265)).unwrap().0,
+            97_265
+        );
         assert_eq!(Secs::parse("30s"), Ok(Secs(30)));
         assert_eq!(Secs::parse("1h30m"), Ok(Secs(5400)));
         assert_eq!(Secs::parse("2d"), Ok(Secs(172_800)));

@@ -115,7 +115,7 @@ impl Http {
             .map(|(name, since)| {
                 format!(
                     "{name} (failing since {})",
-                    crate::routing::rotation::show(since, &jiff::tz::TimeZone::UTC)
+                    crate::timefmt::in_zone(since, &jiff::tz::TimeZone::UTC)
                 )
             })
             .collect()

@@ -100,9 +100,7 @@ fn frame(http: &super::Http, session: Option<&Session>) -> Frame {
         user: session.map(|s| s.user.clone()),
         csrf: session.map(|s| s.csrf.clone()).unwrap_or_default(),
         can_login: http.auth.has_users(),
-        now_text: jiff::Timestamp::from_second(now as i64)
-            .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
-            .unwrap_or_default(),
+        now_text: crate::timefmt::utc(now),
         oncall: http
             .routing
             .oncall(now)
@@ -181,7 +179,9 @@ fn row(
         id: key.id.clone(),
         subject: r.subject.clone(),
         summary: r.summary.clone(),
-        when: when.map(|t| human_time(t, now)).unwrap_or_default(),
+        when: when
+            .map(|t| crate::timefmt::human(t, now))
+            .unwrap_or_default(),
         by: r.acknowledged_by.clone().filter(|_| r.is_acknowledged()),
         importance: r.importance,
         reference: reference(key),
@@ -387,7 +387,7 @@ pub async fn index(
                 "notifier": d.notification.notifier,
                 "person": d.notification.person,
                 "reason": d.reason,
-                "when": human_time(d.at, now),
+                "when": crate::timefmt::human(d.at, now),
             })
         })
         .collect();
@@ -434,7 +434,10 @@ pub async fn alert(
         http.metrics.store_errors.inc();
         format!("(the detail cannot be read now: {err})")
     });
-    let time = |t: Option<UnixSecs>| t.map(|t| human_time(t, now)).unwrap_or_else(|| "–".into());
+    let time = |t: Option<UnixSecs>| {
+        t.map(|t| crate::timefmt::human(t, now))
+            .unwrap_or_else(|| "–".into())
+    };
     let group = http.routing.group(&key, &record);
     let fields: Vec<(&str, String)> = vec![
         ("state", record.state().as_str().to_owned()),
@@ -467,7 +470,7 @@ pub async fn alert(
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .into_iter()
         .map(|h| HistoryRow {
-            when: human_time(h.at, now),
+            when: crate::timefmt::human(h.at, now),
             who: h
                 .by
                 .or_else(|| match (&h.person, &h.notifier) {
@@ -715,43 +718,9 @@ pub async fn static_file(Path(name): Path<String>) -> Response {
         .into_response()
 }
 
-/// "2026-11-25 18:04:05 UTC (3m ago)" or "(in 5m)": for people on call.
-fn human_time(t: UnixSecs, now: UnixSecs) -> String {
-    let date = i64::try_from(t)
-        .ok()
-        .and_then(|t| jiff::Timestamp::from_second(t).ok())
-        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| t.to_string());
-    let relative = if t >= now {
-        format!("in {}", short_duration(t - now))
-    } else {
-        format!("{} ago", short_duration(now - t))
-    };
-    format!("{date} ({relative})")
-}
-
-fn short_duration(secs: u64) -> String {
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m", secs / 60),
-        3600..86_400 => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
-        _ => format!("{}d{}h", secs / 86_400, secs % 86_400 / 3600),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_for_people() {
-        assert_eq!(human_time(0, 0), "1970-01-01 00:00:00 UTC (in 0s)");
-        assert_eq!(
-            human_time(1_700_000_000, 1_700_000_180),
-            "2023-11-14 22:13:20 UTC (3m ago)"
-        );
-        assert_eq!(short_duration(90_000), "1d1h");
-    }
 
     #[test]
     fn references_survive_slashes_and_spaces() {

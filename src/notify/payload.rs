@@ -5,6 +5,7 @@
 use crate::alert::Level;
 use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
 use crate::store::Notification;
+use crate::timefmt::ago;
 use crate::view::AlertView;
 
 /// One event of a message.
@@ -69,17 +70,6 @@ impl TryFrom<&Notification> for Message {
             base_url: String::new(),
             now: n.at,
         })
-    }
-}
-
-/// "just now", "5 min ago", "3 h ago", "2 days ago".
-pub fn ago(then: UnixSecs, now: UnixSecs) -> String {
-    let s = now.saturating_sub(then);
-    match s {
-        0..60 => "just now".into(),
-        60..7_200 => format!("{} min ago", s / 60),
-        7_200..172_800 => format!("{} h ago", s / 3600),
-        _ => format!("{} days ago", s / 86_400),
     }
 }
 

@@ -14,8 +14,8 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::payload::ago;
 use super::{Attempt, Message, Notifier, Outcome};
+use crate::timefmt::{ago, rfc3339};
 
 pub struct SmtpNotifier {
     pub transport: Result<AsyncSmtpTransport<Tokio1Executor>, String>,
@@ -123,12 +123,6 @@ pub fn body(m: &Message) -> String {
         out.push('\n');
     }
     out
-}
-
-fn rfc3339(at: u64) -> String {
-    jiff::Timestamp::from_second(at as i64)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
 }
 
 /// Text of an HTML fragment: tags dropped (a `<br>`, `<p>` or `<li>`

@@ -16,8 +16,9 @@ use serde_json::{json, Value};
 
 use super::payload::MessageEvent;
 use super::{Attempt, Message, Notifier, Outcome};
-use crate::alert::{EventKind, UnixSecs};
+use crate::alert::EventKind;
 use crate::config::WebhookFormat;
+use crate::timefmt::rfc3339;
 
 pub struct WebhookNotifier {
     pub url: Option<String>,
@@ -88,12 +89,6 @@ impl Notifier for WebhookNotifier {
     fn deliver<'a>(&'a self, m: &'a Message) -> Attempt<'a> {
         Box::pin(self.post(m))
     }
-}
-
-fn rfc3339(at: UnixSecs) -> String {
-    jiff::Timestamp::from_second(at as i64)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
 }
 
 /// A stable fingerprint of an alert (FNV-1a, 64 bits, as hex).

@@ -161,7 +161,7 @@ impl Worker {
             {
                 return Some(Outcome::GiveUp(format!(
                     "still failing after {} (delivery.max_age): {why}",
-                    crate::routing::explain::span(self.max_age_s)
+                    crate::timefmt::span(self.max_age_s)
                 )));
             }
             attempt += 1;

@@ -3,10 +3,11 @@
 
 use std::fmt::Write as _;
 
-use super::rotation::{local_instant, show};
+use super::rotation::local_instant;
 use super::Router;
 use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
 use crate::config::Config;
+use crate::timefmt::{in_zone as show, span};
 
 /// The alert `mauved route` asks about.
 pub struct Alert {
@@ -145,28 +146,6 @@ pub fn route(
     Ok(out)
 }
 
-/// A duration as the configuration writes it: `1h30m`, `15m`, `45s`.
-pub fn span(secs: u64) -> String {
-    if secs == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    let mut rest = secs;
-    for (unit, size) in [
-        ("w", 604_800),
-        ("d", 86_400),
-        ("h", 3_600),
-        ("m", 60),
-        ("s", 1),
-    ] {
-        if rest >= size {
-            let _ = write!(out, "{}{unit}", rest / size);
-            rest %= size;
-        }
-    }
-    out
-}
-
 /// Each rotation's person at `at` and the next hand-over, as JSON.
 pub fn oncall_json(router: &Router, at: UnixSecs) -> serde_json::Value {
     let zone = &router.calendar.zone;
@@ -205,18 +184,4 @@ pub fn oncall(router: &Router, at: UnixSecs, json: bool) -> String {
         out.push('\n');
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spans_read_as_they_are_written() {
-        assert_eq!(span(900), "15m");
-        assert_eq!(span(5_400), "1h30m");
-        assert_eq!(span(604_800), "1w");
-        assert_eq!(span(45), "45s");
-        assert_eq!(crate::config::Secs::parse(&span(97_265)).unwrap().0, 97_265);
-    }
 }

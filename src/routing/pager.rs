@@ -432,7 +432,7 @@ impl Pager {
                             "deferred: window {:?} of notify[{}] is closed until {}",
                             clause.during,
                             timer.clause,
-                            super::rotation::show(t, &self.router.calendar.zone)
+                            crate::timefmt::in_zone(t, &self.router.calendar.zone)
                         ),
                         None => format!(
                             "deferred: window {:?} of notify[{}] does not open within 14 days",
@@ -560,7 +560,7 @@ impl Pager {
                 "batched",
                 format!(
                     "batched: goes with others at {}",
-                    super::rotation::show(send_at, &self.router.calendar.zone)
+                    crate::timefmt::in_zone(send_at, &self.router.calendar.zone)
                 ),
             );
         }

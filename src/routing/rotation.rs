@@ -7,7 +7,7 @@
 
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
-use jiff::{Span, Timestamp};
+use jiff::Span;
 
 use crate::alert::UnixSecs;
 use crate::config::{local_time, RotationSpec};
@@ -123,17 +123,6 @@ impl Rotation {
 pub fn local_instant(text: &str, zone: &TimeZone) -> Option<UnixSecs> {
     let dt = local_time(text).ok()?;
     instant(dt, zone).map(|s| s.max(0) as UnixSecs)
-}
-
-/// An RFC 3339 form of `at` in `zone`, for people to read.
-pub fn show(at: UnixSecs, zone: &TimeZone) -> String {
-    Timestamp::from_second(at as i64)
-        .map(|ts| {
-            ts.to_zoned_datetime(zone.clone())
-                .strftime("%Y-%m-%dT%H:%M:%S%:z")
-                .to_string()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ pub enum Action {
 impl Action {
     /// What the alert's history says of it.
     fn history(&self, by: &str, zone: &jiff::tz::TimeZone) -> (&'static str, String) {
-        let at = |t: UnixSecs| crate::routing::rotation::show(t, zone);
+        let at = |t: UnixSecs| crate::timefmt::in_zone(t, zone);
         match self {
             Action::Acknowledge { until } => (
                 "update",
@@ -617,7 +617,7 @@ impl Run {
                     kind: "update".into(),
                     text: format!(
                         "FORGOTTEN: cleared and not updated for {}",
-                        crate::routing::explain::span(self.s.forget_cleared_after_s)
+                        crate::timefmt::span(self.s.forget_cleared_after_s)
                     ),
                     by: Some("mauved".into()),
                     ..HistoryEntry::default()
