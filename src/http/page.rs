@@ -73,6 +73,41 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeSession {
     }
 }
 
+/// A page form's fields, read only once its CSRF token matched the
+/// session's: the guard lets a logged-in user's page forms through for this
+/// extractor to check, so every form handler that takes it is checked.
+pub struct CheckedForm(pub Vec<(String, String)>);
+
+impl CheckedForm {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for CheckedForm {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let session = req.extensions().get::<Session>().cloned();
+        let raw = Bytes::from_request(req, state)
+            .await
+            .map_err(|err| ApiError::bad_request(format!("body: {}", err.body_text())))?;
+        let form = CheckedForm(form_urlencoded::parse(&raw).into_owned().collect());
+        if let Some(s) = session {
+            if !super::auth::same(form.field("csrf").unwrap_or_default(), &s.csrf) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "the form's CSRF token is missing or wrong: reload the page",
+                ));
+            }
+        }
+        Ok(form)
+    }
+}
+
 /// What every page's header shows.
 #[derive(Serialize)]
 #[cfg_attr(test, derive(Default))]
@@ -503,16 +538,9 @@ pub async fn alert(
 pub async fn act(
     http: Shared,
     principal: Principal,
-    MaybeSession(session): MaybeSession,
-    raw: Bytes,
+    form: CheckedForm,
 ) -> Result<Response, ApiError> {
-    let form: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    form_csrf(session.as_ref(), field("csrf"))?;
+    let field = |name: &str| form.field(name);
     let by_field = field("by")
         .map(str::to_owned)
         .filter(|b| !b.trim().is_empty());
@@ -563,6 +591,7 @@ pub async fn act(
     };
     let action = actions::action(name, &body, now, &http.routing)?;
     let keys: Vec<AlertKey> = form
+        .0
         .iter()
         .filter(|(k, _)| k == "alert")
         .filter_map(|(_, v)| parse_reference(v))
@@ -663,31 +692,12 @@ pub async fn login(http: Shared, headers: HeaderMap, raw: Bytes) -> Result<Respo
     }
 }
 
-/// A page form posted by a logged-in user must carry the session's CSRF
-/// token (the guard lets page forms through for their handler to check).
-fn form_csrf(session: Option<&Session>, given: Option<&str>) -> Result<(), ApiError> {
-    match session {
-        Some(s) if !super::auth::same(given.unwrap_or_default(), &s.csrf) => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "the form's CSRF token is missing or wrong: reload the page",
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// `POST /logout` (form: csrf).
 pub async fn logout(
     http: Shared,
-    MaybeSession(session): MaybeSession,
     headers: HeaderMap,
-    raw: Bytes,
+    _: CheckedForm,
 ) -> Result<Response, ApiError> {
-    let form: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
-    let given = form
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.as_str());
-    form_csrf(session.as_ref(), given)?;
     if let Some(id) = auth::cookie(&headers, auth::COOKIE) {
         http.auth.logout(id);
     }
