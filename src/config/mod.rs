@@ -459,6 +459,16 @@ impl Config {
                 what: what.to_owned(),
             })
         };
+        self.store_problems(&mut fail);
+        self.http_problems(&mut fail);
+        self.heartbeat_problems(&mut fail);
+        self.notifier_problems(&mut fail);
+        oncall::problems(self, &mut fail);
+        problems
+    }
+
+    /// `[listen]`, `[store]` and `[server]`.
+    fn store_problems(&self, fail: &mut dyn FnMut(&str, &str)) {
         if self.listen.udp.is_empty() {
             fail("listen.udp", "needs at least one address");
         }
@@ -491,6 +501,13 @@ impl Config {
         if self.store.max_alerts == 0 || self.store.max_alerts > u32::MAX as usize {
             fail("store.max_alerts", "must be from 1 to 4294967295");
         }
+        if self.server.max_acknowledgement_s == 0 {
+            fail("server.max_acknowledgement_s", "must be at least 1");
+        }
+    }
+
+    /// `[http]`: users, tokens and limits.
+    fn http_problems(&self, fail: &mut dyn FnMut(&str, &str)) {
         for (i, user) in self.http.users.iter().enumerate() {
             if user.name.trim().is_empty() {
                 fail(&format!("http.user[{i}].name"), "must not be empty");
@@ -522,6 +539,16 @@ impl Config {
                 "needs at least one [[http.user]] or [[http.token]]",
             );
         }
+        if self.http.max_connections < 16 {
+            fail("http.max_connections", "must be at least 16");
+        }
+        if self.http.max_body_bytes < 1024 {
+            fail("http.max_body_bytes", "must be at least 1024");
+        }
+    }
+
+    /// `[heartbeat]`.
+    fn heartbeat_problems(&self, fail: &mut dyn FnMut(&str, &str)) {
         for (i, destination) in self.heartbeat.destinations.iter().enumerate() {
             if let Err(why) = crate::send::parse_destination(destination) {
                 fail(&format!("heartbeat.destinations[{i}]"), &why);
@@ -541,15 +568,10 @@ impl Config {
                 "must be longer than send_every, or every beat would raise it",
             );
         }
-        if self.http.max_connections < 16 {
-            fail("http.max_connections", "must be at least 16");
-        }
-        if self.http.max_body_bytes < 1024 {
-            fail("http.max_body_bytes", "must be at least 1024");
-        }
-        if self.server.max_acknowledgement_s == 0 {
-            fail("server.max_acknowledgement_s", "must be at least 1");
-        }
+    }
+
+    /// Each `[[notifier]]`.
+    fn notifier_problems(&self, fail: &mut dyn FnMut(&str, &str)) {
         for (i, notifier) in self.notifiers.iter().enumerate() {
             let key = |field: &str| format!("notifier[{i}].{field}");
             let name = notifier.name();
@@ -605,8 +627,6 @@ impl Config {
                 Notifier::Log { .. } => {}
             }
         }
-        oncall::problems(self, &mut fail);
-        problems
     }
 
     /// Every window `during` may name: the built-in ones and `[window]`.
