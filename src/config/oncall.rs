@@ -286,6 +286,14 @@ pub fn local_time(text: &str) -> Result<DateTime, String> {
 
 /// Checks the on-call keys, calling `fail(key, what)` for each problem.
 pub(super) fn problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
+    calendar_problems(config, fail);
+    people_problems(config, fail);
+    rotation_problems(config, fail);
+    group_problems(config, fail);
+}
+
+/// `[oncall]` (zone, links, holidays) and `[window.*]`.
+fn calendar_problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
     let oncall = &config.oncall;
     if TimeZone::get(&oncall.timezone).is_err() {
         fail(
@@ -328,6 +336,10 @@ pub(super) fn problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
             fail(&key(field), &why);
         }
     }
+}
+
+/// `[person.*]` and `[people_list]`.
+fn people_problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
     let notifier_names: Vec<&str> = config.notifiers.iter().map(super::Notifier::name).collect();
     for (name, person) in &config.people {
         for address in person.addresses.keys() {
@@ -371,11 +383,6 @@ pub(super) fn problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
             }
         }
     }
-    let is_name = |n: &str| {
-        config.people.contains_key(n)
-            || config.people_list.contains_key(n)
-            || config.rotation.contains_key(n)
-    };
     for (list, members) in &config.people_list {
         for member in members {
             if config.people.contains_key(member) || config.rotation.contains_key(member) {
@@ -397,6 +404,10 @@ pub(super) fn problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
             );
         }
     }
+}
+
+/// `[rotation.*]`.
+fn rotation_problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
     for (name, rotation) in &config.rotation {
         let key = |field: &str| format!("rotation.{name}.{field}");
         if config.people.contains_key(name) {
@@ -430,6 +441,17 @@ pub(super) fn problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
             }
         }
     }
+}
+
+/// `[[alert_group]]`: matches, who, when and how.
+fn group_problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
+    let windows = config.windows();
+    let notifier_names: Vec<&str> = config.notifiers.iter().map(super::Notifier::name).collect();
+    let is_name = |n: &str| {
+        config.people.contains_key(n)
+            || config.people_list.contains_key(n)
+            || config.rotation.contains_key(n)
+    };
     for (i, group) in config.alert_groups.iter().enumerate() {
         match crate::routing::Matcher::new(&group.matches) {
             Err((key, what)) => fail(&format!("alert_group[{i}].{key}"), &what),
