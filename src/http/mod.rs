@@ -22,6 +22,7 @@
 pub mod actions;
 mod api;
 pub mod auth;
+mod board;
 mod page;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};

@@ -14,17 +14,9 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use super::auth::{self, Session};
+use super::board::{self, parse_reference, reference};
 use super::{actions, ApiError, Principal, Shared};
-use crate::alert::Level;
-use crate::alert::{AlertKey, Record, State, UnixSecs};
-use crate::index::SlotId;
-
-/// Rows shown at most per section (the API pages through everything).
-const MAX_ROWS: usize = 500;
-/// Pending heartbeats shown when due within this.
-const DUE_SOON_S: u64 = 15 * 60;
-/// Cleared alerts shown when cleared within this.
-const RECENT_S: u64 = 24 * 3600;
+use crate::alert::{AlertKey, State, UnixSecs};
 
 /// The compiled templates.
 pub(crate) struct Pages {
@@ -150,94 +142,14 @@ fn frame(http: &super::Http, session: Option<&Session>) -> Frame {
     }
 }
 
-#[derive(Serialize)]
-struct Row {
-    state: &'static str,
-    source: String,
-    id: String,
-    subject: String,
-    summary: String,
-    when: String,
-    by: Option<String>,
-    importance: u32,
-    /// The alert's path part (`source/id`, each percent-encoded).
-    #[serde(rename = "ref")]
-    reference: String,
-    link: String,
-    /// A group heading shown above this row.
-    group: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Section {
-    title: &'static str,
-    class: &'static str,
-    when: &'static str,
-    rows: Vec<Row>,
-}
-
 #[derive(serde::Deserialize, Default)]
 pub struct IndexQuery {
     #[serde(default)]
     q: String,
 }
 
-/// `source/id`, each part percent-encoded (a `/` in either becomes `%2F`).
-pub fn reference(key: &AlertKey) -> String {
-    let enc = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, crate::notify::payload::SEGMENT).to_string()
-    };
-    format!("{}/{}", enc(&key.source), enc(&key.id))
-}
-
-fn parse_reference(text: &str) -> Option<AlertKey> {
-    let (source, id) = text.split_once('/')?;
-    let dec = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8()
-            .ok()
-            .map(|c| c.into_owned())
-    };
-    Some(AlertKey::new(dec(source)?, dec(id)?))
-}
-
-fn row(
-    key: &AlertKey,
-    r: &Record,
-    when: Option<UnixSecs>,
-    now: UnixSecs,
-    state: &'static str,
-) -> Row {
-    Row {
-        state,
-        source: key.source.clone(),
-        id: key.id.clone(),
-        subject: r.subject.clone(),
-        summary: r.summary.clone(),
-        when: when
-            .map(|t| crate::timefmt::human(t, now))
-            .unwrap_or_default(),
-        by: r.acknowledged_by.clone().filter(|_| r.is_acknowledged()),
-        importance: r.importance,
-        reference: reference(key),
-        link: format!("/alerts/{}", reference(key)),
-        group: None,
-    }
-}
-
-/// The slots of the first [`MAX_ROWS`] of `ranked`, in rank order, without
-/// sorting the rest.
-fn first_rows<K: Ord + Copy>(mut ranked: Vec<(K, SlotId)>) -> Vec<SlotId> {
-    if ranked.len() > MAX_ROWS {
-        ranked.select_nth_unstable(MAX_ROWS);
-        ranked.truncate(MAX_ROWS);
-    }
-    ranked.sort_unstable();
-    ranked.into_iter().map(|(_, slot)| slot).collect()
-}
-
 /// `GET /`: raised alerts by level then subject, acknowledged, suppressed,
-/// pending heartbeats due soon, recently cleared.
+/// pending heartbeats due soon, recently cleared (see `board`).
 pub async fn index(
     http: Shared,
     MaybeSession(session): MaybeSession,
@@ -245,160 +157,18 @@ pub async fn index(
 ) -> Result<Html<String>, ApiError> {
     let now = http.clock.now();
     let q = query.map(|Query(q)| q.q).unwrap_or_default();
-    let needle = q.trim().to_lowercase();
-    let wanted = |key: &AlertKey, r: &Record| {
-        needle.is_empty()
-            || [&key.source, &key.id, &r.subject, &r.summary]
-                .iter()
-                .any(|field| field.to_lowercase().contains(&needle))
-    };
-    let mut raised: Vec<(Level, Row)> = Vec::new();
-    let (mut acked, mut suppressed_rows, mut pending, mut cleared) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    // Pending alerts due soon by due time, cleared ones latest first.
-    let mut soonest: Vec<(UnixSecs, SlotId)> = Vec::new();
-    let mut latest: Vec<(std::cmp::Reverse<UnixSecs>, SlotId)> = Vec::new();
-    {
-        // Every alert is looked at by its times alone; only those the page
-        // shows are read whole (a million pending heartbeats stay cheap).
+    let board = {
         let index = http.index();
-        for slot in index.ids() {
-            let timing = index.timing(slot);
-            let state = timing.state();
-            let suppressed = timing.is_suppressed(now) && state != State::Cleared;
-            let shown = suppressed
-                || match state {
-                    State::Raised | State::Acknowledged => true,
-                    State::Pending => timing.will_raise_at.is_some_and(|t| t <= now + DUE_SOON_S),
-                    State::Cleared => timing.cleared_at.is_some_and(|t| t + RECENT_S >= now),
-                };
-            if !shown {
-                continue;
-            }
-            if !needle.is_empty() && !wanted(&index.key(slot), &index.record(slot)) {
-                continue;
-            }
-            // The many (heartbeats due soon, recently cleared) are ranked by
-            // time first; only the rows shown are read whole, below.
-            match (suppressed, state) {
-                (false, State::Pending) => {
-                    soonest.push((timing.will_raise_at.unwrap_or(0), slot));
-                    continue;
-                }
-                (false, State::Cleared) => {
-                    latest.push((std::cmp::Reverse(timing.cleared_at.unwrap_or(0)), slot));
-                    continue;
-                }
-                _ => {}
-            }
-            let r = index.record(slot);
-            let key = index.key(slot);
-            if suppressed {
-                suppressed_rows.push(row(&key, &r, r.suppress_until, now, "suppressed"));
-                continue;
-            }
-            match state {
-                State::Raised => {
-                    let level = http
-                        .routing
-                        .group(&key, &r)
-                        .map_or(Level::Normal, |g| g.spec.level);
-                    raised.push((level, row(&key, &r, r.raised_at, now, "raised")));
-                }
-                State::Acknowledged => {
-                    acked.push(row(&key, &r, r.will_unacknowledge_at, now, "acknowledged"))
-                }
-                State::Pending | State::Cleared => {}
-            }
-        }
-        let pending_rows = first_rows(soonest).into_iter().map(|slot| {
-            let r = index.record(slot);
-            row(&index.key(slot), &r, r.will_raise_at, now, "pending")
-        });
-        pending.extend(pending_rows);
-        let cleared_rows = first_rows(latest).into_iter().map(|slot| {
-            let r = index.record(slot);
-            row(&index.key(slot), &r, r.cleared_at, now, "cleared")
-        });
-        cleared.extend(cleared_rows);
-    }
-    // In (source, id) order within these sections.
-    for rows in [&mut acked, &mut suppressed_rows] {
-        rows.sort_by(|a, b| (&a.source, &a.id).cmp(&(&b.source, &b.id)));
-    }
-    raised.sort_by(|(_, a), (_, b)| (&a.source, &a.id).cmp(&(&b.source, &b.id)));
-    let suppressed = suppressed_rows;
-    // Raised: urgent first, then by subject; a heading per level and subject.
-    raised.sort_by(|(la, a), (lb, b)| lb.cmp(la).then_with(|| a.subject.cmp(&b.subject)));
-    let mut levels: Vec<serde_json::Value> = Vec::new();
-    for level in [Level::Urgent, Level::Normal, Level::Low] {
-        let count = raised.iter().filter(|(l, _)| *l == level).count();
-        if count > 0 && http.routing.routes() {
-            levels.push(serde_json::json!({ "level": level.as_str(), "count": count }));
-        }
-    }
-    let urgent = raised.iter().filter(|(l, _)| *l == Level::Urgent).count();
-    let raised_count = raised.len();
-    let mut last: Option<(Level, String)> = None;
-    let raised_rows: Vec<Row> = raised
-        .into_iter()
-        .take(MAX_ROWS)
-        .map(|(level, mut row)| {
-            let heading = (level, row.subject.clone());
-            if last.as_ref() != Some(&heading) {
-                row.group = Some(if http.routing.routes() {
-                    format!("{} · {}", level.as_str(), row.subject)
-                } else {
-                    row.subject.clone()
-                });
-                last = Some(heading);
-            }
-            row
-        })
-        .collect();
+        board::build(&index, &http.routing, &q, now)
+    };
     let counts = serde_json::json!({
-        "raised": raised_count,
-        "urgent": urgent,
-        "acknowledged": acked.len(),
-        "suppressed": suppressed.len(),
+        "raised": board.raised,
+        "urgent": board.urgent,
+        "acknowledged": board.acknowledged,
+        "suppressed": board.suppressed,
         "pending": http.metrics.alerts_in(State::Pending),
     });
-    let trim = |mut rows: Vec<Row>| {
-        rows.truncate(MAX_ROWS);
-        rows
-    };
-    let sections = vec![
-        Section {
-            title: "raised",
-            class: "raised",
-            when: "raised",
-            rows: raised_rows,
-        },
-        Section {
-            title: "acknowledged",
-            class: "acknowledged",
-            when: "until",
-            rows: trim(acked),
-        },
-        Section {
-            title: "suppressed",
-            class: "suppressed",
-            when: "until",
-            rows: trim(suppressed),
-        },
-        Section {
-            title: "due soon",
-            class: "pending",
-            when: "due",
-            rows: trim(pending),
-        },
-        Section {
-            title: "cleared in the last day",
-            class: "cleared",
-            when: "cleared",
-            rows: trim(cleared),
-        },
-    ];
+    let (sections, levels) = (board.sections, board.levels);
     let back = if q.is_empty() {
         "/".to_owned()
     } else {
@@ -731,6 +501,8 @@ pub async fn static_file(Path(name): Path<String>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::Record;
+    use crate::http::board::{row, Section};
 
     #[test]
     fn references_survive_slashes_and_spaces() {
