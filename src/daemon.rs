@@ -59,7 +59,7 @@ pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Running> {
 pub async fn start_with(
     config: &Config,
     clock: Clock,
-    mut given: Vec<(String, Box<dyn notify::Notifier>)>,
+    given: Vec<(String, Box<dyn notify::Notifier>)>,
 ) -> anyhow::Result<Running> {
     for warning in config.warnings() {
         tracing::warn!("{warning}");
@@ -73,98 +73,38 @@ pub async fn start_with(
         .with_context(|| format!("binding HTTP {}", config.listen.http))?;
 
     let metrics = Arc::new(Metrics::new());
-    let store = Store::open(
-        &config.store.path,
-        config.store.cache_mib * 1024 * 1024,
-        metrics.queue_depth.clone(),
-    )
-    .with_context(|| format!("opening the store at {}", config.store.path.display()))?
-    .keeping_free(config.store.min_free_mib * 1024 * 1024);
-    let store = Arc::new(store);
-    let index = index::load(&store, &metrics, config.store.max_alerts)?;
-    let index = Arc::new(RwLock::new(index));
+    let store = open_store(config, &metrics)?;
+    let index = Arc::new(RwLock::new(index::load(
+        &store,
+        &metrics,
+        config.store.max_alerts,
+    )?));
     warn_orphan_queues(&store, config)?;
-
-    let shutdown = CancellationToken::new();
-    let tasks = TaskTracker::new();
+    let parts = Parts {
+        store,
+        index,
+        metrics,
+        clock,
+        shutdown: CancellationToken::new(),
+        tasks: TaskTracker::new(),
+    };
     let mut router = Router::new(config);
     if config.oncall.base_url.is_none() {
         // The address really listened on (port 0 in the config is a real port now).
         router.base_url = format!("http://{}", tcp.local_addr()?);
     }
-    let wakes: Vec<(String, Arc<Notify>)> = config
-        .notifiers
-        .iter()
-        .map(|n| (n.name().to_owned(), Arc::new(Notify::new())))
-        .collect();
-    let by_name: std::collections::HashMap<String, Arc<Notify>> = wakes.iter().cloned().collect();
-    let health = Arc::new(notify::Health::default());
-    for (notifier, (_, wake)) in config.notifiers.iter().zip(&wakes) {
-        metrics.notifier_known(notifier.name());
-        let worker = Worker {
-            name: notifier.name().to_owned(),
-            notifier: match given.iter().position(|(name, _)| name == notifier.name()) {
-                Some(i) => given.swap_remove(i).1,
-                None => notify::build(notifier),
-            },
-            store: store.clone(),
-            metrics: metrics.clone(),
-            clock: clock.clone(),
-            wake: wake.clone(),
-            wakes: by_name.clone(),
-            base_url: router.base_url.clone(),
-            index: index.clone(),
-            history: std::sync::Mutex::default(),
-            health: health.clone(),
-            max_age_s: config.delivery.max_age.0,
-            shutdown: shutdown.clone(),
-        };
-        tasks.spawn(worker.run());
-    }
-    tasks.spawn(crate::heartbeat::run(
-        config.heartbeat.clone(),
-        clock.clone(),
-        shutdown.clone(),
-    ));
-    let (pruned, history_pruned) = tokio::sync::watch::channel(0);
-    tasks.spawn(prune_history(
-        store.clone(),
-        clock.clone(),
-        config.store.history_days * 86_400,
-        pruned,
-        shutdown.clone(),
-    ));
-    tasks.spawn(return_free_memory(shutdown.clone()));
-    let http_router = router.clone();
-    let mut pager = Pager::new(router);
-    for item in store.paging() {
-        let (key, value) = item.context("reading the paging state")?;
-        if let Err(err) = pager.restore(&key, &value) {
-            tracing::warn!(%err, "a stored paging state does not decode; dropped");
-        }
-    }
+    let (wakes, health) = spawn_workers(config, given, &parts, &router.base_url);
+    let history_pruned = spawn_housekeeping(config, &parts);
+    let (handle, scheduler_thread) = start_scheduler(config, &parts, router.clone(), wakes)?;
 
-    let scheduler = Scheduler {
-        store: store.clone(),
-        index: index.clone(),
-        metrics: metrics.clone(),
-        clock: clock.clone(),
-        notifiers: wakes,
-        pager,
-        started_at: clock.now(),
-        initial_sleep_s: config.server.initial_sleep_s,
-        max_acknowledgement_s: config.server.max_acknowledgement_s,
-        forget_cleared_after_s: config.server.forget_cleared_after.0,
-        durability: Durability {
-            flush_interval_ms: config.store.flush_interval_ms,
-            timer_flush_s: config.store.timer_flush_s,
-            max_writes_per_s: config.store.max_writes_per_s,
-        },
-    };
-    let (handle, scheduler_thread) = scheduler
-        .spawn(tokio::runtime::Handle::current())
-        .context("starting the scheduler thread")?;
-
+    let Parts {
+        store,
+        index,
+        metrics,
+        clock,
+        shutdown,
+        tasks,
+    } = parts;
     let sink = Sink::new(
         handle.clone(),
         metrics.clone(),
@@ -188,13 +128,12 @@ pub async fn start_with(
         sink,
         clock,
         config,
-        http_router,
+        router,
         health,
     );
-    let state = Arc::new(state);
     tasks.spawn(http::serve(
         tcp,
-        http::router(state),
+        http::router(Arc::new(state)),
         config.http.max_connections,
         metrics.clone(),
         shutdown.clone(),
@@ -212,6 +151,128 @@ pub async fn start_with(
         tasks,
         scheduler_thread,
     })
+}
+
+/// What the stages started by [`start_with`] share.
+struct Parts {
+    store: Arc<Store>,
+    index: Arc<RwLock<Index>>,
+    metrics: Arc<Metrics>,
+    clock: Clock,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+fn open_store(config: &Config, metrics: &Metrics) -> anyhow::Result<Arc<Store>> {
+    let store = Store::open(
+        &config.store.path,
+        config.store.cache_mib * 1024 * 1024,
+        metrics.queue_depth.clone(),
+    )
+    .with_context(|| format!("opening the store at {}", config.store.path.display()))?
+    .keeping_free(config.store.min_free_mib * 1024 * 1024);
+    Ok(Arc::new(store))
+}
+
+/// One delivery worker per `[[notifier]]` (or the notifier the caller gave
+/// for that name); returns each one's wake-up, by name, and their health.
+fn spawn_workers(
+    config: &Config,
+    mut given: Vec<(String, Box<dyn notify::Notifier>)>,
+    parts: &Parts,
+    base_url: &str,
+) -> (Vec<(String, Arc<Notify>)>, Arc<notify::Health>) {
+    let wakes: Vec<(String, Arc<Notify>)> = config
+        .notifiers
+        .iter()
+        .map(|n| (n.name().to_owned(), Arc::new(Notify::new())))
+        .collect();
+    let by_name: std::collections::HashMap<String, Arc<Notify>> = wakes.iter().cloned().collect();
+    let health = Arc::new(notify::Health::default());
+    for (notifier, (_, wake)) in config.notifiers.iter().zip(&wakes) {
+        parts.metrics.notifier_known(notifier.name());
+        let worker = Worker {
+            name: notifier.name().to_owned(),
+            notifier: match given.iter().position(|(name, _)| name == notifier.name()) {
+                Some(i) => given.swap_remove(i).1,
+                None => notify::build(notifier),
+            },
+            store: parts.store.clone(),
+            metrics: parts.metrics.clone(),
+            clock: parts.clock.clone(),
+            wake: wake.clone(),
+            wakes: by_name.clone(),
+            base_url: base_url.to_owned(),
+            index: parts.index.clone(),
+            history: std::sync::Mutex::default(),
+            health: health.clone(),
+            max_age_s: config.delivery.max_age.0,
+            shutdown: parts.shutdown.clone(),
+        };
+        parts.tasks.spawn(worker.run());
+    }
+    (wakes, health)
+}
+
+/// The self-heartbeat, history pruning and handing freed memory back;
+/// returns what pruning says of its progress.
+fn spawn_housekeeping(
+    config: &Config,
+    parts: &Parts,
+) -> tokio::sync::watch::Receiver<crate::alert::UnixSecs> {
+    parts.tasks.spawn(crate::heartbeat::run(
+        config.heartbeat.clone(),
+        parts.clock.clone(),
+        parts.shutdown.clone(),
+    ));
+    let (pruned, history_pruned) = tokio::sync::watch::channel(0);
+    parts.tasks.spawn(prune_history(
+        parts.store.clone(),
+        parts.clock.clone(),
+        config.store.history_days * 86_400,
+        pruned,
+        parts.shutdown.clone(),
+    ));
+    parts
+        .tasks
+        .spawn(return_free_memory(parts.shutdown.clone()));
+    history_pruned
+}
+
+/// The scheduler on its own thread, with the paging state as stored.
+fn start_scheduler(
+    config: &Config,
+    parts: &Parts,
+    router: Router,
+    wakes: Vec<(String, Arc<Notify>)>,
+) -> anyhow::Result<(SchedulerHandle, std::thread::JoinHandle<()>)> {
+    let mut pager = Pager::new(router);
+    for item in parts.store.paging() {
+        let (key, value) = item.context("reading the paging state")?;
+        if let Err(err) = pager.restore(&key, &value) {
+            tracing::warn!(%err, "a stored paging state does not decode; dropped");
+        }
+    }
+    let scheduler = Scheduler {
+        store: parts.store.clone(),
+        index: parts.index.clone(),
+        metrics: parts.metrics.clone(),
+        clock: parts.clock.clone(),
+        notifiers: wakes,
+        pager,
+        started_at: parts.clock.now(),
+        initial_sleep_s: config.server.initial_sleep_s,
+        max_acknowledgement_s: config.server.max_acknowledgement_s,
+        forget_cleared_after_s: config.server.forget_cleared_after.0,
+        durability: Durability {
+            flush_interval_ms: config.store.flush_interval_ms,
+            timer_flush_s: config.store.timer_flush_s,
+            max_writes_per_s: config.store.max_writes_per_s,
+        },
+    };
+    scheduler
+        .spawn(tokio::runtime::Handle::current())
+        .context("starting the scheduler thread")
 }
 
 impl Running {
