@@ -269,8 +269,7 @@ fn kill_9_keeps_alerts_and_queued_notifications() {
         (d.metric("mauved_notifications_total{result=\"retried\"}") >= 1.0).then_some(())
     });
     assert_eq!(d.metric("mauved_notify_queue_depth"), 1.0);
-    // Well past the 50 ms flush interval of the test config.
-    std::thread::sleep(Duration::from_millis(500));
+    d.wait_written("crash", "a");
     d.kill();
 
     // Second life, with a working notifier under the same name.
@@ -314,8 +313,7 @@ fn kill_9_after_a_mass_raise_keeps_every_alert_and_notification() {
     wait_for(WAIT, "all applied", || {
         (d.metric("mauved_alert_updates_total") == 4000.0).then_some(())
     });
-    // Well past the 50 ms flush interval of the test config.
-    std::thread::sleep(Duration::from_millis(500));
+    d.wait_written("mass", "a0");
     assert_eq!(d.metric("mauved_notify_queue_depth"), 2000.0);
     d.kill();
 

@@ -106,6 +106,17 @@ impl Daemon {
         }
     }
 
+    /// Returns once everything the daemon applied before this call is on
+    /// disk: an action is answered once it is written, with every change
+    /// applied before it (a note on `source`/`id`, which tells nobody).
+    pub fn wait_written(&self, source: &str, id: &str) {
+        let (status, body) = self.post(
+            &format!("/api/alerts/{source}/{id}/note"),
+            r#"{"by": "test", "text": "everything before this is written"}"#,
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+
     /// The process's peak resident memory so far (VmHWM), in bytes.
     pub fn peak_rss(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
