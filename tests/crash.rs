@@ -159,6 +159,10 @@ fn kill_9_at_random_moments_under_load_loses_nothing_promised() {
             "two write rounds after the mark",
             || (d.metric("mauved_batches_total") >= written + 2.0).then_some(()),
         );
+        // The kill itself at a random moment after that, not always just
+        // after a write round (what that moment is: see the README, "Not
+        // done yet").
+        std::thread::sleep(Duration::from_millis(random() % 100));
         d.kill();
         stop.store(true, Ordering::Relaxed);
         let sent = sender.join().unwrap();
