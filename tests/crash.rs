@@ -219,9 +219,9 @@ fn kill_9_at_random_moments_under_load_loses_nothing_promised() {
         (d.metric("mauved_notify_queue_depth") == 0.0).then_some(())
     });
     let flaps = alerts_of(&d, "flap");
-    // A storm batch restored after the last restart may still hold the last
-    // changes (the queue is empty meanwhile): wait until every flap's last
-    // message is its state, or two minutes, then report what is missing.
+    // Wait until every flap's last message is its state, or two minutes,
+    // then report what is missing (a final state whose message never comes
+    // was lost: see the README, "Not done yet").
     let last_told = |delivered: &[serde_json::Value]| -> HashMap<String, String> {
         let mut last = HashMap::new();
         for n in delivered {
