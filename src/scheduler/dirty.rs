@@ -18,15 +18,18 @@
 //!   window. Losing one to a crash is safe: after a restart the startup grace
 //!   postpones the old timer until its sender has resent.
 //!
-//! What is written is the bucket's records at the time of writing.
+//! What is written is the bucket's records at the time of writing. What
+//! changes said beside their records (messages, history lines, paging
+//! state) is kept in [`Said`], shared with the writer, which takes it under
+//! the index lock (see `writer`).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Waiter;
 use crate::alert::AlertKey;
 use crate::index::SlotId;
-use crate::store::{HistoryEntry, Notification};
+use crate::store::{History, Notification};
 
 /// A store bucket's id.
 pub(super) type Bucket = u32;
@@ -51,10 +54,6 @@ pub(super) struct Dirty {
     timers: VecDeque<(Bucket, u64)>,
     pub details: HashMap<SlotId, Arc<str>>,
     pub detail_bytes: usize,
-    pub messages: Vec<Notification>,
-    /// Paging state to write with the next urgent batch.
-    pub paging: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-    pub history: Vec<(AlertKey, HistoryEntry)>,
     /// Alerts forgotten since the last write (their details are removed).
     pub forgotten: Vec<AlertKey>,
     pub waiting: Vec<Waiter>,
@@ -111,9 +110,6 @@ impl Dirty {
     pub fn has_urgent(&self) -> bool {
         !self.told.is_empty()
             || !self.urgent.is_empty()
-            || !self.messages.is_empty()
-            || !self.paging.is_empty()
-            || !self.history.is_empty()
             || !self.forgotten.is_empty()
             || !self.waiting.is_empty()
     }
@@ -174,6 +170,64 @@ impl Dirty {
     pub fn take_details(&mut self) -> Vec<(SlotId, Arc<str>)> {
         self.detail_bytes = 0;
         self.details.drain().collect()
+    }
+}
+
+/// What changes said beside their records, not yet written: messages,
+/// history lines (with their alert's bucket), paging state, and the buckets
+/// of the alerts whose change said something.
+#[derive(Debug, Default)]
+pub(super) struct Said {
+    pub messages: Vec<Notification>,
+    pub history: Vec<History>,
+    /// Paging state (`routing::pager`): key → value, None removes it.
+    pub paging: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The buckets whose records must be written with these (a change
+    /// that said something); a reminder changes no record and adds none.
+    pub changed: Vec<Bucket>,
+}
+
+impl Said {
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+            && self.history.is_empty()
+            && self.paging.is_empty()
+            && self.changed.is_empty()
+    }
+
+    /// Adds what was said later.
+    pub fn append(&mut self, mut later: Said) {
+        self.messages.append(&mut later.messages);
+        self.history.append(&mut later.history);
+        self.paging.append(&mut later.paging);
+        self.changed.append(&mut later.changed);
+    }
+
+    pub fn history(&mut self, bucket: Bucket, key: AlertKey, entry: crate::store::HistoryEntry) {
+        self.history.push((bucket, key, entry));
+    }
+}
+
+/// [`Said`] as the scheduler and the writer share it.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Shared(Arc<Mutex<Said>>);
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, Said> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes everything said so far.
+    pub fn take(&self) -> Said {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Puts back, before anything said since, what a failed write took:
+    /// older paging values first, so a newer change of the same key wins.
+    pub fn put_back(&self, mut taken: Said) {
+        let mut said = self.lock();
+        taken.append(std::mem::take(&mut *said));
+        *said = taken;
     }
 }
 

@@ -27,7 +27,7 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use self::dirty::{Dirty, Tier};
+use self::dirty::{Dirty, Shared, Tier};
 pub use self::handle::SchedulerHandle;
 use self::writer::{Done, Job, Writer};
 use crate::alert::{self, AlertKey, EventKind, Record, TickTime, Transition, UnixSecs, Update};
@@ -191,6 +191,8 @@ pub struct Scheduler {
 struct Run {
     s: Scheduler,
     dirty: Dirty,
+    /// What changes said, shared with the writer.
+    said: Shared,
     jobs: std::sync::mpsc::SyncSender<Job>,
     writer_busy: bool,
     /// A flush of everything was asked for.
@@ -219,7 +221,9 @@ impl Scheduler {
     ) -> std::io::Result<(SchedulerHandle, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let said = Shared::default();
         let writer = Writer {
+            said: said.clone(),
             store: self.store.clone(),
             index: self.index.clone(),
             metrics: self.metrics.clone(),
@@ -230,6 +234,7 @@ impl Scheduler {
         let run = Run {
             s: self,
             dirty: Dirty::default(),
+            said,
             jobs,
             writer_busy: false,
             flush_all: false,
@@ -298,7 +303,7 @@ impl Run {
             self.dispatch(false);
         }
         // Stopping: everything still dirty is written, unpaced.
-        while self.writer_busy || self.dirty.has_urgent() || self.dirty.backlog() > 0 {
+        while self.writer_busy || self.has_urgent() || self.dirty.backlog() > 0 {
             if !self.writer_busy {
                 self.dispatch(true);
                 if !self.writer_busy {
@@ -316,8 +321,13 @@ impl Run {
     }
 
     fn backpressured(&self) -> bool {
-        self.dirty.messages.len() >= MAX_PENDING_MESSAGES
+        self.said.lock().messages.len() >= MAX_PENDING_MESSAGES
             || self.dirty.detail_bytes >= MAX_PENDING_DETAIL_BYTES
+    }
+
+    /// True when something waits for the flush interval.
+    fn has_urgent(&self) -> bool {
+        self.dirty.has_urgent() || !self.said.lock().is_empty()
     }
 
     /// The next moment something is due: a timer, or a write.
@@ -335,7 +345,6 @@ impl Run {
         } else {
             let d = self.s.durability;
             let urgent = self
-                .dirty
                 .has_urgent()
                 .then_some(self.last_urgent_ms + d.flush_interval_ms);
             let timers = self.dirty.timers_due_ms(d.timer_flush_s * 1000);
@@ -482,12 +491,16 @@ impl Run {
         };
         self.dirty
             .mark(index.bucket_of(slot), tier, self.s.clock.now_ms());
+        let bucket = index.bucket_of(slot);
         if event.is_none()
             && record.is_raised()
             && !old.as_ref().is_some_and(Record::is_raised)
             && record.is_suppressed(at)
         {
-            self.dirty.history.push((
+            let mut said = self.said.lock();
+            said.changed.push(bucket);
+            said.history(
+                bucket,
                 index.key(slot),
                 HistoryEntry {
                     at,
@@ -498,7 +511,7 @@ impl Run {
                     ),
                     ..HistoryEntry::default()
                 },
-            ));
+            );
         }
         if let Some(kind) = event {
             let key = index.key(slot);
@@ -508,7 +521,7 @@ impl Run {
             self.s.pager.on_event(&key, kind, &record, at, &mut effects);
             // An action writes its own line, with its author.
             if !self.acting {
-                self.dirty.history.push((
+                effects.history.push((
                     key.clone(),
                     HistoryEntry {
                         at,
@@ -518,7 +531,8 @@ impl Run {
                     },
                 ));
             }
-            self.take_effects(effects);
+            self.said.lock().changed.push(bucket);
+            self.take_effects(index, effects);
         }
     }
 
@@ -557,7 +571,11 @@ impl Run {
             Action::Note { .. } | Action::Forget => None,
         };
         let (kind, text) = action.history(by, &self.s.pager.router.calendar.zone);
-        self.dirty.history.push((
+        let bucket = index.bucket_of(slot);
+        let mut said = self.said.lock();
+        said.changed.push(bucket);
+        said.history(
+            bucket,
             key.clone(),
             HistoryEntry {
                 at: now,
@@ -566,7 +584,8 @@ impl Run {
                 by: Some(by.to_owned()),
                 ..HistoryEntry::default()
             },
-        ));
+        );
+        drop(said);
         if *action == Action::Forget {
             self.forget(&mut index, slot, &old);
             return Ok(old);
@@ -594,7 +613,9 @@ impl Run {
         self.s.metrics.alert_forgotten(old.state());
         self.s.pager.forget(&key);
         let changes = self.s.pager.take_changes();
-        self.dirty.paging.extend(changes);
+        let mut said = self.said.lock();
+        said.paging.extend(changes);
+        said.changed.push(bucket);
     }
 
     /// Forgets cleared alerts not updated for `forget_cleared_after_s`
@@ -610,7 +631,8 @@ impl Run {
         for slot in stale {
             let old = index.record(slot);
             let key = index.key(slot);
-            self.dirty.history.push((
+            self.said.lock().history(
+                index.bucket_of(slot),
                 key,
                 HistoryEntry {
                     at: now,
@@ -622,7 +644,7 @@ impl Run {
                     by: Some("mauved".into()),
                     ..HistoryEntry::default()
                 },
-            ));
+            );
             self.forget(&mut index, slot, &old);
         }
     }
@@ -646,9 +668,8 @@ impl Run {
                 },
                 &mut effects,
             );
-            drop(index);
             self.s.pager = pager;
-            self.take_effects(effects);
+            self.take_effects(&index, effects);
         }
     }
 
@@ -665,14 +686,22 @@ impl Run {
     }
 
     /// Messages, history and paging state from the pager, to be written
-    /// with the next urgent batch.
-    fn take_effects(&mut self, effects: Effects) {
+    /// with the next urgent batch. Called with the index locked, so the
+    /// writer never sees a change without what it said.
+    fn take_effects(&mut self, index: &Index, effects: Effects) {
         let c = std::mem::take(&mut self.s.pager.counts);
         self.s.metrics.paging(c);
-        self.dirty.messages.extend(effects.messages);
-        self.dirty.history.extend(effects.history);
         let changes = self.s.pager.take_changes();
-        self.dirty.paging.extend(changes);
+        let mut said = self.said.lock();
+        said.messages.extend(effects.messages);
+        said.history
+            .extend(effects.history.into_iter().map(|(key, entry)| {
+                let bucket = index
+                    .find(&key.source, &key.id)
+                    .map_or(u32::MAX, |s| index.bucket_of(s));
+                (bucket, key, entry)
+            }));
+        said.paging.extend(changes);
     }
 
     fn fire_alerts(&mut self, time: &TickTime) {
@@ -707,7 +736,7 @@ impl Run {
         let all = all || std::mem::take(&mut self.flush_all);
         let d = self.s.durability;
         let now_ms = self.s.clock.now_ms();
-        let urgent_due = self.dirty.has_urgent()
+        let urgent_due = self.has_urgent()
             && (all
                 || !self.dirty.waiting.is_empty()
                 || now_ms >= self.last_urgent_ms + d.flush_interval_ms);
@@ -747,16 +776,15 @@ impl Run {
             return;
         }
         self.budget -= buckets.len() as f64;
-        // The buckets' records are read by the writer, off this thread; the
-        // rest goes with urgent changes only.
+        // The buckets' records, messages, history and paging state are
+        // taken by the writer, off this thread; details and waiters go
+        // with urgent changes only.
         let (batch, waiting) = if urgent_due {
             let shared = self.s.index.clone();
             let index = shared.read().unwrap_or_else(|e| e.into_inner());
             let dirty = &mut self.dirty;
             let details = dirty.take_details();
             let batch = Batch {
-                buckets: Vec::new(),
-                messages: std::mem::take(&mut dirty.messages),
                 // Removals first: an alert forgotten and sent again since
                 // the last write keeps its new detail.
                 details: std::mem::take(&mut dirty.forgotten)
@@ -764,16 +792,7 @@ impl Run {
                     .map(|key| (key, Arc::from("")))
                     .chain(details.into_iter().map(|(s, d)| (index.key(s), d)))
                     .collect(),
-                paging: std::mem::take(&mut dirty.paging),
-                history: std::mem::take(&mut dirty.history)
-                    .into_iter()
-                    .map(|(key, entry)| {
-                        let bucket = index
-                            .find(&key.source, &key.id)
-                            .map_or(u32::MAX, |s| index.bucket_of(s));
-                        (bucket, key, entry)
-                    })
-                    .collect(),
+                ..Batch::default()
             };
             (batch, std::mem::take(&mut dirty.waiting))
         } else {
@@ -817,22 +836,7 @@ impl Run {
                     Some(_) | None => {}
                 }
             }
-            drop(index);
-            let mut messages = job.batch.messages;
-            messages.append(&mut self.dirty.messages);
-            self.dirty.messages = messages;
-            // Older values first: a newer change of the same key wins.
-            let mut paging = job.batch.paging;
-            paging.append(&mut self.dirty.paging);
-            self.dirty.paging = paging;
-            let mut history: Vec<_> = job
-                .batch
-                .history
-                .into_iter()
-                .map(|(_, key, entry)| (key, entry))
-                .collect();
-            history.append(&mut self.dirty.history);
-            self.dirty.history = history;
+            // (What the job said was put back by the writer.)
             // Try again after a flush interval, not in a tight loop.
             self.last_urgent_ms = now_ms;
         }

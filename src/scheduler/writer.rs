@@ -2,12 +2,24 @@
 //!
 //! sled sits behind the in-memory index, not in the per-update path: the
 //! scheduler collects dirty alerts and messages and, when the writer is idle,
-//! hands it one job (the alerts' current records, changed details, addressed
-//! messages, and the people waiting for durability). The writer applies the
-//! job as one atomic sled batch, flushes it, wakes the notify workers and
+//! hands it one job (the buckets to write, changed details, and the people
+//! waiting for durability). The writer reads the buckets' records and takes
+//! what changes said ([`Said`]: messages, history, paging state), applies
+//! them as one atomic sled batch, flushes it, wakes the notify workers and
 //! answers the waiters, then tells the scheduler it is free. While it works
 //! the scheduler goes on applying updates, so a slow disk slows durability,
 //! never ingest; what piles up meanwhile is one dirty mark per alert.
+//!
+//!
+//! A batch holds a change exactly when it holds what the change said, so a
+//! crash can lose neither a message of a change on disk nor write a
+//! message of a change that is not. The records are read a bucket at a
+//! time (the scheduler goes on meanwhile): what was said before the first
+//! read goes with them, its alerts' buckets added to the job (read after,
+//! they hold the change); what is said while they are read is taken at the
+//! end under the index's read lock, and its buckets are read again under
+//! that same lock. The scheduler adds to [`Said`] only with the index
+//! locked for writing, so no change falls between the two.
 //!
 //! Before each round the writer checks the disk's free space; after a failed
 //! write it tries, once a second, to open the store again (`store::db`).
@@ -20,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, Notify};
 
-use super::dirty::Tier;
+use super::dirty::{Said, Shared, Tier};
 use super::{Error, Waiter};
 use crate::alert::{AlertKey, Record};
 use crate::index::Index;
@@ -43,6 +55,8 @@ pub(super) struct Done {
 }
 
 pub(super) struct Writer {
+    /// What changes said, shared with the scheduler.
+    pub said: Shared,
     pub store: Arc<Store>,
     /// Read, a bucket at a time, for the records of the buckets to write.
     pub index: Arc<RwLock<Index>>,
@@ -92,7 +106,7 @@ impl Writer {
                 // Handed back at once: the scheduler keeps the changes.
                 Some(why) => Err(StoreError::Failing(why.reason().to_owned())),
                 None => {
-                    job.batch.buckets = self.records(&job.buckets);
+                    self.fill(&mut job);
                     self.store.write(&job.batch).and_then(|queued| {
                         self.store.flush()?;
                         Ok(queued)
@@ -124,6 +138,12 @@ impl Writer {
                     }
                     report(&mut failing, &err);
                     let mut job = job;
+                    self.said.put_back(Said {
+                        messages: std::mem::take(&mut job.batch.messages),
+                        history: std::mem::take(&mut job.batch.history),
+                        paging: std::mem::take(&mut job.batch.paging),
+                        changed: Vec::new(),
+                    });
                     for waiter in job.waiting.drain(..) {
                         waiter.answer(Err(Error::Store(StoreError::WriteFailed)));
                     }
@@ -138,21 +158,47 @@ impl Writer {
 }
 
 impl Writer {
-    /// Each bucket's records as they are now; the lock is held for one
-    /// bucket at a time, so the scheduler goes on applying meanwhile.
-    fn records(&self, buckets: &[(u32, Tier)]) -> Vec<(u32, Vec<(AlertKey, Record)>)> {
-        buckets
+    /// Puts the records of the job's buckets and what changes said into
+    /// its batch (see the module's comment for why in this order). The
+    /// buckets added are in the job's list, so that a failed write marks
+    /// them again.
+    fn fill(&self, job: &mut Job) {
+        self.fill_with(job, || {});
+    }
+
+    /// [`Writer::fill`], running `meanwhile` between the records' reads and
+    /// the end (where the scheduler may change alerts).
+    fn fill_with(&self, job: &mut Job, meanwhile: impl FnOnce()) {
+        let mut said = self.said.take();
+        add_buckets(&mut job.buckets, &said.changed);
+        let mut records: Vec<(u32, Vec<(AlertKey, Record)>)> = job
+            .buckets
             .iter()
             .map(|&(bucket, _)| {
                 let index = self.index.read().unwrap_or_else(|e| e.into_inner());
-                let alerts = index
-                    .bucket(bucket)
-                    .iter()
-                    .map(|&s| (index.key(s), index.record(s)))
-                    .collect();
-                (bucket, alerts)
+                (bucket, alerts_of(&index, bucket))
             })
-            .collect()
+            .collect();
+        meanwhile();
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        let late = self.said.take();
+        add_buckets(&mut job.buckets, &late.changed);
+        let mut again = late.changed.clone();
+        again.sort_unstable();
+        again.dedup();
+        for bucket in again {
+            let alerts = alerts_of(&index, bucket);
+            match records.iter_mut().find(|(b, _)| *b == bucket) {
+                Some((_, old)) => *old = alerts,
+                None => records.push((bucket, alerts)),
+            }
+        }
+        drop(index);
+        said.append(late);
+        job.batch.buckets = records;
+        job.batch.messages = said.messages;
+        job.batch.history = said.history;
+        job.batch.paging = said.paging;
     }
 
     /// Opens the store again if the disk takes writes; then the notify
@@ -166,6 +212,25 @@ impl Writer {
                 }
             }
             Err(err) => tracing::debug!(%err, "the store still cannot be written"),
+        }
+    }
+}
+
+/// A bucket's alerts and their records as the index holds them now.
+fn alerts_of(index: &Index, bucket: u32) -> Vec<(AlertKey, Record)> {
+    index
+        .bucket(bucket)
+        .iter()
+        .map(|&s| (index.key(s), index.record(s)))
+        .collect()
+}
+
+/// Adds to a job's buckets those of `changed` it lacks, as told.
+fn add_buckets(buckets: &mut Vec<(u32, Tier)>, changed: &[u32]) {
+    let mut have: std::collections::HashSet<u32> = buckets.iter().map(|&(b, _)| b).collect();
+    for &bucket in changed {
+        if have.insert(bucket) {
+            buckets.push((bucket, Tier::Told));
         }
     }
 }
@@ -185,5 +250,128 @@ fn report(failing: &mut Option<(Instant, u64)>, err: &StoreError) {
                 *since = Instant::now();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::EventKind;
+    use crate::store::{Notification, BUCKET_SIZE};
+
+    fn record(summary: &str) -> Record {
+        Record {
+            summary: summary.into(),
+            ..Record::default()
+        }
+    }
+
+    fn message(key: &AlertKey) -> Notification {
+        Notification {
+            event: EventKind::Raised as i32,
+            source: key.source.clone(),
+            id: key.id.clone(),
+            notifier: "log".into(),
+            ..Notification::default()
+        }
+    }
+
+    /// An index with two full buckets (0 and 1), and a writer over it.
+    fn writer() -> (Writer, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let store = Store::open(&dir.path().join("data"), 1 << 20, Default::default()).unwrap();
+        let mut index = Index::new(1000);
+        for i in 0..2 * BUCKET_SIZE {
+            let key = AlertKey::new("host", format!("a{i}"));
+            index.insert(&key, &record("old"), 0).unwrap();
+        }
+        let writer = Writer {
+            said: Shared::default(),
+            store: Arc::new(store),
+            index: Arc::new(RwLock::new(index)),
+            metrics,
+            wakes: Vec::new(),
+        };
+        (writer, dir)
+    }
+
+    /// What the scheduler does for a change that says something: the
+    /// record and what it said, with the index locked.
+    fn change(writer: &Writer, id: &str) {
+        let mut index = writer.index.write().unwrap();
+        let slot = index.find("host", id).unwrap();
+        index.update(slot, &record("new"), 0);
+        let mut said = writer.said.lock();
+        said.messages.push(message(&index.key(slot)));
+        said.changed.push(index.bucket_of(slot));
+    }
+
+    fn summary_in(batch: &Batch, id: &str) -> Option<String> {
+        batch.buckets.iter().find_map(|(_, alerts)| {
+            alerts
+                .iter()
+                .find(|(key, _)| key.id == id)
+                .map(|(_, r)| r.summary.clone())
+        })
+    }
+
+    fn job(buckets: &[u32]) -> Job {
+        Job {
+            batch: Batch::default(),
+            buckets: buckets.iter().map(|&b| (b, Tier::Urgent)).collect(),
+            waiting: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_change_said_before_the_write_goes_with_its_bucket() {
+        let (writer, _dir) = writer();
+        // Changed after the job was handed over: its bucket (1) was not in it.
+        change(&writer, &format!("a{}", BUCKET_SIZE + 3));
+        let mut job = job(&[0]);
+        writer.fill(&mut job);
+        assert_eq!(job.batch.messages.len(), 1);
+        assert_eq!(
+            summary_in(&job.batch, &format!("a{}", BUCKET_SIZE + 3)).as_deref(),
+            Some("new")
+        );
+        assert!(
+            job.buckets.contains(&(1, Tier::Told)),
+            "marked again if it fails"
+        );
+        assert!(writer.said.lock().is_empty());
+    }
+
+    #[test]
+    fn a_change_made_while_the_records_are_read_goes_with_what_it_said() {
+        let (writer, _dir) = writer();
+        let mut job = job(&[0, 1]);
+        // Bucket 0 is read already when a2 changes and says something.
+        writer.fill_with(&mut job, || change(&writer, "a2"));
+        assert_eq!(summary_in(&job.batch, "a2").as_deref(), Some("new"));
+        assert_eq!(job.batch.messages.len(), 1, "its message is in the batch");
+        assert_eq!(job.batch.buckets.len(), 2, "bucket 0 once, read again");
+    }
+
+    #[test]
+    fn a_failed_write_puts_back_what_was_said_before_anything_newer() {
+        let (writer, _dir) = writer();
+        change(&writer, "a1");
+        let mut job = job(&[]);
+        writer.fill(&mut job);
+        change(&writer, "a2");
+        writer.said.put_back(Said {
+            messages: std::mem::take(&mut job.batch.messages),
+            ..Said::default()
+        });
+        let ids: Vec<String> = writer
+            .said
+            .lock()
+            .messages
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        assert_eq!(ids, ["a1", "a2"]);
     }
 }
