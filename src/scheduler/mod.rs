@@ -519,9 +519,13 @@ impl Run {
             record.detail = self.detail_of(index, slot);
             let mut effects = Effects::default();
             self.s.pager.on_event(&key, kind, &record, at, &mut effects);
-            // An action writes its own line, with its author.
+            // An action writes its own line, with its author; the pager's
+            // lines follow it.
+            let mut said = self.said.lock();
+            said.changed.push(bucket);
             if !self.acting {
-                effects.history.push((
+                said.history(
+                    bucket,
                     key.clone(),
                     HistoryEntry {
                         at,
@@ -529,9 +533,9 @@ impl Run {
                         text: event_text(kind, &record),
                         ..HistoryEntry::default()
                     },
-                ));
+                );
             }
-            self.said.lock().changed.push(bucket);
+            drop(said);
             self.take_effects(index, effects);
         }
     }
