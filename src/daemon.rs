@@ -49,8 +49,8 @@ pub struct Running {
 
 /// Binds every socket, opens the store and starts every task. Sockets come
 /// first, so a port that is taken leaves no new data directory behind.
-pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Running> {
-    start_with(config, clock, Vec::new()).await
+pub async fn start(config: &Config, router: Router, clock: Clock) -> anyhow::Result<Running> {
+    start_with(config, router, clock, Vec::new()).await
 }
 
 /// [`start`], with some notifiers given by the caller instead of built from
@@ -58,6 +58,7 @@ pub async fn start(config: &Config, clock: Clock) -> anyhow::Result<Running> {
 /// a test recording what would be sent.
 pub async fn start_with(
     config: &Config,
+    mut router: Router,
     clock: Clock,
     given: Vec<(String, Box<dyn notify::Notifier>)>,
 ) -> anyhow::Result<Running> {
@@ -88,7 +89,6 @@ pub async fn start_with(
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
     };
-    let mut router = Router::new(config);
     if config.oncall.base_url.is_none() {
         // The address really listened on (port 0 in the config is a real port now).
         router.base_url = format!("http://{}", tcp.local_addr()?);
@@ -298,10 +298,11 @@ impl Running {
 /// scripts and tests can use port 0 and learn the real ports.
 pub async fn run(
     config: &Config,
+    router: Router,
     clock: Clock,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let running = start(config, clock).await?;
+    let running = start(config, router, clock).await?;
     {
         let mut stdout = std::io::stdout().lock();
         for addr in &running.udp {

@@ -31,11 +31,7 @@ pub fn update(config: &HeartbeatConfig, now: u64) -> pb::AlertUpdate {
 
 /// Sends a beat every `send_every` until shutdown.
 pub async fn run(config: HeartbeatConfig, clock: Clock, shutdown: CancellationToken) {
-    let destinations: Vec<Destination> = config
-        .destinations
-        .iter()
-        .filter_map(|d| send::parse_destination(d).ok())
-        .collect();
+    let destinations: Vec<Destination> = config.destinations.clone();
     if destinations.is_empty() {
         return;
     }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mauved::clock::Clock;
 use mauved::config::Config;
-use mauved::routing::explain;
+use mauved::routing::{self, explain};
 
 #[derive(Parser)]
 #[command(
@@ -99,15 +99,16 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Cmd::Serve { config } => {
-            let config = match config {
-                Some(path) => match Config::load(&path) {
-                    Ok(config) => config,
-                    Err(err) => {
-                        eprintln!("mauved: {err}");
-                        return ExitCode::from(2);
-                    }
-                },
-                None => Config::embedded(),
+            let loaded = match config {
+                Some(path) => routing::load(&path),
+                None => routing::parse(mauved::config::DEFAULT_TOML, "embedded default"),
+            };
+            let (config, router) = match loaded {
+                Ok(loaded) => loaded,
+                Err(err) => {
+                    eprintln!("mauved: {err}");
+                    return ExitCode::from(2);
+                }
             };
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(runtime) => runtime,
@@ -116,7 +117,12 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let served = runtime.block_on(mauved::daemon::run(&config, Clock::system(), signal()));
+            let served = runtime.block_on(mauved::daemon::run(
+                &config,
+                router,
+                Clock::system(),
+                signal(),
+            ));
             match served {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
@@ -125,8 +131,8 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Cmd::CheckConfig { file } => match Config::load(&file) {
-            Ok(config) => {
+        Cmd::CheckConfig { file } => match routing::load(&file) {
+            Ok((config, _)) => {
                 for warning in config.warnings() {
                     println!("{}: warning: {warning}", file.display());
                 }
@@ -201,14 +207,13 @@ fn report(
     at: Option<&str>,
     make: impl FnOnce(&mauved::routing::Router, &Config, u64) -> Result<String, String>,
 ) -> ExitCode {
-    let config = match Config::load(path) {
-        Ok(config) => config,
+    let (config, router) = match routing::load(path) {
+        Ok(loaded) => loaded,
         Err(err) => {
             eprintln!("{err}");
             return ExitCode::from(2);
         }
     };
-    let router = mauved::routing::Router::new(&config);
     let at = match at {
         None => Clock::system().now(),
         Some(text) => match explain::parse_at(text, &router) {

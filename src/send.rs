@@ -20,14 +20,13 @@
 
 pub mod cli;
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
 use crate::alert::UnixSecs;
 use crate::wire::pb;
 
-/// mauve's port, on both sides.
-pub const DEFAULT_PORT: u16 = 32741;
+pub use crate::config::{parse_destination, Destination, DEFAULT_PORT};
 
 /// Fills in what the sender owns, as mauve's sender does: the source
 /// (default: this host's name), a random 63-bit transmission id, the send
@@ -84,56 +83,6 @@ pub fn random_transmission_id() -> u64 {
 /// This host's name, the default source.
 pub fn hostname() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
-}
-
-/// Where to send: an address, or a host name with or without a port.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Destination {
-    Addr(SocketAddr),
-    Host { name: String, port: Option<u16> },
-}
-
-impl std::fmt::Display for Destination {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Destination::Addr(addr) => write!(f, "{addr}"),
-            Destination::Host { name, port: None } => write!(f, "{name}"),
-            Destination::Host {
-                name,
-                port: Some(port),
-            } => write!(f, "{name}:{port}"),
-        }
-    }
-}
-
-/// Parses `ip`, `ip:port`, `[v6]`, `[v6]:port`, `host` or `host:port`.
-pub fn parse_destination(text: &str) -> Result<Destination, String> {
-    let bad = || format!("Bad destination: {text:?}");
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(Destination::Addr(addr));
-    }
-    if let Ok(ip) = text.parse::<IpAddr>() {
-        return Ok(Destination::Addr(SocketAddr::new(ip, DEFAULT_PORT)));
-    }
-    if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-        let ip: IpAddr = inner.parse().map_err(|_| bad())?;
-        return Ok(Destination::Addr(SocketAddr::new(ip, DEFAULT_PORT)));
-    }
-    let (name, port) = match text.rsplit_once(':') {
-        Some((name, port)) => (name, Some(port.parse::<u16>().map_err(|_| bad())?)),
-        None => (text, None),
-    };
-    let valid = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-    if !valid {
-        return Err(bad());
-    }
-    Ok(Destination::Host {
-        name: name.to_owned(),
-        port,
-    })
 }
 
 /// Name resolution, injectable so that the SRV and host logic can be tested

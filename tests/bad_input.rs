@@ -53,8 +53,8 @@ proptest! {
             "(\\[[a-z_.]{1,12}\\]\n)?([a-z_]{1,14} = (\"[a-z0-9:./ -]{0,12}\"|[0-9]{1,6}|true|\\[\\])\n){0,4}",
         ]
     ) {
-        if let Ok(config) = mauved::config::Config::parse(&text, "prop") {
-            let _ = mauved::routing::Router::new(&config).oncall(NOW);
+        if let Ok((_, router)) = mauved::routing::parse(&text, "prop") {
+            let _ = router.oncall(NOW);
         }
     }
 

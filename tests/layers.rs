@@ -22,11 +22,6 @@ const LAYERS: &[&[&str]] = &[
 
 /// Upward uses that are known and being removed: (user, used).
 const KNOWN: &[(&str, &str)] = &[
-    // The configuration validates with routing's and send's parsers
-    // (windows, matchers, destinations) instead of parsing its value types
-    // itself.
-    ("config", "routing"),
-    ("config", "send"),
     // Messages and history lines are defined in the store.
     ("routing", "store"),
 ];

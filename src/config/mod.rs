@@ -19,7 +19,7 @@ pub use self::oncall::{
     built_in_windows, local_time, AlertGroup, Away, Match, NotifyClause, Oncall, Override, Person,
     RateLimit, RotationSpec, Secs, WindowSpec,
 };
-pub use self::values::{split_host_port, Cidr};
+pub use self::values::{parse_destination, split_host_port, Cidr, Destination, DEFAULT_PORT};
 
 /// The configuration used when no `--config` is given.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -80,7 +80,7 @@ impl Default for Delivery {
 #[serde(deny_unknown_fields, default)]
 pub struct HeartbeatConfig {
     /// `host`, `host:port`, `ip:port` (as for mauvesend).
-    pub destinations: Vec<String>,
+    pub destinations: Vec<Destination>,
     pub send_every: Secs,
     /// As given in the file.
     #[serde(rename = "raise_after")]
@@ -415,14 +415,23 @@ impl Config {
             .expect("the embedded default config is checked by a unit test")
     }
 
-    /// Parses and validates; `origin` names the file in error messages.
-    /// Every problem found is reported, not just the first.
-    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    /// Reads the file's data, unchecked but for its shape (types, unknown
+    /// keys, value types such as addresses); `origin` names it in errors.
+    pub fn read(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let mut config: Config = toml::from_str(text).map_err(|err| ConfigError::Parse {
             path: origin.to_owned(),
             err,
         })?;
         config.follow_given_keys();
+        Ok(config)
+    }
+
+    /// Reads and checks the configuration's own keys; every problem found
+    /// is reported, not just the first. Routing's parts (windows, matchers,
+    /// rotations) are checked when they are compiled: `routing::parse`
+    /// does both, as the daemon does.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let config = Config::read(text, origin)?;
         let problems = config.problems();
         if problems.is_empty() {
             Ok(config)
@@ -451,7 +460,8 @@ impl Config {
         ));
     }
 
-    fn problems(&self) -> Vec<Problem> {
+    /// What is wrong with the configuration's own keys.
+    pub fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         let mut fail = |key: &str, what: &str| {
             problems.push(Problem {
@@ -549,11 +559,6 @@ impl Config {
 
     /// `[heartbeat]`.
     fn heartbeat_problems(&self, fail: &mut dyn FnMut(&str, &str)) {
-        for (i, destination) in self.heartbeat.destinations.iter().enumerate() {
-            if let Err(why) = crate::send::parse_destination(destination) {
-                fail(&format!("heartbeat.destinations[{i}]"), &why);
-            }
-        }
         if self.heartbeat.send_every.0 == 0 {
             fail("heartbeat.send_every", "must be above 0");
         }

@@ -86,20 +86,6 @@ impl Default for Oncall {
     }
 }
 
-impl Oncall {
-    /// The zone (UTC when the name is unknown; refused at load).
-    pub fn zone(&self) -> TimeZone {
-        TimeZone::get(&self.timezone).unwrap_or(TimeZone::UTC)
-    }
-
-    pub fn holiday_dates(&self) -> Vec<Date> {
-        self.holidays
-            .iter()
-            .filter_map(|d| d.parse().ok())
-            .collect()
-    }
-}
-
 /// One `[window]` entry: days and hours (both optional), or the opposite of
 /// another window.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -317,25 +303,7 @@ fn calendar_problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
             );
         }
     }
-    let windows = config.windows();
-    for (name, spec) in &config.window {
-        let key = |field: &str| format!("window.{name}.{field}");
-        if let Some(other) = &spec.not {
-            if spec.days.is_some() || spec.hours.is_some() || spec.except_holidays {
-                fail(
-                    &key("not"),
-                    "takes no days, hours or except_holidays beside it",
-                );
-            }
-            if !windows.contains_key(other) {
-                fail(&key("not"), &format!("{other:?} is not a window"));
-            } else if let Err(why) = crate::routing::windows::compile(&windows, name) {
-                fail(&key("not"), &why);
-            }
-        } else if let Err((field, why)) = crate::routing::windows::Days::parse_spec(spec) {
-            fail(&key(field), &why);
-        }
-    }
+    // Windows are checked as they are compiled (`routing::compile`).
 }
 
 /// `[person.*]` and `[people_list]`.
@@ -443,9 +411,8 @@ fn rotation_problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
     }
 }
 
-/// `[[alert_group]]`: matches, who, when and how.
+/// `[[alert_group]]`: who and how (matches and windows: `routing::compile`).
 fn group_problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
-    let windows = config.windows();
     let notifier_names: Vec<&str> = config.notifiers.iter().map(super::Notifier::name).collect();
     let is_name = |n: &str| {
         config.people.contains_key(n)
@@ -453,14 +420,6 @@ fn group_problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
             || config.rotation.contains_key(n)
     };
     for (i, group) in config.alert_groups.iter().enumerate() {
-        match crate::routing::Matcher::new(&group.matches) {
-            Err((key, what)) => fail(&format!("alert_group[{i}].{key}"), &what),
-            Ok(m) if m.is_catch_all() && i + 1 < config.alert_groups.len() => fail(
-                &format!("alert_group[{i}].match"),
-                "matches everything, so the groups after it never would: the catch-all goes last",
-            ),
-            Ok(_) => {}
-        }
         for (j, clause) in group.notify.iter().enumerate() {
             let key = |field: &str| format!("alert_group[{i}].notify[{j}].{field}");
             for who in &clause.who {
@@ -472,12 +431,6 @@ fn group_problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
                         ),
                     );
                 }
-            }
-            if !windows.contains_key(&clause.during) {
-                fail(
-                    &key("during"),
-                    &format!("{:?} is not a window", clause.during),
-                );
             }
             if clause.every.is_some_and(|e| e.0 == 0) {
                 fail(&key("every"), "must be above 0");
@@ -518,67 +471,6 @@ mod tests {
         for bad in ["", "15", "m", "5x", "1.5h", "99999999999999999999w"] {
             assert!(Secs::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn on_call_problems_name_their_key() {
-        let text = r#"
-[oncall]
-timezone = "Mars/Olympus"
-holidays = ["25 Dec"]
-base_url = "alerts.example.com"
-
-[window]
-lunch = { days = "mon-fry", hours = "12:00-13:00" }
-odd = { not = "nowhere" }
-loop_a = { not = "loop_b" }
-loop_b = { not = "loop_a" }
-
-[[notifier]]
-name = "email"
-kind = "log"
-
-[person.alice]
-email = "a@example.com"
-urgent = ["sms|email"]
-rate_limit = { count = 0, within = "1m" }
-away = [{ from = "2026-12-20", until = "2026-12-01" }]
-
-[rotation.primary]
-members = ["alice", "zed"]
-shift = "1w"
-handoff = "next monday"
-overrides = [{ who = "yan", from = "2026-01-01", until = "2026-01-02" }]
-
-[[alert_group]]
-name = "all"
-  [[alert_group.notify]]
-  who = ["primary", "nobody"]
-  during = "teatime"
-  via = ["pager"]
-"#;
-        let got = problems_of(text);
-        for key in [
-            "oncall.timezone",
-            "oncall.holidays[0]",
-            "oncall.base_url",
-            "window.lunch.days",
-            "window.odd.not",
-            "window.loop_a.not",
-            "person.alice.urgent",
-            "person.alice.rate_limit",
-            "person.alice.away[0]",
-            "rotation.primary.members",
-            "rotation.primary.handoff",
-            "rotation.primary.overrides[0]",
-            "alert_group[0].notify[0].who",
-            "alert_group[0].notify[0].during",
-            "alert_group[0].notify[0].via",
-        ] {
-            assert!(got.contains(&format!("t: {key}: ")), "{key} in:\n{got}");
-        }
-        assert!(got.contains("\"sms\" has no address"), "{got}");
-        assert!(got.contains("loop_a → loop_b → loop_a"), "{got}");
     }
 
     #[test]

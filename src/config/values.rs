@@ -1,7 +1,10 @@
 //! Value types the configuration is made of, parsed as the file is read:
 //! the rest of the daemon gets them checked and never parses them again.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+
+/// mauve's port, on both sides.
+pub const DEFAULT_PORT: u16 = 32741;
 
 /// An address range (`10.0.0.0/8`, `::1/128`, or one address).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +68,65 @@ pub fn split_host_port(server: &str) -> Option<(&str, u16)> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     (!host.is_empty()).then_some(())?;
     Some((host, port.parse().ok()?))
+}
+
+/// Where to send mauve packets (`mauvesend`, `[heartbeat]`): an address,
+/// or a host name with or without a port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    Addr(SocketAddr),
+    Host { name: String, port: Option<u16> },
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Addr(addr) => write!(f, "{addr}"),
+            Destination::Host { name, port: None } => write!(f, "{name}"),
+            Destination::Host {
+                name,
+                port: Some(port),
+            } => write!(f, "{name}:{port}"),
+        }
+    }
+}
+
+/// Parses `ip`, `ip:port`, `[v6]`, `[v6]:port`, `host` or `host:port`.
+pub fn parse_destination(text: &str) -> Result<Destination, String> {
+    let bad = || format!("Bad destination: {text:?}");
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(Destination::Addr(addr));
+    }
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(Destination::Addr(SocketAddr::new(ip, DEFAULT_PORT)));
+    }
+    if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        let ip: IpAddr = inner.parse().map_err(|_| bad())?;
+        return Ok(Destination::Addr(SocketAddr::new(ip, DEFAULT_PORT)));
+    }
+    let (name, port) = match text.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port.parse::<u16>().map_err(|_| bad())?)),
+        None => (text, None),
+    };
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if !valid {
+        return Err(bad());
+    }
+    Ok(Destination::Host {
+        name: name.to_owned(),
+        port,
+    })
+}
+
+/// Read from a string as [`parse_destination`] reads it.
+impl<'de> serde::Deserialize<'de> for Destination {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Destination, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_destination(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! often (reminders). [`pager`] keeps what that needs between events: who
 //! was told, the clauses' timers, rate limits and storm batches.
 
+mod compile;
 pub mod explain;
 pub mod matching;
 pub mod pager;
@@ -19,12 +20,13 @@ pub mod windows;
 
 use std::collections::BTreeMap;
 
+pub use self::compile::{load, parse};
 pub use self::matching::Matcher;
 use self::rotation::{OnCall, Rotation};
 use self::windows::{Calendar, Window};
 use crate::alert::Level;
 use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
-use crate::config::{AlertGroup, Config, Person};
+use crate::config::{AlertGroup, Person};
 
 /// Who is told of an alert, and how (`mauved route`).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
@@ -100,83 +102,6 @@ pub struct Router {
 }
 
 impl Router {
-    pub fn new(config: &Config) -> Router {
-        let zone = config.oncall.zone();
-        let windows = config.windows();
-        let instant = |text: &str| rotation::local_instant(text, &zone).unwrap_or(0);
-        Router {
-            notifiers: config
-                .notifiers
-                .iter()
-                .map(|n| n.name().to_owned())
-                .collect(),
-            // A bad match or window is refused at load; here it would match
-            // nothing / always be open.
-            groups: config
-                .alert_groups
-                .iter()
-                .filter_map(|g| {
-                    Some(Group {
-                        spec: g.clone(),
-                        matcher: Matcher::new(&g.matches).ok()?,
-                        clauses: g
-                            .notify
-                            .iter()
-                            .map(|c| Clause {
-                                who: c.who.clone(),
-                                during: c.during.clone(),
-                                window: windows::compile(&windows, &c.during)
-                                    .unwrap_or_else(|_| Window::always()),
-                                every: c.every.map(|e| e.0),
-                                unacknowledged_for: c.unacknowledged_for.0,
-                                via: c.via.clone(),
-                            })
-                            .collect(),
-                    })
-                })
-                .collect(),
-            people: config.people.clone(),
-            away: config
-                .people
-                .iter()
-                .map(|(name, p)| {
-                    let spans = p
-                        .away
-                        .iter()
-                        .map(|a| (instant(&a.from), instant(&a.until)))
-                        .collect();
-                    (name.clone(), spans)
-                })
-                .collect(),
-            // A loop is refused at load; a name that fails here tells nobody.
-            who: config
-                .people
-                .keys()
-                .chain(config.people_list.keys())
-                .chain(config.rotation.keys())
-                .map(|name| (name.clone(), config.people_of(name).unwrap_or_default()))
-                .collect(),
-            rotations: config
-                .rotation
-                .iter()
-                .map(|(name, spec)| (name.clone(), Rotation::new(spec, &zone)))
-                .collect(),
-            calendar: Calendar {
-                zone,
-                holidays: config.oncall.holiday_dates(),
-            },
-            working: windows::compile(&windows, "working").ok(),
-            batch_window: config.oncall.batch_window.0,
-            base_url: config
-                .oncall
-                .base_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{}", config.listen.http))
-                .trim_end_matches('/')
-                .to_owned(),
-        }
-    }
-
     /// True when alert groups decide who is told.
     pub fn routes(&self) -> bool {
         !self.groups.is_empty()
@@ -340,9 +265,18 @@ impl Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     fn config(text: &str) -> Config {
-        Config::parse(text, "t").unwrap()
+        parse(text, "t").unwrap().0
+    }
+
+    fn router(text: &str) -> Router {
+        parse(text, "t").unwrap().1
+    }
+
+    fn error(text: &str) -> String {
+        parse(text, "t").unwrap_err().to_string()
     }
 
     const TEAM: &str = r#"
@@ -398,9 +332,9 @@ name = "everything else"
 
     #[test]
     fn without_groups_every_notifier_gets_one_message() {
-        let router = Router::new(&config(
+        let router = router(
             "[[notifier]]\nname = \"log\"\nkind = \"log\"\n[[notifier]]\nname = \"pager\"\nkind = \"log\"",
-        ));
+        );
         assert_eq!(
             told(&router, "web1", "disk"),
             vec![("log".into(), None), ("pager".into(), None)]
@@ -409,7 +343,7 @@ name = "everything else"
 
     #[test]
     fn the_first_matching_group_tells_each_person_once_per_notifier_of_its_level() {
-        let router = Router::new(&config(TEAM));
+        let router = router(TEAM);
         let some = |s: &str| Some(s.to_owned());
         // Urgent: alice has no list, so every notifier she has an address for;
         // bob's urgent list is e-mail. Alice named twice is told once.
@@ -450,7 +384,7 @@ name = "everything else"
             .split("[[alert_group]]\nname = \"everything else\"")
             .next()
             .unwrap();
-        let router = Router::new(&config(only_web));
+        let router = router(only_web);
         assert!(told(&router, "db1", "disk").is_empty());
     }
 
@@ -463,7 +397,7 @@ name = "everything else"
         let with_lists = with_lists.replace("who = [\"alice\", \"bob\"]", "who = [\"ops\"]");
         let config = config(&with_lists);
         assert_eq!(config.people_of("ops").unwrap(), ["alice", "bob"]);
-        let router = Router::new(&config);
+        let router = Router::compile(&config).unwrap();
         let to: Vec<Option<String>> = told(&router, "web1", "disk")
             .into_iter()
             .map(|(_, r)| r)
@@ -475,7 +409,7 @@ name = "everything else"
         );
         let looped =
             with_lists.replace("night = [\"bob\", \"alice\"]", "night = [\"bob\", \"ops\"]");
-        let err = Config::parse(&looped, "t").unwrap_err().to_string();
+        let err = error(&looped);
         assert!(err.contains("lists contain each other"), "{err}");
         assert!(
             err.contains("ops → night → ops") || err.contains("night → ops → night"),
@@ -486,13 +420,13 @@ name = "everything else"
     #[test]
     fn people_and_groups_are_checked_at_load() {
         let bad = TEAM.replace("who = [\"bob\"]", "who = [\"carol\"]");
-        let err = Config::parse(&bad, "t").unwrap_err().to_string();
+        let err = error(&bad);
         assert!(err.contains("alert_group[1].notify[0].who"), "{err}");
         let bad = TEAM.replace("sms = \"+447700900001\"", "pager = \"x\"");
-        let err = Config::parse(&bad, "t").unwrap_err().to_string();
+        let err = error(&bad);
         assert!(err.contains("person.alice.pager"), "{err}");
         let bad = TEAM.replace("normal = [\"email\"]", "normal = [\"sms\"]");
-        let err = Config::parse(&bad, "t").unwrap_err().to_string();
+        let err = error(&bad);
         assert!(err.contains("person.bob.normal"), "{err}");
     }
 
@@ -502,10 +436,10 @@ name = "everything else"
             "[[alert_group]]\nname = \"web\"",
             "[[alert_group]]\nname = \"all\"\n\n[[alert_group]]\nname = \"web\"",
         );
-        let err = Config::parse(&early, "t").unwrap_err().to_string();
+        let err = error(&early);
         assert!(err.contains("alert_group[0].match"), "{err}");
         let bad = TEAM.replace("id = [\"disk\", \"load?\"]", "id = [\"/(/\"]");
-        let err = Config::parse(&bad, "t").unwrap_err().to_string();
+        let err = error(&bad);
         assert!(err.contains("alert_group[0].match.id[0]"), "{err}");
     }
 }

@@ -39,27 +39,33 @@ fn instant(local: DateTime, zone: &TimeZone) -> Option<i64> {
 }
 
 impl Rotation {
-    /// Compiles a spec checked at load (a bad date falls back to the epoch).
-    pub fn new(spec: &RotationSpec, zone: &TimeZone) -> Rotation {
-        let epoch = DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
-        let at = |text: &str| {
-            local_time(text)
-                .ok()
-                .and_then(|dt| instant(dt, zone))
-                .unwrap_or(0)
-                .max(0) as UnixSecs
-        };
-        Rotation {
-            members: spec.members.clone(),
-            shift_s: spec.shift.0.max(1),
-            handoff: local_time(&spec.handoff).unwrap_or(epoch),
-            zone: zone.clone(),
-            overrides: spec
-                .overrides
-                .iter()
-                .map(|o| (o.who.clone(), at(&o.from), at(&o.until)))
-                .collect(),
+    /// Compiles a spec; a problem names the field (`handoff`,
+    /// `overrides[1]`).
+    pub fn compile(spec: &RotationSpec, zone: &TimeZone) -> Result<Rotation, (String, String)> {
+        let handoff = local_time(&spec.handoff).map_err(|why| ("handoff".to_owned(), why))?;
+        instant(handoff, zone).ok_or_else(|| ("handoff".to_owned(), outside(&spec.handoff)))?;
+        let overrides = spec
+            .overrides
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let at = |text: &str| instant_of(text, zone);
+                match (at(&o.from), at(&o.until)) {
+                    (Ok(from), Ok(until)) => Ok((o.who.clone(), from, until)),
+                    (Err(why), _) | (_, Err(why)) => Err((format!("overrides[{i}]"), why)),
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        if spec.shift.0 == 0 {
+            return Err(("shift".to_owned(), "must be above 0".to_owned()));
         }
+        Ok(Rotation {
+            members: spec.members.clone(),
+            shift_s: spec.shift.0,
+            handoff,
+            zone: zone.clone(),
+            overrides,
+        })
     }
 
     /// The instant of hand-over number `k` (0 = the configured one).
@@ -121,8 +127,21 @@ impl Rotation {
 
 /// Seconds since the epoch of a local date-time in `zone` (tests, tools).
 pub fn local_instant(text: &str, zone: &TimeZone) -> Option<UnixSecs> {
-    let dt = local_time(text).ok()?;
-    instant(dt, zone).map(|s| s.max(0) as UnixSecs)
+    instant_of(text, zone).ok()
+}
+
+/// [`local_instant`], saying what is wrong (as the configuration's checks
+/// do for a date that does not read).
+pub fn instant_of(text: &str, zone: &TimeZone) -> Result<UnixSecs, String> {
+    let dt = local_time(text)?;
+    instant(dt, zone)
+        .filter(|&s| s >= 0)
+        .map(|s| s as UnixSecs)
+        .ok_or_else(|| outside(text))
+}
+
+fn outside(text: &str) -> String {
+    format!("{text:?} is outside the times this station counts (1970 on)")
 }
 
 #[cfg(test)]
@@ -142,7 +161,7 @@ mod tests {
                 until: "2026-08-06T09:00".into(),
             }],
         };
-        (Rotation::new(&spec, &zone), zone)
+        (Rotation::compile(&spec, &zone).unwrap(), zone)
     }
 
     #[test]
@@ -199,7 +218,7 @@ mod tests {
             handoff: "2026-01-01T00:00".into(),
             overrides: vec![],
         };
-        let r = Rotation::new(&spec, &zone);
+        let r = Rotation::compile(&spec, &zone).unwrap();
         let t0 = local_instant("2026-01-01T00:00", &zone).unwrap();
         let who: Vec<String> = (0..4).map(|i| r.at(t0 + i * 8 * 3600).person).collect();
         assert_eq!(who, ["a", "b", "c", "a"]);

@@ -47,7 +47,7 @@ impl Fixture {
             started_at: clock.now(),
             clock,
             notifiers: vec![("log".into(), Arc::new(Notify::new()))],
-            pager: Pager::new(Router::new(&crate::config::Config::default())),
+            pager: Pager::new(Router::compile(&crate::config::Config::default()).unwrap()),
             initial_sleep_s,
             max_acknowledgement_s: 86_400,
             forget_cleared_after_s: 0,

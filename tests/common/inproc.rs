@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use mauved::alert::{AlertKey, Record};
 use mauved::clock::ManualClock;
-use mauved::config::Config;
 use mauved::daemon::{self, Running};
 
 use super::{test_config_flushing, Client};
@@ -59,7 +58,8 @@ impl InProc {
         clock: &ManualClock,
         notifiers: Vec<(String, Box<dyn mauved::notify::Notifier>)>,
     ) -> InProc {
-        let config = Config::parse(text, "test").unwrap();
+        let (config, router) = mauved::routing::parse(text, "test").unwrap();
+        let mut router = Some(router);
         let mut notifiers = Some(notifiers);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -71,7 +71,12 @@ impl InProc {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let running = loop {
             let given = notifiers.take().unwrap_or_default();
-            match runtime.block_on(daemon::start_with(&config, clock.clock(), given)) {
+            match runtime.block_on(daemon::start_with(
+                &config,
+                router.take().unwrap(),
+                clock.clock(),
+                given,
+            )) {
                 Err(err)
                     if format!("{err:#}").contains("another mauved")
                         && std::time::Instant::now() < deadline =>
