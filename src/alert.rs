@@ -12,6 +12,12 @@
 
 use std::fmt;
 
+pub mod history;
+pub mod message;
+
+pub use self::history::{HistoryEntry, HistoryKind};
+pub use self::message::{DeadLetter, Event, Hop, Notification};
+
 /// Unix time in whole seconds, the resolution of the mauve wire format.
 pub type UnixSecs = u64;
 
@@ -35,6 +41,39 @@ impl AlertKey {
             source: source.into(),
             id: id.into(),
         }
+    }
+
+    /// Appends the key as bytes: the source's length (u16 BE), the source,
+    /// then the id. No choice of characters makes two keys collide.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        // Sources are capped at 512 characters (at most 2048 bytes) by `wire`.
+        let len = u16::try_from(self.source.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(self.source.as_bytes());
+        out.extend_from_slice(self.id.as_bytes());
+    }
+
+    /// The key as bytes (see [`AlertKey::encode_into`]).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(2 + self.source.len() + self.id.len());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Inverse of [`AlertKey::to_bytes`]. Keys are only ever written from
+    /// valid strings, so a short or odd key means damaged storage: it
+    /// decodes as best it can rather than panicking.
+    pub fn from_bytes(bytes: &[u8]) -> AlertKey {
+        let len = match bytes {
+            [hi, lo, ..] => u16::from_be_bytes([*hi, *lo]) as usize,
+            _ => 0,
+        };
+        let rest = bytes.get(2..).unwrap_or_default();
+        let split = len.min(rest.len());
+        AlertKey::new(
+            String::from_utf8_lossy(&rest[..split]),
+            String::from_utf8_lossy(&rest[split..]),
+        )
     }
 }
 
@@ -262,7 +301,7 @@ impl Record {
 
     /// clear!: the alert is cleared. `will_raise_at` survives, which is what
     /// keeps a heartbeat pending.
-    fn clear(&mut self, now: UnixSecs) {
+    fn clear_now(&mut self, now: UnixSecs) {
         self.acknowledged_at = None;
         self.acknowledged_by = None;
         self.will_unacknowledge_at = None;
@@ -425,7 +464,7 @@ pub fn apply(
             (!was_raised).then_some(EventKind::Raised)
         }
     } else {
-        rec.clear(now);
+        rec.clear_now(now);
         was_raised.then_some(EventKind::Cleared)
     };
     rec.finish(was_raised, event, now)
@@ -438,7 +477,7 @@ pub fn clear_unlisted(old: &Record, now: UnixSecs) -> Option<Transition> {
         return None;
     }
     let mut rec = old.clone();
-    rec.clear(now);
+    rec.clear_now(now);
     Some(rec.finish(true, Some(EventKind::Cleared), now))
 }
 
@@ -484,7 +523,7 @@ pub fn tick(old: &Record, time: &TickTime) -> Option<Transition> {
             (!was_raised).then_some(EventKind::Raised)
         }
     } else if due(rec.will_clear_at) {
-        rec.clear(now);
+        rec.clear_now(now);
         was_raised.then_some(EventKind::Cleared)
     } else {
         None

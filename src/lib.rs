@@ -14,8 +14,7 @@
 //! the sending side (the `mauvesend` binary and the load tool are built on it).
 //!
 //! The modules in layers, leaves first; a module uses only modules of lower
-//! layers (`tests/layers.rs` checks it, with the few upward uses still being
-//! removed listed there): [`alert`]; [`clock`], [`timespec`], [`throttle`];
+//! layers (`tests/layers.rs` checks it): [`alert`]; [`clock`], [`timespec`], [`throttle`];
 //! [`wire`], [`view`], [`config`]; [`events`], [`send`], [`routing`];
 //! [`store`], [`metrics`]; [`index`]; [`scheduler`], [`notify`]; [`ingest`];
 //! [`heartbeat`], [`http`]; [`daemon`].

@@ -263,7 +263,7 @@ fn with_detail(http: &super::Http, key: &AlertKey, mut record: crate::alert::Rec
 pub async fn history(
     http: Shared,
     key: Result<Path<(String, String, String)>, PathRejection>,
-) -> Answer<Json<Vec<crate::store::HistoryEntry>>> {
+) -> Answer<Json<Vec<crate::alert::HistoryEntry>>> {
     let Path((source, id, what)) =
         key.map_err(|err| ApiError::bad_request(format!("path: {}", err.body_text())))?;
     if what != "history" {

@@ -3,8 +3,8 @@
 //! (`operations.md` §5).
 
 use crate::alert::Level;
+use crate::alert::Notification;
 use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
-use crate::store::Notification;
 use crate::timefmt::ago;
 use crate::view::AlertView;
 

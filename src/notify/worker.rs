@@ -15,10 +15,11 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{Message, Notifier, Outcome};
+use crate::alert::{DeadLetter, HistoryEntry, Notification};
 use crate::clock::Clock;
 use crate::index::Index;
 use crate::metrics::{Metrics, NotifyResult};
-use crate::store::{DeadLetter, History, HistoryEntry, Notification, QueueId, Store};
+use crate::store::{History, QueueId, Store};
 
 /// On shutdown, an attempt in flight gets this long to finish (real time).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -75,7 +76,7 @@ impl Worker {
     /// Delivers the queue until shutdown.
     pub async fn run(self) {
         loop {
-            let batch = match self.store.queued(&self.name, BATCH) {
+            let batch = match self.store.take(&self.name, BATCH) {
                 Ok(batch) => batch,
                 Err(err) => {
                     self.metrics.store_errors.inc();
@@ -232,11 +233,11 @@ impl Worker {
         let mut logged = false;
         loop {
             let stored = match &settle {
-                Settle::Dequeue(id) => self.store.dequeue(id),
-                Settle::DeadLetter(id, letter) => self.store.dead_letter(id, letter),
+                Settle::Dequeue(id) => self.store.delivered(id),
+                Settle::DeadLetter(id, letter) => self.store.give_up(id, letter, None),
                 Settle::Forward(id, hop) => {
                     let (letter, next) = &**hop;
-                    let forwarded = self.store.forward(id, letter, next.clone());
+                    let forwarded = self.store.give_up(id, letter, Some(next));
                     if forwarded.is_ok() {
                         if let Some(wake) = self.wakes.get(&next.notifier) {
                             wake.notify_one();
@@ -286,15 +287,13 @@ impl Worker {
             let bucket = index
                 .find(&key.source, &key.id)
                 .map_or(u32::MAX, |s| index.bucket_of(s));
-            let entry = HistoryEntry {
-                at: self.clock.now(),
-                kind: "notification".into(),
-                text: text.clone(),
-                person: n.person.clone(),
-                notifier: Some(self.name.clone()),
-                result: Some(result.to_owned()),
-                by: None,
-            };
+            let entry = HistoryEntry::notification(
+                self.clock.now(),
+                n.person.clone(),
+                &self.name,
+                result,
+                text.clone(),
+            );
             (bucket, key, entry)
         });
         self.history

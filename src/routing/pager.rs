@@ -21,7 +21,7 @@ use prost::Message as _;
 use super::{Group, Route, Router};
 use crate::alert::Level;
 use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
-use crate::store::{self, Event, HistoryEntry, Hop, Notification};
+use crate::alert::{Event, HistoryEntry, HistoryKind, Hop, Notification};
 
 /// How long a deferred clause waits before looking again when no window
 /// opens within the look-ahead.
@@ -128,7 +128,7 @@ enum Target {
 impl Target {
     fn key(&self) -> Vec<u8> {
         match self {
-            Target::Alert(key) => [b"a".as_slice(), &store::alert_key_bytes(key)].concat(),
+            Target::Alert(key) => [b"a".as_slice(), &key.to_bytes()].concat(),
             Target::Person(name) => [b"p".as_slice(), name.as_bytes()].concat(),
         }
     }
@@ -143,15 +143,8 @@ pub struct Effects {
 
 impl Effects {
     fn note(&mut self, key: &AlertKey, at: UnixSecs, text: String) {
-        self.history.push((
-            key.clone(),
-            HistoryEntry {
-                at,
-                kind: "note".into(),
-                text,
-                ..HistoryEntry::default()
-            },
-        ));
+        self.history
+            .push((key.clone(), HistoryEntry::new(at, HistoryKind::Note, text)));
     }
 
     fn notification(
@@ -165,15 +158,7 @@ impl Effects {
     ) {
         self.history.push((
             key.clone(),
-            HistoryEntry {
-                at,
-                kind: "notification".into(),
-                text,
-                person: Some(person.to_owned()),
-                notifier: Some(notifier.to_owned()),
-                result: Some(result.to_owned()),
-                by: None,
-            },
+            HistoryEntry::notification(at, Some(person.to_owned()), notifier, result, text),
         ));
     }
 }
@@ -238,7 +223,7 @@ impl Pager {
     pub fn restore(&mut self, key: &[u8], value: &[u8]) -> Result<(), prost::DecodeError> {
         let target = match key.split_first() {
             Some((b'a', rest)) => {
-                let key = store::alert_key(rest);
+                let key = AlertKey::from_bytes(rest);
                 self.alerts.insert(key.clone(), AlertPage::decode(value)?);
                 Target::Alert(key)
             }

@@ -28,8 +28,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Waiter;
 use crate::alert::AlertKey;
+use crate::alert::Notification;
 use crate::index::SlotId;
-use crate::store::{History, Notification};
+use crate::store::History;
 
 /// A store bucket's id.
 pub(super) type Bucket = u32;
@@ -203,7 +204,7 @@ impl Said {
         self.changed.append(&mut later.changed);
     }
 
-    pub fn history(&mut self, bucket: Bucket, key: AlertKey, entry: crate::store::HistoryEntry) {
+    pub fn history(&mut self, bucket: Bucket, key: AlertKey, entry: crate::alert::HistoryEntry) {
         self.history.push((bucket, key, entry));
     }
 }

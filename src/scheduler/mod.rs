@@ -31,11 +31,12 @@ use self::dirty::{Dirty, Shared, Tier};
 pub use self::handle::SchedulerHandle;
 use self::writer::{Done, Job, Writer};
 use crate::alert::{self, AlertKey, EventKind, Record, TickTime, Transition, UnixSecs, Update};
+use crate::alert::{HistoryEntry, HistoryKind};
 use crate::clock::Clock;
 use crate::index::{self, Index, SlotId};
 use crate::metrics::Metrics;
 use crate::routing::pager::{Effects, Pager};
-use crate::store::{Batch, HistoryEntry, Store, StoreError};
+use crate::store::{Batch, Store, StoreError};
 use crate::throttle::LogLimiter;
 use crate::wire::AlertError;
 
@@ -73,22 +74,23 @@ pub enum Action {
 
 impl Action {
     /// What the alert's history says of it.
-    fn history(&self, by: &str, zone: &jiff::tz::TimeZone) -> (&'static str, String) {
+    fn history(&self, by: &str, zone: &jiff::tz::TimeZone) -> (HistoryKind, String) {
         let at = |t: UnixSecs| crate::timefmt::in_zone(t, zone);
         match self {
             Action::Acknowledge { until } => (
-                "update",
+                HistoryKind::Update,
                 format!("ACKNOWLEDGED until {} by {by}", at(*until)),
             ),
-            Action::Unacknowledge => ("update", format!("UNACKNOWLEDGED by {by}")),
-            Action::Raise => ("update", format!("RAISED by {by}")),
-            Action::Clear => ("update", format!("CLEARED by {by}")),
-            Action::Suppress { until } => {
-                ("update", format!("SUPPRESSED until {} by {by}", at(*until)))
-            }
-            Action::Unsuppress => ("update", format!("UNSUPPRESSED by {by}")),
-            Action::Note { text } => ("note", text.clone()),
-            Action::Forget => ("update", format!("FORGOTTEN by {by}")),
+            Action::Unacknowledge => (HistoryKind::Update, format!("UNACKNOWLEDGED by {by}")),
+            Action::Raise => (HistoryKind::Update, format!("RAISED by {by}")),
+            Action::Clear => (HistoryKind::Update, format!("CLEARED by {by}")),
+            Action::Suppress { until } => (
+                HistoryKind::Update,
+                format!("SUPPRESSED until {} by {by}", at(*until)),
+            ),
+            Action::Unsuppress => (HistoryKind::Update, format!("UNSUPPRESSED by {by}")),
+            Action::Note { text } => (HistoryKind::Note, text.clone()),
+            Action::Forget => (HistoryKind::Update, format!("FORGOTTEN by {by}")),
         }
     }
 }
@@ -502,15 +504,14 @@ impl Run {
             said.history(
                 bucket,
                 index.key(slot),
-                HistoryEntry {
+                HistoryEntry::new(
                     at,
-                    kind: "note".into(),
-                    text: format!(
+                    HistoryKind::Note,
+                    format!(
                         "raised while suppressed until {}: nobody is told before then",
                         record.suppress_until.unwrap_or(at)
                     ),
-                    ..HistoryEntry::default()
-                },
+                ),
             );
         }
         if let Some(kind) = event {
@@ -527,12 +528,7 @@ impl Run {
                 said.history(
                     bucket,
                     key.clone(),
-                    HistoryEntry {
-                        at,
-                        kind: "update".into(),
-                        text: event_text(kind, &record),
-                        ..HistoryEntry::default()
-                    },
+                    HistoryEntry::new(at, HistoryKind::Update, event_text(kind, &record)),
                 );
             }
             drop(said);
@@ -581,13 +577,7 @@ impl Run {
         said.history(
             bucket,
             key.clone(),
-            HistoryEntry {
-                at: now,
-                kind: kind.into(),
-                text,
-                by: Some(by.to_owned()),
-                ..HistoryEntry::default()
-            },
+            HistoryEntry::new(now, kind, text).authored(by),
         );
         drop(said);
         if *action == Action::Forget {
@@ -638,16 +628,15 @@ impl Run {
             self.said.lock().history(
                 index.bucket_of(slot),
                 key,
-                HistoryEntry {
-                    at: now,
-                    kind: "update".into(),
-                    text: format!(
+                HistoryEntry::new(
+                    now,
+                    HistoryKind::Update,
+                    format!(
                         "FORGOTTEN: cleared and not updated for {}",
                         crate::timefmt::span(self.s.forget_cleared_after_s)
                     ),
-                    by: Some("mauved".into()),
-                    ..HistoryEntry::default()
-                },
+                )
+                .authored("mauved"),
             );
             self.forget(&mut index, slot, &old);
         }

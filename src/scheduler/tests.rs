@@ -97,7 +97,7 @@ impl Started {
     /// The events queued so far for the one notifier, oldest first.
     fn queued(&self) -> Vec<(EventKind, UnixSecs)> {
         self.store
-            .queued("log", 100)
+            .take("log", 100)
             .unwrap()
             .into_iter()
             .map(|(_, n)| (n.kind().unwrap(), n.at))
@@ -278,7 +278,7 @@ async fn messages_carry_the_detail_pending_or_written() {
     s.update(plain, T0 + 30).await;
     let details: Vec<(String, String)> = s
         .store
-        .queued("log", 10)
+        .take("log", 10)
         .unwrap()
         .into_iter()
         .map(|(_, n)| (n.id, n.alert.detail))

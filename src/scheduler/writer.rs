@@ -257,7 +257,8 @@ fn report(failing: &mut Option<(Instant, u64)>, err: &StoreError) {
 mod tests {
     use super::*;
     use crate::alert::EventKind;
-    use crate::store::{Notification, BUCKET_SIZE};
+    use crate::alert::Notification;
+    use crate::store::BUCKET_SIZE;
 
     fn record(summary: &str) -> Record {
         Record {

@@ -157,7 +157,7 @@ impl InProc {
     }
 
     /// An alert's history as the API gives it.
-    pub fn history(&self, source: &str, id: &str) -> Vec<mauved::store::HistoryEntry> {
+    pub fn history(&self, source: &str, id: &str) -> Vec<mauved::alert::HistoryEntry> {
         let running = self.running.as_ref().unwrap();
         let bucket = {
             let index = running.index.read().unwrap();

@@ -1,0 +1,395 @@
+//! The store on a temporary directory: every keyspace written, read back,
+//! upgraded and reopened.
+
+use prost::Message;
+
+use super::keys::{prefixed, queue_key};
+use super::queue::{encode_queue_batch, QueueBatch};
+use super::upgrade::{OLD_ALERT, OLD_DUE};
+use super::*;
+use crate::alert::{DeadLetter, EventKind, HistoryEntry, HistoryKind};
+
+/// Opens, waiting a little for a store just dropped in this process:
+/// sled lets go of its lock from a background thread.
+fn open_at(path: &Path) -> Store {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open(path, 1 << 20, Gauge::default()) {
+            Err(StoreError::InUse(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened => return opened.unwrap(),
+        }
+    }
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_at(dir.path());
+    (dir, store)
+}
+
+fn record(will_raise_at: Option<u64>) -> Record {
+    Record {
+        subject: "s".into(),
+        will_raise_at,
+        ..Record::default()
+    }
+}
+
+fn message(key: &AlertKey, notifier: &str, at: u64) -> Notification {
+    Notification {
+        event: EventKind::Raised as i32,
+        source: key.source.clone(),
+        id: key.id.clone(),
+        at,
+        alert: record(None),
+        notifier: notifier.into(),
+        ..Notification::default()
+    }
+}
+
+fn batch(bucket: u32, key: &AlertKey, record: Record, to: &[&str]) -> Batch {
+    Batch {
+        buckets: vec![(bucket, vec![(key.clone(), record)])],
+        details: vec![],
+        messages: to.iter().map(|n| message(key, n, 100)).collect(),
+        ..Batch::default()
+    }
+}
+
+fn key_bytes(key: &AlertKey) -> Vec<u8> {
+    key.to_bytes()
+}
+
+#[test]
+fn history_is_kept_per_bucket_and_read_per_alert() {
+    let (_dir, store) = open();
+    let a = AlertKey::new("src", "a");
+    let b = AlertKey::new("src", "ab");
+    let line = |at: u64, text: &str| HistoryEntry::new(at, HistoryKind::Update, text);
+    store
+        .write(&Batch {
+            history: vec![
+                (7, a.clone(), line(100, "raised")),
+                (7, b.clone(), line(100, "raised b")),
+            ],
+            ..Batch::default()
+        })
+        .unwrap();
+    store
+        .add_history(&[(7, a.clone(), line(200, "cleared"))])
+        .unwrap();
+    let texts = |key: &AlertKey| -> Vec<String> {
+        store
+            .history(7, key)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.text)
+            .collect()
+    };
+    assert_eq!(texts(&a), ["raised", "cleared"]);
+    assert_eq!(texts(&b), ["raised b"]);
+    assert!(store.history(8, &a).unwrap().is_empty());
+    // One value per bucket per write, not per alert.
+    assert_eq!(store.scan([HISTORY]).unwrap().count(), 2);
+    let all_since = |since: u64| -> Vec<String> {
+        store
+            .history_all(since, |_, e| e.at >= since)
+            .unwrap()
+            .into_iter()
+            .map(|(_, h)| h.text)
+            .collect()
+    };
+    assert_eq!(all_since(0), ["raised", "raised b", "cleared"]);
+    assert_eq!(all_since(150), ["cleared"]);
+    assert!(all_since(201).is_empty());
+    assert_eq!(store.prune_history(150).unwrap(), 1);
+    assert_eq!(texts(&a), ["cleared"]);
+}
+
+#[test]
+fn keys_of_different_sources_never_collide() {
+    assert_ne!(
+        key_bytes(&AlertKey::new("ab", "c")),
+        key_bytes(&AlertKey::new("a", "bc"))
+    );
+    let key = AlertKey::new("héllo\0", "x\0y");
+    assert_eq!(AlertKey::from_bytes(&key_bytes(&key)), key);
+}
+
+#[test]
+fn a_staged_detail_is_read_until_a_write_of_it_or_of_a_newer_one() {
+    let (_dir, store) = open();
+    let a = AlertKey::new("src", "a");
+    let details = |list: &[&str]| Batch {
+        details: list.iter().map(|d| (a.clone(), Arc::from(*d))).collect(),
+        ..Batch::default()
+    };
+    store.write(&details(&["on disk"])).unwrap();
+    store.stage_detail(a.clone(), "first".into());
+    assert_eq!(store.detail(&a).unwrap(), "first", "staged, not written");
+    store.stage_detail(a.clone(), "second".into());
+    // The older one is written: the newer stays staged.
+    store.write(&details(&["first"])).unwrap();
+    assert_eq!(store.detail(&a).unwrap(), "second");
+    // A removal then the newer detail, in one batch: the later wins.
+    store.write(&details(&["", "second"])).unwrap();
+    assert!(
+        store.unwritten.lock().unwrap().is_empty(),
+        "nothing left staged"
+    );
+    assert_eq!(store.detail(&a).unwrap(), "second", "from disk");
+    store.stage_detail(a.clone(), "".into());
+    assert_eq!(store.detail(&a).unwrap(), "", "a staged removal");
+}
+
+#[test]
+fn buckets_hold_their_alerts_and_details_stay_apart() {
+    let (_dir, store) = open();
+    let a = AlertKey::new("src", "a");
+    let b = AlertKey::new("src", "b");
+    let two = Batch {
+        buckets: vec![(
+            3,
+            vec![(a.clone(), record(Some(100))), (b.clone(), record(None))],
+        )],
+        details: vec![(a.clone(), "<b>big</b>".into())],
+        ..Batch::default()
+    };
+    store.write(&two).unwrap();
+    let buckets: Vec<_> = store.buckets().map(|b| b.unwrap()).collect();
+    assert_eq!(
+        buckets,
+        vec![(
+            3,
+            vec![(a.clone(), record(Some(100))), (b.clone(), record(None))]
+        )]
+    );
+    assert_eq!(store.get(&a).unwrap().unwrap().detail, "<b>big</b>");
+    // Rewriting the bucket keeps the detail; an empty bucket goes.
+    store.write(&batch(3, &a, record(None), &[])).unwrap();
+    assert_eq!(store.detail(&a).unwrap(), "<b>big</b>");
+    assert_eq!(store.get(&b).unwrap(), None, "the bucket is written whole");
+    store
+        .write(&Batch {
+            buckets: vec![(3, vec![])],
+            ..Batch::default()
+        })
+        .unwrap();
+    assert_eq!(store.buckets().count(), 0);
+}
+
+#[test]
+fn messages_are_delivered_in_order_across_batches_with_a_cursor() {
+    let (_dir, store) = open();
+    let key = AlertKey::new("src", "hb");
+    let first = Batch {
+        messages: vec![
+            message(&key, "a", 1),
+            message(&key, "b", 1),
+            message(&key, "a", 2),
+        ],
+        ..Batch::default()
+    };
+    assert_eq!(store.write(&first).unwrap(), 3);
+    store.write(&batch(0, &key, record(None), &["a"])).unwrap();
+    assert_eq!(store.queue_len(), 4);
+    let waiting = store.take("a", 10).unwrap();
+    let at: Vec<u64> = waiting.iter().map(|(_, m)| m.at).collect();
+    assert_eq!(at, vec![1, 2, 100]);
+    assert!(waiting.iter().all(|(_, m)| m.notifier == "a"));
+    store.delivered(&waiting[0].0).unwrap();
+    let rest: Vec<u64> = store
+        .take("a", 10)
+        .unwrap()
+        .iter()
+        .map(|(_, m)| m.at)
+        .collect();
+    assert_eq!(rest, vec![2, 100]);
+    assert_eq!(store.take("a", 1).unwrap().len(), 1, "the limit holds");
+    store.delivered(&waiting[1].0).unwrap();
+    store.delivered(&waiting[2].0).unwrap();
+    assert!(store.take("a", 10).unwrap().is_empty());
+    assert_eq!(store.queue_len(), 1);
+    assert_eq!(store.queue_owners().unwrap(), vec!["b".to_string()]);
+}
+
+#[test]
+fn a_dead_letter_leaves_the_queue_and_is_kept() {
+    let (_dir, store) = open();
+    let key = AlertKey::new("src", "a");
+    store.write(&batch(0, &key, record(None), &["n"])).unwrap();
+    let (id, notification) = store.take("n", 1).unwrap().remove(0);
+    let letter = DeadLetter {
+        notification,
+        reason: "no such command".into(),
+        at: 5,
+    };
+    store.give_up(&id, &letter, None).unwrap();
+    assert_eq!(store.queue_len(), 0);
+    assert!(store.take("n", 1).unwrap().is_empty());
+    assert_eq!(store.dead_letters().unwrap(), vec![letter]);
+}
+
+#[test]
+fn an_unknown_stored_event_kind_is_an_error_not_another_kind() {
+    let (_dir, store) = open();
+    let key = AlertKey::new("src", "a");
+    let bad = Record {
+        update_type: Some(99),
+        ..record(None)
+    };
+    store.write(&batch(0, &key, bad, &[])).unwrap();
+    assert!(matches!(
+        store.get(&key),
+        Err(StoreError::UnknownEnum { value: 99, .. })
+    ));
+    let mut message = message(&key, "n", 1);
+    message.event = 42;
+    assert_eq!(message.kind(), Err(42));
+}
+
+#[test]
+fn a_store_of_an_earlier_layout_is_upgraded_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = AlertKey::new("web", "a");
+    let queued = message(&key, "n", 7);
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let old = Record {
+            detail: "inline".into(),
+            ..record(Some(7))
+        };
+        db.insert(prefixed(OLD_ALERT, &key), old.encode_to_vec())
+            .unwrap();
+        let mut due = vec![OLD_DUE];
+        due.extend_from_slice(&7u64.to_be_bytes());
+        due.extend(key_bytes(&key));
+        db.insert(due, &[]).unwrap();
+        db.insert(queue_key("n", 4), queued.encode_to_vec())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = open_at(dir.path());
+    assert_eq!(store.detail(&key).unwrap(), "inline");
+    let all: Vec<_> = store.records().map(|r| r.unwrap()).collect();
+    assert_eq!(all, vec![(key.clone(), record(Some(7)))]);
+    assert_eq!(store.scan([OLD_DUE]).unwrap().count(), 0);
+    assert_eq!(store.scan([OLD_ALERT]).unwrap().count(), 0);
+    assert_eq!(store.queue_len(), 1);
+    assert_eq!(store.take("n", 10).unwrap()[0].1, queued);
+}
+
+#[test]
+fn sequence_cursor_and_queue_depth_continue_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = AlertKey::new("s", "i");
+    {
+        let store = open_at(dir.path());
+        let two = Batch {
+            messages: vec![message(&key, "n", 1), message(&key, "n", 2)],
+            ..Batch::default()
+        };
+        store.write(&two).unwrap();
+        let (first, _) = store.take("n", 1).unwrap().remove(0);
+        store.delivered(&first).unwrap();
+        store.flush().unwrap();
+    }
+    let store = open_at(dir.path());
+    assert_eq!(store.queue_len(), 1, "one delivered before the restart");
+    store.write(&batch(0, &key, record(None), &["n"])).unwrap();
+    let at: Vec<u64> = store
+        .take("n", 10)
+        .unwrap()
+        .iter()
+        .map(|(_, m)| m.at)
+        .collect();
+    assert_eq!(at, vec![2, 100]);
+}
+
+#[test]
+fn a_second_open_of_the_same_directory_says_it_is_in_use() {
+    let (dir, _store) = open();
+    let err = Store::open(dir.path(), 1 << 20, Gauge::default())
+        .err()
+        .expect("the directory is locked");
+    assert!(matches!(err, StoreError::InUse(_)), "{err}");
+    assert!(err.to_string().contains("another mauved"));
+}
+
+#[test]
+fn too_little_free_space_stops_writing_until_there_is_enough() {
+    let (_dir, store) = open();
+    assert_eq!(store.check_space().ok(), Some(()), "no minimum: no check");
+    let store = store.keeping_free(u64::MAX);
+    assert!(matches!(store.check_space(), Err(StoreError::Failing(_))));
+    assert!(store.probe(1).is_err(), "the probe does not write either");
+    let Some(Failing::Space(reason)) = store.failing() else {
+        panic!("{:?}", store.failing());
+    };
+    assert!(reason.contains("store.min_free_mib"), "{reason}");
+    let store = store.keeping_free(1);
+    assert_eq!(store.check_space().ok(), Some(()));
+    assert_eq!(store.failing(), None, "space is back");
+}
+
+#[test]
+fn reopening_keeps_what_was_flushed_and_writes_again() {
+    let (dir, store) = open();
+    let key = AlertKey::new("s", "a");
+    store
+        .write(&batch(0, &key, record(Some(5)), &["n"]))
+        .unwrap();
+    store.flush().unwrap();
+    // The old handle is set aside open, its lock released.
+    store.recover().unwrap();
+    assert_eq!(store.get(&key).unwrap().unwrap().will_raise_at, Some(5));
+    assert_eq!(store.queue_len(), 1, "recounted");
+    let other = AlertKey::new("s", "b");
+    store
+        .write(&batch(1, &other, record(Some(7)), &[]))
+        .unwrap();
+    store.flush().unwrap();
+    drop(store);
+    let store = open_at(dir.path());
+    assert_eq!(store.get(&key).unwrap().unwrap().will_raise_at, Some(5));
+    assert_eq!(store.get(&other).unwrap().unwrap().will_raise_at, Some(7));
+}
+
+#[test]
+fn a_storm_of_messages_is_queued_in_values_of_bounded_size_and_in_order() {
+    let (_dir, store) = open();
+    let key = AlertKey::new("s", "a");
+    let storm = Batch {
+        messages: (0..1000).map(|at| message(&key, "n", at)).collect(),
+        ..Batch::default()
+    };
+    store.write(&storm).unwrap();
+    assert_eq!(
+        store.scan([QUEUE]).unwrap().count(),
+        4,
+        "1000 in values of 256"
+    );
+    assert_eq!(store.queue_len(), 1000);
+    let mut seen = Vec::new();
+    loop {
+        let batch = store.take("n", 64).unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        for (id, m) in batch {
+            seen.push(m.at);
+            store.delivered(&id).unwrap();
+        }
+    }
+    assert_eq!(seen, (0..1000).collect::<Vec<u64>>());
+    // The hand encoding is the derived one.
+    let messages: Vec<Notification> = (0..3).map(|at| message(&key, "n", at)).collect();
+    let refs: Vec<&Notification> = messages.iter().collect();
+    assert_eq!(
+        encode_queue_batch(&refs),
+        QueueBatch { messages }.encode_to_vec()
+    );
+    assert_eq!(store.queue_len(), 0);
+}

@@ -1,0 +1,79 @@
+//! Bringing a store of an earlier layout up to date at open, in one batch.
+
+use prost::Message;
+
+use super::buckets::{Bucket, BucketEntry};
+use super::keys::{bucket_id, bucket_key, prefixed};
+use super::queue::QueueBatch;
+use super::{Result, Store, BUCKET, BUCKET_SIZE, DETAIL, QUEUE};
+use crate::alert::{AlertKey, Notification, Record};
+
+/// Earlier layouts: one record per key, and a due index. Upgraded at open.
+pub(super) const OLD_ALERT: u8 = b'a';
+
+pub(super) const OLD_DUE: u8 = b'd';
+
+impl Store {
+    /// Brings an earlier layout up to date: records one per key become
+    /// buckets, single queued messages become batches, the due index goes.
+    pub(super) fn upgrade(&self) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        let mut changed = false;
+        for key in self.scan([OLD_DUE])?.keys() {
+            batch.remove(key?);
+            changed = true;
+        }
+        let mut next_bucket = self
+            .scan([BUCKET])?
+            .keys()
+            .filter_map(|k| k.ok().and_then(|k| bucket_id(&k)))
+            .max()
+            .map_or(0, |b| b + 1);
+        let mut bucket = Bucket::default();
+        for item in self.scan([OLD_ALERT])? {
+            let (key, value) = item?;
+            let mut record = Record::decode(&*value)?;
+            let alert = AlertKey::from_bytes(&key[1..]);
+            if !record.detail.is_empty() {
+                let detail = std::mem::take(&mut record.detail);
+                batch.insert(prefixed(DETAIL, &alert), detail.into_bytes());
+            }
+            bucket.entries.push(BucketEntry {
+                source: alert.source,
+                id: alert.id,
+                record,
+            });
+            if bucket.entries.len() == BUCKET_SIZE {
+                batch.insert(
+                    bucket_key(next_bucket),
+                    std::mem::take(&mut bucket).encode_to_vec(),
+                );
+                next_bucket += 1;
+            }
+            batch.remove(key);
+            changed = true;
+        }
+        if !bucket.entries.is_empty() {
+            batch.insert(bucket_key(next_bucket), bucket.encode_to_vec());
+        }
+        for item in self.scan([QUEUE])? {
+            let (key, value) = item?;
+            // A batch always starts with field 1, length-delimited (0x0a);
+            // a single message of the earlier layout never does (its field 1
+            // is a varint, and left out when it is the default kind).
+            if value.first() != Some(&0x0a) {
+                let single = Notification::decode(&*value)?;
+                let upgraded = QueueBatch {
+                    messages: vec![single],
+                };
+                batch.insert(key, upgraded.encode_to_vec());
+                changed = true;
+            }
+        }
+        if changed {
+            self.db.write(|db| db.apply_batch(batch))?;
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+}
