@@ -1,5 +1,9 @@
 //! Configuration: TOML, with the default compiled in.
 //!
+//! Owns the file's data and the value types read with it (durations,
+//! address ranges, destinations); uses no other stage: the parts that become
+//! routing's types are compiled by `routing::compile`, once.
+//!
 //! Every key has a default, so an empty file is a valid configuration; the
 //! embedded `config/default.toml` spells the defaults out. Unknown keys are
 //! errors (a typo must not silently fall back to a default), and values are

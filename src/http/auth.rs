@@ -7,8 +7,8 @@
 //!   Sessions live in memory: a restart logs everybody out.
 //! - Changing anything (a POST other than `/login` and `POST /events`, which
 //!   is ingest like a datagram) needs a token, or a session plus its CSRF
-//!   token (`X-CSRF-Token` header, or a `csrf` form field that the page's
-//!   form handlers check). With no user and no token configured at all,
+//!   token (`X-CSRF-Token` header, or a form's `csrf` field), checked here
+//!   for every change, the page's forms and `/logout` included. With no user and no token configured at all,
 //!   changes are allowed from loopback clients only, and not through a
 //!   proxy: a request that carries `Forwarded`, `X-Forwarded-For`,
 //!   `X-Forwarded-Proto` or `X-Real-IP` came from somewhere else, whatever
@@ -262,9 +262,9 @@ fn always_open(path: &str) -> bool {
 
 /// The rules, as middleware: finds the principal, refuses what it may not
 /// do, and adds the security headers to every answer.
-pub async fn guard(State(http): Shared, mut req: Request, next: Next) -> Response {
-    let mut response = match check(&http, &mut req) {
-        Ok(()) => next.run(req).await,
+pub async fn guard(State(http): Shared, req: Request, next: Next) -> Response {
+    let mut response = match check(&http, req).await {
+        Ok(req) => next.run(req).await,
         Err(Refused::Error(status, why)) => ApiError::new(status, why).into_response(),
         Err(Refused::ToLogin) => axum::response::Redirect::to("/login").into_response(),
     };
@@ -288,11 +288,10 @@ enum Refused {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Caller {
     Token,
-    /// A logged-in user: whether the CSRF header matched, and whether this
-    /// is one of the page's forms (its handler checks the form's token).
+    /// A logged-in user, and whether the request carried the session's
+    /// CSRF token (header, or a page form's `csrf` field).
     Session {
-        csrf_header: bool,
-        page_form: bool,
+        csrf: bool,
     },
     Nobody,
 }
@@ -337,10 +336,10 @@ fn may_change(
 ) -> Result<(), (StatusCode, &'static str)> {
     match caller {
         Caller::Token => Ok(()),
-        Caller::Session { csrf_header, page_form } if csrf_header || page_form => Ok(()),
-        Caller::Session { .. } => Err((
+        Caller::Session { csrf: true } => Ok(()),
+        Caller::Session { csrf: false } => Err((
             StatusCode::FORBIDDEN,
-            "the CSRF token is missing or wrong (X-CSRF-Token)",
+            "the CSRF token is missing or wrong (X-CSRF-Token, or the form's csrf field: reload the page)",
         )),
         Caller::Nobody if open && origin == Origin::Local => Ok(()),
         Caller::Nobody if open && origin == Origin::Proxied => Err((
@@ -359,7 +358,7 @@ fn may_change(
     }
 }
 
-fn check(http: &super::Http, req: &mut Request) -> Result<(), Refused> {
+async fn check(http: &super::Http, mut req: Request) -> Result<Request, Refused> {
     let auth = &http.auth;
     let now = http.clock.now();
     let path = req.uri().path().to_owned();
@@ -388,22 +387,16 @@ fn check(http: &super::Http, req: &mut Request) -> Result<(), Refused> {
     if changes_something(req.method(), &path) {
         let caller = match (&principal, &session) {
             (Some(_), None) => Caller::Token,
-            (Some(_), Some(s)) => Caller::Session {
-                csrf_header: req
-                    .headers()
-                    .get("x-csrf-token")
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|h| same(h, &s.csrf)),
-                page_form: !path.starts_with("/api/")
-                    && req
-                        .headers()
-                        .get(header::CONTENT_TYPE)
-                        .and_then(|v| v.to_str().ok())
-                        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded")),
-            },
+            (Some(_), Some(s)) => {
+                let (given, whole) = csrf_given(req, http.max_body_bytes).await?;
+                req = whole;
+                Caller::Session {
+                    csrf: given.is_some_and(|given| same(&given, &s.csrf)),
+                }
+            }
             _ => Caller::Nobody,
         };
-        may_change(caller, auth.is_open(), origin(req))
+        may_change(caller, auth.is_open(), origin(&req))
             .map_err(|(s, why)| Refused::Error(s, why))?;
     } else if auth.read_requires_login && principal.is_none() && !always_open(&path) {
         if path.starts_with("/api/") || path == "/metrics" {
@@ -418,7 +411,40 @@ fn check(http: &super::Http, req: &mut Request) -> Result<(), Refused> {
     if let Some(s) = session {
         req.extensions_mut().insert(s);
     }
-    Ok(())
+    Ok(req)
+}
+
+/// The CSRF token a change carries: the `X-CSRF-Token` header, else the
+/// `csrf` field of a form body (read here, up to `limit` bytes, and put
+/// back for the handler). Every change by a session passes this one check,
+/// API and page forms alike.
+async fn csrf_given(req: Request, limit: usize) -> Result<(Option<String>, Request), Refused> {
+    if let Some(header) = req.headers().get("x-csrf-token") {
+        let given = header.to_str().ok().map(str::to_owned);
+        return Ok((given, req));
+    }
+    let form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return Ok((None, req));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        Refused::Error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the form is larger than http.max_body_bytes",
+        )
+    })?;
+    let given = form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.into_owned());
+    Ok((
+        given,
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+    ))
 }
 
 #[cfg(test)]
@@ -490,21 +516,12 @@ mod tests {
 
     #[test]
     fn who_may_change_what() {
-        let session = |csrf_header, page_form| Caller::Session {
-            csrf_header,
-            page_form,
-        };
+        let session = |csrf| Caller::Session { csrf };
         use Origin::*;
         assert!(may_change(Caller::Token, false, Remote).is_ok());
-        assert!(may_change(session(true, false), false, Remote).is_ok());
-        assert!(
-            may_change(session(false, true), false, Remote).is_ok(),
-            "its handler checks"
-        );
+        assert!(may_change(session(true), false, Remote).is_ok());
         assert_eq!(
-            may_change(session(false, false), false, Local)
-                .unwrap_err()
-                .0,
+            may_change(session(false), false, Local).unwrap_err().0,
             StatusCode::FORBIDDEN
         );
         // Nothing configured: loopback only, and not through a proxy.

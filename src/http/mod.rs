@@ -1,5 +1,9 @@
 //! The HTTP endpoint: status for people and machines, and operator actions.
 //!
+//! Owns requests and answers; must not change an alert but through the
+//! scheduler (`actions::action`, for the API and the page alike) nor write
+//! the store.
+//!
 //! Routing and extraction are axum's; connections are served by hyper
 //! directly so that header-read timeouts apply and shutdown waits for open
 //! connections only so long. Reads come from the in-memory index (a read

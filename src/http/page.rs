@@ -65,12 +65,11 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeSession {
     }
 }
 
-/// A page form's fields, read only once its CSRF token matched the
-/// session's: the guard lets a logged-in user's page forms through for this
-/// extractor to check, so every form handler that takes it is checked.
-pub struct CheckedForm(pub Vec<(String, String)>);
+/// A page form's fields. (Its CSRF token was checked by the guard, with
+/// every other change: `auth::csrf_given`.)
+pub struct FormFields(pub Vec<(String, String)>);
 
-impl CheckedForm {
+impl FormFields {
     fn field(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
@@ -79,24 +78,16 @@ impl CheckedForm {
     }
 }
 
-impl<S: Send + Sync> axum::extract::FromRequest<S> for CheckedForm {
+impl<S: Send + Sync> axum::extract::FromRequest<S> for FormFields {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        let session = req.extensions().get::<Session>().cloned();
         let raw = Bytes::from_request(req, state)
             .await
             .map_err(|err| ApiError::bad_request(format!("body: {}", err.body_text())))?;
-        let form = CheckedForm(form_urlencoded::parse(&raw).into_owned().collect());
-        if let Some(s) = session {
-            if !super::auth::same(form.field("csrf").unwrap_or_default(), &s.csrf) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "the form's CSRF token is missing or wrong: reload the page",
-                ));
-            }
-        }
-        Ok(form)
+        Ok(FormFields(
+            form_urlencoded::parse(&raw).into_owned().collect(),
+        ))
     }
 }
 
@@ -308,7 +299,7 @@ pub async fn alert(
 pub async fn act(
     http: Shared,
     principal: Principal,
-    form: CheckedForm,
+    form: FormFields,
 ) -> Result<Response, ApiError> {
     let field = |name: &str| form.field(name);
     let by_field = field("by")
@@ -463,11 +454,7 @@ pub async fn login(http: Shared, headers: HeaderMap, raw: Bytes) -> Result<Respo
 }
 
 /// `POST /logout` (form: csrf).
-pub async fn logout(
-    http: Shared,
-    headers: HeaderMap,
-    _: CheckedForm,
-) -> Result<Response, ApiError> {
+pub async fn logout(http: Shared, headers: HeaderMap, _: FormFields) -> Result<Response, ApiError> {
     if let Some(id) = auth::cookie(&headers, auth::COOKIE) {
         http.auth.logout(id);
     }

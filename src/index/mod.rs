@@ -1,5 +1,8 @@
 //! The working set: every alert in memory, compactly, with its due time.
 //!
+//! Owns the alerts in memory; must not decide a state (that is `alert`'s)
+//! nor do I/O but reading the store once at start (`load`).
+//!
 //! The scheduler applies updates here and the HTTP API reads from here; sled
 //! is the durable copy, written behind (see `scheduler::writer`). A fleet is
 //! a million alerts refreshed every minute, so each alert costs about 150

@@ -1,5 +1,8 @@
 //! Delivery of queued notifications, at least once.
 //!
+//! Owns delivery (one file per notifier, plus the worker); must not decide
+//! who is told (`routing`) nor change an alert.
+//!
 //! The scheduler writes each addressed message into its notifier's durable
 //! queue in the same batch as the change that caused it. Here one
 //! [`worker`] per notifier takes its queue in order, hands each message to

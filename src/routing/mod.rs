@@ -10,6 +10,9 @@
 //! (people, lists, [`rotation`]s), when ([`windows`], escalation) and how
 //! often (reminders). [`pager`] keeps what that needs between events: who
 //! was told, the clauses' timers, rate limits and storm batches.
+//!
+//! Owns who is told and when; must not do I/O nor read a clock (time is
+//! given), and is compiled once from the configuration ([`Router::compile`]).
 
 mod compile;
 pub mod explain;

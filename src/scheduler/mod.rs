@@ -1,5 +1,8 @@
 //! The scheduler: the one thread that changes alerts.
 //!
+//! Owns every change to an alert and when it is written; must not wait on
+//! the disk (its writer does) nor on a notifier.
+//!
 //! It sleeps until the earliest due timer of the in-memory index, until
 //! ingest or the HTTP API hands it work, or until the writer is free and
 //! something is waiting to be written (mini-redis' expiry task, with a

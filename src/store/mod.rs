@@ -1,6 +1,10 @@
 //! Durable state in sled: the copy of the in-memory index that survives a
 //! restart, the notification queues and the dead letters.
 //!
+//! Owns the disk layout; must not define what it keeps (records, messages and
+//! history lines are `alert`'s), decide when to write (the scheduler's
+//! writer) nor who is told (`routing`).
+//!
 //! sled's memory follows the number of keys it writes, not the bytes: a
 //! million alert records written as a million keys took 2.9 GiB of resident
 //! memory on the development machine, the same bytes as sixteen thousand
