@@ -313,14 +313,7 @@ fn the_history_of_every_alert_pages_in_time_order() {
                 .map(|l| l["text"].as_str().unwrap().to_owned()),
         );
         let next: Option<String> = {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .into();
-            let r = agent
-                .get(format!("http://{}{path}", d.http()))
-                .call()
-                .unwrap();
+            let r = reqwest::blocking::get(format!("http://{}{path}", d.http())).unwrap();
             r.headers()
                 .get("x-next-cursor")
                 .map(|v| v.to_str().unwrap().to_owned())
@@ -451,21 +444,18 @@ fn submit(d: &InProc, fields: &[(String, String)]) -> (u16, String) {
     let body: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields)
         .finish();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .build()
-        .into();
-    let mut answer = agent
+        .unwrap();
+    let answer = client
         .post(format!("http://{}/actions", d.http()))
-        .content_type("application/x-www-form-urlencoded")
-        .send(body)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
         .unwrap();
     let status = answer.status().as_u16();
-    (
-        status,
-        answer.body_mut().read_to_string().unwrap_or_default(),
-    )
+    (status, answer.text().unwrap_or_default())
 }
 
 #[test]

@@ -23,33 +23,30 @@ impl Answer {
 }
 
 fn call(d: &Daemon, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .build()
-        .into();
+        .unwrap();
     let url = format!("http://{}{path}", d.http);
-    let mut response = if method == "GET" {
-        let mut r = agent.get(&url);
-        for (k, v) in headers {
-            r = r.header(*k, *v);
-        }
-        r.call().unwrap()
+    let mut r = if method == "GET" {
+        client.get(&url)
     } else {
-        let mut r = agent.post(&url);
-        for (k, v) in headers {
-            r = r.header(*k, *v);
-        }
-        r.send(body).unwrap()
+        client.post(&url).body(body.to_owned())
     };
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    let response = r.send().unwrap();
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
     Answer {
-        status: response.status().as_u16(),
-        headers: response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
-            .collect(),
-        body: response.body_mut().read_to_string().unwrap_or_default(),
+        status,
+        headers,
+        body: response.text().unwrap_or_default(),
     }
 }
 

@@ -345,17 +345,14 @@ match = { source = ["web*"] }
 fn alerts_page_by_page_following_the_next_link() {
     let dir = tempfile::tempdir().unwrap();
     let d = started_with_alerts(dir.path());
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let client = reqwest::blocking::Client::new();
     // Each page one alert; the `Link` header names the next until none is left.
     let mut seen = Vec::new();
     let mut next = Some("/api/alerts?limit=1".to_owned());
     while let Some(path) = next.take() {
-        let mut response = agent
+        let response = client
             .get(format!("http://{}{path}", d.http))
-            .call()
+            .send()
             .unwrap();
         assert_eq!(response.status().as_u16(), 200, "{path}");
         next = response
@@ -364,7 +361,7 @@ fn alerts_page_by_page_following_the_next_link() {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix('<')?.split_once('>'))
             .map(|(link, _)| link.to_owned());
-        let page: serde_json::Value = response.body_mut().read_json().unwrap();
+        let page: serde_json::Value = response.json().unwrap();
         let page = page.as_array().unwrap();
         assert_eq!(page.len(), 1, "{path}");
         seen.push(format!(
@@ -376,9 +373,9 @@ fn alerts_page_by_page_following_the_next_link() {
     }
     assert_eq!(seen, ["web/2/id with space", "web1/disk", "web1/hb"]);
     // A source filter is kept in the next link.
-    let mut first = agent
+    let first = client
         .get(format!("http://{}/api/alerts?limit=1&source=web1", d.http))
-        .call()
+        .send()
         .unwrap();
     let link = first
         .headers()
@@ -388,7 +385,7 @@ fn alerts_page_by_page_following_the_next_link() {
         .unwrap()
         .to_owned();
     assert!(link.contains("source=web1"), "{link}");
-    let page: serde_json::Value = first.body_mut().read_json().unwrap();
+    let page: serde_json::Value = first.json().unwrap();
     assert_eq!(page[0]["id"], "disk");
     let (status, body) = d.get("/api/alerts?limit=0");
     assert_eq!(status, 400, "{body}");

@@ -221,23 +221,31 @@ impl Client for Daemon {
     }
 }
 
-/// One HTTP request; any status is an answer, not an error.
+/// One HTTP request; any status is an answer, not an error. (On a thread of
+/// its own: the blocking client must not run inside an async test's runtime.)
 pub fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let url = format!("http://{addr}{path}");
-    let response = match method {
-        "GET" => agent.get(&url).call(),
-        "POST" => agent.post(&url).content_type("application/json").send(body),
-        other => panic!("no helper for {other}"),
-    };
-    let mut response = response.unwrap_or_else(|err| panic!("{method} {path}: {err}"));
-    let status = response.status().as_u16();
-    let body = response.body_mut().read_to_string().unwrap_or_default();
-    (status, body)
+    let (method, path, body) = (method.to_owned(), path.to_owned(), body.to_owned());
+    std::thread::spawn(move || {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let url = format!("http://{addr}{path}");
+        let response = match method.as_str() {
+            "GET" => client.get(&url).send(),
+            "POST" => client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send(),
+            other => panic!("no helper for {other}"),
+        };
+        let response = response.unwrap_or_else(|err| panic!("{method} {path}: {err}"));
+        let status = response.status().as_u16();
+        (status, response.text().unwrap_or_default())
+    })
+    .join()
+    .unwrap()
 }
 
 /// Sends request headers and whatever of `body` the server takes (writes

@@ -59,20 +59,20 @@ impl Daemon {
 
     /// POSTs a JSON body to the daemon's API; the answer must be 200.
     pub fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(120)))
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(120))
             .build()
-            .into();
-        let mut request = agent.post(format!("http://{}{path}", self.http));
+            .map_err(|e| e.to_string())?;
+        let mut request = client.post(format!("http://{}{path}", self.http));
         if let Some(token) = &self.token {
-            request = request.header("authorization", &format!("Bearer {token}"));
+            request = request.bearer_auth(token);
         }
-        let mut answer = request
-            .send_json(body)
+        let answer = request
+            .json(body)
+            .send()
             .map_err(|e| format!("{}{path}: {e}", self.http))?;
         let status = answer.status().as_u16();
-        let text = answer.body_mut().read_to_string().unwrap_or_default();
+        let text = answer.text().unwrap_or_default();
         match status {
             200 => serde_json::from_str(&text).map_err(|e| format!("{path}: {e}: {text}")),
             401 if self.token.is_none() => Err(format!(

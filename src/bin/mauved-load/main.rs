@@ -263,15 +263,11 @@ fn now() -> u64 {
 
 /// One HTTP GET to the daemon.
 fn get(http: SocketAddr, path: &str) -> Result<String, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
         .build()
-        .into();
-    agent
-        .get(format!("http://{http}{path}"))
-        .call()
-        .and_then(|mut response| response.body_mut().read_to_string())
+        .and_then(|client| client.get(format!("http://{http}{path}")).send())
+        .and_then(|response| response.text())
         .map_err(|e| format!("{http}{path}: {e}"))
 }
 
