@@ -10,7 +10,8 @@
 //! The clock counts Unix milliseconds; the mauve wire format and the state
 //! machine work in whole seconds ([`Clock::now`]).
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
@@ -20,7 +21,34 @@ use crate::alert::UnixSecs;
 /// A source of the current time that can also sleep until a moment.
 #[derive(Clone, Debug)]
 pub struct Clock {
-    manual: Option<watch::Receiver<u64>>,
+    manual: Option<Manual>,
+}
+
+/// A [`ManualClock`]'s time, and who sleeps on it.
+#[derive(Clone, Debug)]
+struct Manual {
+    time: watch::Receiver<u64>,
+    asleep: Arc<Mutex<Asleep>>,
+}
+
+/// Who sleeps on a manual clock: by sleep, what sleeps and until when (ms).
+#[derive(Debug, Default)]
+struct Asleep {
+    next: u64,
+    sleepers: BTreeMap<u64, (String, u64)>,
+}
+
+/// Takes a sleeper off the list however its sleep ends.
+struct Awake<'a>(&'a Mutex<Asleep>, u64);
+
+impl Drop for Awake<'_> {
+    fn drop(&mut self) {
+        lock(self.0).sleepers.remove(&self.1);
+    }
+}
+
+fn lock(asleep: &Mutex<Asleep>) -> std::sync::MutexGuard<'_, Asleep> {
+    asleep.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Clock {
@@ -32,7 +60,7 @@ impl Clock {
     /// Unix time in milliseconds.
     pub fn now_ms(&self) -> u64 {
         match &self.manual {
-            Some(time) => *time.borrow(),
+            Some(manual) => *manual.time.borrow(),
             None => SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -47,9 +75,24 @@ impl Clock {
 
     /// Returns once the clock shows `at_ms` or later.
     pub async fn sleep_until_ms(&self, at_ms: u64) {
+        self.sleep_until_ms_as("", at_ms).await
+    }
+
+    /// [`Clock::sleep_until_ms`], saying what sleeps: a test on a manual
+    /// clock can wait until it is asleep ([`ManualClock::wait_asleep`]), so
+    /// that it knows nothing more happens until the clock moves.
+    pub async fn sleep_until_ms_as(&self, what: &str, at_ms: u64) {
         match &self.manual {
-            Some(time) => {
-                let mut time = time.clone();
+            Some(manual) => {
+                let mut time = manual.time.clone();
+                let id = {
+                    let mut asleep = lock(&manual.asleep);
+                    asleep.next += 1;
+                    let id = asleep.next;
+                    asleep.sleepers.insert(id, (what.to_owned(), at_ms));
+                    id
+                };
+                let _awake = Awake(&manual.asleep, id);
                 // An error means the ManualClock is gone: time stands still.
                 if time.wait_for(|&now| now >= at_ms).await.is_err() {
                     std::future::pending::<()>().await;
@@ -68,8 +111,14 @@ impl Clock {
     }
 
     pub async fn sleep(&self, duration: Duration) {
+        self.sleep_as("", duration).await
+    }
+
+    /// [`Clock::sleep`], saying what sleeps (see [`Clock::sleep_until_ms_as`]).
+    pub async fn sleep_as(&self, what: &str, duration: Duration) {
         let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-        self.sleep_until_ms(self.now_ms().saturating_add(ms)).await
+        self.sleep_until_ms_as(what, self.now_ms().saturating_add(ms))
+            .await
     }
 }
 
@@ -77,6 +126,7 @@ impl Clock {
 #[derive(Clone, Debug)]
 pub struct ManualClock {
     time: Arc<watch::Sender<u64>>,
+    asleep: Arc<Mutex<Asleep>>,
 }
 
 impl ManualClock {
@@ -84,13 +134,17 @@ impl ManualClock {
     pub fn at(at: UnixSecs) -> Self {
         ManualClock {
             time: Arc::new(watch::Sender::new(at.saturating_mul(1000))),
+            asleep: Arc::default(),
         }
     }
 
     /// The [`Clock`] to hand to the daemon.
     pub fn clock(&self) -> Clock {
         Clock {
-            manual: Some(self.time.subscribe()),
+            manual: Some(Manual {
+                time: self.time.subscribe(),
+                asleep: self.asleep.clone(),
+            }),
         }
     }
 
@@ -107,6 +161,31 @@ impl ManualClock {
 
     pub fn now(&self) -> UnixSecs {
         *self.time.borrow() / 1000
+    }
+
+    /// Until when (ms) `what` sleeps, if it sleeps past the clock's time.
+    pub fn asleep_until(&self, what: &str) -> Option<u64> {
+        let now = *self.time.borrow();
+        lock(&self.asleep)
+            .sleepers
+            .values()
+            .filter(|(who, until)| who == what && *until > now)
+            .map(|&(_, until)| until)
+            .min()
+    }
+
+    /// Blocks until `what` sleeps past the clock's time (nothing it does
+    /// happens before the clock moves), and says until when (ms). Panics
+    /// after `limit`.
+    pub fn wait_asleep(&self, what: &str, limit: Duration) -> u64 {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(until) = self.asleep_until(what) {
+                return until;
+            }
+            assert!(start.elapsed() < limit, "{what} never went to sleep");
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 }
 
@@ -145,5 +224,30 @@ mod tests {
         // A sleep for a moment already past returns at once.
         clock.sleep(Duration::ZERO).await;
         clock.sleep_until(5).await;
+    }
+
+    #[tokio::test]
+    async fn a_manual_clock_says_who_sleeps_until_when() {
+        let manual = ManualClock::at(1000);
+        let clock = manual.clock();
+        assert_eq!(manual.asleep_until("worker"), None);
+        let sleeper = tokio::spawn({
+            let clock = clock.clone();
+            async move { clock.sleep_as("worker", Duration::from_secs(2)).await }
+        });
+        let until = tokio::task::spawn_blocking({
+            let manual = manual.clone();
+            move || manual.wait_asleep("worker", Duration::from_secs(5))
+        })
+        .await
+        .unwrap();
+        assert_eq!(until, 1_002_000);
+        assert_eq!(manual.asleep_until("other"), None);
+        manual.advance(Duration::from_secs(2));
+        tokio::time::timeout(Duration::from_secs(5), sleeper)
+            .await
+            .expect("woken")
+            .unwrap();
+        assert_eq!(manual.asleep_until("worker"), None, "awake again");
     }
 }

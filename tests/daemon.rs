@@ -38,7 +38,7 @@ fn raise_now_is_raised_stored_and_notified_once() {
     wait_for(WAIT, "second update applied", || {
         (d.metric("mauved_alert_updates_total") == 2.0).then_some(())
     });
-    std::thread::sleep(Duration::from_millis(300));
+    d.quiesce("test-host", "a1");
     let notes_seen = notifications(&notes);
     assert_eq!(notes_seen.len(), 1);
     assert_eq!(notes_seen[0]["events"][0]["event"], "raised");
@@ -507,8 +507,12 @@ fn a_stations_own_heartbeat_is_raised_by_the_other_when_it_stops() {
     assert_eq!(beat["state"], "pending", "{beat:#}");
     assert_eq!(beat["summary"], "Mauve alert server heartbeat failed");
     // Still pending while b beats (raise_after is longer than the 5 s in
-    // which a raise time counts as now).
-    std::thread::sleep(Duration::from_secs(9));
+    // which a raise time counts as now): ten beats, a second apart, span
+    // more than raise_after.
+    let first = a.metric("mauved_alert_updates_total");
+    wait_for(Duration::from_secs(30), "ten more beats", || {
+        (a.metric("mauved_alert_updates_total") >= first + 10.0).then_some(())
+    });
     assert_eq!(
         a.state("station-b", "mauve-heartbeat").as_deref(),
         Some("pending")
@@ -550,9 +554,10 @@ fn sigterm_lets_a_delivery_in_flight_finish_and_exits_cleanly() {
     // Delivered once: the next start does not send it again.
     std::fs::remove_file(&started).unwrap();
     let d = Daemon::start(dir.path(), &notifier);
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(!started.exists(), "nothing left to deliver");
+    // Nothing queued at start, so nothing can be delivered.
     assert_eq!(d.metric("mauved_notify_queue_depth"), 0.0);
+    d.quiesce("s", "a");
+    assert!(!started.exists(), "nothing left to deliver");
 }
 
 #[test]

@@ -150,15 +150,19 @@ fn full_disk(min_free_mib: u64, reason: &str) {
     let (status, page) = d.get("/");
     assert_eq!(status, 200);
     assert!(page.contains("changes are not being saved"), "{page}");
-    // Keep changing things for a few write rounds: still one log line.
-    for round in 0..20 {
+    // Keep changing things for a few write rounds (each refused and
+    // counted): still one log line.
+    for round in 0..5 {
+        let refused = d.metric("mauved_store_errors_total");
         d.send(&packet(
             100 + round,
             "s",
             vec![alert("beat", None, Some(now()))],
             false,
         ));
-        std::thread::sleep(Duration::from_millis(50));
+        wait_for(WAIT, "a write round refused", || {
+            (d.metric("mauved_store_errors_total") > refused).then_some(())
+        });
     }
     assert_eq!(log_lines(&d, "the store does not write"), 1);
     assert!(d.metric("mauved_store_errors_total") >= 1.0);
@@ -201,8 +205,8 @@ fn full_disk(min_free_mib: u64, reason: &str) {
         "the raises during the second outage delivered",
         || (events(&notes).len() == told).then_some(()),
     );
-    // A few flush intervals, then a crash: everything is on disk.
-    std::thread::sleep(Duration::from_millis(300));
+    // Everything on disk and delivered, then a crash.
+    d.quiesce("s", &before[0]);
     d.kill();
     let d = Daemon::start_config(dir.path(), &config);
     for id in before.iter().chain(&during_full).chain(&during_second) {
@@ -210,7 +214,9 @@ fn full_disk(min_free_mib: u64, reason: &str) {
         assert_eq!(alert["state"], "raised", "{id}");
         assert_eq!(alert["detail"].as_str().map(str::len), Some(4000), "{id}");
     }
-    std::thread::sleep(Duration::from_millis(1000));
+    // Nothing queued after the restart, so nothing is sent again.
+    assert_eq!(d.metric("mauved_notify_queue_depth"), 0.0);
+    d.quiesce("s", &before[0]);
     let delivered = events(&notes);
     // Nothing lost, and only a batch in flight at a crash may repeat: here
     // none was.
@@ -247,7 +253,12 @@ fn a_delivery_finished_while_the_disk_is_full_is_not_sent_again_and_again() {
     wait_for(WAIT, "the first delivery", || {
         (events(&notes).len() == 1).then_some(())
     });
-    std::thread::sleep(Duration::from_secs(2));
+    // The worker tries to record it once a second, each try refused and
+    // counted: after three, still one delivery.
+    let refused = d.metric("mauved_store_errors_total");
+    wait_for(WAIT, "three tries to record the delivery", || {
+        (d.metric("mauved_store_errors_total") >= refused + 3.0).then_some(())
+    });
     assert_eq!(events(&notes).len(), 1, "not sent again meanwhile");
     assert_eq!(
         log_lines(&d, "delivery waits until the store writes again"),
@@ -258,7 +269,7 @@ fn a_delivery_finished_while_the_disk_is_full_is_not_sent_again_and_again() {
     wait_for(WAIT, "all five delivered", || {
         (events(&notes).len() == 5).then_some(())
     });
-    std::thread::sleep(Duration::from_millis(500));
+    d.quiesce("s", &raised[0]);
     let mut told: Vec<String> = events(&notes).into_iter().map(|(_, id)| id).collect();
     told.sort();
     assert_eq!(told, raised, "each exactly once");

@@ -122,18 +122,23 @@ fn a_failing_notifier_is_retried_with_backoff_until_it_succeeds() {
         })
     };
     retried(1.0);
-    // The worker now waits one second of the daemon's clock: nothing moves
-    // while the clock stands still.
-    std::thread::sleep(Duration::from_millis(200));
+    // The worker now sleeps about a second on the daemon's clock: nothing
+    // moves while the clock stands still.
+    let asleep = || clock.wait_asleep("delivery flaky", WAIT);
+    let until = asleep();
+    assert!(until <= (T0 + 2) * 1000, "{until}");
     assert_eq!(
         std::fs::read_to_string(&attempts).unwrap().lines().count(),
         1
     );
     d.advance(1);
     retried(2.0);
-    // The second retry waits two seconds.
+    // The second retry waits about two seconds: a second later it still
+    // sleeps, and nothing was delivered.
+    let until = asleep();
     d.advance(1);
-    std::thread::sleep(Duration::from_millis(200));
+    assert!(until > clock.now() * 1000, "{until}");
+    assert_eq!(asleep(), until);
     assert!(events(&notes).is_empty());
     d.advance(1);
     wait_for(WAIT, "delivered after two retries", || {
@@ -204,10 +209,18 @@ fn a_notifier_down_for_minutes_is_reported_then_given_up_and_never_delays_anothe
             .then_some(())
     });
     assert_eq!(d.get("/health").0, 200, "failing for less than a minute");
-    // Minutes of failures, thirty seconds at a time.
-    for _ in 0..4 {
+    // Minutes of failures, thirty seconds at a time: after each step the
+    // failing worker has tried and sleeps again (or has given up).
+    let step = || {
         d.advance(30);
-        std::thread::sleep(Duration::from_millis(50));
+        wait_for(WAIT, "the pager's worker asleep or done", || {
+            (clock.asleep_until("delivery pager").is_some()
+                || d.metric("mauved_dead_letters_total") == 1.0)
+                .then_some(())
+        });
+    };
+    for _ in 0..4 {
+        step();
     }
     let (status, body) = d.get("/health");
     assert_eq!(status, 503, "{body}");
@@ -227,8 +240,7 @@ fn a_notifier_down_for_minutes_is_reported_then_given_up_and_never_delays_anothe
     // Backoff is capped and the worker sleeps on the clock: a few dozen
     // attempts in ten minutes, not thousands.
     for _ in 0..18 {
-        d.advance(30);
-        std::thread::sleep(Duration::from_millis(50));
+        step();
     }
     wait_for(WAIT, "given up after max_age", || {
         (d.metric("mauved_dead_letters_total") == 1.0).then_some(())

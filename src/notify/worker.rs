@@ -176,8 +176,9 @@ impl Worker {
                 delay = delay.min(Duration::from_secs(left.max(1)));
             }
             tracing::warn!(notifier = %self.name, %why, ?delay, "notification failed, will retry");
+            let sleeper = format!("delivery {}", self.name);
             tokio::select! {
-                () = self.clock.sleep(delay) => {}
+                () = self.clock.sleep_as(&sleeper, delay) => {}
                 () = self.shutdown.cancelled() => return None,
             }
         }

@@ -117,6 +117,18 @@ impl Daemon {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// The quiesce point: returns once everything applied before this call
+    /// is on disk and every message it queued has been delivered or given
+    /// up. What has not happened then will not happen from what came before.
+    pub fn quiesce(&self, source: &str, id: &str) {
+        self.wait_written(source, id);
+        wait_for(
+            Duration::from_secs(60),
+            "every queued message settled",
+            || (self.metric("mauved_notify_queue_depth") == 0.0).then_some(()),
+        );
+    }
+
     /// The process's peak resident memory so far (VmHWM), in bytes.
     pub fn peak_rss(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
