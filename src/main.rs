@@ -98,39 +98,7 @@ fn main() -> ExitCode {
         )
         .init();
     match cli.command {
-        Cmd::Serve { config } => {
-            let loaded = match config {
-                Some(path) => routing::load(&path),
-                None => routing::parse(mauved::config::DEFAULT_TOML, "embedded default"),
-            };
-            let (config, router) = match loaded {
-                Ok(loaded) => loaded,
-                Err(err) => {
-                    eprintln!("mauved: {err}");
-                    return ExitCode::from(2);
-                }
-            };
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(runtime) => runtime,
-                Err(err) => {
-                    eprintln!("mauved: cannot start the runtime: {err}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let served = runtime.block_on(mauved::daemon::run(
-                &config,
-                router,
-                Clock::system(),
-                signal(),
-            ));
-            match served {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("mauved: {err:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Cmd::Serve { config } => serve(config),
         Cmd::CheckConfig { file } => match routing::load(&file) {
             Ok((config, _)) => {
                 for warning in config.warnings() {
@@ -169,28 +137,7 @@ fn main() -> ExitCode {
                 explain::route(router, config, &alert, &event, at, json)
             })
         }
-        Cmd::HashPassword => {
-            let mut password = String::new();
-            if std::io::stdin().read_line(&mut password).is_err() {
-                eprintln!("mauved: cannot read the password from standard input");
-                return ExitCode::from(2);
-            }
-            let password = password.trim_end_matches(['\n', '\r']);
-            if password.is_empty() {
-                eprintln!("mauved: give the password on standard input");
-                return ExitCode::from(2);
-            }
-            match mauved::http::auth::hash_password(password) {
-                Ok(hash) => {
-                    println!("{hash}");
-                    ExitCode::SUCCESS
-                }
-                Err(err) => {
-                    eprintln!("mauved: {err}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Cmd::HashPassword => hash_password(),
         Cmd::NewToken => {
             println!("{}", mauved::http::auth::secret());
             ExitCode::SUCCESS
@@ -198,6 +145,66 @@ fn main() -> ExitCode {
         Cmd::Oncall { config, at, json } => report(&config, at.as_deref(), |router, _, at| {
             Ok(explain::oncall(router, at, json))
         }),
+    }
+}
+
+/// `mauved serve`: loads the configuration (or the embedded default) and
+/// runs the daemon until SIGINT or SIGTERM.
+fn serve(config: Option<PathBuf>) -> ExitCode {
+    let loaded = match config {
+        Some(path) => routing::load(&path),
+        None => routing::parse(mauved::config::DEFAULT_TOML, "embedded default"),
+    };
+    let (config, router) = match loaded {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("mauved: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("mauved: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let served = runtime.block_on(mauved::daemon::run(
+        &config,
+        router,
+        Clock::system(),
+        signal(),
+    ));
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("mauved: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `mauved hash-password`: the password from standard input, hashed.
+fn hash_password() -> ExitCode {
+    let mut password = String::new();
+    if std::io::stdin().read_line(&mut password).is_err() {
+        eprintln!("mauved: cannot read the password from standard input");
+        return ExitCode::from(2);
+    }
+    let password = password.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        eprintln!("mauved: give the password on standard input");
+        return ExitCode::from(2);
+    }
+    match mauved::http::auth::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("mauved: {err}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -409,22 +409,8 @@ impl Pager {
                 let opens = clause.window.next_open(at, &self.router.calendar);
                 timer.next_at = opens.unwrap_or(at + RETRY_CLOSED_S);
                 self.counts.deferred += 1;
-                out.note(
-                    key,
-                    at,
-                    match opens {
-                        Some(t) => format!(
-                            "deferred: window {:?} of notify[{}] is closed until {}",
-                            clause.during,
-                            timer.clause,
-                            crate::timefmt::in_zone(t, &self.router.calendar.zone)
-                        ),
-                        None => format!(
-                            "deferred: window {:?} of notify[{}] does not open within 14 days",
-                            clause.during, timer.clause
-                        ),
-                    },
-                );
+                let zone = &self.router.calendar.zone;
+                out.note(key, at, deferral(&clause.during, timer.clause, opens, zone));
                 continue;
             }
             let this_kind = if timer.fired {
@@ -461,6 +447,21 @@ impl Pager {
                 });
             }
         }
+        self.send_all(key, record, group, at, sends, out);
+        self.reindex(&Target::Alert(key.clone()));
+    }
+
+    /// Tells each person of `sends` on each of their routes, and remembers
+    /// whom each notifier told (for the clear that follows).
+    fn send_all(
+        &mut self,
+        key: &AlertKey,
+        record: &Record,
+        group: &Group,
+        at: UnixSecs,
+        sends: Vec<Send>,
+        out: &mut Effects,
+    ) {
         for send in sends {
             for route in &send.routes {
                 let (notifier, to) = &route[0];
@@ -489,7 +490,6 @@ impl Pager {
                 );
             }
         }
-        self.reindex(&Target::Alert(key.clone()));
     }
 
     /// One event for one person on one route: now, or into the batch.
@@ -801,6 +801,24 @@ impl Pager {
                 );
             }
             out.messages.push(message);
+        }
+    }
+}
+
+/// The history note of a clause held back by its closed window.
+fn deferral(
+    during: &str,
+    clause: u32,
+    opens: Option<UnixSecs>,
+    zone: &jiff::tz::TimeZone,
+) -> String {
+    match opens {
+        Some(t) => format!(
+            "deferred: window {during:?} of notify[{clause}] is closed until {}",
+            crate::timefmt::in_zone(t, zone)
+        ),
+        None => {
+            format!("deferred: window {during:?} of notify[{clause}] does not open within 14 days")
         }
     }
 }

@@ -13,6 +13,7 @@
 
 mod daemon;
 mod garbage;
+mod targets;
 mod traffic;
 
 use std::net::SocketAddr;
@@ -146,7 +147,17 @@ fn main() -> Result<(), String> {
         (Some(udp), Some(http)) => Ok(Daemon::running(udp, http, args.token.clone())),
         _ => Daemon::start(&extra),
     };
-    match args.mode {
+    run_mode(args.mode, &extra, start)
+}
+
+/// Runs one mode against the daemon `start` gives (one this tool starts
+/// with `extra` in its configuration, or the one named on the command line).
+fn run_mode(
+    mode: Mode,
+    extra: &str,
+    start: impl Fn() -> Result<Daemon, String>,
+) -> Result<(), String> {
+    match mode {
         Mode::Sink { load } => {
             let keys = load.keys()?;
             let templates = Templates::heartbeats(keys, now(), now() + 600);
@@ -236,7 +247,7 @@ fn main() -> Result<(), String> {
             garbage.print();
             clean_up(&daemon, &[garbage.keys])?;
         }
-        Mode::Targets { alerts, updates } => targets(&extra, alerts, updates)?,
+        Mode::Targets { alerts, updates } => targets::targets(extra, alerts, updates)?,
     }
     Ok(())
 }
@@ -546,227 +557,6 @@ fn outage(daemon: &Daemon, hosts: u64) -> Result<Outage, String> {
         trickle_sent: trickle.packets,
         trickle_received: after.received - pending.received,
     })
-}
-
-/// One line of the target table.
-fn line(target: &str, measured: String, goal: &str, pass: bool) {
-    let verdict = if pass { "PASS" } else { "FAIL" };
-    println!("{verdict} {target:<58} {measured:<34} target {goal}");
-}
-
-/// The performance targets, end to end, one line each.
-fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), String> {
-    println!("mauved-load targets: {alerts} alerts, {updates} updates for the disk target");
-
-    // 1. Ingest against the bare sink, same sender, same run.
-    {
-        let mut daemon = Daemon::start(extra)?;
-        let distinct = compare(
-            &mut daemon,
-            Load {
-                keys: 100_000,
-                ids: 10,
-                duration: 10,
-            },
-            0,
-        )?;
-        let ratio = distinct.ratio().unwrap_or(0.0);
-        line(
-            "1a ingest, 100k distinct heartbeat keys, vs bare sink",
-            format!(
-                "{:.2}x ({:.0}/s vs {:.0}/s)",
-                ratio,
-                distinct.applied_per_s(),
-                distinct.sink.unwrap_or(0.0)
-            ),
-            ">= 0.8x",
-            ratio >= 0.8,
-        );
-        let hot = compare(
-            &mut daemon,
-            Load {
-                keys: 10,
-                ids: 10,
-                duration: 10,
-            },
-            0,
-        )?;
-        let ratio = hot.ratio().unwrap_or(0.0);
-        line(
-            "1b ingest, 10 hot keys, vs bare sink",
-            format!(
-                "{:.2}x ({:.0}/s vs {:.0}/s)",
-                ratio,
-                hot.applied_per_s(),
-                hot.sink.unwrap_or(0.0)
-            ),
-            ">= 0.8x",
-            ratio >= 0.8,
-        );
-    }
-
-    // 2-6 on one daemon holding `alerts` heartbeats, with room for probes.
-    let roomy = format!("max_alerts = {}\n{extra}", alerts + 10_000);
-    let mut daemon = Daemon::start(&roomy)?;
-    let keys = Keys::new(alerts, 4);
-    let templates = Templates::heartbeats(keys, now(), now() + 3600);
-    // 2. A steady 100k/s for 60 s over every key (the first pass creates them).
-    let steady = run(
-        &mut daemon,
-        &templates,
-        100_000,
-        None,
-        Duration::from_secs(60),
-    )?;
-    line(
-        "2  no loss at 100k packets/s for 60 s over all keys",
-        format!(
-            "sent {} recv {:.0} applied {:.0}",
-            steady.sent.packets, steady.received, steady.applied
-        ),
-        "all applied",
-        steady.received == steady.sent.packets as f64
-            && steady.applied == steady.sent.packets as f64,
-    );
-    // Everything written: the fresh store's size is the disk baseline.
-    wait_written(daemon.http)?;
-    let fresh = Counters::read(daemon.http)?;
-    line(
-        &format!("3a RSS holding {alerts} alerts"),
-        format!("{:.0} MiB", mib(fresh.rss)),
-        "<= 300 MiB",
-        mib(fresh.rss) <= 300.0,
-    );
-    let start = Instant::now();
-    get(daemon.http, "/api/counts")?;
-    let counts = start.elapsed();
-    line(
-        "4b GET /api/counts",
-        format!("{:.1} ms", counts.as_secs_f64() * 1000.0),
-        "<= 50 ms",
-        counts <= Duration::from_millis(50),
-    );
-
-    // 5a. One due raise among the pending heartbeats: applied within 1 s.
-    let late = probes(&daemon, 20)?;
-    line(
-        &format!("5a single due raise among {alerts} pending, p99 lateness"),
-        format!("{late} s (raised_at - due)"),
-        "<= 1 s",
-        late <= 1,
-    );
-
-    // 6. Disk after many updates over the same alerts.
-    let fresh_disk = fresh.disk;
-    let more = updates.saturating_sub(steady.sent.packets);
-    let mut sender = Sender::connect(daemon.udp).map_err(|e| e.to_string())?;
-    let heavy = sender.run(&templates, 0, Some(more), Duration::from_secs(600));
-    Counters::settled(daemon.http, Duration::from_secs(30))?;
-    wait_written(daemon.http)?;
-    let used = Counters::read(daemon.http)?;
-    let total = heavy.packets + steady.sent.packets;
-    line(
-        &format!("6  disk after {total} updates vs fresh store"),
-        format!(
-            "{:.2}x ({:.0} / {:.0} MiB)",
-            used.disk / fresh_disk.max(1.0),
-            mib(used.disk),
-            mib(fresh_disk)
-        ),
-        "<= 3x",
-        used.disk <= 3.0 * fresh_disk,
-    );
-    line(
-        &format!("3b RSS after {total} updates"),
-        format!("{:.0} MiB", mib(used.rss)),
-        "<= 300 MiB",
-        mib(used.rss) <= 300.0,
-    );
-
-    // 4a. Restart to serving.
-    daemon.stop();
-    let took = daemon.restart()?;
-    line(
-        &format!("4a restart to serving with {alerts} alerts"),
-        format!("{:.2} s", took.as_secs_f64()),
-        "<= 3 s",
-        took <= Duration::from_secs(3),
-    );
-    drop(daemon);
-
-    // 5b. A mass outage.
-    let daemon = Daemon::start(extra)?;
-    let outage = outage(&daemon, 100_000)?;
-    line(
-        "5b 100k heartbeats due at once, all raised and queued",
-        format!(
-            "{:.2} s, trickle {}/{}",
-            outage.durable.as_secs_f64(),
-            outage.trickle_received,
-            outage.trickle_sent
-        ),
-        "<= 5 s",
-        outage.durable <= Duration::from_secs(5)
-            && outage.trickle_received >= outage.trickle_sent as f64,
-    );
-    drop(daemon);
-
-    // 3c. A flood of new keys beyond capacity: memory stays bounded.
-    let flood_limit = alerts;
-    // The daemon's config ends inside [store]: the limit goes there.
-    let mut daemon = Daemon::start(&format!("max_alerts = {flood_limit}\n{extra}"))?;
-    let flooded = flood(&daemon, Keys::new(3 * alerts, 1), Duration::from_secs(30))?;
-    // Every flooded key is a host of its own: as many sources as alerts.
-    let limit_ceiling = ceiling(flood_limit, flood_limit, 2000.0);
-    line(
-        &format!(
-            "3c flood of {} new keys at full rate, limit {flood_limit}",
-            3 * alerts
-        ),
-        format!(
-            "peak {:.0} MiB, {:.0} refused",
-            mib(flooded.peak),
-            flooded.refused
-        ),
-        &format!("<= {limit_ceiling:.0} MiB"),
-        mib(flooded.peak) <= limit_ceiling,
-    );
-    daemon.stop();
-
-    // 3e. The steady state after a flood that reached the limit: a million
-    // hosts of one alert each (3a's fleet has four alerts a host).
-    let mut daemon = Daemon::start(&format!("max_alerts = {alerts}\n{extra}"))?;
-    let settled = after_flood(&mut daemon, Keys::new(alerts, 1), 80_000)?;
-    line(
-        &format!("3e RSS after a flood to {alerts} hosts, refreshed at 80k/s"),
-        format!("{:.0} MiB", mib(settled.rss)),
-        "<= 300 MiB",
-        mib(settled.rss) <= 300.0,
-    );
-    daemon.stop();
-
-    // 3d. Garbage at full rate beside real heartbeats: none of those lost,
-    // memory under the default configuration's ceiling.
-    let mut daemon = Daemon::start(extra)?;
-    let junk = garbage::run(&daemon, Duration::from_secs(20))?;
-    let default_ceiling = ceiling(1_000_000, 1_000_000, 2000.0);
-    line(
-        &format!(
-            "3d garbage at full rate + {}/s real heartbeats",
-            garbage::REAL_PER_S
-        ),
-        format!(
-            "{:.0}/s junk, {:.0}/{} real, peak {:.0} MiB",
-            junk.per_second(),
-            junk.real_applied,
-            junk.real_sent,
-            mib(junk.peak)
-        ),
-        &format!("all real, <= {default_ceiling:.0} MiB"),
-        junk.real_applied >= junk.real_sent as f64 && mib(junk.peak) <= default_ceiling,
-    );
-    daemon.stop();
-    Ok(())
 }
 
 fn mib(bytes: f64) -> f64 {
