@@ -12,18 +12,19 @@
 
 use std::fmt;
 
-pub mod history;
-pub mod message;
+pub(crate) mod history;
+pub(crate) mod message;
 
 pub use self::history::{HistoryEntry, HistoryKind};
-pub use self::message::{DeadLetter, Event, Hop, Notification};
+pub use self::message::Notification;
+pub(crate) use self::message::{DeadLetter, Event, Hop};
 
 /// Unix time in whole seconds, the resolution of the mauve wire format.
-pub type UnixSecs = u64;
+pub(crate) type UnixSecs = u64;
 
 /// A time up to this far ahead of "now" counts as "now" (mauve's 5 s grace for
 /// senders whose clocks, after skew correction, still run slightly ahead).
-pub const NOW_GRACE_S: u64 = 5;
+pub(crate) const NOW_GRACE_S: u64 = 5;
 
 /// Importance of an alert that never said otherwise (mauve's DB default).
 pub const DEFAULT_IMPORTANCE: u32 = 50;
@@ -45,7 +46,7 @@ impl AlertKey {
 
     /// Appends the key as bytes: the source's length (u16 BE), the source,
     /// then the id. No choice of characters makes two keys collide.
-    pub fn encode_into(&self, out: &mut Vec<u8>) {
+    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
         // Sources are capped at 512 characters (at most 2048 bytes) by `wire`.
         let len = u16::try_from(self.source.len()).unwrap_or(u16::MAX);
         out.extend_from_slice(&len.to_be_bytes());
@@ -54,7 +55,7 @@ impl AlertKey {
     }
 
     /// The key as bytes (see [`AlertKey::encode_into`]).
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(2 + self.source.len() + self.id.len());
         self.encode_into(&mut out);
         out
@@ -63,7 +64,7 @@ impl AlertKey {
     /// Inverse of [`AlertKey::to_bytes`]. Keys are only ever written from
     /// valid strings, so a short or odd key means damaged storage: it
     /// decodes as best it can rather than panicking.
-    pub fn from_bytes(bytes: &[u8]) -> AlertKey {
+    pub(crate) fn from_bytes(bytes: &[u8]) -> AlertKey {
         let len = match bytes {
             [hi, lo, ..] => u16::from_be_bytes([*hi, *lo]) as usize,
             _ => 0,
@@ -152,7 +153,7 @@ enum Told {
 
 /// The state shown to people, derived from the record's times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum State {
+pub(crate) enum State {
     Raised,
     Acknowledged,
     /// Cleared, with a raise scheduled (a heartbeat waiting to fire).
@@ -161,14 +162,14 @@ pub enum State {
 }
 
 impl State {
-    pub const ALL: [State; 4] = [
+    pub(crate) const ALL: [State; 4] = [
         State::Raised,
         State::Acknowledged,
         State::Pending,
         State::Cleared,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             State::Raised => "raised",
             State::Acknowledged => "acknowledged",
@@ -177,7 +178,7 @@ impl State {
         }
     }
 
-    pub fn parse(s: &str) -> Option<State> {
+    pub(crate) fn parse(s: &str) -> Option<State> {
         State::ALL.into_iter().find(|state| state.as_str() == s)
     }
 }
@@ -253,11 +254,11 @@ impl Record {
         self.acknowledged_at.is_some()
     }
 
-    pub fn is_suppressed(&self, now: UnixSecs) -> bool {
+    pub(crate) fn is_suppressed(&self, now: UnixSecs) -> bool {
         self.suppress_until.is_some_and(|until| until > now)
     }
 
-    pub fn state(&self) -> State {
+    pub(crate) fn state(&self) -> State {
         if self.is_raised() {
             if self.is_acknowledged() {
                 State::Acknowledged
@@ -284,7 +285,7 @@ impl Record {
         .min()
     }
 
-    pub fn last_event(&self) -> Option<EventKind> {
+    pub(crate) fn last_event(&self) -> Option<EventKind> {
         self.update_type.and_then(|v| EventKind::try_from(v).ok())
     }
 
@@ -363,7 +364,7 @@ impl Record {
 pub struct Transition {
     pub record: Record,
     /// The notification this change deserves, if any.
-    pub event: Option<EventKind>,
+    pub(crate) event: Option<EventKind>,
 }
 
 /// The time context for timers: mauve postpones the timers of alerts last
@@ -371,9 +372,9 @@ pub struct Transition {
 /// after downtime does not fire every heartbeat at once.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TickTime {
-    pub now: UnixSecs,
-    pub started_at: UnixSecs,
-    pub grace_until: UnixSecs,
+    pub(crate) now: UnixSecs,
+    pub(crate) started_at: UnixSecs,
+    pub(crate) grace_until: UnixSecs,
 }
 
 impl TickTime {
@@ -472,7 +473,7 @@ pub fn apply(
 
 /// `replace = true`: an alert of the same source that the update did not list
 /// is cleared, unless it already is (a pending heartbeat keeps its timer).
-pub fn clear_unlisted(old: &Record, now: UnixSecs) -> Option<Transition> {
+pub(crate) fn clear_unlisted(old: &Record, now: UnixSecs) -> Option<Transition> {
     if !old.is_raised() {
         return None;
     }
@@ -553,7 +554,7 @@ pub enum ActionError {
 
 /// Acknowledges a raised alert until `until`, capped at `now + max_ack_s`.
 /// Re-acknowledging only moves the end of the ack and notifies nobody.
-pub fn acknowledge(
+pub(crate) fn acknowledge(
     old: &Record,
     by: &str,
     until: UnixSecs,
@@ -577,7 +578,7 @@ pub fn acknowledge(
 
 /// Removes an acknowledgement by hand: like the ack running out, the alert
 /// is raised afresh and people are told again.
-pub fn unacknowledge(old: &Record, now: UnixSecs) -> Result<Transition, ActionError> {
+pub(crate) fn unacknowledge(old: &Record, now: UnixSecs) -> Result<Transition, ActionError> {
     if !old.is_acknowledged() {
         return Err(ActionError::NotAcknowledged);
     }
@@ -589,7 +590,7 @@ pub fn unacknowledge(old: &Record, now: UnixSecs) -> Result<Transition, ActionEr
 }
 
 /// Raises an alert by hand, now (its text unchanged).
-pub fn raise_now(old: &Record, source: &str, id: &str, now: UnixSecs) -> Transition {
+pub(crate) fn raise_now(old: &Record, source: &str, id: &str, now: UnixSecs) -> Transition {
     let change = AlertChange {
         id: id.to_owned(),
         raise_time: Some(now),
@@ -599,7 +600,7 @@ pub fn raise_now(old: &Record, source: &str, id: &str, now: UnixSecs) -> Transit
 }
 
 /// Clears an alert by hand, now (a pending heartbeat forgets its timer).
-pub fn clear_now(old: &Record, source: &str, id: &str, now: UnixSecs) -> Transition {
+pub(crate) fn clear_now(old: &Record, source: &str, id: &str, now: UnixSecs) -> Transition {
     let change = AlertChange {
         id: id.to_owned(),
         clear_time: Some(now),
@@ -610,7 +611,11 @@ pub fn clear_now(old: &Record, source: &str, id: &str, now: UnixSecs) -> Transit
 
 /// Keeps an alert quiet until `until`, whatever its state: nothing is sent
 /// meanwhile; at the end people hear what changed (see [`tick`]).
-pub fn suppress(old: &Record, until: UnixSecs, now: UnixSecs) -> Result<Transition, ActionError> {
+pub(crate) fn suppress(
+    old: &Record,
+    until: UnixSecs,
+    now: UnixSecs,
+) -> Result<Transition, ActionError> {
     if until <= now {
         return Err(ActionError::SuppressInPast);
     }
@@ -621,7 +626,7 @@ pub fn suppress(old: &Record, until: UnixSecs, now: UnixSecs) -> Result<Transiti
 }
 
 /// Ends a suppression now: people hear at once what they missed, if anything.
-pub fn unsuppress(old: &Record, now: UnixSecs) -> Result<Transition, ActionError> {
+pub(crate) fn unsuppress(old: &Record, now: UnixSecs) -> Result<Transition, ActionError> {
     if !old.is_suppressed(now) {
         return Err(ActionError::NotSuppressed);
     }
@@ -653,7 +658,7 @@ fn overwrite_if_given(field: &mut String, given: &Option<String>) {
     Ord,
 )]
 #[serde(rename_all = "lowercase")]
-pub enum Level {
+pub(crate) enum Level {
     Low,
     #[default]
     Normal,
@@ -661,7 +666,7 @@ pub enum Level {
 }
 
 impl Level {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Level::Urgent => "urgent",
             Level::Normal => "normal",
@@ -669,7 +674,7 @@ impl Level {
         }
     }
 
-    pub fn from_i32(n: i32) -> Level {
+    pub(crate) fn from_i32(n: i32) -> Level {
         match n {
             2 => Level::Urgent,
             0 => Level::Low,
@@ -677,7 +682,7 @@ impl Level {
         }
     }
 
-    pub fn as_i32(self) -> i32 {
+    pub(crate) fn as_i32(self) -> i32 {
         self as i32
     }
 }

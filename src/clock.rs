@@ -74,14 +74,14 @@ impl Clock {
     }
 
     /// Returns once the clock shows `at_ms` or later.
-    pub async fn sleep_until_ms(&self, at_ms: u64) {
+    pub(crate) async fn sleep_until_ms(&self, at_ms: u64) {
         self.sleep_until_ms_as("", at_ms).await
     }
 
     /// [`Clock::sleep_until_ms`], saying what sleeps: a test on a manual
     /// clock can wait until it is asleep ([`ManualClock::wait_asleep`]), so
     /// that it knows nothing more happens until the clock moves.
-    pub async fn sleep_until_ms_as(&self, what: &str, at_ms: u64) {
+    pub(crate) async fn sleep_until_ms_as(&self, what: &str, at_ms: u64) {
         match &self.manual {
             Some(manual) => {
                 let mut time = manual.time.clone();
@@ -106,7 +106,7 @@ impl Clock {
     }
 
     /// Returns once the Unix second `at` has begun.
-    pub async fn sleep_until(&self, at: UnixSecs) {
+    pub(crate) async fn sleep_until(&self, at: UnixSecs) {
         self.sleep_until_ms(at.saturating_mul(1000)).await
     }
 

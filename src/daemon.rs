@@ -38,7 +38,6 @@ pub struct Running {
     pub http: SocketAddr,
     pub store: Arc<Store>,
     pub index: Arc<RwLock<Index>>,
-    pub metrics: Arc<Metrics>,
     pub scheduler: SchedulerHandle,
     /// History older than this was removed (see [`prune_history`]).
     pub history_pruned: tokio::sync::watch::Receiver<crate::alert::UnixSecs>,
@@ -49,7 +48,11 @@ pub struct Running {
 
 /// Binds every socket, opens the store and starts every task. Sockets come
 /// first, so a port that is taken leaves no new data directory behind.
-pub async fn start(config: &Config, router: Router, clock: Clock) -> anyhow::Result<Running> {
+pub(crate) async fn start(
+    config: &Config,
+    router: Router,
+    clock: Clock,
+) -> anyhow::Result<Running> {
     start_with(config, router, clock, Vec::new()).await
 }
 
@@ -144,7 +147,6 @@ pub async fn start_with(
         http,
         store,
         index,
-        metrics,
         scheduler: handle,
         shutdown,
         history_pruned,

@@ -13,10 +13,10 @@ use crate::send::{self, Destination, SystemResolver};
 use crate::wire::pb;
 
 /// The alert id other stations see.
-pub const ID: &str = "mauve-heartbeat";
+pub(crate) const ID: &str = "mauve-heartbeat";
 
 /// The update one beat sends at `now`.
-pub fn update(config: &HeartbeatConfig, now: u64) -> pb::AlertUpdate {
+pub(crate) fn update(config: &HeartbeatConfig, now: u64) -> pb::AlertUpdate {
     let alert = pb::Alert {
         id: ID.into(),
         raise_time: Some(now + config.raise_after.0),
@@ -30,7 +30,7 @@ pub fn update(config: &HeartbeatConfig, now: u64) -> pb::AlertUpdate {
 }
 
 /// Sends a beat every `send_every` until shutdown.
-pub async fn run(config: HeartbeatConfig, clock: Clock, shutdown: CancellationToken) {
+pub(crate) async fn run(config: HeartbeatConfig, clock: Clock, shutdown: CancellationToken) {
     let destinations: Vec<Destination> = config.destinations.clone();
     if destinations.is_empty() {
         return;

@@ -21,7 +21,7 @@ use crate::throttle::LogLimiter;
 use crate::wire;
 
 /// Largest number of datagrams handed to the writer at once.
-pub const MAX_BATCH: usize = 1024;
+pub(crate) const MAX_BATCH: usize = 1024;
 /// Receive buffer asked of the kernel (mauve asks for 10 MiB): bursts from a
 /// whole fleet's cron jobs arrive together, and the buffer is what carries
 /// them while the scheduler is busy.
@@ -38,7 +38,7 @@ const SOCKET_RECV_BUFFER: usize = 16 * 1024 * 1024;
 /// window). Past the cap (a flood of distinct ids) the window shrinks; copies
 /// of one update arrive within milliseconds, and one that slips through is
 /// harmless: re-applying an update is idempotent.
-pub struct Dedup {
+pub(crate) struct Dedup {
     young: HashSet<u64>,
     old: HashSet<u64>,
     young_since: UnixSecs,
@@ -50,13 +50,13 @@ impl Dedup {
     /// About 10 MiB at the cap: at a full 100,000 packets/s that is a window
     /// of a few seconds, and the copies of one update arrive within
     /// milliseconds of each other.
-    pub const DEFAULT_MAX_IDS: usize = 1 << 19;
+    pub(crate) const DEFAULT_MAX_IDS: usize = 1 << 19;
 
-    pub fn new(expire_s: u64) -> Self {
+    pub(crate) fn new(expire_s: u64) -> Self {
         Self::with_cap(expire_s, Self::DEFAULT_MAX_IDS)
     }
 
-    pub fn with_cap(expire_s: u64, max_ids: usize) -> Self {
+    pub(crate) fn with_cap(expire_s: u64, max_ids: usize) -> Self {
         Dedup {
             young: HashSet::new(),
             old: HashSet::new(),
@@ -69,7 +69,7 @@ impl Dedup {
     /// True the first time an id is seen within the window. A repeat refreshes
     /// the id, so a sender stuck on one id stays ignored (as in mauve).
     /// Id 0 means "no id" (HTTP submissions) and is never a duplicate.
-    pub fn first_sighting(&mut self, transmission_id: u64, now: UnixSecs) -> bool {
+    pub(crate) fn first_sighting(&mut self, transmission_id: u64, now: UnixSecs) -> bool {
         if transmission_id == 0 {
             return true;
         }
@@ -93,7 +93,7 @@ impl Dedup {
     }
 
     /// Keeps the updates of a batch whose transmission id is new.
-    pub fn retain_new(&mut self, updates: &mut Vec<Update>, metrics: &Metrics) {
+    pub(crate) fn retain_new(&mut self, updates: &mut Vec<Update>, metrics: &Metrics) {
         let before = updates.len();
         updates.retain(|u| self.first_sighting(u.transmission_id, u.received_at));
         let dropped = (before - updates.len()) as u64;
@@ -104,11 +104,11 @@ impl Dedup {
 /// What every listener (and `POST /events`) shares: de-duplication, then
 /// the way into the scheduler.
 #[derive(Clone)]
-pub struct Sink {
-    pub scheduler: SchedulerHandle,
+pub(crate) struct Sink {
+    pub(crate) scheduler: SchedulerHandle,
     dedup: Arc<Mutex<Dedup>>,
-    pub metrics: Arc<Metrics>,
-    pub clock: Clock,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) clock: Clock,
     /// UDP senders allowed (`listen.allow_sources`); empty: anyone.
     allow: Arc<Vec<crate::config::Cidr>>,
     /// Packets a second one sender address may send; 0: no limit.
@@ -119,7 +119,7 @@ impl Sink {
     /// The sink for `listen`'s senders (its allow list and rate limit are
     /// taken here, so no listener can be started without them), remembering
     /// transmission ids for `dedup_s`.
-    pub fn new(
+    pub(crate) fn new(
         scheduler: SchedulerHandle,
         metrics: Arc<Metrics>,
         clock: Clock,
@@ -143,7 +143,7 @@ impl Sink {
     }
 
     /// De-duplicates a batch and hands it to the scheduler.
-    pub async fn submit(&self, mut updates: Vec<Update>) -> Result<(), scheduler::Error> {
+    pub(crate) async fn submit(&self, mut updates: Vec<Update>) -> Result<(), scheduler::Error> {
         self.retain_new(&mut updates);
         if updates.is_empty() {
             return Ok(());
@@ -152,14 +152,17 @@ impl Sink {
     }
 
     /// Like [`Sink::submit`], returning once the batch is on disk.
-    pub async fn submit_durably(&self, mut updates: Vec<Update>) -> Result<(), scheduler::Error> {
+    pub(crate) async fn submit_durably(
+        &self,
+        mut updates: Vec<Update>,
+    ) -> Result<(), scheduler::Error> {
         self.retain_new(&mut updates);
         self.scheduler.apply_durably(updates).await
     }
 }
 
 /// Binds a UDP socket with a large receive buffer.
-pub fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+pub(crate) fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
@@ -189,13 +192,13 @@ pub fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 /// Packets per second each sender address may send (a token bucket holding
 /// one second's worth); 0: no limit.
 #[derive(Debug, Default)]
-pub struct SourceLimits {
+pub(crate) struct SourceLimits {
     per_s: u64,
     buckets: std::collections::HashMap<std::net::IpAddr, (f64, u64)>,
 }
 
 impl SourceLimits {
-    pub fn new(per_s: u64) -> Self {
+    pub(crate) fn new(per_s: u64) -> Self {
         SourceLimits {
             per_s,
             buckets: std::collections::HashMap::new(),
@@ -203,7 +206,7 @@ impl SourceLimits {
     }
 
     /// Whether a packet from `ip` at `now_ms` is within its sender's limit.
-    pub fn allow(&mut self, ip: std::net::IpAddr, now_ms: u64) -> bool {
+    pub(crate) fn allow(&mut self, ip: std::net::IpAddr, now_ms: u64) -> bool {
         if self.per_s == 0 {
             return true;
         }
@@ -228,7 +231,7 @@ impl SourceLimits {
 }
 
 /// Receives datagrams until shutdown (or until the scheduler is gone).
-pub async fn listen_udp(socket: UdpSocket, sink: Sink, shutdown: CancellationToken) {
+pub(crate) async fn listen_udp(socket: UdpSocket, sink: Sink, shutdown: CancellationToken) {
     let mut buf = vec![0u8; 65_536];
     let mut limiter = LogLimiter::new();
     let mut limits = SourceLimits::new(sink.max_packets_per_source);

@@ -38,7 +38,7 @@ struct NotifierResult {
 
 /// How one delivery attempt ended, for `mauved_notifications_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NotifyResult {
+pub(crate) enum NotifyResult {
     Delivered,
     Retried,
     /// Given up: the message went to the dead letters.
@@ -62,39 +62,39 @@ impl NotifyResult {
     }
 }
 
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
-    pub packets_received: Counter,
+    pub(crate) packets_received: Counter,
     packets_rejected: Family<Reason, Counter>,
     alerts_rejected: Family<Reason, Counter>,
-    pub packets_duplicate: Counter,
-    pub fields_truncated: Counter,
-    pub fields_repaired: Counter,
-    pub alert_updates: Counter,
-    pub batches: Counter,
-    pub records_written: Counter,
-    pub timers_fired: Counter,
+    pub(crate) packets_duplicate: Counter,
+    pub(crate) fields_truncated: Counter,
+    pub(crate) fields_repaired: Counter,
+    pub(crate) alert_updates: Counter,
+    pub(crate) batches: Counter,
+    pub(crate) records_written: Counter,
+    pub(crate) timers_fired: Counter,
     alerts: Family<StateLabel, Gauge>,
     notifications: Family<ResultLabel, Counter>,
     messages: Family<NotifierResult, Counter>,
-    pub dead_letters: Counter,
-    pub messages_deferred: Counter,
-    pub messages_rate_limited: Counter,
-    pub events_batched: Counter,
-    pub rate_limit_summaries: Counter,
+    pub(crate) dead_letters: Counter,
+    pub(crate) messages_deferred: Counter,
+    pub(crate) messages_rate_limited: Counter,
+    pub(crate) events_batched: Counter,
+    pub(crate) rate_limit_summaries: Counter,
     /// Set by the store alone (it knows what it queued and removed).
-    pub queue_depth: Gauge,
+    pub(crate) queue_depth: Gauge,
     /// Alerts changed in memory and not yet written to the store.
-    pub write_backlog: Gauge,
+    pub(crate) write_backlog: Gauge,
     /// 1 while the store writes nothing (a full or failing disk), else 0.
-    pub store_failing: Gauge,
+    pub(crate) store_failing: Gauge,
     /// Set when /metrics is read.
-    pub disk_bytes: Gauge,
-    pub http_requests: Counter,
-    pub http_connections_refused: Counter,
-    pub events_received: Counter,
-    pub http_bad_requests: Counter,
-    pub store_errors: Counter,
+    pub(crate) disk_bytes: Gauge,
+    pub(crate) http_requests: Counter,
+    pub(crate) http_connections_refused: Counter,
+    pub(crate) events_received: Counter,
+    pub(crate) http_bad_requests: Counter,
+    pub(crate) store_errors: Counter,
     resident_memory: Gauge,
 }
 
@@ -105,7 +105,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut m = Metrics {
             registry: Registry::default(),
             packets_received: Counter::default(),
@@ -299,25 +299,19 @@ impl Metrics {
         );
     }
 
-    pub fn packet_rejected(&self, why: PacketError) {
+    pub(crate) fn packet_rejected(&self, why: PacketError) {
         self.packets_rejected
             .get_or_create(&reason(why.label()))
             .inc();
     }
 
-    pub fn packets_rejected(&self, why: PacketError) -> u64 {
-        self.packets_rejected
-            .get_or_create(&reason(why.label()))
-            .get()
-    }
-
-    pub fn alert_rejected(&self, why: AlertError) {
+    pub(crate) fn alert_rejected(&self, why: AlertError) {
         self.alerts_rejected
             .get_or_create(&reason(why.label()))
             .inc();
     }
 
-    pub fn notification(&self, notifier: &str, result: NotifyResult) {
+    pub(crate) fn notification(&self, notifier: &str, result: NotifyResult) {
         let label = result.label();
         self.notifications.get_or_create(&label).inc();
         self.messages
@@ -329,7 +323,7 @@ impl Metrics {
     }
 
     /// Shows a notifier's counters (at 0) before its first attempt.
-    pub fn notifier_known(&self, notifier: &str) {
+    pub(crate) fn notifier_known(&self, notifier: &str) {
         for result in NotifyResult::ALL {
             drop(self.messages.get_or_create(&NotifierResult {
                 notifier: notifier.to_owned(),
@@ -339,7 +333,7 @@ impl Metrics {
     }
 
     /// What the routing stage did since it was last asked.
-    pub fn paging(&self, c: crate::routing::pager::Counts) {
+    pub(crate) fn paging(&self, c: crate::routing::pager::Counts) {
         self.messages_deferred.inc_by(c.deferred);
         self.messages_rate_limited.inc_by(c.rate_limited);
         self.events_batched.inc_by(c.batched);
@@ -347,7 +341,7 @@ impl Metrics {
     }
 
     /// Moves one alert from state `from` (None: new) to state `to`.
-    pub fn alert_moved(&self, from: Option<State>, to: State) {
+    pub(crate) fn alert_moved(&self, from: Option<State>, to: State) {
         if from == Some(to) {
             return;
         }
@@ -358,16 +352,16 @@ impl Metrics {
     }
 
     /// An alert in `state` was forgotten.
-    pub fn alert_forgotten(&self, state: State) {
+    pub(crate) fn alert_forgotten(&self, state: State) {
         self.alerts.get_or_create(&state_label(state)).dec();
     }
 
-    pub fn alerts_in(&self, state: State) -> i64 {
+    pub(crate) fn alerts_in(&self, state: State) -> i64 {
         self.alerts.get_or_create(&state_label(state)).get()
     }
 
     /// The text exposition (OpenMetrics, which Prometheus reads).
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         if let Some(rss) = resident_memory_bytes() {
             self.resident_memory.set(rss);
         }
@@ -379,7 +373,7 @@ impl Metrics {
 }
 
 /// The content type of [`Metrics::render`].
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 fn reason(reason: &'static str) -> Reason {
     Reason { reason }

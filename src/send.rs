@@ -71,7 +71,7 @@ pub fn prepare(
 }
 
 /// A random non-zero 63-bit id, like mauve's `rand(2**63)`.
-pub fn random_transmission_id() -> u64 {
+pub(crate) fn random_transmission_id() -> u64 {
     loop {
         let id = rand::random::<u64>() >> 1;
         if id != 0 {
@@ -97,7 +97,7 @@ pub trait Resolve {
 /// Every address a destination stands for. A bare host name is looked up as
 /// the SRV record `_mauvealert._udp.<host>` first (a name starting with `_`
 /// is taken as the whole SRV name); without SRV records it means port 32741.
-pub fn resolve(destination: &Destination, resolver: &dyn Resolve) -> Vec<SocketAddr> {
+pub(crate) fn resolve(destination: &Destination, resolver: &dyn Resolve) -> Vec<SocketAddr> {
     match destination {
         Destination::Addr(addr) => vec![*addr],
         Destination::Host {
@@ -183,7 +183,8 @@ impl SystemResolver {
 
     /// Asks one DNS server (over UDP) for SRV records instead of the ones in
     /// /etc/resolv.conf.
-    pub fn with_nameserver(nameserver: SocketAddr) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_nameserver(nameserver: SocketAddr) -> Self {
         Self::build(Some(nameserver))
     }
 

@@ -5,7 +5,7 @@
 
 use crate::alert::UnixSecs;
 
-pub struct LogLimiter {
+pub(crate) struct LogLimiter {
     second: UnixSecs,
     lines: u32,
 }
@@ -13,7 +13,7 @@ pub struct LogLimiter {
 impl LogLimiter {
     const PER_SECOND: u32 = 10;
 
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         LogLimiter {
             second: 0,
             lines: 0,
@@ -21,7 +21,7 @@ impl LogLimiter {
     }
 
     /// Whether a line may be logged in second `now`.
-    pub fn allow(&mut self, now: UnixSecs) -> bool {
+    pub(crate) fn allow(&mut self, now: UnixSecs) -> bool {
         if now != self.second {
             self.second = now;
             self.lines = 0;

@@ -16,7 +16,7 @@ fn timestamp(at: UnixSecs) -> Option<Timestamp> {
 }
 
 /// A duration as the configuration writes it: `1h30m`, `15m`, `45s`.
-pub fn span(secs: u64) -> String {
+pub(crate) fn span(secs: u64) -> String {
     if secs == 0 {
         return "0s".into();
     }
@@ -38,7 +38,7 @@ pub fn span(secs: u64) -> String {
 }
 
 /// A duration in at most two units, for a glance: `45s`, `3m`, `2h05m`, `1d1h`.
-pub fn short(secs: u64) -> String {
+pub(crate) fn short(secs: u64) -> String {
     match secs {
         0..60 => format!("{secs}s"),
         60..3600 => format!("{}m", secs / 60),
@@ -48,7 +48,7 @@ pub fn short(secs: u64) -> String {
 }
 
 /// "just now", "5 min ago", "3 h ago", "2 days ago".
-pub fn ago(then: UnixSecs, now: UnixSecs) -> String {
+pub(crate) fn ago(then: UnixSecs, now: UnixSecs) -> String {
     let s = now.saturating_sub(then);
     match s {
         0..60 => "just now".into(),
@@ -59,12 +59,12 @@ pub fn ago(then: UnixSecs, now: UnixSecs) -> String {
 }
 
 /// RFC 3339 in UTC (`2023-11-14T22:13:20Z`), for programs and mail headers.
-pub fn rfc3339(at: UnixSecs) -> String {
+pub(crate) fn rfc3339(at: UnixSecs) -> String {
     timestamp(at).map(|t| t.to_string()).unwrap_or_default()
 }
 
 /// RFC 3339 in `zone` (`2026-11-30T09:00:00+00:00`), for people on call.
-pub fn in_zone(at: UnixSecs, zone: &TimeZone) -> String {
+pub(crate) fn in_zone(at: UnixSecs, zone: &TimeZone) -> String {
     timestamp(at)
         .map(|ts| {
             ts.to_zoned_datetime(zone.clone())
@@ -75,14 +75,14 @@ pub fn in_zone(at: UnixSecs, zone: &TimeZone) -> String {
 }
 
 /// `2026-11-25 18:04:05 UTC`, as the page's header shows the time.
-pub fn utc(at: UnixSecs) -> String {
+pub(crate) fn utc(at: UnixSecs) -> String {
     timestamp(at)
         .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|| at.to_string())
 }
 
 /// "2026-11-25 18:04:05 UTC (3m ago)" or "(in 5m)": for the page.
-pub fn human(t: UnixSecs, now: UnixSecs) -> String {
+pub(crate) fn human(t: UnixSecs, now: UnixSecs) -> String {
     let relative = if t >= now {
         format!("in {}", short(t - now))
     } else {

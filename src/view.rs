@@ -7,32 +7,32 @@ use serde::Serialize;
 use crate::alert::{AlertKey, Record, UnixSecs};
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct AlertView {
-    pub source: String,
-    pub id: String,
-    pub state: &'static str,
-    pub subject: String,
-    pub summary: String,
-    pub detail: String,
-    pub importance: u32,
-    pub raised_at: Option<UnixSecs>,
-    pub cleared_at: Option<UnixSecs>,
-    pub will_raise_at: Option<UnixSecs>,
-    pub will_clear_at: Option<UnixSecs>,
-    pub acknowledged_at: Option<UnixSecs>,
-    pub acknowledged_by: Option<String>,
-    pub will_unacknowledge_at: Option<UnixSecs>,
-    pub suppress_until: Option<UnixSecs>,
-    pub updated_at: UnixSecs,
-    pub last_event: Option<&'static str>,
+pub(crate) struct AlertView {
+    pub(crate) source: String,
+    pub(crate) id: String,
+    pub(crate) state: &'static str,
+    pub(crate) subject: String,
+    pub(crate) summary: String,
+    pub(crate) detail: String,
+    pub(crate) importance: u32,
+    pub(crate) raised_at: Option<UnixSecs>,
+    pub(crate) cleared_at: Option<UnixSecs>,
+    pub(crate) will_raise_at: Option<UnixSecs>,
+    pub(crate) will_clear_at: Option<UnixSecs>,
+    pub(crate) acknowledged_at: Option<UnixSecs>,
+    pub(crate) acknowledged_by: Option<String>,
+    pub(crate) will_unacknowledge_at: Option<UnixSecs>,
+    pub(crate) suppress_until: Option<UnixSecs>,
+    pub(crate) updated_at: UnixSecs,
+    pub(crate) last_event: Option<&'static str>,
     /// Why `detail` is empty although the alert may have one: the store
     /// could not be read (a failing disk). Absent normally.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail_error: Option<String>,
+    pub(crate) detail_error: Option<String>,
 }
 
 impl AlertView {
-    pub fn new(key: &AlertKey, r: &Record) -> Self {
+    pub(crate) fn new(key: &AlertKey, r: &Record) -> Self {
         AlertView {
             source: key.source.clone(),
             id: key.id.clone(),

@@ -17,15 +17,15 @@ pub mod pb {
 }
 
 /// Column limits of mauve's schema, in characters; longer values are cut.
-pub const MAX_ID_CHARS: usize = 256;
-pub const MAX_SOURCE_CHARS: usize = 512;
-pub const MAX_SUBJECT_CHARS: usize = 512;
-pub const MAX_SUMMARY_CHARS: usize = 1024;
+pub(crate) const MAX_ID_CHARS: usize = 256;
+pub(crate) const MAX_SOURCE_CHARS: usize = 512;
+pub(crate) const MAX_SUBJECT_CHARS: usize = 512;
+pub(crate) const MAX_SUMMARY_CHARS: usize = 1024;
 /// mauve has no cap on detail; one datagram cannot carry more than 64 KiB,
 /// and HTTP submissions are held to the same.
-pub const MAX_DETAIL_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_DETAIL_BYTES: usize = 64 * 1024;
 /// Timestamps further than this from now are refused (mauve's date check).
-pub const MAX_TIME_DISTANCE_S: u64 = 3650 * 86_400;
+pub(crate) const MAX_TIME_DISTANCE_S: u64 = 3650 * 86_400;
 
 /// Why a whole packet was refused. The label is the `reason` of
 /// `mauved_packets_rejected_total`.
@@ -44,7 +44,7 @@ pub enum PacketError {
 }
 
 impl PacketError {
-    pub const ALL: [PacketError; 5] = [
+    pub(crate) const ALL: [PacketError; 5] = [
         PacketError::Empty,
         PacketError::Malformed,
         PacketError::NoSource,
@@ -52,7 +52,7 @@ impl PacketError {
         PacketError::RateLimited,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             PacketError::Empty => "empty",
             PacketError::Malformed => "malformed",
@@ -66,7 +66,7 @@ impl PacketError {
 /// Why one alert inside an otherwise good update was refused; the rest of
 /// the update still applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum AlertError {
+pub(crate) enum AlertError {
     #[error("the alert has no id")]
     NoId,
     #[error("a time is more than 3650 days from now")]
@@ -78,13 +78,13 @@ pub enum AlertError {
 }
 
 impl AlertError {
-    pub const ALL: [AlertError; 3] = [
+    pub(crate) const ALL: [AlertError; 3] = [
         AlertError::NoId,
         AlertError::TimeOutOfRange,
         AlertError::OverCapacity,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             AlertError::NoId => "no_id",
             AlertError::TimeOutOfRange => "time_out_of_range",
@@ -97,11 +97,11 @@ impl AlertError {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decoded {
     pub update: Update,
-    pub rejected: Vec<(String, AlertError)>,
+    pub(crate) rejected: Vec<(String, AlertError)>,
     /// How many string fields were longer than their cap and were cut.
-    pub truncated: u32,
+    pub(crate) truncated: u32,
     /// How many string fields held invalid UTF-8 and were repaired.
-    pub repaired: u32,
+    pub(crate) repaired: u32,
 }
 
 /// Decodes one datagram received at `received_at`.
@@ -129,44 +129,44 @@ mod lenient {
     use super::pb;
 
     #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Alert {
+    pub(crate) struct Alert {
         #[prost(bytes = "vec", required, tag = "1")]
-        pub id: Vec<u8>,
+        pub(crate) id: Vec<u8>,
         #[prost(uint64, optional, tag = "2")]
-        pub raise_time: Option<u64>,
+        pub(crate) raise_time: Option<u64>,
         #[prost(uint64, optional, tag = "3")]
-        pub clear_time: Option<u64>,
+        pub(crate) clear_time: Option<u64>,
         #[prost(bytes = "vec", optional, tag = "4")]
-        pub subject: Option<Vec<u8>>,
+        pub(crate) subject: Option<Vec<u8>>,
         #[prost(bytes = "vec", optional, tag = "5")]
-        pub summary: Option<Vec<u8>>,
+        pub(crate) summary: Option<Vec<u8>>,
         #[prost(bytes = "vec", optional, tag = "6")]
-        pub detail: Option<Vec<u8>>,
+        pub(crate) detail: Option<Vec<u8>>,
         #[prost(uint32, optional, tag = "7")]
-        pub importance: Option<u32>,
+        pub(crate) importance: Option<u32>,
         #[prost(uint64, optional, tag = "8")]
-        pub suppress_until: Option<u64>,
+        pub(crate) suppress_until: Option<u64>,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
-    pub struct AlertUpdate {
+    pub(crate) struct AlertUpdate {
         #[prost(uint64, required, tag = "1")]
-        pub transmission_id: u64,
+        pub(crate) transmission_id: u64,
         #[prost(bytes = "vec", required, tag = "2")]
-        pub source: Vec<u8>,
+        pub(crate) source: Vec<u8>,
         #[prost(bool, required, tag = "3", default = "false")]
-        pub replace: bool,
+        pub(crate) replace: bool,
         #[prost(message, repeated, tag = "4")]
-        pub alert: Vec<Alert>,
+        pub(crate) alert: Vec<Alert>,
         #[prost(bytes = "vec", optional, tag = "5")]
-        pub signature: Option<Vec<u8>>,
+        pub(crate) signature: Option<Vec<u8>>,
         #[prost(uint64, optional, tag = "8")]
-        pub transmission_time: Option<u64>,
+        pub(crate) transmission_time: Option<u64>,
     }
 
     impl AlertUpdate {
         /// The update with valid strings, and how many fields needed repair.
-        pub fn repair(self) -> (pb::AlertUpdate, u32) {
+        pub(crate) fn repair(self) -> (pb::AlertUpdate, u32) {
             let mut repaired = 0;
             let mut text = |bytes: Vec<u8>| repair_utf8(bytes, &mut repaired);
             let alert = self
@@ -197,7 +197,7 @@ mod lenient {
 
     /// Valid UTF-8 passes through without a copy; otherwise every invalid
     /// sequence becomes one `?`, as mauve's `clean_utf8` does.
-    pub fn repair_utf8(bytes: Vec<u8>, repaired: &mut u32) -> String {
+    pub(crate) fn repair_utf8(bytes: Vec<u8>, repaired: &mut u32) -> String {
         match String::from_utf8(bytes) {
             Ok(text) => text,
             Err(err) => {
@@ -217,7 +217,7 @@ mod lenient {
 }
 
 /// Checks and normalises an update that arrived in any form (UDP or HTTP).
-pub fn check(raw: pb::AlertUpdate, received_at: UnixSecs) -> Result<Decoded, PacketError> {
+pub(crate) fn check(raw: pb::AlertUpdate, received_at: UnixSecs) -> Result<Decoded, PacketError> {
     let mut truncated = 0;
     let source = clean_text(&raw.source, MAX_SOURCE_CHARS, &mut truncated);
     if source.is_empty() {

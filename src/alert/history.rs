@@ -15,7 +15,7 @@ pub enum HistoryKind {
 }
 
 impl HistoryKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             HistoryKind::Update => "update",
             HistoryKind::Note => "note",
@@ -28,7 +28,7 @@ impl HistoryKind {
 #[derive(Clone, PartialEq, prost::Message, serde::Serialize)]
 pub struct HistoryEntry {
     #[prost(uint64, tag = "1")]
-    pub at: UnixSecs,
+    pub(crate) at: UnixSecs,
     /// [`HistoryKind`] as stored and shown: `update`, `notification` or
     /// `note`.
     #[prost(string, tag = "2")]
@@ -37,7 +37,7 @@ pub struct HistoryEntry {
     pub text: String,
     #[prost(string, optional, tag = "4")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub person: Option<String>,
+    pub(crate) person: Option<String>,
     #[prost(string, optional, tag = "5")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notifier: Option<String>,
@@ -49,12 +49,12 @@ pub struct HistoryEntry {
     /// Who did it (an action or a note: the user or token).
     #[prost(string, optional, tag = "7")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub by: Option<String>,
+    pub(crate) by: Option<String>,
 }
 
 impl HistoryEntry {
     /// A line of `kind` at `at`.
-    pub fn new(at: UnixSecs, kind: HistoryKind, text: impl Into<String>) -> HistoryEntry {
+    pub(crate) fn new(at: UnixSecs, kind: HistoryKind, text: impl Into<String>) -> HistoryEntry {
         HistoryEntry {
             at,
             kind: kind.as_str().to_owned(),
@@ -65,7 +65,7 @@ impl HistoryEntry {
 
     /// A line about a message to `person` through `notifier`: `result` is
     /// what became of it (queued, delivered, retry, gave up, …).
-    pub fn notification(
+    pub(crate) fn notification(
         at: UnixSecs,
         person: Option<String>,
         notifier: &str,
@@ -81,7 +81,7 @@ impl HistoryEntry {
     }
 
     /// The same line, by `who`.
-    pub fn authored(self, who: impl Into<String>) -> HistoryEntry {
+    pub(crate) fn authored(self, who: impl Into<String>) -> HistoryEntry {
         HistoryEntry {
             by: Some(who.into()),
             ..self

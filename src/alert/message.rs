@@ -9,78 +9,78 @@ use super::{AlertKey, EventKind, Record, UnixSecs};
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Notification {
     #[prost(enumeration = "EventKind", tag = "1")]
-    pub event: i32,
+    pub(crate) event: i32,
     #[prost(string, tag = "2")]
-    pub source: String,
+    pub(crate) source: String,
     #[prost(string, tag = "3")]
-    pub id: String,
+    pub(crate) id: String,
     #[prost(uint64, tag = "4")]
-    pub at: UnixSecs,
+    pub(crate) at: UnixSecs,
     #[prost(message, required, tag = "5")]
-    pub alert: Record,
+    pub(crate) alert: Record,
     /// The notifier whose queue holds it.
     #[prost(string, tag = "6")]
-    pub notifier: String,
+    pub(crate) notifier: String,
     /// The address it goes to (the person's address on this notifier).
     #[prost(string, optional, tag = "7")]
-    pub recipient: Option<String>,
+    pub(crate) recipient: Option<String>,
     /// The person it is for (with alert groups).
     #[prost(string, optional, tag = "8")]
-    pub person: Option<String>,
+    pub(crate) person: Option<String>,
     /// The alert group's level (`alert::Level` as a number).
     #[prost(int32, optional, tag = "9")]
-    pub level: Option<i32>,
+    pub(crate) level: Option<i32>,
     /// Further events in the same message (storm batching), after the first.
     #[prost(message, repeated, tag = "10")]
-    pub more: Vec<Event>,
+    pub(crate) more: Vec<Event>,
     /// Where to send it if this notifier gives up (`a|b`), in order.
     #[prost(message, repeated, tag = "11")]
-    pub fallback: Vec<Hop>,
+    pub(crate) fallback: Vec<Hop>,
     /// A rate-limit summary: how many messages were held.
     #[prost(uint32, tag = "12")]
-    pub held: u32,
+    pub(crate) held: u32,
     #[prost(string, optional, tag = "13")]
-    pub group: Option<String>,
+    pub(crate) group: Option<String>,
 }
 
 /// One event of a message: what happened to which alert, and the alert then.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Event {
+pub(crate) struct Event {
     #[prost(enumeration = "EventKind", tag = "1")]
-    pub kind: i32,
+    pub(crate) kind: i32,
     #[prost(string, tag = "2")]
-    pub source: String,
+    pub(crate) source: String,
     #[prost(string, tag = "3")]
-    pub id: String,
+    pub(crate) id: String,
     #[prost(uint64, tag = "4")]
-    pub at: UnixSecs,
+    pub(crate) at: UnixSecs,
     #[prost(message, required, tag = "5")]
-    pub alert: Record,
+    pub(crate) alert: Record,
 }
 
 impl Event {
-    pub fn key(&self) -> AlertKey {
+    pub(crate) fn key(&self) -> AlertKey {
         AlertKey::new(self.source.clone(), self.id.clone())
     }
 }
 
 /// A notifier and the address there.
 #[derive(Clone, PartialEq, Eq, prost::Message)]
-pub struct Hop {
+pub(crate) struct Hop {
     #[prost(string, tag = "1")]
-    pub notifier: String,
+    pub(crate) notifier: String,
     #[prost(string, tag = "2")]
-    pub to: String,
+    pub(crate) to: String,
 }
 
 impl Notification {
     /// The event, or the unknown stored value.
-    pub fn kind(&self) -> std::result::Result<EventKind, i32> {
+    pub(crate) fn kind(&self) -> std::result::Result<EventKind, i32> {
         EventKind::try_from(self.event).map_err(|_| self.event)
     }
 
     /// A message holding `events` (at least one), for `notifier`.
-    pub fn of_events(notifier: &str, mut events: Vec<Event>) -> Notification {
+    pub(crate) fn of_events(notifier: &str, mut events: Vec<Event>) -> Notification {
         let first = if events.is_empty() {
             Event::default()
         } else {
@@ -99,7 +99,7 @@ impl Notification {
     }
 
     /// Every event the message holds, the first first.
-    pub fn events(&self) -> Vec<Event> {
+    pub(crate) fn events(&self) -> Vec<Event> {
         let mut all = Vec::with_capacity(1 + self.more.len());
         if !(self.source.is_empty() && self.id.is_empty() && self.held > 0) {
             all.push(Event {
@@ -114,18 +114,18 @@ impl Notification {
         all
     }
 
-    pub fn key(&self) -> AlertKey {
+    pub(crate) fn key(&self) -> AlertKey {
         AlertKey::new(self.source.clone(), self.id.clone())
     }
 }
 
 /// A notification that was given up on, kept for people to see.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct DeadLetter {
+pub(crate) struct DeadLetter {
     #[prost(message, required, tag = "1")]
-    pub notification: Notification,
+    pub(crate) notification: Notification,
     #[prost(string, tag = "2")]
-    pub reason: String,
+    pub(crate) reason: String,
     #[prost(uint64, tag = "3")]
-    pub at: UnixSecs,
+    pub(crate) at: UnixSecs,
 }

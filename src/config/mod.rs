@@ -31,43 +31,43 @@ pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    pub listen: Listen,
-    pub store: StoreConfig,
-    pub server: Server,
-    pub http: HttpConfig,
+    pub(crate) listen: Listen,
+    pub(crate) store: StoreConfig,
+    pub(crate) server: Server,
+    pub(crate) http: HttpConfig,
     #[serde(rename = "notifier")]
-    pub notifiers: Vec<Notifier>,
+    pub(crate) notifiers: Vec<Notifier>,
     /// People, by name (operations.md §1).
     #[serde(rename = "person")]
-    pub people: BTreeMap<String, Person>,
+    pub(crate) people: BTreeMap<String, Person>,
     /// Named lists of people and other lists.
-    pub people_list: BTreeMap<String, Vec<String>>,
+    pub(crate) people_list: BTreeMap<String, Vec<String>>,
     /// Alert groups in file order; the first whose `match` holds routes an
     /// alert. None at all: every event goes to every notifier.
     #[serde(rename = "alert_group")]
-    pub alert_groups: Vec<AlertGroup>,
+    pub(crate) alert_groups: Vec<AlertGroup>,
     /// Time zone, links, holidays and storm batching.
-    pub oncall: Oncall,
+    pub(crate) oncall: Oncall,
     /// Named windows for `during` (beside the built-in ones).
-    pub window: BTreeMap<String, WindowSpec>,
+    pub(crate) window: BTreeMap<String, WindowSpec>,
     /// Rotations by name: one member at a time.
-    pub rotation: BTreeMap<String, RotationSpec>,
+    pub(crate) rotation: BTreeMap<String, RotationSpec>,
     /// This daemon's own heartbeat to other stations.
-    pub heartbeat: HeartbeatConfig,
+    pub(crate) heartbeat: HeartbeatConfig,
     /// How long delivery keeps trying, and when a notifier counts as down.
-    pub delivery: Delivery,
+    pub(crate) delivery: Delivery,
 }
 
 /// `[delivery]`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     /// A message still failing this long after its event is given up (a
     /// dead letter, in the history and on the page); "0s": never.
-    pub max_age: Secs,
+    pub(crate) max_age: Secs,
     /// A notifier that failed every attempt for longer than this makes
     /// `/health` answer 503 "degraded", naming it.
-    pub degraded_after: Secs,
+    pub(crate) degraded_after: Secs,
 }
 
 impl Default for Delivery {
@@ -82,20 +82,20 @@ impl Default for Delivery {
 /// `[heartbeat]`: mauve's self-heartbeat. No destination: off.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct HeartbeatConfig {
+pub(crate) struct HeartbeatConfig {
     /// `host`, `host:port`, `ip:port` (as for mauvesend).
-    pub destinations: Vec<Destination>,
-    pub send_every: Secs,
+    pub(crate) destinations: Vec<Destination>,
+    pub(crate) send_every: Secs,
     /// As given in the file.
     #[serde(rename = "raise_after")]
     raise_after_given: Option<Secs>,
     /// The value in force: as given, or else five beats and ten seconds.
     #[serde(skip)]
-    pub raise_after: Secs,
+    pub(crate) raise_after: Secs,
     /// The alert's source; default this host's name.
-    pub source: String,
-    pub summary: String,
-    pub detail: String,
+    pub(crate) source: String,
+    pub(crate) summary: String,
+    pub(crate) detail: String,
 }
 
 impl Default for HeartbeatConfig {
@@ -114,25 +114,25 @@ impl Default for HeartbeatConfig {
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct Listen {
+pub(crate) struct Listen {
     /// `udp = "addr"` or `udp = ["addr", "addr"]`.
     #[serde(deserialize_with = "one_or_more_addrs")]
-    pub udp: Vec<SocketAddr>,
+    pub(crate) udp: Vec<SocketAddr>,
     #[serde(deserialize_with = "one_addr")]
-    pub http: SocketAddr,
+    pub(crate) http: SocketAddr,
     /// Address ranges UDP packets are taken from; empty: from anyone.
-    pub allow_sources: Vec<Cidr>,
+    pub(crate) allow_sources: Vec<Cidr>,
     /// Packets a second one sender address may send; 0: no limit.
-    pub max_packets_per_source: u64,
+    pub(crate) max_packets_per_source: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct StoreConfig {
-    pub path: PathBuf,
+pub(crate) struct StoreConfig {
+    pub(crate) path: PathBuf,
     /// Group-commit window: state changes and queued messages reach the disk
     /// within this. 0 writes as soon as the writer is free.
-    pub flush_interval_ms: u64,
+    pub(crate) flush_interval_ms: u64,
     /// A change that only moves an alert's timers (a heartbeat refresh)
     /// reaches the disk within this many seconds, as given in the file.
     /// At most the startup grace.
@@ -141,34 +141,34 @@ pub struct StoreConfig {
     /// The value in force: as given, or else the smaller of 60 and
     /// `server.initial_sleep_s`.
     #[serde(skip)]
-    pub timer_flush_s: u64,
+    pub(crate) timer_flush_s: u64,
     /// Store writes (buckets of up to 64 alerts) per second, at most, for
     /// timer-only changes (sled's memory grows with its write rate).
-    pub max_writes_per_s: u64,
+    pub(crate) max_writes_per_s: u64,
     /// Alerts kept, at most: memory is bounded by this count. New alerts
     /// beyond it are refused and counted.
-    pub max_alerts: usize,
+    pub(crate) max_alerts: usize,
     /// Memory sled may use for its page cache.
-    pub cache_mib: u64,
+    pub(crate) cache_mib: u64,
     /// Alert history is kept this many days.
-    pub history_days: u64,
+    pub(crate) history_days: u64,
     /// Below this much free space on the data directory's disk the store
     /// writes nothing (changes wait in memory) and `/health` says why; 0 is
     /// off. sled itself may not recover from running out of space.
-    pub min_free_mib: u64,
+    pub(crate) min_free_mib: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct Server {
+pub(crate) struct Server {
     /// Timers of alerts last updated before start wait this long after start.
-    pub initial_sleep_s: u64,
+    pub(crate) initial_sleep_s: u64,
     /// How long a transmission id is remembered for de-duplication.
-    pub transmission_cache_s: u64,
+    pub(crate) transmission_cache_s: u64,
     /// The longest acknowledgement allowed.
-    pub max_acknowledgement_s: u64,
+    pub(crate) max_acknowledgement_s: u64,
     /// Cleared alerts not updated this long are forgotten ("0s": never).
-    pub forget_cleared_after: Secs,
+    pub(crate) forget_cleared_after: Secs,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -177,38 +177,38 @@ pub struct HttpConfig {
     /// Request bodies (POST /events, actions) larger than this get 413.
     pub max_body_bytes: usize,
     /// Reading the page and the API needs a login or a token too.
-    pub read_requires_login: bool,
+    pub(crate) read_requires_login: bool,
     /// Open connections at most; more are closed at once.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// People who log in to the page.
     #[serde(rename = "user")]
-    pub users: Vec<HttpUser>,
+    pub(crate) users: Vec<HttpUser>,
     /// Tokens for the API (`Authorization: Bearer …`).
     #[serde(rename = "token")]
-    pub tokens: Vec<HttpToken>,
+    pub(crate) tokens: Vec<HttpToken>,
 }
 
 /// `[[http.user]]`: a name and an argon2 password hash (`mauved hash-password`).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct HttpUser {
-    pub name: String,
-    pub password_hash: String,
+pub(crate) struct HttpUser {
+    pub(crate) name: String,
+    pub(crate) password_hash: String,
 }
 
 /// `[[http.token]]`: a name (the author of what it does) and the secret.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct HttpToken {
-    pub name: String,
-    pub token: String,
+pub(crate) struct HttpToken {
+    pub(crate) name: String,
+    pub(crate) token: String,
 }
 
 /// One `[[notifier]]`: the `kind` decides which other keys it takes, so a
 /// key of another kind is an error rather than silently ignored.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum Notifier {
+pub(crate) enum Notifier {
     /// Each notification becomes a log line.
     Log { name: String },
     /// A program run per notification (the argv, then a timeout in seconds
@@ -248,7 +248,7 @@ pub enum Notifier {
 /// The body a webhook posts.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum WebhookFormat {
+pub(crate) enum WebhookFormat {
     /// The same document a command gets on stdin.
     #[default]
     Json,
@@ -259,7 +259,7 @@ pub enum WebhookFormat {
 }
 
 impl Notifier {
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             Notifier::Log { name }
             | Notifier::Command { name, .. }
@@ -406,22 +406,9 @@ pub enum ConfigError {
 }
 
 impl Config {
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Read {
-            path: path.display().to_string(),
-            err,
-        })?;
-        Config::parse(&text, &path.display().to_string())
-    }
-
-    pub fn embedded() -> Config {
-        Config::parse(DEFAULT_TOML, "embedded default")
-            .expect("the embedded default config is checked by a unit test")
-    }
-
     /// Reads the file's data, unchecked but for its shape (types, unknown
     /// keys, value types such as addresses); `origin` names it in errors.
-    pub fn read(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    pub(crate) fn read(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let mut config: Config = toml::from_str(text).map_err(|err| ConfigError::Parse {
             path: origin.to_owned(),
             err,
@@ -433,8 +420,10 @@ impl Config {
     /// Reads and checks the configuration's own keys; every problem found
     /// is reported, not just the first. Routing's parts (windows, matchers,
     /// rotations) are checked when they are compiled: `routing::parse`
-    /// does both, as the daemon does.
-    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    /// does both, as the daemon does (and this, for the tests of this
+    /// module's own checks).
+    #[cfg(test)]
+    pub(crate) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let config = Config::read(text, origin)?;
         let problems = config.problems();
         if problems.is_empty() {
@@ -465,7 +454,7 @@ impl Config {
     }
 
     /// What is wrong with the configuration's own keys.
-    pub fn problems(&self) -> Vec<Problem> {
+    pub(crate) fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         let mut fail = |key: &str, what: &str| {
             problems.push(Problem {
@@ -639,7 +628,7 @@ impl Config {
     }
 
     /// Every window `during` may name: the built-in ones and `[window]`.
-    pub fn windows(&self) -> BTreeMap<String, WindowSpec> {
+    pub(crate) fn windows(&self) -> BTreeMap<String, WindowSpec> {
         let mut all = built_in_windows();
         all.extend(self.window.clone());
         all
@@ -649,7 +638,7 @@ impl Config {
     /// send time), or every one of a list (lists may name lists), in
     /// order, each once. A list that contains
     /// itself, however deep, is an error naming the loop.
-    pub fn people_of(&self, name: &str) -> Result<Vec<String>, String> {
+    pub(crate) fn people_of(&self, name: &str) -> Result<Vec<String>, String> {
         fn walk(
             config: &Config,
             name: &str,
@@ -734,8 +723,14 @@ mod tests {
 
     #[test]
     fn embedded_default_is_valid_and_matches_the_built_in_defaults() {
-        assert_eq!(Config::embedded(), Config::default());
-        assert!(Config::embedded().warnings().is_empty());
+        assert_eq!(
+            Config::parse(DEFAULT_TOML, "embedded default").unwrap(),
+            Config::default()
+        );
+        assert!(Config::parse(DEFAULT_TOML, "embedded default")
+            .unwrap()
+            .warnings()
+            .is_empty());
     }
 
     #[test]

@@ -66,13 +66,13 @@ impl<'de> Deserialize<'de> for Secs {
 #[serde(deny_unknown_fields, default)]
 pub struct Oncall {
     /// IANA zone of every window, date and hand-over.
-    pub timezone: String,
+    pub(crate) timezone: String,
     /// Links in messages; default: the HTTP listen address.
-    pub base_url: Option<String>,
+    pub(crate) base_url: Option<String>,
     /// Dates that `except_holidays` windows skip.
-    pub holidays: Vec<String>,
+    pub(crate) holidays: Vec<String>,
     /// Storm batching per person and notifier; 0 = one message per event.
-    pub batch_window: Secs,
+    pub(crate) batch_window: Secs,
 }
 
 impl Default for Oncall {
@@ -92,12 +92,12 @@ impl Default for Oncall {
 #[serde(deny_unknown_fields, default)]
 pub struct WindowSpec {
     /// `"mon-fri"`, `"sat,sun"`, `"mon,wed-fri"`; default every day.
-    pub days: Option<String>,
+    pub(crate) days: Option<String>,
     /// `"09:30-17:30"`, may wrap past midnight (`"22:00-08:00"`); default all day.
-    pub hours: Option<String>,
-    pub except_holidays: bool,
+    pub(crate) hours: Option<String>,
+    pub(crate) except_holidays: bool,
     /// Open exactly when the named window is closed.
-    pub not: Option<String>,
+    pub(crate) not: Option<String>,
 }
 
 /// Windows every configuration has (mauve's names); a `[window]` entry of
@@ -127,25 +127,25 @@ pub fn built_in_windows() -> BTreeMap<String, WindowSpec> {
 /// level, a rate limit and absences.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 pub struct Person {
-    pub urgent: Option<Vec<String>>,
-    pub normal: Option<Vec<String>>,
-    pub low: Option<Vec<String>>,
+    pub(crate) urgent: Option<Vec<String>>,
+    pub(crate) normal: Option<Vec<String>>,
+    pub(crate) low: Option<Vec<String>>,
     #[serde(default)]
-    pub rate_limit: RateLimit,
+    pub(crate) rate_limit: RateLimit,
     #[serde(default)]
-    pub away: Vec<Away>,
+    pub(crate) away: Vec<Away>,
     #[serde(default)]
-    pub notify_when_away: bool,
+    pub(crate) notify_when_away: bool,
     /// Every other key: notifier name → this person's address there.
     #[serde(flatten)]
-    pub addresses: BTreeMap<String, String>,
+    pub(crate) addresses: BTreeMap<String, String>,
 }
 
 impl Person {
     /// The notifiers to use at `level`: as configured, else every notifier
     /// the person has an address for when urgent, and e-mail otherwise.
     /// An item may be `a|b`: b only if a gives up.
-    pub fn notifiers(&self, level: Level) -> Vec<String> {
+    pub(crate) fn notifiers(&self, level: Level) -> Vec<String> {
         let configured = match level {
             Level::Urgent => &self.urgent,
             Level::Normal => &self.normal,
@@ -168,8 +168,8 @@ impl Person {
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
-    pub count: u32,
-    pub within: Secs,
+    pub(crate) count: u32,
+    pub(crate) within: Secs,
 }
 
 impl Default for RateLimit {
@@ -186,8 +186,8 @@ impl Default for RateLimit {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Away {
-    pub from: String,
-    pub until: String,
+    pub(crate) from: String,
+    pub(crate) until: String,
 }
 
 /// A rotation: one of `members` at a time, handing over every `shift` from
@@ -195,31 +195,31 @@ pub struct Away {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RotationSpec {
-    pub members: Vec<String>,
-    pub shift: Secs,
-    pub handoff: String,
+    pub(crate) members: Vec<String>,
+    pub(crate) shift: Secs,
+    pub(crate) handoff: String,
     #[serde(default)]
-    pub overrides: Vec<Override>,
+    pub(crate) overrides: Vec<Override>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Override {
-    pub who: String,
-    pub from: String,
-    pub until: String,
+    pub(crate) who: String,
+    pub(crate) from: String,
+    pub(crate) until: String,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AlertGroup {
-    pub name: String,
+    pub(crate) name: String,
     #[serde(default)]
-    pub level: Level,
+    pub(crate) level: Level,
     #[serde(default, rename = "match")]
-    pub matches: Match,
+    pub(crate) matches: Match,
     #[serde(default)]
-    pub notify: Vec<NotifyClause>,
+    pub(crate) notify: Vec<NotifyClause>,
 }
 
 /// What an alert must look like to belong to a group: every key given must
@@ -228,12 +228,12 @@ pub struct AlertGroup {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Match {
-    pub source: Vec<String>,
-    pub id: Vec<String>,
-    pub subject: Vec<String>,
-    pub summary: Vec<String>,
+    pub(crate) source: Vec<String>,
+    pub(crate) id: Vec<String>,
+    pub(crate) subject: Vec<String>,
+    pub(crate) summary: Vec<String>,
     /// `">= 80"`, `"< 20"`, `"40..60"`.
-    pub importance: Option<String>,
+    pub(crate) importance: Option<String>,
 }
 
 /// One `[[alert_group.notify]]` clause.
@@ -241,17 +241,17 @@ pub struct Match {
 #[serde(deny_unknown_fields)]
 pub struct NotifyClause {
     /// People, lists and rotations to tell.
-    pub who: Vec<String>,
+    pub(crate) who: Vec<String>,
     /// A window name; default always.
     #[serde(default = "always")]
-    pub during: String,
+    pub(crate) during: String,
     /// Remind this often while raised and unacknowledged.
-    pub every: Option<Secs>,
+    pub(crate) every: Option<Secs>,
     /// Only once raised and unacknowledged this long (escalation).
     #[serde(default)]
-    pub unacknowledged_for: Secs,
+    pub(crate) unacknowledged_for: Secs,
     /// Notifiers for this clause instead of the people's level lists.
-    pub via: Option<Vec<String>>,
+    pub(crate) via: Option<Vec<String>>,
 }
 
 fn always() -> String {

@@ -23,7 +23,7 @@ impl<'de> serde::Deserialize<'de> for Cidr {
 }
 
 impl Cidr {
-    pub fn parse(text: &str) -> Result<Cidr, String> {
+    pub(crate) fn parse(text: &str) -> Result<Cidr, String> {
         let bad = || format!("{text:?} is not an address range such as \"10.0.0.0/8\" or \"::1\"");
         let (addr, bits) = match text.split_once('/') {
             Some((addr, bits)) => (addr, Some(bits)),
@@ -43,7 +43,7 @@ impl Cidr {
         Ok(Cidr { net, bits })
     }
 
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         in_cidr(ip.to_canonical(), self.net, self.bits)
     }
 }

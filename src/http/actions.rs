@@ -32,9 +32,9 @@ const MAX_NOTE: usize = 10_000;
 /// One alert of a bulk action.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct Target {
-    pub source: String,
-    pub id: String,
+pub(crate) struct Target {
+    pub(crate) source: String,
+    pub(crate) id: String,
 }
 
 /// Every field any action takes; which ones an action accepts is checked
@@ -42,15 +42,15 @@ pub struct Target {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Body {
-    pub by: Option<String>,
-    pub until: Option<UnixSecs>,
+    pub(crate) by: Option<String>,
+    pub(crate) until: Option<UnixSecs>,
     #[serde(rename = "for")]
-    pub for_: Option<String>,
-    pub for_s: Option<u64>,
-    pub for_working_hours: Option<u32>,
-    pub text: Option<String>,
+    pub(crate) for_: Option<String>,
+    pub(crate) for_s: Option<u64>,
+    pub(crate) for_working_hours: Option<u32>,
+    pub(crate) text: Option<String>,
     /// Bulk actions only.
-    pub alerts: Option<Vec<Target>>,
+    pub(crate) alerts: Option<Vec<Target>>,
 }
 
 impl Body {

@@ -46,7 +46,7 @@ fn scheduler_error(err: scheduler::Error) -> ApiError {
 /// How long `/health` waits for its write to reach the disk.
 const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-pub async fn health(http: Shared) -> impl IntoResponse {
+pub(crate) async fn health(http: Shared) -> impl IntoResponse {
     let probed = match http.store.failing() {
         Some(failing) => Err(crate::store::StoreError::Failing(
             failing.reason().to_owned(),
@@ -88,7 +88,7 @@ pub async fn health(http: Shared) -> impl IntoResponse {
     }
 }
 
-pub async fn metrics(http: Shared) -> impl IntoResponse {
+pub(crate) async fn metrics(http: Shared) -> impl IntoResponse {
     if let Ok(bytes) = http.store.size_on_disk() {
         http.metrics.disk_bytes.set(bytes as i64);
     }
@@ -98,7 +98,7 @@ pub async fn metrics(http: Shared) -> impl IntoResponse {
     )
 }
 
-pub async fn counts(http: Shared) -> Json<serde_json::Map<String, serde_json::Value>> {
+pub(crate) async fn counts(http: Shared) -> Json<serde_json::Map<String, serde_json::Value>> {
     Json(
         State::ALL
             .into_iter()
@@ -113,7 +113,7 @@ pub async fn counts(http: Shared) -> Json<serde_json::Map<String, serde_json::Va
 }
 
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     state: Option<String>,
     source: Option<String>,
     limit: Option<usize>,
@@ -150,7 +150,7 @@ fn parse_cursor(text: &str) -> Option<AlertKey> {
 /// `GET /api/alerts`: a page of alerts in (source, id) order. When more
 /// follow, the `Link` header names the next page (`rel="next"`) and
 /// `X-Next-Cursor` carries its cursor.
-pub async fn list(
+pub(crate) async fn list(
     http: Shared,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Answer<impl IntoResponse> {
@@ -225,7 +225,7 @@ pub async fn list(
     Ok((headers, Json(views)))
 }
 
-pub async fn one(
+pub(crate) async fn one(
     http: Shared,
     key: Result<Path<(String, String)>, PathRejection>,
 ) -> Answer<Json<AlertView>> {
@@ -260,7 +260,7 @@ fn with_detail(http: &super::Http, key: &AlertKey, mut record: crate::alert::Rec
 
 /// `GET /api/alerts/{source}/{id}/history`: the alert's history, oldest
 /// first (`update`, `notification` and `note` lines).
-pub async fn history(
+pub(crate) async fn history(
     http: Shared,
     key: Result<Path<(String, String, String)>, PathRejection>,
 ) -> Answer<Json<Vec<crate::alert::HistoryEntry>>> {
@@ -285,7 +285,7 @@ pub async fn history(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HistoryQuery {
+pub(crate) struct HistoryQuery {
     since: Option<UnixSecs>,
     until: Option<UnixSecs>,
     source: Option<String>,
@@ -297,7 +297,7 @@ pub struct HistoryQuery {
 /// `GET /api/history?since=&until=&source=&kind=&limit=&cursor=`: every
 /// alert's history, oldest first, a page at a time (`Link` / `X-Next-Cursor`
 /// as for `/api/alerts`). Lines carry their alert's `source` and `id`.
-pub async fn history_all(
+pub(crate) async fn history_all(
     http: Shared,
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Answer<impl IntoResponse> {
@@ -377,7 +377,7 @@ pub async fn history_all(
 }
 
 /// `GET /api/oncall`: each rotation's person now and the next hand-over.
-pub async fn oncall(http: Shared) -> Json<serde_json::Value> {
+pub(crate) async fn oncall(http: Shared) -> Json<serde_json::Value> {
     Json(crate::routing::explain::oncall_json(
         &http.routing,
         http.clock.now(),
@@ -385,7 +385,7 @@ pub async fn oncall(http: Shared) -> Json<serde_json::Value> {
 }
 
 /// `POST /api/alerts/{source}/{id}/{action}`: one alert (see `actions`).
-pub async fn act(
+pub(crate) async fn act(
     http: Shared,
     principal: Principal,
     target: Result<Path<(String, String, String)>, PathRejection>,
@@ -411,7 +411,7 @@ pub async fn act(
 
 /// `POST /api/alerts/{action}` with `{"alerts": [{"source", "id"}, …], …}`:
 /// the same action on many alerts; each gets its own status.
-pub async fn act_many(
+pub(crate) async fn act_many(
     http: Shared,
     principal: Principal,
     name: Result<Path<String>, PathRejection>,
@@ -445,7 +445,7 @@ pub async fn act_many(
 
 /// `POST /events`: purppura-style JSON, applied exactly like a datagram.
 /// All or nothing: one bad element refuses the whole body.
-pub async fn events(
+pub(crate) async fn events(
     http: Shared,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     raw: Result<Bytes, BytesRejection>,

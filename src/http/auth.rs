@@ -32,7 +32,7 @@ use super::{ApiError, Principal, Shared};
 use crate::alert::UnixSecs;
 use crate::config::HttpConfig;
 
-pub const COOKIE: &str = "mauved_session";
+pub(crate) const COOKIE: &str = "mauved_session";
 /// A session ends this long after login.
 const SESSION_S: u64 = 12 * 3600;
 /// Sessions kept at most (the oldest go first).
@@ -43,18 +43,18 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 /// A logged-in user's session.
 #[derive(Clone, Debug)]
-pub struct Session {
-    pub user: String,
-    pub csrf: String,
-    pub expires_at: UnixSecs,
+pub(crate) struct Session {
+    pub(crate) user: String,
+    pub(crate) csrf: String,
+    pub(crate) expires_at: UnixSecs,
 }
 
 /// Users, tokens and sessions.
 #[derive(Debug, Default)]
-pub struct Auth {
+pub(crate) struct Auth {
     users: Vec<(String, String)>,
     tokens: Vec<(String, String)>,
-    pub read_requires_login: bool,
+    pub(crate) read_requires_login: bool,
     /// By the first [`SESSION_KEY_LEN`] characters of the cookie value,
     /// with the whole value (compared in constant time).
     sessions: Mutex<HashMap<String, (String, Session)>>,
@@ -63,8 +63,8 @@ pub struct Auth {
 }
 
 /// Failed logins allowed per name within [`LOGIN_WINDOW_S`]; then 429.
-pub const MAX_FAILED_LOGINS: u32 = 5;
-pub const LOGIN_WINDOW_S: u64 = 300;
+pub(crate) const MAX_FAILED_LOGINS: u32 = 5;
+pub(crate) const LOGIN_WINDOW_S: u64 = 300;
 
 /// A random secret, as hex.
 pub fn secret() -> String {
@@ -84,7 +84,7 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 }
 
 impl Auth {
-    pub fn new(config: &HttpConfig) -> Auth {
+    pub(crate) fn new(config: &HttpConfig) -> Auth {
         Auth {
             users: config
                 .users
@@ -103,11 +103,11 @@ impl Auth {
     }
 
     /// No user and no token: changes only from loopback.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.users.is_empty() && self.tokens.is_empty()
     }
 
-    pub fn has_users(&self) -> bool {
+    pub(crate) fn has_users(&self) -> bool {
         !self.users.is_empty()
     }
 
@@ -123,7 +123,12 @@ impl Auth {
     }
 
     /// Checks a user's password; on success a new session.
-    pub fn login(&self, name: &str, password: &str, now: UnixSecs) -> Option<(String, Session)> {
+    pub(crate) fn login(
+        &self,
+        name: &str,
+        password: &str,
+        now: UnixSecs,
+    ) -> Option<(String, Session)> {
         let hash = self
             .users
             .iter()
@@ -160,7 +165,7 @@ impl Auth {
     }
 
     /// Whether `name` may try to log in now (not too many recent failures).
-    pub fn may_try(&self, name: &str, now: UnixSecs) -> bool {
+    pub(crate) fn may_try(&self, name: &str, now: UnixSecs) -> bool {
         let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         failures.get(name).is_none_or(|&(count, since)| {
             count < MAX_FAILED_LOGINS || since + LOGIN_WINDOW_S <= now
@@ -168,7 +173,7 @@ impl Auth {
     }
 
     /// Counts a failed login (a success forgets the failures).
-    pub fn login_result(&self, name: &str, ok: bool, now: UnixSecs) {
+    pub(crate) fn login_result(&self, name: &str, ok: bool, now: UnixSecs) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if ok {
             failures.remove(name);
@@ -184,7 +189,7 @@ impl Auth {
         entry.0 += 1;
     }
 
-    pub fn logout(&self, id: &str) {
+    pub(crate) fn logout(&self, id: &str) {
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         let key = session_key(id);
         if sessions.get(key).is_some_and(|(full, _)| same(full, id)) {
@@ -195,7 +200,7 @@ impl Auth {
     /// The session a cookie value names. The map is looked up by the
     /// value's first characters only; the whole value is compared in
     /// constant time, so timing says nothing about the secret part.
-    pub fn session(&self, id: &str, now: UnixSecs) -> Option<Session> {
+    pub(crate) fn session(&self, id: &str, now: UnixSecs) -> Option<Session> {
         let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions
             .get(session_key(id))
@@ -217,7 +222,7 @@ pub(crate) fn same(a: &str, b: &str) -> bool {
 }
 
 /// The value of cookie `name` in a request.
-pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -229,7 +234,7 @@ pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a 
 }
 
 /// The `Set-Cookie` value for a session (`Secure` when `secure`).
-pub fn session_cookie(id: &str, secure: bool) -> String {
+pub(crate) fn session_cookie(id: &str, secure: bool) -> String {
     format!(
         "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_S}{}",
         if secure { "; Secure" } else { "" }
@@ -237,7 +242,7 @@ pub fn session_cookie(id: &str, secure: bool) -> String {
 }
 
 /// Whether the client reached us over TLS (through a proxy that says so).
-pub fn behind_tls(headers: &axum::http::HeaderMap) -> bool {
+pub(crate) fn behind_tls(headers: &axum::http::HeaderMap) -> bool {
     headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
@@ -262,7 +267,7 @@ fn always_open(path: &str) -> bool {
 
 /// The rules, as middleware: finds the principal, refuses what it may not
 /// do, and adds the security headers to every answer.
-pub async fn guard(State(http): Shared, req: Request, next: Next) -> Response {
+pub(crate) async fn guard(State(http): Shared, req: Request, next: Next) -> Response {
     let mut response = match check(&http, req).await {
         Ok(req) => next.run(req).await,
         Err(Refused::Error(status, why)) => ApiError::new(status, why).into_response(),

@@ -39,21 +39,21 @@ pub(super) struct Row {
 
 #[derive(Serialize)]
 pub(super) struct Section {
-    pub title: &'static str,
-    pub class: &'static str,
-    pub when: &'static str,
-    pub rows: Vec<Row>,
+    pub(crate) title: &'static str,
+    pub(crate) class: &'static str,
+    pub(crate) when: &'static str,
+    pub(crate) rows: Vec<Row>,
 }
 
 /// `source/id`, each part percent-encoded (a `/` in either becomes `%2F`).
-pub fn reference(key: &AlertKey) -> String {
+pub(crate) fn reference(key: &AlertKey) -> String {
     let enc = |s: &str| {
         percent_encoding::utf8_percent_encode(s, crate::notify::payload::SEGMENT).to_string()
     };
     format!("{}/{}", enc(&key.source), enc(&key.id))
 }
 
-pub fn parse_reference(text: &str) -> Option<AlertKey> {
+pub(crate) fn parse_reference(text: &str) -> Option<AlertKey> {
     let (source, id) = text.split_once('/')?;
     let dec = |s: &str| {
         percent_encoding::percent_decode_str(s)
@@ -101,13 +101,13 @@ fn first_rows<K: Ord + Copy>(mut ranked: Vec<(K, SlotId)>) -> Vec<SlotId> {
 
 /// The page's sections and what its header counts.
 pub(super) struct Board {
-    pub sections: Vec<Section>,
+    pub(crate) sections: Vec<Section>,
     /// Raised alerts per level (when alerts are routed to people).
-    pub levels: Vec<serde_json::Value>,
-    pub raised: usize,
-    pub urgent: usize,
-    pub acknowledged: usize,
-    pub suppressed: usize,
+    pub(crate) levels: Vec<serde_json::Value>,
+    pub(crate) raised: usize,
+    pub(crate) urgent: usize,
+    pub(crate) acknowledged: usize,
+    pub(crate) suppressed: usize,
 }
 
 /// The alerts the page shows, in their sections, before rows are ranked.

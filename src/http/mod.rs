@@ -58,23 +58,23 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What request handlers share.
-pub struct Http {
-    pub store: Arc<Store>,
+pub(crate) struct Http {
+    pub(crate) store: Arc<Store>,
     /// The alerts as they are now (the store may lag by a flush interval).
-    pub index: Arc<RwLock<Index>>,
-    pub metrics: Arc<Metrics>,
-    pub scheduler: SchedulerHandle,
+    pub(crate) index: Arc<RwLock<Index>>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) scheduler: SchedulerHandle,
     /// `POST /events` goes the way of a datagram: de-dup, then the scheduler.
-    pub sink: Sink,
-    pub clock: Clock,
-    pub max_body_bytes: usize,
+    pub(crate) sink: Sink,
+    pub(crate) clock: Clock,
+    pub(crate) max_body_bytes: usize,
     /// Rotations and windows, for `GET /api/oncall`.
-    pub routing: crate::routing::Router,
+    pub(crate) routing: crate::routing::Router,
     /// Users, tokens and sessions.
     pub(crate) auth: auth::Auth,
     /// Notifiers failing every attempt, and how long before that is "degraded".
-    pub notifier_health: Arc<crate::notify::Health>,
-    pub degraded_after_s: u64,
+    pub(crate) notifier_health: Arc<crate::notify::Health>,
+    pub(crate) degraded_after_s: u64,
     pub(crate) pages: page::Pages,
 }
 
@@ -82,7 +82,7 @@ impl Http {
     /// What the handlers share; who may act comes from `config.http` here,
     /// so no server can be built without its users and tokens.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub(crate) fn new(
         store: Arc<Store>,
         index: Arc<RwLock<Index>>,
         metrics: Arc<Metrics>,
@@ -133,7 +133,7 @@ impl Http {
 
 /// Who makes a request: the logged-in user or the token's name, if any.
 #[derive(Clone, Debug, Default)]
-pub struct Principal(pub Option<String>);
+pub(crate) struct Principal(pub Option<String>);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
     type Rejection = std::convert::Infallible;
@@ -155,19 +155,19 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
 pub struct ApiError(StatusCode, String);
 
 impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError(status, message.into())
     }
 
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         self.0
     }
 
-    pub fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         &self.1
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 }
@@ -179,7 +179,7 @@ impl IntoResponse for ApiError {
 }
 
 /// The routes.
-pub fn router(http: Arc<Http>) -> Router {
+pub(crate) fn router(http: Arc<Http>) -> Router {
     let limit = http.max_body_bytes;
     Router::new()
         .route("/", get(page::index))
@@ -251,7 +251,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// Serves connections until `shutdown`, then gives open ones a moment.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     max_connections: usize,

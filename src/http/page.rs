@@ -24,7 +24,7 @@ pub(crate) struct Pages {
 }
 
 impl Pages {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut env = Environment::new();
         // A variable the handler did not set is an error, not an empty
         // string: a form that names no alert fails loudly in the tests.
@@ -52,7 +52,7 @@ impl Pages {
 }
 
 /// The logged-in user's session, if any (put there by `auth::guard`).
-pub struct MaybeSession(pub Option<Session>);
+pub(crate) struct MaybeSession(pub Option<Session>);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeSession {
     type Rejection = std::convert::Infallible;
@@ -67,7 +67,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeSession {
 
 /// A page form's fields. (Its CSRF token was checked by the guard, with
 /// every other change: `auth::csrf_given`.)
-pub struct FormFields(pub Vec<(String, String)>);
+pub(crate) struct FormFields(pub Vec<(String, String)>);
 
 impl FormFields {
     fn field(&self, name: &str) -> Option<&str> {
@@ -134,14 +134,14 @@ fn frame(http: &super::Http, session: Option<&Session>) -> Frame {
 }
 
 #[derive(serde::Deserialize, Default)]
-pub struct IndexQuery {
+pub(crate) struct IndexQuery {
     #[serde(default)]
     q: String,
 }
 
 /// `GET /`: raised alerts by level then subject, acknowledged, suppressed,
 /// pending heartbeats due soon, recently cleared (see `board`).
-pub async fn index(
+pub(crate) async fn index(
     http: Shared,
     MaybeSession(session): MaybeSession,
     query: Result<Query<IndexQuery>, axum::extract::rejection::QueryRejection>,
@@ -210,7 +210,7 @@ struct HistoryRow {
 
 /// `GET /alerts/{source}/{id}`: every field, the cleaned detail, the
 /// history and the actions.
-pub async fn alert(
+pub(crate) async fn alert(
     http: Shared,
     MaybeSession(session): MaybeSession,
     key: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
@@ -296,7 +296,7 @@ pub async fn alert(
 }
 
 /// `POST /actions` (form): the page's buttons, for the selected alerts.
-pub async fn act(
+pub(crate) async fn act(
     http: Shared,
     principal: Principal,
     form: FormFields,
@@ -378,7 +378,7 @@ pub async fn act(
 /// An alert's HTML detail made safe to show: `ammonia`'s defaults (no
 /// script, no event handler, no `javascript:` link) and no images either
 /// (nothing on the page loads because of what a sender wrote).
-pub fn clean_detail(html: &str) -> String {
+pub(crate) fn clean_detail(html: &str) -> String {
     ammonia::Builder::default()
         .rm_tags(&["img"])
         .clean(html)
@@ -400,7 +400,7 @@ fn next_local(now: UnixSecs, hour: i8, zone: &jiff::tz::TimeZone) -> UnixSecs {
 }
 
 /// `GET /login`.
-pub async fn login_page(http: Shared) -> Result<Html<String>, ApiError> {
+pub(crate) async fn login_page(http: Shared) -> Result<Html<String>, ApiError> {
     login_form(&http, None).map(Html)
 }
 
@@ -416,7 +416,11 @@ fn login_form(http: &super::Http, error: Option<&str>) -> Result<String, ApiErro
 }
 
 /// `POST /login` (form: name, password): a session cookie, then the page.
-pub async fn login(http: Shared, headers: HeaderMap, raw: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn login(
+    http: Shared,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
     let form: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
     let field = |name: &str| {
         form.iter()
@@ -454,7 +458,11 @@ pub async fn login(http: Shared, headers: HeaderMap, raw: Bytes) -> Result<Respo
 }
 
 /// `POST /logout` (form: csrf).
-pub async fn logout(http: Shared, headers: HeaderMap, _: FormFields) -> Result<Response, ApiError> {
+pub(crate) async fn logout(
+    http: Shared,
+    headers: HeaderMap,
+    _: FormFields,
+) -> Result<Response, ApiError> {
     if let Some(id) = auth::cookie(&headers, auth::COOKIE) {
         http.auth.logout(id);
     }
@@ -466,7 +474,7 @@ pub async fn logout(http: Shared, headers: HeaderMap, _: FormFields) -> Result<R
 }
 
 /// The page's style sheet and script.
-pub async fn static_file(Path(name): Path<String>) -> Response {
+pub(crate) async fn static_file(Path(name): Path<String>) -> Response {
     let (body, kind): (&'static str, &'static str) = match name.as_str() {
         "page.css" => (include_str!("static/page.css"), "text/css; charset=utf-8"),
         "page.js" => (

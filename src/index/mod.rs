@@ -31,7 +31,7 @@ use crate::metrics::Metrics;
 use crate::store::{Store, BUCKET_SIZE};
 
 /// The position of an alert in the index; stable for the alert's life.
-pub type SlotId = u32;
+pub(crate) type SlotId = u32;
 
 /// Why an alert could not be added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -212,7 +212,7 @@ fn pack_text(id: &str, subject: Option<&str>, summary: &str, acked_by: Option<&s
 
 /// A hash of the detail text, so that a resent identical detail is not a
 /// change (a collision only means one change of detail is not written).
-pub fn detail_hash(detail: &str) -> u32 {
+pub(crate) fn detail_hash(detail: &str) -> u32 {
     if detail.is_empty() {
         0
     } else {
@@ -259,7 +259,7 @@ impl Index {
     /// is sized for that many at once: growing it later would rehash every
     /// alert in one go on the scheduler's thread, long enough for a busy
     /// socket to overflow.
-    pub fn set_limit(&mut self, max_alerts: usize) {
+    pub(crate) fn set_limit(&mut self, max_alerts: usize) {
         self.max_alerts = max_alerts;
         let more = max_alerts.saturating_sub(self.by_key.len());
         let (slots, sources, hasher) = (&self.slots, &self.sources, &self.hasher);
@@ -269,7 +269,7 @@ impl Index {
         });
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.slots.len() - self.free.len()
     }
 
@@ -306,7 +306,7 @@ impl Index {
     }
 
     /// Adds an alert to a given bucket (as loaded from the store).
-    pub fn insert_in(
+    pub(crate) fn insert_in(
         &mut self,
         key: &AlertKey,
         record: &Record,
@@ -387,11 +387,11 @@ impl Index {
     /// An alert's times, state fields and importance, without its texts
     /// (subject, summary and acknowledger empty): cheap enough to look at
     /// every alert.
-    pub fn timing(&self, id: SlotId) -> Record {
+    pub(crate) fn timing(&self, id: SlotId) -> Record {
         self.slots[id as usize].timing()
     }
 
-    pub fn detail_hash_of(&self, id: SlotId) -> u32 {
+    pub(crate) fn detail_hash_of(&self, id: SlotId) -> u32 {
         self.slots[id as usize].detail_hash
     }
 
@@ -400,7 +400,7 @@ impl Index {
     }
 
     /// The alerts written together in one store bucket.
-    pub fn bucket(&self, bucket: u32) -> &[SlotId] {
+    pub(crate) fn bucket(&self, bucket: u32) -> &[SlotId] {
         self.buckets.get(bucket as usize).map_or(&[], Vec::as_slice)
     }
 
@@ -410,7 +410,7 @@ impl Index {
     }
 
     /// Every alert of one source, newest first.
-    pub fn of_source(&self, source: &str) -> Vec<SlotId> {
+    pub(crate) fn of_source(&self, source: &str) -> Vec<SlotId> {
         let first = self
             .sources
             .find(source)
@@ -428,7 +428,7 @@ impl Index {
     }
 
     /// The earliest due time.
-    pub fn next_due(&self) -> Option<UnixSecs> {
+    pub(crate) fn next_due(&self) -> Option<UnixSecs> {
         self.due.first().map(|&(due, _)| u64::from(due))
     }
 
@@ -445,7 +445,7 @@ impl Index {
 
     /// Alerts in (source, id) order, starting after `after`, while `visit`
     /// returns true. The ids of one source are sorted as they are visited.
-    pub fn walk(&self, after: Option<&AlertKey>, mut visit: impl FnMut(SlotId) -> bool) {
+    pub(crate) fn walk(&self, after: Option<&AlertKey>, mut visit: impl FnMut(SlotId) -> bool) {
         let from = after.map(|key| key.source.as_str());
         self.sources.walk_from(from, |source, name| {
             let mut ids = self.chain(self.sources.first(source));
@@ -473,7 +473,7 @@ impl Index {
 
     /// Forgets an alert: it leaves every view, and its slot is taken by a
     /// later new alert. Returns its key and bucket (to be written without it).
-    pub fn remove(&mut self, id: SlotId) -> (AlertKey, u32) {
+    pub(crate) fn remove(&mut self, id: SlotId) -> (AlertKey, u32) {
         let key = self.key(id);
         let slot = self.slots[id as usize].clone();
         let hash = self.hash(&key.source, &key.id);
@@ -516,7 +516,7 @@ impl Index {
 
     /// Up to `limit` cleared alerts (not pending either) last updated before
     /// `before`: what `forget_cleared_after` forgets.
-    pub fn stale_cleared(&self, before: UnixSecs, limit: usize) -> Vec<SlotId> {
+    pub(crate) fn stale_cleared(&self, before: UnixSecs, limit: usize) -> Vec<SlotId> {
         let before = u32::try_from(before).unwrap_or(u32::MAX);
         self.slots
             .iter()
@@ -532,7 +532,7 @@ impl Index {
 
 /// Builds the in-memory index from the stored records (the due index with
 /// it) and seeds the gauges.
-pub fn load(store: &Store, metrics: &Metrics, max_alerts: usize) -> anyhow::Result<Index> {
+pub(crate) fn load(store: &Store, metrics: &Metrics, max_alerts: usize) -> anyhow::Result<Index> {
     let started = std::time::Instant::now();
     let mut details = std::collections::HashMap::new();
     for item in store.details() {

@@ -19,7 +19,7 @@ use super::{SlotId, NO_SLOT};
 const COMPACT_AFTER: usize = if cfg!(test) { 64 } else { 1 << 20 };
 
 /// A source's position in the table.
-pub type SourceId = u32;
+pub(crate) type SourceId = u32;
 
 #[derive(Default)]
 pub(super) struct Sources {
@@ -49,7 +49,7 @@ struct Order {
 }
 
 impl Sources {
-    pub fn name(&self, source: SourceId) -> &str {
+    pub(crate) fn name(&self, source: SourceId) -> &str {
         let (start, len) = self.spans[source as usize];
         &self.arena[start as usize..(start + len) as usize]
     }
@@ -58,23 +58,23 @@ impl Sources {
         self.hasher.hash_one(name)
     }
 
-    pub fn find(&self, name: &str) -> Option<SourceId> {
+    pub(crate) fn find(&self, name: &str) -> Option<SourceId> {
         self.by_name
             .find(self.hash(name), |&s| self.name(s) == name)
             .copied()
     }
 
     /// The first alert of a source's chain.
-    pub fn first(&self, source: SourceId) -> SlotId {
+    pub(crate) fn first(&self, source: SourceId) -> SlotId {
         self.first[source as usize]
     }
 
-    pub fn set_first(&mut self, source: SourceId, slot: SlotId) {
+    pub(crate) fn set_first(&mut self, source: SourceId, slot: SlotId) {
         self.first[source as usize] = slot;
     }
 
     /// Adds a source that `find` did not find, its chain starting at `slot`.
-    pub fn add(&mut self, name: &str, slot: SlotId) -> SourceId {
+    pub(crate) fn add(&mut self, name: &str, slot: SlotId) -> SourceId {
         let start = u32::try_from(self.arena.len()).expect("source names fit in 4 GiB");
         self.arena.push_str(name);
         let span = (start, name.len() as u32);
@@ -105,7 +105,7 @@ impl Sources {
     }
 
     /// Forgets a source whose chain is empty; its position is taken later.
-    pub fn remove(&mut self, source: SourceId) {
+    pub(crate) fn remove(&mut self, source: SourceId) {
         let hash = self.hash(self.name(source));
         if let Ok(entry) = self.by_name.find_entry(hash, |&s| s == source) {
             entry.remove();
@@ -140,13 +140,17 @@ impl Sources {
 
     /// How many positions the table has (free ones included).
     #[cfg(test)]
-    pub fn positions(&self) -> usize {
+    pub(crate) fn positions(&self) -> usize {
         self.spans.len()
     }
 
     /// Calls `visit` with each source from `from` on (by name, `from`
     /// included), in name order, while it returns true.
-    pub fn walk_from(&self, from: Option<&str>, mut visit: impl FnMut(SourceId, &str) -> bool) {
+    pub(crate) fn walk_from(
+        &self,
+        from: Option<&str>,
+        mut visit: impl FnMut(SourceId, &str) -> bool,
+    ) {
         let mut order = self.order.lock().unwrap_or_else(|e| e.into_inner());
         let order = &mut *order;
         let by_name = |a: &SourceId, b: &SourceId| self.name(*a).cmp(self.name(*b));

@@ -20,9 +20,9 @@ use tokio::io::AsyncWriteExt;
 
 use super::{Attempt, Message, Notifier, Outcome};
 
-pub struct CommandNotifier {
-    pub argv: Vec<String>,
-    pub timeout: Duration,
+pub(crate) struct CommandNotifier {
+    pub(crate) argv: Vec<String>,
+    pub(crate) timeout: Duration,
 }
 
 impl CommandNotifier {

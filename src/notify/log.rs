@@ -3,8 +3,8 @@
 
 use super::{Attempt, Message, Notifier, Outcome};
 
-pub struct LogNotifier {
-    pub name: String,
+pub(crate) struct LogNotifier {
+    pub(crate) name: String,
 }
 
 impl Notifier for LogNotifier {

@@ -17,43 +17,43 @@
 
 mod command;
 mod log;
-pub mod payload;
-pub mod smtp;
-pub mod webhook;
-pub mod worker;
+pub(crate) mod payload;
+pub(crate) mod smtp;
+pub(crate) mod webhook;
+pub(crate) mod worker;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-pub use self::command::CommandNotifier;
-pub use self::log::LogNotifier;
+pub(crate) use self::command::CommandNotifier;
+pub(crate) use self::log::LogNotifier;
 pub use self::payload::Message;
-pub use self::smtp::SmtpNotifier;
-pub use self::webhook::WebhookNotifier;
+pub(crate) use self::smtp::SmtpNotifier;
+pub(crate) use self::webhook::WebhookNotifier;
 use crate::config;
 
 /// Which notifiers have failed every attempt, since when (clock seconds).
 /// A success clears the mark. `/health` and the page report the notifiers
 /// failing longer than `delivery.degraded_after`.
 #[derive(Debug, Default)]
-pub struct Health {
+pub(crate) struct Health {
     failing: std::sync::Mutex<std::collections::BTreeMap<String, crate::alert::UnixSecs>>,
 }
 
 impl Health {
-    pub fn failed(&self, notifier: &str, now: crate::alert::UnixSecs) {
+    pub(crate) fn failed(&self, notifier: &str, now: crate::alert::UnixSecs) {
         let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
         failing.entry(notifier.to_owned()).or_insert(now);
     }
 
-    pub fn delivered(&self, notifier: &str) {
+    pub(crate) fn delivered(&self, notifier: &str) {
         let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
         failing.remove(notifier);
     }
 
     /// Notifiers failing for longer than `after` at `now`, with since when.
-    pub fn degraded(
+    pub(crate) fn degraded(
         &self,
         now: crate::alert::UnixSecs,
         after: u64,
@@ -85,7 +85,7 @@ pub trait Notifier: Send + Sync {
 }
 
 /// The notifier a `[[notifier]]` entry describes.
-pub fn build(config: &config::Notifier) -> Box<dyn Notifier> {
+pub(crate) fn build(config: &config::Notifier) -> Box<dyn Notifier> {
     match config {
         config::Notifier::Log { name } => Box::new(LogNotifier { name: name.clone() }),
         config::Notifier::Command {

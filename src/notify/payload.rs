@@ -14,29 +14,29 @@ pub struct MessageEvent {
     pub event: EventKind,
     pub key: AlertKey,
     /// When the event happened.
-    pub at: UnixSecs,
+    pub(crate) at: UnixSecs,
     /// The alert as it was then.
-    pub alert: Record,
+    pub(crate) alert: Record,
 }
 
 /// One message: one delivery to one person through one notifier, holding
 /// one or more events.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
-    pub notifier: String,
+    pub(crate) notifier: String,
     /// None without alert groups.
     pub person: Option<String>,
     /// The person's address on this notifier.
-    pub to: Option<String>,
-    pub level: Option<Level>,
-    pub group: Option<String>,
+    pub(crate) to: Option<String>,
+    pub(crate) level: Option<Level>,
+    pub(crate) group: Option<String>,
     pub events: Vec<MessageEvent>,
     /// A rate-limit summary: how many messages were held (0: not one).
     pub held: u32,
     /// Links start with this.
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// When the message is being sent (for "5 min ago").
-    pub now: UnixSecs,
+    pub(crate) now: UnixSecs,
 }
 
 impl TryFrom<&Notification> for Message {
@@ -74,7 +74,7 @@ impl TryFrom<&Notification> for Message {
 }
 
 /// What a path segment of a link escapes: all but letters, digits and `.-_~`.
-pub const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+pub(crate) const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'-')
     .remove(b'_')
@@ -113,12 +113,12 @@ impl MessageEvent {
 impl Message {
     /// The first event (the one `MAUVE_EVENT` names); None for a summary of
     /// alerts that are all gone.
-    pub fn first(&self) -> Option<&MessageEvent> {
+    pub(crate) fn first(&self) -> Option<&MessageEvent> {
         self.events.first()
     }
 
     /// The link to one alert.
-    pub fn link(&self, key: &AlertKey) -> String {
+    pub(crate) fn link(&self, key: &AlertKey) -> String {
         let enc = |s: &str| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string();
         format!(
             "{}/alerts/{}/{}",
@@ -209,7 +209,7 @@ impl Message {
     /// The JSON document (command stdin, `json` webhooks): `{"person",
     /// "to", "level", "notifier", "text", "events": [{"event", "at",
     /// "alert"}]}`, plus `held` for a rate-limit summary.
-    pub fn document(&self) -> serde_json::Value {
+    pub(crate) fn document(&self) -> serde_json::Value {
         let mut doc = serde_json::json!({
             "person": self.person,
             "to": self.to,
@@ -233,7 +233,7 @@ impl Message {
 pub(crate) mod tests {
     use super::*;
 
-    pub fn event(id: &str, kind: EventKind, importance: u32) -> MessageEvent {
+    pub(crate) fn event(id: &str, kind: EventKind, importance: u32) -> MessageEvent {
         MessageEvent {
             event: kind,
             key: AlertKey::new("web1.example.com", id),
@@ -248,7 +248,7 @@ pub(crate) mod tests {
         }
     }
 
-    pub fn message() -> Message {
+    pub(crate) fn message() -> Message {
         Message {
             notifier: "sms".into(),
             person: Some("alice".into()),

@@ -17,13 +17,13 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use super::{Attempt, Message, Notifier, Outcome};
 use crate::timefmt::{ago, rfc3339};
 
-pub struct SmtpNotifier {
-    pub transport: Result<AsyncSmtpTransport<Tokio1Executor>, String>,
-    pub from: String,
+pub(crate) struct SmtpNotifier {
+    pub(crate) transport: Result<AsyncSmtpTransport<Tokio1Executor>, String>,
+    pub(crate) from: String,
 }
 
 impl SmtpNotifier {
-    pub fn new(
+    pub(crate) fn new(
         server: &str,
         from: &str,
         starttls: bool,
@@ -85,7 +85,7 @@ impl Notifier for SmtpNotifier {
 }
 
 /// The plain-text body: every event with its fields and link.
-pub fn body(m: &Message) -> String {
+pub(crate) fn body(m: &Message) -> String {
     let mut out = String::new();
     if m.held > 0 {
         let _ = writeln!(
@@ -127,7 +127,7 @@ pub fn body(m: &Message) -> String {
 
 /// Text of an HTML fragment: tags dropped (a `<br>`, `<p>` or `<li>`
 /// becomes a line break), the common entities decoded.
-pub fn strip_html(html: &str) -> String {
+pub(crate) fn strip_html(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(start) = rest.find('<') {

@@ -20,14 +20,18 @@ use crate::alert::EventKind;
 use crate::config::WebhookFormat;
 use crate::timefmt::rfc3339;
 
-pub struct WebhookNotifier {
-    pub url: Option<String>,
-    pub format: WebhookFormat,
-    pub client: reqwest::Client,
+pub(crate) struct WebhookNotifier {
+    pub(crate) url: Option<String>,
+    pub(crate) format: WebhookFormat,
+    pub(crate) client: reqwest::Client,
 }
 
 impl WebhookNotifier {
-    pub fn new(url: Option<String>, format: WebhookFormat, timeout: Duration) -> WebhookNotifier {
+    pub(crate) fn new(
+        url: Option<String>,
+        format: WebhookFormat,
+        timeout: Duration,
+    ) -> WebhookNotifier {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
@@ -42,7 +46,7 @@ impl WebhookNotifier {
     }
 
     /// The body for `m` in this notifier's format.
-    pub fn body(&self, m: &Message) -> Value {
+    pub(crate) fn body(&self, m: &Message) -> Value {
         match self.format {
             WebhookFormat::Json => m.document(),
             WebhookFormat::Slack => json!({ "text": m.text() }),

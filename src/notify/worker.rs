@@ -36,45 +36,45 @@ const HISTORY_LINES: usize = 4096;
 
 /// Delay before retry number `attempt` (1-based): doubling from one second,
 /// capped at five minutes.
-pub fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_secs(1u64 << attempt.saturating_sub(1).min(9)).min(Duration::from_secs(300))
 }
 
 /// [`backoff`] less up to a fifth, at random: workers that failed together
 /// do not all retry in the same second.
-pub fn jittered(attempt: u32) -> Duration {
+pub(crate) fn jittered(attempt: u32) -> Duration {
     let base = backoff(attempt);
     let off = rand::random::<f64>() * 0.2;
     base.mul_f64(1.0 - off)
 }
 
-pub struct Worker {
-    pub name: String,
-    pub notifier: Box<dyn Notifier>,
-    pub store: Arc<Store>,
-    pub metrics: Arc<Metrics>,
-    pub clock: Clock,
+pub(crate) struct Worker {
+    pub(crate) name: String,
+    pub(crate) notifier: Box<dyn Notifier>,
+    pub(crate) store: Arc<Store>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) clock: Clock,
     /// Notified by the scheduler when it queued something.
-    pub wake: Arc<Notify>,
+    pub(crate) wake: Arc<Notify>,
     /// Every notifier's wake-up, by name (a fallback queues to another).
-    pub wakes: HashMap<String, Arc<Notify>>,
+    pub(crate) wakes: HashMap<String, Arc<Notify>>,
     /// Links in messages start with this.
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// For the buckets history lines are kept in.
-    pub index: Arc<RwLock<Index>>,
+    pub(crate) index: Arc<RwLock<Index>>,
     /// History lines not written yet (written with each batch's flush).
-    pub history: Mutex<Vec<History>>,
+    pub(crate) history: Mutex<Vec<History>>,
     /// Which notifiers are failing (shared with `/health`).
-    pub health: Arc<super::Health>,
+    pub(crate) health: Arc<super::Health>,
     /// A message still undelivered this long after its event is given up
     /// (0: never).
-    pub max_age_s: u64,
-    pub shutdown: CancellationToken,
+    pub(crate) max_age_s: u64,
+    pub(crate) shutdown: CancellationToken,
 }
 
 impl Worker {
     /// Delivers the queue until shutdown.
-    pub async fn run(self) {
+    pub(crate) async fn run(self) {
         loop {
             let batch = match self.store.take(&self.name, BATCH) {
                 Ok(batch) => batch,

@@ -35,7 +35,7 @@ impl Found {
 
 impl Router {
     /// The router of a configuration, or every problem that stops one.
-    pub fn compile(config: &Config) -> Result<Router, Vec<Problem>> {
+    pub(crate) fn compile(config: &Config) -> Result<Router, Vec<Problem>> {
         let mut found = Found::default();
         let zone = found
             .check(

@@ -147,7 +147,7 @@ pub fn route(
 }
 
 /// Each rotation's person at `at` and the next hand-over, as JSON.
-pub fn oncall_json(router: &Router, at: UnixSecs) -> serde_json::Value {
+pub(crate) fn oncall_json(router: &Router, at: UnixSecs) -> serde_json::Value {
     let zone = &router.calendar.zone;
     serde_json::json!({
         "at": at,

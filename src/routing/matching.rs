@@ -80,7 +80,7 @@ fn parse_range(text: &str) -> Result<(u32, u32), String> {
 
 /// A group's `match`, compiled.
 #[derive(Clone, Debug, Default)]
-pub struct Matcher {
+pub(crate) struct Matcher {
     source: Vec<Item>,
     id: Vec<Item>,
     subject: Vec<Item>,
@@ -90,7 +90,7 @@ pub struct Matcher {
 
 impl Matcher {
     /// Compiles a `match`; an error names the key (`match.source[1]: …`).
-    pub fn new(m: &Match) -> Result<Matcher, (String, String)> {
+    pub(crate) fn new(m: &Match) -> Result<Matcher, (String, String)> {
         let list = |key: &str, items: &[String]| {
             items
                 .iter()
@@ -115,7 +115,7 @@ impl Matcher {
     }
 
     /// Matches everything: a catch-all group.
-    pub fn is_catch_all(&self) -> bool {
+    pub(crate) fn is_catch_all(&self) -> bool {
         self.source.is_empty()
             && self.id.is_empty()
             && self.subject.is_empty()
@@ -123,7 +123,7 @@ impl Matcher {
             && self.importance.is_none()
     }
 
-    pub fn holds(&self, key: &AlertKey, record: &Record) -> bool {
+    pub(crate) fn holds(&self, key: &AlertKey, record: &Record) -> bool {
         let any =
             |items: &[Item], value: &str| items.is_empty() || items.iter().any(|i| i.holds(value));
         any(&self.source, &key.source)

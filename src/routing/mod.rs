@@ -16,15 +16,15 @@
 
 mod compile;
 pub mod explain;
-pub mod matching;
-pub mod pager;
-pub mod rotation;
-pub mod windows;
+pub(crate) mod matching;
+pub(crate) mod pager;
+pub(crate) mod rotation;
+pub(crate) mod windows;
 
 use std::collections::BTreeMap;
 
 pub use self::compile::{load, parse};
-pub use self::matching::Matcher;
+pub(crate) use self::matching::Matcher;
 use self::rotation::{OnCall, Rotation};
 use self::windows::{Calendar, Window};
 use crate::alert::Level;
@@ -33,54 +33,54 @@ use crate::config::{AlertGroup, Person};
 
 /// Who is told of an alert, and how (`mauved route`).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
-pub struct Explanation {
+pub(crate) struct Explanation {
     /// The group that takes the alert (None: no group matches, nobody is told).
-    pub group: Option<String>,
-    pub level: Option<Level>,
-    pub clauses: Vec<ClauseView>,
-    pub recipients: Vec<Recipient>,
+    pub(crate) group: Option<String>,
+    pub(crate) level: Option<Level>,
+    pub(crate) clauses: Vec<ClauseView>,
+    pub(crate) recipients: Vec<Recipient>,
     /// A raise now would wait for a window to open until then.
-    pub deferred_until: Option<UnixSecs>,
+    pub(crate) deferred_until: Option<UnixSecs>,
 }
 
 /// One notify clause as `mauved route` shows it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct ClauseView {
-    pub who: Vec<String>,
-    pub during: String,
-    pub open: bool,
-    pub unacknowledged_for: u64,
-    pub every: Option<u64>,
+pub(crate) struct ClauseView {
+    pub(crate) who: Vec<String>,
+    pub(crate) during: String,
+    pub(crate) open: bool,
+    pub(crate) unacknowledged_for: u64,
+    pub(crate) every: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Recipient {
-    pub person: String,
+pub(crate) struct Recipient {
+    pub(crate) person: String,
     /// (notifier, this person's address there), in the order of their list;
     /// a fallback (`a|b`) follows its first choice.
-    pub notifiers: Vec<(String, String)>,
+    pub(crate) notifiers: Vec<(String, String)>,
 }
 
 /// One way to reach a person: the notifier and address, then the ones to
 /// try if it gives up.
-pub type Route = Vec<(String, String)>;
+pub(crate) type Route = Vec<(String, String)>;
 
 /// A compiled `[[alert_group.notify]]` clause.
 #[derive(Clone, Debug)]
-pub struct Clause {
-    pub who: Vec<String>,
-    pub during: String,
-    pub window: Window,
-    pub every: Option<u64>,
-    pub unacknowledged_for: u64,
-    pub via: Option<Vec<String>>,
+pub(crate) struct Clause {
+    pub(crate) who: Vec<String>,
+    pub(crate) during: String,
+    pub(crate) window: Window,
+    pub(crate) every: Option<u64>,
+    pub(crate) unacknowledged_for: u64,
+    pub(crate) via: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug)]
-pub struct Group {
-    pub spec: AlertGroup,
+pub(crate) struct Group {
+    pub(crate) spec: AlertGroup,
     matcher: Matcher,
-    pub clauses: Vec<Clause>,
+    pub(crate) clauses: Vec<Clause>,
 }
 
 /// The routing part of the configuration, ready to answer.
@@ -95,40 +95,40 @@ pub struct Router {
     /// rotations it means.
     who: BTreeMap<String, Vec<String>>,
     rotations: BTreeMap<String, Rotation>,
-    pub calendar: Calendar,
+    pub(crate) calendar: Calendar,
     /// The `working` window (for "N working hours").
-    pub working: Option<Window>,
+    pub(crate) working: Option<Window>,
     /// Storm batching window, seconds (0: none).
-    pub batch_window: u64,
+    pub(crate) batch_window: u64,
     /// Links in messages start with this.
-    pub base_url: String,
+    pub(crate) base_url: String,
 }
 
 impl Router {
     /// True when alert groups decide who is told.
-    pub fn routes(&self) -> bool {
+    pub(crate) fn routes(&self) -> bool {
         !self.groups.is_empty()
     }
 
-    pub fn notifiers(&self) -> &[String] {
+    pub(crate) fn notifiers(&self) -> &[String] {
         &self.notifiers
     }
 
     /// The first group that takes this alert.
-    pub fn group(&self, key: &AlertKey, record: &Record) -> Option<&Group> {
+    pub(crate) fn group(&self, key: &AlertKey, record: &Record) -> Option<&Group> {
         self.groups.iter().find(|g| g.matcher.holds(key, record))
     }
 
-    pub fn group_named(&self, name: &str) -> Option<&Group> {
+    pub(crate) fn group_named(&self, name: &str) -> Option<&Group> {
         self.groups.iter().find(|g| g.spec.name == name)
     }
 
-    pub fn person(&self, name: &str) -> Option<&Person> {
+    pub(crate) fn person(&self, name: &str) -> Option<&Person> {
         self.people.get(name)
     }
 
     /// Whether `person` is away at `at` (and wants not to be told then).
-    pub fn is_away(&self, person: &str, at: UnixSecs) -> bool {
+    pub(crate) fn is_away(&self, person: &str, at: UnixSecs) -> bool {
         let wants = self.people.get(person).is_some_and(|p| p.notify_when_away);
         !wants
             && self
@@ -139,7 +139,7 @@ impl Router {
 
     /// The people `names` stand for at `at` (rotations resolved then), in
     /// order, each once.
-    pub fn resolve<'a>(
+    pub(crate) fn resolve<'a>(
         &self,
         names: impl IntoIterator<Item = &'a String>,
         at: UnixSecs,
@@ -162,7 +162,12 @@ impl Router {
 
     /// How to reach `person` at `level` (or through `via`): each route is a
     /// first choice and its fallbacks, each with the person's address.
-    pub fn routes_to(&self, person: &str, level: Level, via: Option<&[String]>) -> Vec<Route> {
+    pub(crate) fn routes_to(
+        &self,
+        person: &str,
+        level: Level,
+        via: Option<&[String]>,
+    ) -> Vec<Route> {
         let Some(p) = self.people.get(person) else {
             return Vec::new();
         };
@@ -193,7 +198,7 @@ impl Router {
     /// group, its level, the clauses, and each person (once) with their
     /// notifiers and addresses. `None` without any alert group (then every
     /// notifier is told).
-    pub fn explain(
+    pub(crate) fn explain(
         &self,
         key: &AlertKey,
         record: &Record,

@@ -29,93 +29,93 @@ const RETRY_CLOSED_S: u64 = super::windows::LOOK_AHEAD_S;
 
 /// One alert's paging state.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct AlertPage {
+pub(crate) struct AlertPage {
     #[prost(uint64, tag = "1")]
-    pub raised_at: UnixSecs,
+    pub(crate) raised_at: UnixSecs,
     /// (person, notifier) told since the raise.
     #[prost(message, repeated, tag = "2")]
-    pub told: Vec<Told>,
+    pub(crate) told: Vec<Told>,
     #[prost(message, repeated, tag = "3")]
-    pub clauses: Vec<ClauseTimer>,
+    pub(crate) clauses: Vec<ClauseTimer>,
     /// The group that took the alert at its raise.
     #[prost(string, tag = "4")]
-    pub group: String,
+    pub(crate) group: String,
 }
 
 #[derive(Clone, PartialEq, Eq, prost::Message)]
-pub struct Told {
+pub(crate) struct Told {
     #[prost(string, tag = "1")]
-    pub person: String,
+    pub(crate) person: String,
     #[prost(string, tag = "2")]
-    pub notifier: String,
+    pub(crate) notifier: String,
     #[prost(string, tag = "3")]
-    pub to: String,
+    pub(crate) to: String,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct ClauseTimer {
+pub(crate) struct ClauseTimer {
     #[prost(uint32, tag = "1")]
-    pub clause: u32,
+    pub(crate) clause: u32,
     /// When the clause acts next (0: never).
     #[prost(uint64, tag = "2")]
-    pub next_at: UnixSecs,
+    pub(crate) next_at: UnixSecs,
     /// It has told its people since the raise.
     #[prost(bool, tag = "3")]
-    pub fired: bool,
+    pub(crate) fired: bool,
 }
 
 /// One person's paging state.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct PersonPage {
+pub(crate) struct PersonPage {
     /// Messages that went out (rate limit), oldest first.
     #[prost(message, repeated, tag = "1")]
-    pub sent: Vec<Sent>,
+    pub(crate) sent: Vec<Sent>,
     /// Messages held by the rate limit since the last summary.
     #[prost(uint32, tag = "2")]
-    pub held: u32,
+    pub(crate) held: u32,
     #[prost(int32, tag = "3")]
-    pub held_level: i32,
+    pub(crate) held_level: i32,
     #[prost(message, repeated, tag = "4")]
-    pub held_alerts: Vec<Hop>,
+    pub(crate) held_alerts: Vec<Hop>,
     /// When to look at sending the summary (0: none).
     #[prost(uint64, tag = "5")]
-    pub summary_at: UnixSecs,
+    pub(crate) summary_at: UnixSecs,
     #[prost(message, repeated, tag = "6")]
-    pub outboxes: Vec<Outbox>,
+    pub(crate) outboxes: Vec<Outbox>,
 }
 
 /// A message that went out. The same event of the same alert going out on
 /// two notifiers at once counts once.
 #[derive(Clone, PartialEq, Eq, prost::Message)]
-pub struct Sent {
+pub(crate) struct Sent {
     #[prost(uint64, tag = "1")]
-    pub at: UnixSecs,
+    pub(crate) at: UnixSecs,
     #[prost(int32, tag = "2")]
-    pub level: i32,
+    pub(crate) level: i32,
     /// The (first) event's kind and alert.
     #[prost(string, tag = "3")]
-    pub what: String,
+    pub(crate) what: String,
 }
 
 /// Storm batching for one person on one notifier.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Outbox {
+pub(crate) struct Outbox {
     #[prost(string, tag = "1")]
-    pub notifier: String,
+    pub(crate) notifier: String,
     /// The address and fallbacks of the batch.
     #[prost(message, repeated, tag = "2")]
-    pub route: Vec<Hop>,
+    pub(crate) route: Vec<Hop>,
     #[prost(uint64, tag = "3")]
-    pub last_sent_at: UnixSecs,
+    pub(crate) last_sent_at: UnixSecs,
     /// When the waiting events go (0: none wait).
     #[prost(uint64, tag = "4")]
-    pub send_at: UnixSecs,
+    pub(crate) send_at: UnixSecs,
     #[prost(message, repeated, tag = "5")]
-    pub events: Vec<Event>,
+    pub(crate) events: Vec<Event>,
     #[prost(int32, tag = "6")]
-    pub level: i32,
+    pub(crate) level: i32,
     #[prost(string, tag = "7")]
-    pub group: String,
+    pub(crate) group: String,
 }
 
 /// Whose timer is due.
@@ -136,9 +136,9 @@ impl Target {
 
 /// What handling an event or a timer produced.
 #[derive(Debug, Default)]
-pub struct Effects {
-    pub messages: Vec<Notification>,
-    pub history: Vec<(AlertKey, HistoryEntry)>,
+pub(crate) struct Effects {
+    pub(crate) messages: Vec<Notification>,
+    pub(crate) history: Vec<(AlertKey, HistoryEntry)>,
 }
 
 impl Effects {
@@ -165,23 +165,23 @@ impl Effects {
 
 /// Counts for the metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub deferred: u64,
-    pub rate_limited: u64,
-    pub batched: u64,
-    pub summaries: u64,
+pub(crate) struct Counts {
+    pub(crate) deferred: u64,
+    pub(crate) rate_limited: u64,
+    pub(crate) batched: u64,
+    pub(crate) summaries: u64,
 }
 
 /// The routing stage's state and timers.
 #[derive(Debug, Default)]
-pub struct Pager {
-    pub router: Router,
+pub(crate) struct Pager {
+    pub(crate) router: Router,
     alerts: HashMap<AlertKey, AlertPage>,
     people: BTreeMap<String, PersonPage>,
     due: BTreeSet<(UnixSecs, Target)>,
     due_of: HashMap<Target, UnixSecs>,
     changed: BTreeSet<Target>,
-    pub counts: Counts,
+    pub(crate) counts: Counts,
 }
 
 /// One send decided in a round: a person, how to reach them, what.
@@ -212,7 +212,7 @@ fn event(kind: EventKind, key: &AlertKey, at: UnixSecs, record: &Record) -> Even
 }
 
 impl Pager {
-    pub fn new(router: Router) -> Pager {
+    pub(crate) fn new(router: Router) -> Pager {
         Pager {
             router,
             ..Pager::default()
@@ -220,7 +220,7 @@ impl Pager {
     }
 
     /// Takes back the state written earlier (see [`Pager::take_changes`]).
-    pub fn restore(&mut self, key: &[u8], value: &[u8]) -> Result<(), prost::DecodeError> {
+    pub(crate) fn restore(&mut self, key: &[u8], value: &[u8]) -> Result<(), prost::DecodeError> {
         let target = match key.split_first() {
             Some((b'a', rest)) => {
                 let key = AlertKey::from_bytes(rest);
@@ -241,7 +241,7 @@ impl Pager {
 
     /// The state changed since the last call, as store keys and values
     /// (None: remove).
-    pub fn take_changes(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    pub(crate) fn take_changes(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         std::mem::take(&mut self.changed)
             .into_iter()
             .map(|target| {
@@ -255,7 +255,7 @@ impl Pager {
     }
 
     /// The earliest timer.
-    pub fn next_due(&self) -> Option<UnixSecs> {
+    pub(crate) fn next_due(&self) -> Option<UnixSecs> {
         self.due.first().map(|(at, _)| *at)
     }
 
@@ -288,7 +288,7 @@ impl Pager {
     }
 
     /// A forgotten alert: its timers and state go.
-    pub fn forget(&mut self, key: &AlertKey) {
+    pub(crate) fn forget(&mut self, key: &AlertKey) {
         if self.alerts.remove(key).is_some() {
             self.reindex(&Target::Alert(key.clone()));
         }
@@ -296,7 +296,7 @@ impl Pager {
 
     /// An alert's event: who is told, now or later. `record` carries the
     /// detail.
-    pub fn on_event(
+    pub(crate) fn on_event(
         &mut self,
         key: &AlertKey,
         kind: EventKind,
@@ -643,7 +643,7 @@ impl Pager {
 
     /// Fires every timer due by `now`. `lookup` gives an alert's record as
     /// it is now (with its detail).
-    pub fn fire(
+    pub(crate) fn fire(
         &mut self,
         now: UnixSecs,
         mut lookup: impl FnMut(&AlertKey) -> Option<Record>,

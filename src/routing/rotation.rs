@@ -13,7 +13,7 @@ use crate::alert::UnixSecs;
 use crate::config::{local_time, RotationSpec};
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Rotation {
+pub(crate) struct Rotation {
     members: Vec<String>,
     shift_s: u64,
     handoff: DateTime,
@@ -25,10 +25,10 @@ pub struct Rotation {
 /// Who is on at a moment, and until when.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct OnCall {
-    pub person: String,
+    pub(crate) person: String,
     /// The next hand-over (or the start or end of an override).
-    pub until: Option<UnixSecs>,
-    pub overridden: bool,
+    pub(crate) until: Option<UnixSecs>,
+    pub(crate) overridden: bool,
 }
 
 fn instant(local: DateTime, zone: &TimeZone) -> Option<i64> {
@@ -41,7 +41,10 @@ fn instant(local: DateTime, zone: &TimeZone) -> Option<i64> {
 impl Rotation {
     /// Compiles a spec; a problem names the field (`handoff`,
     /// `overrides[1]`).
-    pub fn compile(spec: &RotationSpec, zone: &TimeZone) -> Result<Rotation, (String, String)> {
+    pub(crate) fn compile(
+        spec: &RotationSpec,
+        zone: &TimeZone,
+    ) -> Result<Rotation, (String, String)> {
         let handoff = local_time(&spec.handoff).map_err(|why| ("handoff".to_owned(), why))?;
         instant(handoff, zone).ok_or_else(|| ("handoff".to_owned(), outside(&spec.handoff)))?;
         let overrides = spec
@@ -85,7 +88,7 @@ impl Rotation {
     }
 
     /// Who is on at `at`.
-    pub fn at(&self, at: UnixSecs) -> OnCall {
+    pub(crate) fn at(&self, at: UnixSecs) -> OnCall {
         let t = at as i64;
         let first = instant(self.handoff, &self.zone).unwrap_or(0);
         let mut k = (t - first).div_euclid(self.shift_s as i64);
@@ -126,13 +129,13 @@ impl Rotation {
 }
 
 /// Seconds since the epoch of a local date-time in `zone` (tests, tools).
-pub fn local_instant(text: &str, zone: &TimeZone) -> Option<UnixSecs> {
+pub(crate) fn local_instant(text: &str, zone: &TimeZone) -> Option<UnixSecs> {
     instant_of(text, zone).ok()
 }
 
 /// [`local_instant`], saying what is wrong (as the configuration's checks
 /// do for a date that does not read).
-pub fn instant_of(text: &str, zone: &TimeZone) -> Result<UnixSecs, String> {
+pub(crate) fn instant_of(text: &str, zone: &TimeZone) -> Result<UnixSecs, String> {
     let dt = local_time(text)?;
     instant(dt, zone)
         .filter(|&s| s >= 0)

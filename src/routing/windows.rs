@@ -16,18 +16,18 @@ use crate::alert::UnixSecs;
 use crate::config::WindowSpec;
 
 /// How far ahead [`Window::next_open`] looks.
-pub const LOOK_AHEAD_S: u64 = 14 * 86_400;
+pub(crate) const LOOK_AHEAD_S: u64 = 14 * 86_400;
 
 /// A compiled window.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Window {
+pub(crate) enum Window {
     Open(Days),
     Not(Box<Window>),
 }
 
 /// Days of the week and minutes of the day.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Days {
+pub(crate) struct Days {
     /// Monday first.
     weekdays: [bool; 7],
     /// Minutes after local midnight: open from the first to the second;
@@ -38,9 +38,9 @@ pub struct Days {
 
 /// Where a window is evaluated: the zone and the holidays.
 #[derive(Clone, Debug)]
-pub struct Calendar {
-    pub zone: TimeZone,
-    pub holidays: Vec<Date>,
+pub(crate) struct Calendar {
+    pub(crate) zone: TimeZone,
+    pub(crate) holidays: Vec<Date>,
 }
 
 impl Default for Calendar {
@@ -53,7 +53,7 @@ impl Default for Calendar {
 }
 
 impl Calendar {
-    pub fn local(&self, at: UnixSecs) -> jiff::civil::DateTime {
+    pub(crate) fn local(&self, at: UnixSecs) -> jiff::civil::DateTime {
         let ts = Timestamp::from_second(at as i64).unwrap_or(Timestamp::UNIX_EPOCH);
         ts.to_zoned_datetime(self.zone.clone()).datetime()
     }
@@ -114,7 +114,7 @@ fn parse_hours(text: &str) -> Result<(u16, u16), String> {
 
 impl Days {
     /// Reads a spec without `not`; the error names the field.
-    pub fn parse_spec(spec: &WindowSpec) -> Result<Days, (&'static str, String)> {
+    pub(crate) fn parse_spec(spec: &WindowSpec) -> Result<Days, (&'static str, String)> {
         let weekdays = match &spec.days {
             Some(days) => parse_days(days).map_err(|why| ("days", why))?,
             None => [true; 7],
@@ -153,7 +153,7 @@ fn weekday_number(day: Weekday) -> usize {
 }
 
 /// Compiles the window `name` from all the specs (following `not`).
-pub fn compile(specs: &BTreeMap<String, WindowSpec>, name: &str) -> Result<Window, String> {
+pub(crate) fn compile(specs: &BTreeMap<String, WindowSpec>, name: &str) -> Result<Window, String> {
     fn walk(
         specs: &BTreeMap<String, WindowSpec>,
         name: &str,
@@ -178,7 +178,7 @@ pub fn compile(specs: &BTreeMap<String, WindowSpec>, name: &str) -> Result<Windo
 }
 
 impl Window {
-    pub fn always() -> Window {
+    pub(crate) fn always() -> Window {
         Window::Open(Days {
             weekdays: [true; 7],
             minutes: None,
@@ -186,7 +186,7 @@ impl Window {
         })
     }
 
-    pub fn is_open(&self, at: UnixSecs, calendar: &Calendar) -> bool {
+    pub(crate) fn is_open(&self, at: UnixSecs, calendar: &Calendar) -> bool {
         self.holds(calendar.local(at), calendar)
     }
 
@@ -199,7 +199,7 @@ impl Window {
 
     /// The first moment at or after `at` when the window is open, within
     /// [`LOOK_AHEAD_S`].
-    pub fn next_open(&self, at: UnixSecs, calendar: &Calendar) -> Option<UnixSecs> {
+    pub(crate) fn next_open(&self, at: UnixSecs, calendar: &Calendar) -> Option<UnixSecs> {
         if self.is_open(at, calendar) {
             return Some(at);
         }
@@ -218,7 +218,7 @@ impl Window {
     /// The moment `secs` of open time after `from`: mauve's "N working
     /// hours" (open time counted minute by minute; None if it takes more
     /// than a year).
-    pub fn after_open_time(
+    pub(crate) fn after_open_time(
         &self,
         from: UnixSecs,
         secs: u64,

@@ -53,11 +53,11 @@ pub(super) struct Dirty {
     /// Buckets with timer-only changes, and the clock (ms) when each was
     /// first marked.
     timers: VecDeque<(Bucket, u64)>,
-    pub details: HashMap<SlotId, Arc<str>>,
-    pub detail_bytes: usize,
+    pub(crate) details: HashMap<SlotId, Arc<str>>,
+    pub(crate) detail_bytes: usize,
     /// Alerts forgotten since the last write (their details are removed).
-    pub forgotten: Vec<AlertKey>,
-    pub waiting: Vec<Waiter>,
+    pub(crate) forgotten: Vec<AlertKey>,
+    pub(crate) waiting: Vec<Waiter>,
 }
 
 impl Dirty {
@@ -79,7 +79,7 @@ impl Dirty {
 
     /// Marks a bucket; a more pressing tier wins. (The entry in a less
     /// pressing queue goes stale and is skipped when reached.)
-    pub fn mark(&mut self, bucket: Bucket, tier: Tier, now_ms: u64) {
+    pub(crate) fn mark(&mut self, bucket: Bucket, tier: Tier, now_ms: u64) {
         if tier <= self.tier(bucket) {
             return;
         }
@@ -93,14 +93,14 @@ impl Dirty {
     }
 
     /// A forgotten alert: its unwritten detail goes, its stored one is removed.
-    pub fn forget(&mut self, slot: SlotId, key: AlertKey) {
+    pub(crate) fn forget(&mut self, slot: SlotId, key: AlertKey) {
         if let Some(old) = self.details.remove(&slot) {
             self.detail_bytes -= old.len();
         }
         self.forgotten.push(key);
     }
 
-    pub fn set_detail(&mut self, slot: SlotId, detail: Arc<str>) {
+    pub(crate) fn set_detail(&mut self, slot: SlotId, detail: Arc<str>) {
         self.detail_bytes += detail.len();
         if let Some(old) = self.details.insert(slot, detail) {
             self.detail_bytes -= old.len();
@@ -108,7 +108,7 @@ impl Dirty {
     }
 
     /// True when something waits for the flush interval.
-    pub fn has_urgent(&self) -> bool {
+    pub(crate) fn has_urgent(&self) -> bool {
         !self.told.is_empty()
             || !self.urgent.is_empty()
             || !self.forgotten.is_empty()
@@ -116,17 +116,17 @@ impl Dirty {
     }
 
     /// When the oldest timer-only change is due to be written.
-    pub fn timers_due_ms(&self, window_ms: u64) -> Option<u64> {
+    pub(crate) fn timers_due_ms(&self, window_ms: u64) -> Option<u64> {
         self.timers.front().map(|&(_, since)| since + window_ms)
     }
 
     /// Buckets marked and not yet taken (stale queue entries included).
-    pub fn backlog(&self) -> usize {
+    pub(crate) fn backlog(&self) -> usize {
         self.told.len() + self.urgent.len() + self.timers.len()
     }
 
     /// Takes every told bucket.
-    pub fn take_told(&mut self) -> Vec<Bucket> {
+    pub(crate) fn take_told(&mut self) -> Vec<Bucket> {
         let taken = std::mem::take(&mut self.told);
         for &bucket in &taken {
             self.set_tier(bucket, Tier::Clean);
@@ -135,7 +135,7 @@ impl Dirty {
     }
 
     /// Takes up to `limit` urgent buckets, oldest first.
-    pub fn take_urgent(&mut self, limit: usize) -> Vec<Bucket> {
+    pub(crate) fn take_urgent(&mut self, limit: usize) -> Vec<Bucket> {
         let mut taken = Vec::new();
         while taken.len() < limit {
             let Some(bucket) = self.urgent.pop_front() else {
@@ -150,7 +150,7 @@ impl Dirty {
     }
 
     /// Takes up to `limit` timer-only buckets marked at or before `older_than_ms`.
-    pub fn take_timers(&mut self, older_than_ms: u64, limit: usize) -> Vec<Bucket> {
+    pub(crate) fn take_timers(&mut self, older_than_ms: u64, limit: usize) -> Vec<Bucket> {
         let mut taken = Vec::new();
         while taken.len() < limit {
             match self.timers.front() {
@@ -168,7 +168,7 @@ impl Dirty {
     }
 
     /// Takes every changed detail.
-    pub fn take_details(&mut self) -> Vec<(SlotId, Arc<str>)> {
+    pub(crate) fn take_details(&mut self) -> Vec<(SlotId, Arc<str>)> {
         self.detail_bytes = 0;
         self.details.drain().collect()
     }
@@ -179,17 +179,17 @@ impl Dirty {
 /// of the alerts whose change said something.
 #[derive(Debug, Default)]
 pub(super) struct Said {
-    pub messages: Vec<Notification>,
-    pub history: Vec<History>,
+    pub(crate) messages: Vec<Notification>,
+    pub(crate) history: Vec<History>,
     /// Paging state (`routing::pager`): key → value, None removes it.
-    pub paging: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    pub(crate) paging: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// The buckets whose records must be written with these (a change
     /// that said something); a reminder changes no record and adds none.
-    pub changed: Vec<Bucket>,
+    pub(crate) changed: Vec<Bucket>,
 }
 
 impl Said {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.messages.is_empty()
             && self.history.is_empty()
             && self.paging.is_empty()
@@ -197,14 +197,19 @@ impl Said {
     }
 
     /// Adds what was said later.
-    pub fn append(&mut self, mut later: Said) {
+    pub(crate) fn append(&mut self, mut later: Said) {
         self.messages.append(&mut later.messages);
         self.history.append(&mut later.history);
         self.paging.append(&mut later.paging);
         self.changed.append(&mut later.changed);
     }
 
-    pub fn history(&mut self, bucket: Bucket, key: AlertKey, entry: crate::alert::HistoryEntry) {
+    pub(crate) fn history(
+        &mut self,
+        bucket: Bucket,
+        key: AlertKey,
+        entry: crate::alert::HistoryEntry,
+    ) {
         self.history.push((bucket, key, entry));
     }
 }
@@ -214,18 +219,18 @@ impl Said {
 pub(super) struct Shared(Arc<Mutex<Said>>);
 
 impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, Said> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Said> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Takes everything said so far.
-    pub fn take(&self) -> Said {
+    pub(crate) fn take(&self) -> Said {
         std::mem::take(&mut *self.lock())
     }
 
     /// Puts back, before anything said since, what a failed write took:
     /// older paging values first, so a newer change of the same key wins.
-    pub fn put_back(&self, mut taken: Said) {
+    pub(crate) fn put_back(&self, mut taken: Said) {
         let mut said = self.lock();
         taken.append(std::mem::take(&mut *said));
         *said = taken;

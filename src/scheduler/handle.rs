@@ -24,7 +24,7 @@ impl SchedulerHandle {
     }
 
     /// Hands updates over; they are applied in the next round.
-    pub async fn apply(&self, updates: Vec<Update>) -> Result<(), Error> {
+    pub(crate) async fn apply(&self, updates: Vec<Update>) -> Result<(), Error> {
         self.send(Command::Apply {
             updates,
             durable: None,
@@ -60,7 +60,7 @@ impl SchedulerHandle {
     /// The same action on many alerts: every command is handed over first,
     /// then the answers are awaited, so the changes share their writes
     /// instead of waiting for one flush each. Answers in the keys' order.
-    pub async fn act_many(
+    pub(crate) async fn act_many(
         &self,
         keys: &[AlertKey],
         by: &str,

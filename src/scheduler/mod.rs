@@ -31,7 +31,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use self::dirty::{Dirty, Shared, Tier};
-pub use self::handle::SchedulerHandle;
+pub(crate) use self::handle::SchedulerHandle;
 use self::writer::{Done, Job, Writer};
 use crate::alert::{self, AlertKey, EventKind, Record, TickTime, Transition, UnixSecs, Update};
 use crate::alert::{HistoryEntry, HistoryKind};
@@ -168,28 +168,28 @@ enum Command {
 
 /// How the write-behind is paced (from `[store]`).
 #[derive(Clone, Copy, Debug)]
-pub struct Durability {
-    pub flush_interval_ms: u64,
-    pub timer_flush_s: u64,
-    pub max_writes_per_s: u64,
+pub(crate) struct Durability {
+    pub(crate) flush_interval_ms: u64,
+    pub(crate) timer_flush_s: u64,
+    pub(crate) max_writes_per_s: u64,
 }
 
 /// What the scheduler needs besides its commands.
-pub struct Scheduler {
-    pub store: Arc<Store>,
-    pub index: Arc<RwLock<Index>>,
-    pub metrics: Arc<Metrics>,
-    pub clock: Clock,
+pub(crate) struct Scheduler {
+    pub(crate) store: Arc<Store>,
+    pub(crate) index: Arc<RwLock<Index>>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) clock: Clock,
     /// Notifier names, and how to wake each one's delivery worker.
-    pub notifiers: Vec<(String, Arc<Notify>)>,
+    pub(crate) notifiers: Vec<(String, Arc<Notify>)>,
     /// Who is told of what, and when.
-    pub pager: Pager,
-    pub started_at: UnixSecs,
-    pub initial_sleep_s: u64,
-    pub max_acknowledgement_s: u64,
+    pub(crate) pager: Pager,
+    pub(crate) started_at: UnixSecs,
+    pub(crate) initial_sleep_s: u64,
+    pub(crate) max_acknowledgement_s: u64,
     /// Cleared alerts not updated this long are forgotten (0: never).
-    pub forget_cleared_after_s: u64,
-    pub durability: Durability,
+    pub(crate) forget_cleared_after_s: u64,
+    pub(crate) durability: Durability,
 }
 
 /// The scheduler's own state on its thread.
@@ -220,7 +220,7 @@ struct Run {
 impl Scheduler {
     /// Starts the scheduler and its writer on their own threads. It stops
     /// when told to through the handle or when every handle is gone.
-    pub fn spawn(
+    pub(crate) fn spawn(
         self,
         runtime: tokio::runtime::Handle,
     ) -> std::io::Result<(SchedulerHandle, std::thread::JoinHandle<()>)> {

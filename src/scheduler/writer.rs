@@ -41,27 +41,27 @@ use crate::store::{Batch, Failing, Store, StoreError};
 
 /// One hand-over to the writer.
 pub(super) struct Job {
-    pub batch: Batch,
+    pub(crate) batch: Batch,
     /// The buckets in the batch, and the tier each was in (to mark them
     /// again if the write fails).
-    pub buckets: Vec<(u32, Tier)>,
-    pub waiting: Vec<Waiter>,
+    pub(crate) buckets: Vec<(u32, Tier)>,
+    pub(crate) waiting: Vec<Waiter>,
 }
 
 /// What the writer says when a job is done. On failure the job comes back
 /// so that nothing in it is forgotten.
 pub(super) struct Done {
-    pub failed: Option<(Job, StoreError)>,
+    pub(crate) failed: Option<(Job, StoreError)>,
 }
 
 pub(super) struct Writer {
     /// What changes said, shared with the scheduler.
-    pub said: Shared,
-    pub store: Arc<Store>,
+    pub(crate) said: Shared,
+    pub(crate) store: Arc<Store>,
     /// Read, a bucket at a time, for the records of the buckets to write.
-    pub index: Arc<RwLock<Index>>,
-    pub metrics: Arc<Metrics>,
-    pub wakes: Vec<Arc<Notify>>,
+    pub(crate) index: Arc<RwLock<Index>>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) wakes: Vec<Arc<Notify>>,
 }
 
 /// How often a failing store is tried again.
@@ -69,7 +69,7 @@ const REOPEN_EVERY: Duration = Duration::from_secs(1);
 
 impl Writer {
     /// Starts the thread; dropping the returned sender stops it.
-    pub fn spawn(
+    pub(crate) fn spawn(
         self,
         done: mpsc::UnboundedSender<Done>,
     ) -> std::io::Result<(SyncSender<Job>, std::thread::JoinHandle<()>)> {

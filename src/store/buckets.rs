@@ -25,25 +25,27 @@ pub(super) fn check_record(record: &Record) -> Result<()> {
 
 /// Up to [`BUCKET_SIZE`] alerts, stored as one value.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Bucket {
+pub(crate) struct Bucket {
     #[prost(message, repeated, tag = "1")]
-    pub entries: Vec<BucketEntry>,
+    pub(crate) entries: Vec<BucketEntry>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct BucketEntry {
+pub(crate) struct BucketEntry {
     #[prost(string, tag = "1")]
-    pub source: String,
+    pub(crate) source: String,
     #[prost(string, tag = "2")]
-    pub id: String,
+    pub(crate) id: String,
     /// The record without its detail.
     #[prost(message, required, tag = "3")]
-    pub record: Record,
+    pub(crate) record: Record,
 }
 
 impl Store {
     /// Every bucket with its alerts (records without detail), by bucket id.
-    pub fn buckets(&self) -> impl Iterator<Item = Result<(u32, Vec<(AlertKey, Record)>)>> + '_ {
+    pub(crate) fn buckets(
+        &self,
+    ) -> impl Iterator<Item = Result<(u32, Vec<(AlertKey, Record)>)>> + '_ {
         self.items([BUCKET]).map(|item| {
             let (key, value) = item?;
             let id = bucket_id(&key).unwrap_or(u32::MAX);
@@ -67,7 +69,8 @@ impl Store {
 
     /// One alert's record with its detail. It reads every bucket: for tests
     /// and tools, not for serving (the index answers those).
-    pub fn get(&self, key: &AlertKey) -> Result<Option<Record>> {
+    #[cfg(test)]
+    pub(crate) fn get(&self, key: &AlertKey) -> Result<Option<Record>> {
         for item in self.records() {
             let (found, mut record) = item?;
             if found == *key {
@@ -80,7 +83,7 @@ impl Store {
 
     /// Keeps an alert's new detail ("" for none) in memory until a batch
     /// that writes it is on disk; [`Store::detail`] answers with it meanwhile.
-    pub fn stage_detail(&self, key: AlertKey, detail: Arc<str>) {
+    pub(crate) fn stage_detail(&self, key: AlertKey, detail: Arc<str>) {
         self.unwritten
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -89,7 +92,7 @@ impl Store {
 
     /// An alert's detail ("" when it has none): the one applied last,
     /// written or not.
-    pub fn detail(&self, key: &AlertKey) -> Result<String> {
+    pub(crate) fn detail(&self, key: &AlertKey) -> Result<String> {
         if let Some(detail) = self
             .unwritten
             .lock()
@@ -107,7 +110,7 @@ impl Store {
     }
 
     /// Every alert that has a detail, with the detail.
-    pub fn details(&self) -> impl Iterator<Item = Result<(AlertKey, String)>> + '_ {
+    pub(crate) fn details(&self) -> impl Iterator<Item = Result<(AlertKey, String)>> + '_ {
         self.items([DETAIL]).map(|item| {
             let (key, value) = item?;
             let detail = String::from_utf8_lossy(&value).into_owned();

@@ -37,7 +37,7 @@ const PROBE_FILE: &str = "space-probe";
 
 /// Why the store does not write.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Failing {
+pub(crate) enum Failing {
     /// Less free space than the configured minimum: writing waits.
     Space(String),
     /// A write failed: the handle must be opened anew.
@@ -45,7 +45,7 @@ pub enum Failing {
 }
 
 impl Failing {
-    pub fn reason(&self) -> &str {
+    pub(crate) fn reason(&self) -> &str {
         match self {
             Failing::Space(reason) | Failing::Error(reason) => reason,
         }
@@ -56,7 +56,7 @@ pub(super) struct Handle {
     path: PathBuf,
     cache_bytes: u64,
     /// Free bytes below which nothing is written (0: no check).
-    pub min_free: u64,
+    pub(crate) min_free: u64,
     /// None only between setting the old handle aside and opening the new
     /// one (or while that open fails).
     db: RwLock<Option<sled::Db>>,
@@ -64,7 +64,7 @@ pub(super) struct Handle {
 }
 
 impl Handle {
-    pub fn open(path: &Path, cache_bytes: u64) -> Result<Handle> {
+    pub(crate) fn open(path: &Path, cache_bytes: u64) -> Result<Handle> {
         let db = open_db(path, cache_bytes)?;
         Ok(Handle {
             path: path.to_owned(),
@@ -77,7 +77,7 @@ impl Handle {
 
     /// The open database (a cheap clone; iterators taken from it keep it
     /// open until they are dropped).
-    pub fn get(&self) -> Result<sled::Db> {
+    pub(crate) fn get(&self) -> Result<sled::Db> {
         self.db
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -87,14 +87,14 @@ impl Handle {
 
     /// Runs a write, if the disk has room for it (see [`Handle::check_space`]);
     /// a failure marks the store as failing until a reopen.
-    pub fn write<T>(&self, op: impl FnOnce(&sled::Db) -> sled::Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(&self, op: impl FnOnce(&sled::Db) -> sled::Result<T>) -> Result<T> {
         self.check_space()?;
         self.run(op)
     }
 
     /// Makes what sled holds durable. Not refused for space: what it writes
     /// was accepted before the disk filled (the margin is for it).
-    pub fn flush(&self) -> Result<()> {
+    pub(crate) fn flush(&self) -> Result<()> {
         self.run(|db| db.flush()).map(drop)
     }
 
@@ -111,7 +111,7 @@ impl Handle {
     }
 
     /// Why writes fail or wait, if they do.
-    pub fn failing(&self) -> Option<Failing> {
+    pub(crate) fn failing(&self) -> Option<Failing> {
         self.lock_failing().clone()
     }
 
@@ -122,7 +122,7 @@ impl Handle {
     /// Checks the free space before writing: an error (and the store
     /// failing) below the minimum, and the store no longer failing for
     /// space once there is enough again.
-    pub fn check_space(&self) -> Result<()> {
+    pub(crate) fn check_space(&self) -> Result<()> {
         if self.min_free == 0 {
             return Ok(());
         }
@@ -152,7 +152,7 @@ impl Handle {
     /// Opens the files anew once the data directory takes a write again.
     /// Meanwhile reads and writes fail with [`StoreError::Closed`]. On
     /// success the store is no longer failing.
-    pub fn reopen(&self) -> Result<()> {
+    pub(crate) fn reopen(&self) -> Result<()> {
         probe_directory(&self.path).map_err(|err| StoreError::Sled(sled::Error::Io(err)))?;
         if let Some(old) = self.db.write().unwrap_or_else(|e| e.into_inner()).take() {
             // Never closed: see the module's documentation.

@@ -11,23 +11,23 @@ use crate::alert::{AlertKey, HistoryEntry, UnixSecs};
 /// The history lines one write added for the alerts of one bucket (so that
 /// the number of keys follows buckets written, not alerts: see above).
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct HistoryBatch {
+pub(crate) struct HistoryBatch {
     #[prost(message, repeated, tag = "1")]
-    pub lines: Vec<HistoryLine>,
+    pub(crate) lines: Vec<HistoryLine>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct HistoryLine {
+pub(crate) struct HistoryLine {
     #[prost(string, tag = "1")]
-    pub source: String,
+    pub(crate) source: String,
     #[prost(string, tag = "2")]
-    pub id: String,
+    pub(crate) id: String,
     #[prost(message, required, tag = "3")]
-    pub entry: HistoryEntry,
+    pub(crate) entry: HistoryEntry,
 }
 
 /// A history line to write: the alert's bucket, the alert, the line.
-pub type History = (u32, AlertKey, HistoryEntry);
+pub(crate) type History = (u32, AlertKey, HistoryEntry);
 
 /// The time in a history key: its value's latest line.
 pub(super) fn history_time(key: &[u8]) -> UnixSecs {
@@ -66,7 +66,7 @@ impl Store {
     }
 
     /// Adds history lines (not flushed).
-    pub fn add_history(&self, lines: &[History]) -> Result<()> {
+    pub(crate) fn add_history(&self, lines: &[History]) -> Result<()> {
         let mut out = sled::Batch::default();
         self.history_into(lines, &mut out);
         self.db.write(|db| db.apply_batch(out))?;
@@ -95,7 +95,7 @@ impl Store {
     /// alert, oldest first, that `keep` wants.
     /// Values written before `since` (their key holds their latest line's
     /// time) are skipped without being decoded.
-    pub fn history_all(
+    pub(crate) fn history_all(
         &self,
         since: UnixSecs,
         mut keep: impl FnMut(&AlertKey, &HistoryEntry) -> bool,
@@ -118,7 +118,7 @@ impl Store {
     }
 
     /// Removes history written before `before`; returns how many values.
-    pub fn prune_history(&self, before: UnixSecs) -> Result<usize> {
+    pub(crate) fn prune_history(&self, before: UnixSecs) -> Result<usize> {
         let mut batch = sled::Batch::default();
         let mut removed = 0;
         for key in self.scan([HISTORY])?.keys() {

@@ -59,10 +59,10 @@ use std::sync::{Arc, Mutex};
 
 use prometheus_client::metrics::gauge::Gauge;
 
-pub use self::db::Failing;
-pub use self::history::History;
+pub(crate) use self::db::Failing;
+pub(crate) use self::history::History;
 use self::keys::seq_of;
-pub use self::queue::QueueId;
+pub(crate) use self::queue::QueueId;
 use crate::alert::{AlertKey, Notification, Record, UnixSecs};
 
 /// Alerts per bucket.
@@ -97,7 +97,7 @@ pub enum StoreError {
     InUse(String),
 }
 
-pub type Result<T> = std::result::Result<T, StoreError>;
+pub(crate) type Result<T> = std::result::Result<T, StoreError>;
 
 /// What the writer hands sled at once: whole buckets, changed details and
 /// addressed messages.
@@ -178,25 +178,25 @@ impl Store {
     }
 
     /// Keeps `bytes` free on the data directory's disk (see `db`).
-    pub fn keeping_free(mut self, bytes: u64) -> Store {
+    pub(crate) fn keeping_free(mut self, bytes: u64) -> Store {
         self.db.min_free = bytes;
         self
     }
 
     /// Why the store does not write, if it does not (see `db`).
-    pub fn failing(&self) -> Option<Failing> {
+    pub(crate) fn failing(&self) -> Option<Failing> {
         self.db.failing()
     }
 
     /// Before writing: an error if the disk is too full (see `db`).
-    pub fn check_space(&self) -> Result<()> {
+    pub(crate) fn check_space(&self) -> Result<()> {
         self.db.check_space()
     }
 
     /// After a failed write: opens the files anew once the disk takes
     /// writes again (see `db`), then recounts the queue. An error says the
     /// disk still fails.
-    pub fn recover(&self) -> Result<()> {
+    pub(crate) fn recover(&self) -> Result<()> {
         self.db.reopen()?;
         self.count()
     }
@@ -217,13 +217,13 @@ impl Store {
     }
 
     /// How much disk the store uses.
-    pub fn size_on_disk(&self) -> Result<u64> {
+    pub(crate) fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.get()?.size_on_disk()?)
     }
 
     /// Writes and flushes a meta entry: proves the store is writable.
     /// Blocks.
-    pub fn probe(&self, now: UnixSecs) -> Result<()> {
+    pub(crate) fn probe(&self, now: UnixSecs) -> Result<()> {
         self.db.check_space()?;
         self.db
             .write(|db| db.insert([META, b'h'], &now.to_be_bytes()))?;

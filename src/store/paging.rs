@@ -5,7 +5,7 @@ use super::{Result, Store, PAGING};
 
 impl Store {
     /// Every paging value (`routing::pager`), by key.
-    pub fn paging(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + '_ {
+    pub(crate) fn paging(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + '_ {
         self.items([PAGING]).map(|item| {
             let (key, value) = item?;
             Ok((key[1..].to_vec(), value.to_vec()))

@@ -22,14 +22,14 @@ pub(super) const QUEUE_VALUE_MESSAGES: usize = 256;
 
 /// The messages one write queued for one notifier, in order.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct QueueBatch {
+pub(crate) struct QueueBatch {
     #[prost(message, repeated, tag = "1")]
-    pub messages: Vec<Notification>,
+    pub(crate) messages: Vec<Notification>,
 }
 
 /// The position of one message in one notifier's queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct QueueId {
+pub(crate) struct QueueId {
     batch: Vec<u8>,
     index: u32,
     last: bool,
@@ -78,7 +78,11 @@ impl Store {
 
     /// The oldest `limit` messages waiting for `notifier`; they stay queued
     /// until [`Store::delivered`] or [`Store::give_up`] settles each.
-    pub fn take(&self, notifier: &str, limit: usize) -> Result<Vec<(QueueId, Notification)>> {
+    pub(crate) fn take(
+        &self,
+        notifier: &str,
+        limit: usize,
+    ) -> Result<Vec<(QueueId, Notification)>> {
         let mut prefix = vec![QUEUE];
         prefix.extend_from_slice(notifier.as_bytes());
         prefix.push(0);
@@ -122,7 +126,7 @@ impl Store {
     }
 
     /// A message was delivered: it leaves the queue.
-    pub fn delivered(&self, id: &QueueId) -> Result<()> {
+    pub(crate) fn delivered(&self, id: &QueueId) -> Result<()> {
         let mut batch = sled::Batch::default();
         self.advance(id, &mut batch);
         self.db.write(|db| db.apply_batch(batch))?;
@@ -133,7 +137,7 @@ impl Store {
     /// Gives up on a message: it leaves the queue for the dead letters
     /// and, when its fallback names another notifier, `next` is queued
     /// there, in one atomic batch.
-    pub fn give_up(
+    pub(crate) fn give_up(
         &self,
         id: &QueueId,
         letter: &DeadLetter,
@@ -157,7 +161,7 @@ impl Store {
     }
 
     /// Every dead letter, oldest first.
-    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
+    pub(crate) fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
         self.scan([DEAD])?
             .values()
             .map(|value| Ok(DeadLetter::decode(&*value?)?))
@@ -170,7 +174,7 @@ impl Store {
     }
 
     /// Notifier names that have queued messages (to spot removed notifiers).
-    pub fn queue_owners(&self) -> Result<Vec<String>> {
+    pub(crate) fn queue_owners(&self) -> Result<Vec<String>> {
         let mut owners: Vec<String> = Vec::new();
         for key in self.scan([QUEUE])?.keys() {
             let (name, _) = parse_queue_key(&key?);
