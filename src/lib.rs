@@ -13,29 +13,37 @@
 //! [`metrics`] serve them all; [`daemon`] wires them together. [`send`] is
 //! the sending side (the `mauvesend` binary and the load tool are built on it).
 //!
-//! The modules in layers, leaves first; a module uses only modules of lower
-//! layers (`tests/layers.rs` checks it): [`alert`]; [`clock`], [`timespec`], [`throttle`];
-//! [`wire`], [`view`], [`config`]; [`events`], [`send`], [`routing`];
-//! [`store`], [`metrics`]; [`index`]; [`scheduler`], [`notify`]; [`ingest`];
-//! [`heartbeat`], [`http`]; [`daemon`].
+//! The modules are declared below in layers, leaves first; a module uses
+//! only modules of lower layers, so there is no import cycle
+//! (`tests/layers.rs` checks it against this list).
 
+// The alert and its words: records, events, messages, history lines.
 pub mod alert;
+// Leaves: time, its formats, a log throttle.
 pub mod clock;
-pub mod config;
-pub mod daemon;
-pub mod events;
-pub mod heartbeat;
-pub mod http;
-pub mod index;
-pub mod ingest;
-pub mod metrics;
-pub mod notify;
-pub mod routing;
-pub mod scheduler;
-pub mod send;
-pub mod store;
 pub mod throttle;
 pub mod timefmt;
 pub mod timespec;
+// Reading what comes in: packets, how alerts are shown, the configuration.
+pub mod config;
 pub mod view;
 pub mod wire;
+// JSON submissions, the sending side, who is told.
+pub mod events;
+pub mod routing;
+pub mod send;
+// Disk and counters.
+pub mod metrics;
+pub mod store;
+// Every alert in memory.
+pub mod index;
+// The one thread that changes alerts, and delivery.
+pub mod notify;
+pub mod scheduler;
+// Sockets in.
+pub mod ingest;
+// HTTP, and the station's own heartbeat.
+pub mod heartbeat;
+pub mod http;
+// Everything wired together.
+pub mod daemon;
