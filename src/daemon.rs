@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::http::{self, Http};
 use crate::index::{self, Index};
@@ -84,12 +85,14 @@ pub async fn start_with(
         config.store.max_alerts,
     )?));
     warn_orphan_queues(&store, config)?;
+    let shutdown = CancellationToken::new();
     let parts = Parts {
+        cluster: start_cluster(config, &metrics, &shutdown),
         store,
         index,
         metrics,
         clock,
-        shutdown: CancellationToken::new(),
+        shutdown,
         tasks: TaskTracker::new(),
     };
     if config.oncall.base_url.is_none() {
@@ -101,6 +104,7 @@ pub async fn start_with(
     let (handle, scheduler_thread) = start_scheduler(config, &parts, router.clone(), wakes)?;
 
     let Parts {
+        cluster,
         store,
         index,
         metrics,
@@ -133,6 +137,7 @@ pub async fn start_with(
         config,
         router,
         health,
+        cluster,
     );
     tasks.spawn(http::serve(
         tcp,
@@ -155,8 +160,30 @@ pub async fn start_with(
     })
 }
 
+/// With `[cluster]`, this station's part in it (the configuration refuses
+/// `[cluster]` in a build without `ha`).
+fn start_cluster(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    shutdown: &CancellationToken,
+) -> Option<Arc<Cluster>> {
+    #[cfg(feature = "ha")]
+    {
+        config
+            .cluster
+            .as_ref()
+            .map(|c| Cluster::start(c, metrics.clone(), shutdown.clone()))
+    }
+    #[cfg(not(feature = "ha"))]
+    {
+        let _ = (config, metrics, shutdown);
+        None
+    }
+}
+
 /// What the stages started by [`start_with`] share.
 struct Parts {
+    cluster: Option<Arc<Cluster>>,
     store: Arc<Store>,
     index: Arc<RwLock<Index>>,
     metrics: Arc<Metrics>,
@@ -195,6 +222,7 @@ fn spawn_workers(
         parts.metrics.notifier_known(notifier.name());
         let worker = Worker {
             name: notifier.name().to_owned(),
+            cluster: parts.cluster.clone(),
             notifier: match given.iter().position(|(name, _)| name == notifier.name()) {
                 Some(i) => given.swap_remove(i).1,
                 None => notify::build(notifier),

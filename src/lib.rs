@@ -35,7 +35,8 @@ pub mod send;
 // Disk and counters.
 pub mod metrics;
 pub mod store;
-// Every alert in memory.
+// Every alert in memory; who delivers when two stations run.
+pub mod cluster;
 pub mod index;
 // The one thread that changes alerts, and delivery.
 pub mod notify;

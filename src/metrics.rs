@@ -96,6 +96,11 @@ pub(crate) struct Metrics {
     pub(crate) http_bad_requests: Counter,
     pub(crate) store_errors: Counter,
     resident_memory: Gauge,
+    /// 1 on the station that delivers (with `[cluster]`).
+    pub(crate) cluster_leader: Gauge,
+    pub(crate) cluster_isolated: Gauge,
+    pub(crate) cluster_takeovers: Counter,
+    pub(crate) cluster_skipped: Counter,
 }
 
 impl Default for Metrics {
@@ -133,6 +138,10 @@ impl Metrics {
             http_requests: Counter::default(),
             http_connections_refused: Counter::default(),
             events_received: Counter::default(),
+            cluster_leader: Gauge::default(),
+            cluster_isolated: Gauge::default(),
+            cluster_takeovers: Counter::default(),
+            cluster_skipped: Counter::default(),
             http_bad_requests: Counter::default(),
             store_errors: Counter::default(),
             resident_memory: Gauge::default(),
@@ -281,6 +290,26 @@ impl Metrics {
             "mauved_write_backlog",
             "Alerts changed in memory and not yet written to the store.",
             self.write_backlog.clone(),
+        );
+        r.register(
+            "mauved_cluster_leader",
+            "1 on the station of a cluster that delivers, else 0.",
+            self.cluster_leader.clone(),
+        );
+        r.register(
+            "mauved_cluster_isolated",
+            "1 while this station cannot reach etcd or renew its lease (it delivers nothing), else 0.",
+            self.cluster_isolated.clone(),
+        );
+        r.register(
+            "mauved_cluster_takeovers",
+            "Times this station became the one that delivers.",
+            self.cluster_takeovers.clone(),
+        );
+        r.register(
+            "mauved_cluster_deliveries_skipped",
+            "Messages of this station's queue that the other station delivered.",
+            self.cluster_skipped.clone(),
         );
         r.register(
             "mauved_store_failing",

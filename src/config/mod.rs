@@ -56,6 +56,32 @@ pub struct Config {
     pub(crate) heartbeat: HeartbeatConfig,
     /// How long delivery keeps trying, and when a notifier counts as down.
     pub(crate) delivery: Delivery,
+    /// Two stations on etcd (`ha` builds); None: a station of its own.
+    pub(crate) cluster: Option<ClusterConfig>,
+}
+
+/// `[cluster]`: this station and the etcd members it coordinates through.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClusterConfig {
+    /// This station's name, unique in the cluster.
+    pub(crate) station: String,
+    /// etcd members' client URLs (`http://host:2379`).
+    pub(crate) etcd: Vec<String>,
+    /// Every key mauved writes starts with this.
+    #[serde(default = "default_cluster_prefix")]
+    pub(crate) prefix: String,
+    /// The leader key's lease, seconds.
+    #[serde(default = "default_lease_ttl")]
+    pub(crate) lease_ttl_s: u64,
+}
+
+fn default_cluster_prefix() -> String {
+    "/mauved/".into()
+}
+
+fn default_lease_ttl() -> u64 {
+    10
 }
 
 /// `[delivery]`.
@@ -381,6 +407,7 @@ impl Default for Config {
             rotation: BTreeMap::new(),
             heartbeat: HeartbeatConfig::default(),
             delivery: Delivery::default(),
+            cluster: None,
         }
     }
 }
@@ -466,6 +493,7 @@ impl Config {
         self.http_problems(&mut fail);
         self.heartbeat_problems(&mut fail);
         self.notifier_problems(&mut fail);
+        self.cluster_problems(&mut fail);
         oncall::problems(self, &mut fail);
         problems
     }
@@ -547,6 +575,43 @@ impl Config {
         }
         if self.http.max_body_bytes < 1024 {
             fail("http.max_body_bytes", "must be at least 1024");
+        }
+    }
+
+    /// `[cluster]`.
+    fn cluster_problems(&self, fail: &mut dyn FnMut(&str, &str)) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        if !cfg!(feature = "ha") {
+            fail(
+                "cluster",
+                "this mauved was built without high availability: build it with `--features ha` \
+                 (see the README, \"High availability\")",
+            );
+        }
+        if cluster.station.trim().is_empty() || cluster.station.contains(' ') {
+            fail("cluster.station", "must be a name without spaces");
+        }
+        if cluster.etcd.is_empty() {
+            fail(
+                "cluster.etcd",
+                "needs at least one etcd member's client URL",
+            );
+        }
+        for (i, url) in cluster.etcd.iter().enumerate() {
+            if !url.starts_with("http://") {
+                fail(
+                    &format!("cluster.etcd[{i}]"),
+                    &format!("{url:?} is not an etcd client URL such as \"http://127.0.0.1:2379\""),
+                );
+            }
+        }
+        if cluster.lease_ttl_s < 5 {
+            fail("cluster.lease_ttl_s", "must be at least 5 (seconds)");
+        }
+        if !cluster.prefix.starts_with('/') || !cluster.prefix.ends_with('/') {
+            fail("cluster.prefix", "must start and end with /");
         }
     }
 

@@ -46,6 +46,17 @@ fn scheduler_error(err: scheduler::Error) -> ApiError {
 /// How long `/health` waits for its write to reach the disk.
 const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// `GET /api/cluster`: this station's part in the cluster.
+pub(crate) async fn cluster(http: Shared) -> Answer<Json<crate::cluster::Status>> {
+    match &http.cluster {
+        Some(cluster) => Ok(Json(cluster.status())),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "this station runs alone: no [cluster] is configured",
+        )),
+    }
+}
+
 pub(crate) async fn health(http: Shared) -> impl IntoResponse {
     let probed = match http.store.failing() {
         Some(failing) => Err(crate::store::StoreError::Failing(

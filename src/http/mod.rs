@@ -76,6 +76,8 @@ pub(crate) struct Http {
     pub(crate) notifier_health: Arc<crate::notify::Health>,
     pub(crate) degraded_after_s: u64,
     pub(crate) pages: page::Pages,
+    /// With `[cluster]`: this station's role (`GET /api/cluster`).
+    pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl Http {
@@ -91,6 +93,7 @@ impl Http {
         config: &crate::config::Config,
         routing: crate::routing::Router,
         notifier_health: Arc<crate::notify::Health>,
+        cluster: Option<Arc<crate::cluster::Cluster>>,
     ) -> Self {
         Http {
             store,
@@ -105,6 +108,7 @@ impl Http {
             notifier_health,
             degraded_after_s: config.delivery.degraded_after.0,
             pages: page::Pages::new(),
+            cluster,
         }
     }
 }
@@ -199,6 +203,7 @@ pub(crate) fn router(http: Arc<Http>) -> Router {
         .route("/logout", post(page::logout))
         .route("/static/{name}", get(page::static_file))
         .route("/api/oncall", get(api::oncall))
+        .route("/api/cluster", get(api::cluster))
         .route("/api/history", get(api::history_all))
         .route("/events", post(api::events))
         .route("/events/", post(api::events))

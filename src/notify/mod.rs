@@ -75,6 +75,9 @@ pub enum Outcome {
     Retry(String),
     /// Will never work: the message goes to the dead letters.
     GiveUp(String),
+    /// Another station of the cluster delivered it (the worker's own
+    /// outcome; a notifier never says it).
+    Elsewhere(String),
 }
 
 pub type Attempt<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;

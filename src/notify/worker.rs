@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Message, Notifier, Outcome};
 use crate::alert::{DeadLetter, HistoryEntry, Notification};
 use crate::clock::Clock;
+use crate::cluster::{Cluster, Gate, Identity};
 use crate::index::Index;
 use crate::metrics::{Metrics, NotifyResult};
 use crate::store::{History, QueueId, Store};
@@ -50,6 +51,8 @@ pub(crate) fn jittered(attempt: u32) -> Duration {
 
 pub(crate) struct Worker {
     pub(crate) name: String,
+    /// With `[cluster]`: who may send (see `cluster`).
+    pub(crate) cluster: Option<Arc<Cluster>>,
     pub(crate) notifier: Box<dyn Notifier>,
     pub(crate) store: Arc<Store>,
     pub(crate) metrics: Arc<Metrics>,
@@ -135,8 +138,18 @@ impl Worker {
             }
         };
         message.base_url.clone_from(&self.base_url);
+        let identity = self.cluster.as_ref().map(|_| Identity::of(notification));
         let mut attempt = 0;
         loop {
+            // In a cluster, every attempt is fenced: sent only by the
+            // station that leads, and not at all once the other delivered.
+            if let (Some(cluster), Some(identity)) = (&self.cluster, &identity) {
+                match cluster.gate(identity).await {
+                    Gate::Send => {}
+                    Gate::Elsewhere(station) => return Some(Outcome::Elsewhere(station)),
+                    Gate::Stopped => return None,
+                }
+            }
             message.now = self.clock.now();
             let in_flight = self.notifier.deliver(&message);
             tokio::pin!(in_flight);
@@ -151,7 +164,12 @@ impl Worker {
                 }
             };
             match &outcome {
-                Outcome::Delivered => self.health.delivered(&self.name),
+                Outcome::Delivered => {
+                    self.health.delivered(&self.name);
+                    if let (Some(cluster), Some(identity)) = (&self.cluster, &identity) {
+                        cluster.delivered(identity).await;
+                    }
+                }
                 _ => self.health.failed(&self.name, self.clock.now()),
             }
             let Outcome::Retry(why) = outcome else {
@@ -192,6 +210,14 @@ impl Worker {
                 self.metrics
                     .notification(&self.name, NotifyResult::Delivered);
                 self.history(&notification, "delivered", "");
+                Settle::Dequeue(id)
+            }
+            Outcome::Elsewhere(station) => {
+                self.history(
+                    &notification,
+                    "delivered elsewhere",
+                    &format!("by station {station}"),
+                );
                 Settle::Dequeue(id)
             }
             Outcome::GiveUp(reason) | Outcome::Retry(reason) => {

@@ -1,0 +1,304 @@
+//! The cluster on etcd: a lease kept alive, the leader key held on it, and
+//! each delivery fenced by a transaction on that key.
+//!
+//! Keys under `cluster.prefix`:
+//!
+//! | key | value | |
+//! |-----|-------|-|
+//! | `leader` | the leader's station name | on the leader's lease: gone when it dies |
+//! | `claim/<identity>` | the station that is sending it | written only while the claimer holds `leader` |
+//! | `delivered/<identity>` | `<event time> <station>` | the last delivery of that identity |
+//!
+//! A leader whose lease was not renewed within its TTL less a margin stops
+//! sending before etcd could give the key to the other station.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, PutOptions, Txn, TxnOp};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::{EtcdStatus, Gate, Identity, Role, Status};
+use crate::config::ClusterConfig;
+use crate::metrics::Metrics;
+
+/// How often the leader key is looked at, and a follower asks etcd again
+/// whether a message it holds was delivered.
+const POLL: Duration = Duration::from_millis(250);
+/// A leader stops sending this long before its lease could have expired.
+const MARGIN: Duration = Duration::from_secs(2);
+
+pub(crate) struct Cluster {
+    station: String,
+    prefix: String,
+    ttl: Duration,
+    /// The connected client, once there is one.
+    client: watch::Receiver<Option<Client>>,
+    /// This station's lease (0: none yet).
+    lease: AtomicI64,
+    /// When the lease was last renewed.
+    renewed: Mutex<Option<Instant>>,
+    status: watch::Sender<Status>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+}
+
+impl Cluster {
+    /// Starts keeping the lease and watching the leader key; the station
+    /// runs meanwhile (isolated until etcd answers).
+    pub(crate) fn start(
+        config: &ClusterConfig,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+    ) -> Arc<Cluster> {
+        let (client_tx, client) = watch::channel(None);
+        let cluster = Arc::new(Cluster {
+            station: config.station.clone(),
+            prefix: config.prefix.clone(),
+            ttl: Duration::from_secs(config.lease_ttl_s),
+            client,
+            lease: AtomicI64::new(0),
+            renewed: Mutex::new(None),
+            status: watch::Sender::new(Status {
+                station: config.station.clone(),
+                role: Role::Isolated,
+                leader: None,
+                etcd: EtcdStatus {
+                    reachable: false,
+                    revision: 0,
+                },
+            }),
+            metrics,
+            shutdown,
+        });
+        metrics_role(&cluster.metrics, Role::Isolated);
+        tokio::spawn(cluster.clone().run(config.etcd.clone(), client_tx));
+        cluster
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        self.status.borrow().clone()
+    }
+
+    fn key(&self, rest: &str) -> String {
+        format!("{}{rest}", self.prefix)
+    }
+
+    fn client(&self) -> Option<Client> {
+        self.client.borrow().clone()
+    }
+
+    /// True while this station holds the leader key on a lease renewed
+    /// recently enough.
+    fn leads(&self) -> bool {
+        self.status.borrow().role == Role::Leader && self.lease_fresh()
+    }
+
+    fn lease_fresh(&self) -> bool {
+        let renewed = *self.renewed.lock().unwrap_or_else(|e| e.into_inner());
+        renewed.is_some_and(|at| at.elapsed() + MARGIN < self.ttl)
+    }
+
+    /// Waits until the message may be sent here (this station leads and
+    /// has claimed it) or is known delivered by another station.
+    pub(crate) async fn gate(&self, id: &Identity) -> Gate {
+        loop {
+            if let Some(client) = self.client() {
+                match self.decide(client, id).await {
+                    Ok(Some(gate)) => return gate,
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::debug!(%err, "cluster: etcd did not answer a delivery check")
+                    }
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(POLL) => {}
+                () = self.shutdown.cancelled() => return Gate::Stopped,
+            }
+        }
+    }
+
+    async fn decide(
+        &self,
+        mut client: Client,
+        id: &Identity,
+    ) -> Result<Option<Gate>, etcd_client::Error> {
+        let delivered = self.key(&format!("delivered/{}", id.key));
+        let found = client.get(delivered.as_bytes(), None).await?;
+        if let Some(kv) = found.kvs().first() {
+            let text = String::from_utf8_lossy(kv.value()).into_owned();
+            let (at, station) = text.split_once(' ').unwrap_or((&text, ""));
+            if at.parse().is_ok_and(|at| id.covered_by(at)) {
+                self.metrics.cluster_skipped.inc();
+                return Ok(Some(Gate::Elsewhere(station.to_owned())));
+            }
+        }
+        if !self.leads() {
+            return Ok(None);
+        }
+        // The fence: the claim is written only while the leader key is on
+        // this station's lease.
+        let lease = self.lease.load(Ordering::Relaxed);
+        let claim = Txn::new()
+            .when([Compare::lease(self.key("leader"), CompareOp::Equal, lease)])
+            .and_then([TxnOp::put(
+                self.key(&format!("claim/{}", id.key)),
+                self.station.clone(),
+                None,
+            )]);
+        let claimed = client.txn(claim).await?.succeeded();
+        Ok(claimed.then_some(Gate::Send))
+    }
+
+    /// Records a delivery, for the other station to drop its copy.
+    pub(crate) async fn delivered(&self, id: &Identity) {
+        let key = self.key(&format!("delivered/{}", id.key));
+        let value = format!("{} {}", id.at, self.station);
+        for _ in 0..10 {
+            if let Some(mut client) = self.client() {
+                match client.put(key.clone(), value.clone(), None).await {
+                    Ok(_) => return,
+                    Err(err) => tracing::warn!(%err, "cluster: cannot record a delivery in etcd"),
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(POLL) => {}
+                () = self.shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Connects, keeps a lease and campaigns for the leader key, again and
+    /// again while etcd is unreachable.
+    async fn run(
+        self: Arc<Self>,
+        endpoints: Vec<String>,
+        client_tx: watch::Sender<Option<Client>>,
+    ) {
+        while !self.shutdown.is_cancelled() {
+            if let Err(err) = self.session(&endpoints, &client_tx).await {
+                tracing::warn!(%err, "cluster: etcd unreachable; this station delivers nothing meanwhile");
+            }
+            self.set(Role::Isolated, None, false, 0);
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = self.shutdown.cancelled() => {}
+            }
+        }
+        // Leaving: let the other station take over at once.
+        if let Some(mut client) = self.client() {
+            let lease = self.lease.load(Ordering::Relaxed);
+            if lease != 0 {
+                let _ = client.lease_revoke(lease).await;
+            }
+        }
+    }
+
+    async fn session(
+        &self,
+        endpoints: &[String],
+        client_tx: &watch::Sender<Option<Client>>,
+    ) -> Result<(), etcd_client::Error> {
+        let options = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(2))
+            .with_timeout(Duration::from_secs(2));
+        let mut client = Client::connect(endpoints, Some(options)).await?;
+        let ttl = self.ttl.as_secs() as i64;
+        let lease = client.lease_grant(ttl, None).await?.id();
+        self.lease.store(lease, Ordering::Relaxed);
+        *self.renewed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        client_tx.send_replace(Some(client.clone()));
+        let (mut keeper, mut answers) = client.lease_keep_alive(lease).await?;
+        let mut last_renewal = Instant::now();
+        let leader_key = self.key("leader");
+        let mut was_leader = false;
+        while !self.shutdown.is_cancelled() {
+            if last_renewal.elapsed() >= self.ttl / 3 {
+                last_renewal = Instant::now();
+                keeper.keep_alive().await?;
+                match answers.message().await? {
+                    Some(answer) if answer.ttl() > 0 => {
+                        *self.renewed.lock().unwrap_or_else(|e| e.into_inner()) =
+                            Some(Instant::now());
+                    }
+                    _ => {
+                        tracing::warn!("cluster: the lease expired; taking a new one");
+                        return Ok(());
+                    }
+                }
+            }
+            let campaign = Txn::new()
+                .when([Compare::version(leader_key.clone(), CompareOp::Equal, 0)])
+                .and_then([TxnOp::put(
+                    leader_key.clone(),
+                    self.station.clone(),
+                    Some(PutOptions::new().with_lease(lease)),
+                )])
+                .or_else([TxnOp::get(leader_key.clone(), None)]);
+            let answer = client.txn(campaign).await?;
+            let revision = answer.header().map_or(0, |h| h.revision());
+            let holder = if answer.succeeded() {
+                Some((self.station.clone(), lease))
+            } else {
+                answer.op_responses().into_iter().find_map(|op| match op {
+                    etcd_client::TxnOpResponse::Get(get) => get
+                        .kvs()
+                        .first()
+                        .map(|kv| (String::from_utf8_lossy(kv.value()).into_owned(), kv.lease())),
+                    _ => None,
+                })
+            };
+            let leads = holder.as_ref().is_some_and(|(_, l)| *l == lease);
+            let role = if !self.lease_fresh() {
+                Role::Isolated
+            } else if leads {
+                Role::Leader
+            } else {
+                Role::Follower
+            };
+            if role == Role::Leader && !was_leader {
+                self.metrics.cluster_takeovers.inc();
+                tracing::info!(station = %self.station, "cluster: this station leads and delivers");
+            }
+            was_leader = role == Role::Leader;
+            self.set(role, holder.map(|(name, _)| name), true, revision);
+            tokio::select! {
+                () = tokio::time::sleep(POLL) => {}
+                () = self.shutdown.cancelled() => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn set(&self, role: Role, leader: Option<String>, reachable: bool, revision: i64) {
+        metrics_role(&self.metrics, role);
+        self.status.send_if_modified(|status| {
+            let new = Status {
+                station: status.station.clone(),
+                role,
+                leader,
+                etcd: EtcdStatus {
+                    reachable,
+                    revision: if reachable {
+                        revision
+                    } else {
+                        status.etcd.revision
+                    },
+                },
+            };
+            let changed = *status != new;
+            *status = new;
+            changed
+        });
+    }
+}
+
+fn metrics_role(metrics: &Metrics, role: Role) {
+    metrics.cluster_leader.set(i64::from(role == Role::Leader));
+    metrics
+        .cluster_isolated
+        .set(i64::from(role == Role::Isolated));
+}

@@ -1,0 +1,158 @@
+//! Two stations in high availability on etcd: both ingest everything, one
+//! delivers.
+//!
+//! Owns who delivers: the leader key on an etcd lease, and each message's
+//! fence (a claim that succeeds only while this station holds the key) and
+//! its record once delivered. Must not decide what a message says nor who
+//! is told (`routing`), nor touch the store: the notify worker asks
+//! [`Cluster::gate`] before each attempt and reports
+//! [`Cluster::delivered`] after a success.
+//!
+//! Built with the `ha` cargo feature (it needs `protoc` to build the etcd
+//! client); without it a `[cluster]` section is refused at load.
+
+// Without `ha` only the tests use what the etcd side would.
+#![cfg_attr(not(feature = "ha"), allow(dead_code))]
+
+use serde::Serialize;
+
+use crate::alert::{Notification, UnixSecs};
+
+#[cfg(feature = "ha")]
+mod etcd;
+#[cfg(feature = "ha")]
+pub(crate) use self::etcd::Cluster;
+
+/// What a station is to the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Role {
+    /// Holds the leader key: delivers.
+    Leader,
+    /// Another station holds it: keeps its queue, delivers nothing.
+    Follower,
+    /// Cannot reach etcd (or has not renewed its lease in time): delivers
+    /// nothing.
+    Isolated,
+}
+
+/// A station's view of the cluster (`GET /api/cluster`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct Status {
+    pub(crate) station: String,
+    pub(crate) role: Role,
+    pub(crate) leader: Option<String>,
+    pub(crate) etcd: EtcdStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct EtcdStatus {
+    pub(crate) reachable: bool,
+    pub(crate) revision: i64,
+}
+
+/// What the worker does with a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Gate {
+    /// This station is the leader and has claimed it: send.
+    Send,
+    /// The named station delivered it: drop it here.
+    Elsewhere(String),
+    /// The daemon stops.
+    Stopped,
+}
+
+/// A message's identity across the two stations: the same on both for the
+/// same event although each computed it from its own packets. The key
+/// leaves out the event's time (it may differ by a second or two between
+/// stations); [`Identity::at`] is compared with a tolerance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub(crate) key: String,
+    pub(crate) at: UnixSecs,
+}
+
+/// Two stations' times of one event differ by at most this much.
+pub(crate) const TOLERANCE_S: UnixSecs = 5;
+
+impl Identity {
+    pub(crate) fn of(message: &Notification) -> Identity {
+        let to = message
+            .recipient
+            .as_deref()
+            .or(message.person.as_deref())
+            .unwrap_or("");
+        let part = |s: &str| s.replace('%', "%25").replace('/', "%2F");
+        Identity {
+            key: format!(
+                "{}/{}/{}/{}/{}",
+                part(&message.notifier),
+                part(to),
+                part(&message.source),
+                part(&message.id),
+                message.event
+            ),
+            at: message.at,
+        }
+    }
+
+    /// Whether a delivery recorded at `delivered_at` stands for this
+    /// message: the same event seen a little apart, or a later one of the
+    /// same kind (which makes this one stale).
+    pub(crate) fn covered_by(&self, delivered_at: UnixSecs) -> bool {
+        delivered_at + TOLERANCE_S >= self.at
+    }
+}
+
+/// Without the `ha` feature there is never a cluster.
+#[cfg(not(feature = "ha"))]
+#[derive(Debug)]
+pub(crate) enum Cluster {}
+
+#[cfg(not(feature = "ha"))]
+impl Cluster {
+    pub(crate) async fn gate(&self, _: &Identity) -> Gate {
+        match *self {}
+    }
+
+    pub(crate) async fn delivered(&self, _: &Identity) {
+        match *self {}
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        match *self {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(notifier: &str, id: &str, at: UnixSecs) -> Notification {
+        Notification {
+            event: 1,
+            source: "web/1".into(),
+            id: id.into(),
+            at,
+            notifier: notifier.into(),
+            recipient: Some("alice@example.com".into()),
+            ..Notification::default()
+        }
+    }
+
+    #[test]
+    fn one_event_has_one_identity_on_both_stations_whatever_its_second() {
+        let a = Identity::of(&message("email", "disk", 100));
+        let b = Identity::of(&message("email", "disk", 101));
+        assert_eq!(a.key, b.key);
+        assert!(a.covered_by(b.at) && b.covered_by(a.at));
+        assert!(!Identity::of(&message("email", "disk", 200)).covered_by(100));
+        assert_ne!(a.key, Identity::of(&message("sms", "disk", 100)).key);
+        assert_ne!(a.key, Identity::of(&message("email", "disk2", 100)).key);
+        // A slash in a name cannot make two identities meet.
+        assert_ne!(
+            Identity::of(&message("a/b", "c", 1)).key,
+            Identity::of(&message("a", "b/c", 1)).key
+        );
+    }
+}

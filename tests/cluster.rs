@@ -1,0 +1,208 @@
+//! Two stations on a real etcd (Debian's `etcd-server`, started by the test
+//! on loopback ports with its data in a temporary directory): one delivers,
+//! the other keeps the same queue and drops what the first delivered; when
+//! the leader dies the other takes over. Built with `--features ha`.
+
+#![cfg(feature = "ha")]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+const WAIT: Duration = Duration::from_secs(30);
+const TTL_S: u64 = 5;
+
+/// One etcd member on free loopback ports.
+struct Etcd {
+    child: Child,
+    url: String,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Etcd {
+    fn start(dir: &Path) -> Etcd {
+        let (client, peer) = (free_port(), free_port());
+        let url = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let child = Command::new("etcd")
+            .args(["--name", "m1", "--data-dir"])
+            .arg(dir.join("etcd"))
+            .args([
+                "--listen-client-urls",
+                &url,
+                "--advertise-client-urls",
+                &url,
+            ])
+            .args(["--listen-peer-urls", &peer_url])
+            .args(["--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("m1={peer_url}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("etcd.log")).unwrap(),
+            ))
+            .spawn()
+            .expect("etcd starts: .ci/run installs Debian's etcd-server");
+        let etcd = Etcd { child, url };
+        wait_for(WAIT, "etcd answering", || {
+            let (status, _) = request_url(&etcd.url, "/health");
+            (status == 200).then_some(())
+        });
+        etcd
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GET on etcd's HTTP port (its /health answers there).
+fn request_url(base: &str, path: &str) -> (u16, String) {
+    let addr = base.trim_start_matches("http://").parse().unwrap();
+    match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+        Ok(_) => request(addr, "GET", path, ""),
+        Err(_) => (0, String::new()),
+    }
+}
+
+fn station(dir: &Path, name: &str, etcd: &Etcd, notes: &Path) -> Daemon {
+    Daemon::start(
+        dir,
+        &format!(
+            "{}[cluster]\nstation = \"{name}\"\netcd = [\"{}\"]\nlease_ttl_s = {TTL_S}\n",
+            recording_notifier(notes),
+            etcd.url
+        ),
+    )
+}
+
+fn role(d: &Daemon) -> (String, Option<String>) {
+    let status = d.json("/api/cluster");
+    (
+        status["role"].as_str().unwrap_or_default().to_owned(),
+        status["leader"].as_str().map(str::to_owned),
+    )
+}
+
+#[test]
+fn one_station_delivers_each_raise_once_and_the_other_takes_over_when_it_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let (dir_a, dir_b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&dir_a).unwrap();
+    std::fs::create_dir_all(&dir_b).unwrap();
+    let (notes_a, notes_b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    let a = station(&dir_a, "a", &etcd, &notes_a);
+    let b = station(&dir_b, "b", &etcd, &notes_b);
+    // One leader, and both agree which.
+    let leader = wait_for(WAIT, "a leader both stations name", || {
+        let (role_a, leader_a) = role(&a);
+        let (role_b, leader_b) = role(&b);
+        let one = (role_a == "leader") != (role_b == "leader");
+        (one && leader_a.is_some() && leader_a == leader_b).then_some(leader_a.unwrap())
+    });
+    let (lead, follow, lead_notes, follow_notes) = if leader == "a" {
+        (a, b, notes_a, notes_b)
+    } else {
+        (b, a, notes_b, notes_a)
+    };
+    assert_eq!(lead.metric("mauved_cluster_leader"), 1.0);
+    assert_eq!(follow.metric("mauved_cluster_leader"), 0.0);
+
+    // mauvesend sends every packet to every station.
+    let t = now();
+    for (i, id) in ["disk", "load", "swap"].iter().enumerate() {
+        let p = packet(10 + i as u64, "web1", vec![alert(id, Some(t), None)], false);
+        lead.send(&p);
+        follow.send(&p);
+    }
+    wait_for(WAIT, "three raises delivered by the leader", || {
+        (events(&lead_notes).len() == 3).then_some(())
+    });
+    // The follower kept the same messages and dropped each once etcd
+    // showed it delivered.
+    follow.quiesce("web1", "disk");
+    lead.quiesce("web1", "disk");
+    assert!(
+        events(&follow_notes).is_empty(),
+        "{:?}",
+        events(&follow_notes)
+    );
+    assert_eq!(events(&lead_notes).len(), 3, "each once");
+    assert_eq!(
+        follow.metric("mauved_cluster_deliveries_skipped_total"),
+        3.0
+    );
+    let history = follow.json("/api/alerts/web1/disk/history");
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["result"] == "delivered elsewhere"),
+        "{history:#}"
+    );
+
+    // The leader dies: within the lease's TTL (and a margin) the other
+    // station leads and delivers a raise that only it received.
+    lead.kill();
+    let died = std::time::Instant::now();
+    wait_for(WAIT, "the follower takes over", || {
+        (role(&follow).0 == "leader").then_some(())
+    });
+    assert!(
+        died.elapsed() <= Duration::from_secs(TTL_S + 5),
+        "took {:?}",
+        died.elapsed()
+    );
+    assert_eq!(follow.metric("mauved_cluster_takeovers_total"), 1.0);
+    follow.send(&packet(
+        20,
+        "web1",
+        vec![alert("cpu", Some(now()), None)],
+        false,
+    ));
+    wait_for(WAIT, "the new leader delivers", || {
+        events(&follow_notes)
+            .iter()
+            .any(|(_, id)| id == "cpu")
+            .then_some(())
+    });
+    follow.quiesce("web1", "cpu");
+    assert_eq!(events(&follow_notes).len(), 1, "only the new raise");
+}
+
+#[test]
+fn a_cluster_section_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "[cluster]\nstation = \"\"\netcd = [\"127.0.0.1:2379\"]\nlease_ttl_s = 2\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mauved"))
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stderr);
+    for key in ["cluster.station", "cluster.etcd[0]", "cluster.lease_ttl_s"] {
+        assert!(text.contains(key), "{key} in {text}");
+    }
+}
