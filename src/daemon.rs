@@ -87,7 +87,7 @@ pub async fn start_with(
     warn_orphan_queues(&store, config)?;
     let shutdown = CancellationToken::new();
     let parts = Parts {
-        cluster: start_cluster(config, &metrics, &shutdown),
+        cluster: start_cluster(config, &metrics, &store, &shutdown),
         store,
         index,
         metrics,
@@ -165,6 +165,7 @@ pub async fn start_with(
 fn start_cluster(
     config: &Config,
     metrics: &Arc<Metrics>,
+    store: &Arc<Store>,
     shutdown: &CancellationToken,
 ) -> Option<Arc<Cluster>> {
     #[cfg(feature = "ha")]
@@ -172,11 +173,11 @@ fn start_cluster(
         config
             .cluster
             .as_ref()
-            .map(|c| Cluster::start(c, metrics.clone(), shutdown.clone()))
+            .map(|c| Cluster::start(c, metrics.clone(), store.clone(), shutdown.clone()))
     }
     #[cfg(not(feature = "ha"))]
     {
-        let _ = (config, metrics, shutdown);
+        let _ = (config, metrics, store, shutdown);
         None
     }
 }
@@ -217,6 +218,9 @@ fn spawn_workers(
         .map(|n| (n.name().to_owned(), Arc::new(Notify::new())))
         .collect();
     let by_name: std::collections::HashMap<String, Arc<Notify>> = wakes.iter().cloned().collect();
+    if let Some(cluster) = &parts.cluster {
+        cluster.set_wakes(by_name.clone());
+    }
     let health = Arc::new(notify::Health::default());
     for (notifier, (_, wake)) in config.notifiers.iter().zip(&wakes) {
         parts.metrics.notifier_known(notifier.name());

@@ -206,3 +206,54 @@ fn a_cluster_section_is_checked() {
         assert!(text.contains(key), "{key} in {text}");
     }
 }
+
+#[test]
+fn a_raise_only_one_station_received_is_delivered_once_whichever_got_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let (dir_a, dir_b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&dir_a).unwrap();
+    std::fs::create_dir_all(&dir_b).unwrap();
+    let (notes_a, notes_b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    let a = station(&dir_a, "a", &etcd, &notes_a);
+    let b = station(&dir_b, "b", &etcd, &notes_b);
+    let leader = wait_for(WAIT, "a leader", || {
+        let (role_a, leader_a) = role(&a);
+        let (role_b, _) = role(&b);
+        ((role_a == "leader") != (role_b == "leader")).then_some(leader_a)
+    });
+    let (lead, follow, lead_notes, follow_notes) = if leader.as_deref() == Some("a") {
+        (a, b, notes_a, notes_b)
+    } else {
+        (b, a, notes_b, notes_a)
+    };
+    let t = now();
+    // Only the leader got this one: it delivers, the follower has nothing.
+    lead.send(&packet(
+        1,
+        "web1",
+        vec![alert("seen-by-leader", Some(t), None)],
+        false,
+    ));
+    // Only the follower got this one: after a while it hands the message to
+    // the leader through etcd, which delivers it; the follower drops its copy.
+    follow.send(&packet(
+        2,
+        "web1",
+        vec![alert("seen-by-follower", Some(t), None)],
+        false,
+    ));
+    wait_for(WAIT, "both delivered by the leader", || {
+        (events(&lead_notes).len() == 2).then_some(())
+    });
+    follow.quiesce("web1", "seen-by-follower");
+    lead.quiesce("web1", "seen-by-leader");
+    let mut ids: Vec<String> = events(&lead_notes).into_iter().map(|(_, id)| id).collect();
+    ids.sort();
+    assert_eq!(ids, ["seen-by-follower", "seen-by-leader"]);
+    assert!(
+        events(&follow_notes).is_empty(),
+        "{:?}",
+        events(&follow_notes)
+    );
+}

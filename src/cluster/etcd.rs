@@ -8,6 +8,13 @@
 //! | `leader` | the leader's station name | on the leader's lease: gone when it dies |
 //! | `claim/<identity>` | the station that is sending it | written only while the claimer holds `leader` |
 //! | `delivered/<identity>` | `<event time> <station>` | the last delivery of that identity |
+//! | `orphan/<identity>` | the message (protobuf) | a message only a follower has, for the leader to send |
+//!
+//! A follower that holds a message etcd has not shown delivered after
+//! [`ORPHAN_AFTER`] (the leader may never have received the packet) hands
+//! it to the leader under `orphan/`; the leader queues it in its own store
+//! and delivers it like its own (a copy it had anyway is dropped by the
+//! delivery record).
 //!
 //! A leader whose lease was not renewed within its TTL less a margin stops
 //! sending before etcd could give the key to the other station.
@@ -16,19 +23,27 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use etcd_client::{Client, Compare, CompareOp, ConnectOptions, PutOptions, Txn, TxnOp};
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, PutOptions, Txn, TxnOp,
+};
+use prost::Message;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::{EtcdStatus, Gate, Identity, Role, Status};
+use crate::alert::Notification;
 use crate::config::ClusterConfig;
 use crate::metrics::Metrics;
+use crate::store::{Batch, Store};
 
 /// How often the leader key is looked at, and a follower asks etcd again
 /// whether a message it holds was delivered.
 const POLL: Duration = Duration::from_millis(250);
 /// A leader stops sending this long before its lease could have expired.
 const MARGIN: Duration = Duration::from_secs(2);
+/// A follower hands a message the leader has not delivered to it after this
+/// long (the leader may never have seen the event).
+const ORPHAN_AFTER: Duration = Duration::from_secs(10);
 
 pub(crate) struct Cluster {
     station: String,
@@ -42,6 +57,10 @@ pub(crate) struct Cluster {
     renewed: Mutex<Option<Instant>>,
     status: watch::Sender<Status>,
     metrics: Arc<Metrics>,
+    /// Where a leader queues the messages followers hand it.
+    store: Arc<Store>,
+    /// The delivery workers' wake-ups, by notifier (set once they run).
+    wakes: std::sync::OnceLock<std::collections::HashMap<String, Arc<tokio::sync::Notify>>>,
     shutdown: CancellationToken,
 }
 
@@ -51,6 +70,7 @@ impl Cluster {
     pub(crate) fn start(
         config: &ClusterConfig,
         metrics: Arc<Metrics>,
+        store: Arc<Store>,
         shutdown: CancellationToken,
     ) -> Arc<Cluster> {
         let (client_tx, client) = watch::channel(None);
@@ -71,11 +91,21 @@ impl Cluster {
                 },
             }),
             metrics,
+            store,
+            wakes: std::sync::OnceLock::new(),
             shutdown,
         });
         metrics_role(&cluster.metrics, Role::Isolated);
         tokio::spawn(cluster.clone().run(config.etcd.clone(), client_tx));
         cluster
+    }
+
+    /// The delivery workers' wake-ups, for the messages handed over.
+    pub(crate) fn set_wakes(
+        &self,
+        wakes: std::collections::HashMap<String, Arc<tokio::sync::Notify>>,
+    ) {
+        let _ = self.wakes.set(wakes);
     }
 
     pub(crate) fn status(&self) -> Status {
@@ -103,15 +133,20 @@ impl Cluster {
 
     /// Waits until the message may be sent here (this station leads and
     /// has claimed it) or is known delivered by another station.
-    pub(crate) async fn gate(&self, id: &Identity) -> Gate {
+    pub(crate) async fn gate(&self, id: &Identity, message: &Notification) -> Gate {
+        let waiting = Instant::now();
+        let mut handed = false;
         loop {
             if let Some(client) = self.client() {
-                match self.decide(client, id).await {
+                match self.decide(client.clone(), id).await {
                     Ok(Some(gate)) => return gate,
                     Ok(None) => {}
                     Err(err) => {
                         tracing::debug!(%err, "cluster: etcd did not answer a delivery check")
                     }
+                }
+                if !handed && waiting.elapsed() >= ORPHAN_AFTER && !self.leads() {
+                    handed = self.hand_over(client, id, message).await;
                 }
             }
             tokio::select! {
@@ -151,6 +186,70 @@ impl Cluster {
             )]);
         let claimed = client.txn(claim).await?.succeeded();
         Ok(claimed.then_some(Gate::Send))
+    }
+
+    /// Hands the leader a message it has not delivered (it may never have
+    /// seen the event); true once etcd holds it.
+    async fn hand_over(&self, mut client: Client, id: &Identity, message: &Notification) -> bool {
+        let key = self.key(&format!("orphan/{}", id.key));
+        match client.put(key, message.encode_to_vec(), None).await {
+            Ok(_) => {
+                tracing::info!(key = %id.key, "cluster: a message the leader has not delivered was handed to it");
+                true
+            }
+            Err(err) => {
+                tracing::debug!(%err, "cluster: cannot hand a message over");
+                false
+            }
+        }
+    }
+
+    /// The leader takes the messages followers handed over: each is
+    /// queued here (unless etcd shows it delivered) and its key removed.
+    async fn take_orphans(&self, client: &mut Client) -> Result<(), etcd_client::Error> {
+        let prefix = self.key("orphan/");
+        let found = client
+            .get(prefix.clone(), Some(GetOptions::new().with_prefix()))
+            .await?;
+        for kv in found.kvs() {
+            let Ok(message) = Notification::decode(kv.value()) else {
+                client.delete(kv.key(), None).await?;
+                continue;
+            };
+            let id = Identity::of(&message);
+            let delivered = client
+                .get(self.key(&format!("delivered/{}", id.key)), None)
+                .await?;
+            let done = delivered.kvs().first().is_some_and(|d| {
+                let text = String::from_utf8_lossy(d.value()).into_owned();
+                text.split(' ')
+                    .next()
+                    .and_then(|at| at.parse().ok())
+                    .is_some_and(|at| id.covered_by(at))
+            });
+            if !done {
+                let notifier = message.notifier.clone();
+                let batch = Batch {
+                    messages: vec![message],
+                    ..Batch::default()
+                };
+                let store = self.store.clone();
+                let queued = tokio::task::spawn_blocking(move || {
+                    store.write(&batch)?;
+                    store.flush()
+                })
+                .await;
+                if !matches!(queued, Ok(Ok(()))) {
+                    tracing::warn!("cluster: cannot queue a message handed over; trying again");
+                    return Ok(());
+                }
+                if let Some(wake) = self.wakes.get().and_then(|w| w.get(&notifier)) {
+                    wake.notify_one();
+                }
+            }
+            client.delete(kv.key(), Some(DeleteOptions::new())).await?;
+        }
+        Ok(())
     }
 
     /// Records a delivery, for the other station to drop its copy.
@@ -265,6 +364,9 @@ impl Cluster {
             }
             was_leader = role == Role::Leader;
             self.set(role, holder.map(|(name, _)| name), true, revision);
+            if role == Role::Leader {
+                self.take_orphans(&mut client).await?;
+            }
             tokio::select! {
                 () = tokio::time::sleep(POLL) => {}
                 () = self.shutdown.cancelled() => {}

@@ -111,7 +111,7 @@ pub(crate) enum Cluster {}
 
 #[cfg(not(feature = "ha"))]
 impl Cluster {
-    pub(crate) async fn gate(&self, _: &Identity) -> Gate {
+    pub(crate) async fn gate(&self, _: &Identity, _: &Notification) -> Gate {
         match *self {}
     }
 
@@ -120,6 +120,13 @@ impl Cluster {
     }
 
     pub(crate) fn status(&self) -> Status {
+        match *self {}
+    }
+
+    pub(crate) fn set_wakes(
+        &self,
+        _: std::collections::HashMap<String, std::sync::Arc<tokio::sync::Notify>>,
+    ) {
         match *self {}
     }
 }

@@ -144,7 +144,7 @@ impl Worker {
             // In a cluster, every attempt is fenced: sent only by the
             // station that leads, and not at all once the other delivered.
             if let (Some(cluster), Some(identity)) = (&self.cluster, &identity) {
-                match cluster.gate(identity).await {
+                match cluster.gate(identity, notification).await {
                     Gate::Send => {}
                     Gate::Elsewhere(station) => return Some(Outcome::Elsewhere(station)),
                     Gate::Stopped => return None,
