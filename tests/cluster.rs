@@ -122,6 +122,14 @@ fn one_station_delivers_each_raise_once_and_the_other_takes_over_when_it_dies() 
     };
     assert_eq!(lead.metric("mauved_cluster_leader"), 1.0);
     assert_eq!(follow.metric("mauved_cluster_leader"), 0.0);
+    // The on-call page says which station this is and who delivers.
+    let (_, page) = lead.get("/");
+    assert!(
+        page.contains(&format!("station {leader}: leader")),
+        "{page}"
+    );
+    let (_, page) = follow.get("/");
+    assert!(page.contains(&format!("({leader} delivers)")), "{page}");
 
     // mauvesend sends every packet to every station.
     let t = now();
@@ -256,4 +264,101 @@ fn a_raise_only_one_station_received_is_delivered_once_whichever_got_it() {
         "{:?}",
         events(&follow_notes)
     );
+}
+
+/// Starts station a, waits until it leads, then starts b: a delivers.
+fn a_leading_b_following(
+    dir: &Path,
+    etcd: &Etcd,
+    notifier_a: &str,
+    notifier_b: &str,
+) -> (Daemon, Daemon) {
+    let start = |name: &str, notifier: &str| {
+        let dir = dir.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        Daemon::start(
+            &dir,
+            &format!(
+                "{notifier}[cluster]\nstation = \"{name}\"\netcd = [\"{}\"]\nlease_ttl_s = {TTL_S}\n",
+                etcd.url
+            ),
+        )
+    };
+    let a = start("a", notifier_a);
+    wait_for(WAIT, "a leads", || (role(&a).0 == "leader").then_some(()));
+    let b = start("b", notifier_b);
+    wait_for(WAIT, "b follows a", || {
+        (role(&b) == ("follower".to_owned(), Some("a".to_owned()))).then_some(())
+    });
+    (a, b)
+}
+
+#[test]
+fn a_leader_stopped_past_its_lease_sends_nothing_once_the_other_took_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let (notes_a, notes_b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    let (a, b) = a_leading_b_following(
+        dir.path(),
+        &etcd,
+        &recording_notifier(&notes_a),
+        &recording_notifier(&notes_b),
+    );
+    // a freezes (SIGSTOP) for longer than its lease: b takes over.
+    let signal = |sig: &str, d: &Daemon| {
+        assert!(Command::new("kill")
+            .args([sig, &d.pid().to_string()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    signal("-STOP", &a);
+    wait_for(WAIT, "b takes over", || {
+        (role(&b).0 == "leader").then_some(())
+    });
+    // A raise for both stations while a is frozen: b delivers it.
+    let p = packet(1, "web1", vec![alert("frozen", Some(now()), None)], false);
+    a.send(&p);
+    b.send(&p);
+    wait_for(WAIT, "b delivers", || {
+        (events(&notes_b).len() == 1).then_some(())
+    });
+    // a wakes up: its lease is gone, so it sends nothing; its copy is
+    // dropped once it sees b's delivery.
+    signal("-CONT", &a);
+    a.quiesce("web1", "frozen");
+    assert!(events(&notes_a).is_empty(), "{:?}", events(&notes_a));
+    assert_eq!(events(&notes_b).len(), 1);
+    wait_for(WAIT, "a follows b", || {
+        (role(&a) == ("follower".to_owned(), Some("b".to_owned()))).then_some(())
+    });
+}
+
+#[test]
+fn a_notifier_failing_on_the_leader_does_not_make_the_follower_send() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let notes_b = dir.path().join("b.jsonl");
+    let (a, b) = a_leading_b_following(
+        dir.path(),
+        &etcd,
+        &failing_notifier(),
+        &recording_notifier(&notes_b),
+    );
+    let p = packet(1, "web1", vec![alert("disk", Some(now()), None)], false);
+    a.send(&p);
+    b.send(&p);
+    // The leader keeps retrying; the follower hands its copy over after 10 s
+    // (the leader queues it: two copies, both retried there) and sends
+    // nothing itself.
+    wait_for(
+        Duration::from_secs(60),
+        "the copy handed to the leader",
+        || (a.metric("mauved_notify_queue_depth") >= 2.0).then_some(()),
+    );
+    wait_for(WAIT, "a few failed attempts on the leader", || {
+        (a.metric("mauved_notifications_total{result=\"retried\"}") >= 3.0).then_some(())
+    });
+    assert!(events(&notes_b).is_empty(), "{:?}", events(&notes_b));
+    assert_eq!(b.metric("mauved_notify_queue_depth"), 1.0, "still held");
 }

@@ -104,6 +104,8 @@ struct Frame {
     degraded: Vec<String>,
     /// Why writes to the store fail (a full or read-only disk), if they do.
     store_failing: Option<String>,
+    /// With `[cluster]`: this station, its role and the leader.
+    cluster: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -130,6 +132,22 @@ fn frame(http: &super::Http, session: Option<&Session>) -> Frame {
             .collect(),
         degraded: http.degraded(),
         store_failing: http.store.failing().map(|f| f.reason().to_owned()),
+        cluster: http.cluster.as_ref().map(|c| cluster_text(&c.status())),
+    }
+}
+
+/// "station a: leader", "station b: follower (a delivers)", "station a:
+/// isolated, delivering nothing".
+fn cluster_text(status: &crate::cluster::Status) -> String {
+    use crate::cluster::Role;
+    let station = &status.station;
+    match (status.role, &status.leader) {
+        (Role::Leader, _) => format!("station {station}: leader, delivering"),
+        (Role::Follower, Some(leader)) => {
+            format!("station {station}: follower ({leader} delivers)")
+        }
+        (Role::Follower, None) => format!("station {station}: follower"),
+        (Role::Isolated, _) => format!("station {station}: isolated from etcd, delivering nothing"),
     }
 }
 
@@ -192,7 +210,7 @@ pub(crate) async fn index(
             "index.html",
             minijinja::context! {
                 user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
-                oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, counts => counts, levels => levels,
+                oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, cluster => f.cluster, counts => counts, levels => levels,
                 sections => sections, q => q, back => back, dead => dead,
             },
         )
@@ -287,7 +305,7 @@ pub(crate) async fn alert(
             "alert.html",
             minijinja::context! {
                 user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
-                oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, alert => view, fields => fields, history => history,
+                oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, cluster => f.cluster, alert => view, fields => fields, history => history,
                 detail => clean_detail(&detail), alert_ref => reference(&key), single => true,
                 back => format!("/alerts/{}", reference(&key)),
             },
@@ -537,7 +555,7 @@ mod tests {
                 "index.html",
                 minijinja::context! {
                     user => f.user, csrf => "t0ken", can_login => f.can_login, now_text => f.now_text,
-                    oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing,
+                    oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, cluster => f.cluster,
                     counts => minijinja::context!{ raised => 1, acknowledged => 0, suppressed => 0, pending => 0 },
                     levels => Vec::<String>::new(), sections => vec![section], q => "", back => "/",
                     dead => Vec::<String>::new(),

@@ -140,6 +140,11 @@ impl Daemon {
             * 1024
     }
 
+    /// The process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Like `kill -9`.
     pub fn kill(mut self) {
         self.child.kill().unwrap();
