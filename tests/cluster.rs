@@ -17,10 +17,10 @@ use common::*;
 const WAIT: Duration = Duration::from_secs(30);
 const TTL_S: u64 = 5;
 
-/// One etcd member on free loopback ports.
+/// etcd members on free loopback ports, data in a temporary directory.
 struct Etcd {
-    child: Child,
-    url: String,
+    members: Vec<Option<Child>>,
+    urls: Vec<String>,
 }
 
 fn free_port() -> u16 {
@@ -33,40 +33,89 @@ fn free_port() -> u16 {
 
 impl Etcd {
     fn start(dir: &Path) -> Etcd {
-        let (client, peer) = (free_port(), free_port());
-        let url = format!("http://127.0.0.1:{client}");
-        let peer_url = format!("http://127.0.0.1:{peer}");
-        let child = Command::new("etcd")
-            .args(["--name", "m1", "--data-dir"])
-            .arg(dir.join("etcd"))
-            .args([
-                "--listen-client-urls",
-                &url,
-                "--advertise-client-urls",
-                &url,
-            ])
-            .args(["--listen-peer-urls", &peer_url])
-            .args(["--initial-advertise-peer-urls", &peer_url])
-            .args(["--initial-cluster", &format!("m1={peer_url}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.join("etcd.log")).unwrap(),
-            ))
-            .spawn()
-            .expect("etcd starts: .ci/run installs Debian's etcd-server");
-        let etcd = Etcd { child, url };
-        wait_for(WAIT, "etcd answering", || {
-            let (status, _) = request_url(&etcd.url, "/health");
-            (status == 200).then_some(())
-        });
+        Etcd::start_members(dir, 1)
+    }
+
+    fn start_members(dir: &Path, n: usize) -> Etcd {
+        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
+        let urls: Vec<String> = ports
+            .iter()
+            .map(|(client, _)| format!("http://127.0.0.1:{client}"))
+            .collect();
+        let initial: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, peer))| format!("m{i}=http://127.0.0.1:{peer}"))
+            .collect();
+        let members = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, peer))| {
+                let peer_url = format!("http://127.0.0.1:{peer}");
+                let child = Command::new("etcd")
+                    .args(["--name", &format!("m{i}"), "--data-dir"])
+                    .arg(dir.join(format!("etcd{i}")))
+                    .args(["--listen-client-urls", &urls[i]])
+                    .args(["--advertise-client-urls", &urls[i]])
+                    .args(["--listen-peer-urls", &peer_url])
+                    .args(["--initial-advertise-peer-urls", &peer_url])
+                    .args(["--initial-cluster", &initial.join(",")])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::from(
+                        std::fs::File::create(dir.join(format!("etcd{i}.log"))).unwrap(),
+                    ))
+                    .spawn()
+                    .expect("etcd starts: .ci/run installs Debian's etcd-server");
+                Some(child)
+            })
+            .collect();
+        let etcd = Etcd { members, urls };
+        for url in &etcd.urls {
+            wait_for(WAIT, "etcd answering", || {
+                (request_url(url, "/health").0 == 200).then_some(())
+            });
+        }
         etcd
+    }
+
+    /// The members' client URLs as a TOML list's items.
+    fn toml(&self) -> String {
+        self.urls
+            .iter()
+            .map(|u| format!("\"{u}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Which member leads etcd's own cluster (its status says so).
+    fn leader(&self) -> usize {
+        wait_for(WAIT, "an etcd leader", || {
+            self.urls.iter().position(|url| {
+                let addr = url.trim_start_matches("http://").parse().unwrap();
+                let (status, body) = request(addr, "POST", "/v3/maintenance/status", "{}");
+                let status_json: serde_json::Value =
+                    serde_json::from_str(&body).unwrap_or_default();
+                status == 200
+                    && status_json["leader"].as_str().is_some()
+                    && status_json["leader"] == status_json["header"]["member_id"]
+            })
+        })
+    }
+
+    fn kill(&mut self, member: usize) {
+        if let Some(mut child) = self.members[member].take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
     }
 }
 
 impl Drop for Etcd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in self.members.iter_mut().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -83,11 +132,18 @@ fn station(dir: &Path, name: &str, etcd: &Etcd, notes: &Path) -> Daemon {
     Daemon::start(
         dir,
         &format!(
-            "{}[cluster]\nstation = \"{name}\"\netcd = [\"{}\"]\nlease_ttl_s = {TTL_S}\n",
+            "{}[cluster]\nstation = \"{name}\"\netcd = [{}]\nlease_ttl_s = {TTL_S}\n",
             recording_notifier(notes),
-            etcd.url
+            etcd.toml()
         ),
     )
+}
+
+/// Waits until `d` has applied the update of alert web1/`id`.
+fn applied(d: &Daemon, id: &str) {
+    wait_for(WAIT, &format!("web1/{id} applied"), || {
+        d.alert("web1", id).map(|_| ())
+    });
 }
 
 fn role(d: &Daemon) -> (String, Option<String>) {
@@ -143,8 +199,10 @@ fn one_station_delivers_each_raise_once_and_the_other_takes_over_when_it_dies() 
     });
     // The follower kept the same messages and dropped each once etcd
     // showed it delivered.
-    follow.quiesce("web1", "disk");
-    lead.quiesce("web1", "disk");
+    for d in [&follow, &lead] {
+        applied(d, "swap");
+        d.quiesce("web1", "swap");
+    }
     assert!(
         events(&follow_notes).is_empty(),
         "{:?}",
@@ -279,8 +337,8 @@ fn a_leading_b_following(
         Daemon::start(
             &dir,
             &format!(
-                "{notifier}[cluster]\nstation = \"{name}\"\netcd = [\"{}\"]\nlease_ttl_s = {TTL_S}\n",
-                etcd.url
+                "{notifier}[cluster]\nstation = \"{name}\"\netcd = [{}]\nlease_ttl_s = {TTL_S}\n",
+                etcd.toml()
             ),
         )
     };
@@ -326,6 +384,7 @@ fn a_leader_stopped_past_its_lease_sends_nothing_once_the_other_took_over() {
     // a wakes up: its lease is gone, so it sends nothing; its copy is
     // dropped once it sees b's delivery.
     signal("-CONT", &a);
+    applied(&a, "frozen");
     a.quiesce("web1", "frozen");
     assert!(events(&notes_a).is_empty(), "{:?}", events(&notes_a));
     assert_eq!(events(&notes_b).len(), 1);
@@ -361,4 +420,51 @@ fn a_notifier_failing_on_the_leader_does_not_make_the_follower_send() {
     });
     assert!(events(&notes_b).is_empty(), "{:?}", events(&notes_b));
     assert_eq!(b.metric("mauved_notify_queue_depth"), 1.0, "still held");
+}
+
+#[test]
+fn the_etcd_leader_member_killed_loses_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut etcd = Etcd::start_members(dir.path(), 3);
+    let (notes_a, notes_b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    let (a, b) = a_leading_b_following(
+        dir.path(),
+        &etcd,
+        &recording_notifier(&notes_a),
+        &recording_notifier(&notes_b),
+    );
+    let raise = |tid: u64, id: &str| {
+        let p = packet(tid, "web1", vec![alert(id, Some(now()), None)], false);
+        a.send(&p);
+        b.send(&p);
+    };
+    raise(1, "before");
+    wait_for(WAIT, "the first raise delivered", || {
+        (events(&notes_a).len() == 1).then_some(())
+    });
+    let leader = etcd.leader();
+    etcd.kill(leader);
+    for (i, id) in ["after1", "after2", "after3"].iter().enumerate() {
+        raise(10 + i as u64, id);
+    }
+    wait_for(Duration::from_secs(60), "every raise delivered", || {
+        let mut all = events(&notes_a);
+        all.extend(events(&notes_b));
+        (all.len() >= 4).then_some(())
+    });
+    for d in [&a, &b] {
+        applied(d, "after3");
+        d.quiesce("web1", "after3");
+    }
+    let mut all: Vec<String> = events(&notes_a)
+        .into_iter()
+        .chain(events(&notes_b))
+        .map(|(_, id)| id)
+        .collect();
+    all.sort();
+    assert_eq!(
+        all,
+        ["after1", "after2", "after3", "before"],
+        "each exactly once"
+    );
 }

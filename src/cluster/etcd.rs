@@ -305,12 +305,26 @@ impl Cluster {
             .with_connect_timeout(Duration::from_secs(2))
             .with_timeout(Duration::from_secs(2));
         let mut client = Client::connect(endpoints, Some(options)).await?;
-        let ttl = self.ttl.as_secs() as i64;
-        let lease = client.lease_grant(ttl, None).await?.id();
+        // The lease of the last session if etcd still keeps it (a member
+        // went away, another answers): the leader key stays on it.
+        let kept = match self.lease.load(Ordering::Relaxed) {
+            0 => None,
+            old => Some(old).filter(|_| self.lease_fresh()),
+        };
+        let (lease, mut keeper, mut answers) = match kept {
+            Some(old) => {
+                let (mut keeper, mut answers) = client.lease_keep_alive(old).await?;
+                keeper.keep_alive().await?;
+                match answers.message().await? {
+                    Some(answer) if answer.ttl() > 0 => (old, keeper, answers),
+                    _ => self.new_lease(&mut client).await?,
+                }
+            }
+            None => self.new_lease(&mut client).await?,
+        };
         self.lease.store(lease, Ordering::Relaxed);
         *self.renewed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         client_tx.send_replace(Some(client.clone()));
-        let (mut keeper, mut answers) = client.lease_keep_alive(lease).await?;
         let mut last_renewal = Instant::now();
         let leader_key = self.key("leader");
         let mut was_leader = false;
@@ -373,6 +387,26 @@ impl Cluster {
             }
         }
         Ok(())
+    }
+
+    /// A lease of its own for this station, kept alive from now on.
+    async fn new_lease(
+        &self,
+        client: &mut Client,
+    ) -> Result<
+        (
+            i64,
+            etcd_client::LeaseKeeper,
+            etcd_client::LeaseKeepAliveStream,
+        ),
+        etcd_client::Error,
+    > {
+        let lease = client
+            .lease_grant(self.ttl.as_secs() as i64, None)
+            .await?
+            .id();
+        let (keeper, answers) = client.lease_keep_alive(lease).await?;
+        Ok((lease, keeper, answers))
     }
 
     fn set(&self, role: Role, leader: Option<String>, reachable: bool, revision: i64) {
