@@ -101,6 +101,7 @@ pub(crate) struct Metrics {
     pub(crate) cluster_isolated: Gauge,
     pub(crate) cluster_takeovers: Counter,
     pub(crate) cluster_skipped: Counter,
+    pub(crate) cluster_held: Gauge,
 }
 
 impl Default for Metrics {
@@ -142,6 +143,7 @@ impl Metrics {
             cluster_isolated: Gauge::default(),
             cluster_takeovers: Counter::default(),
             cluster_skipped: Counter::default(),
+            cluster_held: Gauge::default(),
             http_bad_requests: Counter::default(),
             store_errors: Counter::default(),
             resident_memory: Gauge::default(),
@@ -310,6 +312,11 @@ impl Metrics {
             "mauved_cluster_deliveries_skipped",
             "Messages of this station's queue that the other station delivered.",
             self.cluster_skipped.clone(),
+        );
+        r.register(
+            "mauved_cluster_held",
+            "Messages a delivery worker holds at the cluster's gate: waiting for the leader to deliver them, or for this station to lead.",
+            self.cluster_held.clone(),
         );
         r.register(
             "mauved_store_failing",

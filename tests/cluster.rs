@@ -468,3 +468,42 @@ fn the_etcd_leader_member_killed_loses_and_repeats_nothing() {
         "each exactly once"
     );
 }
+
+#[test]
+fn a_station_without_etcd_runs_ingests_says_so_and_delivers_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("a.jsonl");
+    // Nothing listens on this port.
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let d = Daemon::start(
+        dir.path(),
+        &format!(
+            "{}[cluster]\nstation = \"a\"\netcd = [\"{nowhere}\"]\nlease_ttl_s = {TTL_S}\n",
+            recording_notifier(&notes)
+        ),
+    );
+    d.send(&packet(
+        1,
+        "web1",
+        vec![alert("disk", Some(now()), None)],
+        false,
+    ));
+    applied(&d, "disk");
+    d.wait_written("web1", "disk");
+    let status = d.json("/api/cluster");
+    assert_eq!(status["role"], "isolated", "{status:#}");
+    assert_eq!(status["etcd"]["reachable"], false, "{status:#}");
+    assert_eq!(d.metric("mauved_cluster_isolated"), 1.0);
+    assert_eq!(d.metric("mauved_cluster_leader"), 0.0);
+    let (_, page) = d.get("/");
+    assert!(
+        page.contains("isolated from etcd, delivering nothing"),
+        "{page}"
+    );
+    // Held, not sent: the worker waits at the gate for a leader.
+    wait_for(WAIT, "the message held at the gate", || {
+        (d.metric("mauved_cluster_held") == 1.0).then_some(())
+    });
+    assert_eq!(d.metric("mauved_notify_queue_depth"), 1.0);
+    assert!(events(&notes).is_empty());
+}

@@ -136,6 +136,7 @@ impl Cluster {
     pub(crate) async fn gate(&self, id: &Identity, message: &Notification) -> Gate {
         let waiting = Instant::now();
         let mut handed = false;
+        let _held = Held::new(&self.metrics);
         loop {
             if let Some(client) = self.client() {
                 match self.decide(client.clone(), id).await {
@@ -429,6 +430,22 @@ impl Cluster {
             *status = new;
             changed
         });
+    }
+}
+
+/// Counts a message held at the gate while it is.
+struct Held<'a>(&'a Metrics);
+
+impl<'a> Held<'a> {
+    fn new(metrics: &'a Metrics) -> Self {
+        metrics.cluster_held.inc();
+        Held(metrics)
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.cluster_held.dec();
     }
 }
 
