@@ -103,6 +103,9 @@ pub async fn start_with(
     let history_pruned = spawn_housekeeping(config, &parts);
     let (handle, scheduler_thread) = start_scheduler(config, &parts, router.clone(), wakes)?;
 
+    if let Some(cluster) = &parts.cluster {
+        cluster.start_applying(handle.clone());
+    }
     let Parts {
         cluster,
         store,

@@ -35,12 +35,14 @@ pub mod send;
 // Disk and counters.
 pub mod metrics;
 pub mod store;
-// Every alert in memory; who delivers when two stations run.
-pub mod cluster;
+// Every alert in memory.
 pub mod index;
-// The one thread that changes alerts, and delivery.
-pub mod notify;
+// The one thread that changes alerts.
 pub mod scheduler;
+// Two stations: who delivers, and actions shared.
+pub mod cluster;
+// Delivery.
+pub mod notify;
 // Sockets in.
 pub mod ingest;
 // HTTP, and the station's own heartbeat.

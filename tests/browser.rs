@@ -290,8 +290,9 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
         vec![alert("fresh", Some(now()), None)],
         false,
     ));
+    // The page refreshes itself every 15 s; a slow machine may miss a round.
     let mut appeared = false;
-    for _ in 0..60 {
+    for _ in 0..180 {
         let raised = text_of(&c, "section.raised").await;
         if raised.contains("web3") {
             appeared = true;

@@ -489,7 +489,6 @@ fn a_station_without_etcd_runs_ingests_says_so_and_delivers_nothing() {
         false,
     ));
     applied(&d, "disk");
-    d.wait_written("web1", "disk");
     let status = d.json("/api/cluster");
     assert_eq!(status["role"], "isolated", "{status:#}");
     assert_eq!(status["etcd"]["reachable"], false, "{status:#}");
@@ -500,6 +499,10 @@ fn a_station_without_etcd_runs_ingests_says_so_and_delivers_nothing() {
         page.contains("isolated from etcd, delivering nothing"),
         "{page}"
     );
+    // An action cannot be shared: refused, with the reason.
+    let (status, body) = d.post("/api/alerts/web1/disk/note", r#"{"by": "a", "text": "x"}"#);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("could not be shared through etcd"), "{body}");
     // Held, not sent: the worker waits at the gate for a leader.
     wait_for(WAIT, "the message held at the gate", || {
         (d.metric("mauved_cluster_held") == 1.0).then_some(())
@@ -561,4 +564,67 @@ fn the_leader_killed_in_a_burst_loses_nothing_and_repeats_at_most_what_was_in_fl
     // flight (sent, its delivery not yet recorded in etcd) at the kill.
     assert!(twice <= 1, "{twice} delivered twice");
     assert_eq!(by_a.len() + by_b.len(), ids.len() + twice);
+}
+
+#[test]
+fn an_action_on_either_station_is_applied_by_both_with_its_author_and_told_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let (notes_a, notes_b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    let (a, b) = a_leading_b_following(
+        dir.path(),
+        &etcd,
+        &recording_notifier(&notes_a),
+        &recording_notifier(&notes_b),
+    );
+    let p = packet(1, "web1", vec![alert("disk", Some(now()), None)], false);
+    a.send(&p);
+    b.send(&p);
+    applied(&a, "disk");
+    applied(&b, "disk");
+    // Acknowledged on the follower: the answer comes once b applied it
+    // from etcd, and a shows it too, with the same author.
+    let (status, body) = b.post(
+        "/api/alerts/web1/disk/acknowledge",
+        r#"{"by": "alice", "for": "1h"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let answered: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answered["acknowledged_by"], "alice", "{answered:#}");
+    wait_for(WAIT, "a shows the ack", || {
+        (a.alert("web1", "disk")?["acknowledged_by"] == "alice").then_some(())
+    });
+    // A note on the leader reaches the follower's history.
+    let (status, body) = a.post(
+        "/api/alerts/web1/disk/note",
+        r#"{"by": "bob", "text": "looking at it"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let line_with = |d: &Daemon, text: &str, by: &str| {
+        d.json("/api/alerts/web1/disk/history")
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["text"].as_str().unwrap_or("").contains(text) && l["by"] == by)
+    };
+    wait_for(WAIT, "b has the note", || {
+        line_with(&b, "looking at it", "bob").then_some(())
+    });
+    for d in [&a, &b] {
+        assert!(
+            line_with(d, "ACKNOWLEDGED", "alice"),
+            "the ack's line, by alice"
+        );
+        d.quiesce("web1", "disk");
+    }
+    // Raised and acknowledged, each told once, by the leader.
+    let told = events(&notes_a);
+    assert_eq!(
+        told,
+        [
+            ("raised".to_owned(), "disk".to_owned()),
+            ("acknowledged".to_owned(), "disk".to_owned())
+        ]
+    );
+    assert!(events(&notes_b).is_empty(), "{:?}", events(&notes_b));
 }

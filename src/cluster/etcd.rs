@@ -46,7 +46,7 @@ const MARGIN: Duration = Duration::from_secs(2);
 const ORPHAN_AFTER: Duration = Duration::from_secs(10);
 
 pub(crate) struct Cluster {
-    station: String,
+    pub(super) station: String,
     prefix: String,
     ttl: Duration,
     /// The connected client, once there is one.
@@ -59,9 +59,14 @@ pub(crate) struct Cluster {
     metrics: Arc<Metrics>,
     /// Where a leader queues the messages followers hand it.
     store: Arc<Store>,
+    /// Actions written to etcd here, waiting to be applied here.
+    pub(super) proposals: super::actions::Proposals,
+    /// When this process started (ms): proposals of a restarted station
+    /// never take an earlier one's name.
+    pub(super) started: u64,
     /// The delivery workers' wake-ups, by notifier (set once they run).
     wakes: std::sync::OnceLock<std::collections::HashMap<String, Arc<tokio::sync::Notify>>>,
-    shutdown: CancellationToken,
+    pub(super) shutdown: CancellationToken,
 }
 
 impl Cluster {
@@ -92,6 +97,8 @@ impl Cluster {
             }),
             metrics,
             store,
+            proposals: super::actions::Proposals::default(),
+            started: crate::clock::Clock::system().now_ms(),
             wakes: std::sync::OnceLock::new(),
             shutdown,
         });
@@ -112,11 +119,11 @@ impl Cluster {
         self.status.borrow().clone()
     }
 
-    fn key(&self, rest: &str) -> String {
+    pub(super) fn key(&self, rest: &str) -> String {
         format!("{}{rest}", self.prefix)
     }
 
-    fn client(&self) -> Option<Client> {
+    pub(super) fn client(&self) -> Option<Client> {
         self.client.borrow().clone()
     }
 

@@ -19,6 +19,8 @@ use serde::Serialize;
 use crate::alert::{Notification, UnixSecs};
 
 #[cfg(feature = "ha")]
+mod actions;
+#[cfg(feature = "ha")]
 mod etcd;
 #[cfg(feature = "ha")]
 pub(crate) use self::etcd::Cluster;
@@ -120,6 +122,19 @@ impl Cluster {
     }
 
     pub(crate) fn status(&self) -> Status {
+        match *self {}
+    }
+
+    pub(crate) async fn act_many(
+        &self,
+        _: &[crate::alert::AlertKey],
+        _: &str,
+        _: &crate::scheduler::Action,
+    ) -> Vec<Result<crate::alert::Record, crate::scheduler::Error>> {
+        match *self {}
+    }
+
+    pub(crate) fn start_applying(&self, _: crate::scheduler::SchedulerHandle) {
         match *self {}
     }
 

@@ -37,7 +37,9 @@ fn scheduler_error(err: scheduler::Error) -> ApiError {
     let status = match err {
         scheduler::Error::NotFound => StatusCode::NOT_FOUND,
         scheduler::Error::Refused(_) => StatusCode::CONFLICT,
-        scheduler::Error::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+        scheduler::Error::Stopped | scheduler::Error::NotShared(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         scheduler::Error::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     ApiError::new(status, err.to_string())
@@ -413,9 +415,10 @@ pub(crate) async fn act(
     let by = actions::author(&body, principal.0.as_deref())?;
     let key = AlertKey::new(source, id);
     let record = http
-        .scheduler
-        .act(key.clone(), &by, action)
+        .act_many(std::slice::from_ref(&key), &by, &action)
         .await
+        .pop()
+        .unwrap_or(Err(scheduler::Error::Stopped))
         .map_err(scheduler_error)?;
     Ok(Json(with_detail(&http, &key, record)))
 }
@@ -434,7 +437,7 @@ pub(crate) async fn act_many(
     let action = actions::action(&name, &body, http.clock.now(), &http.routing)?;
     let by = actions::author(&body, principal.0.as_deref())?;
     let keys = actions::targets(&body)?;
-    let answers = http.scheduler.act_many(&keys, &by, &action).await;
+    let answers = http.act_many(&keys, &by, &action).await;
     let mut results = Vec::with_capacity(keys.len());
     for (key, done) in keys.into_iter().zip(answers) {
         results.push(match done {

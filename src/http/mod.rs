@@ -130,6 +130,20 @@ impl Http {
             .collect()
     }
 
+    /// Acts on alerts: through etcd with `[cluster]` (both stations apply
+    /// it, in one order; answered once this one has), else here.
+    pub(crate) async fn act_many(
+        &self,
+        keys: &[crate::alert::AlertKey],
+        by: &str,
+        action: &crate::scheduler::Action,
+    ) -> Vec<Result<crate::alert::Record, crate::scheduler::Error>> {
+        match &self.cluster {
+            Some(cluster) => cluster.act_many(keys, by, action).await,
+            None => self.scheduler.act_many(keys, by, action).await,
+        }
+    }
+
     pub(crate) fn index(&self) -> RwLockReadGuard<'_, Index> {
         self.index.read().unwrap_or_else(|e| e.into_inner())
     }

@@ -378,7 +378,7 @@ pub(crate) async fn act(
     if keys.is_empty() {
         return Err(ApiError::bad_request("alert: select at least one alert"));
     }
-    let answers = http.scheduler.act_many(&keys, &by, &action).await;
+    let answers = http.act_many(&keys, &by, &action).await;
     let failed: Vec<String> = keys
         .iter()
         .zip(answers)

@@ -55,8 +55,9 @@ const QUEUE: usize = 16;
 const MAX_PENDING_MESSAGES: usize = 200_000;
 const MAX_PENDING_DETAIL_BYTES: usize = 64 << 20;
 
-/// An operator action on one alert.
-#[derive(Clone, Debug, PartialEq)]
+/// An operator action on one alert (shared between stations as JSON).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     Acknowledge {
         until: UnixSecs,
@@ -121,6 +122,10 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error("the daemon is shutting down")]
     Stopped,
+    /// With `[cluster]`: etcd did not take the action, so neither station
+    /// applied it.
+    #[error("the action could not be shared through etcd: {0}")]
+    NotShared(String),
 }
 
 type Reply = Result<Record, Error>;

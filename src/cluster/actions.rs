@@ -1,0 +1,215 @@
+//! Actions shared by the two stations: an ack, note, raise, clear,
+//! suppression or forget taken on either is written to etcd under
+//! `actions/`, and each station applies every one from its watch, in etcd's
+//! order, so both show the same state and history with the same author. The
+//! station that took it answers once it has applied it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use etcd_client::{EventType, GetOptions, WatchOptions};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use super::Cluster;
+use crate::alert::{AlertKey, Record};
+use crate::scheduler::{Action, Error, SchedulerHandle};
+
+/// One action as etcd keeps it.
+#[derive(Serialize, Deserialize)]
+struct SharedAction {
+    /// `<station>-<n>`: who took it, to answer there.
+    proposal: String,
+    source: String,
+    id: String,
+    by: String,
+    #[serde(flatten)]
+    action: Action,
+}
+
+/// Actions this station wrote and waits to have applied, by proposal.
+#[derive(Default)]
+pub(super) struct Proposals {
+    next: AtomicU64,
+    waiting: Mutex<HashMap<String, oneshot::Sender<Result<Record, Error>>>>,
+    /// True while the watch of `actions/` runs: an action is written only
+    /// then, so this station is sure to see it.
+    watching: tokio::sync::watch::Sender<bool>,
+}
+
+impl Cluster {
+    /// Writes each action to etcd and answers once this station applied it
+    /// from its watch. An action etcd does not take is applied by nobody.
+    pub(crate) async fn act_many(
+        &self,
+        keys: &[AlertKey],
+        by: &str,
+        action: &Action,
+    ) -> Vec<Result<Record, Error>> {
+        let mut answers = Vec::with_capacity(keys.len());
+        for key in keys {
+            answers.push(self.propose(key, by, action).await);
+        }
+        let mut results = Vec::with_capacity(answers.len());
+        for answer in answers {
+            results.push(match answer {
+                Ok(answer) => match tokio::time::timeout(Duration::from_secs(10), answer).await {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(_)) => Err(Error::Stopped),
+                    Err(_) => Err(Error::NotShared(
+                        "written to etcd, not yet applied here after 10 s".into(),
+                    )),
+                },
+                Err(err) => Err(err),
+            });
+        }
+        results
+    }
+
+    async fn propose(
+        &self,
+        key: &AlertKey,
+        by: &str,
+        action: &Action,
+    ) -> Result<oneshot::Receiver<Result<Record, Error>>, Error> {
+        let n = self.proposals.next.fetch_add(1, Ordering::Relaxed);
+        let proposal = format!("{}-{}-{n}", self.station, self.started);
+        let shared = SharedAction {
+            proposal: proposal.clone(),
+            source: key.source.clone(),
+            id: key.id.clone(),
+            by: by.to_owned(),
+            action: action.clone(),
+        };
+        let value = serde_json::to_vec(&shared).map_err(|e| Error::NotShared(e.to_string()))?;
+        let mut watching = self.proposals.watching.subscribe();
+        let ready = matches!(
+            tokio::time::timeout(Duration::from_secs(5), watching.wait_for(|w| *w)).await,
+            Ok(Ok(_))
+        );
+        if !ready {
+            return Err(Error::NotShared(
+                "this station does not follow the shared actions (etcd unreachable?)".into(),
+            ));
+        }
+        let (reply, answer) = oneshot::channel();
+        self.waiting().insert(proposal.clone(), reply);
+        // A member that went away answers with an error: another may not.
+        let key = self.key(&format!("actions/{proposal}"));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let put = match self.client() {
+                Some(mut client) => client
+                    .put(key.clone(), value.clone(), None)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                None => Err("etcd is unreachable".to_owned()),
+            };
+            match put {
+                Ok(()) => break,
+                Err(why) if tokio::time::Instant::now() >= deadline => {
+                    self.waiting().remove(&proposal);
+                    return Err(Error::NotShared(why));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+        Ok(answer)
+    }
+
+    fn waiting(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<Result<Record, Error>>>> {
+        self.proposals
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies every shared action from etcd's watch, from the moment this
+    /// station started, through `scheduler`; runs until shutdown.
+    pub(crate) fn start_applying(self: &Arc<Self>, scheduler: SchedulerHandle) {
+        tokio::spawn(self.clone().apply(scheduler));
+    }
+
+    async fn apply(self: Arc<Self>, scheduler: SchedulerHandle) {
+        let prefix = self.key("actions/");
+        // Where to go on from: the revision after the last one applied.
+        let mut next: Option<i64> = None;
+        while !self.shutdown.is_cancelled() {
+            let Some(mut client) = self.client() else {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(250)) => continue,
+                    () = self.shutdown.cancelled() => return,
+                }
+            };
+            let from = match next {
+                Some(from) => from,
+                None => match client
+                    .get(prefix.clone(), Some(GetOptions::new().with_count_only()))
+                    .await
+                {
+                    Ok(now) => now.header().map_or(0, |h| h.revision()) + 1,
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        continue;
+                    }
+                },
+            };
+            next = Some(from);
+            let options = WatchOptions::new().with_prefix().with_start_revision(from);
+            let mut stream = match client.watch(prefix.clone(), Some(options)).await {
+                Ok(stream) => {
+                    self.proposals.watching.send_replace(true);
+                    stream
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "cluster: cannot watch the shared actions");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            loop {
+                let message = tokio::select! {
+                    message = stream.message() => message,
+                    () = self.shutdown.cancelled() => return,
+                };
+                let Ok(Some(answer)) = message else {
+                    self.proposals.watching.send_replace(false);
+                    break;
+                };
+                if answer.compact_revision() > 0 {
+                    tracing::warn!(
+                        compacted = answer.compact_revision(),
+                        "cluster: etcd compacted past the actions not yet applied here; going on from its oldest"
+                    );
+                    next = Some(answer.compact_revision());
+                    break;
+                }
+                for event in answer.events() {
+                    let Some(kv) = event.kv() else { continue };
+                    next = Some(kv.mod_revision() + 1);
+                    if event.event_type() != EventType::Put {
+                        continue;
+                    }
+                    self.apply_one(&scheduler, kv.value()).await;
+                }
+            }
+        }
+    }
+
+    async fn apply_one(&self, scheduler: &SchedulerHandle, value: &[u8]) {
+        let Ok(shared) = serde_json::from_slice::<SharedAction>(value) else {
+            tracing::warn!("cluster: a shared action does not read; skipped");
+            return;
+        };
+        let key = AlertKey::new(shared.source, shared.id);
+        let result = scheduler.act(key, &shared.by, shared.action).await;
+        if let Some(reply) = self.waiting().remove(&shared.proposal) {
+            let _ = reply.send(result);
+        }
+    }
+}
