@@ -348,6 +348,11 @@ fn a_leading_b_following(
     wait_for(WAIT, "b follows a", || {
         (role(&b) == ("follower".to_owned(), Some("a".to_owned()))).then_some(())
     });
+    for d in [&a, &b] {
+        wait_for(WAIT, "the station follows the shared actions", || {
+            (d.json("/api/cluster")["sharing_actions"] == true).then_some(())
+        });
+    }
     (a, b)
 }
 
@@ -627,4 +632,84 @@ fn an_action_on_either_station_is_applied_by_both_with_its_author_and_told_once(
         ]
     );
     assert!(events(&notes_b).is_empty(), "{:?}", events(&notes_b));
+}
+
+#[test]
+fn a_station_restarted_catches_up_on_actions_from_the_watch_or_a_full_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let (notes_a, notes_b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    let (a, b) = a_leading_b_following(
+        dir.path(),
+        &etcd,
+        &recording_notifier(&notes_a),
+        &recording_notifier(&notes_b),
+    );
+    let p = packet(1, "web1", vec![alert("disk", Some(now()), None)], false);
+    a.send(&p);
+    b.send(&p);
+    applied(&a, "disk");
+    applied(&b, "disk");
+    // An action b has seen, so it keeps how far it got.
+    let (status, body) = a.post(
+        "/api/alerts/web1/disk/note",
+        r#"{"by": "bob", "text": "first"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let noted = |d: &Daemon, text: &str| {
+        d.json("/api/alerts/web1/disk/history")
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["text"] == text)
+    };
+    wait_for(WAIT, "b has the first note", || {
+        noted(&b, "first").then_some(())
+    });
+    let dir_b = dir.path().join("b");
+    let config_b = std::fs::read_to_string(dir_b.join("mauved.toml")).unwrap();
+    let log_b = || std::fs::read_to_string(dir_b.join("mauved.log")).unwrap_or_default();
+
+    // b away; a note on a; b back: it catches up from the watch.
+    assert!(b.stop().success());
+    let (status, body) = a.post(
+        "/api/alerts/web1/disk/note",
+        r#"{"by": "bob", "text": "second"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let b = Daemon::start_config(&dir_b, &config_b);
+    wait_for(WAIT, "b caught up on the second note", || {
+        noted(&b, "second").then_some(())
+    });
+    assert!(log_b().contains("catching up on the shared actions from the watch"));
+
+    // b away again; an ack on a, then etcd compacts its history past what b
+    // applied: b back catches up by reading every action.
+    assert!(b.stop().success());
+    let (status, body) = a.post(
+        "/api/alerts/web1/disk/acknowledge",
+        r#"{"by": "alice", "for": "1h"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let addr = etcd.urls[0].trim_start_matches("http://").parse().unwrap();
+    let (_, state) = request(addr, "POST", "/v3/maintenance/status", "{}");
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let revision = state["header"]["revision"].as_str().unwrap().to_owned();
+    let (status, body) = request(
+        addr,
+        "POST",
+        "/v3/kv/compaction",
+        &format!(r#"{{"revision": "{revision}", "physical": true}}"#),
+    );
+    assert_eq!(status, 200, "compaction: {body}");
+    let b = Daemon::start_config(&dir_b, &config_b);
+    wait_for(WAIT, "b caught up on the ack", || {
+        (b.alert("web1", "disk")?["acknowledged_by"] == "alice").then_some(())
+    });
+    assert!(
+        log_b().contains("catching up by a full read"),
+        "{}",
+        log_b()
+    );
+    drop(a);
 }

@@ -17,6 +17,9 @@ use super::Cluster;
 use crate::alert::{AlertKey, Record};
 use crate::scheduler::{Action, Error, SchedulerHandle};
 
+/// Where the last shared action applied here is kept (store meta).
+const APPLIED: &[u8] = b"cluster-actions-applied";
+
 /// One action as etcd keeps it.
 #[derive(Serialize, Deserialize)]
 struct SharedAction {
@@ -36,7 +39,7 @@ pub(super) struct Proposals {
     waiting: Mutex<HashMap<String, oneshot::Sender<Result<Record, Error>>>>,
     /// True while the watch of `actions/` runs: an action is written only
     /// then, so this station is sure to see it.
-    watching: tokio::sync::watch::Sender<bool>,
+    pub(super) watching: tokio::sync::watch::Sender<bool>,
 }
 
 impl Cluster {
@@ -137,8 +140,15 @@ impl Cluster {
 
     async fn apply(self: Arc<Self>, scheduler: SchedulerHandle) {
         let prefix = self.key("actions/");
-        // Where to go on from: the revision after the last one applied.
-        let mut next: Option<i64> = None;
+        // The revision after the last action applied here, kept on disk: a
+        // restarted station catches up from there.
+        let mut next: Option<i64> = self.last_applied().map(|last| last + 1);
+        if let Some(from) = next {
+            tracing::info!(
+                from,
+                "cluster: catching up on the shared actions from the watch"
+            );
+        }
         while !self.shutdown.is_cancelled() {
             let Some(mut client) = self.client() else {
                 tokio::select! {
@@ -148,6 +158,7 @@ impl Cluster {
             };
             let from = match next {
                 Some(from) => from,
+                // First start: the actions from now on.
                 None => match client
                     .get(prefix.clone(), Some(GetOptions::new().with_count_only()))
                     .await
@@ -162,10 +173,7 @@ impl Cluster {
             next = Some(from);
             let options = WatchOptions::new().with_prefix().with_start_revision(from);
             let mut stream = match client.watch(prefix.clone(), Some(options)).await {
-                Ok(stream) => {
-                    self.proposals.watching.send_replace(true);
-                    stream
-                }
+                Ok(stream) => stream,
                 Err(err) => {
                     tracing::warn!(%err, "cluster: cannot watch the shared actions");
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -182,22 +190,72 @@ impl Cluster {
                     break;
                 };
                 if answer.compact_revision() > 0 {
+                    // The history from `from` is gone: every action is
+                    // still a key, so read them all and apply the newer.
                     tracing::warn!(
                         compacted = answer.compact_revision(),
-                        "cluster: etcd compacted past the actions not yet applied here; going on from its oldest"
+                        from,
+                        "cluster: etcd compacted past the actions not yet applied here; catching up by a full read"
                     );
-                    next = Some(answer.compact_revision());
+                    match self.full_read(&mut client, &scheduler, from).await {
+                        Ok(after) => next = Some(after),
+                        Err(err) => {
+                            tracing::warn!(%err, "cluster: the full read of the shared actions failed")
+                        }
+                    }
                     break;
+                }
+                if answer.created() {
+                    self.proposals.watching.send_replace(true);
                 }
                 for event in answer.events() {
                     let Some(kv) = event.kv() else { continue };
-                    next = Some(kv.mod_revision() + 1);
-                    if event.event_type() != EventType::Put {
-                        continue;
+                    if event.event_type() == EventType::Put {
+                        self.apply_one(&scheduler, kv.value()).await;
                     }
-                    self.apply_one(&scheduler, kv.value()).await;
+                    next = Some(kv.mod_revision() + 1);
+                    self.applied(kv.mod_revision());
                 }
             }
+        }
+    }
+
+    /// Applies every action written at or after revision `from`, in
+    /// order; returns the revision to watch from.
+    async fn full_read(
+        &self,
+        client: &mut etcd_client::Client,
+        scheduler: &SchedulerHandle,
+        from: i64,
+    ) -> Result<i64, etcd_client::Error> {
+        let all = client
+            .get(self.key("actions/"), Some(GetOptions::new().with_prefix()))
+            .await?;
+        let mut newer: Vec<&etcd_client::KeyValue> = all
+            .kvs()
+            .iter()
+            .filter(|kv| kv.mod_revision() >= from)
+            .collect();
+        newer.sort_by_key(|kv| kv.mod_revision());
+        for kv in newer {
+            self.apply_one(scheduler, kv.value()).await;
+            self.applied(kv.mod_revision());
+        }
+        let revision = all.header().map_or(from, |h| h.revision());
+        self.applied(revision);
+        Ok(revision + 1)
+    }
+
+    fn last_applied(&self) -> Option<i64> {
+        let value = self.store.meta(APPLIED).ok().flatten()?;
+        Some(i64::from_be_bytes(value.try_into().ok()?))
+    }
+
+    /// Keeps the last revision applied (flushed: at most that action is
+    /// applied again after a crash).
+    fn applied(&self, revision: i64) {
+        if let Err(err) = self.store.set_meta(APPLIED, &revision.to_be_bytes()) {
+            tracing::warn!(%err, "cluster: cannot keep how far the shared actions were applied");
         }
     }
 

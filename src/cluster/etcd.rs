@@ -58,7 +58,7 @@ pub(crate) struct Cluster {
     status: watch::Sender<Status>,
     metrics: Arc<Metrics>,
     /// Where a leader queues the messages followers hand it.
-    store: Arc<Store>,
+    pub(super) store: Arc<Store>,
     /// Actions written to etcd here, waiting to be applied here.
     pub(super) proposals: super::actions::Proposals,
     /// When this process started (ms): proposals of a restarted station
@@ -94,6 +94,7 @@ impl Cluster {
                     reachable: false,
                     revision: 0,
                 },
+                sharing_actions: false,
             }),
             metrics,
             store,
@@ -116,7 +117,10 @@ impl Cluster {
     }
 
     pub(crate) fn status(&self) -> Status {
-        self.status.borrow().clone()
+        Status {
+            sharing_actions: *self.proposals.watching.borrow(),
+            ..self.status.borrow().clone()
+        }
     }
 
     pub(super) fn key(&self, rest: &str) -> String {
@@ -421,6 +425,7 @@ impl Cluster {
         metrics_role(&self.metrics, role);
         self.status.send_if_modified(|status| {
             let new = Status {
+                sharing_actions: false,
                 station: status.station.clone(),
                 role,
                 leader,

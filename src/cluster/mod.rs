@@ -45,6 +45,9 @@ pub(crate) struct Status {
     pub(crate) role: Role,
     pub(crate) leader: Option<String>,
     pub(crate) etcd: EtcdStatus,
+    /// True while this station follows the shared actions (a watch on
+    /// etcd runs): only then does it take actions.
+    pub(crate) sharing_actions: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
