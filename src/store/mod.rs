@@ -232,12 +232,14 @@ impl Store {
 
     /// A small value kept under the meta prefix (say, the last shared
     /// action a cluster station applied).
+    #[cfg_attr(not(feature = "ha"), allow(dead_code))]
     pub(crate) fn meta(&self, name: &[u8]) -> Result<Option<Vec<u8>>> {
         let key = [&[META][..], name].concat();
         Ok(self.db.get()?.get(key)?.map(|v| v.to_vec()))
     }
 
     /// Sets a meta value and flushes it.
+    #[cfg_attr(not(feature = "ha"), allow(dead_code))]
     pub(crate) fn set_meta(&self, name: &[u8], value: &[u8]) -> Result<()> {
         let key = [&[META][..], name].concat();
         self.db.write(|db| db.insert(key, value))?;
