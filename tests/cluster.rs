@@ -178,6 +178,18 @@ fn one_station_delivers_each_raise_once_and_the_other_takes_over_when_it_dies() 
     };
     assert_eq!(lead.metric("mauved_cluster_leader"), 1.0);
     assert_eq!(follow.metric("mauved_cluster_leader"), 0.0);
+    // Each station names both, seen lately.
+    wait_for(WAIT, "both stations seen", || {
+        let status = lead.json("/api/cluster");
+        let mut names: Vec<String> = status["stations"]
+            .as_array()?
+            .iter()
+            .filter(|s| s["seen_at"].as_u64().is_some_and(|t| t + 60 >= now()))
+            .map(|s| s["name"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        names.sort();
+        (names == ["a", "b"]).then_some(())
+    });
     // The on-call page says which station this is and who delivers.
     let (_, page) = lead.get("/");
     assert!(
@@ -221,6 +233,39 @@ fn one_station_delivers_each_raise_once_and_the_other_takes_over_when_it_dies() 
             .iter()
             .any(|l| l["result"] == "delivered elsewhere"),
         "{history:#}"
+    );
+
+    // And the clears: told once each, by the leader.
+    let t = now();
+    for (i, id) in ["disk", "load", "swap"].iter().enumerate() {
+        let p = packet(30 + i as u64, "web1", vec![alert(id, None, Some(t))], false);
+        lead.send(&p);
+        follow.send(&p);
+    }
+    wait_for(WAIT, "three clears delivered by the leader", || {
+        (events(&lead_notes).len() == 6).then_some(())
+    });
+    for d in [&follow, &lead] {
+        wait_for(WAIT, "the clear applied", || {
+            (d.state("web1", "swap").as_deref() == Some("cleared")).then_some(())
+        });
+        d.quiesce("web1", "swap");
+    }
+    assert!(
+        events(&follow_notes).is_empty(),
+        "{:?}",
+        events(&follow_notes)
+    );
+    assert_eq!(
+        events(&lead_notes)
+            .iter()
+            .filter(|(e, _)| e == "cleared")
+            .count(),
+        3
+    );
+    assert_eq!(
+        follow.metric("mauved_cluster_deliveries_skipped_total"),
+        6.0
     );
 
     // The leader dies: within the lease's TTL (and a margin) the other
@@ -498,6 +543,9 @@ fn a_station_without_etcd_runs_ingests_says_so_and_delivers_nothing() {
     assert_eq!(status["role"], "isolated", "{status:#}");
     assert_eq!(status["etcd"]["reachable"], false, "{status:#}");
     assert_eq!(d.metric("mauved_cluster_isolated"), 1.0);
+    let (status, body) = d.get("/health");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"isolated\""), "{body}");
     assert_eq!(d.metric("mauved_cluster_leader"), 0.0);
     let (_, page) = d.get("/");
     assert!(

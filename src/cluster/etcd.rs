@@ -30,7 +30,7 @@ use prost::Message;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{EtcdStatus, Gate, Identity, Role, Status};
+use super::{EtcdStatus, Gate, Identity, Role, StationSeen, Status};
 use crate::alert::Notification;
 use crate::config::ClusterConfig;
 use crate::metrics::Metrics;
@@ -61,6 +61,8 @@ pub(crate) struct Cluster {
     pub(super) store: Arc<Store>,
     /// Actions written to etcd here, waiting to be applied here.
     pub(super) proposals: super::actions::Proposals,
+    /// The stations etcd has seen lately (each says so on its lease).
+    seen: Mutex<Vec<StationSeen>>,
     /// When this process started (ms): proposals of a restarted station
     /// never take an earlier one's name.
     pub(super) started: u64,
@@ -95,10 +97,12 @@ impl Cluster {
                     revision: 0,
                 },
                 sharing_actions: false,
+                stations: Vec::new(),
             }),
             metrics,
             store,
             proposals: super::actions::Proposals::default(),
+            seen: Mutex::default(),
             started: crate::clock::Clock::system().now_ms(),
             wakes: std::sync::OnceLock::new(),
             shutdown,
@@ -119,6 +123,7 @@ impl Cluster {
     pub(crate) fn status(&self) -> Status {
         Status {
             sharing_actions: *self.proposals.watching.borrow(),
+            stations: self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             ..self.status.borrow().clone()
         }
     }
@@ -354,6 +359,7 @@ impl Cluster {
                         return Ok(());
                     }
                 }
+                self.say_seen(&mut client, lease).await?;
             }
             let campaign = Txn::new()
                 .when([Compare::version(leader_key.clone(), CompareOp::Equal, 0)])
@@ -401,6 +407,33 @@ impl Cluster {
         Ok(())
     }
 
+    /// Writes this station's `stations/<name>` (the time, on its lease)
+    /// and reads every station's.
+    async fn say_seen(&self, client: &mut Client, lease: i64) -> Result<(), etcd_client::Error> {
+        let now = crate::clock::Clock::system().now();
+        client
+            .put(
+                self.key(&format!("stations/{}", self.station)),
+                now.to_string(),
+                Some(PutOptions::new().with_lease(lease)),
+            )
+            .await?;
+        let prefix = self.key("stations/");
+        let all = client
+            .get(prefix.clone(), Some(GetOptions::new().with_prefix()))
+            .await?;
+        let seen = all
+            .kvs()
+            .iter()
+            .map(|kv| StationSeen {
+                name: String::from_utf8_lossy(&kv.key()[prefix.len()..]).into_owned(),
+                seen_at: String::from_utf8_lossy(kv.value()).parse().unwrap_or(0),
+            })
+            .collect();
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = seen;
+        Ok(())
+    }
+
     /// A lease of its own for this station, kept alive from now on.
     async fn new_lease(
         &self,
@@ -426,6 +459,7 @@ impl Cluster {
         self.status.send_if_modified(|status| {
             let new = Status {
                 sharing_actions: false,
+                stations: Vec::new(),
                 station: status.station.clone(),
                 role,
                 leader,

@@ -48,6 +48,15 @@ pub(crate) struct Status {
     /// True while this station follows the shared actions (a watch on
     /// etcd runs): only then does it take actions.
     pub(crate) sharing_actions: bool,
+    /// Every station etcd has seen lately.
+    pub(crate) stations: Vec<StationSeen>,
+}
+
+/// A station, and when it last said so (Unix seconds).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct StationSeen {
+    pub(crate) name: String,
+    pub(crate) seen_at: UnixSecs,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

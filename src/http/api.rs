@@ -78,7 +78,19 @@ pub(crate) async fn health(http: Shared) -> impl IntoResponse {
             }
         }
     };
+    let isolated = http
+        .cluster
+        .as_ref()
+        .map(|c| c.status())
+        .filter(|s| s.role == crate::cluster::Role::Isolated);
     match probed {
+        Ok(()) if isolated.is_some() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({
+                "status": "isolated",
+                "error": "this station cannot reach etcd (or renew its lease): it ingests but delivers nothing",
+            })),
+        ),
         Ok(()) => {
             let degraded = http.degraded();
             if degraded.is_empty() {
