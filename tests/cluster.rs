@@ -761,3 +761,67 @@ fn a_station_restarted_catches_up_on_actions_from_the_watch_or_a_full_read() {
     );
     drop(a);
 }
+
+#[test]
+fn an_isolated_station_sends_urgent_messages_itself_after_fail_open_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("a.jsonl");
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let d = Daemon::start(
+        dir.path(),
+        &format!(
+            "{}[person.alice]\nops = \"alice\"\nnormal = [\"ops\"]\n\
+             [[alert_group]]\nname = \"urgent\"\nlevel = \"urgent\"\nmatch = {{ id = [\"urgent*\"] }}\n\
+             [[alert_group.notify]]\nwho = [\"alice\"]\n\
+             [[alert_group]]\nname = \"rest\"\nlevel = \"normal\"\n\
+             [[alert_group.notify]]\nwho = [\"alice\"]\n\
+             [cluster]\nstation = \"a\"\netcd = [\"{nowhere}\"]\nlease_ttl_s = {TTL_S}\nfail_open_after = \"3s\"\n",
+            recording_notifier(&notes)
+        ),
+    );
+    let t = now();
+    // (Queues are delivered in order: a held message ahead of an urgent one
+    // would hold it too, see the README. Here the urgent one is first.)
+    d.send(&packet(
+        1,
+        "web1",
+        vec![alert("urgent1", Some(t), None)],
+        false,
+    ));
+    applied(&d, "urgent1");
+    d.send(&packet(
+        2,
+        "web1",
+        vec![alert("normal1", Some(t), None)],
+        false,
+    ));
+    // The urgent one goes out once the station has been isolated 3 s; the
+    // normal one stays held.
+    wait_for(
+        WAIT,
+        "the urgent message sent from the isolated station",
+        || {
+            events(&notes)
+                .iter()
+                .any(|(_, id)| id == "urgent1")
+                .then_some(())
+        },
+    );
+    wait_for(WAIT, "the normal one held at the gate", || {
+        (d.metric("mauved_cluster_held") == 1.0).then_some(())
+    });
+    assert!(
+        !events(&notes).iter().any(|(_, id)| id == "normal1"),
+        "{:?}",
+        events(&notes)
+    );
+    let history = d.json("/api/alerts/web1/urgent1/history");
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["result"] == "sent while isolated"),
+        "{history:#}"
+    );
+}

@@ -61,6 +61,10 @@ pub(crate) struct Cluster {
     pub(super) store: Arc<Store>,
     /// Actions written to etcd here, waiting to be applied here.
     pub(super) proposals: super::actions::Proposals,
+    /// `cluster.fail_open_after`.
+    fail_open_after: Option<Duration>,
+    /// Since when this station has been isolated, if it is.
+    isolated_since: Mutex<Option<Instant>>,
     /// The stations etcd has seen lately (each says so on its lease).
     seen: Mutex<Vec<StationSeen>>,
     /// When this process started (ms): proposals of a restarted station
@@ -103,6 +107,8 @@ impl Cluster {
             store,
             proposals: super::actions::Proposals::default(),
             seen: Mutex::default(),
+            fail_open_after: config.fail_open_after.map(|s| Duration::from_secs(s.0)),
+            isolated_since: Mutex::new(Some(Instant::now())),
             started: crate::clock::Clock::system().now_ms(),
             wakes: std::sync::OnceLock::new(),
             shutdown,
@@ -154,6 +160,9 @@ impl Cluster {
         let mut handed = false;
         let _held = Held::new(&self.metrics);
         loop {
+            if self.fails_open(message) {
+                return Gate::FailOpen;
+            }
             if let Some(client) = self.client() {
                 match self.decide(client.clone(), id).await {
                     Ok(Some(gate)) => return gate,
@@ -203,6 +212,21 @@ impl Cluster {
             )]);
         let claimed = client.txn(claim).await?.succeeded();
         Ok(claimed.then_some(Gate::Send))
+    }
+
+    /// Whether an isolated station sends this message itself: urgent, and
+    /// isolated for `cluster.fail_open_after`.
+    fn fails_open(&self, message: &Notification) -> bool {
+        let urgent = message.level == Some(crate::alert::Level::Urgent.as_i32());
+        let since = *self
+            .isolated_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        urgent
+            && self.status.borrow().role == Role::Isolated
+            && since
+                .zip(self.fail_open_after)
+                .is_some_and(|(since, after)| since.elapsed() >= after)
     }
 
     /// Hands the leader a message it has not delivered (it may never have
@@ -456,6 +480,18 @@ impl Cluster {
 
     fn set(&self, role: Role, leader: Option<String>, reachable: bool, revision: i64) {
         metrics_role(&self.metrics, role);
+        {
+            let mut since = self
+                .isolated_since
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            match role {
+                Role::Isolated => {
+                    since.get_or_insert_with(Instant::now);
+                }
+                _ => *since = None,
+            }
+        }
         self.status.send_if_modified(|status| {
             let new = Status {
                 sharing_actions: false,

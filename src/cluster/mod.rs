@@ -72,6 +72,9 @@ pub(crate) enum Gate {
     Send,
     /// The named station delivered it: drop it here.
     Elsewhere(String),
+    /// This station has been isolated for `cluster.fail_open_after` and the
+    /// message is urgent: send it here, marked as such.
+    FailOpen,
     /// The daemon stops.
     Stopped,
 }

@@ -74,6 +74,10 @@ pub(crate) struct ClusterConfig {
     /// The leader key's lease, seconds.
     #[serde(default = "default_lease_ttl")]
     pub(crate) lease_ttl_s: u64,
+    /// Isolated this long, a station sends urgent messages itself, marked
+    /// as such (off when left out).
+    #[serde(default)]
+    pub(crate) fail_open_after: Option<Secs>,
 }
 
 fn default_cluster_prefix() -> String {
@@ -606,6 +610,12 @@ impl Config {
                     &format!("{url:?} is not an etcd client URL such as \"http://127.0.0.1:2379\""),
                 );
             }
+        }
+        if cluster.fail_open_after.is_some_and(|s| s.0 == 0) {
+            fail(
+                "cluster.fail_open_after",
+                "must be above 0 (leave it out to never fail open)",
+            );
         }
         if cluster.lease_ttl_s < 5 {
             fail("cluster.lease_ttl_s", "must be at least 5 (seconds)");

@@ -146,6 +146,16 @@ impl Worker {
             if let (Some(cluster), Some(identity)) = (&self.cluster, &identity) {
                 match cluster.gate(identity, notification).await {
                     Gate::Send => {}
+                    Gate::FailOpen => {
+                        if attempt == 0 {
+                            tracing::warn!(notifier = %self.name, key = %notification.key(), "cluster: isolated past fail_open_after: sending an urgent message from here");
+                            self.history(
+                                notification,
+                                "sent while isolated",
+                                "this station could not reach etcd for cluster.fail_open_after: it sent this urgent message itself (the other station may send it too)",
+                            );
+                        }
+                    }
                     Gate::Elsewhere(station) => return Some(Outcome::Elsewhere(station)),
                     Gate::Stopped => return None,
                 }
