@@ -102,6 +102,7 @@ pub(crate) struct Metrics {
     pub(crate) cluster_takeovers: Counter,
     pub(crate) cluster_skipped: Counter,
     pub(crate) cluster_held: Gauge,
+    pub(crate) cluster_etcd_bytes: Gauge,
 }
 
 impl Default for Metrics {
@@ -144,6 +145,7 @@ impl Metrics {
             cluster_takeovers: Counter::default(),
             cluster_skipped: Counter::default(),
             cluster_held: Gauge::default(),
+            cluster_etcd_bytes: Gauge::default(),
             http_bad_requests: Counter::default(),
             store_errors: Counter::default(),
             resident_memory: Gauge::default(),
@@ -317,6 +319,11 @@ impl Metrics {
             "mauved_cluster_held",
             "Messages a delivery worker holds at the cluster's gate: waiting for the leader to deliver them, or for this station to lead.",
             self.cluster_held.clone(),
+        );
+        r.register(
+            "mauved_cluster_etcd_db_bytes",
+            "The size of etcd's database, as the member this station asks says.",
+            self.cluster_etcd_bytes.clone(),
         );
         r.register(
             "mauved_store_failing",

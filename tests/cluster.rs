@@ -139,6 +139,41 @@ fn station(dir: &Path, name: &str, etcd: &Etcd, notes: &Path) -> Daemon {
     )
 }
 
+/// Every key under `prefix` in etcd, as its JSON gateway shows them.
+fn etcd_range(etcd: &Etcd, prefix: &str) -> Vec<serde_json::Value> {
+    let mut end = prefix.as_bytes().to_vec();
+    *end.last_mut().unwrap() += 1;
+    let body = format!(
+        r#"{{"key": "{}", "range_end": "{}"}}"#,
+        base64(prefix.as_bytes()),
+        base64(&end)
+    );
+    let addr = etcd.urls[0].trim_start_matches("http://").parse().unwrap();
+    let (status, answer) = request(addr, "POST", "/v3/kv/range", &body);
+    assert_eq!(status, 200, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    answer["kvs"].as_array().cloned().unwrap_or_default()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Waits until `d` has applied the update of alert web1/`id`.
 fn applied(d: &Daemon, id: &str) {
     wait_for(WAIT, &format!("web1/{id} applied"), || {
@@ -267,6 +302,19 @@ fn one_station_delivers_each_raise_once_and_the_other_takes_over_when_it_dies() 
         follow.metric("mauved_cluster_deliveries_skipped_total"),
         6.0
     );
+    // etcd stays small: delivery records are on a lease (a day), and etcd's
+    // size is reported.
+    let records = etcd_range(&etcd, "/mauved/delivered/");
+    assert_eq!(records.len(), 6, "{records:?}");
+    assert!(
+        records
+            .iter()
+            .all(|kv| kv["lease"].as_str().is_some_and(|l| l != "0")),
+        "{records:?}"
+    );
+    wait_for(WAIT, "etcd's size reported", || {
+        (lead.metric("mauved_cluster_etcd_db_bytes") > 0.0).then_some(())
+    });
 
     // The leader dies: within the lease's TTL (and a margin) the other
     // station leads and delivers a raise that only it received.

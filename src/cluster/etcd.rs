@@ -63,6 +63,10 @@ pub(crate) struct Cluster {
     pub(super) proposals: super::actions::Proposals,
     /// `cluster.fail_open_after`.
     fail_open_after: Option<Duration>,
+    /// The lease claims and delivery records are written on (a day, not
+    /// kept alive), and when it was granted.
+    records_lease: AtomicI64,
+    records_granted: Mutex<Option<Instant>>,
     /// Since when this station has been isolated, if it is.
     isolated_since: Mutex<Option<Instant>>,
     /// The stations etcd has seen lately (each says so on its lease).
@@ -108,6 +112,8 @@ impl Cluster {
             proposals: super::actions::Proposals::default(),
             seen: Mutex::default(),
             fail_open_after: config.fail_open_after.map(|s| Duration::from_secs(s.0)),
+            records_lease: AtomicI64::new(0),
+            records_granted: Mutex::new(None),
             isolated_since: Mutex::new(Some(Instant::now())),
             started: crate::clock::Clock::system().now_ms(),
             wakes: std::sync::OnceLock::new(),
@@ -208,10 +214,19 @@ impl Cluster {
             .and_then([TxnOp::put(
                 self.key(&format!("claim/{}", id.key)),
                 self.station.clone(),
-                None,
+                self.records_put(),
             )]);
         let claimed = client.txn(claim).await?.succeeded();
         Ok(claimed.then_some(Gate::Send))
+    }
+
+    /// Claims and delivery records go on a lease of a day: etcd forgets
+    /// them by itself, long after both stations have seen them.
+    fn records_put(&self) -> Option<PutOptions> {
+        match self.records_lease.load(Ordering::Relaxed) {
+            0 => None,
+            lease => Some(PutOptions::new().with_lease(lease)),
+        }
     }
 
     /// Whether an isolated station sends this message itself: urgent, and
@@ -299,7 +314,10 @@ impl Cluster {
         let value = format!("{} {}", id.at, self.station);
         for _ in 0..10 {
             if let Some(mut client) = self.client() {
-                match client.put(key.clone(), value.clone(), None).await {
+                match client
+                    .put(key.clone(), value.clone(), self.records_put())
+                    .await
+                {
                     Ok(_) => return,
                     Err(err) => tracing::warn!(%err, "cluster: cannot record a delivery in etcd"),
                 }
@@ -365,6 +383,7 @@ impl Cluster {
         };
         self.lease.store(lease, Ordering::Relaxed);
         *self.renewed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        self.keep_records_lease(&mut client).await?;
         client_tx.send_replace(Some(client.clone()));
         let mut last_renewal = Instant::now();
         let leader_key = self.key("leader");
@@ -384,6 +403,10 @@ impl Cluster {
                     }
                 }
                 self.say_seen(&mut client, lease).await?;
+                self.keep_records_lease(&mut client).await?;
+                if let Ok(status) = client.status().await {
+                    self.metrics.cluster_etcd_bytes.set(status.db_size());
+                }
             }
             let campaign = Txn::new()
                 .when([Compare::version(leader_key.clone(), CompareOp::Equal, 0)])
@@ -455,6 +478,25 @@ impl Cluster {
             })
             .collect();
         *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = seen;
+        Ok(())
+    }
+
+    /// A new records lease every hour, each living a day and an hour: a
+    /// record written now expires after a day at the least.
+    async fn keep_records_lease(&self, client: &mut Client) -> Result<(), etcd_client::Error> {
+        let due = self
+            .records_granted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(3600));
+        if due {
+            let lease = client.lease_grant(25 * 3600, None).await?.id();
+            self.records_lease.store(lease, Ordering::Relaxed);
+            *self
+                .records_granted
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        }
         Ok(())
     }
 
