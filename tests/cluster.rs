@@ -8,7 +8,7 @@
 mod common;
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -417,6 +417,29 @@ fn a_raise_only_one_station_received_is_delivered_once_whichever_got_it() {
     );
 }
 
+/// [`a_leading_b_following`] with recording notifiers: the stations and
+/// their logs.
+fn recording_pair(dir: &Path, etcd: &Etcd) -> (Daemon, Daemon, PathBuf, PathBuf) {
+    let (notes_a, notes_b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
+    let (a, b) = a_leading_b_following(
+        dir,
+        etcd,
+        &recording_notifier(&notes_a),
+        &recording_notifier(&notes_b),
+    );
+    (a, b, notes_a, notes_b)
+}
+
+/// Raises web1/`id` on both stations (as mauvesend does) and waits until
+/// both applied it.
+fn raise_on_both(a: &Daemon, b: &Daemon, tid: u64, id: &str) {
+    let p = packet(tid, "web1", vec![alert(id, Some(now()), None)], false);
+    a.send(&p);
+    b.send(&p);
+    applied(a, id);
+    applied(b, id);
+}
+
 /// Starts station a, waits until it leads, then starts b: a delivers.
 fn a_leading_b_following(
     dir: &Path,
@@ -453,13 +476,7 @@ fn a_leading_b_following(
 fn a_leader_stopped_past_its_lease_sends_nothing_once_the_other_took_over() {
     let dir = tempfile::tempdir().unwrap();
     let etcd = Etcd::start(dir.path());
-    let (notes_a, notes_b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
-    let (a, b) = a_leading_b_following(
-        dir.path(),
-        &etcd,
-        &recording_notifier(&notes_a),
-        &recording_notifier(&notes_b),
-    );
+    let (a, b, notes_a, notes_b) = recording_pair(dir.path(), &etcd);
     // a freezes (SIGSTOP) for longer than its lease: b takes over.
     let signal = |sig: &str, d: &Daemon| {
         assert!(Command::new("kill")
@@ -524,13 +541,7 @@ fn a_notifier_failing_on_the_leader_does_not_make_the_follower_send() {
 fn the_etcd_leader_member_killed_loses_and_repeats_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut etcd = Etcd::start_members(dir.path(), 3);
-    let (notes_a, notes_b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
-    let (a, b) = a_leading_b_following(
-        dir.path(),
-        &etcd,
-        &recording_notifier(&notes_a),
-        &recording_notifier(&notes_b),
-    );
+    let (a, b, notes_a, notes_b) = recording_pair(dir.path(), &etcd);
     let raise = |tid: u64, id: &str| {
         let p = packet(tid, "web1", vec![alert(id, Some(now()), None)], false);
         a.send(&p);
@@ -616,13 +627,7 @@ fn a_station_without_etcd_runs_ingests_says_so_and_delivers_nothing() {
 fn the_leader_killed_in_a_burst_loses_nothing_and_repeats_at_most_what_was_in_flight() {
     let dir = tempfile::tempdir().unwrap();
     let etcd = Etcd::start(dir.path());
-    let (notes_a, notes_b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
-    let (a, b) = a_leading_b_following(
-        dir.path(),
-        &etcd,
-        &recording_notifier(&notes_a),
-        &recording_notifier(&notes_b),
-    );
+    let (a, b, notes_a, notes_b) = recording_pair(dir.path(), &etcd);
     let ids: Vec<String> = (0..40).map(|i| format!("burst{i:02}")).collect();
     let t = now();
     for (i, id) in ids.iter().enumerate() {
@@ -671,18 +676,8 @@ fn the_leader_killed_in_a_burst_loses_nothing_and_repeats_at_most_what_was_in_fl
 fn an_action_on_either_station_is_applied_by_both_with_its_author_and_told_once() {
     let dir = tempfile::tempdir().unwrap();
     let etcd = Etcd::start(dir.path());
-    let (notes_a, notes_b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
-    let (a, b) = a_leading_b_following(
-        dir.path(),
-        &etcd,
-        &recording_notifier(&notes_a),
-        &recording_notifier(&notes_b),
-    );
-    let p = packet(1, "web1", vec![alert("disk", Some(now()), None)], false);
-    a.send(&p);
-    b.send(&p);
-    applied(&a, "disk");
-    applied(&b, "disk");
+    let (a, b, notes_a, notes_b) = recording_pair(dir.path(), &etcd);
+    raise_on_both(&a, &b, 1, "disk");
     // Acknowledged on the follower: the answer comes once b applied it
     // from etcd, and a shows it too, with the same author.
     let (status, body) = b.post(
@@ -734,18 +729,8 @@ fn an_action_on_either_station_is_applied_by_both_with_its_author_and_told_once(
 fn a_station_restarted_catches_up_on_actions_from_the_watch_or_a_full_read() {
     let dir = tempfile::tempdir().unwrap();
     let etcd = Etcd::start(dir.path());
-    let (notes_a, notes_b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
-    let (a, b) = a_leading_b_following(
-        dir.path(),
-        &etcd,
-        &recording_notifier(&notes_a),
-        &recording_notifier(&notes_b),
-    );
-    let p = packet(1, "web1", vec![alert("disk", Some(now()), None)], false);
-    a.send(&p);
-    b.send(&p);
-    applied(&a, "disk");
-    applied(&b, "disk");
+    let (a, b, _, _) = recording_pair(dir.path(), &etcd);
+    raise_on_both(&a, &b, 1, "disk");
     // An action b has seen, so it keeps how far it got.
     let (status, body) = a.post(
         "/api/alerts/web1/disk/note",
@@ -785,6 +770,14 @@ fn a_station_restarted_catches_up_on_actions_from_the_watch_or_a_full_read() {
     let (status, body) = a.post(
         "/api/alerts/web1/disk/acknowledge",
         r#"{"by": "alice", "for": "1h"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    // One more action after it, so that the compaction below (at the last
+    // revision) is past the ack's revision: a watch may start at the
+    // compaction revision itself.
+    let (status, body) = a.post(
+        "/api/alerts/web1/disk/note",
+        r#"{"by": "bob", "text": "third"}"#,
     );
     assert_eq!(status, 200, "{body}");
     let addr = etcd.urls[0].trim_start_matches("http://").parse().unwrap();
