@@ -214,7 +214,7 @@ impl Cluster {
                         self.apply_one(&scheduler, kv.value()).await;
                     }
                     next = Some(kv.mod_revision() + 1);
-                    self.applied(kv.mod_revision());
+                    self.applied(kv.mod_revision()).await;
                 }
             }
         }
@@ -239,10 +239,10 @@ impl Cluster {
         newer.sort_by_key(|kv| kv.mod_revision());
         for kv in newer {
             self.apply_one(scheduler, kv.value()).await;
-            self.applied(kv.mod_revision());
+            self.applied(kv.mod_revision()).await;
         }
         let revision = all.header().map_or(from, |h| h.revision());
-        self.applied(revision);
+        self.applied(revision).await;
         Ok(revision + 1)
     }
 
@@ -253,9 +253,14 @@ impl Cluster {
 
     /// Keeps the last revision applied (flushed: at most that action is
     /// applied again after a crash).
-    fn applied(&self, revision: i64) {
-        if let Err(err) = self.store.set_meta(APPLIED, &revision.to_be_bytes()) {
-            tracing::warn!(%err, "cluster: cannot keep how far the shared actions were applied");
+    /// (The flush runs off the async workers.)
+    async fn applied(&self, revision: i64) {
+        let store = self.store.clone();
+        let kept =
+            tokio::task::spawn_blocking(move || store.set_meta(APPLIED, &revision.to_be_bytes()))
+                .await;
+        if !matches!(kept, Ok(Ok(()))) {
+            tracing::warn!("cluster: cannot keep how far the shared actions were applied");
         }
     }
 

@@ -193,15 +193,9 @@ impl Cluster {
         mut client: Client,
         id: &Identity,
     ) -> Result<Option<Gate>, etcd_client::Error> {
-        let delivered = self.key(&format!("delivered/{}", id.key));
-        let found = client.get(delivered.as_bytes(), None).await?;
-        if let Some(kv) = found.kvs().first() {
-            let text = String::from_utf8_lossy(kv.value()).into_owned();
-            let (at, station) = text.split_once(' ').unwrap_or((&text, ""));
-            if at.parse().is_ok_and(|at| id.covered_by(at)) {
-                self.metrics.cluster_skipped.inc();
-                return Ok(Some(Gate::Elsewhere(station.to_owned())));
-            }
+        if let Some(station) = self.delivered_by(&mut client, id).await? {
+            self.metrics.cluster_skipped.inc();
+            return Ok(Some(Gate::Elsewhere(station)));
         }
         if !self.leads() {
             return Ok(None);
@@ -273,17 +267,7 @@ impl Cluster {
                 continue;
             };
             let id = Identity::of(&message);
-            let delivered = client
-                .get(self.key(&format!("delivered/{}", id.key)), None)
-                .await?;
-            let done = delivered.kvs().first().is_some_and(|d| {
-                let text = String::from_utf8_lossy(d.value()).into_owned();
-                text.split(' ')
-                    .next()
-                    .and_then(|at| at.parse().ok())
-                    .is_some_and(|at| id.covered_by(at))
-            });
-            if !done {
+            if self.delivered_by(client, &id).await?.is_none() {
                 let notifier = message.notifier.clone();
                 let batch = Batch {
                     messages: vec![message],
@@ -306,6 +290,24 @@ impl Cluster {
             client.delete(kv.key(), Some(DeleteOptions::new())).await?;
         }
         Ok(())
+    }
+
+    /// The station whose delivery record covers this message, if one does
+    /// (the record is `<event time> <station>`, see [`Cluster::delivered`]).
+    async fn delivered_by(
+        &self,
+        client: &mut Client,
+        id: &Identity,
+    ) -> Result<Option<String>, etcd_client::Error> {
+        let found = client
+            .get(self.key(&format!("delivered/{}", id.key)), None)
+            .await?;
+        Ok(found.kvs().first().and_then(|kv| {
+            let text = String::from_utf8_lossy(kv.value());
+            let (at, station) = text.split_once(' ').unwrap_or((&text, ""));
+            let at: crate::alert::UnixSecs = at.parse().ok()?;
+            id.covered_by(at).then(|| station.to_owned())
+        }))
     }
 
     /// Records a delivery, for the other station to drop its copy.
