@@ -394,22 +394,46 @@ fn a_raise_only_one_station_received_is_delivered_once_whichever_got_it() {
         vec![alert("seen-by-leader", Some(t), None)],
         false,
     ));
-    // Only the follower got this one: after a while it hands the message to
-    // the leader through etcd, which delivers it; the follower drops its copy.
+    // Only the follower got this one: after a while (10 s) it hands the
+    // message to the leader through etcd, which delivers it; the follower
+    // drops its copy.
     follow.send(&packet(
         2,
         "web1",
         vec![alert("seen-by-follower", Some(t), None)],
         false,
     ));
-    wait_for(WAIT, "both delivered by the leader", || {
-        (events(&lead_notes).len() == 2).then_some(())
+    wait_for(WAIT, "the follower holds its message", || {
+        (follow.metric("mauved_cluster_held") == 1.0).then_some(())
+    });
+    // Both got this one, queued on the follower behind the one it waits to
+    // hand over: the follower drops it as soon as the leader delivered it,
+    // not after the hand-over.
+    raise_on_both(&lead, &follow, 3, "seen-by-both");
+    wait_for(WAIT, "the follower dropped what the leader delivered", || {
+        let history = follow.json("/api/alerts/web1/seen-by-both/history");
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["result"] == "delivered elsewhere")
+            .then_some(())
+    });
+    assert!(
+        !events(&lead_notes)
+            .iter()
+            .any(|(_, id)| id == "seen-by-follower"),
+        "the follower handed its message over before dropping the one behind it: {:?}",
+        events(&lead_notes)
+    );
+    wait_for(WAIT, "all three delivered by the leader", || {
+        (events(&lead_notes).len() == 3).then_some(())
     });
     follow.quiesce("web1", "seen-by-follower");
     lead.quiesce("web1", "seen-by-leader");
     let mut ids: Vec<String> = events(&lead_notes).into_iter().map(|(_, id)| id).collect();
     ids.sort();
-    assert_eq!(ids, ["seen-by-follower", "seen-by-leader"]);
+    assert_eq!(ids, ["seen-by-both", "seen-by-follower", "seen-by-leader"]);
     assert!(
         events(&follow_notes).is_empty(),
         "{:?}",
@@ -821,19 +845,20 @@ fn an_isolated_station_sends_urgent_messages_itself_after_fail_open_after() {
         ),
     );
     let t = now();
-    // (Queues are delivered in order: a held message ahead of an urgent one
-    // would hold it too, see the README. Here the urgent one is first.)
+    // The normal message is queued first: held, it holds nothing behind it.
     d.send(&packet(
         1,
         "web1",
-        vec![alert("urgent1", Some(t), None)],
+        vec![alert("normal1", Some(t), None)],
         false,
     ));
-    applied(&d, "urgent1");
+    wait_for(WAIT, "the normal message held", || {
+        (d.metric("mauved_cluster_held") == 1.0).then_some(())
+    });
     d.send(&packet(
         2,
         "web1",
-        vec![alert("normal1", Some(t), None)],
+        vec![alert("urgent1", Some(t), None)],
         false,
     ));
     // The urgent one goes out once the station has been isolated 3 s; the
@@ -856,13 +881,13 @@ fn an_isolated_station_sends_urgent_messages_itself_after_fail_open_after() {
         "{:?}",
         events(&notes)
     );
-    let history = d.json("/api/alerts/web1/urgent1/history");
-    assert!(
+    wait_for(WAIT, "the history says it was sent while isolated", || {
+        let history = d.json("/api/alerts/web1/urgent1/history");
         history
             .as_array()
             .unwrap()
             .iter()
-            .any(|l| l["result"] == "sent while isolated"),
-        "{history:#}"
-    );
+            .any(|l| l["result"] == "sent while isolated")
+            .then_some(())
+    });
 }

@@ -19,6 +19,7 @@
 //! A leader whose lease was not renewed within its TTL less a margin stops
 //! sending before etcd could give the key to the other station.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -67,6 +68,8 @@ pub(crate) struct Cluster {
     /// kept alive), and when it was granted.
     records_lease: AtomicI64,
     records_granted: Mutex<Option<Instant>>,
+    /// The messages held here (by identity key).
+    held: Mutex<HashMap<String, Holding>>,
     /// Since when this station has been isolated, if it is.
     isolated_since: Mutex<Option<Instant>>,
     /// The stations etcd has seen lately (each says so on its lease).
@@ -75,7 +78,7 @@ pub(crate) struct Cluster {
     /// never take an earlier one's name.
     pub(super) started: u64,
     /// The delivery workers' wake-ups, by notifier (set once they run).
-    wakes: std::sync::OnceLock<std::collections::HashMap<String, Arc<tokio::sync::Notify>>>,
+    wakes: std::sync::OnceLock<HashMap<String, Arc<tokio::sync::Notify>>>,
     pub(super) shutdown: CancellationToken,
 }
 
@@ -114,6 +117,7 @@ impl Cluster {
             fail_open_after: config.fail_open_after.map(|s| Duration::from_secs(s.0)),
             records_lease: AtomicI64::new(0),
             records_granted: Mutex::new(None),
+            held: Mutex::default(),
             isolated_since: Mutex::new(Some(Instant::now())),
             started: crate::clock::Clock::system().now_ms(),
             wakes: std::sync::OnceLock::new(),
@@ -127,7 +131,7 @@ impl Cluster {
     /// The delivery workers' wake-ups, for the messages handed over.
     pub(crate) fn set_wakes(
         &self,
-        wakes: std::collections::HashMap<String, Arc<tokio::sync::Notify>>,
+        wakes: HashMap<String, Arc<tokio::sync::Notify>>,
     ) {
         let _ = self.wakes.set(wakes);
     }
@@ -159,32 +163,78 @@ impl Cluster {
         renewed.is_some_and(|at| at.elapsed() + MARGIN < self.ttl)
     }
 
-    /// Waits until the message may be sent here (this station leads and
-    /// has claimed it) or is known delivered by another station.
-    pub(crate) async fn gate(&self, id: &Identity, message: &Notification) -> Gate {
-        let waiting = Instant::now();
-        let mut handed = false;
-        let _held = Held::new(&self.metrics);
+    /// What to do with this message now. None while it is held and this
+    /// station does not lead: the worker looks at the next one and asks
+    /// again later (a follower's queue is not delivered in order, so a
+    /// message waiting for its hand-over, or a normal one held while an
+    /// urgent one fails open, holds nothing behind it). A leader waits
+    /// here instead: its queue goes out in order.
+    pub(crate) async fn gate(&self, id: &Identity, message: &Notification) -> Option<Gate> {
         loop {
-            if self.fails_open(message) {
-                return Gate::FailOpen;
+            if let Some(gate) = self.check(id, message).await {
+                self.release(id);
+                return Some(gate);
             }
-            if let Some(client) = self.client() {
-                match self.decide(client.clone(), id).await {
-                    Ok(Some(gate)) => return gate,
-                    Ok(None) => {}
-                    Err(err) => {
-                        tracing::debug!(%err, "cluster: etcd did not answer a delivery check")
-                    }
-                }
-                if !handed && waiting.elapsed() >= ORPHAN_AFTER && !self.leads() {
-                    handed = self.hand_over(client, id, message).await;
-                }
+            if !self.leads() {
+                return None;
             }
             tokio::select! {
                 () = tokio::time::sleep(POLL) => {}
-                () = self.shutdown.cancelled() => return Gate::Stopped,
+                () = self.shutdown.cancelled() => return Some(Gate::Stopped),
             }
+        }
+    }
+
+    /// One look at a held message (see [`Cluster::gate`]).
+    async fn check(&self, id: &Identity, message: &Notification) -> Option<Gate> {
+        if self.shutdown.is_cancelled() {
+            return Some(Gate::Stopped);
+        }
+        if self.fails_open(message) {
+            return Some(Gate::FailOpen);
+        }
+        let (since, handed) = self.hold(id);
+        // Isolated, etcd may not answer at all: no use waiting for it.
+        if self.status.borrow().role == Role::Isolated {
+            return None;
+        }
+        let client = self.client()?;
+        match self.decide(client.clone(), id).await {
+            Ok(Some(gate)) => return Some(gate),
+            Ok(None) => {}
+            Err(err) => tracing::debug!(%err, "cluster: etcd did not answer a delivery check"),
+        }
+        if !handed && since.elapsed() >= ORPHAN_AFTER && !self.leads() {
+            if self.hand_over(client, id, message).await {
+                if let Some(h) = self.held().get_mut(&id.key) {
+                    h.handed = true;
+                }
+            }
+        }
+        None
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, Holding>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Since when this message has been held here, and whether it was
+    /// handed to the leader.
+    fn hold(&self, id: &Identity) -> (Instant, bool) {
+        let mut held = self.held();
+        let h = held.entry(id.key.clone()).or_insert_with(|| Holding {
+            since: Instant::now(),
+            handed: false,
+        });
+        let seen = (h.since, h.handed);
+        self.metrics.cluster_held.set(held.len() as i64);
+        seen
+    }
+
+    fn release(&self, id: &Identity) {
+        let mut held = self.held();
+        if held.remove(&id.key).is_some() {
+            self.metrics.cluster_held.set(held.len() as i64);
         }
     }
 
@@ -559,20 +609,11 @@ impl Cluster {
     }
 }
 
-/// Counts a message held at the gate while it is.
-struct Held<'a>(&'a Metrics);
-
-impl<'a> Held<'a> {
-    fn new(metrics: &'a Metrics) -> Self {
-        metrics.cluster_held.inc();
-        Held(metrics)
-    }
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        self.0.cluster_held.dec();
-    }
+/// A message held at the gate: since when, and whether it was handed to
+/// the leader.
+struct Holding {
+    since: Instant,
+    handed: bool,
 }
 
 fn metrics_role(metrics: &Metrics, role: Role) {

@@ -128,7 +128,7 @@ pub(crate) enum Cluster {}
 
 #[cfg(not(feature = "ha"))]
 impl Cluster {
-    pub(crate) async fn gate(&self, _: &Identity, _: &Notification) -> Gate {
+    pub(crate) async fn gate(&self, _: &Identity, _: &Notification) -> Option<Gate> {
         match *self {}
     }
 

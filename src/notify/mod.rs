@@ -78,6 +78,9 @@ pub enum Outcome {
     /// Another station of the cluster delivered it (the worker's own
     /// outcome; a notifier never says it).
     Elsewhere(String),
+    /// Held by the cluster on a station that does not lead: not sent, left
+    /// queued, looked at again later (the worker's own outcome).
+    Held,
 }
 
 pub type Attempt<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;

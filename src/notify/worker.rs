@@ -25,6 +25,10 @@ use crate::store::{History, QueueId, Store};
 /// On shutdown, an attempt in flight gets this long to finish (real time).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// How often a station that does not lead looks again at the messages the
+/// cluster holds (real time: the other station delivers on its own clock).
+const HELD_POLL: Duration = Duration::from_millis(250);
+
 /// Messages read from the queue at a time.
 const BATCH: usize = 64;
 
@@ -94,6 +98,7 @@ impl Worker {
                     () = self.shutdown.cancelled() => return,
                 }
             }
+            let (mut held, mut settled) = (0, 0);
             for (id, notification) in batch {
                 if self.shutdown.is_cancelled() {
                     break;
@@ -102,9 +107,26 @@ impl Worker {
                     break;
                 };
                 let settle = self.finish(id, notification, outcome);
+                if matches!(settle, Settle::Keep) {
+                    held += 1;
+                    continue;
+                }
                 if !self.settle(settle).await {
                     break;
                 }
+                settled += 1;
+            }
+            if settled == 0 && held > 0 {
+                // Everything read is held by the cluster: look again soon,
+                // or as soon as more is queued. Idle meanwhile: the
+                // history is written.
+                self.write_history();
+                tokio::select! {
+                    () = tokio::time::sleep(HELD_POLL) => {}
+                    () = self.wake.notified() => {}
+                    () = self.shutdown.cancelled() => return,
+                }
+                continue;
             }
             // What was delivered stays delivered across a crash: at most
             // one batch is sent again after `kill -9`. Its history lines
@@ -145,8 +167,9 @@ impl Worker {
             // station that leads, and not at all once the other delivered.
             if let (Some(cluster), Some(identity)) = (&self.cluster, &identity) {
                 match cluster.gate(identity, notification).await {
-                    Gate::Send => {}
-                    Gate::FailOpen => {
+                    None => return Some(Outcome::Held),
+                    Some(Gate::Send) => {}
+                    Some(Gate::FailOpen) => {
                         if attempt == 0 {
                             tracing::warn!(notifier = %self.name, key = %notification.key(), "cluster: isolated past fail_open_after: sending an urgent message from here");
                             self.history(
@@ -156,8 +179,8 @@ impl Worker {
                             );
                         }
                     }
-                    Gate::Elsewhere(station) => return Some(Outcome::Elsewhere(station)),
-                    Gate::Stopped => return None,
+                    Some(Gate::Elsewhere(station)) => return Some(Outcome::Elsewhere(station)),
+                    Some(Gate::Stopped) => return None,
                 }
             }
             message.now = self.clock.now();
@@ -216,6 +239,7 @@ impl Worker {
     /// what the queue must record.
     fn finish(&self, id: QueueId, notification: Notification, outcome: Outcome) -> Settle {
         match outcome {
+            Outcome::Held => Settle::Keep,
             Outcome::Delivered => {
                 self.metrics
                     .notification(&self.name, NotifyResult::Delivered);
@@ -270,6 +294,7 @@ impl Worker {
         let mut logged = false;
         loop {
             let stored = match &settle {
+                Settle::Keep => Ok(()),
                 Settle::Dequeue(id) => self.store.delivered(id),
                 Settle::DeadLetter(id, letter) => self.store.give_up(id, letter, None),
                 Settle::Forward(id, hop) => {
@@ -299,6 +324,8 @@ impl Worker {
 
 /// What the queue records of a finished message.
 enum Settle {
+    /// Nothing: held by the cluster, it stays queued.
+    Keep,
     Dequeue(QueueId),
     DeadLetter(QueueId, Box<DeadLetter>),
     /// Given up here, queued for the next notifier of its fallback.
