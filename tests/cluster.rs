@@ -891,3 +891,39 @@ fn an_isolated_station_sends_urgent_messages_itself_after_fail_open_after() {
             .then_some(())
     });
 }
+
+#[test]
+fn a_raise_that_reached_the_stations_either_side_of_a_second_is_delivered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let (a, b, notes_a, notes_b) = recording_pair(dir.path(), &etcd);
+    // The same packet (sent "now", corrected for skew by each station's
+    // clock) reaches one station in second s and the other in s + 1: their
+    // events are a second apart. Once each way round.
+    for (tid, id, first, second) in [(1, "a-first", &a, &b), (2, "b-first", &b, &a)] {
+        let sent = now();
+        let p = packet_at(tid, "web1", vec![alert(id, Some(sent), None)], false, sent);
+        let raised = |d: &Daemon| d.alert("web1", id).unwrap()["raised_at"].as_u64().unwrap();
+        first.send(&p);
+        applied(first, id);
+        let at_first = raised(first);
+        wait_for(WAIT, "the next second", || (now() > at_first).then_some(()));
+        second.send(&p);
+        applied(second, id);
+        assert!(
+            raised(second) > at_first,
+            "{id}: the stations saw the raise in the same second"
+        );
+    }
+    wait_for(WAIT, "both delivered by the leader", || {
+        (events(&notes_a).len() == 2).then_some(())
+    });
+    for id in ["a-first", "b-first"] {
+        b.quiesce("web1", id);
+        a.quiesce("web1", id);
+    }
+    let mut ids: Vec<String> = events(&notes_a).into_iter().map(|(_, id)| id).collect();
+    ids.sort();
+    assert_eq!(ids, ["a-first", "b-first"]);
+    assert!(events(&notes_b).is_empty(), "{:?}", events(&notes_b));
+}
