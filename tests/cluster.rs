@@ -410,15 +410,19 @@ fn a_raise_only_one_station_received_is_delivered_once_whichever_got_it() {
     // hand over: the follower drops it as soon as the leader delivered it,
     // not after the hand-over.
     raise_on_both(&lead, &follow, 3, "seen-by-both");
-    wait_for(WAIT, "the follower dropped what the leader delivered", || {
-        let history = follow.json("/api/alerts/web1/seen-by-both/history");
-        history
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l["result"] == "delivered elsewhere")
-            .then_some(())
-    });
+    wait_for(
+        WAIT,
+        "the follower dropped what the leader delivered",
+        || {
+            let history = follow.json("/api/alerts/web1/seen-by-both/history");
+            history
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["result"] == "delivered elsewhere")
+                .then_some(())
+        },
+    );
     assert!(
         !events(&lead_notes)
             .iter()
@@ -730,6 +734,22 @@ fn an_action_on_either_station_is_applied_by_both_with_its_author_and_told_once(
     wait_for(WAIT, "b has the note", || {
         line_with(&b, "looking at it", "bob").then_some(())
     });
+    // etcd forgets them by itself: each is on a lease (a week).
+    let shared = etcd_range(&etcd, "/mauved/actions/");
+    assert_eq!(shared.len(), 2, "{shared:?}");
+    for kv in &shared {
+        let lease = kv["lease"].as_str().expect("an action on a lease");
+        let addr = etcd.urls[0].trim_start_matches("http://").parse().unwrap();
+        let (_, ttl) = request(
+            addr,
+            "POST",
+            "/v3/lease/timetolive",
+            &format!(r#"{{"ID": "{lease}"}}"#),
+        );
+        let ttl: serde_json::Value = serde_json::from_str(&ttl).unwrap();
+        let left: u64 = ttl["TTL"].as_str().unwrap().parse().unwrap();
+        assert!(left >= 7 * 24 * 3600, "{ttl}");
+    }
     for d in [&a, &b] {
         assert!(
             line_with(d, "ACKNOWLEDGED", "alice"),
@@ -926,4 +946,86 @@ fn a_raise_that_reached_the_stations_either_side_of_a_second_is_delivered_once()
     ids.sort();
     assert_eq!(ids, ["a-first", "b-first"]);
     assert!(events(&notes_b).is_empty(), "{:?}", events(&notes_b));
+}
+
+#[test]
+fn stations_kept_across_a_new_etcd_cluster_share_the_actions_taken_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for etcd_dir in ["old", "new"] {
+        std::fs::create_dir_all(dir.path().join(etcd_dir)).unwrap();
+    }
+    let etcd = Etcd::start(&dir.path().join("old"));
+    let (a, b, _, _) = recording_pair(dir.path(), &etcd);
+    raise_on_both(&a, &b, 1, "disk");
+    // Many revisions in the old etcd before the last action both applied:
+    // what they keep is far ahead of where a new etcd starts.
+    let addr = etcd.urls[0].trim_start_matches("http://").parse().unwrap();
+    for n in 0..300 {
+        let body = format!(
+            r#"{{"key": "{}", "value": "{}"}}"#,
+            base64(b"/elsewhere/n"),
+            base64(n.to_string().as_bytes())
+        );
+        assert_eq!(request(addr, "POST", "/v3/kv/put", &body).0, 200);
+    }
+    let (status, body) = a.post(
+        "/api/alerts/web1/disk/note",
+        r#"{"by": "bob", "text": "old etcd"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let noted = |d: &Daemon, text: &str| {
+        d.json("/api/alerts/web1/disk/history")
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["text"] == text)
+    };
+    wait_for(WAIT, "b has the note", || {
+        noted(&b, "old etcd").then_some(())
+    });
+    // Both stations stop; etcd is replaced by a new, empty cluster; both
+    // come back to it with their stores.
+    let configs: Vec<(PathBuf, String)> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let dir = dir.path().join(name);
+            let config = std::fs::read_to_string(dir.join("mauved.toml")).unwrap();
+            (dir, config)
+        })
+        .collect();
+    assert!(b.stop().success());
+    assert!(a.stop().success());
+    drop(etcd);
+    let new = Etcd::start(&dir.path().join("new"));
+    let old_list = configs[0]
+        .1
+        .lines()
+        .find(|l| l.starts_with("etcd = "))
+        .unwrap()
+        .to_owned();
+    let restart = |(dir, config): &(PathBuf, String)| {
+        Daemon::start_config(
+            dir,
+            &config.replace(&old_list, &format!("etcd = [{}]", new.toml())),
+        )
+    };
+    let a = restart(&configs[0]);
+    let b = restart(&configs[1]);
+    for d in [&a, &b] {
+        wait_for(WAIT, "the station follows the new etcd's actions", || {
+            (d.json("/api/cluster")["sharing_actions"] == true).then_some(())
+        });
+    }
+    // An action taken now is answered (applied by the station that took it)
+    // and reaches the other.
+    let (status, body) = a.post(
+        "/api/alerts/web1/disk/acknowledge",
+        r#"{"by": "alice", "for": "1h"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    wait_for(WAIT, "b shows the ack", || {
+        (b.alert("web1", "disk")?["acknowledged_by"] == "alice").then_some(())
+    });
+    let log_b = std::fs::read_to_string(dir.path().join("b").join("mauved.log")).unwrap();
+    assert!(log_b.contains("a new cluster"), "{log_b}");
 }

@@ -13,12 +13,25 @@ use etcd_client::{EventType, GetOptions, WatchOptions};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+use super::etcd::ACTIONS_KEPT;
 use super::Cluster;
 use crate::alert::{AlertKey, Record};
 use crate::scheduler::{Action, Error, SchedulerHandle};
 
 /// Where the last shared action applied here is kept (store meta).
 const APPLIED: &[u8] = b"cluster-actions-applied";
+
+/// How far the shared actions were applied here (store meta).
+#[derive(Clone, Copy)]
+struct Applied {
+    /// The etcd revision of the last one.
+    revision: i64,
+    /// The etcd cluster it came from (0: not known, kept by an earlier
+    /// version).
+    etcd: u64,
+    /// When it was applied (Unix seconds; 0: not known).
+    at: crate::alert::UnixSecs,
+}
 
 /// One action as etcd keeps it.
 #[derive(Serialize, Deserialize)]
@@ -105,7 +118,7 @@ impl Cluster {
         loop {
             let put = match self.client() {
                 Some(mut client) => client
-                    .put(key.clone(), value.clone(), None)
+                    .put(key.clone(), value.clone(), self.actions_lease.put_options())
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
@@ -142,7 +155,10 @@ impl Cluster {
         let prefix = self.key("actions/");
         // The revision after the last action applied here, kept on disk: a
         // restarted station catches up from there.
-        let mut next: Option<i64> = self.last_applied().map(|last| last + 1);
+        let kept = self.last_applied();
+        let mut next: Option<i64> = kept.map(|k| k.revision + 1);
+        // The etcd cluster those actions came from (0: not known).
+        let mut followed = kept.map_or(0, |k| k.etcd);
         if let Some(from) = next {
             tracing::info!(
                 from,
@@ -156,20 +172,35 @@ impl Cluster {
                     () = self.shutdown.cancelled() => return,
                 }
             };
+            let (revision, etcd) = match client
+                .get(prefix.clone(), Some(GetOptions::new().with_count_only()))
+                .await
+            {
+                Ok(answer) => answer
+                    .header()
+                    .map_or((0, 0), |h| (h.revision(), h.cluster_id())),
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    continue;
+                }
+            };
+            self.etcd_cluster.store(etcd, Ordering::Relaxed);
             let from = match next {
+                // etcd was replaced by a new cluster (a wiped or restored
+                // etcd): every action it holds is new here.
+                Some(from) if (followed != 0 && followed != etcd) || from > revision + 1 => {
+                    tracing::warn!(
+                        from,
+                        revision,
+                        "cluster: etcd is not the one this station last followed (a new cluster); applying every action it holds"
+                    );
+                    1
+                }
                 Some(from) => from,
                 // First start: the actions from now on.
-                None => match client
-                    .get(prefix.clone(), Some(GetOptions::new().with_count_only()))
-                    .await
-                {
-                    Ok(now) => now.header().map_or(0, |h| h.revision()) + 1,
-                    Err(_) => {
-                        tokio::time::sleep(Duration::from_millis(250)).await;
-                        continue;
-                    }
-                },
+                None => revision + 1,
             };
+            followed = etcd;
             next = Some(from);
             let options = WatchOptions::new().with_prefix().with_start_revision(from);
             let mut stream = match client.watch(prefix.clone(), Some(options)).await {
@@ -197,6 +228,15 @@ impl Cluster {
                         from,
                         "cluster: etcd compacted past the actions not yet applied here; catching up by a full read"
                     );
+                    let now = crate::clock::Clock::system().now();
+                    if let Some(away) =
+                        kept.filter(|k| k.at > 0 && k.at + ACTIONS_KEPT.as_secs() < now)
+                    {
+                        tracing::warn!(
+                            since = %crate::timefmt::rfc3339(away.at),
+                            "cluster: this station was away longer than etcd keeps shared actions (a week): the ones taken early in that time may be missing here"
+                        );
+                    }
                     match self.full_read(&mut client, &scheduler, from).await {
                         Ok(after) => next = Some(after),
                         Err(err) => {
@@ -246,19 +286,25 @@ impl Cluster {
         Ok(revision + 1)
     }
 
-    fn last_applied(&self) -> Option<i64> {
+    fn last_applied(&self) -> Option<Applied> {
         let value = self.store.meta(APPLIED).ok().flatten()?;
-        Some(i64::from_be_bytes(value.try_into().ok()?))
+        let word = |at: usize| -> Option<[u8; 8]> { value.get(at..at + 8)?.try_into().ok() };
+        Some(Applied {
+            revision: i64::from_be_bytes(word(0)?),
+            etcd: word(8).map_or(0, u64::from_be_bytes),
+            at: word(16).map_or(0, u64::from_be_bytes),
+        })
     }
 
-    /// Keeps the last revision applied (flushed: at most that action is
-    /// applied again after a crash).
-    /// (The flush runs off the async workers.)
+    /// Keeps the last revision applied, its etcd cluster and the time
+    /// (flushed: at most that action is applied again after a crash; the
+    /// flush runs off the async workers).
     async fn applied(&self, revision: i64) {
         let store = self.store.clone();
-        let kept =
-            tokio::task::spawn_blocking(move || store.set_meta(APPLIED, &revision.to_be_bytes()))
-                .await;
+        let mut value = revision.to_be_bytes().to_vec();
+        value.extend(self.etcd_cluster.load(Ordering::Relaxed).to_be_bytes());
+        value.extend(crate::clock::Clock::system().now().to_be_bytes());
+        let kept = tokio::task::spawn_blocking(move || store.set_meta(APPLIED, &value)).await;
         if !matches!(kept, Ok(Ok(()))) {
             tracing::warn!("cluster: cannot keep how far the shared actions were applied");
         }

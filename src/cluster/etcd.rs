@@ -52,6 +52,8 @@ pub(crate) struct Cluster {
     ttl: Duration,
     /// The connected client, once there is one.
     client: watch::Receiver<Option<Client>>,
+    /// The etcd member to try first (an index into `cluster.etcd`).
+    endpoint: std::sync::atomic::AtomicUsize,
     /// This station's lease (0: none yet).
     lease: AtomicI64,
     /// When the lease was last renewed.
@@ -60,14 +62,17 @@ pub(crate) struct Cluster {
     metrics: Arc<Metrics>,
     /// Where a leader queues the messages followers hand it.
     pub(super) store: Arc<Store>,
+    /// The id of the etcd cluster the shared actions are read from.
+    pub(super) etcd_cluster: std::sync::atomic::AtomicU64,
     /// Actions written to etcd here, waiting to be applied here.
     pub(super) proposals: super::actions::Proposals,
     /// `cluster.fail_open_after`.
     fail_open_after: Option<Duration>,
     /// The lease claims and delivery records are written on (a day, not
     /// kept alive), and when it was granted.
-    records_lease: AtomicI64,
-    records_granted: Mutex<Option<Instant>>,
+    records: Expiring,
+    /// The lease shared actions are written on (a week at the least).
+    pub(super) actions_lease: Expiring,
     /// The messages held here (by identity key).
     held: Mutex<HashMap<String, Holding>>,
     /// Since when this station has been isolated, if it is.
@@ -97,6 +102,7 @@ impl Cluster {
             prefix: config.prefix.clone(),
             ttl: Duration::from_secs(config.lease_ttl_s),
             client,
+            endpoint: std::sync::atomic::AtomicUsize::new(0),
             lease: AtomicI64::new(0),
             renewed: Mutex::new(None),
             status: watch::Sender::new(Status {
@@ -113,10 +119,11 @@ impl Cluster {
             metrics,
             store,
             proposals: super::actions::Proposals::default(),
+            etcd_cluster: std::sync::atomic::AtomicU64::new(0),
             seen: Mutex::default(),
             fail_open_after: config.fail_open_after.map(|s| Duration::from_secs(s.0)),
-            records_lease: AtomicI64::new(0),
-            records_granted: Mutex::new(None),
+            records: Expiring::new(RECORDS_KEPT),
+            actions_lease: Expiring::new(ACTIONS_KEPT),
             held: Mutex::default(),
             isolated_since: Mutex::new(Some(Instant::now())),
             started: crate::clock::Clock::system().now_ms(),
@@ -129,10 +136,7 @@ impl Cluster {
     }
 
     /// The delivery workers' wake-ups, for the messages handed over.
-    pub(crate) fn set_wakes(
-        &self,
-        wakes: HashMap<String, Arc<tokio::sync::Notify>>,
-    ) {
+    pub(crate) fn set_wakes(&self, wakes: HashMap<String, Arc<tokio::sync::Notify>>) {
         let _ = self.wakes.set(wakes);
     }
 
@@ -204,11 +208,13 @@ impl Cluster {
             Ok(None) => {}
             Err(err) => tracing::debug!(%err, "cluster: etcd did not answer a delivery check"),
         }
-        if !handed && since.elapsed() >= ORPHAN_AFTER && !self.leads() {
-            if self.hand_over(client, id, message).await {
-                if let Some(h) = self.held().get_mut(&id.key) {
-                    h.handed = true;
-                }
+        if !handed
+            && since.elapsed() >= ORPHAN_AFTER
+            && !self.leads()
+            && self.hand_over(client, id, message).await
+        {
+            if let Some(h) = self.held().get_mut(&id.key) {
+                h.handed = true;
             }
         }
         None
@@ -258,19 +264,10 @@ impl Cluster {
             .and_then([TxnOp::put(
                 self.key(&format!("claim/{}", id.key)),
                 self.station.clone(),
-                self.records_put(),
+                self.records.put_options(),
             )]);
         let claimed = client.txn(claim).await?.succeeded();
         Ok(claimed.then_some(Gate::Send))
-    }
-
-    /// Claims and delivery records go on a lease of a day: etcd forgets
-    /// them by itself, long after both stations have seen them.
-    fn records_put(&self) -> Option<PutOptions> {
-        match self.records_lease.load(Ordering::Relaxed) {
-            0 => None,
-            lease => Some(PutOptions::new().with_lease(lease)),
-        }
     }
 
     /// Whether an isolated station sends this message itself: urgent, and
@@ -367,7 +364,7 @@ impl Cluster {
         for _ in 0..10 {
             if let Some(mut client) = self.client() {
                 match client
-                    .put(key.clone(), value.clone(), self.records_put())
+                    .put(key.clone(), value.clone(), self.records.put_options())
                     .await
                 {
                     Ok(_) => return,
@@ -390,7 +387,7 @@ impl Cluster {
     ) {
         while !self.shutdown.is_cancelled() {
             if let Err(err) = self.session(&endpoints, &client_tx).await {
-                tracing::warn!(%err, "cluster: etcd unreachable; this station delivers nothing meanwhile");
+                tracing::warn!(%err, "cluster: no session with etcd (unreachable, or the member in use went away); this station delivers nothing until the next");
             }
             self.set(Role::Isolated, None, false, 0);
             tokio::select! {
@@ -407,15 +404,46 @@ impl Cluster {
         }
     }
 
+    /// A client of one member that answers, trying each in turn from the
+    /// last one that did. (A client of every member keeps sending
+    /// some requests to a dead one: the session would fail again and again.
+    /// With one member, its death ends the session and the next one
+    /// starts with another.)
+    async fn connect(&self, endpoints: &[String]) -> Result<Client, etcd_client::Error> {
+        let options = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(2))
+            .with_timeout(Duration::from_secs(2));
+        let first = self.endpoint.fetch_add(1, Ordering::Relaxed);
+        let mut failed = None;
+        for i in 0..endpoints.len() {
+            let endpoint = &endpoints[(first + i) % endpoints.len()];
+            let answered = match Client::connect([endpoint], Some(options.clone())).await {
+                // Answers, and is part of a quorum (a member cut off from
+                // the others fails a linearizable read).
+                Ok(mut client) => match client.get(self.key("leader"), None).await {
+                    Ok(_) => Ok(client),
+                    Err(err) => Err(err),
+                },
+                Err(err) => Err(err),
+            };
+            match answered {
+                Ok(client) => {
+                    self.endpoint
+                        .store((first + i) % endpoints.len(), Ordering::Relaxed);
+                    return Ok(client);
+                }
+                Err(err) => failed = Some(err),
+            }
+        }
+        Err(failed.unwrap_or_else(|| etcd_client::Error::InvalidArgs("no etcd endpoint".into())))
+    }
+
     async fn session(
         &self,
         endpoints: &[String],
         client_tx: &watch::Sender<Option<Client>>,
     ) -> Result<(), etcd_client::Error> {
-        let options = ConnectOptions::new()
-            .with_connect_timeout(Duration::from_secs(2))
-            .with_timeout(Duration::from_secs(2));
-        let mut client = Client::connect(endpoints, Some(options)).await?;
+        let mut client = self.connect(endpoints).await?;
         // The lease of the last session if etcd still keeps it (a member
         // went away, another answers): the leader key stays on it.
         let kept = match self.lease.load(Ordering::Relaxed) {
@@ -435,7 +463,7 @@ impl Cluster {
         };
         self.lease.store(lease, Ordering::Relaxed);
         *self.renewed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-        self.keep_records_lease(&mut client).await?;
+        self.keep_expiring(&mut client).await?;
         client_tx.send_replace(Some(client.clone()));
         let mut last_renewal = Instant::now();
         let leader_key = self.key("leader");
@@ -455,7 +483,7 @@ impl Cluster {
                     }
                 }
                 self.say_seen(&mut client, lease).await?;
-                self.keep_records_lease(&mut client).await?;
+                self.keep_expiring(&mut client).await?;
                 if let Ok(status) = client.status().await {
                     self.metrics.cluster_etcd_bytes.set(status.db_size());
                 }
@@ -533,23 +561,10 @@ impl Cluster {
         Ok(())
     }
 
-    /// A new records lease every hour, each living a day and an hour: a
-    /// record written now expires after a day at the least.
-    async fn keep_records_lease(&self, client: &mut Client) -> Result<(), etcd_client::Error> {
-        let due = self
-            .records_granted
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_none_or(|at| at.elapsed() >= Duration::from_secs(3600));
-        if due {
-            let lease = client.lease_grant(25 * 3600, None).await?.id();
-            self.records_lease.store(lease, Ordering::Relaxed);
-            *self
-                .records_granted
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-        }
-        Ok(())
+    /// Renews the leases records and actions are written on when due.
+    async fn keep_expiring(&self, client: &mut Client) -> Result<(), etcd_client::Error> {
+        self.records.keep(client).await?;
+        self.actions_lease.keep(client).await
     }
 
     /// A lease of its own for this station, kept alive from now on.
@@ -606,6 +621,57 @@ impl Cluster {
             *status = new;
             changed
         });
+    }
+}
+
+/// Claims and delivery records live a day at the least: long after both
+/// stations have seen them.
+const RECORDS_KEPT: Duration = Duration::from_secs(24 * 3600);
+/// Shared actions live a week at the least: a station away longer misses
+/// the ones etcd forgot (it says so when it comes back).
+pub(super) const ACTIONS_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A lease never kept alive, on which keys expire by themselves: a new one
+/// every twenty-fourth of `kept`, each living `kept` and that much more, so
+/// that a key written on one lives `kept` at the least.
+pub(super) struct Expiring {
+    kept: Duration,
+    id: AtomicI64,
+    granted: Mutex<Option<Instant>>,
+}
+
+impl Expiring {
+    fn new(kept: Duration) -> Self {
+        Expiring {
+            kept,
+            id: AtomicI64::new(0),
+            granted: Mutex::new(None),
+        }
+    }
+
+    /// Grants the next lease when the current one is due for renewal.
+    async fn keep(&self, client: &mut Client) -> Result<(), etcd_client::Error> {
+        let every = self.kept / 24;
+        let due = self
+            .granted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none_or(|at| at.elapsed() >= every);
+        if due {
+            let ttl = (self.kept + every).as_secs() as i64;
+            let lease = client.lease_grant(ttl, None).await?.id();
+            self.id.store(lease, Ordering::Relaxed);
+            *self.granted.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// How to put a key on it (none until etcd granted one).
+    pub(super) fn put_options(&self) -> Option<PutOptions> {
+        match self.id.load(Ordering::Relaxed) {
+            0 => None,
+            lease => Some(PutOptions::new().with_lease(lease)),
+        }
     }
 }
 
