@@ -394,22 +394,30 @@ fn a_raise_only_one_station_received_is_delivered_once_whichever_got_it() {
         vec![alert("seen-by-leader", Some(t), None)],
         false,
     ));
-    // Only the follower got this one: after a while (10 s) it hands the
-    // message to the leader through etcd, which delivers it; the follower
-    // drops its copy.
+    // The follower got two in one packet (queued together); the leader got
+    // only the second, later. The first: after a while (10 s) the follower
+    // hands it to the leader through etcd, which delivers it. The second,
+    // queued on the follower behind the one it waits to hand over: the
+    // follower drops it as soon as the leader delivered it, not after the
+    // hand-over, and keeps the first.
     follow.send(&packet(
         2,
         "web1",
-        vec![alert("seen-by-follower", Some(t), None)],
+        vec![
+            alert("seen-by-follower", Some(t), None),
+            alert("seen-by-both", Some(t), None),
+        ],
         false,
     ));
-    wait_for(WAIT, "the follower holds its message", || {
-        (follow.metric("mauved_cluster_held") == 1.0).then_some(())
+    wait_for(WAIT, "the follower holds both", || {
+        (follow.metric("mauved_cluster_held") == 2.0).then_some(())
     });
-    // Both got this one, queued on the follower behind the one it waits to
-    // hand over: the follower drops it as soon as the leader delivered it,
-    // not after the hand-over.
-    raise_on_both(&lead, &follow, 3, "seen-by-both");
+    lead.send(&packet(
+        3,
+        "web1",
+        vec![alert("seen-by-both", Some(now()), None)],
+        false,
+    ));
     wait_for(
         WAIT,
         "the follower dropped what the leader delivered",

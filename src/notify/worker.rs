@@ -82,6 +82,13 @@ pub(crate) struct Worker {
 impl Worker {
     /// Delivers the queue until shutdown.
     pub(crate) async fn run(self) {
+        // Messages settled while one before them was held by the cluster
+        // (a follower drops what the leader delivered; an isolated station
+        // sends an urgent message past a held one). The queue advances in
+        // order: each is recorded there in its turn, once those before it
+        // are. Kept in memory meanwhile: after a crash they are looked at
+        // again (dropped again, or sent again: at least once).
+        let mut ahead: HashMap<QueueId, Settle> = HashMap::new();
         loop {
             let batch = match self.store.take(&self.name, BATCH) {
                 Ok(batch) => batch,
@@ -98,25 +105,33 @@ impl Worker {
                     () = self.shutdown.cancelled() => return,
                 }
             }
-            let (mut held, mut settled) = (0, 0);
+            let (mut held, mut progress) = (0, 0);
             for (id, notification) in batch {
                 if self.shutdown.is_cancelled() {
                     break;
                 }
-                let Some(outcome) = self.attempt_until_done(&notification).await else {
-                    break;
+                let settle = match ahead.remove(&id) {
+                    Some(settle) => settle,
+                    None => {
+                        let Some(outcome) = self.attempt_until_done(&notification).await else {
+                            break;
+                        };
+                        let settle = self.finish(id.clone(), notification, outcome);
+                        if !matches!(settle, Settle::Keep) {
+                            progress += 1;
+                        }
+                        settle
+                    }
                 };
-                let settle = self.finish(id, notification, outcome);
                 if matches!(settle, Settle::Keep) {
                     held += 1;
-                    continue;
-                }
-                if !self.settle(settle).await {
+                } else if held > 0 {
+                    ahead.insert(id, settle);
+                } else if !self.settle(settle).await {
                     break;
                 }
-                settled += 1;
             }
-            if settled == 0 && held > 0 {
+            if progress == 0 && held > 0 {
                 // Everything read is held by the cluster: look again soon,
                 // or as soon as more is queued. Idle meanwhile: the
                 // history is written.

@@ -28,7 +28,7 @@ pub(crate) struct QueueBatch {
 }
 
 /// The position of one message in one notifier's queue.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct QueueId {
     batch: Vec<u8>,
     index: u32,
