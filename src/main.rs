@@ -39,9 +39,9 @@ enum Cmd {
     DefaultConfig,
     /// Show who would be told of an alert, and how (the configuration's alert groups).
     Route {
-        /// The TOML configuration file.
+        /// The TOML configuration file (default: the built-in one, as `serve`).
         #[arg(long, value_name = "FILE")]
-        config: PathBuf,
+        config: Option<PathBuf>,
         /// The alert's source.
         #[arg(long)]
         source: String,
@@ -75,9 +75,9 @@ enum Cmd {
     NewToken,
     /// Show who each rotation has on call, and the next hand-over.
     Oncall {
-        /// The TOML configuration file.
+        /// The TOML configuration file (default: the built-in one, as `serve`).
         #[arg(long, value_name = "FILE")]
-        config: PathBuf,
+        config: Option<PathBuf>,
         /// The moment to look at (as for `route --at`); default now.
         #[arg(long)]
         at: Option<String>,
@@ -133,7 +133,7 @@ fn main() -> ExitCode {
                 summary,
                 importance,
             };
-            report(&config, at.as_deref(), |router, config, at| {
+            report(config, at.as_deref(), |router, config, at| {
                 explain::route(router, config, &alert, &event, at, json)
             })
         }
@@ -142,7 +142,7 @@ fn main() -> ExitCode {
             println!("{}", mauved::http::auth::secret());
             ExitCode::SUCCESS
         }
-        Cmd::Oncall { config, at, json } => report(&config, at.as_deref(), |router, _, at| {
+        Cmd::Oncall { config, at, json } => report(config, at.as_deref(), |router, _, at| {
             Ok(explain::oncall(router, at, json))
         }),
     }
@@ -151,11 +151,7 @@ fn main() -> ExitCode {
 /// `mauved serve`: loads the configuration (or the embedded default) and
 /// runs the daemon until SIGINT or SIGTERM.
 fn serve(config: Option<PathBuf>) -> ExitCode {
-    let loaded = match config {
-        Some(path) => routing::load(&path),
-        None => routing::parse(mauved::config::DEFAULT_TOML, "embedded default"),
-    };
-    let (config, router) = match loaded {
+    let (config, router) = match load(config) {
         Ok(loaded) => loaded,
         Err(err) => {
             eprintln!("mauved: {err}");
@@ -208,13 +204,23 @@ fn hash_password() -> ExitCode {
     }
 }
 
+/// The configuration `serve` runs with: the file given, or the built-in one.
+fn load(
+    path: Option<PathBuf>,
+) -> Result<(Config, mauved::routing::Router), mauved::config::ConfigError> {
+    match path {
+        Some(path) => routing::load(&path),
+        None => routing::parse(mauved::config::DEFAULT_TOML, "embedded default"),
+    }
+}
+
 /// Loads the configuration, reads `--at`, prints what `make` says.
 fn report(
-    path: &std::path::Path,
+    path: Option<PathBuf>,
     at: Option<&str>,
     make: impl FnOnce(&mauved::routing::Router, &Config, u64) -> Result<String, String>,
 ) -> ExitCode {
-    let (config, router) = match routing::load(path) {
+    let (config, router) = match load(path) {
         Ok(loaded) => loaded,
         Err(err) => {
             eprintln!("{err}");

@@ -436,16 +436,132 @@ pub enum ConfigError {
     },
 }
 
+/// The 0-based line of byte `at`.
+fn line_of(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())].matches('\n').count()
+}
+
+/// `text` with line `line` blanked, if that line is one whole `key = value`
+/// (a value on one line): the rest still reads the same.
+fn without_key_line(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let target = lines.get(line)?.trim();
+    if target.starts_with('[') || !target.contains('=') || target.parse::<toml::Table>().is_err() {
+        return None;
+    }
+    let mut out = lines.clone();
+    out[line] = "";
+    Some(out.join("\n"))
+}
+
+/// A key of the wrong type or name, as a problem: its dotted name (the
+/// table it is in, then the key), its line, what is wrong, and for an
+/// unknown key the nearest known one.
+fn shape_problem(text: &str, line: usize, err: &toml::de::Error) -> Problem {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let table = lines[..line]
+        .iter()
+        .rev()
+        .find_map(|l| {
+            let l = l.trim();
+            l.starts_with('[')
+                .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
+        })
+        .unwrap_or_default();
+    let name = lines[line]
+        .split('=')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_matches('"')
+        .to_owned();
+    let key = match table.as_str() {
+        "" => name.clone(),
+        table => format!("{table}.{name}"),
+    };
+    let mut what = err.message().trim().to_owned();
+    if what.starts_with("unknown field") {
+        if let Some(near) = nearest(&name, &backticked(&what)[1..]) {
+            what = format!("unknown key; did you mean `{near}`? ({what})");
+        }
+    }
+    Problem {
+        key: format!("line {}: {key}", line + 1),
+        what,
+    }
+}
+
+/// The words between backticks in `text`, in order.
+fn backticked(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+/// The candidate nearest `word` by edit distance, if it is near enough
+/// to be a likely typo.
+fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(2) || c.contains(word) || word.contains(c))
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 impl Config {
-    /// Reads the file's data, unchecked but for its shape (types, unknown
-    /// keys, value types such as addresses); `origin` names it in errors.
-    pub(crate) fn read(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let mut config: Config = toml::from_str(text).map_err(|err| ConfigError::Parse {
+    /// Reads the file's data, reporting every key of the wrong type or
+    /// name rather than the first: each is taken out (it keeps its
+    /// default) and the rest read again. A syntax error stops the reading
+    /// (nothing after it can be trusted), as does a problem that is not one
+    /// key's (a table's).
+    pub(crate) fn read_all(
+        text: &str,
+        origin: &str,
+    ) -> Result<(Config, Vec<Problem>), ConfigError> {
+        let parse_error = |err| ConfigError::Parse {
             path: origin.to_owned(),
             err,
-        })?;
-        config.follow_given_keys();
-        Ok(config)
+        };
+        text.parse::<toml::Table>().map_err(parse_error)?;
+        let mut text = text.to_owned();
+        let mut problems = Vec::new();
+        loop {
+            match toml::from_str::<Config>(&text) {
+                Ok(mut config) => {
+                    config.follow_given_keys();
+                    problems.sort_by_key(|(line, _)| *line);
+                    return Ok((config, problems.into_iter().map(|(_, p)| p).collect()));
+                }
+                Err(err) => {
+                    let Some(line) = err.span().map(|span| line_of(&text, span.start)) else {
+                        return Err(parse_error(err));
+                    };
+                    let Some(rest) = without_key_line(&text, line).filter(|_| problems.len() < 100)
+                    else {
+                        return Err(parse_error(err));
+                    };
+                    problems.push((line, shape_problem(&text, line, &err)));
+                    text = rest;
+                }
+            }
+        }
     }
 
     /// Reads and checks the configuration's own keys; every problem found
@@ -455,8 +571,8 @@ impl Config {
     /// module's own checks).
     #[cfg(test)]
     pub(crate) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let config = Config::read(text, origin)?;
-        let problems = config.problems();
+        let (config, mut problems) = Config::read_all(text, origin)?;
+        problems.extend(config.problems());
         if problems.is_empty() {
             Ok(config)
         } else {

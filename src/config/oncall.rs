@@ -213,6 +213,9 @@ pub struct Override {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AlertGroup {
+    /// Required (checked with the other problems, so that its absence is
+    /// said in words).
+    #[serde(default)]
     pub(crate) name: String,
     #[serde(default)]
     pub(crate) level: Level,
@@ -420,6 +423,12 @@ fn group_problems(config: &Config, fail: &mut dyn FnMut(&str, &str)) {
             || config.rotation.contains_key(n)
     };
     for (i, group) in config.alert_groups.iter().enumerate() {
+        if group.name.trim().is_empty() {
+            fail(
+                &format!("alert_group[{i}].name"),
+                "every [[alert_group]] needs a name (name = \"database\"): it is shown in `mauved route`, the history and the page",
+            );
+        }
         for (j, clause) in group.notify.iter().enumerate() {
             let key = |field: &str| format!("alert_group[{i}].notify[{j}].{field}");
             for who in &clause.who {

@@ -193,7 +193,16 @@ fn compile_groups(
                     if !config.windows().contains_key(&c.during) {
                         found.fail(
                             format!("alert_group[{i}].notify[{j}].during"),
-                            format!("{:?} is not a window", c.during),
+                            format!(
+                                "{:?} is not a window; the windows are: {}",
+                                c.during,
+                                config
+                                    .windows()
+                                    .keys()
+                                    .map(|w| format!("{w:?}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
                         );
                     }
                     continue;
@@ -233,8 +242,8 @@ pub fn load(path: &std::path::Path) -> Result<(Config, Router), ConfigError> {
 
 /// [`load`] from text; `origin` names it in messages.
 pub fn parse(text: &str, origin: &str) -> Result<(Config, Router), ConfigError> {
-    let config = Config::read(text, origin)?;
-    let mut problems = config.problems();
+    let (config, mut problems) = Config::read_all(text, origin)?;
+    problems.extend(config.problems());
     let router = Router::compile(&config);
     if let Err(more) = &router {
         // A key the configuration's own checks named is said once.
