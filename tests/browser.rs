@@ -305,3 +305,128 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
     assert!(checked.as_deref() == Some("true"), "the selection survived");
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_needs_action_comes_first_and_a_refused_action_is_explained_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    // Open mode: no users, no tokens; each action names its author.
+    let d = Daemon::start(dir.path(), "");
+    let t = now();
+    let raised = |id: &str, subject: &str, importance: u32, ago: u64| pb::Alert {
+        subject: Some(subject.into()),
+        importance: Some(importance),
+        ..alert(id, Some(t - ago), None)
+    };
+    d.send(&packet(
+        1,
+        "web1.frontend.eu-west.example.com",
+        vec![raised("disk", "a-web", 50, 600)],
+        false,
+    ));
+    d.send(&packet(2, "web2", vec![raised("disk", "a-web", 50, 60)], false));
+    d.send(&packet(
+        3,
+        "db1",
+        vec![raised("replication", "z-replication", 90, 30)],
+        false,
+    ));
+    d.send(&packet(4, "mail1", vec![raised("queue", "m-mail", 10, 9000)], false));
+    wait_for(Duration::from_secs(10), "the alerts", || {
+        (d.json("/api/counts")["raised"] == 4).then_some(())
+    });
+
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    let base = format!("http://{}", d.http);
+    c.set_window_size(1280, 900).await.unwrap();
+    c.goto(&format!("{base}/")).await.unwrap();
+
+    // Ranked: the importance-90 replication alert first although its
+    // subject sorts last, then the older of the two 50s; a visible mark.
+    let order = c
+        .execute(
+            "return [...document.querySelectorAll('section.raised tr.alert input[name=alert]')].map(i => i.value);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        order,
+        serde_json::json!([
+            "db1/replication",
+            "web1.frontend.eu-west.example.com/disk",
+            "web2/disk",
+            "mail1/queue"
+        ])
+    );
+    assert_eq!(
+        text_of(&c, "section.raised tr.alert .sev.high").await,
+        "90"
+    );
+    // The subject is said once: in its row, not as a heading too.
+    let headings = c
+        .find_all(Locator::Css("section.raised tr.group"))
+        .await
+        .unwrap();
+    assert!(headings.is_empty(), "no subject headings");
+    // A long host name breaks at its dots only.
+    let breaks = c
+        .execute(
+            "return document.querySelectorAll('section.raised td.key wbr').length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(breaks.as_u64().unwrap() >= 4, "{breaks}");
+
+    // A note without a name: refused, said on the page, where the buttons
+    // are; what was selected and typed is still there.
+    let web1 = "input[name=alert][value='web1.frontend.eu-west.example.com/disk']";
+    click(&c, web1).await;
+    type_into(&c, "#actions input[name=text]", "half typed").await;
+    click(&c, "#actions button[value=note]").await;
+    let error = text_of(&c, "#action-bar #action-error").await;
+    assert!(error.contains("by"), "{error}");
+    let kept = on(&c, web1, |e| async move { e.prop("checked").await }).await;
+    assert_eq!(kept.as_deref(), Some("true"), "the selection is kept");
+    let typed = on(&c, "#actions input[name=text]", |e| async move {
+        e.prop("value").await
+    })
+    .await;
+    assert_eq!(typed.as_deref(), Some("half typed"));
+    assert_eq!(
+        c.current_url().await.unwrap().path(),
+        "/",
+        "the address is the page's again"
+    );
+    screenshot(&c, "page-error-1280.png").await;
+
+    // With a name: done; the name is remembered for the next action.
+    type_into(&c, "#actions input[name=by]", "carol").await;
+    click(&c, "#actions button[value=acknowledge]").await;
+    wait_text(&c, "section.acknowledged", "by carol").await;
+    click(&c, "input[name=alert][value='web2/disk']").await;
+    let remembered = on(&c, "#actions input[name=by]", |e| async move {
+        e.prop("value").await
+    })
+    .await;
+    assert_eq!(remembered.as_deref(), Some("carol"), "the name remembered");
+    click(&c, "#actions button[value=acknowledge]").await;
+    let acked = wait_text(&c, "section.acknowledged", "web2").await;
+    assert_eq!(acked.matches("by carol").count(), 2, "{acked}");
+
+    // A phone: the buttons wait until something is selected.
+    c.set_window_size(400, 800).await.unwrap();
+    c.goto(&format!("{base}/")).await.unwrap();
+    let shown = on(&c, "#action-bar", |e| async move { e.is_displayed().await }).await;
+    assert!(!shown, "no buttons before a selection");
+    click(&c, "input[name=alert][value='db1/replication']").await;
+    let shown = on(&c, "#action-bar", |e| async move { e.is_displayed().await }).await;
+    assert!(shown, "the buttons once an alert is selected");
+    on(&c, "#actions input[name=by]", |e| async move { e.clear().await }).await;
+    click(&c, "#actions button[value=clear]").await;
+    text_of(&c, "#action-bar #action-error").await;
+    screenshot(&c, "page-error-400.png").await;
+    c.close().await.unwrap();
+}

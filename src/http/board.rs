@@ -1,5 +1,5 @@
 //! What the on-call page shows, built from the index alone (no HTTP, no
-//! store): raised alerts by level then subject, acknowledged, suppressed,
+//! store): raised alerts ranked by level, importance and age, acknowledged, suppressed,
 //! pending heartbeats due soon, recently cleared. Every alert is looked at by
 //! its times alone; only the rows shown are read whole, so a million pending
 //! heartbeats stay cheap.
@@ -29,6 +29,11 @@ pub(super) struct Row {
     when: String,
     by: Option<String>,
     importance: u32,
+    /// The importance's band: `high`, `medium` or `low`.
+    severity: &'static str,
+    /// The source cut at its dots (shown with a line-break chance after
+    /// each, so a long host name breaks there rather than mid-word).
+    source_parts: Vec<String>,
     /// The alert's path part (`source/id`, each percent-encoded).
     #[serde(rename = "ref")]
     reference: String,
@@ -82,6 +87,8 @@ pub(super) fn row(
             .unwrap_or_default(),
         by: r.acknowledged_by.clone().filter(|_| r.is_acknowledged()),
         importance: r.importance,
+        severity: severity(r.importance),
+        source_parts: key.source.split('.').map(str::to_owned).collect(),
         reference: reference(key),
         link: format!("/alerts/{}", reference(key)),
         group: None,
@@ -113,7 +120,7 @@ pub(super) struct Board {
 /// The alerts the page shows, in their sections, before rows are ranked.
 #[derive(Default)]
 struct Picked {
-    raised: Vec<(Level, Row)>,
+    raised: Vec<(Level, UnixSecs, Row)>,
     acked: Vec<Row>,
     suppressed: Vec<Row>,
     /// Pending alerts due soon, by due time; cleared ones latest first.
@@ -238,9 +245,11 @@ fn pick(index: &Index, router: &Router, q: &str, now: UnixSecs) -> Picked {
                 let level = router
                     .group(&key, &r)
                     .map_or(Level::Normal, |g| g.spec.level);
-                picked
-                    .raised
-                    .push((level, row(&key, &r, r.raised_at, now, "raised")));
+                picked.raised.push((
+                    level,
+                    r.raised_at.unwrap_or(0),
+                    row(&key, &r, r.raised_at, now, "raised"),
+                ));
             }
             State::Acknowledged => {
                 picked
@@ -253,43 +262,50 @@ fn pick(index: &Index, router: &Router, q: &str, now: UnixSecs) -> Picked {
     picked
 }
 
-/// Raised alerts: urgent first, then by subject (then source and id), a
-/// heading per level and subject. Returns the urgent count, the count per
-/// level (when alerts are routed) and the rows shown.
+/// Raised alerts ranked by what needs action first: level (when alert
+/// groups route them), then importance, then how long they have been
+/// raised (longest first), then source and id; a heading per level when
+/// alerts are routed. Returns the urgent count, the count per level (when
+/// alerts are routed) and the rows shown.
 fn raised_section(
-    mut raised: Vec<(Level, Row)>,
+    mut raised: Vec<(Level, UnixSecs, Row)>,
     routes: bool,
 ) -> (usize, Vec<serde_json::Value>, Vec<Row>) {
-    raised.sort_by(|(la, a), (lb, b)| {
+    raised.sort_by(|(la, ta, a), (lb, tb, b)| {
         lb.cmp(la)
-            .then_with(|| a.subject.cmp(&b.subject))
+            .then_with(|| b.importance.cmp(&a.importance))
+            .then_with(|| ta.cmp(tb))
             .then_with(|| (&a.source, &a.id).cmp(&(&b.source, &b.id)))
     });
     let levels = [Level::Urgent, Level::Normal, Level::Low]
         .into_iter()
-        .map(|level| (level, raised.iter().filter(|(l, _)| *l == level).count()))
+        .map(|level| (level, raised.iter().filter(|(l, ..)| *l == level).count()))
         .filter(|&(_, count)| count > 0 && routes)
         .map(|(level, count)| serde_json::json!({ "level": level.as_str(), "count": count }))
         .collect();
-    let urgent = raised.iter().filter(|(l, _)| *l == Level::Urgent).count();
-    let mut last: Option<(Level, String)> = None;
+    let urgent = raised.iter().filter(|(l, ..)| *l == Level::Urgent).count();
+    let mut last: Option<Level> = None;
     let rows = raised
         .into_iter()
         .take(MAX_ROWS)
-        .map(|(level, mut row)| {
-            let heading = (level, row.subject.clone());
-            if last.as_ref() != Some(&heading) {
-                row.group = Some(if routes {
-                    format!("{} · {}", level.as_str(), row.subject)
-                } else {
-                    row.subject.clone()
-                });
-                last = Some(heading);
+        .map(|(level, _, mut row)| {
+            if routes && last != Some(level) {
+                row.group = Some(level.as_str().to_owned());
+                last = Some(level);
             }
             row
         })
         .collect();
     (urgent, levels, rows)
+}
+
+/// How an importance is shown: a mark of its band and the number.
+fn severity(importance: u32) -> &'static str {
+    match importance {
+        80.. => "high",
+        40..=79 => "medium",
+        _ => "low",
+    }
 }
 
 #[cfg(test)]
@@ -352,8 +368,8 @@ mod tests {
                 .map(|r| format!("{}/{}", r.source, r.id))
                 .collect()
         };
-        assert_eq!(ids(0), ["web1/disk", "web2/disk"], "raised, by subject");
-        assert_eq!(board.sections[0].rows[0].group.as_deref(), Some("a"));
+        assert_eq!(ids(0), ["web1/disk", "web2/disk"], "raised, then by key");
+        assert_eq!(board.sections[0].rows[0].group, None, "no heading unrouted");
         assert_eq!(
             ids(3),
             ["db2/hb", "db1/hb"],
@@ -364,5 +380,29 @@ mod tests {
         let found = build(&index, &Router::default(), "WEB2", now);
         assert_eq!(found.sections[0].rows.len(), 1, "the filter ignores case");
         assert_eq!(found.sections[3].rows.len(), 0);
+    }
+
+    #[test]
+    fn raised_alerts_are_ranked_by_importance_then_age_whatever_their_subject() {
+        let now = 1_700_000_000;
+        let mut index = Index::new(100);
+        for (source, subject, importance, ago) in [
+            ("web1", "a-web", 50, 600),
+            ("web2", "a-web", 50, 60),
+            ("db1", "z-replication", 90, 30),
+            ("mail1", "m-mail", 10, 9000),
+        ] {
+            let r = Record {
+                importance,
+                ..record(Some(now - ago), None, subject)
+            };
+            index.insert(&AlertKey::new(source, "x"), &r, 0).unwrap();
+        }
+        let board = build(&index, &Router::default(), "", now);
+        let rows = &board.sections[0].rows;
+        let order: Vec<&str> = rows.iter().map(|r| r.source.as_str()).collect();
+        assert_eq!(order, ["db1", "web1", "web2", "mail1"]);
+        let marks: Vec<&str> = rows.iter().map(|r| r.severity).collect();
+        assert_eq!(marks, ["high", "medium", "medium", "low"]);
     }
 }

@@ -157,18 +157,37 @@ pub(crate) struct IndexQuery {
     q: String,
 }
 
-/// `GET /`: raised alerts by level then subject, acknowledged, suppressed,
-/// pending heartbeats due soon, recently cleared (see `board`).
+/// `GET /`: raised alerts ranked, acknowledged, suppressed, pending
+/// heartbeats due soon, recently cleared (see `board`).
 pub(crate) async fn index(
     http: Shared,
     MaybeSession(session): MaybeSession,
     query: Result<Query<IndexQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Html<String>, ApiError> {
-    let now = http.clock.now();
     let q = query.map(|Query(q)| q.q).unwrap_or_default();
+    index_page(&http, session.as_ref(), &q, &Retry::default()).map(Html)
+}
+
+/// An action the page refused, shown where it was taken: the message, and
+/// what was selected and typed, kept.
+#[derive(Serialize, Default)]
+pub(crate) struct Retry {
+    error: Option<String>,
+    picked: Vec<String>,
+    by: String,
+    text: String,
+}
+
+fn index_page(
+    http: &super::Http,
+    session: Option<&Session>,
+    q: &str,
+    retry: &Retry,
+) -> Result<String, ApiError> {
+    let now = http.clock.now();
     let board = {
         let index = http.index();
-        board::build(&index, &http.routing, &q, now)
+        board::build(&index, &http.routing, q, now)
     };
     let counts = serde_json::json!({
         "raised": board.raised,
@@ -183,10 +202,10 @@ pub(crate) async fn index(
     } else {
         format!(
             "/?q={}",
-            percent_encoding::utf8_percent_encode(&q, percent_encoding::NON_ALPHANUMERIC)
+            percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC)
         )
     };
-    let f = frame(&http, session.as_ref());
+    let f = frame(http, session);
     // Messages given up on, newest first (at most ten shown).
     let dead: Vec<serde_json::Value> = http
         .store
@@ -205,16 +224,14 @@ pub(crate) async fn index(
             })
         })
         .collect();
-    http.pages
-        .render(
-            "index.html",
-            minijinja::context! {
-                user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
-                oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, cluster => f.cluster, counts => counts, levels => levels,
-                sections => sections, q => q, back => back, dead => dead,
-            },
-        )
-        .map(Html)
+    http.pages.render(
+        "index.html",
+        minijinja::context! {
+            user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
+            oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, cluster => f.cluster, counts => counts, levels => levels,
+            sections => sections, q => q, back => back, dead => dead, retry => retry,
+        },
+    )
 }
 
 #[derive(Serialize)]
@@ -236,6 +253,15 @@ pub(crate) async fn alert(
     let Path((source, id)) =
         key.map_err(|err| ApiError::bad_request(format!("path: {}", err.body_text())))?;
     let key = AlertKey::new(source, id);
+    alert_page(&http, session.as_ref(), &key, &Retry::default()).map(Html)
+}
+
+fn alert_page(
+    http: &super::Http,
+    session: Option<&Session>,
+    key: &AlertKey,
+    retry: &Retry,
+) -> Result<String, ApiError> {
     let now = http.clock.now();
     let (record, bucket) = {
         let index = http.index();
@@ -244,7 +270,7 @@ pub(crate) async fn alert(
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such alert"))?;
         (index.record(slot), index.bucket_of(slot))
     };
-    let detail = http.store.detail(&key).unwrap_or_else(|err| {
+    let detail = http.store.detail(key).unwrap_or_else(|err| {
         http.metrics.store_errors.inc();
         format!("(the detail cannot be read now: {err})")
     });
@@ -252,7 +278,7 @@ pub(crate) async fn alert(
         t.map(|t| crate::timefmt::human(t, now))
             .unwrap_or_else(|| "–".into())
     };
-    let group = http.routing.group(&key, &record);
+    let group = http.routing.group(key, &record);
     let fields: Vec<(&str, String)> = vec![
         ("state", record.state().as_str().to_owned()),
         ("source", key.source.clone()),
@@ -280,7 +306,7 @@ pub(crate) async fn alert(
     ];
     let history: Vec<HistoryRow> = http
         .store
-        .history(bucket, &key)
+        .history(bucket, key)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .into_iter()
         .map(|h| HistoryRow {
@@ -298,27 +324,72 @@ pub(crate) async fn alert(
             text: h.text,
         })
         .collect();
-    let f = frame(&http, session.as_ref());
-    let view = crate::view::AlertView::new(&key, &record);
-    http.pages
-        .render(
-            "alert.html",
-            minijinja::context! {
-                user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
-                oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, cluster => f.cluster, alert => view, fields => fields, history => history,
-                detail => clean_detail(&detail), alert_ref => reference(&key), single => true,
-                back => format!("/alerts/{}", reference(&key)),
-            },
-        )
-        .map(Html)
+    let f = frame(http, session);
+    let view = crate::view::AlertView::new(key, &record);
+    http.pages.render(
+        "alert.html",
+        minijinja::context! {
+            user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
+            oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, cluster => f.cluster, alert => view, fields => fields, history => history,
+            detail => clean_detail(&detail), alert_ref => reference(key), single => true,
+            back => format!("/alerts/{}", reference(key)), retry => retry,
+        },
+    )
 }
 
 /// `POST /actions` (form): the page's buttons, for the selected alerts.
+/// Done, back to the page the form was on; refused, that page again with
+/// the reason where the buttons are, the selection and what was typed
+/// kept.
 pub(crate) async fn act(
     http: Shared,
     principal: Principal,
+    MaybeSession(session): MaybeSession,
     form: FormFields,
-) -> Result<Response, ApiError> {
+) -> Response {
+    let back = form
+        .field("back")
+        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .unwrap_or("/");
+    let Err(err) = apply_form(&http, &principal, &form).await else {
+        return Redirect::to(back).into_response();
+    };
+    let retry = Retry {
+        error: Some(err.message().to_owned()),
+        picked: form
+            .0
+            .iter()
+            .filter(|(k, _)| k == "alert")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        by: form.field("by").unwrap_or_default().to_owned(),
+        text: form.field("text").unwrap_or_default().to_owned(),
+    };
+    let (path, query) = back.split_once('?').unwrap_or((back, ""));
+    let page = match path.strip_prefix("/alerts/").and_then(parse_reference) {
+        Some(key) => alert_page(&http, session.as_ref(), &key, &retry),
+        None => {
+            let q = form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "q")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            index_page(&http, session.as_ref(), &q, &retry)
+        }
+    };
+    match page {
+        Ok(html) => (err.status(), Html(html)).into_response(),
+        // The page itself cannot be shown (the alert was forgotten
+        // meanwhile, say): the reason alone.
+        Err(_) => err.into_response(),
+    }
+}
+
+/// Applies the form's action to its selected alerts.
+async fn apply_form(
+    http: &super::Http,
+    principal: &Principal,
+    form: &FormFields,
+) -> Result<(), ApiError> {
     let field = |name: &str| form.field(name);
     let by_field = field("by")
         .map(str::to_owned)
@@ -387,10 +458,7 @@ pub(crate) async fn act(
     if !failed.is_empty() {
         return Err(ApiError::new(StatusCode::CONFLICT, failed.join("; ")));
     }
-    let back = field("back")
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
-        .unwrap_or("/");
-    Ok(Redirect::to(back).into_response())
+    Ok(())
 }
 
 /// An alert's HTML detail made safe to show: `ammonia`'s defaults (no
