@@ -689,3 +689,17 @@ impl Level {
 
 #[cfg(test)]
 mod tests;
+
+/// Alerts by what they need, one definition for the page, `/api/counts`
+/// and `mauved_alerts{state}`; each alert is counted once. Suppression
+/// comes first: a suppressed alert (raised, acknowledged or pending, its
+/// suppression not over) is `suppressed`, not also `raised`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct Counts {
+    /// Raised, not acknowledged, not suppressed: needs action.
+    pub(crate) raised: u64,
+    pub(crate) acknowledged: u64,
+    pub(crate) suppressed: u64,
+    pub(crate) pending: u64,
+    pub(crate) cleared: u64,
+}

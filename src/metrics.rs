@@ -399,8 +399,25 @@ impl Metrics {
         self.alerts.get_or_create(&state_label(state)).dec();
     }
 
+    #[cfg(test)]
     pub(crate) fn alerts_in(&self, state: State) -> i64 {
         self.alerts.get_or_create(&state_label(state)).get()
+    }
+
+    /// Sets `mauved_alerts{state}` to the counts of `Index::counts` (done
+    /// before each exposition: suppression ends with time, not an event).
+    pub(crate) fn set_alert_counts(&self, counts: &crate::alert::Counts) {
+        for (state, n) in [
+            ("raised", counts.raised),
+            ("acknowledged", counts.acknowledged),
+            ("suppressed", counts.suppressed),
+            ("pending", counts.pending),
+            ("cleared", counts.cleared),
+        ] {
+            self.alerts
+                .get_or_create(&StateLabel { state })
+                .set(n as i64);
+        }
     }
 
     /// The text exposition (OpenMetrics, which Prometheus reads).

@@ -38,7 +38,7 @@ fn lists_filters_counts_and_single_alerts() {
     let d = started_with_alerts(dir.path());
     assert_eq!(
         d.json("/api/counts"),
-        serde_json::json!({"raised": 2, "acknowledged": 0, "pending": 1, "cleared": 0})
+        serde_json::json!({"raised": 2, "acknowledged": 0, "suppressed": 0, "pending": 1, "cleared": 0})
     );
     let pending = d.json("/api/alerts?state=pending");
     assert_eq!(pending.as_array().unwrap().len(), 1);
@@ -454,4 +454,48 @@ fn path_tricks_and_bad_encodings_get_a_clear_4xx() {
     let (status, _) = d.post("/api/alerts/%FF/x/acknowledge", r#"{"by": "a"}"#);
     assert!((400..500).contains(&status));
     assert_eq!(d.get("/health").0, 200, "still serving");
+}
+
+#[test]
+fn the_page_the_api_and_the_metrics_count_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    let t = now();
+    d.send(&packet(
+        1,
+        "web1",
+        ["a", "b", "c"]
+            .iter()
+            .map(|id| alert(id, Some(t), None))
+            .collect(),
+        false,
+    ));
+    wait_for(WAIT, "three raised", || {
+        (d.json("/api/counts")["raised"] == 3).then_some(())
+    });
+    let (status, body) = d.post(
+        "/api/alerts/web1/a/suppress",
+        r#"{"by": "x", "for": "1h"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = d.post("/api/alerts/web1/b/acknowledge", r#"{"by": "x"}"#);
+    assert_eq!(status, 200, "{body}");
+    // Each alert counted once: the suppressed one is not also raised.
+    assert_eq!(
+        d.json("/api/counts"),
+        serde_json::json!({"raised": 1, "acknowledged": 1, "suppressed": 1, "pending": 0, "cleared": 0})
+    );
+    let (_, page) = d.get("/");
+    assert!(
+        page.contains("1 raised, 1 acknowledged, 1 suppressed, 0 pending"),
+        "{page}"
+    );
+    let (_, metrics) = d.get("/metrics");
+    for line in [
+        "mauved_alerts{state=\"raised\"} 1",
+        "mauved_alerts{state=\"acknowledged\"} 1",
+        "mauved_alerts{state=\"suppressed\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
 }

@@ -117,24 +117,17 @@ pub(crate) async fn metrics(http: Shared) -> impl IntoResponse {
     if let Ok(bytes) = http.store.size_on_disk() {
         http.metrics.disk_bytes.set(bytes as i64);
     }
+    let counts = http.index().counts(http.clock.now());
+    http.metrics.set_alert_counts(&counts);
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         http.metrics.render(),
     )
 }
 
-pub(crate) async fn counts(http: Shared) -> Json<serde_json::Map<String, serde_json::Value>> {
-    Json(
-        State::ALL
-            .into_iter()
-            .map(|s| {
-                (
-                    s.as_str().to_owned(),
-                    http.metrics.alerts_in(s).max(0).into(),
-                )
-            })
-            .collect(),
-    )
+pub(crate) async fn counts(http: Shared) -> Json<crate::alert::Counts> {
+    let now = http.clock.now();
+    Json(http.index().counts(now))
 }
 
 #[derive(Deserialize)]

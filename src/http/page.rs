@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::auth::{self, Session};
 use super::board::{self, parse_reference, reference};
 use super::{actions, ApiError, Principal, Shared};
-use crate::alert::{AlertKey, State, UnixSecs};
+use crate::alert::{AlertKey, UnixSecs};
 
 /// The compiled templates.
 pub(crate) struct Pages {
@@ -189,13 +189,10 @@ fn index_page(
         let index = http.index();
         board::build(&index, &http.routing, q, now)
     };
-    let counts = serde_json::json!({
-        "raised": board.raised,
-        "urgent": board.urgent,
-        "acknowledged": board.acknowledged,
-        "suppressed": board.suppressed,
-        "pending": http.metrics.alerts_in(State::Pending),
-    });
+    // The header counts every alert (the filter narrows the rows only),
+    // as `/api/counts` does.
+    let counts = http.index().counts(now);
+    let urgent = board.urgent;
     let (sections, levels) = (board.sections, board.levels);
     let back = if q.is_empty() {
         "/".to_owned()
@@ -228,7 +225,7 @@ fn index_page(
         "index.html",
         minijinja::context! {
             user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
-            oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, cluster => f.cluster, counts => counts, levels => levels,
+            oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, cluster => f.cluster, counts => counts, urgent => urgent, levels => levels,
             sections => sections, q => q, back => back, dead => dead, retry => retry,
         },
     )

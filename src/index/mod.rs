@@ -26,7 +26,7 @@ use anyhow::Context as _;
 use hashbrown::HashTable;
 
 use self::sources::Sources;
-use crate::alert::{AlertKey, Record, UnixSecs};
+use crate::alert::{AlertKey, Counts, Record, State, UnixSecs};
 use crate::metrics::Metrics;
 use crate::store::{Store, BUCKET_SIZE};
 
@@ -467,6 +467,25 @@ impl Index {
     }
 
     /// Every alert's slot, in no particular order.
+    /// How many alerts are in each of the page's states at `now` (see
+    /// [`Counts`]): one look at every alert's times.
+    pub(crate) fn counts(&self, now: UnixSecs) -> Counts {
+        let mut counts = Counts::default();
+        for slot in self.ids() {
+            let timing = self.timing(slot);
+            let state = timing.state();
+            let n = match state {
+                State::Cleared => &mut counts.cleared,
+                _ if timing.is_suppressed(now) => &mut counts.suppressed,
+                State::Raised => &mut counts.raised,
+                State::Acknowledged => &mut counts.acknowledged,
+                State::Pending => &mut counts.pending,
+            };
+            *n += 1;
+        }
+        counts
+    }
+
     pub fn ids(&self) -> impl Iterator<Item = SlotId> + '_ {
         (0..self.slots.len() as SlotId).filter(|&s| self.slots[s as usize].bucket != DEAD)
     }
