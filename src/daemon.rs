@@ -57,6 +57,10 @@ pub(crate) async fn start(
     start_with(config, router, clock, Vec::new()).await
 }
 
+/// Changes kept for a page that reads its stream slowly; one that falls
+/// further behind is told to reload whole.
+const CHANGES_KEPT: usize = 1024;
+
 /// [`start`], with some notifiers given by the caller instead of built from
 /// their `[[notifier]]` entry (by name): a program embedding the daemon, or
 /// a test recording what would be sent.
@@ -101,7 +105,10 @@ pub async fn start_with(
     }
     let (wakes, health) = spawn_workers(config, given, &parts, &router.base_url);
     let history_pruned = spawn_housekeeping(config, &parts);
-    let (handle, scheduler_thread) = start_scheduler(config, &parts, router.clone(), wakes)?;
+    // Changes told to the open pages (`GET /api/stream`).
+    let (changes, _) = tokio::sync::broadcast::channel(CHANGES_KEPT);
+    let (handle, scheduler_thread) =
+        start_scheduler(config, &parts, router.clone(), wakes, changes.clone())?;
 
     if let Some(cluster) = &parts.cluster {
         cluster.start_applying(handle.clone());
@@ -141,6 +148,8 @@ pub async fn start_with(
         router,
         health,
         cluster,
+        changes,
+        shutdown.clone(),
     );
     tasks.spawn(http::serve(
         tcp,
@@ -282,6 +291,7 @@ fn start_scheduler(
     parts: &Parts,
     router: Router,
     wakes: Vec<(String, Arc<Notify>)>,
+    changes: tokio::sync::broadcast::Sender<crate::scheduler::Change>,
 ) -> anyhow::Result<(SchedulerHandle, std::thread::JoinHandle<()>)> {
     let mut pager = Pager::new(router);
     for item in parts.store.paging() {
@@ -306,6 +316,7 @@ fn start_scheduler(
             timer_flush_s: config.store.timer_flush_s,
             max_writes_per_s: config.store.max_writes_per_s,
         },
+        changes,
     };
     scheduler
         .spawn(tokio::runtime::Handle::current())

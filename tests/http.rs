@@ -473,10 +473,7 @@ fn the_page_the_api_and_the_metrics_count_alike() {
     wait_for(WAIT, "three raised", || {
         (d.json("/api/counts")["raised"] == 3).then_some(())
     });
-    let (status, body) = d.post(
-        "/api/alerts/web1/a/suppress",
-        r#"{"by": "x", "for": "1h"}"#,
-    );
+    let (status, body) = d.post("/api/alerts/web1/a/suppress", r#"{"by": "x", "for": "1h"}"#);
     assert_eq!(status, 200, "{body}");
     let (status, body) = d.post("/api/alerts/web1/b/acknowledge", r#"{"by": "x"}"#);
     assert_eq!(status, 200, "{body}");

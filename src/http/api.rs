@@ -125,6 +125,38 @@ pub(crate) async fn metrics(http: Shared) -> impl IntoResponse {
     )
 }
 
+/// `GET /api/stream`: server-sent events, one `change` (JSON, see
+/// `scheduler::Change`) per alert whose state or suppression moved; a
+/// `change` of `{"lagged": n}` when this reader fell behind (reload whole).
+/// Ends when the daemon stops.
+pub(crate) async fn stream(
+    http: Shared,
+) -> axum::response::sse::Sse<
+    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    let changes = http.changes.subscribe();
+    let shutdown = http.shutdown.clone();
+    let events =
+        futures_util::stream::unfold((changes, shutdown), |(mut changes, shutdown)| async move {
+            let event = tokio::select! {
+                change = changes.recv() => match change {
+                    Ok(change) => Event::default()
+                        .event("change")
+                        .data(serde_json::to_string(&change).unwrap_or_default()),
+                    Err(RecvError::Lagged(n)) => Event::default()
+                        .event("change")
+                        .data(format!(r#"{{"lagged":{n}}}"#)),
+                    Err(RecvError::Closed) => return None,
+                },
+                () = shutdown.cancelled() => return None,
+            };
+            Some((Ok(event), (changes, shutdown)))
+        });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
+
 pub(crate) async fn counts(http: Shared) -> Json<crate::alert::Counts> {
     let now = http.clock.now();
     Json(http.index().counts(now))

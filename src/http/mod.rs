@@ -78,6 +78,10 @@ pub(crate) struct Http {
     pub(crate) pages: page::Pages,
     /// With `[cluster]`: this station's role (`GET /api/cluster`).
     pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Changes for the open pages (`GET /api/stream`).
+    pub(crate) changes: tokio::sync::broadcast::Sender<crate::scheduler::Change>,
+    /// Ends the open streams when the daemon stops.
+    pub(crate) shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl Http {
@@ -94,6 +98,8 @@ impl Http {
         routing: crate::routing::Router,
         notifier_health: Arc<crate::notify::Health>,
         cluster: Option<Arc<crate::cluster::Cluster>>,
+        changes: tokio::sync::broadcast::Sender<crate::scheduler::Change>,
+        shutdown: tokio_util::sync::CancellationToken,
     ) -> Self {
         Http {
             store,
@@ -109,6 +115,8 @@ impl Http {
             degraded_after_s: config.delivery.degraded_after.0,
             pages: page::Pages::new(),
             cluster,
+            changes,
+            shutdown,
         }
     }
 }
@@ -204,6 +212,8 @@ pub(crate) fn router(http: Arc<Http>) -> Router {
         .route("/health", get(api::health))
         .route("/metrics", get(api::metrics))
         .route("/api/counts", get(api::counts))
+        .route("/api/stream", get(api::stream))
+        .route("/favicon.svg", get(page::favicon))
         .route("/api/alerts", get(api::list))
         .route("/api/alerts/{source}/{id}", get(api::one))
         .route(

@@ -458,6 +458,39 @@ async fn apply_form(
     Ok(())
 }
 
+#[derive(serde::Deserialize)]
+pub(crate) struct FaviconQuery {
+    n: Option<u64>,
+}
+
+/// `GET /favicon.svg?n=N`: the tab's icon, with the count of raised alerts
+/// when there are any (the page points at it; its script updates it live).
+pub(crate) async fn favicon(
+    query: Result<Query<FaviconQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let n = query.ok().and_then(|Query(q)| q.n).unwrap_or(0);
+    let (fill, text) = match n {
+        0 => ("#413", String::new()),
+        1..=99 => ("#a00", n.to_string()),
+        _ => ("#a00", "99+".to_owned()),
+    };
+    let svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 32 32\">\
+         <circle cx=\"16\" cy=\"16\" r=\"15\" fill=\"{fill}\"/>\
+         <text x=\"16\" y=\"22\" font-size=\"{size}\" font-family=\"sans-serif\" font-weight=\"bold\" \
+         text-anchor=\"middle\" fill=\"#fff\">{text}</text></svg>",
+        size = if text.len() > 2 { 12 } else { 17 },
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        svg,
+    )
+        .into_response()
+}
+
 /// An alert's HTML detail made safe to show: `ammonia`'s defaults (no
 /// script, no event handler, no `javascript:` link) and no images either
 /// (nothing on the page loads because of what a sender wrote).

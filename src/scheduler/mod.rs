@@ -195,6 +195,23 @@ pub(crate) struct Scheduler {
     /// Cleared alerts not updated this long are forgotten (0: never).
     pub(crate) forget_cleared_after_s: u64,
     pub(crate) durability: Durability,
+    /// What the page's live listeners are told (see [`Change`]).
+    pub(crate) changes: tokio::sync::broadcast::Sender<Change>,
+}
+
+/// A change an open page shows: an alert's state or suppression moved, or
+/// it was forgotten. Timers moving (a heartbeat's next deadline) are not.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct Change {
+    /// The alert's state now, or `forgotten`.
+    pub(crate) state: &'static str,
+    /// Raised (or raised again) by this change: worth a browser
+    /// notification.
+    pub(crate) raised: bool,
+    pub(crate) source: String,
+    pub(crate) id: String,
+    pub(crate) subject: String,
+    pub(crate) summary: String,
 }
 
 /// The scheduler's own state on its thread.
@@ -483,6 +500,11 @@ impl Run {
     ) {
         let Transition { mut record, event } = transition;
         index.update(slot, &record, detail_hash);
+        let shown = |r: &Record| (r.state(), r.is_suppressed(at));
+        if event.is_some() || old.as_ref().map(shown) != Some(shown(&record)) {
+            let raised = matches!(event, Some(EventKind::Raised | EventKind::ReRaised));
+            self.tell_pages(|| index.key(slot), record.state().as_str(), &record, raised);
+        }
         self.s
             .metrics
             .alert_moved(old.as_ref().map(Record::state), record.state());
@@ -542,6 +564,29 @@ impl Run {
             drop(said);
             self.take_effects(index, effects);
         }
+    }
+
+    /// Tells the open pages of a change (nothing is built when none is
+    /// open).
+    fn tell_pages(
+        &self,
+        key: impl FnOnce() -> AlertKey,
+        state: &'static str,
+        record: &Record,
+        raised: bool,
+    ) {
+        if self.s.changes.receiver_count() == 0 {
+            return;
+        }
+        let key = key();
+        let _ = self.s.changes.send(Change {
+            state,
+            raised,
+            source: key.source,
+            id: key.id,
+            subject: record.subject.clone(),
+            summary: record.summary.clone(),
+        });
     }
 
     /// [`Run::commit`] for an alert the index holds, its detail unchanged.
@@ -609,6 +654,7 @@ impl Run {
     /// without it) and the pager.
     fn forget(&mut self, index: &mut Index, slot: SlotId, old: &Record) {
         let (key, bucket) = index.remove(slot);
+        self.tell_pages(|| key.clone(), "forgotten", old, false);
         self.s.store.stage_detail(key.clone(), Arc::from(""));
         self.dirty.forget(slot, key.clone());
         self.dirty.mark(bucket, Tier::Told, self.s.clock.now_ms());

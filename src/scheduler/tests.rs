@@ -56,6 +56,7 @@ impl Fixture {
                 timer_flush_s: 0,
                 max_writes_per_s: 1000,
             },
+            changes: tokio::sync::broadcast::channel(16).0,
         };
         let (handle, thread) = scheduler.spawn(tokio::runtime::Handle::current()).unwrap();
         Started {

@@ -2,8 +2,11 @@
 // - "select all" checkboxes;
 // - the name typed in "your name" (open mode) is remembered in this browser;
 // - "forget" asks first; Enter in the note box adds the note;
-// - live refresh: every 15 s the page is fetched again and its main part
-//   replaced, keeping what the user selected and typed.
+// - live: the page listens to /api/stream (server-sent events) and fetches
+//   itself again within a moment of a change, keeping what the user
+//   selected and typed; every 15 s too, should the stream be cut; the tab's
+//   title and icon say how many alerts are raised;
+// - "tell me of raises": a browser notification per raise, once allowed.
 "use strict";
 
 const NAME_KEY = "mauved.by";
@@ -71,8 +74,57 @@ async function refresh() {
   }
   wire(fresh);
   document.title = page.title;
+  const icon = page.querySelector("link[rel=icon]");
+  const mine = document.querySelector("link[rel=icon]");
+  if (icon && mine && mine.getAttribute("href") !== icon.getAttribute("href")) {
+    mine.setAttribute("href", icon.getAttribute("href"));
+  }
   const updated = page.getElementById("updated");
   if (updated) document.getElementById("updated").textContent = updated.textContent;
+}
+
+// Fetches the page again shortly after a change (many changes at once are
+// one fetch).
+let soon = null;
+function refreshSoon() {
+  if (soon) return;
+  soon = setTimeout(() => {
+    soon = null;
+    refresh();
+  }, 150);
+}
+
+function listen() {
+  if (!window.EventSource) return;
+  const stream = new EventSource("/api/stream");
+  // Leaving the page ends its stream at once (a browser keeps only a few
+  // connections per server).
+  window.addEventListener("pagehide", () => stream.close());
+  stream.addEventListener("change", (event) => {
+    let change = {};
+    try {
+      change = JSON.parse(event.data);
+    } catch (e) {
+      // A change all the same.
+    }
+    if (change.raised && window.Notification && Notification.permission === "granted") {
+      new Notification(`raised: ${change.subject || change.source}`, {
+        body: `${change.summary} (${change.source} / ${change.id})`,
+        tag: `${change.source}/${change.id}`,
+      });
+    }
+    refreshSoon();
+  });
+}
+
+function offerNotifications() {
+  const button = document.getElementById("notify-raises");
+  if (!button || !window.Notification || Notification.permission !== "default") return;
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    await Notification.requestPermission();
+    button.hidden = true;
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -83,5 +135,7 @@ document.addEventListener("DOMContentLoaded", () => {
     history.replaceState(null, "", back.value);
   }
   wire(document);
+  offerNotifications();
+  listen();
   setInterval(refresh, 15000);
 });
