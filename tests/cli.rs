@@ -80,3 +80,124 @@ fn route_and_oncall_read_the_built_in_configuration_without_config() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("no [rotation.*] is configured"), "{text}");
 }
+
+/// The ```sh blocks of the README's action examples (between the actions
+/// table and the next paragraph about paths), as written.
+fn readme_action_blocks() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("Actions (JSON body")
+        .expect("the actions section");
+    let end = start
+        + readme[start..]
+            .find("A path that names no resource")
+            .unwrap();
+    readme[start..end]
+        .split("```sh\n")
+        .skip(1)
+        .map(|block| block.split("```").next().unwrap().to_owned())
+        .collect()
+}
+
+/// Runs a README block with bash, each `curl` failing on an error status.
+fn run_block(dir: &std::path::Path, block: &str, after: &str) -> String {
+    let script = format!(
+        "set -e\ncurl() {{ case \" $* \" in *\" -sf \"*) command curl --max-time 20 \"$@\";; \
+         *) command curl --fail-with-body --max-time 20 \"$@\";; esac; }}\n{}\n{after}\n",
+        block.replace("target/release/mauved", env!("CARGO_BIN_EXE_mauved"))
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{script}\n---\n{said}");
+    said
+}
+
+fn get(path: &str) -> serde_json::Value {
+    let body = reqwest::blocking::get(format!("http://127.0.0.1:1288{path}"))
+        .unwrap()
+        .text()
+        .unwrap();
+    serde_json::from_str(&body).unwrap()
+}
+
+#[test]
+fn the_readme_action_examples_work_as_written_on_the_built_in_configuration() {
+    let blocks = readme_action_blocks();
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    let dir = tempfile::tempdir().unwrap();
+    // `cargo run --release -- serve`: the built-in configuration, ports
+    // 1288 and 32741, data in ./mauved-data.
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_mauved"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = || {
+        reqwest::blocking::get("http://127.0.0.1:1288/health")
+            .map(|r| r.status().is_success())
+            .unwrap_or(false)
+    };
+    let start = std::time::Instant::now();
+    while !up() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "mauved serve answering"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    run_block(dir.path(), &blocks[0], "");
+    let alert = get("/api/alerts/web1/disk");
+    assert_eq!(alert["state"], "cleared", "{alert}");
+    let history = get("/api/alerts/web1/disk/history");
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["text"] == "disk swapped" && l["by"] == "alice"),
+        "{history}"
+    );
+    Command::new("kill")
+        .arg(serve.id().to_string())
+        .status()
+        .unwrap();
+    serve.wait().unwrap();
+
+    // The token block starts its own daemon in the background: stopped
+    // once the block is done.
+    run_block(dir.path(), &blocks[1], "kill $!\nwait $! || true");
+    // Stopped: its data says who acknowledged.
+    let mut check = Command::new(env!("CARGO_BIN_EXE_mauved"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !up() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "mauved serve answering"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let alert = get("/api/alerts/web1/disk");
+    Command::new("kill")
+        .arg(check.id().to_string())
+        .status()
+        .unwrap();
+    check.wait().unwrap();
+    assert_eq!(alert["state"], "acknowledged", "{alert}");
+    assert_eq!(alert["acknowledged_by"], "ci-bot", "{alert}");
+}
