@@ -435,6 +435,25 @@ async fn what_needs_action_comes_first_and_a_refused_action_is_explained_in_plac
     let acked = wait_text(&c, "section.acknowledged", "web2").await;
     assert_eq!(acked.matches("by carol").count(), 2, "{acked}");
 
+    // "forget" asks first: declined, nothing is sent (a note taken next
+    // is on the alert's history); confirmed, it goes.
+    c.goto(&format!("{base}/alerts/mail1/queue")).await.unwrap();
+    c.execute("window.confirm = () => false;", vec![])
+        .await
+        .unwrap();
+    click(&c, "button[value=forget]").await;
+    type_into(&c, "input[name=text]", "after declining").await;
+    click(&c, "button[value=note]").await;
+    wait_text(&c, "table.history", "after declining").await;
+    assert!(d.alert("mail1", "queue").is_some(), "declined: still there");
+    c.execute("window.confirm = () => true;", vec![])
+        .await
+        .unwrap();
+    click(&c, "button[value=forget]").await;
+    wait_for(Duration::from_secs(10), "forgotten once confirmed", || {
+        d.alert("mail1", "queue").is_none().then_some(())
+    });
+
     // A phone: the buttons wait until something is selected.
     c.set_window_size(400, 800).await.unwrap();
     c.goto(&format!("{base}/")).await.unwrap();

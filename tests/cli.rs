@@ -201,3 +201,28 @@ fn the_readme_action_examples_work_as_written_on_the_built_in_configuration() {
     assert_eq!(alert["state"], "acknowledged", "{alert}");
     assert_eq!(alert["acknowledged_by"], "ci-bot", "{alert}");
 }
+
+#[test]
+fn release_binaries_carry_no_debug_info_and_a_profiling_profile_keeps_line_tables() {
+    let manifest: toml::Table =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+    let profiles = &manifest["profile"];
+    let release = &profiles["release"];
+    assert!(
+        matches!(
+            release.get("debug"),
+            Some(toml::Value::Boolean(false)) | Some(toml::Value::Integer(0))
+        ),
+        "{release:?}"
+    );
+    assert_eq!(
+        release.get("strip").and_then(|s| s.as_str()),
+        Some("debuginfo")
+    );
+    let profiling = &profiles["profiling"];
+    assert_eq!(profiling["inherits"].as_str(), Some("release"));
+    assert!(profiling.get("debug").is_some(), "{profiling:?}");
+}
