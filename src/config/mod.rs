@@ -550,13 +550,25 @@ impl Config {
                     return Ok((config, problems.into_iter().map(|(_, p)| p).collect()));
                 }
                 Err(err) => {
-                    let Some(line) = err.span().map(|span| line_of(&text, span.start)) else {
-                        return Err(parse_error(err));
-                    };
-                    let Some(rest) = without_key_line(&text, line).filter(|_| problems.len() < 100)
+                    let line = err.span().map(|span| line_of(&text, span.start));
+                    let Some(rest) = line
+                        .and_then(|line| without_key_line(&text, line))
+                        .filter(|_| problems.len() < 100)
                     else {
-                        return Err(parse_error(err));
+                        // Not one key's problem. After keys were taken out
+                        // it may come of that (a table left without its
+                        // `kind`): what was found is said, and the reading
+                        // stops.
+                        if problems.is_empty() {
+                            return Err(parse_error(err));
+                        }
+                        problems.sort_by_key(|(line, _)| *line);
+                        return Err(ConfigError::Invalid {
+                            path: origin.to_owned(),
+                            problems: problems.into_iter().map(|(_, p)| p).collect(),
+                        });
                     };
+                    let line = line.unwrap_or_default();
                     problems.push((line, shape_problem(&text, line, &err)));
                     text = rest;
                 }

@@ -656,7 +656,7 @@ mod tests {
                     oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, cluster => f.cluster,
                     counts => minijinja::context!{ raised => 1, acknowledged => 0, suppressed => 0, pending => 0 },
                     levels => Vec::<String>::new(), sections => vec![section], q => "", back => "/",
-                    dead => Vec::<String>::new(),
+                    dead => Vec::<String>::new(), retry => Retry::default(), urgent => 0,
                 },
             )
             .unwrap();
@@ -682,7 +682,7 @@ mod tests {
                     oncall => Vec::<String>::new(), degraded => Vec::<String>::new(), store_failing => None::<String>,
                     alert => alert, fields => Vec::<(String, String)>::new(), history => Vec::<String>::new(),
                     detail => clean_detail("<b>x</b><script>y</script>"), alert_ref => reference(&key),
-                    single => true, back => "/",
+                    single => true, back => "/", retry => Retry::default(),
                 },
             )
             .unwrap();
