@@ -288,6 +288,16 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
     let loaded = std::time::Instant::now();
     let pick = format!("input[name=alert][value='web1/{long_id}']");
     click(&c, &pick).await;
+    // The browser's notifications, as if allowed ("tell me of raises"):
+    // each one the page shows is recorded.
+    c.execute(
+        "window.told = []; window.Notification = class { \
+           static get permission() { return 'granted'; } \
+           constructor(title, options) { window.told.push([title, options.body]); } };",
+        vec![],
+    )
+    .await
+    .unwrap();
     d.send(&packet(
         3,
         "web3",
@@ -304,6 +314,12 @@ async fn an_engineer_logs_in_acknowledges_and_reads_the_history() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(appeared, "the page showed the new alert from its stream");
+    let told = c.execute("return window.told;", vec![]).await.unwrap();
+    assert_eq!(
+        told,
+        serde_json::json!([["raised: web3", "fresh summary (web3 / fresh)"]]),
+        "a browser notification for the raise"
+    );
     let title = c.title().await.unwrap();
     assert!(title.contains("1 raised"), "{title}");
     let icon = on(
@@ -434,6 +450,19 @@ async fn what_needs_action_comes_first_and_a_refused_action_is_explained_in_plac
     click(&c, "#actions button[value=acknowledge]").await;
     let acked = wait_text(&c, "section.acknowledged", "web2").await;
     assert_eq!(acked.matches("by carol").count(), 2, "{acked}");
+
+    // Acknowledging and clearing are not side by side.
+    let apart = c
+        .execute(
+            "const ack = document.querySelector('#actions button[value=acknowledge]'); \
+             const clear = document.querySelector('#actions button[value=clear]'); \
+             return ack.parentElement !== clear.parentElement \
+               && ack.parentElement.nextElementSibling !== clear.parentElement;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(apart, serde_json::json!(true), "ack and clear apart");
 
     // "forget" asks first: declined, nothing is sent (a note taken next
     // is on the alert's history); confirmed, it goes.
