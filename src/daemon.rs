@@ -253,6 +253,7 @@ fn spawn_workers(
             history: std::sync::Mutex::default(),
             health: health.clone(),
             max_age_s: config.delivery.max_age.0,
+            shadow: config.delivery.shadow,
             shutdown: parts.shutdown.clone(),
         };
         parts.tasks.spawn(worker.run());

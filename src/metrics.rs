@@ -43,13 +43,16 @@ pub(crate) enum NotifyResult {
     Retried,
     /// Given up: the message went to the dead letters.
     Failed,
+    /// Shadow mode: recorded as what would have been sent.
+    Shadowed,
 }
 
 impl NotifyResult {
-    const ALL: [NotifyResult; 3] = [
+    const ALL: [NotifyResult; 4] = [
         NotifyResult::Delivered,
         NotifyResult::Retried,
         NotifyResult::Failed,
+        NotifyResult::Shadowed,
     ];
 
     fn label(self) -> ResultLabel {
@@ -57,6 +60,7 @@ impl NotifyResult {
             NotifyResult::Delivered => "delivered",
             NotifyResult::Retried => "retried",
             NotifyResult::Failed => "failed",
+            NotifyResult::Shadowed => "shadowed",
         };
         ResultLabel { result }
     }

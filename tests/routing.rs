@@ -652,3 +652,92 @@ notify = [{ who = ["alice"], every = "15m" }]
         ("alice", "email", &["reminder hb"]),
     ]);
 }
+
+#[test]
+fn shadow_mode_decides_and_records_everything_and_delivers_nothing() {
+    use common::Client as _;
+    let mut t = Timeline::new(
+        &config(
+            r#"
+[delivery]
+shadow = true
+
+[[alert_group]]
+name = "all"
+level = "urgent"
+  [[alert_group.notify]]
+  who = ["alice"]
+  [[alert_group.notify]]
+  who = ["carol"]
+  unacknowledged_for = "30m"
+  every = "1h"
+"#,
+        ),
+        MON_8,
+    );
+    // The escalation timeline of the test above, in shadow: no notifier
+    // is ever called.
+    t.raise("web1", "disk");
+    t.nothing();
+    t.at(30 * MIN);
+    t.nothing();
+    t.at(90 * MIN);
+    t.nothing();
+    t.ack("web1", "disk", "alice", 4 * HOUR);
+    t.nothing();
+    // What would have been sent, to whom and when: in the history and in
+    // the shadow report, in order.
+    let report = t.d().json("/api/shadow");
+    let mut lines: Vec<(u64, String, String, String)> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["at"].as_u64().unwrap() - MON_8,
+                l["person"].as_str().unwrap().to_owned(),
+                l["notifier"].as_str().unwrap().to_owned(),
+                l["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    // Messages of one moment go out in no set order across notifiers.
+    lines.sort();
+    let want = [
+        (0, "alice", "sms", "raised"),
+        (30 * MIN, "carol", "email", "raised"),
+        (90 * MIN, "alice", "sms", "acknowledged"),
+        (90 * MIN, "carol", "email", "acknowledged"),
+        (90 * MIN, "carol", "email", "reminder"),
+    ];
+    assert_eq!(lines.len(), want.len(), "{report:#}");
+    for ((at, person, notifier, text), (w_at, w_person, w_notifier, w_kind)) in
+        lines.iter().zip(want)
+    {
+        assert_eq!(
+            (*at, person.as_str(), notifier.as_str()),
+            (w_at, w_person, w_notifier),
+            "{report:#}"
+        );
+        assert!(
+            text.starts_with("would have sent") && text.contains(w_kind),
+            "{text}"
+        );
+    }
+    assert!(report[0]["time"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-11-23T08:00:00"));
+    let history = t.d().json("/api/alerts/web1/disk/history");
+    let shadowed = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["result"] == "would have sent")
+        .count();
+    assert_eq!(shadowed, want.len(), "{history:#}");
+    assert_eq!(
+        t.d().json("/api/shadow?since=99999999999"),
+        serde_json::json!([])
+    );
+}

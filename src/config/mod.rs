@@ -98,6 +98,9 @@ pub(crate) struct Delivery {
     /// A notifier that failed every attempt for longer than this makes
     /// `/health` answer 503 "degraded", naming it.
     pub(crate) degraded_after: Secs,
+    /// Shadow mode: every decision is made and recorded ("would have
+    /// sent" in the history, `GET /api/shadow`) but nothing is delivered.
+    pub(crate) shadow: bool,
 }
 
 impl Default for Delivery {
@@ -105,6 +108,7 @@ impl Default for Delivery {
         Delivery {
             max_age: Secs(86_400),
             degraded_after: Secs(600),
+            shadow: false,
         }
     }
 }
@@ -878,6 +882,11 @@ impl Config {
     /// be installed later), but says so.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
+        if self.delivery.shadow {
+            warnings.push(
+                "delivery.shadow is on: nothing is delivered; what would have been sent is in the history and GET /api/shadow".into(),
+            );
+        }
         if self.notifiers.is_empty() {
             warnings.push("no [[notifier]] is configured: nobody will be told of any alert".into());
         }

@@ -335,6 +335,51 @@ pub(crate) async fn history(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(crate) struct ShadowQuery {
+    since: Option<UnixSecs>,
+    until: Option<UnixSecs>,
+}
+
+/// `GET /api/shadow?since=&until=`: what shadow mode (`delivery.shadow`)
+/// would have sent, oldest first: `[{"at", "time", "source", "id",
+/// "person", "notifier", "text"}]` (`time` in RFC 3339, to hold beside
+/// another server's notification log).
+pub(crate) async fn shadow(
+    http: Shared,
+    query: Result<Query<ShadowQuery>, QueryRejection>,
+) -> Answer<Json<Vec<serde_json::Value>>> {
+    let Query(q) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
+    let store = http.store.clone();
+    let lines = tokio::task::spawn_blocking(move || {
+        store.history_all(q.since.unwrap_or(0), |_, e| {
+            q.since.is_none_or(|s| e.at >= s)
+                && q.until.is_none_or(|u| e.at < u)
+                && e.result.as_deref() == Some(crate::notify::worker::SHADOWED)
+        })
+    })
+    .await
+    .map_err(store_error)?
+    .map_err(store_error)?;
+    Ok(Json(
+        lines
+            .into_iter()
+            .map(|(key, e)| {
+                serde_json::json!({
+                    "at": e.at,
+                    "time": crate::timefmt::rfc3339(e.at),
+                    "source": key.source,
+                    "id": key.id,
+                    "person": e.person,
+                    "notifier": e.notifier,
+                    "text": e.text,
+                })
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct HistoryQuery {
     since: Option<UnixSecs>,
     until: Option<UnixSecs>,

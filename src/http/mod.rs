@@ -213,6 +213,7 @@ pub(crate) fn router(http: Arc<Http>) -> Router {
         .route("/metrics", get(api::metrics))
         .route("/api/counts", get(api::counts))
         .route("/api/stream", get(api::stream))
+        .route("/api/shadow", get(api::shadow))
         .route("/favicon.svg", get(page::favicon))
         .route("/api/alerts", get(api::list))
         .route("/api/alerts/{source}/{id}", get(api::one))

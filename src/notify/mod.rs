@@ -78,6 +78,9 @@ pub enum Outcome {
     /// Another station of the cluster delivered it (the worker's own
     /// outcome; a notifier never says it).
     Elsewhere(String),
+    /// Shadow mode (`delivery.shadow`): not sent, recorded as what would
+    /// have been (the worker's own outcome).
+    Shadowed,
     /// Held by the cluster on a station that does not lead: not sent, left
     /// queued, looked at again later (the worker's own outcome).
     Held,

@@ -25,6 +25,9 @@ use crate::store::{History, QueueId, Store};
 /// On shutdown, an attempt in flight gets this long to finish (real time).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The history result of a message shadow mode did not send.
+pub(crate) const SHADOWED: &str = "would have sent";
+
 /// How often a station that does not lead looks again at the messages the
 /// cluster holds (real time: the other station delivers on its own clock).
 const HELD_POLL: Duration = Duration::from_millis(250);
@@ -76,6 +79,8 @@ pub(crate) struct Worker {
     /// A message still undelivered this long after its event is given up
     /// (0: never).
     pub(crate) max_age_s: u64,
+    /// `delivery.shadow`: decide and record, deliver nothing.
+    pub(crate) shadow: bool,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -175,6 +180,9 @@ impl Worker {
             }
         };
         message.base_url.clone_from(&self.base_url);
+        if self.shadow {
+            return Some(Outcome::Shadowed);
+        }
         let identity = self.cluster.as_ref().map(|_| Identity::of(notification));
         let mut attempt = 0;
         loop {
@@ -255,6 +263,12 @@ impl Worker {
     fn finish(&self, id: QueueId, notification: Notification, outcome: Outcome) -> Settle {
         match outcome {
             Outcome::Held => Settle::Keep,
+            Outcome::Shadowed => {
+                self.metrics
+                    .notification(&self.name, NotifyResult::Shadowed);
+                self.history(&notification, SHADOWED, "");
+                Settle::Dequeue(id)
+            }
             Outcome::Delivered => {
                 self.metrics
                     .notification(&self.name, NotifyResult::Delivered);
