@@ -130,6 +130,41 @@ fn get(path: &str) -> serde_json::Value {
     serde_json::from_str(&body).unwrap()
 }
 
+/// `mauved serve` with the built-in configuration (ports 1288 and 32741,
+/// data in `./mauved-data`), as `cargo run --release -- serve` runs it.
+struct BuiltIn(std::process::Child);
+
+impl BuiltIn {
+    fn serve(dir: &std::path::Path) -> BuiltIn {
+        let child = Command::new(env!("CARGO_BIN_EXE_mauved"))
+            .arg("serve")
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while !reqwest::blocking::get("http://127.0.0.1:1288/health")
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "mauved serve answering"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        BuiltIn(child)
+    }
+
+    /// SIGTERM, and waits until it is gone.
+    fn stop(mut self) {
+        Command::new("kill")
+            .arg(self.0.id().to_string())
+            .status()
+            .unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
 #[test]
 fn the_readme_action_examples_work_as_written_on_the_built_in_configuration() {
     let blocks = readme_action_blocks();
@@ -137,25 +172,7 @@ fn the_readme_action_examples_work_as_written_on_the_built_in_configuration() {
     let dir = tempfile::tempdir().unwrap();
     // `cargo run --release -- serve`: the built-in configuration, ports
     // 1288 and 32741, data in ./mauved-data.
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_mauved"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let up = || {
-        reqwest::blocking::get("http://127.0.0.1:1288/health")
-            .map(|r| r.status().is_success())
-            .unwrap_or(false)
-    };
-    let start = std::time::Instant::now();
-    while !up() {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(30),
-            "mauved serve answering"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let serve = BuiltIn::serve(dir.path());
     run_block(dir.path(), &blocks[0], "");
     let alert = get("/api/alerts/web1/disk");
     assert_eq!(alert["state"], "cleared", "{alert}");
@@ -168,36 +185,15 @@ fn the_readme_action_examples_work_as_written_on_the_built_in_configuration() {
             .any(|l| l["text"] == "disk swapped" && l["by"] == "alice"),
         "{history}"
     );
-    Command::new("kill")
-        .arg(serve.id().to_string())
-        .status()
-        .unwrap();
-    serve.wait().unwrap();
+    serve.stop();
 
     // The token block starts its own daemon in the background: stopped
     // once the block is done.
     run_block(dir.path(), &blocks[1], "kill $!\nwait $! || true");
     // Stopped: its data says who acknowledged.
-    let mut check = Command::new(env!("CARGO_BIN_EXE_mauved"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while !up() {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(30),
-            "mauved serve answering"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let check = BuiltIn::serve(dir.path());
     let alert = get("/api/alerts/web1/disk");
-    Command::new("kill")
-        .arg(check.id().to_string())
-        .status()
-        .unwrap();
-    check.wait().unwrap();
+    check.stop();
     assert_eq!(alert["state"], "acknowledged", "{alert}");
     assert_eq!(alert["acknowledged_by"], "ci-bot", "{alert}");
 }

@@ -203,11 +203,8 @@ notify = [{ who = ["alice"], during = "working", every = "1h" }]
     t.want(&[("alice", "email", &["reminder disk"])]);
 }
 
-#[test]
-fn escalation_tells_the_next_person_once_unacknowledged_long_enough() {
-    let mut t = Timeline::new(
-        &config(
-            r#"
+/// alice first; carol after 30 minutes unacknowledged, then hourly.
+const ESCALATION: &str = r#"
 [[alert_group]]
 name = "all"
 level = "urgent"
@@ -217,10 +214,11 @@ level = "urgent"
   who = ["carol"]
   unacknowledged_for = "30m"
   every = "1h"
-"#,
-        ),
-        MON_8,
-    );
+"#;
+
+#[test]
+fn escalation_tells_the_next_person_once_unacknowledged_long_enough() {
+    let mut t = Timeline::new(&config(ESCALATION), MON_8);
     t.raise("web1", "disk");
     t.want(&[("alice", "sms", &["raised disk"])]);
     t.at(30 * MIN - 1);
@@ -657,22 +655,7 @@ notify = [{ who = ["alice"], every = "15m" }]
 fn shadow_mode_decides_and_records_everything_and_delivers_nothing() {
     use common::Client as _;
     let mut t = Timeline::new(
-        &config(
-            r#"
-[delivery]
-shadow = true
-
-[[alert_group]]
-name = "all"
-level = "urgent"
-  [[alert_group.notify]]
-  who = ["alice"]
-  [[alert_group.notify]]
-  who = ["carol"]
-  unacknowledged_for = "30m"
-  every = "1h"
-"#,
-        ),
+        &config(&format!("[delivery]\nshadow = true\n{ESCALATION}")),
         MON_8,
     );
     // The escalation timeline of the test above, in shadow: no notifier
