@@ -73,6 +73,22 @@ enum Cmd {
     HashPassword,
     /// Print a new random token for `[[http.token]] token`.
     NewToken,
+    /// What a daemon in shadow mode (`delivery.shadow`) would have sent: one
+    /// line per message, oldest first (time, person, notifier, alert, what).
+    ShadowReport {
+        /// The daemon's HTTP address.
+        #[arg(long, default_value = "http://127.0.0.1:1288")]
+        url: String,
+        /// From this moment: RFC 3339 or Unix seconds.
+        #[arg(long)]
+        since: Option<String>,
+        /// Until this moment (excluded): RFC 3339 or Unix seconds.
+        #[arg(long)]
+        until: Option<String>,
+        /// A `[[http.token]]` token, when reading needs a login.
+        #[arg(long)]
+        token: Option<String>,
+    },
     /// Show who each rotation has on call, and the next hand-over.
     Oncall {
         /// The TOML configuration file (default: the built-in one, as `serve`).
@@ -138,6 +154,12 @@ fn main() -> ExitCode {
             })
         }
         Cmd::HashPassword => hash_password(),
+        Cmd::ShadowReport {
+            url,
+            since,
+            until,
+            token,
+        } => shadow_report(&url, since.as_deref(), until.as_deref(), token.as_deref()),
         Cmd::NewToken => {
             println!("{}", mauved::http::auth::secret());
             ExitCode::SUCCESS
@@ -247,6 +269,86 @@ fn report(
             ExitCode::from(2)
         }
     }
+}
+
+/// `mauved shadow-report`: `GET /api/shadow` of a running daemon, as lines.
+fn shadow_report(
+    url: &str,
+    since: Option<&str>,
+    until: Option<&str>,
+    token: Option<&str>,
+) -> ExitCode {
+    let moment = |name: &str, text: Option<&str>| -> Result<Option<u64>, String> {
+        let Some(text) = text else { return Ok(None) };
+        if let Ok(secs) = text.parse::<u64>() {
+            return Ok(Some(secs));
+        }
+        text.parse::<jiff::Timestamp>()
+            .ok()
+            .and_then(|t| u64::try_from(t.as_second()).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                format!("--{name} {text:?}: Unix seconds or RFC 3339 (2026-12-01T09:00:00Z)")
+            })
+    };
+    let (since, until) = match (moment("since", since), moment("until", until)) {
+        (Ok(since), Ok(until)) => (since, until),
+        (Err(why), _) | (_, Err(why)) => {
+            eprintln!("mauved: {why}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut query = Vec::new();
+    if let Some(since) = since {
+        query.push(format!("since={since}"));
+    }
+    if let Some(until) = until {
+        query.push(format!("until={until}"));
+    }
+    let address = format!(
+        "{}/api/shadow?{}",
+        url.trim_end_matches('/'),
+        query.join("&")
+    );
+    let fetched = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| err.to_string())
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                let mut request = reqwest::Client::new().get(&address);
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                let answer = request.send().await.map_err(|err| err.to_string())?;
+                let status = answer.status();
+                let body = answer.text().await.map_err(|err| err.to_string())?;
+                if !status.is_success() {
+                    return Err(format!("{status}: {body}"));
+                }
+                serde_json::from_str::<Vec<serde_json::Value>>(&body).map_err(|err| err.to_string())
+            })
+        });
+    let lines = match fetched {
+        Ok(lines) => lines,
+        Err(why) => {
+            eprintln!("mauved: {address}: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let text = |line: &serde_json::Value, key: &str| line[key].as_str().unwrap_or("-").to_owned();
+    for line in &lines {
+        println!(
+            "{} {} {} {}/{} {}",
+            text(line, "time"),
+            text(line, "person"),
+            text(line, "notifier"),
+            text(line, "source"),
+            text(line, "id"),
+            text(line, "text"),
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 /// Completes on SIGINT or SIGTERM.

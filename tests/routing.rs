@@ -723,4 +723,28 @@ fn shadow_mode_decides_and_records_everything_and_delivers_nothing() {
         t.d().json("/api/shadow?since=99999999999"),
         serde_json::json!([])
     );
+    // The same as lines, from the command line.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
+        .args(["shadow-report", "--url"])
+        .arg(format!("http://{}", t.d().http()))
+        .args(["--since", "2026-11-23T08:10:00Z"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let printed: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        printed.len(),
+        want.len() - 1,
+        "the first is before --since: {text}"
+    );
+    assert!(
+        printed[0]
+            .starts_with("2026-11-23T08:30:00Z carol email web1/disk would have sent: raised"),
+        "{text}"
+    );
 }
