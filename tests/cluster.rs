@@ -36,7 +36,21 @@ impl Etcd {
         Etcd::start_members(dir, 1)
     }
 
+    /// `n` members on free loopback ports. A port found free may be taken
+    /// by another process before etcd binds it: a member that exits, or
+    /// members that do not all answer, are started again on other ports
+    /// (a few times at most).
     fn start_members(dir: &Path, n: usize) -> Etcd {
+        for attempt in 0..4 {
+            if let Some(etcd) = Etcd::try_members(&dir.join(format!("try{attempt}")), n) {
+                return etcd;
+            }
+        }
+        panic!("etcd did not start in four attempts: see the etcd*.log files");
+    }
+
+    fn try_members(dir: &Path, n: usize) -> Option<Etcd> {
+        std::fs::create_dir_all(dir).unwrap();
         let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
         let urls: Vec<String> = ports
             .iter()
@@ -69,13 +83,26 @@ impl Etcd {
                 Some(child)
             })
             .collect();
-        let etcd = Etcd { members, urls };
-        for url in &etcd.urls {
-            wait_for(WAIT, "etcd answering", || {
-                (request_url(url, "/health").0 == 200).then_some(())
-            });
+        let mut etcd = Etcd { members, urls };
+        let started = std::time::Instant::now();
+        loop {
+            if etcd
+                .urls
+                .iter()
+                .all(|url| request_url(url, "/health").0 == 200)
+            {
+                return Some(etcd);
+            }
+            let exited = etcd
+                .members
+                .iter_mut()
+                .flatten()
+                .any(|child| child.try_wait().ok().flatten().is_some());
+            if exited || started.elapsed() > WAIT {
+                return None; // dropped: every member stopped
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        etcd
     }
 
     /// The members' client URLs as a TOML list's items.
