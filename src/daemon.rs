@@ -83,11 +83,7 @@ pub async fn start_with(
 
     let metrics = Arc::new(Metrics::new());
     let store = open_store(config, &metrics)?;
-    let index = Arc::new(RwLock::new(index::load(
-        &store,
-        &metrics,
-        config.store.max_alerts,
-    )?));
+    let index = Arc::new(RwLock::new(index::load(&store, config.store.max_alerts)?));
     warn_orphan_queues(&store, config)?;
     let shutdown = CancellationToken::new();
     let parts = Parts {

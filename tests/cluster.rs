@@ -201,6 +201,15 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// Whether web1/disk's history on `d` has a line saying `text`.
+fn noted(d: &Daemon, text: &str) -> bool {
+    d.json("/api/alerts/web1/disk/history")
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["text"] == text)
+}
+
 /// Waits until `d` has applied the update of alert web1/`id`.
 fn applied(d: &Daemon, id: &str) {
     wait_for(WAIT, &format!("web1/{id} applied"), || {
@@ -816,13 +825,6 @@ fn a_station_restarted_catches_up_on_actions_from_the_watch_or_a_full_read() {
         r#"{"by": "bob", "text": "first"}"#,
     );
     assert_eq!(status, 200, "{body}");
-    let noted = |d: &Daemon, text: &str| {
-        d.json("/api/alerts/web1/disk/history")
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l["text"] == text)
-    };
     wait_for(WAIT, "b has the first note", || {
         noted(&b, "first").then_some(())
     });
@@ -1008,13 +1010,6 @@ fn stations_kept_across_a_new_etcd_cluster_share_the_actions_taken_in_it() {
         r#"{"by": "bob", "text": "old etcd"}"#,
     );
     assert_eq!(status, 200, "{body}");
-    let noted = |d: &Daemon, text: &str| {
-        d.json("/api/alerts/web1/disk/history")
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l["text"] == text)
-    };
     wait_for(WAIT, "b has the note", || {
         noted(&b, "old etcd").then_some(())
     });

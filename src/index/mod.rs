@@ -27,7 +27,6 @@ use hashbrown::HashTable;
 
 use self::sources::Sources;
 use crate::alert::{AlertKey, Counts, Record, State, UnixSecs};
-use crate::metrics::Metrics;
 use crate::store::{Store, BUCKET_SIZE};
 
 /// The position of an alert in the index; stable for the alert's life.
@@ -550,8 +549,8 @@ impl Index {
 }
 
 /// Builds the in-memory index from the stored records (the due index with
-/// it) and seeds the gauges.
-pub(crate) fn load(store: &Store, metrics: &Metrics, max_alerts: usize) -> anyhow::Result<Index> {
+/// it). (`mauved_alerts{state}` is counted from the index when asked.)
+pub(crate) fn load(store: &Store, max_alerts: usize) -> anyhow::Result<Index> {
     let started = std::time::Instant::now();
     let mut details = std::collections::HashMap::new();
     for item in store.details() {
@@ -563,7 +562,6 @@ pub(crate) fn load(store: &Store, metrics: &Metrics, max_alerts: usize) -> anyho
     for bucket in store.buckets() {
         let (bucket, alerts) = bucket.context("reading the stored alerts")?;
         for (key, record) in alerts {
-            metrics.alert_moved(None, record.state());
             let detail = details.get(&key).copied().unwrap_or(0);
             index
                 .insert_in(&key, &record, detail, bucket)

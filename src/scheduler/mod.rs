@@ -505,9 +505,6 @@ impl Run {
             let raised = matches!(event, Some(EventKind::Raised | EventKind::ReRaised));
             self.tell_pages(|| index.key(slot), record.state().as_str(), &record, raised);
         }
-        self.s
-            .metrics
-            .alert_moved(old.as_ref().map(Record::state), record.state());
         if let Some(detail) = new_detail {
             let detail: Arc<str> = detail.into();
             self.s.store.stage_detail(index.key(slot), detail.clone());
@@ -658,7 +655,6 @@ impl Run {
         self.s.store.stage_detail(key.clone(), Arc::from(""));
         self.dirty.forget(slot, key.clone());
         self.dirty.mark(bucket, Tier::Told, self.s.clock.now_ms());
-        self.s.metrics.alert_forgotten(old.state());
         self.s.pager.forget(&key);
         let changes = self.s.pager.take_changes();
         let mut said = self.said.lock();

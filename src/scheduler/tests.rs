@@ -37,7 +37,7 @@ impl Fixture {
     fn start(&self, initial_sleep_s: u64) -> Started {
         let store = Arc::new(open_again(&self.path));
         let metrics = Arc::new(Metrics::new());
-        let index = crate::index::load(&store, &metrics, 1000).unwrap();
+        let index = crate::index::load(&store, 1000).unwrap();
         let index = Arc::new(RwLock::new(index));
         let clock = self.clock.clock();
         let scheduler = Scheduler {
