@@ -32,6 +32,8 @@ pub mod wire;
 pub mod events;
 pub mod routing;
 pub mod send;
+// Reading a mauve server's configuration.
+pub mod import;
 // Disk and counters.
 pub mod metrics;
 pub mod store;

@@ -37,6 +37,17 @@ enum Cmd {
     },
     /// Print the built-in configuration.
     DefaultConfig,
+    /// Translate a mauve server configuration (its Ruby DSL, read without
+    /// running it) into a mauved configuration on stdout, with a report on
+    /// stderr: what was translated, what differs, what was left out, by
+    /// line. Exit 0: all translated; 1: something left out; 2: unreadable.
+    ImportMauve {
+        /// mauve's configuration file (mauveserver.conf).
+        file: PathBuf,
+        /// The IANA time zone mauve's host ran in (default: this host's).
+        #[arg(long)]
+        timezone: Option<String>,
+    },
     /// Show who would be told of an alert, and how (the configuration's alert groups).
     Route {
         /// The TOML configuration file (default: the built-in one, as `serve`).
@@ -61,6 +72,10 @@ enum Cmd {
         /// `oncall.timezone` (2026-12-24T22:00) or Unix seconds; default now.
         #[arg(long)]
         at: Option<String>,
+        /// When the alert was raised (read as --at); default: at --at. With
+        /// `--event reminder`, the escalations due by then are included.
+        #[arg(long)]
+        raised_at: Option<String>,
         /// The event: raised, cleared, acknowledged, re-raised or reminder.
         #[arg(long, default_value = "raised")]
         event: String,
@@ -132,6 +147,7 @@ fn main() -> ExitCode {
             print!("{}", mauved::config::DEFAULT_TOML);
             ExitCode::SUCCESS
         }
+        Cmd::ImportMauve { file, timezone } => import_mauve(&file, timezone),
         Cmd::Route {
             config,
             source,
@@ -140,6 +156,7 @@ fn main() -> ExitCode {
             summary,
             importance,
             at,
+            raised_at,
             event,
             json,
         } => {
@@ -148,6 +165,7 @@ fn main() -> ExitCode {
                 subject,
                 summary,
                 importance,
+                raised_at,
             };
             report(config, at.as_deref(), |router, config, at| {
                 explain::route(router, config, &alert, &event, at, json)
@@ -167,6 +185,73 @@ fn main() -> ExitCode {
         Cmd::Oncall { config, at, json } => report(config, at.as_deref(), |router, _, at| {
             Ok(explain::oncall(router, at, json))
         }),
+    }
+}
+
+/// `mauved import-mauve`: the translation on stdout (only when it passes
+/// the same checks as `check-config`), the report on stderr.
+fn import_mauve(file: &std::path::Path, timezone: Option<String>) -> ExitCode {
+    use mauved::import::{self, Kind};
+    let name = file.display();
+    let bytes = match std::fs::metadata(file).and_then(|m| {
+        if m.len() > import::MAX_BYTES as u64 {
+            Ok(None)
+        } else {
+            std::fs::read(file).map(Some)
+        }
+    }) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            eprintln!(
+                "{name}: line 1: larger than {} KiB: not a mauve configuration",
+                import::MAX_BYTES / 1024
+            );
+            return ExitCode::from(2);
+        }
+        Err(err) => {
+            eprintln!("{name}: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let timezone = timezone.unwrap_or_else(|| {
+        jiff::tz::TimeZone::system()
+            .iana_name()
+            .unwrap_or("UTC")
+            .to_owned()
+    });
+    let options = import::Options {
+        timezone,
+        origin: name.to_string(),
+    };
+    let imported = match import::read_text(&bytes).and_then(|text| import::import(text, &options)) {
+        Ok(imported) => imported,
+        Err(fault) => {
+            eprintln!("{name}: {fault}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(err) = routing::parse(&imported.toml, "the translation") {
+        eprintln!(
+            "{name}: the translation does not pass check-config (a fault of import-mauve):\n{err}"
+        );
+        return ExitCode::from(2);
+    }
+    print!("{}", imported.toml);
+    for note in &imported.notes {
+        eprintln!("{name}: {note}");
+    }
+    let count = |kind| imported.notes.iter().filter(|n| n.kind == kind).count();
+    eprintln!(
+        "{name}: {} translated, {} differ, {} not needed, {} left out",
+        count(Kind::Translated),
+        count(Kind::Differs),
+        count(Kind::NotNeeded),
+        count(Kind::LeftOut)
+    );
+    if imported.left_out() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -87,7 +87,7 @@ impl Default for Oncall {
 }
 
 /// One `[window]` entry: days and hours (both optional), or the opposite of
-/// another window.
+/// another window, or every / any of other windows.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct WindowSpec {
@@ -98,6 +98,10 @@ pub struct WindowSpec {
     pub(crate) except_holidays: bool,
     /// Open exactly when the named window is closed.
     pub(crate) not: Option<String>,
+    /// Open when every named window is open.
+    pub(crate) all: Vec<String>,
+    /// Open when any named window is open.
+    pub(crate) any: Vec<String>,
 }
 
 /// Windows every configuration has (mauve's names); a `[window]` entry of
@@ -107,7 +111,7 @@ pub fn built_in_windows() -> BTreeMap<String, WindowSpec> {
         days: days.map(str::to_owned),
         hours: hours.map(str::to_owned),
         except_holidays: holidays,
-        not: None,
+        ..WindowSpec::default()
     };
     BTreeMap::from([
         ("always".to_owned(), spec(None, None, false)),

@@ -140,15 +140,25 @@ fn compile_windows(config: &Config, found: &mut Found) -> BTreeMap<String, Windo
     let mut compiled = BTreeMap::new();
     for (name, spec) in &specs {
         let key = |field: &str| format!("window.{name}.{field}");
-        let window = match &spec.not {
-            Some(_) if spec.days.is_some() || spec.hours.is_some() || spec.except_holidays => {
+        let composed = [
+            ("not", spec.not.is_some()),
+            ("all", !spec.all.is_empty()),
+            ("any", !spec.any.is_empty()),
+        ];
+        let window = match composed.iter().find(|(_, given)| *given) {
+            Some((field, _))
+                if composed.iter().filter(|(_, given)| *given).count() > 1
+                    || spec.days.is_some()
+                    || spec.hours.is_some()
+                    || spec.except_holidays =>
+            {
                 found.fail(
-                    key("not"),
-                    "takes no days, hours or except_holidays beside it",
+                    key(field),
+                    "takes no days, hours, except_holidays or other of not/all/any beside it",
                 );
                 continue;
             }
-            Some(_) => found.check(|| key("not"), windows::compile(&specs, name)),
+            Some((field, _)) => found.check(|| key(field), windows::compile(&specs, name)),
             None => Days::parse_spec(spec)
                 .map(Window::Open)
                 .map_err(|(field, why)| found.fail(key(field), why))

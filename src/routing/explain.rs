@@ -16,6 +16,9 @@ pub struct Alert {
     pub subject: Option<String>,
     pub summary: String,
     pub importance: u32,
+    /// When it was raised (as `--at` reads it); default: at the event. A
+    /// reminder routed an hour after the raise reaches the escalations due.
+    pub raised_at: Option<String>,
 }
 
 /// Reads a moment: Unix seconds, RFC 3339, or a local date-time in the
@@ -57,12 +60,16 @@ pub fn route(
     json: bool,
 ) -> Result<String, String> {
     let event = parse_event(event)?;
+    let raised_at = match &alert.raised_at {
+        Some(text) => parse_at(text, router).map_err(|why| format!("--raised-at: {why}"))?,
+        None => at,
+    };
     let key = &alert.key;
     let record = Record {
         subject: alert.subject.clone().unwrap_or_else(|| key.source.clone()),
         summary: alert.summary.clone(),
         importance: alert.importance,
-        raised_at: Some(at),
+        raised_at: Some(raised_at),
         ..Record::default()
     };
     let all: Vec<&str> = config.notifiers.iter().map(|n| n.name()).collect();

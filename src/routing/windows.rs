@@ -23,6 +23,8 @@ pub(crate) const LOOK_AHEAD_S: u64 = 14 * 86_400;
 pub(crate) enum Window {
     Open(Days),
     Not(Box<Window>),
+    All(Vec<Window>),
+    Any(Vec<Window>),
 }
 
 /// Days of the week and minutes of the day.
@@ -152,29 +154,42 @@ fn weekday_number(day: Weekday) -> usize {
     day.to_monday_zero_offset() as usize
 }
 
-/// Compiles the window `name` from all the specs (following `not`).
+/// Compiles the window `name` from all the specs (following `not`, `all`
+/// and `any`).
 pub(crate) fn compile(specs: &BTreeMap<String, WindowSpec>, name: &str) -> Result<Window, String> {
     fn walk(
         specs: &BTreeMap<String, WindowSpec>,
         name: &str,
-        seen: &mut Vec<String>,
+        seen: &[&str],
     ) -> Result<Window, String> {
-        if seen.iter().any(|s| s == name) {
-            seen.push(name.to_owned());
-            return Err(format!("windows negate each other: {}", seen.join(" → ")));
+        if seen.contains(&name) {
+            let path: Vec<&str> = seen.iter().copied().chain([name]).collect();
+            return Err(format!("windows refer to each other: {}", path.join(" → ")));
+        }
+        if seen.len() > 32 {
+            return Err("windows refer to windows more than 32 deep".into());
         }
         let spec = specs
             .get(name)
             .ok_or_else(|| format!("{name:?} is not a window"))?;
-        seen.push(name.to_owned());
-        match &spec.not {
-            Some(other) => Ok(Window::Not(Box::new(walk(specs, other, seen)?))),
-            None => Days::parse_spec(spec)
+        let seen: Vec<&str> = seen.iter().copied().chain([name]).collect();
+        let each = |names: &[String]| {
+            names
+                .iter()
+                .map(|n| walk(specs, n, &seen))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        match (&spec.not, spec.all.is_empty(), spec.any.is_empty()) {
+            (Some(other), true, true) => Ok(Window::Not(Box::new(walk(specs, other, &seen)?))),
+            (None, false, true) => Ok(Window::All(each(&spec.all)?)),
+            (None, true, false) => Ok(Window::Any(each(&spec.any)?)),
+            (None, true, true) => Days::parse_spec(spec)
                 .map(Window::Open)
                 .map_err(|(_, why)| why),
+            _ => Err("takes one of `not`, `all` and `any`".into()),
         }
     }
-    walk(specs, name, &mut Vec::new())
+    walk(specs, name, &[])
 }
 
 impl Window {
@@ -194,6 +209,8 @@ impl Window {
         match self {
             Window::Open(days) => days.holds(local, calendar),
             Window::Not(inner) => !inner.holds(local, calendar),
+            Window::All(each) => each.iter().all(|w| w.holds(local, calendar)),
+            Window::Any(each) => each.iter().any(|w| w.holds(local, calendar)),
         }
     }
 
@@ -363,6 +380,56 @@ mod tests {
             working.after_open_time(at("2026-12-24T17:00", &c), 3600, &c),
             Some(at("2026-12-28T10:00", &c))
         );
+    }
+
+    #[test]
+    fn all_and_any_combine_windows_and_nest() {
+        let c = london();
+        let spec = |days: Option<&str>, hours: Option<&str>| WindowSpec {
+            days: days.map(Into::into),
+            hours: hours.map(Into::into),
+            ..WindowSpec::default()
+        };
+        let mut specs = crate::config::built_in_windows();
+        specs.insert("weekdays".into(), spec(Some("mon-fri"), None));
+        specs.insert("nights".into(), spec(None, Some("22:00-07:00")));
+        specs.insert("mornings".into(), spec(None, Some("07:00-09:00")));
+        let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect();
+        specs.insert(
+            "weeknights".into(),
+            WindowSpec {
+                all: names(&["weekdays", "nights"]),
+                ..WindowSpec::default()
+            },
+        );
+        specs.insert(
+            "early".into(),
+            WindowSpec {
+                any: names(&["weeknights", "mornings"]),
+                ..WindowSpec::default()
+            },
+        );
+        let early = compile(&specs, "early").unwrap();
+        // Thursday 2026-12-03 23:00 and Friday 08:00: open.
+        assert!(early.is_open(at("2026-12-03T23:00", &c), &c));
+        assert!(early.is_open(at("2026-12-04T08:00", &c), &c));
+        // Saturday 23:00 (not a weekday), Thursday 12:00 (neither): closed.
+        assert!(!early.is_open(at("2026-12-05T23:00", &c), &c));
+        assert!(!early.is_open(at("2026-12-03T12:00", &c), &c));
+        // Saturday 07:30 is a morning.
+        assert!(early.is_open(at("2026-12-05T07:30", &c), &c));
+        assert_eq!(
+            early.next_open(at("2026-12-05T12:00", &c), &c),
+            Some(at("2026-12-06T07:00", &c))
+        );
+        specs.insert(
+            "loop".into(),
+            WindowSpec {
+                any: names(&["mornings", "loop"]),
+                ..WindowSpec::default()
+            },
+        );
+        assert!(compile(&specs, "loop").unwrap_err().contains("loop → loop"));
     }
 
     #[test]
