@@ -89,7 +89,9 @@ enum Cmd {
     /// Print a new random token for `[[http.token]] token`.
     NewToken,
     /// What a daemon in shadow mode (`delivery.shadow`) would have sent: one
-    /// line per message, oldest first (time, person, notifier, alert, what).
+    /// line per alert and message, oldest first, worded as mauve logs the
+    /// notifications it sends ("<time> Raised sms notification to alice
+    /// (+44…) would have been sent about web1/disk").
     ShadowReport {
         /// The daemon's HTTP address.
         #[arg(long, default_value = "http://127.0.0.1:1288")]
@@ -422,15 +424,15 @@ fn shadow_report(
         }
     };
     let text = |line: &serde_json::Value, key: &str| line[key].as_str().unwrap_or("-").to_owned();
+    // mauve's log says "Raised sms notification to alice (+44…) succeeded
+    // about <alert>": the same words, so the two can be compared line by line.
     for line in &lines {
         println!(
-            "{} {} {} {}/{} {}",
+            "{} {} about {}/{}",
             text(line, "time"),
-            text(line, "person"),
-            text(line, "notifier"),
+            text(line, "text"),
             text(line, "source"),
             text(line, "id"),
-            text(line, "text"),
         );
     }
     ExitCode::SUCCESS

@@ -382,6 +382,26 @@ mod tests {
     }
 
     #[test]
+    fn groups_after_one_that_takes_everything_are_never_reached() {
+        let text = "alert_group(\"a\") { includes { source == 'x' } }\nalert_group(\"all\") { includes { true } }\nalert_group(\"late\") { level URGENT }\n";
+        let imported = import(text, &options()).unwrap();
+        let (config, _) = crate::routing::parse(&imported.toml, "t").unwrap();
+        let names: Vec<&str> = config
+            .alert_groups
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "all"]);
+        assert_eq!(imported.notes[0].line, 3);
+        assert!(
+            imported.notes[0].why.contains("never reached"),
+            "{:?}",
+            imported.notes
+        );
+        assert!(!imported.left_out());
+    }
+
+    #[test]
     fn a_valid_group_survives_the_soup_around_it() {
         let text = "x = 1\nalert_group(\"g\") {\n  level LOW\n  notify(\"p\") { every 5.minutes }\n}\nperson(\"p\") { email \"p@x\" }\nnotification_method(\"email\") { }\n";
         let imported = import(text, &options()).unwrap();

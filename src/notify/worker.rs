@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{Message, Notifier, Outcome};
-use crate::alert::{DeadLetter, HistoryEntry, Notification};
+use crate::alert::{DeadLetter, Event, EventKind, HistoryEntry, Notification};
 use crate::clock::Clock;
 use crate::cluster::{Cluster, Gate, Identity};
 use crate::index::Index;
@@ -380,12 +380,17 @@ impl Worker {
             let bucket = index
                 .find(&key.source, &key.id)
                 .map_or(u32::MAX, |s| index.bucket_of(s));
+            let text = if result == SHADOWED {
+                self.mauve_line(n, &event, &person)
+            } else {
+                text.clone()
+            };
             let entry = HistoryEntry::notification(
                 self.clock.now(),
                 n.person.clone(),
                 &self.name,
                 result,
-                text.clone(),
+                text,
             );
             (bucket, key, entry)
         });
@@ -393,6 +398,33 @@ impl Worker {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .extend(lines);
+    }
+
+    /// A message not sent in shadow mode, worded as mauve logs a sent one
+    /// ("Raised sms notification to alice (+44…) succeeded"), so the two
+    /// servers' lines can be held side by side. mauve's reminder repeats
+    /// the raise, so a reminder reads "Raised … (a reminder)".
+    fn mauve_line(&self, n: &Notification, event: &Event, person: &str) -> String {
+        let kind = EventKind::try_from(event.kind).map_or("Event", |k| match k {
+            EventKind::Raised | EventKind::Reminder => "Raised",
+            EventKind::Cleared => "Cleared",
+            EventKind::Acknowledged => "Acknowledged",
+            EventKind::ReRaised => "Re-raised",
+        });
+        let to = n
+            .recipient
+            .as_deref()
+            .map(|to| format!(" ({to})"))
+            .unwrap_or_default();
+        let reminder = if event.kind == EventKind::Reminder as i32 {
+            " (a reminder)"
+        } else {
+            ""
+        };
+        format!(
+            "{kind} {} notification to {person}{to} would have been sent{reminder}",
+            self.name
+        )
     }
 
     /// Writes the history lines collected so far (one value per bucket).
