@@ -220,7 +220,10 @@ fn every_form_translates_and_routes_as_mauve_would() {
         (93, "left out: `people_list \"oncall\", calendar"),
         (126, "left out: `includes { source !~ /^test/ }`"),
         (139, "left out: `notification_method(\"hipchat\")"),
-        (144, "left out: `email \"hal@\" + hostname`: `hostname` is this host's name"),
+        (
+            144,
+            "left out: `email \"hal@\" + hostname`: `hostname` is this host's name",
+        ),
     ] {
         let want = format!("full.conf: line {line}: {what}");
         assert!(report.contains(&want), "{want}\n{report}");

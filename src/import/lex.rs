@@ -157,6 +157,16 @@ impl Lexer {
             } else if c == '"' || c == '\'' {
                 self.at += 1;
                 self.string(c, line)?
+            } else if c == '`' {
+                // A command's output: known only when mauve runs.
+                self.at += 1;
+                match self.string('`', line)? {
+                    Tok::Str { text, .. } => Tok::Str {
+                        text: format!("`{text}`"),
+                        interpolated: true,
+                    },
+                    other => other,
+                }
             } else if c == ':' && self.peek(1).is_some_and(|n| n.is_alphabetic() || n == '_') {
                 self.at += 1;
                 match self.name() {
@@ -526,6 +536,13 @@ mod tests {
             ]
         );
         assert_eq!(toks("a / 2")[1], Tok::Op("/"));
+        assert_eq!(
+            toks("\"m@\" + `hostname`.chomp")[2],
+            Tok::Str {
+                text: "`hostname`".into(),
+                interpolated: true
+            }
+        );
         assert_eq!(toks(":urgent")[0], Tok::Sym("urgent".into()));
         assert_eq!(
             toks(r#""host #{hostname}""#)[0],

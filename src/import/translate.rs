@@ -636,7 +636,13 @@ impl Translator<'_> {
                     person.notifies.push(notify);
                 }
                 ("suppress_notifications_after", None) => {
-                    if let Some(rate) = self.rate_limit(stmt, args) {
+                    if person.rate.is_some() {
+                        self.note(
+                            line,
+                            Kind::Differs,
+                            "a further threshold: mauve checked only the first, so it is left out",
+                        );
+                    } else if let Some(rate) = self.rate_limit(stmt, args) {
                         person.rate = Some(rate);
                     }
                 }
@@ -736,7 +742,9 @@ impl Translator<'_> {
                                 self.note(
                                     *line,
                                     Kind::Differs,
-                                    "has no effect: only the last line of a `during` block decides (in mauve too)",
+                                    format!(
+                                        "only the last statement of a `during` block decides (in mauve too): the one on line {line} before it has no effect"
+                                    ),
                                 );
                             }
                             if d.raised_for {
