@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::alertmanager::silences::Silences;
 use crate::clock::Clock;
 use crate::cluster::Cluster;
 use crate::config::Config;
@@ -85,9 +86,13 @@ pub async fn start_with(
     let store = open_store(config, &metrics)?;
     let index = Arc::new(RwLock::new(index::load(&store, config.store.max_alerts)?));
     warn_orphan_queues(&store, config)?;
+    let silences = Arc::new(RwLock::new(Silences::from_stored(
+        store.silences().context("reading the silences")?,
+    )));
     let shutdown = CancellationToken::new();
     let parts = Parts {
         cluster: start_cluster(config, &metrics, &store, &shutdown),
+        silences,
         store,
         index,
         metrics,
@@ -111,6 +116,7 @@ pub async fn start_with(
     }
     let Parts {
         cluster,
+        silences,
         store,
         index,
         metrics,
@@ -146,10 +152,14 @@ pub async fn start_with(
         cluster,
         changes,
         shutdown.clone(),
+        silences,
     );
+    let state = Arc::new(state);
+    // Silences that start later mute their alerts when they start.
+    http::start_pending_silences(&state);
     tasks.spawn(http::serve(
         tcp,
-        http::router(Arc::new(state)),
+        http::router(state),
         config.http.max_connections,
         metrics.clone(),
         shutdown.clone(),
@@ -193,6 +203,9 @@ fn start_cluster(
 /// What the stages started by [`start_with`] share.
 struct Parts {
     cluster: Option<Arc<Cluster>>,
+    /// Silences (`alertmanager::silences`): the scheduler mutes with them,
+    /// the API changes them.
+    silences: Arc<RwLock<Silences>>,
     store: Arc<Store>,
     index: Arc<RwLock<Index>>,
     metrics: Arc<Metrics>,
@@ -314,6 +327,7 @@ fn start_scheduler(
             max_writes_per_s: config.store.max_writes_per_s,
         },
         changes,
+        silences: parts.silences.clone(),
     };
     scheduler
         .spawn(tokio::runtime::Handle::current())

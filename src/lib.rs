@@ -28,6 +28,8 @@ pub mod timespec;
 pub mod config;
 pub mod view;
 pub mod wire;
+// Alertmanager's API: labels, matchers, silences, Prometheus's alerts.
+pub mod alertmanager;
 // JSON submissions, the sending side, who is told.
 pub mod events;
 pub mod routing;

@@ -58,6 +58,47 @@ pub struct Config {
     pub(crate) delivery: Delivery,
     /// Two stations on etcd (`ha` builds); None: a station of its own.
     pub(crate) cluster: Option<ClusterConfig>,
+    /// Alerts posted as Prometheus does (`POST /api/v2/alerts`).
+    pub(crate) prometheus: PrometheusConfig,
+    /// The file as read (shown by `GET /api/v2/status`).
+    #[serde(skip)]
+    pub(crate) text: Original,
+}
+
+/// A configuration's text as written. Not part of what it means: two
+/// configurations that say the same are equal however they are written.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Original(pub(crate) String);
+
+impl PartialEq for Original {
+    fn eq(&self, _: &Original) -> bool {
+        true
+    }
+}
+
+/// `[prometheus]`: how Prometheus's alerts become mauve alerts.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct PrometheusConfig {
+    /// The importance of each `severity` label value (others: 50).
+    pub(crate) severity_importance: BTreeMap<String, u32>,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        PrometheusConfig {
+            severity_importance: [
+                ("critical", 90),
+                ("error", 80),
+                ("high", 80),
+                ("warning", 60),
+                ("info", 30),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        }
+    }
 }
 
 /// `[cluster]`: this station and the etcd members it coordinates through.
@@ -416,6 +457,8 @@ impl Default for Config {
             heartbeat: HeartbeatConfig::default(),
             delivery: Delivery::default(),
             cluster: None,
+            prometheus: PrometheusConfig::default(),
+            text: Original::default(),
         }
     }
 }
@@ -550,6 +593,7 @@ impl Config {
             match toml::from_str::<Config>(&text) {
                 Ok(mut config) => {
                     config.follow_given_keys();
+                    config.text = Original(text.clone());
                     problems.sort_by_key(|(line, _)| *line);
                     return Ok((config, problems.into_iter().map(|(_, p)| p).collect()));
                 }

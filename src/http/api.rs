@@ -25,15 +25,15 @@ fn path<T>(extracted: Result<Path<T>, PathRejection>) -> Answer<T> {
         .map_err(|err| ApiError::bad_request(format!("path: {}", err.body_text())))
 }
 
-fn body(extracted: Result<Bytes, BytesRejection>) -> Answer<Bytes> {
+pub(super) fn body(extracted: Result<Bytes, BytesRejection>) -> Answer<Bytes> {
     extracted.map_err(|err| ApiError::new(err.status(), format!("body: {}", err.body_text())))
 }
 
-fn store_error(err: impl std::fmt::Display) -> ApiError {
+pub(super) fn store_error(err: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string())
 }
 
-fn scheduler_error(err: scheduler::Error) -> ApiError {
+pub(super) fn scheduler_error(err: scheduler::Error) -> ApiError {
     let status = match err {
         scheduler::Error::NotFound => StatusCode::NOT_FOUND,
         scheduler::Error::Refused(_) => StatusCode::CONFLICT,
@@ -546,6 +546,12 @@ pub(crate) async fn events(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     raw: Result<Bytes, BytesRejection>,
 ) -> Answer<Json<serde_json::Value>> {
+    if !super::v2::sender_allowed(&http, peer) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this address may not send alerts (listen.allow_sources)",
+        ));
+    }
     let raw = body(raw)?;
     let now = http.clock.now();
     // As purppura: without a source, the sender is the client's address.

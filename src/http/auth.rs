@@ -5,8 +5,8 @@
 //! - A session cookie (HttpOnly, SameSite=Strict, Secure behind TLS) names a
 //!   `[[http.user]]` who logged in at `/login` (argon2 password hashes).
 //!   Sessions live in memory: a restart logs everybody out.
-//! - Changing anything (a POST other than `/login` and `POST /events`, which
-//!   is ingest like a datagram) needs a token, or a session plus its CSRF
+//! - Changing anything (a POST other than `/login`, `POST /events` and
+//!   `POST /api/v2/alerts`, which are ingest like a datagram) needs a token, or a session plus its CSRF
 //!   token (`X-CSRF-Token` header, or a form's `csrf` field), checked here
 //!   for every change, the page's forms and `/logout` included. With no user and no token configured at all,
 //!   changes are allowed from loopback clients only, and not through a
@@ -255,6 +255,7 @@ fn changes_something(method: &Method, path: &str) -> bool {
         && path != "/login"
         && path != "/events"
         && path != "/events/"
+        && path != "/api/v2/alerts"
 }
 
 /// Paths anybody may read even when reading needs a login.

@@ -22,12 +22,16 @@
 //! | POST   | `/api/alerts/{source}/{id}/acknowledge`     | `{"by", "until"}` or `{"by", "for_s"}` |
 //! | POST   | `/api/alerts/{source}/{id}/unacknowledge`   |                           |
 //! | POST   | `/events`                                   | JSON alert submission     |
+//! | POST   | `/api/v2/alerts`                            | Prometheus's alerts (`v2.rs`) |
+//! | GET    | `/api/v2/alerts`, `/alerts/groups`, `/status`, `/receivers` | Alertmanager's API |
+//! | GET, POST, DELETE | `/api/v2/silences`, `/api/v2/silence/{id}` | silences |
 
 pub mod actions;
 mod api;
 pub mod auth;
 mod board;
 mod page;
+mod v2;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
@@ -82,6 +86,14 @@ pub(crate) struct Http {
     pub(crate) changes: tokio::sync::broadcast::Sender<crate::scheduler::Change>,
     /// Ends the open streams when the daemon stops.
     pub(crate) shutdown: tokio_util::sync::CancellationToken,
+    /// Silences, shared with the scheduler (which mutes with them).
+    pub(crate) silences: Arc<RwLock<crate::alertmanager::silences::Silences>>,
+    /// Who may post alerts over HTTP (`listen.allow_sources`; empty: anyone).
+    pub(crate) allow_sources: Vec<crate::config::Cidr>,
+    /// `[prometheus] severity_importance`.
+    pub(crate) severity_importance: std::collections::BTreeMap<String, u32>,
+    pub(crate) started_at: crate::alert::UnixSecs,
+    pub(crate) config_text: String,
 }
 
 impl Http {
@@ -100,8 +112,14 @@ impl Http {
         cluster: Option<Arc<crate::cluster::Cluster>>,
         changes: tokio::sync::broadcast::Sender<crate::scheduler::Change>,
         shutdown: tokio_util::sync::CancellationToken,
+        silences: Arc<RwLock<crate::alertmanager::silences::Silences>>,
     ) -> Self {
         Http {
+            silences,
+            allow_sources: config.listen.allow_sources.clone(),
+            severity_importance: config.prometheus.severity_importance.clone(),
+            started_at: clock.now(),
+            config_text: config.text.0.clone(),
             store,
             index,
             metrics,
@@ -204,6 +222,22 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Schedules the silences kept as pending (after a restart).
+pub(crate) fn start_pending_silences(http: &Arc<Http>) {
+    let now = http.clock.now();
+    let pending: Vec<_> = http
+        .silences
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .all()
+        .filter(|s| s.state(now) == crate::alertmanager::silences::State::Pending)
+        .cloned()
+        .collect();
+    for silence in pending {
+        v2::start_later(http.clone(), silence);
+    }
+}
+
 /// The routes.
 pub(crate) fn router(http: Arc<Http>) -> Router {
     let limit = http.max_body_bytes;
@@ -230,6 +264,18 @@ pub(crate) fn router(http: Arc<Http>) -> Router {
         .route("/api/oncall", get(api::oncall))
         .route("/api/cluster", get(api::cluster))
         .route("/api/history", get(api::history_all))
+        .route("/api/v2/alerts", post(v2::post_alerts).get(v2::get_alerts))
+        .route("/api/v2/alerts/groups", get(v2::get_groups))
+        .route("/api/v2/status", get(v2::status))
+        .route("/api/v2/receivers", get(v2::receivers))
+        .route(
+            "/api/v2/silences",
+            get(v2::get_silences).post(v2::post_silence),
+        )
+        .route(
+            "/api/v2/silence/{id}",
+            get(v2::get_silence).delete(v2::delete_silence),
+        )
         .route("/events", post(api::events))
         .route("/events/", post(api::events))
         .fallback(not_found)

@@ -408,6 +408,10 @@ mod tests {
             )])])
         );
         assert_eq!(
+            tables("summary =~ /disk full/ or summary == 'swap'"),
+            Ok(vec![one(&[("summary", &["/(?m)disk full/", "swap"])])])
+        );
+        assert_eq!(
             tables("source.start_with?('web.')"),
             Ok(vec![one(&[("source", &["/\\Aweb\\./"])])])
         );

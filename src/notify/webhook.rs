@@ -95,16 +95,6 @@ impl Notifier for WebhookNotifier {
     }
 }
 
-/// A stable fingerprint of an alert (FNV-1a, 64 bits, as hex).
-fn fingerprint(source: &str, id: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in source.bytes().chain([0]).chain(id.bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
-}
-
 /// Alertmanager's "zero" time for an alert that has not ended.
 const NOT_ENDED: &str = "0001-01-01T00:00:00Z";
 
@@ -130,7 +120,7 @@ fn am_alert(m: &Message, e: &MessageEvent) -> Value {
             NOT_ENDED.to_owned()
         },
         "generatorURL": m.link(&e.key),
-        "fingerprint": fingerprint(&e.key.source, &e.key.id),
+        "fingerprint": crate::alertmanager::labels::fingerprint(&e.key),
     })
 }
 

@@ -119,6 +119,31 @@ impl Router {
         self.groups.iter().find(|g| g.matcher.holds(key, record))
     }
 
+    /// The alert's labels as Alertmanager shows them (silences match these).
+    pub(crate) fn labels(
+        &self,
+        key: &AlertKey,
+        record: &Record,
+    ) -> std::collections::BTreeMap<String, String> {
+        let group = self.group(key, record);
+        let subject = if record.subject.is_empty() {
+            &key.source
+        } else {
+            &record.subject
+        };
+        crate::alertmanager::labels::of(
+            key,
+            subject,
+            group.map_or("", |g| g.spec.name.as_str()),
+            group.map_or("", |g| g.spec.level.as_str()),
+        )
+    }
+
+    /// The alert groups' names, in order.
+    pub(crate) fn group_names(&self) -> Vec<String> {
+        self.groups.iter().map(|g| g.spec.name.clone()).collect()
+    }
+
     pub(crate) fn group_named(&self, name: &str) -> Option<&Group> {
         self.groups.iter().find(|g| g.spec.name == name)
     }

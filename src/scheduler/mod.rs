@@ -69,6 +69,18 @@ pub enum Action {
         until: UnixSecs,
     },
     Unsuppress,
+    /// A silence mutes the alert until `until` (as a suppression does).
+    Silence {
+        until: UnixSecs,
+        silence: String,
+        comment: String,
+    },
+    /// A silence ended early: the alert is let go, or kept quiet until
+    /// `still_until` when other silences still mute it.
+    Unsilence {
+        silence: String,
+        still_until: Option<UnixSecs>,
+    },
     Note {
         text: String,
     },
@@ -93,10 +105,31 @@ impl Action {
                 format!("SUPPRESSED until {} by {by}", at(*until)),
             ),
             Action::Unsuppress => (HistoryKind::Update, format!("UNSUPPRESSED by {by}")),
+            Action::Silence {
+                until,
+                silence,
+                comment,
+            } => (
+                HistoryKind::Update,
+                format!(
+                    "SILENCED by {by}: {comment} (silence {}, until {})",
+                    short(silence),
+                    at(*until)
+                ),
+            ),
+            Action::Unsilence { silence, .. } => (
+                HistoryKind::Update,
+                format!("SILENCE {} ENDED by {by}", short(silence)),
+            ),
             Action::Note { text } => (HistoryKind::Note, text.clone()),
             Action::Forget => (HistoryKind::Update, format!("FORGOTTEN by {by}")),
         }
     }
+}
+
+/// A silence's id as history lines show it.
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
 }
 
 /// What the history says of an event.
@@ -197,6 +230,8 @@ pub(crate) struct Scheduler {
     pub(crate) durability: Durability,
     /// What the page's live listeners are told (see [`Change`]).
     pub(crate) changes: tokio::sync::broadcast::Sender<Change>,
+    /// Active silences mute new and changed alerts that match them.
+    pub(crate) silences: Arc<RwLock<crate::alertmanager::silences::Silences>>,
 }
 
 /// A change an open page shows: an alert's state or suppression moved, or
@@ -432,6 +467,23 @@ impl Run {
         true
     }
 
+    /// The end of the active silences that mute this alert, if any.
+    fn silenced_until(
+        &self,
+        source: &str,
+        change: &alert::AlertChange,
+        record: &Record,
+        now: UnixSecs,
+    ) -> Option<UnixSecs> {
+        let silences = self.s.silences.read().unwrap_or_else(|e| e.into_inner());
+        if silences.is_empty() {
+            return None;
+        }
+        let key = AlertKey::new(source.to_owned(), change.id.clone());
+        let labels = self.s.pager.router.labels(&key, record);
+        silences.muted_until(&labels, now)
+    }
+
     fn apply_update(&mut self, update: &Update) {
         let now = update.received_at;
         let shared = self.s.index.clone();
@@ -439,7 +491,23 @@ impl Run {
         for change in &update.alerts {
             let found = index.find(&update.source, &change.id);
             let old = found.map(|slot| index.record(slot));
-            let transition = alert::apply(old.as_ref(), &update.source, change, now);
+            let mut transition = alert::apply(old.as_ref(), &update.source, change, now);
+            // A new or changed alert that an active silence mutes is applied
+            // as if it had asked to be suppressed until the silence ends.
+            if let Some(until) =
+                self.silenced_until(&update.source, change, &transition.record, now)
+            {
+                let quiet = |t: Option<UnixSecs>| t.is_none_or(|t| t < until);
+                if quiet(change.suppress_until)
+                    && old.as_ref().is_none_or(|o| quiet(o.suppress_until))
+                {
+                    let muted = alert::AlertChange {
+                        suppress_until: Some(until),
+                        ..change.clone()
+                    };
+                    transition = alert::apply(old.as_ref(), &update.source, &muted, now);
+                }
+            }
             let old_hash = found.map_or(0, |slot| index.detail_hash_of(slot));
             // A detail resent unchanged is no change (hashed once).
             let (hash, detail) = match change.detail.as_deref() {
@@ -618,6 +686,18 @@ impl Run {
             Action::Clear => Some(alert::clear_now(&old, &key.source, &key.id, now)),
             Action::Suppress { until } => Some(alert::suppress(&old, *until, now)?),
             Action::Unsuppress => Some(alert::unsuppress(&old, now)?),
+            Action::Silence { until, .. } => Some(alert::suppress(
+                &old,
+                (*until).max(old.suppress_until.unwrap_or(0)),
+                now,
+            )?),
+            Action::Unsilence {
+                still_until: Some(until),
+                ..
+            } => Some(alert::suppress(&old, *until, now)?),
+            Action::Unsilence {
+                still_until: None, ..
+            } => Some(alert::unsuppress(&old, now)?),
             Action::Note { .. } | Action::Forget => None,
         };
         let (kind, text) = action.history(by, &self.s.pager.router.calendar.zone);

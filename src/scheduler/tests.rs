@@ -57,6 +57,7 @@ impl Fixture {
                 max_writes_per_s: 1000,
             },
             changes: tokio::sync::broadcast::channel(16).0,
+            silences: Default::default(),
         };
         let (handle, thread) = scheduler.spawn(tokio::runtime::Handle::current()).unwrap();
         Started {

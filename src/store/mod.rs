@@ -27,6 +27,7 @@
 //! | `x`    | sequence (u64 BE)                    | a `DeadLetter`                     | `queue.rs` |
 //! | `g`    | `a` + alert key, or `p` + person     | paging state (`routing::pager`)    | `paging.rs` |
 //! | `h`    | bucket id (u32 BE), time (u64 BE), sequence (u64 BE) | `HistoryBatch`: lines of the bucket's alerts | `history.rs` |
+//! | `s`    | silence id                           | a silence, as JSON                 | `silences.rs` |
 //! | `m`    | meta name                            | anything                           | here |
 //!
 //! `keys.rs` builds and reads the keys, `upgrade.rs` brings an earlier
@@ -50,6 +51,7 @@ mod history;
 mod keys;
 mod paging;
 mod queue;
+mod silences;
 mod upgrade;
 
 use std::collections::HashMap;
@@ -74,6 +76,7 @@ const QUEUE: u8 = b'q';
 const CURSOR: u8 = b'c';
 const DEAD: u8 = b'x';
 const META: u8 = b'm';
+const SILENCE: u8 = b's';
 const PAGING: u8 = b'g';
 const HISTORY: u8 = b'h';
 

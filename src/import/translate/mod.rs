@@ -276,7 +276,7 @@ impl Translator<'_> {
             ("working_hours" | "daytime_hours" | "dead_zone", None) => self.hours(node, name, args),
             ("bank_holidays", None) => self.bank_holidays(node, args),
             ("max_acknowledgement_time", None) => {
-                if let Some(s) = self.one_secs(node, args) {
+                if let Some(s) = self.one_secs(node, args).filter(|&s| s > 0) {
                     self.out.server.push(("max_acknowledgement_s", s));
                     self.note(
                         line,

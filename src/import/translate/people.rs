@@ -139,7 +139,17 @@ impl Translator<'_> {
         };
         for stmt in body {
             match call(stmt) {
-                Some(("every", args, None)) => notify.every = self.one_secs(stmt, args),
+                Some(("every", args, None)) => {
+                    notify.every = self.one_secs(stmt, args);
+                    if notify.every == Some(0) {
+                        notify.every = None;
+                        self.note(
+                            stmt.line,
+                            Kind::LeftOut,
+                            "every 0 would remind without pause",
+                        );
+                    }
+                }
                 Some(("during", _, Some(inner))) => {
                     notify.during = Some(match during::translate(inner) {
                         Ok(d) => {

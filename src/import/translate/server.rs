@@ -43,6 +43,14 @@ impl Translator<'_> {
                 ("listener", Some(inner)) => {
                     let (ip, port) = self.address(inner, "::", 32741);
                     let addr = join_addr(&ip, port);
+                    if addr.parse::<std::net::SocketAddr>().is_err() {
+                        self.note(
+                            line,
+                            Kind::LeftOut,
+                            format!("{addr:?} is not an address and port mauved can listen on"),
+                        );
+                        continue;
+                    }
                     self.note(
                         line,
                         Kind::Translated,
@@ -53,6 +61,14 @@ impl Translator<'_> {
                 ("web_interface", Some(inner)) => {
                     let (ip, port) = self.address(inner, "127.0.0.1", 1288);
                     let addr = join_addr(&ip, port);
+                    if addr.parse::<std::net::SocketAddr>().is_err() {
+                        self.note(
+                            line,
+                            Kind::LeftOut,
+                            format!("{addr:?} is not an address and port mauved can listen on"),
+                        );
+                        continue;
+                    }
                     self.note(line, Kind::Translated, format!("listen.http = {addr:?}"));
                     self.out.http = Some(addr);
                 }
@@ -111,6 +127,14 @@ impl Translator<'_> {
                 }
                 Some(("base_url", args, None)) => {
                     if let Some(url) = self.one_text(node, args) {
+                        if !(url.starts_with("http://") || url.starts_with("https://")) {
+                            self.note(
+                                node.line,
+                                Kind::LeftOut,
+                                "a base URL starts with http:// or https://",
+                            );
+                            continue;
+                        }
                         self.note(
                             node.line,
                             Kind::Translated,
@@ -197,6 +221,36 @@ impl Translator<'_> {
                 ),
             }
         }
+        self.check_heartbeat(body.first().map_or(0, |n| n.line));
+    }
+
+    /// What mauved would refuse of the heartbeat is left out, with a note.
+    fn check_heartbeat(&mut self, line: u32) {
+        let Some(hb) = self.out.heartbeat.as_mut() else {
+            return;
+        };
+        let mut why = Vec::new();
+        hb.destinations.retain(|d| {
+            let ok = crate::config::parse_destination(d).is_ok();
+            if !ok {
+                why.push(format!("{d:?} is not a host or address"));
+            }
+            ok
+        });
+        if hb.send_every == Some(0) {
+            hb.send_every = None;
+            why.push("send_every 0 would send without pause".to_owned());
+        }
+        let every = hb.send_every.unwrap_or(60);
+        if let Some(after) = hb.raise_after.filter(|&a| a <= 5 || a <= every) {
+            hb.raise_after = None;
+            why.push(format!(
+                "raise_after {after} must be above 5 s and send_every"
+            ));
+        }
+        for why in why {
+            self.note(line, Kind::LeftOut, why);
+        }
     }
 
     pub(super) fn method(&mut self, node: &Node, args: &[Node], body: &[Node]) {
@@ -254,6 +308,28 @@ impl Translator<'_> {
                     format!("`{other}` is not an e-mail setting mauved knows"),
                 ),
             }
+        }
+        let smtp = name == "email" && !records_only;
+        if smtp
+            && (crate::config::split_host_port(&format!("{host}:{port}")).is_none()
+                || port > 65_535)
+        {
+            self.note(
+                node.line,
+                Kind::LeftOut,
+                format!(
+                    "{host}:{port} is not a mail server's host and port: 127.0.0.1:25 is written"
+                ),
+            );
+            (host, port) = ("127.0.0.1".to_owned(), 25);
+        }
+        if smtp && from.parse::<lettre::message::Mailbox>().is_err() {
+            self.note(
+                node.line,
+                Kind::LeftOut,
+                format!("{from:?} is not an e-mail address: mauve@localhost is written"),
+            );
+            from = "mauve@localhost".to_owned();
         }
         let kind = if records_only {
             self.note(

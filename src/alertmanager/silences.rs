@@ -1,0 +1,261 @@
+//! Silences, Alertmanager's idea brought to every alert: matchers over an
+//! alert's labels and a time span; while one is active, a matching alert
+//! is muted exactly as a suppression mutes it.
+//!
+//! A silence is pending before `starts_at`, active until `ends_at`, expired
+//! after; expiring one early sets `ends_at` to now. This is the registry of
+//! them and the answers the scheduler and the API need; the store keeps
+//! them (`store/silences.rs`), the scheduler applies them (`Action::Silence`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::matchers::{self, Matcher, Spec};
+use crate::alert::UnixSecs;
+
+/// One silence as kept.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Silence {
+    pub id: String,
+    pub matchers: Vec<Spec>,
+    pub starts_at: UnixSecs,
+    pub ends_at: UnixSecs,
+    pub created_by: String,
+    pub comment: String,
+    pub updated_at: UnixSecs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Pending,
+    Active,
+    Expired,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Active => "active",
+            State::Expired => "expired",
+        }
+    }
+}
+
+impl Silence {
+    pub fn state(&self, now: UnixSecs) -> State {
+        if now < self.starts_at {
+            State::Pending
+        } else if now < self.ends_at {
+            State::Active
+        } else {
+            State::Expired
+        }
+    }
+
+    /// Checks the matchers (at least one, each valid) and the span.
+    pub fn check(&self) -> Result<Vec<Matcher>, String> {
+        if self.matchers.is_empty() {
+            return Err("a silence needs at least one matcher".into());
+        }
+        if self.ends_at <= self.starts_at {
+            return Err("endsAt must be after startsAt".into());
+        }
+        let compiled = self
+            .matchers
+            .iter()
+            .cloned()
+            .map(Matcher::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        // A silence that would mute everything is refused, as Alertmanager
+        // refuses matchers that all match the empty string.
+        if compiled.iter().all(|m| m.matches(&BTreeMap::new())) {
+            return Err("at least one matcher must not match the empty value".into());
+        }
+        Ok(compiled)
+    }
+
+    /// The first eight characters of the id, for history lines.
+    pub fn short_id(&self) -> &str {
+        self.id.get(..8).unwrap_or(&self.id)
+    }
+}
+
+/// Every silence, with its matchers compiled.
+#[derive(Default)]
+pub struct Silences {
+    list: Vec<(Silence, Vec<Matcher>)>,
+}
+
+impl Silences {
+    /// Kept silences (ones that no longer check are dropped).
+    pub fn from_stored(stored: Vec<Silence>) -> Silences {
+        let mut out = Silences::default();
+        for silence in stored {
+            if let Ok(matchers) = silence.check() {
+                out.list.push((silence, matchers));
+            }
+        }
+        out.list
+            .sort_by(|a, b| a.0.starts_at.cmp(&b.0.starts_at).then(a.0.id.cmp(&b.0.id)));
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Adds or replaces (by id) a checked silence.
+    pub fn put(&mut self, silence: Silence) -> Result<(), String> {
+        let matchers = silence.check()?;
+        match self.list.iter_mut().find(|(s, _)| s.id == silence.id) {
+            Some(slot) => *slot = (silence, matchers),
+            None => self.list.push((silence, matchers)),
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Silence> {
+        self.list.iter().find(|(s, _)| s.id == id).map(|(s, _)| s)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Silence> {
+        self.list.iter().map(|(s, _)| s)
+    }
+
+    /// The active silences whose matchers hold for these labels.
+    pub fn muting<'a>(
+        &'a self,
+        labels: &'a BTreeMap<String, String>,
+        now: UnixSecs,
+    ) -> impl Iterator<Item = &'a Silence> + 'a {
+        self.list
+            .iter()
+            .filter(move |(s, m)| s.state(now) == State::Active && matchers::all(m, labels))
+            .map(|(s, _)| s)
+    }
+
+    /// The latest end of the active silences that mute these labels.
+    pub fn muted_until(
+        &self,
+        labels: &BTreeMap<String, String>,
+        now: UnixSecs,
+    ) -> Option<UnixSecs> {
+        self.muting(labels, now).map(|s| s.ends_at).max()
+    }
+
+    /// Whether a silence holds for these labels (whatever its state).
+    pub fn holds(&self, id: &str, labels: &BTreeMap<String, String>) -> bool {
+        self.list
+            .iter()
+            .any(|(s, m)| s.id == id && matchers::all(m, labels))
+    }
+
+    /// The next moment a pending silence starts, after `now`.
+    pub fn next_start(&self, now: UnixSecs) -> Option<UnixSecs> {
+        self.list
+            .iter()
+            .map(|(s, _)| s.starts_at)
+            .filter(|&t| t > now)
+            .min()
+    }
+}
+
+/// A new silence id: 128 random bits written as a UUID (version 4).
+pub fn new_id() -> String {
+    let bits: u128 = rand::random();
+    let b = bits.to_be_bytes();
+    let mut b = b;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn silence(matchers: &[(&str, &str, bool, bool)], starts: UnixSecs, ends: UnixSecs) -> Silence {
+        Silence {
+            id: new_id(),
+            matchers: matchers
+                .iter()
+                .map(|(n, v, r, e)| Spec {
+                    name: n.to_string(),
+                    value: v.to_string(),
+                    is_regex: *r,
+                    is_equal: *e,
+                })
+                .collect(),
+            starts_at: starts,
+            ends_at: ends,
+            created_by: "alice".into(),
+            comment: "rack 4".into(),
+            updated_at: starts,
+        }
+    }
+
+    fn labels(source: &str) -> BTreeMap<String, String> {
+        [("source".to_owned(), source.to_owned())].into()
+    }
+
+    #[test]
+    fn states_follow_the_clock_both_ways() {
+        let s = silence(&[("source", "web1", false, true)], 100, 200);
+        assert_eq!(s.state(99), State::Pending);
+        assert_eq!(s.state(100), State::Active);
+        assert_eq!(s.state(199), State::Active);
+        assert_eq!(s.state(200), State::Expired);
+        // A clock stepped back makes it pending again: the state is read
+        // from the times, never remembered.
+        assert_eq!(s.state(50), State::Pending);
+        let mut all = Silences::default();
+        all.put(s.clone()).unwrap();
+        assert_eq!(all.muted_until(&labels("web1"), 150), Some(200));
+        assert_eq!(all.muted_until(&labels("web1"), 250), None);
+        assert_eq!(all.muted_until(&labels("web2"), 150), None);
+        assert_eq!(all.next_start(10), Some(100));
+        // Kept and read back (a restart): the same answers.
+        let json = serde_json::to_string(&all.all().cloned().collect::<Vec<_>>()).unwrap();
+        let again = Silences::from_stored(serde_json::from_str(&json).unwrap());
+        assert_eq!(again.muted_until(&labels("web1"), 150), Some(200));
+        assert_eq!(again.get(&s.id), Some(&s));
+    }
+
+    #[test]
+    fn silences_that_check_and_ones_that_do_not() {
+        assert!(silence(&[], 1, 2).check().is_err());
+        assert!(silence(&[("source", "x", false, true)], 2, 2)
+            .check()
+            .is_err());
+        assert!(silence(&[("source", "(", true, true)], 1, 2)
+            .check()
+            .is_err());
+        assert!(silence(&[("source", ".*", true, true)], 1, 2)
+            .check()
+            .is_err());
+        assert!(silence(&[("team", "", false, true)], 1, 2).check().is_err());
+        assert!(silence(
+            &[
+                ("source", "web.*", true, true),
+                ("level", "low", false, false)
+            ],
+            1,
+            2
+        )
+        .check()
+        .is_ok());
+        let id = new_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+    }
+}

@@ -1,0 +1,554 @@
+//! Alertmanager's API v2, for Prometheus, `amtool` and dashboards written
+//! for Alertmanager: alerts in (`POST /api/v2/alerts`, ingest like a
+//! datagram), alerts out (every mauved alert, mauvesend's included),
+//! status, receivers, and silences.
+//!
+//! Errors have Alertmanager's shape: the status and a JSON string. A
+//! silence is an action: made, changed and expired with the rules of an
+//! acknowledgement (`auth.rs`), kept in the store before the answer, and
+//! applied to each alert it mutes through the scheduler (with `[cluster]`,
+//! through etcd like any action).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{ConnectInfo, Path, RawQuery};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::{api, Http, Shared};
+use crate::alert::{AlertKey, Record, UnixSecs};
+use crate::alertmanager::matchers::{self, Matcher, Spec};
+use crate::alertmanager::silences::{self, Silence, State};
+use crate::alertmanager::{labels, postable};
+use crate::scheduler::Action;
+use crate::timefmt::rfc3339;
+use crate::wire;
+
+/// An Alertmanager error: the status and the message as a JSON string.
+pub(crate) struct AmError(StatusCode, String);
+
+impl IntoResponse for AmError {
+    fn into_response(self) -> Response {
+        (self.0, Json(Value::String(self.1))).into_response()
+    }
+}
+
+impl From<super::ApiError> for AmError {
+    fn from(err: super::ApiError) -> Self {
+        AmError(err.status(), err.message().to_owned())
+    }
+}
+
+fn bad(message: impl Into<String>) -> AmError {
+    AmError(StatusCode::BAD_REQUEST, message.into())
+}
+
+type AmAnswer<T> = Result<T, AmError>;
+
+/// Whether the client may post alerts (`listen.allow_sources`).
+pub(super) fn sender_allowed(http: &Http, peer: SocketAddr) -> bool {
+    let ip = peer.ip().to_canonical();
+    http.allow_sources.is_empty() || http.allow_sources.iter().any(|c| c.contains(ip))
+}
+
+/// `POST /api/v2/alerts`: Prometheus's alerts, applied like datagrams; all
+/// or nothing.
+pub(crate) async fn post_alerts(
+    http: Shared,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    raw: Result<Bytes, BytesRejection>,
+) -> AmAnswer<StatusCode> {
+    if !sender_allowed(&http, peer) {
+        return Err(AmError(
+            StatusCode::FORBIDDEN,
+            "this address may not send alerts (listen.allow_sources)".into(),
+        ));
+    }
+    let raw = api::body(raw)?;
+    let now = http.clock.now();
+    let parsed = postable::parse(&raw, now, &http.severity_importance).map_err(bad)?;
+    let mut updates = Vec::with_capacity(parsed.len());
+    for update in parsed {
+        let source = update.source.clone();
+        let decoded =
+            wire::check(update, now).map_err(|why| bad(format!("source {source:?}: {why}")))?;
+        if let Some((id, why)) = decoded.rejected.first() {
+            return Err(bad(format!("source {source:?}, id {id:?}: {why}")));
+        }
+        updates.push(decoded.update);
+    }
+    let alerts: usize = updates.iter().map(|u| u.alerts.len()).sum();
+    http.metrics.events_received.inc_by(alerts as u64);
+    http.sink
+        .submit_durably(updates)
+        .await
+        .map_err(|err| AmError::from(api::scheduler_error(err)))?;
+    Ok(StatusCode::OK)
+}
+
+/// The query's pairs (a key may repeat: `filter=a&filter=b`).
+fn pairs(query: &Option<String>) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn flag(pairs: &[(String, String)], name: &str) -> AmAnswer<bool> {
+    match pairs.iter().rev().find(|(k, _)| k == name) {
+        None => Ok(true),
+        Some((_, v)) => match v.as_str() {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            other => Err(bad(format!("{name}: {other:?} is not true or false"))),
+        },
+    }
+}
+
+fn filters(pairs: &[(String, String)]) -> AmAnswer<Vec<Matcher>> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == "filter")
+        .map(|(_, v)| Matcher::parse(v).map_err(bad))
+        .collect()
+}
+
+/// One alert as Alertmanager lists it.
+struct Listed {
+    key: AlertKey,
+    record: Record,
+    labels: BTreeMap<String, String>,
+    receiver: String,
+    silenced_by: Vec<String>,
+}
+
+impl Http {
+    /// The receiver of an alert: its group (routing names people per
+    /// group), or `everyone` without groups.
+    fn receiver(&self, labels: &BTreeMap<String, String>) -> String {
+        match labels.get("alert_group").filter(|g| !g.is_empty()) {
+            Some(group) => group.clone(),
+            None => "everyone".into(),
+        }
+    }
+
+    /// The raised alerts, with labels and silences, that pass `keep`.
+    fn listed(&self, now: UnixSecs, keep: impl Fn(&Listed) -> bool) -> Vec<Listed> {
+        let silences = self.silences.read().unwrap_or_else(|e| e.into_inner());
+        let index = self.index();
+        let mut out = Vec::new();
+        for slot in index.ids() {
+            let record = index.record(slot);
+            if !record.is_raised() {
+                continue;
+            }
+            let key = index.key(slot);
+            let labels = self.routing.labels(&key, &record);
+            let silenced_by = silences
+                .muting(&labels, now)
+                .map(|s| s.id.clone())
+                .collect();
+            let listed = Listed {
+                receiver: self.receiver(&labels),
+                key,
+                record,
+                labels,
+                silenced_by,
+            };
+            if keep(&listed) {
+                out.push(listed);
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
+    }
+}
+
+fn gettable(http: &Http, alert: &Listed, detail: &str, now: UnixSecs) -> Value {
+    let r = &alert.record;
+    let suppressed =
+        !alert.silenced_by.is_empty() || r.is_suppressed(now) || r.acknowledged_at.is_some();
+    json!({
+        "labels": alert.labels,
+        "annotations": { "summary": r.summary, "detail": detail },
+        "startsAt": rfc3339(r.raised_at.unwrap_or(r.created_at)),
+        "endsAt": rfc3339(r.will_clear_at.unwrap_or(now + postable::RESOLVE_TIMEOUT_S)),
+        "updatedAt": rfc3339(r.updated_at),
+        "generatorURL": format!(
+            "{}/alerts/{}/{}",
+            http.routing.base_url,
+            percent_encoding::utf8_percent_encode(&alert.key.source, percent_encoding::NON_ALPHANUMERIC),
+            percent_encoding::utf8_percent_encode(&alert.key.id, percent_encoding::NON_ALPHANUMERIC),
+        ),
+        "fingerprint": labels::fingerprint(&alert.key),
+        "receivers": [{ "name": alert.receiver }],
+        "status": {
+            "state": if suppressed { "suppressed" } else { "active" },
+            "silencedBy": alert.silenced_by,
+            "inhibitedBy": [],
+        },
+    })
+}
+
+/// The alerts `GET /api/v2/alerts` and `…/groups` list, as JSON, with
+/// their details read from the store.
+async fn alerts_json(http: &Arc<Http>, query: &Option<String>) -> AmAnswer<Vec<(String, Value)>> {
+    let pairs = pairs(query);
+    let (active, silenced) = (flag(&pairs, "active")?, flag(&pairs, "silenced")?);
+    // Nothing is inhibited and nothing is unprocessed here.
+    flag(&pairs, "inhibited")?;
+    flag(&pairs, "unprocessed")?;
+    let filter = filters(&pairs)?;
+    let receiver = match pairs.iter().find(|(k, _)| k == "receiver") {
+        Some((_, re)) => Some(
+            regex::Regex::new(&format!("^(?:{re})$"))
+                .map_err(|err| bad(format!("receiver: {err}")))?,
+        ),
+        None => None,
+    };
+    let now = http.clock.now();
+    let listed = http.listed(now, |a| {
+        let muted = !a.silenced_by.is_empty();
+        (if muted { silenced } else { active })
+            && matchers::all(&filter, &a.labels)
+            && receiver.as_ref().is_none_or(|re| re.is_match(&a.receiver))
+    });
+    let keys: Vec<AlertKey> = listed.iter().map(|a| a.key.clone()).collect();
+    let store = http.store.clone();
+    let details = tokio::task::spawn_blocking(move || {
+        keys.iter()
+            .map(|k| store.detail(k).unwrap_or_default())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|err| AmError::from(api::store_error(err)))?;
+    Ok(listed
+        .iter()
+        .zip(details)
+        .map(|(a, detail)| (a.receiver.clone(), gettable(http, a, &detail, now)))
+        .collect())
+}
+
+/// `GET /api/v2/alerts`: every raised alert (`filter=`, `active`,
+/// `silenced`, `inhibited`, `unprocessed`, `receiver`).
+pub(crate) async fn get_alerts(http: Shared, RawQuery(query): RawQuery) -> AmAnswer<Json<Value>> {
+    let alerts = alerts_json(&http, &query).await?;
+    Ok(Json(Value::Array(
+        alerts.into_iter().map(|(_, a)| a).collect(),
+    )))
+}
+
+/// `GET /api/v2/alerts/groups`: the alerts by alert group.
+pub(crate) async fn get_groups(http: Shared, RawQuery(query): RawQuery) -> AmAnswer<Json<Value>> {
+    let alerts = alerts_json(&http, &query).await?;
+    let mut groups: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (receiver, alert) in alerts {
+        groups.entry(receiver).or_default().push(alert);
+    }
+    Ok(Json(Value::Array(
+        groups
+            .into_iter()
+            .map(|(name, alerts)| {
+                json!({
+                    "labels": { "alert_group": name },
+                    "receiver": { "name": name },
+                    "alerts": alerts,
+                })
+            })
+            .collect(),
+    )))
+}
+
+/// `GET /api/v2/status`.
+pub(crate) async fn status(http: Shared) -> Json<Value> {
+    let cluster = match &http.cluster {
+        Some(c) => {
+            let status = c.status();
+            json!({ "name": status.station, "status": "ready", "peers": [] })
+        }
+        None => json!({ "name": "mauved", "status": "disabled", "peers": [] }),
+    };
+    Json(json!({
+        "cluster": cluster,
+        "versionInfo": {
+            "version": env!("CARGO_PKG_VERSION"),
+            "revision": "",
+            "branch": "",
+            "buildUser": "mauved",
+            "buildDate": "",
+            "goVersion": "none (mauved is written in Rust)",
+        },
+        "config": { "original": http.config_text },
+        "uptime": rfc3339(http.started_at),
+    }))
+}
+
+/// `GET /api/v2/receivers`: the alert groups (or `everyone`).
+pub(crate) async fn receivers(http: Shared) -> Json<Value> {
+    let mut names: Vec<String> = http.routing.group_names();
+    if names.is_empty() {
+        names.push("everyone".into());
+    }
+    Json(Value::Array(
+        names.into_iter().map(|n| json!({ "name": n })).collect(),
+    ))
+}
+
+fn gettable_silence(s: &Silence, now: UnixSecs) -> Value {
+    json!({
+        "id": s.id,
+        "status": { "state": s.state(now).as_str() },
+        "updatedAt": rfc3339(s.updated_at),
+        "matchers": s.matchers,
+        "startsAt": rfc3339(s.starts_at),
+        "endsAt": rfc3339(s.ends_at),
+        "createdBy": s.created_by,
+        "comment": s.comment,
+    })
+}
+
+/// `GET /api/v2/silences?filter=`: every silence kept, expired ones too.
+pub(crate) async fn get_silences(http: Shared, RawQuery(query): RawQuery) -> AmAnswer<Json<Value>> {
+    let filter = filters(&pairs(&query))?;
+    let now = http.clock.now();
+    let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
+    let listed = silences
+        .all()
+        .filter(|s| {
+            // A filter holds when a silence has a matcher equal to it.
+            filter.iter().all(|f| s.matchers.contains(&f.spec))
+        })
+        .map(|s| gettable_silence(s, now))
+        .collect();
+    Ok(Json(Value::Array(listed)))
+}
+
+/// `GET /api/v2/silence/{id}`.
+pub(crate) async fn get_silence(
+    http: Shared,
+    id: Result<Path<String>, PathRejection>,
+) -> AmAnswer<Json<Value>> {
+    let Path(id) = id.map_err(|err| bad(err.body_text()))?;
+    let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
+    match silences.get(&id) {
+        Some(s) => Ok(Json(gettable_silence(s, http.clock.now()))),
+        None => Err(AmError(StatusCode::NOT_FOUND, "silence not found".into())),
+    }
+}
+
+fn time(object: &serde_json::Map<String, Value>, field: &str) -> AmAnswer<UnixSecs> {
+    let text = object
+        .get(field)
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad(format!("{field}: required, an RFC 3339 time")))?;
+    let ts: jiff::Timestamp = text
+        .parse()
+        .map_err(|_| bad(format!("{field}: {text:?} is not an RFC 3339 time")))?;
+    u64::try_from(ts.as_second()).map_err(|_| bad(format!("{field}: before 1970")))
+}
+
+/// `POST /api/v2/silences`: a new silence, or a change to one (`id`).
+pub(crate) async fn post_silence(
+    http: Shared,
+    raw: Result<Bytes, BytesRejection>,
+) -> AmAnswer<Json<Value>> {
+    let raw = api::body(raw)?;
+    let value: Value =
+        serde_json::from_slice(&raw).map_err(|err| bad(format!("body is not JSON: {err}")))?;
+    let Value::Object(object) = value else {
+        return Err(bad("body must be a silence (postableSilence)"));
+    };
+    let matchers: Vec<Spec> = serde_json::from_value(
+        object
+            .get("matchers")
+            .cloned()
+            .ok_or_else(|| bad("matchers: required"))?,
+    )
+    .map_err(|err| bad(format!("matchers: {err}")))?;
+    let text = |field: &str| -> AmAnswer<String> {
+        match object.get(field) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(_) => Err(bad(format!("{field}: must be a string"))),
+        }
+    };
+    let now = http.clock.now();
+    let id = text("id")?;
+    let previous = if id.is_empty() {
+        None
+    } else {
+        let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
+        Some(
+            silences
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| AmError(StatusCode::NOT_FOUND, "silence not found".into()))?,
+        )
+    };
+    let silence = Silence {
+        id: if id.is_empty() {
+            silences::new_id()
+        } else {
+            id
+        },
+        matchers,
+        starts_at: time(&object, "startsAt")?.max(now),
+        ends_at: time(&object, "endsAt")?,
+        created_by: text("createdBy")?,
+        comment: text("comment")?,
+        updated_at: now,
+    };
+    if silence.created_by.is_empty() {
+        return Err(bad("createdBy: required"));
+    }
+    if silence.ends_at <= now {
+        return Err(bad("endsAt must be in the future"));
+    }
+    silence.check().map_err(bad)?;
+    keep(&http, &silence).await?;
+    if let Some(previous) = previous.filter(|p| p.state(now) == State::Active) {
+        release(&http, &previous, &silence.created_by).await;
+    }
+    mute(&http, &silence).await;
+    if silence.state(now) == State::Pending {
+        start_later(http.0.clone(), silence.clone());
+    }
+    Ok(Json(json!({ "silenceID": silence.id })))
+}
+
+/// `DELETE /api/v2/silence/{id}`: ends a silence now.
+pub(crate) async fn delete_silence(
+    http: Shared,
+    id: Result<Path<String>, PathRejection>,
+    principal: super::Principal,
+) -> AmAnswer<StatusCode> {
+    let Path(id) = id.map_err(|err| bad(err.body_text()))?;
+    let now = http.clock.now();
+    let found = {
+        let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
+        silences.get(&id).cloned()
+    };
+    let Some(mut silence) = found else {
+        return Err(AmError(StatusCode::NOT_FOUND, "silence not found".into()));
+    };
+    if silence.state(now) == State::Expired {
+        return Ok(StatusCode::OK);
+    }
+    let was = silence.clone();
+    silence.starts_at = silence.starts_at.min(now);
+    silence.ends_at = now;
+    silence.updated_at = now;
+    keep(&http, &silence).await?;
+    let by = principal.0.unwrap_or_else(|| "the API".into());
+    release(&http, &was, &by).await;
+    Ok(StatusCode::OK)
+}
+
+/// Writes a silence to the store (flushed), then to the registry.
+async fn keep(http: &Arc<Http>, silence: &Silence) -> AmAnswer<()> {
+    let store = http.store.clone();
+    let kept = silence.clone();
+    tokio::task::spawn_blocking(move || store.put_silence(&kept))
+        .await
+        .map_err(|err| AmError::from(api::store_error(err)))?
+        .map_err(|err| AmError::from(api::store_error(err)))?;
+    http.silences
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .put(silence.clone())
+        .map_err(bad)
+}
+
+/// The alerts a silence's matchers hold for, with their records.
+fn matching(http: &Http, silence: &Silence) -> Vec<(AlertKey, Record)> {
+    let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
+    let index = http.index();
+    index
+        .ids()
+        .filter_map(|slot| {
+            let record = index.record(slot);
+            let key = index.key(slot);
+            let labels = http.routing.labels(&key, &record);
+            silences
+                .holds(&silence.id, &labels)
+                .then_some((key, record))
+        })
+        .collect()
+}
+
+/// Mutes the alerts an active silence holds for.
+async fn mute(http: &Arc<Http>, silence: &Silence) {
+    if silence.state(http.clock.now()) != State::Active {
+        return;
+    }
+    let keys: Vec<AlertKey> = matching(http, silence)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let action = Action::Silence {
+        until: silence.ends_at,
+        silence: silence.id.clone(),
+        comment: silence.comment.clone(),
+    };
+    let _ = http.act_many(&keys, &silence.created_by, &action).await;
+}
+
+/// Lets go of the alerts a silence (as it was) muted, unless others still
+/// mute them.
+async fn release(http: &Arc<Http>, was: &Silence, by: &str) {
+    let now = http.clock.now();
+    let held: Vec<(AlertKey, Record)> = {
+        let mut registry = silences::Silences::default();
+        let _ = registry.put(was.clone());
+        let index = http.index();
+        index
+            .ids()
+            .filter_map(|slot| {
+                let record = index.record(slot);
+                let key = index.key(slot);
+                let labels = http.routing.labels(&key, &record);
+                (registry.holds(&was.id, &labels)
+                    && record.is_suppressed(now)
+                    && record.suppress_until.is_some_and(|t| t <= was.ends_at))
+                .then_some((key, record))
+            })
+            .collect()
+    };
+    for (key, record) in held {
+        let labels = http.routing.labels(&key, &record);
+        let still_until = http
+            .silences
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .muted_until(&labels, now);
+        let action = Action::Unsilence {
+            silence: was.id.clone(),
+            still_until,
+        };
+        let _ = http.act_many(&[key], by, &action).await;
+    }
+}
+
+/// Mutes a pending silence's alerts when it starts.
+pub(crate) fn start_later(http: Arc<Http>, silence: Silence) {
+    tokio::spawn(async move {
+        let wait = silence.starts_at.saturating_sub(http.clock.now());
+        tokio::select! {
+            _ = http.clock.sleep_as("silence", std::time::Duration::from_secs(wait)) => {}
+            _ = http.shutdown.cancelled() => return,
+        }
+        let current = {
+            let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
+            silences.get(&silence.id).cloned()
+        };
+        // Changed or ended meanwhile: whoever changed it decides.
+        if current.as_ref() == Some(&silence) {
+            mute(&http, &silence).await;
+        }
+    });
+}
