@@ -54,13 +54,19 @@ impl Silence {
         }
     }
 
-    /// Checks the matchers (at least one, each valid) and the span.
+    /// Checks a new silence: its matchers and its span.
     pub fn check(&self) -> Result<Vec<Matcher>, String> {
-        if self.matchers.is_empty() {
-            return Err("a silence needs at least one matcher".into());
-        }
         if self.ends_at <= self.starts_at {
             return Err("endsAt must be after startsAt".into());
+        }
+        self.compile()
+    }
+
+    /// The matchers compiled: at least one, each valid, not all matching
+    /// the empty value.
+    fn compile(&self) -> Result<Vec<Matcher>, String> {
+        if self.matchers.is_empty() {
+            return Err("a silence needs at least one matcher".into());
         }
         let compiled = self
             .matchers
@@ -93,7 +99,7 @@ impl Silences {
     pub fn from_stored(stored: Vec<Silence>) -> Silences {
         let mut out = Silences::default();
         for silence in stored {
-            if let Ok(matchers) = silence.check() {
+            if let Ok(matchers) = silence.compile() {
                 out.list.push((silence, matchers));
             }
         }
@@ -106,9 +112,10 @@ impl Silences {
         self.list.is_empty()
     }
 
-    /// Adds or replaces (by id) a checked silence.
+    /// Adds or replaces (by id) a silence; one that ended (expired early)
+    /// has its end at its start.
     pub fn put(&mut self, silence: Silence) -> Result<(), String> {
-        let matchers = silence.check()?;
+        let matchers = silence.compile()?;
         match self.list.iter_mut().find(|(s, _)| s.id == silence.id) {
             Some(slot) => *slot = (silence, matchers),
             None => self.list.push((silence, matchers)),

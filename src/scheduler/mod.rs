@@ -467,21 +467,24 @@ impl Run {
         true
     }
 
-    /// The end of the active silences that mute this alert, if any.
-    fn silenced_until(
+    /// The active silence that mutes this alert longest, if any.
+    fn silencing(
         &self,
         source: &str,
         change: &alert::AlertChange,
         record: &Record,
         now: UnixSecs,
-    ) -> Option<UnixSecs> {
+    ) -> Option<crate::alertmanager::silences::Silence> {
         let silences = self.s.silences.read().unwrap_or_else(|e| e.into_inner());
         if silences.is_empty() {
             return None;
         }
         let key = AlertKey::new(source.to_owned(), change.id.clone());
         let labels = self.s.pager.router.labels(&key, record);
-        silences.muted_until(&labels, now)
+        silences
+            .muting(&labels, now)
+            .max_by_key(|s| s.ends_at)
+            .cloned()
     }
 
     fn apply_update(&mut self, update: &Update) {
@@ -494,9 +497,9 @@ impl Run {
             let mut transition = alert::apply(old.as_ref(), &update.source, change, now);
             // A new or changed alert that an active silence mutes is applied
             // as if it had asked to be suppressed until the silence ends.
-            if let Some(until) =
-                self.silenced_until(&update.source, change, &transition.record, now)
-            {
+            let mut silenced = None;
+            if let Some(silence) = self.silencing(&update.source, change, &transition.record, now) {
+                let until = silence.ends_at;
                 let quiet = |t: Option<UnixSecs>| t.is_none_or(|t| t < until);
                 if quiet(change.suppress_until)
                     && old.as_ref().is_none_or(|o| quiet(o.suppress_until))
@@ -506,6 +509,7 @@ impl Run {
                         ..change.clone()
                     };
                     transition = alert::apply(old.as_ref(), &update.source, &muted, now);
+                    silenced = Some(silence);
                 }
             }
             let old_hash = found.map_or(0, |slot| index.detail_hash_of(slot));
@@ -536,6 +540,23 @@ impl Run {
             };
             self.s.metrics.alert_updates.inc();
             self.commit(&mut index, slot, old, transition, hash, detail, now);
+            if let Some(silence) = silenced {
+                let action = Action::Silence {
+                    until: silence.ends_at,
+                    silence: silence.id.clone(),
+                    comment: silence.comment.clone(),
+                };
+                let (kind, text) =
+                    action.history(&silence.created_by, &self.s.pager.router.calendar.zone);
+                let bucket = index.bucket_of(slot);
+                let mut said = self.said.lock();
+                said.changed.push(bucket);
+                said.history(
+                    bucket,
+                    index.key(slot),
+                    HistoryEntry::new(now, kind, text).authored(&silence.created_by),
+                );
+            }
         }
         if update.replace {
             let listed: HashSet<&str> = update.alerts.iter().map(|a| a.id.as_str()).collect();
