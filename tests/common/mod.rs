@@ -250,6 +250,7 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, 
         let url = format!("http://{addr}{path}");
         let response = match method.as_str() {
             "GET" => client.get(&url).send(),
+            "DELETE" => client.delete(&url).send(),
             "POST" => client
                 .post(&url)
                 .header("content-type", "application/json")

@@ -11,6 +11,7 @@
 //! (`sink`) measured with the same sender in the same run. Loopback only;
 //! every run is bounded in packets and time.
 
+mod alertmanager;
 mod daemon;
 mod garbage;
 mod targets;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::*;
 
 /// One line of the target table.
-fn line(target: &str, measured: String, goal: &str, pass: bool) {
+pub(super) fn line(target: &str, measured: String, goal: &str, pass: bool) {
     let verdict = if pass { "PASS" } else { "FAIL" };
     println!("{verdict} {target:<58} {measured:<34} target {goal}");
 }
@@ -17,7 +17,8 @@ pub(super) fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), Stri
     ingest(extra)?;
     fleet(extra, alerts, updates)?;
     mass_outage(extra)?;
-    memory(extra, alerts)
+    memory(extra, alerts)?;
+    super::alertmanager::target(extra)
 }
 
 /// 1. Ingest against the bare sink, same sender, same run.
