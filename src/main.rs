@@ -82,6 +82,13 @@ enum Cmd {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// A running daemon whose silences to take into account
+        /// (`http://127.0.0.1:1288`): the ones muting the alert are named.
+        #[arg(long)]
+        url: Option<String>,
+        /// The API token, if reading needs a login.
+        #[arg(long)]
+        token: Option<String>,
     },
     /// Read a password on standard input and print its hash for
     /// `[[http.user]] password_hash`.
@@ -161,8 +168,21 @@ fn main() -> ExitCode {
             raised_at,
             event,
             json,
+            url,
+            token,
         } => {
+            let silences = match url {
+                None => Vec::new(),
+                Some(url) => match silences_of(&url, token.as_deref()) {
+                    Ok(list) => list,
+                    Err(why) => {
+                        eprintln!("mauved: {why}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+            };
             let alert = explain::Alert {
+                silences,
                 key: mauved::alert::AlertKey::new(source, id),
                 subject,
                 summary,
@@ -397,25 +417,7 @@ fn shadow_report(
         url.trim_end_matches('/'),
         query.join("&")
     );
-    let fetched = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| err.to_string())
-        .and_then(|runtime| {
-            runtime.block_on(async {
-                let mut request = reqwest::Client::new().get(&address);
-                if let Some(token) = token {
-                    request = request.bearer_auth(token);
-                }
-                let answer = request.send().await.map_err(|err| err.to_string())?;
-                let status = answer.status();
-                let body = answer.text().await.map_err(|err| err.to_string())?;
-                if !status.is_success() {
-                    return Err(format!("{status}: {body}"));
-                }
-                serde_json::from_str::<Vec<serde_json::Value>>(&body).map_err(|err| err.to_string())
-            })
-        });
+    let fetched = get_list(&address, token);
     let lines = match fetched {
         Ok(lines) => lines,
         Err(why) => {
@@ -436,6 +438,59 @@ fn shadow_report(
         );
     }
     ExitCode::SUCCESS
+}
+
+/// GETs a JSON array from a daemon's API.
+fn get_list(address: &str, token: Option<&str>) -> Result<Vec<serde_json::Value>, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| err.to_string())
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                let mut request = reqwest::Client::new().get(address);
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                let answer = request.send().await.map_err(|err| err.to_string())?;
+                let status = answer.status();
+                let body = answer.text().await.map_err(|err| err.to_string())?;
+                if !status.is_success() {
+                    return Err(format!("{status}: {body}"));
+                }
+                serde_json::from_str::<Vec<serde_json::Value>>(&body).map_err(|err| err.to_string())
+            })
+        })
+}
+
+/// A running daemon's silences (`GET /api/v2/silences`).
+fn silences_of(
+    url: &str,
+    token: Option<&str>,
+) -> Result<Vec<mauved::alertmanager::silences::Silence>, String> {
+    let address = format!("{}/api/v2/silences", url.trim_end_matches('/'));
+    let time = |v: &serde_json::Value| -> Result<u64, String> {
+        v.as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .and_then(|t| u64::try_from(t.as_second()).ok())
+            .ok_or_else(|| format!("{address}: {v} is not a time"))
+    };
+    get_list(&address, token)
+        .map_err(|why| format!("{address}: {why}"))?
+        .iter()
+        .map(|s| {
+            Ok(mauved::alertmanager::silences::Silence {
+                id: s["id"].as_str().unwrap_or_default().to_owned(),
+                matchers: serde_json::from_value(s["matchers"].clone())
+                    .map_err(|err| format!("{address}: {err}"))?,
+                starts_at: time(&s["startsAt"])?,
+                ends_at: time(&s["endsAt"])?,
+                created_by: s["createdBy"].as_str().unwrap_or_default().to_owned(),
+                comment: s["comment"].as_str().unwrap_or_default().to_owned(),
+                updated_at: time(&s["updatedAt"])?,
+            })
+        })
+        .collect()
 }
 
 /// Completes on SIGINT or SIGTERM.

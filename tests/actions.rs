@@ -517,3 +517,71 @@ fn every_form_names_what_it_acts_on_and_the_alert_pages_buttons_act() {
     assert!(d.alert("web1", "disk").is_none(), "forgotten");
     assert!(d.alert("web1", "load").is_some(), "only that alert");
 }
+
+#[test]
+fn the_page_silences_a_host_for_two_hours_lists_the_silence_and_ends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(FRI_17);
+    let d = InProc::start(dir.path(), "", &clock);
+    raise(&d, &["disk"]);
+    let (_, page) = d.get("/alerts/web1/disk");
+    let fields = action_forms(&page).remove(0).1;
+    let with = |extra: &[(&str, &str)]| -> Vec<(String, String)> {
+        fields
+            .iter()
+            .filter(|(name, _)| !extra.iter().any(|(n, _)| n == name))
+            .cloned()
+            .chain(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())))
+            .collect()
+    };
+    assert!(page.contains("value=\"silence-2h\""), "{page}");
+    let (status, body) = submit(
+        &d,
+        &with(&[
+            ("action", "silence-2h"),
+            ("by", "dora"),
+            ("text", "rack 4 maintenance"),
+        ]),
+    );
+    assert_eq!(status, 303, "silence host 2 h: {body}");
+    // One silence on the alert's source, two hours long, by dora.
+    let silences = d.json("/api/v2/silences");
+    assert_eq!(silences.as_array().unwrap().len(), 1, "{silences}");
+    let s = &silences[0];
+    assert_eq!(s["matchers"][0]["name"], "source");
+    assert_eq!(s["matchers"][0]["value"], "web1");
+    assert_eq!(s["createdBy"], "dora");
+    assert_eq!(s["comment"], "rack 4 maintenance");
+    assert_eq!(s["status"]["state"], "active");
+    let ends: jiff::Timestamp = s["endsAt"].as_str().unwrap().parse().unwrap();
+    assert_eq!(ends.as_second() as u64, FRI_17 + 2 * 3600);
+    assert_eq!(
+        d.alert("web1", "disk").unwrap()["suppress_until"],
+        FRI_17 + 7200
+    );
+    // The index lists it with a button that ends it.
+    let (_, index) = d.get("/");
+    assert!(
+        index.contains("<td>source=&quot;web1&quot;</td>") && index.contains("rack 4 maintenance"),
+        "{index}"
+    );
+    let id = s["id"].as_str().unwrap();
+    let end = format!("expire-silence:{id}");
+    assert!(index.contains(&format!("value=\"{end}\"")), "{index}");
+    let index_fields = action_forms(&index).remove(0).1;
+    let mut ending: Vec<(String, String)> = index_fields
+        .into_iter()
+        .filter(|(n, _)| n != "by")
+        .collect();
+    ending.push(("action".into(), end));
+    ending.push(("by".into(), "dora".into()));
+    let (status, body) = submit(&d, &ending);
+    assert_eq!(status, 303, "end now: {body}");
+    assert_eq!(
+        d.json(&format!("/api/v2/silence/{id}"))["status"]["state"],
+        "expired"
+    );
+    assert!(d.alert("web1", "disk").unwrap()["suppress_until"].is_null());
+    let (_, index) = d.get("/");
+    assert!(!index.contains("rack 4 maintenance"), "no longer listed");
+}

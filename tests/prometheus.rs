@@ -239,6 +239,23 @@ fn prometheus_alerts_raise_resolve_and_lapse_and_amtool_silences_mauvesend_raise
         query.contains(&id) && query.contains("rack 4 maintenance"),
         "{query}"
     );
+    // `mauved route` names the silence, given the daemon to ask.
+    let route = Command::new(env!("CARGO_BIN_EXE_mauved"))
+        .args(["route", "--config"])
+        .arg(dir.path().join("mauved.toml"))
+        .args(["--source", "web1", "--id", "load", "--url"])
+        .arg(format!("http://{}", daemon.http))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&route.stdout);
+    assert!(
+        text.contains(&format!(
+            "muted by silence {}: rack 4 maintenance (by alice)",
+            &id[..8]
+        )),
+        "{text}{}",
+        String::from_utf8_lossy(&route.stderr)
+    );
 
     // Expired: the raise is told, once.
     amtool(&daemon, &["silence", "expire", &id]);

@@ -227,8 +227,51 @@ fn index_page(
             user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
             oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, cluster => f.cluster, counts => counts, urgent => urgent, levels => levels,
             sections => sections, q => q, back => back, dead => dead, retry => retry,
+            silences => silence_rows(http),
         },
     )
+}
+
+/// A silence as the page lists it.
+#[derive(Serialize)]
+struct SilenceRow {
+    id: String,
+    short: String,
+    state: &'static str,
+    matchers: String,
+    until: String,
+    by: String,
+    comment: String,
+}
+
+fn silence_rows(http: &super::Http) -> Vec<SilenceRow> {
+    let now = http.clock.now();
+    let zone = &http.routing.calendar.zone;
+    super::v2::current(http)
+        .into_iter()
+        .map(|s| SilenceRow {
+            short: s.short_id().to_owned(),
+            state: s.state(now).as_str(),
+            matchers: s
+                .matchers
+                .iter()
+                .map(|m| {
+                    let op = match (m.is_regex, m.is_equal) {
+                        (false, true) => "=",
+                        (false, false) => "!=",
+                        (true, true) => "=~",
+                        (true, false) => "!~",
+                    };
+                    format!("{}{op}{:?}", m.name, m.value)
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            until: crate::timefmt::in_zone(s.ends_at, zone),
+            by: s.created_by,
+            comment: s.comment,
+            id: s.id,
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -348,7 +391,7 @@ pub(crate) async fn act(
         .field("back")
         .filter(|b| b.starts_with('/') && !b.starts_with("//"))
         .unwrap_or("/");
-    let Err(err) = apply_form(&http, &principal, &form).await else {
+    let Err(err) = apply_form(&http.0, &principal, &form).await else {
         return Redirect::to(back).into_response();
     };
     let retry = Retry {
@@ -381,9 +424,57 @@ pub(crate) async fn act(
     }
 }
 
+/// "Silence this host": one silence on `source` per source of the selected
+/// alerts, for `secs`, the note's text (if any) as its comment.
+async fn silence_sources(
+    http: &std::sync::Arc<super::Http>,
+    form: &FormFields,
+    by: &str,
+    now: UnixSecs,
+    secs: u64,
+) -> Result<(), ApiError> {
+    let mut sources: Vec<String> = form
+        .0
+        .iter()
+        .filter(|(k, _)| k == "alert")
+        .filter_map(|(_, v)| parse_reference(v))
+        .map(|key| key.source)
+        .collect();
+    sources.sort();
+    sources.dedup();
+    if sources.is_empty() {
+        return Err(ApiError::bad_request("alert: select at least one alert"));
+    }
+    let comment = form
+        .field("text")
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or("silenced from the page")
+        .to_owned();
+    for source in sources {
+        let silence = crate::alertmanager::silences::Silence {
+            id: crate::alertmanager::silences::new_id(),
+            matchers: vec![crate::alertmanager::matchers::Spec {
+                name: "source".into(),
+                value: source,
+                is_regex: false,
+                is_equal: true,
+            }],
+            starts_at: now,
+            ends_at: now + secs,
+            created_by: by.to_owned(),
+            comment: comment.clone(),
+            updated_at: now,
+        };
+        super::v2::create(http, silence, None)
+            .await
+            .map_err(super::v2::AmError::into_api)?;
+    }
+    Ok(())
+}
+
 /// Applies the form's action to its selected alerts.
 async fn apply_form(
-    http: &super::Http,
+    http: &std::sync::Arc<super::Http>,
     principal: &Principal,
     form: &FormFields,
 ) -> Result<(), ApiError> {
@@ -428,6 +519,13 @@ async fn apply_form(
         "note" => {
             body.text = Some(field("text").unwrap_or_default().to_owned());
             "note"
+        }
+        "silence-2h" => return silence_sources(http, form, &by, now, 2 * HOUR).await,
+        expire if expire.starts_with("expire-silence:") => {
+            let id = &expire["expire-silence:".len()..];
+            return super::v2::expire(http, id, &by)
+                .await
+                .map_err(super::v2::AmError::into_api);
         }
         name @ ("unacknowledge" | "clear" | "raise" | "unsuppress" | "forget") => name,
         other => {

@@ -406,19 +406,31 @@ pub(crate) async fn post_silence(
     if silence.created_by.is_empty() {
         return Err(bad("createdBy: required"));
     }
+    let id = create(&http, silence, previous).await?;
+    Ok(Json(json!({ "silenceID": id })))
+}
+
+/// Makes (or, with the previous version, changes) a silence: checked, kept,
+/// applied to the alerts it mutes now, scheduled if it starts later.
+pub(super) async fn create(
+    http: &Arc<Http>,
+    silence: Silence,
+    previous: Option<Silence>,
+) -> AmAnswer<String> {
+    let now = http.clock.now();
     if silence.ends_at <= now {
         return Err(bad("endsAt must be in the future"));
     }
     silence.check().map_err(bad)?;
-    keep(&http, &silence).await?;
+    keep(http, &silence).await?;
     if let Some(previous) = previous.filter(|p| p.state(now) == State::Active) {
-        release(&http, &previous, &silence.created_by).await;
+        release(http, &previous, &silence.created_by).await;
     }
-    mute(&http, &silence).await;
+    mute(http, &silence).await;
     if silence.state(now) == State::Pending {
-        start_later(http.0.clone(), silence.clone());
+        start_later(http.clone(), silence.clone());
     }
-    Ok(Json(json!({ "silenceID": silence.id })))
+    Ok(silence.id)
 }
 
 /// `DELETE /api/v2/silence/{id}`: ends a silence now.
@@ -428,25 +440,51 @@ pub(crate) async fn delete_silence(
     principal: super::Principal,
 ) -> AmAnswer<StatusCode> {
     let Path(id) = id.map_err(|err| bad(err.body_text()))?;
+    let by = principal.0.unwrap_or_else(|| "the API".into());
+    expire(&http, &id, &by).await?;
+    Ok(StatusCode::OK)
+}
+
+/// Ends a silence now (nothing if it has ended): the alerts it muted are
+/// let go at once, unless another silence still mutes them.
+pub(super) async fn expire(http: &Arc<Http>, id: &str, by: &str) -> AmAnswer<()> {
     let now = http.clock.now();
     let found = {
         let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
-        silences.get(&id).cloned()
+        silences.get(id).cloned()
     };
     let Some(mut silence) = found else {
         return Err(AmError(StatusCode::NOT_FOUND, "silence not found".into()));
     };
     if silence.state(now) == State::Expired {
-        return Ok(StatusCode::OK);
+        return Ok(());
     }
     let was = silence.clone();
     silence.starts_at = silence.starts_at.min(now);
     silence.ends_at = now;
     silence.updated_at = now;
-    keep(&http, &silence).await?;
-    let by = principal.0.unwrap_or_else(|| "the API".into());
-    release(&http, &was, &by).await;
-    Ok(StatusCode::OK)
+    keep(http, &silence).await?;
+    release(http, &was, by).await;
+    Ok(())
+}
+
+/// The silences the page lists: active and pending ones, soonest end first.
+pub(super) fn current(http: &Http) -> Vec<Silence> {
+    let now = http.clock.now();
+    let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
+    let mut out: Vec<Silence> = silences
+        .all()
+        .filter(|s| s.state(now) != State::Expired)
+        .cloned()
+        .collect();
+    out.sort_by_key(|s| (s.ends_at, s.starts_at));
+    out
+}
+
+impl AmError {
+    pub(super) fn into_api(self) -> super::ApiError {
+        super::ApiError::new(self.0, self.1)
+    }
 }
 
 /// Writes a silence to the store (flushed), then to the registry.

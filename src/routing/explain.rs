@@ -19,6 +19,9 @@ pub struct Alert {
     /// When it was raised (as `--at` reads it); default: at the event. A
     /// reminder routed an hour after the raise reaches the escalations due.
     pub raised_at: Option<String>,
+    /// A running daemon's silences (`--url`): those active at the moment
+    /// and matching the alert are named.
+    pub silences: Vec<crate::alertmanager::silences::Silence>,
 }
 
 /// Reads a moment: Unix seconds, RFC 3339, or a local date-time in the
@@ -74,11 +77,19 @@ pub fn route(
     };
     let all: Vec<&str> = config.notifiers.iter().map(|n| n.name()).collect();
     let explained = router.explain(key, &record, event, at);
+    let registry = crate::alertmanager::silences::Silences::from_stored(alert.silences.clone());
+    let labels = router.labels(key, &record);
+    let muted: Vec<&crate::alertmanager::silences::Silence> =
+        registry.muting(&labels, at).collect();
+    let muted_json: Vec<serde_json::Value> = muted
+        .iter()
+        .map(|s| serde_json::json!({"id": s.id, "comment": s.comment, "created_by": s.created_by, "until": s.ends_at}))
+        .collect();
     if json {
         let value = match &explained {
             None => serde_json::json!({
                 "group": null, "level": null, "clauses": [], "recipients": [],
-                "every_notifier": all, "deferred_until": null,
+                "every_notifier": all, "deferred_until": null, "silenced_by": muted_json,
             }),
             Some(e) => serde_json::json!({
                 "group": e.group,
@@ -90,20 +101,32 @@ pub fn route(
                     "addresses": r.notifiers.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
                 })).collect::<Vec<_>>(),
                 "deferred_until": e.deferred_until,
+                "silenced_by": muted_json,
             }),
         };
         return Ok(format!("{value}\n"));
     }
     let zone = &router.calendar.zone;
+    let mut muted_text = String::new();
+    for s in &muted {
+        let _ = writeln!(
+            muted_text,
+            "  muted by silence {}: {} (by {}), until {}: nobody is told before then",
+            s.short_id(),
+            s.comment,
+            s.created_by,
+            show(s.ends_at, zone)
+        );
+    }
     let Some(e) = explained else {
         return Ok(format!(
-            "no [[alert_group]]: every notifier is told ({})\n",
+            "no [[alert_group]]: every notifier is told ({})\n{muted_text}",
             all.join(", ")
         ));
     };
     let (Some(group), Some(level)) = (&e.group, e.level) else {
         return Ok(format!(
-            "{key}: no alert group matches; nobody is told (end the file with a catch-all group)\n"
+            "{key}: no alert group matches; nobody is told (end the file with a catch-all group)\n{muted_text}"
         ));
     };
     let mut out = format!(
@@ -112,6 +135,7 @@ pub fn route(
         show(at, zone),
         level.as_str()
     );
+    out.push_str(&muted_text);
     for (i, c) in e.clauses.iter().enumerate() {
         let _ = write!(
             out,
