@@ -129,5 +129,42 @@ fn due_index(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, state_machine, write_behind, due_index);
+/// `POST /api/v2/alerts`: a batch of 500 Prometheus alerts read, mapped to
+/// mauve updates and checked as a datagram is.
+fn prometheus_batch(c: &mut Criterion) {
+    let alerts: Vec<serde_json::Value> = (0..500)
+        .map(|i| {
+            serde_json::json!({
+                "labels": {"alertname": "DiskFull", "instance": format!("host{}:9100", i / 4),
+                           "device": format!("sd{}", i % 4), "severity": "warning", "job": "node"},
+                "annotations": {"summary": "disk full"},
+                "startsAt": "2023-11-14T22:13:00Z", "endsAt": "2023-11-14T22:18:20Z",
+            })
+        })
+        .collect();
+    let body = serde_json::to_vec(&alerts).unwrap();
+    let importance = std::collections::BTreeMap::new();
+    let mut group = c.benchmark_group("prometheus");
+    group.throughput(Throughput::Elements(500));
+    group.bench_function("500 alerts parsed, mapped and checked", |b| {
+        b.iter(|| {
+            let updates =
+                mauved::alertmanager::postable::parse(std::hint::black_box(&body), T0, &importance)
+                    .unwrap();
+            for update in updates {
+                wire::check(update, T0).unwrap();
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    decode,
+    state_machine,
+    write_behind,
+    due_index,
+    prometheus_batch
+);
 criterion_main!(benches);

@@ -217,7 +217,7 @@ mod lenient {
 }
 
 /// Checks and normalises an update that arrived in any form (UDP or HTTP).
-pub(crate) fn check(raw: pb::AlertUpdate, received_at: UnixSecs) -> Result<Decoded, PacketError> {
+pub fn check(raw: pb::AlertUpdate, received_at: UnixSecs) -> Result<Decoded, PacketError> {
     let mut truncated = 0;
     let source = clean_text(&raw.source, MAX_SOURCE_CHARS, &mut truncated);
     if source.is_empty() {
@@ -323,8 +323,17 @@ impl Skew {
 /// and cuts to `max_chars`.
 fn clean_text(value: &str, max_chars: usize, truncated: &mut u32) -> String {
     let text = strip_tags(value);
-    let text = text.replace('\0', "");
+    // Most text has no NUL: no copy for it.
+    let text: std::borrow::Cow<'_, str> = if text.contains('\0') {
+        text.replace('\0', "").into()
+    } else {
+        text
+    };
     let text = text.trim();
+    // A cut needs counting characters only when the bytes could be too many.
+    if text.len() <= max_chars {
+        return text.to_owned();
+    }
     match text.char_indices().nth(max_chars) {
         Some((cut, _)) => {
             *truncated += 1;

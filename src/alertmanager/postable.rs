@@ -23,8 +23,22 @@ pub const RESOLVE_TIMEOUT_S: u64 = 300;
 /// The importance of alerts without a `severity` or with an unknown one.
 const OTHER_IMPORTANCE: u32 = 50;
 
-/// The alerts of a body as updates, one per source.
+/// The alerts of a body as updates, one per source. Read the fast way (as
+/// typed, borrowing the body); a body that does not read so is read again
+/// as plain JSON, to say exactly which alert and field is wrong.
 pub fn parse(
+    body: &[u8],
+    now: UnixSecs,
+    importance: &BTreeMap<String, u32>,
+) -> Result<Vec<pb::AlertUpdate>, String> {
+    match fast::parse(body, now, importance) {
+        Some(updates) => Ok(updates),
+        None => parse_checked(body, now, importance),
+    }
+}
+
+/// The slow reading, field by field, that names what is wrong.
+fn parse_checked(
     body: &[u8],
     now: UnixSecs,
     importance: &BTreeMap<String, u32>,
@@ -104,12 +118,47 @@ fn one(
     };
     let starts = time(object, "startsAt")?;
     let ends = time(object, "endsAt")?;
-    let source = labels
-        .get("instance")
-        .or_else(|| labels.get("job"))
-        .filter(|s| !s.is_empty())
-        .cloned()
-        .unwrap_or_else(|| "prometheus".to_owned());
+    let labels: Vec<(&str, &str)> = labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let annotations: Vec<(&str, &str)> = annotations
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    Ok(mapped(
+        name,
+        &labels,
+        &annotations,
+        starts,
+        ends,
+        generator.as_deref(),
+        now,
+        importance,
+    ))
+}
+
+/// One alert as a mauve alert and its source; labels and annotations
+/// sorted by name.
+#[allow(clippy::too_many_arguments)]
+fn mapped(
+    name: &str,
+    labels: &[(&str, &str)],
+    annotations: &[(&str, &str)],
+    starts: Option<UnixSecs>,
+    ends: Option<UnixSecs>,
+    generator: Option<&str>,
+    now: UnixSecs,
+    importance: &BTreeMap<String, u32>,
+) -> (String, pb::Alert) {
+    fn get<'v>(list: &[(&str, &'v str)], key: &str) -> Option<&'v str> {
+        list.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+    let instance = get(labels, "instance").filter(|s| !s.is_empty());
+    let source = instance
+        .or_else(|| get(labels, "job").filter(|s| !s.is_empty()))
+        .unwrap_or("prometheus")
+        .to_owned();
     let resolved = ends.is_some_and(|e| e <= now);
     let (raise_time, clear_time) = if resolved {
         (None, Some(now))
@@ -118,82 +167,232 @@ fn one(
         let clear = ends.unwrap_or(now + RESOLVE_TIMEOUT_S);
         (Some(raise), Some(clear))
     };
-    let summary = annotations
-        .get("summary")
-        .or_else(|| annotations.get("description"))
-        .cloned();
-    let severity = labels.get("severity").map(|s| s.to_lowercase());
-    let importance = severity
-        .as_deref()
-        .and_then(|s| importance.get(s))
-        .copied()
+    let summary = get(annotations, "summary")
+        .or_else(|| get(annotations, "description"))
+        .map(str::to_owned);
+    let importance = get(labels, "severity")
+        .and_then(|s| match importance.get(s) {
+            Some(n) => Some(*n),
+            None => importance.get(&s.to_lowercase()).copied(),
+        })
         .unwrap_or(OTHER_IMPORTANCE);
-    Ok((
+    (
         source,
         pb::Alert {
-            id: id(name, &labels),
+            id: id_of(name, labels),
             raise_time,
             clear_time,
-            subject: labels.get("instance").cloned(),
+            subject: get(labels, "instance").map(str::to_owned),
             summary,
-            detail: Some(detail(&labels, &annotations, generator.as_deref())),
+            detail: Some(detail(labels, annotations, generator)),
             importance: Some(importance),
             suppress_until: None,
         },
-    ))
+    )
 }
 
-/// `alertname{label="value",…}` over the labels but `alertname` and
-/// `instance`, sorted, values escaped as Prometheus writes them.
-pub fn id(name: &str, labels: &BTreeMap<String, String>) -> String {
-    let rest: Vec<String> = labels
-        .iter()
-        .filter(|(k, _)| *k != "alertname" && *k != "instance")
-        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-        .collect();
-    if rest.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{name}{{{}}}", rest.join(","))
+/// `alertname{label="value",…}` over the labels (sorted by name) but
+/// `alertname` and `instance`, values escaped as Prometheus writes them.
+pub fn id_of(name: &str, labels: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(name.len() + 16 * labels.len());
+    out.push_str(name);
+    let mut first = true;
+    for (k, v) in labels {
+        if *k == "alertname" || *k == "instance" {
+            continue;
+        }
+        out.push(if first { '{' } else { ',' });
+        first = false;
+        out.push_str(k);
+        out.push_str("=\"");
+        for c in v.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
     }
+    if !first {
+        out.push('}');
+    }
+    out
 }
 
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// `text` HTML-escaped onto `out`.
+fn push_html(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
 }
 
 /// The other annotations and the labels as a short HTML list (mauve's
 /// detail is an HTML fragment; every value is escaped).
 fn detail(
-    labels: &BTreeMap<String, String>,
-    annotations: &BTreeMap<String, String>,
+    labels: &[(&str, &str)],
+    annotations: &[(&str, &str)],
     generator: Option<&str>,
 ) -> String {
-    let html = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let mut out = String::from("<ul>");
+    let mut out = String::with_capacity(64 + 32 * (labels.len() + annotations.len()));
+    out.push_str("<ul>");
     for (k, v) in annotations {
-        if k != "summary" {
-            out.push_str(&format!("<li>{}: {}</li>", html(k), html(v)));
+        if *k != "summary" {
+            out.push_str("<li>");
+            push_html(&mut out, k);
+            out.push_str(": ");
+            push_html(&mut out, v);
+            out.push_str("</li>");
         }
     }
-    let labels: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| format!("{}=\"{}\"", html(k), html(v)))
-        .collect();
-    out.push_str(&format!("<li>labels: {}</li>", labels.join(", ")));
+    out.push_str("<li>labels: ");
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        push_html(&mut out, k);
+        out.push_str("=&quot;");
+        push_html(&mut out, v);
+        out.push_str("&quot;");
+    }
+    out.push_str("</li>");
     if let Some(url) = generator.filter(|u| u.starts_with("http://") || u.starts_with("https://")) {
-        out.push_str(&format!("<li><a href=\"{}\">source</a></li>", html(url)));
+        out.push_str("<li><a href=\"");
+        push_html(&mut out, url);
+        out.push_str("\">source</a></li>");
     }
     out.push_str("</ul>");
     out
+}
+
+/// The typed reading: the body's strings borrowed where they have no
+/// escapes, labels and annotations as sorted pairs, times parsed once per
+/// distinct text (a batch's alerts mostly share them).
+mod fast {
+    use std::borrow::Cow;
+    use std::collections::BTreeMap;
+
+    use serde::de::{Deserializer, MapAccess, Visitor};
+    use serde::Deserialize;
+
+    use super::{mapped, pb, UnixSecs};
+
+    /// Names and values, sorted by name.
+    struct Pairs<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Each;
+            impl<'de> Visitor<'de> for Each {
+                type Value = Pairs<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object of strings")
+                }
+                fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Pairs<'de>, M::Error> {
+                    let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                    while let Some((k, v)) = map.next_entry::<Cow<'de, str>, Cow<'de, str>>()? {
+                        out.push((k, v));
+                    }
+                    out.sort_by(|a, b| a.0.cmp(&b.0));
+                    // A repeated name: the slow reading decides.
+                    if out.windows(2).any(|w| w[0].0 == w[1].0) {
+                        return Err(serde::de::Error::custom("a name given twice"));
+                    }
+                    Ok(Pairs(out))
+                }
+            }
+            d.deserialize_map(Each).map(|p| Pairs(p.0))
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct Postable<'a> {
+        #[serde(borrow)]
+        labels: Pairs<'a>,
+        #[serde(borrow, default)]
+        annotations: Option<Pairs<'a>>,
+        #[serde(borrow, default, rename = "startsAt")]
+        starts_at: Option<Cow<'a, str>>,
+        #[serde(borrow, default, rename = "endsAt")]
+        ends_at: Option<Cow<'a, str>>,
+        #[serde(borrow, default, rename = "generatorURL")]
+        generator: Option<Cow<'a, str>>,
+    }
+
+    /// The last text parsed as a time, and its value.
+    #[derive(Default)]
+    struct Times(Option<(String, Option<UnixSecs>)>);
+
+    impl Times {
+        /// None: not a time (the slow reading says so).
+        fn read(&mut self, text: Option<&str>) -> Option<Option<UnixSecs>> {
+            let Some(text) = text.filter(|t| !t.is_empty()) else {
+                return Some(None);
+            };
+            if let Some((last, value)) = &self.0 {
+                if last == text {
+                    return Some(*value);
+                }
+            }
+            let ts: jiff::Timestamp = text.parse().ok()?;
+            let value = u64::try_from(ts.as_second()).ok();
+            self.0 = Some((text.to_owned(), value));
+            Some(value)
+        }
+    }
+
+    pub(super) fn parse(
+        body: &[u8],
+        now: UnixSecs,
+        importance: &BTreeMap<String, u32>,
+    ) -> Option<Vec<pb::AlertUpdate>> {
+        let alerts: Vec<Postable> = serde_json::from_slice(body).ok()?;
+        let (mut starts, mut ends) = (Times::default(), Times::default());
+        let mut updates: Vec<pb::AlertUpdate> = Vec::new();
+        for alert in &alerts {
+            let labels: Vec<(&str, &str)> =
+                alert.labels.0.iter().map(|(k, v)| (&**k, &**v)).collect();
+            let annotations: Vec<(&str, &str)> = alert
+                .annotations
+                .iter()
+                .flat_map(|a| a.0.iter().map(|(k, v)| (&**k, &**v)))
+                .collect();
+            let name = labels
+                .iter()
+                .find(|(k, _)| *k == "alertname")
+                .map(|(_, v)| *v)
+                .filter(|n| !n.is_empty())?;
+            let start = starts.read(alert.starts_at.as_deref())?;
+            let end = ends.read(alert.ends_at.as_deref())?;
+            let (source, alert) = mapped(
+                name,
+                &labels,
+                &annotations,
+                start,
+                end,
+                alert.generator.as_deref(),
+                now,
+                importance,
+            );
+            match updates.iter_mut().find(|u| u.source == source) {
+                Some(update) => update.alert.push(alert),
+                None => updates.push(pb::AlertUpdate {
+                    source,
+                    transmission_time: Some(now),
+                    alert: vec![alert],
+                    ..pb::AlertUpdate::default()
+                }),
+            }
+        }
+        Some(updates)
+    }
 }
 
 #[cfg(test)]
@@ -279,6 +478,35 @@ mod tests {
         )
         .unwrap();
         assert_eq!(updates[0].alert[0].importance, Some(95));
+    }
+
+    #[test]
+    fn the_fast_reading_and_the_checked_one_agree() {
+        let importance = default_importance();
+        for body in [
+            r#"[{"labels": {"alertname": "DiskFull", "instance": "web1:9100", "severity": "critical", "device": "sda"},
+                 "annotations": {"summary": "disk full", "runbook": "<a href=\"x\">r</a> & more"},
+                 "startsAt": "2027-01-15T07:59:00Z", "endsAt": "2027-01-15T08:05:00Z",
+                 "generatorURL": "http://prom:9090/graph?g0.expr=x&y=\"1\""},
+                {"labels": {"alertname": "a/b", "job": "j", "path": "C:\\x \"q\"\nz", "ünï": "☃"}},
+                {"labels": {"alertname": "Up", "severity": "Warning"}, "annotations": null, "startsAt": ""},
+                {"labels": {"alertname": "x"}, "startsAt": "2027-01-15T07:00:00Z", "endsAt": "2027-01-15T07:59:59Z", "status": {"state": "x"}}]"#,
+            "[]",
+        ] {
+            let fast = fast::parse(body.as_bytes(), NOW, &importance).expect("reads the fast way");
+            let checked = parse_checked(body.as_bytes(), NOW, &importance).unwrap();
+            assert_eq!(fast, checked, "{body}");
+        }
+        // What the fast reading refuses, the checked one explains.
+        for body in [
+            r#"[{"labels": {"alertname": "a", "alertname": "b"}}]"#,
+            r#"[{"labels": {"x": 1}}]"#,
+        ] {
+            assert!(
+                fast::parse(body.as_bytes(), NOW, &importance).is_none(),
+                "{body}"
+            );
+        }
     }
 
     #[test]

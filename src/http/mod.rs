@@ -363,6 +363,8 @@ pub(crate) async fn serve(
             drop(stream);
             continue;
         };
+        // Answers go out at once rather than waiting to be coalesced.
+        let _ = stream.set_nodelay(true);
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
             req.extensions_mut().insert(ConnectInfo(peer));

@@ -116,6 +116,8 @@ enum Mode {
         #[arg(long, default_value_t = 30_000_000)]
         updates: u64,
     },
+    /// Target 7 alone: `POST /api/v2/alerts` against Debian's Alertmanager.
+    Alertmanager,
 }
 
 #[derive(clap::Args, Clone, Copy)]
@@ -249,6 +251,7 @@ fn run_mode(
             clean_up(&daemon, &[garbage.keys])?;
         }
         Mode::Targets { alerts, updates } => targets::targets(extra, alerts, updates)?,
+        Mode::Alertmanager => alertmanager::target(extra)?,
     }
     Ok(())
 }
