@@ -37,6 +37,19 @@ pub fn parse(
     }
 }
 
+/// Adds an alert to its source's update (one update per source).
+fn add(updates: &mut Vec<pb::AlertUpdate>, source: String, alert: pb::Alert, now: UnixSecs) {
+    match updates.iter_mut().find(|u| u.source == source) {
+        Some(update) => update.alert.push(alert),
+        None => updates.push(pb::AlertUpdate {
+            source,
+            transmission_time: Some(now),
+            alert: vec![alert],
+            ..pb::AlertUpdate::default()
+        }),
+    }
+}
+
 /// The slow reading, field by field, that names what is wrong.
 fn parse_checked(
     body: &[u8],
@@ -52,15 +65,7 @@ fn parse_checked(
     for (i, alert) in alerts.iter().enumerate() {
         let (source, alert) =
             one(alert, now, importance).map_err(|why| format!("alerts[{i}]: {why}"))?;
-        match updates.iter_mut().find(|u| u.source == source) {
-            Some(update) => update.alert.push(alert),
-            None => updates.push(pb::AlertUpdate {
-                source,
-                transmission_time: Some(now),
-                alert: vec![alert],
-                ..pb::AlertUpdate::default()
-            }),
-        }
+        add(&mut updates, source, alert, now);
     }
     Ok(updates)
 }
@@ -381,15 +386,7 @@ mod fast {
                 now,
                 importance,
             );
-            match updates.iter_mut().find(|u| u.source == source) {
-                Some(update) => update.alert.push(alert),
-                None => updates.push(pb::AlertUpdate {
-                    source,
-                    transmission_time: Some(now),
-                    alert: vec![alert],
-                    ..pb::AlertUpdate::default()
-                }),
-            }
+            super::add(&mut updates, source, alert, now);
         }
         Some(updates)
     }

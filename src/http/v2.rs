@@ -506,9 +506,13 @@ async fn keep(http: &Arc<Http>, silence: &Silence) -> AmAnswer<()> {
         .map_err(bad)
 }
 
-/// The alerts a silence's matchers hold for, with their records.
+/// The alerts a silence's matchers hold for (as given, whatever the
+/// registry holds under its id now), with their records.
 fn matching(http: &Http, silence: &Silence) -> Vec<(AlertKey, Record)> {
-    let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
+    let mut one = silences::Silences::default();
+    if one.put(silence.clone()).is_err() {
+        return Vec::new();
+    }
     let index = http.index();
     index
         .ids()
@@ -516,9 +520,7 @@ fn matching(http: &Http, silence: &Silence) -> Vec<(AlertKey, Record)> {
             let record = index.record(slot);
             let key = index.key(slot);
             let labels = http.routing.labels(&key, &record);
-            silences
-                .holds(&silence.id, &labels)
-                .then_some((key, record))
+            one.holds(&silence.id, &labels).then_some((key, record))
         })
         .collect()
 }
@@ -544,23 +546,12 @@ async fn mute(http: &Arc<Http>, silence: &Silence) {
 /// mute them.
 async fn release(http: &Arc<Http>, was: &Silence, by: &str) {
     let now = http.clock.now();
-    let held: Vec<(AlertKey, Record)> = {
-        let mut registry = silences::Silences::default();
-        let _ = registry.put(was.clone());
-        let index = http.index();
-        index
-            .ids()
-            .filter_map(|slot| {
-                let record = index.record(slot);
-                let key = index.key(slot);
-                let labels = http.routing.labels(&key, &record);
-                (registry.holds(&was.id, &labels)
-                    && record.is_suppressed(now)
-                    && record.suppress_until.is_some_and(|t| t <= was.ends_at))
-                .then_some((key, record))
-            })
-            .collect()
-    };
+    let held: Vec<(AlertKey, Record)> = matching(http, was)
+        .into_iter()
+        .filter(|(_, record)| {
+            record.is_suppressed(now) && record.suppress_until.is_some_and(|t| t <= was.ends_at)
+        })
+        .collect();
     for (key, record) in held {
         let labels = http.routing.labels(&key, &record);
         let still_until = http

@@ -41,16 +41,9 @@ impl Translator<'_> {
                     }
                 }
                 ("listener", Some(inner)) => {
-                    let (ip, port) = self.address(inner, "::", 32741);
-                    let addr = join_addr(&ip, port);
-                    if addr.parse::<std::net::SocketAddr>().is_err() {
-                        self.note(
-                            line,
-                            Kind::LeftOut,
-                            format!("{addr:?} is not an address and port mauved can listen on"),
-                        );
+                    let Some(addr) = self.listen_addr(inner, "::", 32741, line) else {
                         continue;
-                    }
+                    };
                     self.note(
                         line,
                         Kind::Translated,
@@ -59,16 +52,9 @@ impl Translator<'_> {
                     self.out.udp = vec![addr];
                 }
                 ("web_interface", Some(inner)) => {
-                    let (ip, port) = self.address(inner, "127.0.0.1", 1288);
-                    let addr = join_addr(&ip, port);
-                    if addr.parse::<std::net::SocketAddr>().is_err() {
-                        self.note(
-                            line,
-                            Kind::LeftOut,
-                            format!("{addr:?} is not an address and port mauved can listen on"),
-                        );
+                    let Some(addr) = self.listen_addr(inner, "127.0.0.1", 1288, line) else {
                         continue;
-                    }
+                    };
                     self.note(line, Kind::Translated, format!("listen.http = {addr:?}"));
                     self.out.http = Some(addr);
                 }
@@ -108,6 +94,21 @@ impl Translator<'_> {
                 ),
             }
         }
+    }
+
+    /// A listener block's address, if mauved can listen on it.
+    fn listen_addr(&mut self, body: &[Node], ip: &str, port: u64, line: u32) -> Option<String> {
+        let (ip, port) = self.address(body, ip, port);
+        let addr = join_addr(&ip, port);
+        if addr.parse::<std::net::SocketAddr>().is_err() {
+            self.note(
+                line,
+                Kind::LeftOut,
+                format!("{addr:?} is not an address and port mauved can listen on"),
+            );
+            return None;
+        }
+        Some(addr)
     }
 
     /// `ip` and `port` of a listener block.
