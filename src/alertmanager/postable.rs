@@ -399,9 +399,7 @@ mod tests {
     const NOW: UnixSecs = 1_800_000_000;
 
     fn default_importance() -> BTreeMap<String, u32> {
-        crate::config::Config::default()
-            .prometheus
-            .severity_importance
+        crate::config::Config::default().prometheus.importance()
     }
 
     fn parse_one(body: &str) -> Result<(String, pb::Alert), String> {

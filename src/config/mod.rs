@@ -77,27 +77,29 @@ impl PartialEq for Original {
 }
 
 /// `[prometheus]`: how Prometheus's alerts become mauve alerts.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct PrometheusConfig {
-    /// The importance of each `severity` label value (others: 50).
+    /// The importance of `severity` label values, over the built-in ones
+    /// (critical 90, error and high 80, warning 60, info 30; others 50).
     pub(crate) severity_importance: BTreeMap<String, u32>,
 }
 
-impl Default for PrometheusConfig {
-    fn default() -> Self {
-        PrometheusConfig {
-            severity_importance: [
-                ("critical", 90),
-                ("error", 80),
-                ("high", 80),
-                ("warning", 60),
-                ("info", 30),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-        }
+impl PrometheusConfig {
+    /// The built-in values with the configured ones over them.
+    pub(crate) fn importance(&self) -> BTreeMap<String, u32> {
+        let mut all: BTreeMap<String, u32> = [
+            ("critical", 90),
+            ("error", 80),
+            ("high", 80),
+            ("warning", 60),
+            ("info", 30),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        all.extend(self.severity_importance.clone());
+        all
     }
 }
 
@@ -976,6 +978,19 @@ fn find_executable(program: &str) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn severity_importance_adds_to_the_built_in_values() {
+        let config = Config::parse(
+            "[prometheus]\nseverity_importance = { page = 95, info = 40 }\n",
+            "t",
+        )
+        .unwrap();
+        let importance = config.prometheus.importance();
+        assert_eq!(importance["page"], 95);
+        assert_eq!(importance["info"], 40);
+        assert_eq!(importance["critical"], 90);
+    }
 
     #[test]
     fn embedded_default_is_valid_and_matches_the_built_in_defaults() {

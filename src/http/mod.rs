@@ -117,7 +117,7 @@ impl Http {
         Http {
             silences,
             allow_sources: config.listen.allow_sources.clone(),
-            severity_importance: config.prometheus.severity_importance.clone(),
+            severity_importance: config.prometheus.importance(),
             started_at: clock.now(),
             config_text: config.text.0.clone(),
             store,
