@@ -8,22 +8,46 @@ use super::values::duration;
 use super::Options;
 use crate::config::WindowSpec;
 
-/// A TOML string.
+/// A TOML string value.
 fn q(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
 }
 
-/// A TOML key: bare when it can be, quoted otherwise.
+/// A TOML key: bare when it can be, else a basic string on one line (a
+/// key may not be a multi-line or literal string).
 fn key(text: &str) -> String {
     if !text.is_empty()
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
-        text.to_owned()
-    } else {
-        q(text)
+        return text.to_owned();
     }
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Text for a `#` comment: one line, control characters escaped (TOML
+/// allows none in comments).
+fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn list(items: &[String]) -> String {
@@ -61,7 +85,7 @@ pub(crate) fn toml(out: &Out, options: &Options) -> String {
     let _ = writeln!(
         t,
         "# Translated from mauve's {} by `mauved import-mauve`; the report\n# (stderr) says what differs and what was left out.\n# Check it with: mauved check-config FILE",
-        options.origin
+        comment(&options.origin)
     );
     if !out.udp.is_empty() || out.http.is_some() {
         t.push_str("\n[listen]\n");
@@ -162,7 +186,8 @@ pub(crate) fn toml(out: &Out, options: &Options) -> String {
     for (line, name, why) in &out.left_groups {
         let _ = writeln!(
             t,
-            "\n# mauve line {line}: alert_group {name:?} is left out: {why}"
+            "\n# mauve line {line}: alert_group {name:?} is left out: {}",
+            comment(why)
         );
     }
     for g in &out.groups {
@@ -210,4 +235,28 @@ pub(crate) fn toml(out: &Out, options: &Options) -> String {
         }
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key;
+
+    #[test]
+    fn any_name_is_a_key_toml_reads_back() {
+        for name in [
+            "alice",
+            "bob.smith",
+            "a b",
+            "x\ny",
+            "q\"uote",
+            "back\\slash",
+            "tab\there",
+            "é☃",
+            "",
+        ] {
+            let text = format!("{} = 1\n", key(name));
+            let table: toml::Table = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!(table.contains_key(name), "{name:?} from {text}");
+        }
+    }
 }

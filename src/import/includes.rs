@@ -289,6 +289,9 @@ fn table(conjunction: &Conjunction) -> Result<Option<MatchOut>, String> {
                 ranged = true;
                 importance = (importance.0.max(*low), importance.1.min(*high));
             }
+            // An empty list (a source_list with nothing in it) never holds;
+            // written, it would read as "any value".
+            Atom::Field(_, items) if items.is_empty() => return Ok(None),
             Atom::Field(key, items) => match out.fields.get(key) {
                 Some(have) if have == items => {}
                 Some(_) => {

@@ -11,7 +11,8 @@ impl Translator<'_> {
             return false;
         };
         let name = match args.first().map(|a| eval(a).and_then(|v| text(&v))) {
-            Some(Ok(name)) => name,
+            Some(Ok(name)) if !super::bad_name(&name) => name,
+            Some(Ok(_)) => format!("group {}", self.out.groups.len() + 1),
             Some(Err(why)) => {
                 self.note(node.line, Kind::LeftOut, why);
                 return false;
@@ -169,6 +170,14 @@ impl Translator<'_> {
         clauses: Vec<ClauseOut>,
         line: u32,
     ) {
+        // Names stay unique (a split group's "(2)" could meet a group so named).
+        let base = name.clone();
+        let mut name = name;
+        let mut n = 2;
+        while self.out.groups.iter().any(|g| g.name == name) {
+            name = format!("{base} ({n})");
+            n += 1;
+        }
         self.out.groups.push(GroupOut {
             name,
             level,

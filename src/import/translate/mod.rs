@@ -41,6 +41,14 @@ pub(crate) struct Out {
     pub(crate) left_groups: Vec<(u32, String, String)>,
 }
 
+impl Out {
+    /// A `[server]` setting; said again, the later value wins (as in Ruby).
+    fn set_server(&mut self, key: &'static str, value: u64) {
+        self.server.retain(|(k, _)| *k != key);
+        self.server.push((key, value));
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct HeartbeatOut {
     pub(crate) destinations: Vec<String>,
@@ -165,6 +173,12 @@ pub(crate) fn translate(body: &[Node], source: &str, options: &Options) -> (Out,
     (t.out, t.notes)
 }
 
+/// A name mauved cannot use for a person, list, notifier or group: empty,
+/// or with control characters.
+fn bad_name(name: &str) -> bool {
+    name.trim().is_empty() || name.chars().any(char::is_control)
+}
+
 /// A call without a receiver: its name, arguments and block.
 fn call(node: &Node) -> Option<CallParts<'_>> {
     match &node.expr {
@@ -277,7 +291,7 @@ impl Translator<'_> {
             ("bank_holidays", None) => self.bank_holidays(node, args),
             ("max_acknowledgement_time", None) => {
                 if let Some(s) = self.one_secs(node, args).filter(|&s| s > 0) {
-                    self.out.server.push(("max_acknowledgement_s", s));
+                    self.out.set_server("max_acknowledgement_s", s);
                     self.note(
                         line,
                         Kind::Translated,

@@ -8,6 +8,9 @@ impl Translator<'_> {
         let Some(name) = self.one_text(node, args) else {
             return;
         };
+        if super::bad_name(&name) {
+            return self.note(node.line, Kind::LeftOut, "a person without a name");
+        }
         if self.people.contains_key(&name) || self.lists.contains_key(&name) {
             return self.note(
                 node.line,
@@ -193,6 +196,9 @@ impl Translator<'_> {
             return self.note(node.line, Kind::LeftOut, "a people_list without a name");
         };
         let name = match eval(first).and_then(|v| text(&v)) {
+            Ok(n) if super::bad_name(&n) => {
+                return self.note(node.line, Kind::LeftOut, "a people_list without a name")
+            }
             Ok(n) => n,
             Err(why) => return self.note(node.line, Kind::LeftOut, why),
         };

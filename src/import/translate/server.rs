@@ -32,7 +32,7 @@ impl Translator<'_> {
                 ),
                 ("initial_sleep", None) => {
                     if let Some(s) = self.one_secs(node, args) {
-                        self.out.server.push(("initial_sleep_s", s));
+                        self.out.set_server("initial_sleep_s", s);
                         self.note(
                             line,
                             Kind::Translated,
@@ -63,7 +63,7 @@ impl Translator<'_> {
                         match call(node) {
                             Some(("transmission_cache_expire_time", args, None)) => {
                                 if let Some(s) = self.one_secs(node, args) {
-                                    self.out.server.push(("transmission_cache_s", s));
+                                    self.out.set_server("transmission_cache_s", s);
                                     self.note(
                                         node.line,
                                         Kind::Translated,
@@ -258,6 +258,13 @@ impl Translator<'_> {
         let Some(name) = self.one_text(node, args) else {
             return;
         };
+        if super::bad_name(&name) {
+            return self.note(
+                node.line,
+                Kind::LeftOut,
+                "a notification method without a name",
+            );
+        }
         if self.methods.contains_key(&name) {
             return self.note(
                 node.line,
