@@ -439,6 +439,16 @@ fn action_forms(page: &str) -> Vec<(String, Vec<(String, String)>)> {
         .collect()
 }
 
+/// A form's fields with `extra` set (replacing fields of the same name).
+fn with_fields(fields: &[(String, String)], extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .filter(|(name, _)| !extra.iter().any(|(n, _)| n == name))
+        .cloned()
+        .chain(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())))
+        .collect()
+}
+
 /// Posts a page's form as a browser does, without following the redirect.
 fn submit(d: &InProc, fields: &[(String, String)]) -> (u16, String) {
     let body: String = form_urlencoded::Serializer::new(String::new())
@@ -489,14 +499,7 @@ fn every_form_names_what_it_acts_on_and_the_alert_pages_buttons_act() {
         .map(|(_, value)| value.as_str())
         .collect();
     assert_eq!(named, ["web1/disk"], "the form names its alert: {fields:?}");
-    let with = |extra: &[(&str, &str)]| -> Vec<(String, String)> {
-        fields
-            .iter()
-            .filter(|(name, _)| !extra.iter().any(|(n, _)| n == name))
-            .cloned()
-            .chain(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())))
-            .collect()
-    };
+    let with = |extra: &[(&str, &str)]| with_fields(fields, extra);
     let (status, body) = submit(&d, &with(&[("action", "acknowledge"), ("by", "dora")]));
     assert_eq!(status, 303, "ack 1 h: {body}");
     let (status, body) = submit(
@@ -526,14 +529,7 @@ fn the_page_silences_a_host_for_two_hours_lists_the_silence_and_ends_it() {
     raise(&d, &["disk"]);
     let (_, page) = d.get("/alerts/web1/disk");
     let fields = action_forms(&page).remove(0).1;
-    let with = |extra: &[(&str, &str)]| -> Vec<(String, String)> {
-        fields
-            .iter()
-            .filter(|(name, _)| !extra.iter().any(|(n, _)| n == name))
-            .cloned()
-            .chain(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())))
-            .collect()
-    };
+    let with = |extra: &[(&str, &str)]| with_fields(&fields, extra);
     assert!(page.contains("value=\"silence-2h\""), "{page}");
     let (status, body) = submit(
         &d,
@@ -569,12 +565,7 @@ fn the_page_silences_a_host_for_two_hours_lists_the_silence_and_ends_it() {
     let end = format!("expire-silence:{id}");
     assert!(index.contains(&format!("value=\"{end}\"")), "{index}");
     let index_fields = action_forms(&index).remove(0).1;
-    let mut ending: Vec<(String, String)> = index_fields
-        .into_iter()
-        .filter(|(n, _)| n != "by")
-        .collect();
-    ending.push(("action".into(), end));
-    ending.push(("by".into(), "dora".into()));
+    let ending = with_fields(&index_fields, &[("action", &end), ("by", "dora")]);
     let (status, body) = submit(&d, &ending);
     assert_eq!(status, 303, "end now: {body}");
     assert_eq!(

@@ -108,8 +108,11 @@ impl Silences {
         out
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
+    /// Whether any silence is active at `now`: when none is, an alert's
+    /// labels need not be worked out at all (the scheduler asks this per
+    /// update, so it allocates nothing).
+    pub fn any_active(&self, now: UnixSecs) -> bool {
+        self.list.iter().any(|(s, _)| s.state(now) == State::Active)
     }
 
     /// Adds or replaces (by id) a silence; one that ended (expired early)
@@ -228,6 +231,7 @@ mod tests {
         let mut all = Silences::default();
         all.put(s.clone()).unwrap();
         assert_eq!(all.muted_until(&labels("web1"), 150), Some(200));
+        assert!(all.any_active(150) && !all.any_active(250) && !all.any_active(99));
         assert_eq!(all.muted_until(&labels("web1"), 250), None);
         assert_eq!(all.muted_until(&labels("web2"), 150), None);
         assert_eq!(all.next_start(10), Some(100));

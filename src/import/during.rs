@@ -331,34 +331,19 @@ fn simplify(when: When) -> When {
             When::Never => When::Always,
             other => When::Not(Box::new(other)),
         },
-        When::All(items) => {
-            let mut flat = Vec::new();
-            for item in items.into_iter().map(simplify) {
-                match item {
-                    When::Always => {}
-                    When::Never => return When::Never,
-                    When::All(inner) => flat.extend(inner),
-                    other if !flat.contains(&other) => flat.push(other),
-                    _ => {}
-                }
-            }
-            match flat.len() {
+        When::All(items) => match operands(items, true) {
+            Err(short) => short,
+            Ok(mut flat) => match flat.len() {
                 0 => When::Always,
                 1 => flat.remove(0),
                 _ => When::All(flat),
-            }
-        }
+            },
+        },
         When::Any(items) => {
-            let mut flat = Vec::new();
-            for item in items.into_iter().map(simplify) {
-                match item {
-                    When::Never => {}
-                    When::Always => return When::Always,
-                    When::Any(inner) => flat.extend(inner),
-                    other if !flat.contains(&other) => flat.push(other),
-                    _ => {}
-                }
-            }
+            let flat = match operands(items, false) {
+                Err(short) => return short,
+                Ok(flat) => flat,
+            };
             let mut flat = merge_hours(flat);
             if flat.contains(&When::Always) {
                 return When::Always;
@@ -371,6 +356,30 @@ fn simplify(when: When) -> When {
         }
         other => other,
     }
+}
+
+/// The simplified operands of an `all` (or `any`): nested ones of the same
+/// kind flattened, the neutral element and repeats dropped; Err with the
+/// result when one operand decides it (never in an `all`, always in an
+/// `any`).
+fn operands(items: Vec<When>, all: bool) -> Result<Vec<When>, When> {
+    let (neutral, decisive) = if all {
+        (When::Always, When::Never)
+    } else {
+        (When::Never, When::Always)
+    };
+    let mut flat = Vec::new();
+    for item in items.into_iter().map(simplify) {
+        match item {
+            i if i == neutral => {}
+            i if i == decisive => return Err(decisive),
+            When::All(inner) if all => flat.extend(inner),
+            When::Any(inner) if !all => flat.extend(inner),
+            other if !flat.contains(&other) => flat.push(other),
+            _ => {}
+        }
+    }
+    Ok(flat)
 }
 
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];

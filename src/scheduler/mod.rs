@@ -476,7 +476,8 @@ impl Run {
         now: UnixSecs,
     ) -> Option<crate::alertmanager::silences::Silence> {
         let silences = self.s.silences.read().unwrap_or_else(|e| e.into_inner());
-        if silences.is_empty() {
+        // Expired silences stay listed: only an active one costs the labels.
+        if !silences.any_active(now) {
             return None;
         }
         let key = AlertKey::new(source.to_owned(), change.id.clone());
