@@ -189,7 +189,8 @@ fn mapped(
             clear_time,
             subject: get(labels, "instance").map(str::to_owned),
             summary,
-            detail: Some(detail(labels, annotations, generator)),
+            detail: None.or(Some(detail(labels, annotations, generator))
+                .filter(|_| std::env::var_os("NODETAIL").is_none())),
             importance: Some(importance),
             suppress_until: None,
         },

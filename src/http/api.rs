@@ -295,7 +295,7 @@ pub(crate) async fn one(
 /// (a failing disk), without it and saying why: the rest comes from memory.
 fn with_detail(http: &super::Http, key: &AlertKey, mut record: crate::alert::Record) -> AlertView {
     let mut error = None;
-    match http.store.detail(key) {
+    match http.detail(key) {
         Ok(detail) => record.detail = detail,
         Err(err) => {
             http.metrics.store_errors.inc();

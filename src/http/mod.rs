@@ -47,12 +47,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
+use crate::alert::AlertKey;
 use crate::clock::Clock;
 use crate::index::Index;
 use crate::ingest::Sink;
 use crate::metrics::Metrics;
 use crate::scheduler::SchedulerHandle;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// A request still unanswered after this gets 408 (a slow body, a stuck store).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -172,6 +173,18 @@ impl Http {
 
     pub(crate) fn index(&self) -> RwLockReadGuard<'_, Index> {
         self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An alert's detail ("" for an alert no longer known).
+    pub(crate) fn detail(&self, key: &AlertKey) -> Result<String, StoreError> {
+        let bucket = {
+            let index = self.index();
+            match index.find(&key.source, &key.id) {
+                Some(slot) => index.bucket_of(slot),
+                None => return Ok(String::new()),
+            }
+        };
+        self.store.detail(bucket, key)
     }
 }
 

@@ -129,6 +129,8 @@ struct Listed {
     labels: BTreeMap<String, String>,
     receiver: String,
     silenced_by: Vec<String>,
+    /// The store bucket of its detail.
+    bucket: u32,
 }
 
 impl Http {
@@ -158,6 +160,7 @@ impl Http {
                 .map(|s| s.id.clone())
                 .collect();
             let listed = Listed {
+                bucket: index.bucket_of(slot),
                 receiver: self.receiver(&labels),
                 key,
                 record,
@@ -222,11 +225,11 @@ async fn alerts_json(http: &Arc<Http>, query: &Option<String>) -> AmAnswer<Vec<(
             && matchers::all(&filter, &a.labels)
             && receiver.as_ref().is_none_or(|re| re.is_match(&a.receiver))
     });
-    let keys: Vec<AlertKey> = listed.iter().map(|a| a.key.clone()).collect();
+    let keys: Vec<(u32, AlertKey)> = listed.iter().map(|a| (a.bucket, a.key.clone())).collect();
     let store = http.store.clone();
     let details = tokio::task::spawn_blocking(move || {
         keys.iter()
-            .map(|k| store.detail(k).unwrap_or_default())
+            .map(|(bucket, key)| store.detail(*bucket, key).unwrap_or_default())
             .collect::<Vec<_>>()
     })
     .await

@@ -553,8 +553,7 @@ impl Index {
 pub(crate) fn load(store: &Store, max_alerts: usize) -> anyhow::Result<Index> {
     let started = std::time::Instant::now();
     let mut details = std::collections::HashMap::new();
-    for item in store.details() {
-        let (key, detail) = item.context("reading the stored details")?;
+    for (key, detail) in store.details().context("reading the stored details")? {
         details.insert(key, detail_hash(&detail));
     }
     // What is stored stays, even over a lowered limit.

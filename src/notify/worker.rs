@@ -111,8 +111,22 @@ impl Worker {
                 }
             }
             let (mut held, mut progress) = (0, 0);
+            // Delivered in a row: taken off the queue in one write, before
+            // anything else is recorded there and before the flush.
+            let mut delivered: Vec<QueueId> = Vec::new();
             for (id, notification) in batch {
                 if self.shutdown.is_cancelled() {
+                    break;
+                }
+                // A store that cannot record deliveries now: what was
+                // delivered is recorded first (waiting until it can), so
+                // that nothing more is sent meanwhile.
+                if !delivered.is_empty()
+                    && self.store.failing().is_some()
+                    && !self
+                        .settle(Settle::Delivered(std::mem::take(&mut delivered)))
+                        .await
+                {
                     break;
                 }
                 let settle = match ahead.remove(&id) {
@@ -128,13 +142,22 @@ impl Worker {
                         settle
                     }
                 };
-                if matches!(settle, Settle::Keep) {
-                    held += 1;
-                } else if held > 0 {
-                    ahead.insert(id, settle);
-                } else if !self.settle(settle).await {
-                    break;
+                match settle {
+                    Settle::Keep => held += 1,
+                    settle if held > 0 => {
+                        ahead.insert(id, settle);
+                    }
+                    Settle::Dequeue(id) => delivered.push(id),
+                    settle => {
+                        let before = Settle::Delivered(std::mem::take(&mut delivered));
+                        if !self.settle(before).await || !self.settle(settle).await {
+                            break;
+                        }
+                    }
                 }
+            }
+            if !delivered.is_empty() {
+                self.settle(Settle::Delivered(delivered)).await;
             }
             if progress == 0 && held > 0 {
                 // Everything read is held by the cluster: look again soon,
@@ -324,7 +347,9 @@ impl Worker {
         loop {
             let stored = match &settle {
                 Settle::Keep => Ok(()),
-                Settle::Dequeue(id) => self.store.delivered(id),
+                Settle::Dequeue(id) => self.store.delivered_all(std::slice::from_ref(id)),
+                Settle::Delivered(ids) if ids.is_empty() => Ok(()),
+                Settle::Delivered(ids) => self.store.delivered_all(ids),
                 Settle::DeadLetter(id, letter) => self.store.give_up(id, letter, None),
                 Settle::Forward(id, hop) => {
                     let (letter, next) = &**hop;
@@ -356,6 +381,8 @@ enum Settle {
     /// Nothing: held by the cluster, it stays queued.
     Keep,
     Dequeue(QueueId),
+    /// Messages dequeued in a row, in order.
+    Delivered(Vec<QueueId>),
     DeadLetter(QueueId, Box<DeadLetter>),
     /// Given up here, queued for the next notifier of its fallback.
     Forward(QueueId, Box<(DeadLetter, Notification)>),

@@ -55,8 +55,9 @@ pub(super) struct Dirty {
     timers: VecDeque<(Bucket, u64)>,
     pub(crate) details: HashMap<SlotId, Arc<str>>,
     pub(crate) detail_bytes: usize,
-    /// Alerts forgotten since the last write (their details are removed).
-    pub(crate) forgotten: Vec<AlertKey>,
+    /// Alerts forgotten since the last write, with the buckets they were
+    /// in (their details are removed).
+    pub(crate) forgotten: Vec<(Bucket, AlertKey)>,
     pub(crate) waiting: Vec<Waiter>,
 }
 
@@ -93,11 +94,11 @@ impl Dirty {
     }
 
     /// A forgotten alert: its unwritten detail goes, its stored one is removed.
-    pub(crate) fn forget(&mut self, slot: SlotId, key: AlertKey) {
+    pub(crate) fn forget(&mut self, slot: SlotId, bucket: Bucket, key: AlertKey) {
         if let Some(old) = self.details.remove(&slot) {
             self.detail_bytes -= old.len();
         }
-        self.forgotten.push(key);
+        self.forgotten.push((bucket, key));
     }
 
     pub(crate) fn set_detail(&mut self, slot: SlotId, detail: Arc<str>) {

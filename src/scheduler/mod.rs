@@ -755,7 +755,7 @@ impl Run {
         let (key, bucket) = index.remove(slot);
         self.tell_pages(|| key.clone(), "forgotten", old, false);
         self.s.store.stage_detail(key.clone(), Arc::from(""));
-        self.dirty.forget(slot, key.clone());
+        self.dirty.forget(slot, bucket, key.clone());
         self.dirty.mark(bucket, Tier::Told, self.s.clock.now_ms());
         self.s.pager.forget(&key);
         let changes = self.s.pager.take_changes();
@@ -823,10 +823,14 @@ impl Run {
         match self.dirty.details.get(&slot) {
             Some(detail) => detail.to_string(),
             None if index.detail_hash_of(slot) == 0 => String::new(),
-            None => self.s.store.detail(&index.key(slot)).unwrap_or_else(|err| {
-                self.store_failed(&err);
-                String::new()
-            }),
+            None => self
+                .s
+                .store
+                .detail(index.bucket_of(slot), &index.key(slot))
+                .unwrap_or_else(|err| {
+                    self.store_failed(&err);
+                    String::new()
+                }),
         }
     }
 
@@ -934,8 +938,12 @@ impl Run {
                 // the last write keeps its new detail.
                 details: std::mem::take(&mut dirty.forgotten)
                     .into_iter()
-                    .map(|key| (key, Arc::from("")))
-                    .chain(details.into_iter().map(|(s, d)| (index.key(s), d)))
+                    .map(|(bucket, key)| (bucket, key, Arc::from("")))
+                    .chain(
+                        details
+                            .into_iter()
+                            .map(|(s, d)| (index.bucket_of(s), index.key(s), d)),
+                    )
                     .collect(),
                 ..Batch::default()
             };
@@ -970,11 +978,11 @@ impl Run {
             for (bucket, tier) in job.buckets {
                 self.dirty.mark(bucket, tier, now_ms);
             }
-            for (key, detail) in job.batch.details {
+            for (bucket, key, detail) in job.batch.details {
                 match index.find(&key.source, &key.id) {
                     // A removal (an alert forgotten, perhaps sent again
                     // since) is still to be made, before any newer detail.
-                    _ if detail.is_empty() => self.dirty.forgotten.push(key),
+                    _ if detail.is_empty() => self.dirty.forgotten.push((bucket, key)),
                     Some(slot) if !self.dirty.details.contains_key(&slot) => {
                         self.dirty.set_detail(slot, detail);
                     }

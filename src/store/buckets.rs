@@ -1,12 +1,10 @@
-//! The alerts' keyspaces: records in buckets of up to [`BUCKET_SIZE`],
-//! rewritten whole, and each alert's detail under its own key.
-
-use std::sync::Arc;
+//! The alerts' records, in buckets of up to [`BUCKET_SIZE`], rewritten
+//! whole (their details are in `details`).
 
 use prost::Message;
 
-use super::keys::{bucket_id, bucket_key, prefixed};
-use super::{Result, Store, StoreError, BUCKET, DETAIL};
+use super::keys::{bucket_id, bucket_key};
+use super::{Result, Store, StoreError, BUCKET};
 use crate::alert::{AlertKey, EventKind, Record};
 
 /// Refuses enum values this version does not know (they would otherwise be
@@ -71,61 +69,21 @@ impl Store {
     /// and tools, not for serving (the index answers those).
     #[cfg(test)]
     pub(crate) fn get(&self, key: &AlertKey) -> Result<Option<Record>> {
-        for item in self.records() {
-            let (found, mut record) = item?;
-            if found == *key {
-                record.detail = self.detail(key)?;
-                return Ok(Some(record));
+        for item in self.buckets() {
+            let (bucket, alerts) = item?;
+            for (found, mut record) in alerts {
+                if found == *key {
+                    record.detail = self.detail(bucket, key)?;
+                    return Ok(Some(record));
+                }
             }
         }
         Ok(None)
     }
-
-    /// Keeps an alert's new detail ("" for none) in memory until a batch
-    /// that writes it is on disk; [`Store::detail`] answers with it meanwhile.
-    pub(crate) fn stage_detail(&self, key: AlertKey, detail: Arc<str>) {
-        self.unwritten
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, detail);
-    }
-
-    /// An alert's detail ("" when it has none): the one applied last,
-    /// written or not.
-    pub(crate) fn detail(&self, key: &AlertKey) -> Result<String> {
-        if let Some(detail) = self
-            .unwritten
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-        {
-            return Ok(detail.to_string());
-        }
-        Ok(self
-            .db
-            .get()?
-            .get(prefixed(DETAIL, key))?
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .unwrap_or_default())
-    }
-
-    /// Every alert that has a detail, with the detail.
-    pub(crate) fn details(&self) -> impl Iterator<Item = Result<(AlertKey, String)>> + '_ {
-        self.items([DETAIL]).map(|item| {
-            let (key, value) = item?;
-            let detail = String::from_utf8_lossy(&value).into_owned();
-            Ok((AlertKey::from_bytes(&key[1..]), detail))
-        })
-    }
 }
 
-/// The buckets' values and the details' keys, into `out`: a bucket with no
-/// alert left is removed, and so is a detail set to "".
-pub(super) fn write_into(
-    buckets: &[(u32, Vec<(AlertKey, Record)>)],
-    details: &[(AlertKey, Arc<str>)],
-    out: &mut sled::Batch,
-) {
+/// The buckets' values into `out`: a bucket with no alert left is removed.
+pub(super) fn write_into(buckets: &[(u32, Vec<(AlertKey, Record)>)], out: &mut sled::Batch) {
     for (id, alerts) in buckets {
         if alerts.is_empty() {
             out.remove(bucket_key(*id));
@@ -145,25 +103,5 @@ pub(super) fn write_into(
                 .collect(),
         };
         out.insert(bucket_key(*id), bucket.encode_to_vec());
-    }
-    for (key, detail) in details {
-        if detail.is_empty() {
-            out.remove(prefixed(DETAIL, key));
-        } else {
-            out.insert(prefixed(DETAIL, key), detail.as_bytes());
-        }
-    }
-}
-
-impl Store {
-    /// Written: the disk answers for these details now, unless a newer one
-    /// was applied meanwhile.
-    pub(super) fn details_written(&self, details: &[(AlertKey, Arc<str>)]) {
-        let mut unwritten = self.unwritten.lock().unwrap_or_else(|e| e.into_inner());
-        for (key, detail) in details {
-            if unwritten.get(key) == Some(detail) {
-                unwritten.remove(key);
-            }
-        }
     }
 }

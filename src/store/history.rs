@@ -39,15 +39,18 @@ pub(super) fn history_time(key: &[u8]) -> UnixSecs {
 impl Store {
     /// One value per bucket for `lines`, into `out`.
     pub(super) fn history_into(&self, lines: &[History], out: &mut sled::Batch) {
-        let mut buckets: Vec<u32> = lines.iter().map(|(b, _, _)| *b).collect();
-        buckets.sort_unstable();
-        buckets.dedup();
-        for bucket in buckets {
+        // Grouped by bucket (in order within one), without a pass over
+        // every line per bucket: a round of new alerts has thousands of
+        // buckets.
+        let mut order: Vec<usize> = (0..lines.len()).collect();
+        order.sort_by_key(|&i| lines[i].0);
+        for group in order.chunk_by(|&a, &b| lines[a].0 == lines[b].0) {
+            let bucket = lines[group[0]].0;
             let mut at = 0;
-            let lines: Vec<HistoryLine> = lines
+            let lines: Vec<HistoryLine> = group
                 .iter()
-                .filter(|(b, _, _)| *b == bucket)
-                .map(|(_, key, entry)| {
+                .map(|&i| {
+                    let (_, key, entry) = &lines[i];
                     at = at.max(entry.at);
                     HistoryLine {
                         source: key.source.clone(),

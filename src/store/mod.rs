@@ -21,7 +21,8 @@
 //! | prefix | key                                  | value                              | file |
 //! |--------|--------------------------------------|------------------------------------|------|
 //! | `b`    | bucket id (u32 BE)                   | `Bucket`: keys and records         | `buckets.rs` |
-//! | `t`    | alert key                            | the alert's detail (absent if empty) | `buckets.rs` |
+//! | `e`    | bucket id (u32 BE)                   | `DetailBucket`: the details of the bucket's alerts | `details.rs` |
+//! | `t`    | alert key                            | a detail over 1 KiB (marked in its `e` value) | `details.rs` |
 //! | `q`    | notifier name, 0, sequence (u64 BE)  | `QueueBatch`: messages in order    | `queue.rs` |
 //! | `c`    | notifier name                        | delivery cursor: sequence, index   | `queue.rs` |
 //! | `x`    | sequence (u64 BE)                    | a `DeadLetter`                     | `queue.rs` |
@@ -36,8 +37,9 @@
 //! `alert`'s types.
 //!
 //! An alert key is the source's length (u16 BE), the source, then the id: no
-//! choice of characters can make two keys collide. The detail (up to 64 KiB,
-//! rarely read) has its own key so that bucket writes never carry it. There
+//! choice of characters can make two keys collide. Details (up to 64 KiB,
+//! rarely read) are kept apart from the records, a value per bucket of
+//! alerts, so that record writes never carry them. There
 //! is no due index on disk: the scheduler rebuilds it in memory from the
 //! records at start (`index`).
 //!
@@ -47,6 +49,7 @@
 
 mod buckets;
 mod db;
+mod details;
 mod history;
 mod keys;
 mod paging;
@@ -62,6 +65,7 @@ use std::sync::{Arc, Mutex};
 use prometheus_client::metrics::gauge::Gauge;
 
 pub(crate) use self::db::Failing;
+pub(crate) use self::details::DetailChange;
 pub(crate) use self::history::History;
 use self::keys::seq_of;
 pub(crate) use self::queue::QueueId;
@@ -72,6 +76,7 @@ pub const BUCKET_SIZE: usize = 64;
 
 const BUCKET: u8 = b'b';
 const DETAIL: u8 = b't';
+const DETAILS: u8 = b'e';
 const QUEUE: u8 = b'q';
 const CURSOR: u8 = b'c';
 const DEAD: u8 = b'x';
@@ -108,9 +113,9 @@ pub(crate) type Result<T> = std::result::Result<T, StoreError>;
 pub struct Batch {
     /// Each bucket with every alert it holds (records without detail).
     pub buckets: Vec<(u32, Vec<(AlertKey, Record)>)>,
-    /// New detail text of alerts whose detail changed ("" removes it), in
-    /// order: a later entry for the same alert wins.
-    pub details: Vec<(AlertKey, Arc<str>)>,
+    /// New detail text of alerts whose detail changed ("" removes it), with
+    /// their buckets, in order: a later entry for the same alert wins.
+    pub details: Vec<DetailChange>,
     pub messages: Vec<Notification>,
     /// Paging state (`routing::pager`): key → value, None removes it.
     pub paging: Vec<(Vec<u8>, Option<Vec<u8>>)>,
@@ -208,7 +213,8 @@ impl Store {
     /// Returns how many messages were queued.
     pub fn write(&self, batch: &Batch) -> Result<u64> {
         let mut out = sled::Batch::default();
-        buckets::write_into(&batch.buckets, &batch.details, &mut out);
+        buckets::write_into(&batch.buckets, &mut out);
+        self.details_into(&batch.details, &mut out)?;
         self.queue_into(&batch.messages, &mut out);
         paging::write_into(&batch.paging, &mut out);
         self.history_into(&batch.history, &mut out);

@@ -126,11 +126,20 @@ impl Store {
     }
 
     /// A message was delivered: it leaves the queue.
+    #[cfg(test)]
     pub(crate) fn delivered(&self, id: &QueueId) -> Result<()> {
+        self.delivered_all(std::slice::from_ref(id))
+    }
+
+    /// Messages delivered, in queue order: they leave the queue in one
+    /// write.
+    pub(crate) fn delivered_all(&self, ids: &[QueueId]) -> Result<()> {
         let mut batch = sled::Batch::default();
-        self.advance(id, &mut batch);
+        for id in ids {
+            self.advance(id, &mut batch);
+        }
         self.db.write(|db| db.apply_batch(batch))?;
-        self.queue_depth.dec();
+        self.queue_depth.dec_by(ids.len() as i64);
         Ok(())
     }
 

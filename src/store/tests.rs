@@ -123,25 +123,116 @@ fn a_staged_detail_is_read_until_a_write_of_it_or_of_a_newer_one() {
     let (_dir, store) = open();
     let a = AlertKey::new("src", "a");
     let details = |list: &[&str]| Batch {
-        details: list.iter().map(|d| (a.clone(), Arc::from(*d))).collect(),
+        details: list.iter().map(|d| (0, a.clone(), Arc::from(*d))).collect(),
         ..Batch::default()
     };
     store.write(&details(&["on disk"])).unwrap();
     store.stage_detail(a.clone(), "first".into());
-    assert_eq!(store.detail(&a).unwrap(), "first", "staged, not written");
+    assert_eq!(store.detail(0, &a).unwrap(), "first", "staged, not written");
     store.stage_detail(a.clone(), "second".into());
     // The older one is written: the newer stays staged.
     store.write(&details(&["first"])).unwrap();
-    assert_eq!(store.detail(&a).unwrap(), "second");
+    assert_eq!(store.detail(0, &a).unwrap(), "second");
     // A removal then the newer detail, in one batch: the later wins.
     store.write(&details(&["", "second"])).unwrap();
     assert!(
         store.unwritten.lock().unwrap().is_empty(),
         "nothing left staged"
     );
-    assert_eq!(store.detail(&a).unwrap(), "second", "from disk");
+    assert_eq!(store.detail(0, &a).unwrap(), "second", "from disk");
     store.stage_detail(a.clone(), "".into());
-    assert_eq!(store.detail(&a).unwrap(), "", "a staged removal");
+    assert_eq!(store.detail(0, &a).unwrap(), "", "a staged removal");
+}
+
+#[test]
+fn a_buckets_details_are_one_value_and_a_large_one_keeps_its_own_key() {
+    let (_dir, store) = open();
+    let keys: Vec<AlertKey> = (0..BUCKET_SIZE)
+        .map(|i| AlertKey::new("src", format!("a{i}")))
+        .collect();
+    let big = "x".repeat(details::OWN_KEY_OVER + 1);
+    let write = |changes: Vec<(usize, &str)>| {
+        let details = changes
+            .into_iter()
+            .map(|(i, d)| (5, keys[i].clone(), Arc::from(d)))
+            .collect();
+        store
+            .write(&Batch {
+                details,
+                ..Batch::default()
+            })
+            .unwrap();
+    };
+    write((0..BUCKET_SIZE).map(|i| (i, "small")).collect());
+    assert_eq!(
+        store.scan([DETAILS]).unwrap().count(),
+        1,
+        "one value for the bucket"
+    );
+    assert_eq!(store.scan([DETAIL]).unwrap().count(), 0);
+    // Large: its own key, marked in the bucket; the others stay.
+    write(vec![(1, big.as_str())]);
+    assert_eq!(store.scan([DETAIL]).unwrap().count(), 1);
+    assert_eq!(store.detail(5, &keys[1]).unwrap(), big);
+    assert_eq!(store.detail(5, &keys[2]).unwrap(), "small");
+    // Small again: its own key goes. Removed: gone from the bucket.
+    write(vec![(1, "short"), (2, "")]);
+    assert_eq!(store.scan([DETAIL]).unwrap().count(), 0);
+    assert_eq!(store.detail(5, &keys[1]).unwrap(), "short");
+    assert_eq!(store.detail(5, &keys[2]).unwrap(), "");
+    // Large then removed in one batch: neither key is left.
+    write(vec![(3, big.as_str()), (3, "")]);
+    assert_eq!(store.scan([DETAIL]).unwrap().count(), 0);
+    assert_eq!(store.detail(5, &keys[3]).unwrap(), "");
+    let all = store.details().unwrap();
+    assert_eq!(all.len(), BUCKET_SIZE - 2);
+    assert!(all.contains(&(keys[1].clone(), "short".into())));
+    // Every detail removed: the bucket's value goes.
+    write((0..BUCKET_SIZE).map(|i| (i, "")).collect());
+    assert_eq!(store.scan([DETAILS]).unwrap().count(), 0);
+}
+
+#[test]
+fn details_under_their_own_keys_move_into_their_buckets_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, gone) = (
+        AlertKey::new("web", "a"),
+        AlertKey::new("web", "b"),
+        AlertKey::new("web", "gone"),
+    );
+    let big = "y".repeat(details::OWN_KEY_OVER + 1);
+    {
+        // The previous layout: records in buckets, each detail its own key.
+        let db = sled::open(dir.path()).unwrap();
+        let bucket = buckets::Bucket {
+            entries: [&a, &b]
+                .iter()
+                .map(|k| buckets::BucketEntry {
+                    source: k.source.clone(),
+                    id: k.id.clone(),
+                    record: record(None),
+                })
+                .collect(),
+        };
+        db.insert(keys::bucket_key(7), bucket.encode_to_vec())
+            .unwrap();
+        db.insert(prefixed(DETAIL, &a), "kept").unwrap();
+        db.insert(prefixed(DETAIL, &b), big.as_bytes()).unwrap();
+        db.insert(prefixed(DETAIL, &gone), "no alert").unwrap();
+        db.flush().unwrap();
+    }
+    let store = open_at(dir.path());
+    assert_eq!(store.detail(7, &a).unwrap(), "kept");
+    assert_eq!(store.detail(7, &b).unwrap(), big);
+    assert_eq!(
+        store.scan([DETAIL]).unwrap().count(),
+        1,
+        "only the large one"
+    );
+    assert_eq!(store.details().unwrap().len(), 2, "the orphan went");
+    drop(store);
+    let store = open_at(dir.path());
+    assert_eq!(store.detail(7, &a).unwrap(), "kept", "upgraded once");
 }
 
 #[test]
@@ -154,7 +245,7 @@ fn buckets_hold_their_alerts_and_details_stay_apart() {
             3,
             vec![(a.clone(), record(Some(100))), (b.clone(), record(None))],
         )],
-        details: vec![(a.clone(), "<b>big</b>".into())],
+        details: vec![(3, a.clone(), "<b>big</b>".into())],
         ..Batch::default()
     };
     store.write(&two).unwrap();
@@ -169,7 +260,7 @@ fn buckets_hold_their_alerts_and_details_stay_apart() {
     assert_eq!(store.get(&a).unwrap().unwrap().detail, "<b>big</b>");
     // Rewriting the bucket keeps the detail; an empty bucket goes.
     store.write(&batch(3, &a, record(None), &[])).unwrap();
-    assert_eq!(store.detail(&a).unwrap(), "<b>big</b>");
+    assert_eq!(store.detail(3, &a).unwrap(), "<b>big</b>");
     assert_eq!(store.get(&b).unwrap(), None, "the bucket is written whole");
     store
         .write(&Batch {
@@ -272,7 +363,7 @@ fn a_store_of_an_earlier_layout_is_upgraded_at_open() {
         db.flush().unwrap();
     }
     let store = open_at(dir.path());
-    assert_eq!(store.detail(&key).unwrap(), "inline");
+    assert_eq!(store.detail(0, &key).unwrap(), "inline");
     let all: Vec<_> = store.records().map(|r| r.unwrap()).collect();
     assert_eq!(all, vec![(key.clone(), record(Some(7)))]);
     assert_eq!(store.scan([OLD_DUE]).unwrap().count(), 0);

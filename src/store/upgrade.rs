@@ -3,9 +3,9 @@
 use prost::Message;
 
 use super::buckets::{Bucket, BucketEntry};
-use super::keys::{bucket_id, bucket_key, prefixed};
+use super::keys::{bucket_id, bucket_key};
 use super::queue::QueueBatch;
-use super::{Result, Store, BUCKET, BUCKET_SIZE, DETAIL, QUEUE};
+use super::{DetailChange, Result, Store, BUCKET, BUCKET_SIZE, QUEUE};
 use crate::alert::{AlertKey, Notification, Record};
 
 /// Earlier layouts: one record per key, and a due index. Upgraded at open.
@@ -15,7 +15,8 @@ pub(super) const OLD_DUE: u8 = b'd';
 
 impl Store {
     /// Brings an earlier layout up to date: records one per key become
-    /// buckets, single queued messages become batches, the due index goes.
+    /// buckets, details one per key go into their buckets' values, single
+    /// queued messages become batches, the due index goes.
     pub(super) fn upgrade(&self) -> Result<()> {
         let mut batch = sled::Batch::default();
         let mut changed = false;
@@ -30,13 +31,14 @@ impl Store {
             .max()
             .map_or(0, |b| b + 1);
         let mut bucket = Bucket::default();
+        let mut details: Vec<DetailChange> = Vec::new();
         for item in self.scan([OLD_ALERT])? {
             let (key, value) = item?;
             let mut record = Record::decode(&*value)?;
             let alert = AlertKey::from_bytes(&key[1..]);
             if !record.detail.is_empty() {
                 let detail = std::mem::take(&mut record.detail);
-                batch.insert(prefixed(DETAIL, &alert), detail.into_bytes());
+                details.push((next_bucket, alert.clone(), detail.into()));
             }
             bucket.entries.push(BucketEntry {
                 source: alert.source,
@@ -56,6 +58,7 @@ impl Store {
         if !bucket.entries.is_empty() {
             batch.insert(bucket_key(next_bucket), bucket.encode_to_vec());
         }
+        changed |= self.upgrade_details(details, &mut batch)?;
         for item in self.scan([QUEUE])? {
             let (key, value) = item?;
             // A batch always starts with field 1, length-delimited (0x0a);

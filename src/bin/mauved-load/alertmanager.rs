@@ -122,6 +122,12 @@ impl Alertmanager {
     }
 }
 
+impl Alertmanager {
+    fn cpu(&self) -> Duration {
+        super::daemon::cpu_of(self.child.id()).unwrap_or_default()
+    }
+}
+
 impl Drop for Alertmanager {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -129,56 +135,101 @@ impl Drop for Alertmanager {
     }
 }
 
-/// Waits until the daemon has nothing left to write (at most two minutes).
-fn written(http: SocketAddr) -> Result<(), String> {
+/// Waits until the daemon has nothing left to write or deliver (at most
+/// two minutes), so that one round's work does not fall in the next's.
+fn quiet(http: SocketAddr) -> Result<(), String> {
     let start = Instant::now();
-    while Counters::read(http)?.backlog > 0.0 {
+    loop {
+        let counters = Counters::read(http)?;
+        if counters.backlog == 0.0 && counters.queued == 0.0 {
+            return Ok(());
+        }
         if start.elapsed() > Duration::from_secs(120) {
-            return Err("the write backlog did not drain in 2 minutes".into());
+            return Err("the write backlog and notify queue did not drain in 2 minutes".into());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Ok(())
+}
+
+/// Rounds per side: the machine is shared, so each side's best round counts.
+const ROUNDS: usize = 3;
+
+/// One side's figures over its rounds.
+#[derive(Default)]
+struct Side {
+    /// Best alerts per second: all new, then the same sent again.
+    new: f64,
+    again: f64,
+    /// CPU time per round: the new alerts (their writing and delivery
+    /// included), then the resend; the round with the least.
+    cpu: [Duration; 2],
+}
+
+impl Side {
+    fn round(&mut self, new: f64, again: f64, cpu: [Duration; 2]) {
+        self.new = self.new.max(new);
+        self.again = self.again.max(again);
+        for (best, this) in self.cpu.iter_mut().zip(cpu) {
+            if best.is_zero() || this < *best {
+                *best = this;
+            }
+        }
+    }
 }
 
 pub(super) fn target(extra: &str) -> Result<(), String> {
     let bodies: Vec<String> = (0..ALERTS / BATCH).map(|b| batch(b * BATCH)).collect();
-    let am = match Alertmanager::start() {
-        Ok(am) => am,
-        Err(err) => {
-            super::targets::line(
-                "7 POST /api/v2/alerts x500, vs Alertmanager 0.25",
-                format!("not measured: {err}"),
-                ">= 5x",
-                false,
-            );
-            return Ok(());
-        }
-    };
-    // First every alert is new, then the same alerts again, as Prometheus
-    // sends them every resend delay while they fire.
-    let theirs_new = post_all(am.addr, &bodies)?;
-    let theirs = post_all(am.addr, &bodies)?;
-    drop(am);
-    let mut daemon = Daemon::start(extra)?;
-    let ours_new = post_all(daemon.http, &bodies)?;
-    // The new alerts' records, details, history and messages go to disk
-    // behind the answers; the resend is measured once they are there.
-    written(daemon.http)?;
-    let ours = post_all(daemon.http, &bodies)?;
-    written(daemon.http)?;
-    let counters = Counters::settled(daemon.http, Duration::from_secs(60))?;
-    let ratio_new = ours_new / theirs_new;
+    // Each round: every alert new, then the same alerts again, as
+    // Prometheus sends them every resend delay while they fire; on a fresh
+    // Alertmanager, then a fresh mauved.
+    let (mut theirs, mut ours) = (Side::default(), Side::default());
+    let mut counters = None;
+    for _ in 0..ROUNDS {
+        let am = match Alertmanager::start() {
+            Ok(am) => am,
+            Err(err) => {
+                super::targets::line(
+                    "7 POST /api/v2/alerts x500, vs Alertmanager 0.25",
+                    format!("not measured: {err}"),
+                    ">= 5x",
+                    false,
+                );
+                return Ok(());
+            }
+        };
+        let cpu0 = am.cpu();
+        let new = post_all(am.addr, &bodies)?;
+        let cpu1 = am.cpu();
+        let again = post_all(am.addr, &bodies)?;
+        theirs.round(new, again, [cpu1 - cpu0, am.cpu().saturating_sub(cpu1)]);
+        drop(am);
+        let mut daemon = Daemon::start(extra)?;
+        let cpu = || daemon.cpu().unwrap_or_default();
+        let cpu0 = cpu();
+        let new = post_all(daemon.http, &bodies)?;
+        // The new alerts' records, details, history and messages go to
+        // disk behind the answers, and their notifications out; the resend
+        // is measured once that is done.
+        quiet(daemon.http)?;
+        let cpu1 = cpu();
+        let again = post_all(daemon.http, &bodies)?;
+        quiet(daemon.http)?;
+        ours.round(new, again, [cpu1 - cpu0, cpu().saturating_sub(cpu1)]);
+        counters = Some(Counters::settled(daemon.http, Duration::from_secs(60))?);
+        daemon.stop();
+    }
+    let counters = counters.ok_or("no round ran")?;
+    let ratio_new = ours.new / theirs.new;
     super::targets::line(
         "7a POST /api/v2/alerts x500, 100k new alerts, vs Alertmanager",
-        format!("{ratio_new:.1}x ({ours_new:.0}/s vs {theirs_new:.0}/s)"),
+        format!("{ratio_new:.1}x ({:.0}/s vs {:.0}/s)", ours.new, theirs.new),
         ">= 5x",
         ratio_new >= 5.0,
     );
-    let ratio = ours / theirs;
+    let ratio = ours.again / theirs.again;
     super::targets::line(
         "7b POST /api/v2/alerts x500, the 100k sent again, vs Alertmanager",
-        format!("{ratio:.1}x ({ours:.0}/s vs {theirs:.0}/s)"),
+        format!("{ratio:.1}x ({:.0}/s vs {:.0}/s)", ours.again, theirs.again),
         ">= 5x",
         ratio >= 5.0,
     );
@@ -192,6 +243,18 @@ pub(super) fn target(extra: &str) -> Result<(), String> {
         "stated",
         true,
     );
-    daemon.stop();
+    let per_alert = |cpu: Duration| cpu.as_secs_f64() * 1e6 / ALERTS as f64;
+    super::targets::line(
+        "7d CPU per alert, new / sent again, vs Alertmanager",
+        format!(
+            "{:.1} / {:.1} us vs {:.1} / {:.1} us",
+            per_alert(ours.cpu[0]),
+            per_alert(ours.cpu[1]),
+            per_alert(theirs.cpu[0]),
+            per_alert(theirs.cpu[1]),
+        ),
+        "stated",
+        true,
+    );
     Ok(())
 }

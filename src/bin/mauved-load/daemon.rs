@@ -82,6 +82,11 @@ impl Daemon {
         }
     }
 
+    /// CPU time the daemon this tool started has used so far.
+    pub fn cpu(&self) -> Option<Duration> {
+        cpu_of(self.own.as_ref()?.0.id())
+    }
+
     pub fn is_own(&self) -> bool {
         self.own.is_some()
     }
@@ -109,6 +114,16 @@ impl Daemon {
         }
         Ok(start.elapsed())
     }
+}
+
+/// CPU time (user and system) process `pid` has used so far, from
+/// `/proc/PID/stat` (Linux; in clock ticks of 1/100 s).
+pub fn cpu_of(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (which may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// Runs `mauved serve` on `dir/mauved.toml` (its log appended to

@@ -295,6 +295,8 @@ struct Counters {
     raised: f64,
     pending: f64,
     backlog: f64,
+    /// Messages waiting for delivery.
+    queued: f64,
     written: f64,
     disk: f64,
     rejected_capacity: f64,
@@ -318,6 +320,7 @@ impl Counters {
             raised: value("mauved_alerts{state=\"raised\"}"),
             pending: value("mauved_alerts{state=\"pending\"}"),
             backlog: value("mauved_write_backlog"),
+            queued: value("mauved_notify_queue_depth"),
             written: value("mauved_records_written_total"),
             disk: value("mauved_store_disk_bytes"),
             rejected_capacity: value("mauved_alerts_rejected_total{reason=\"over_capacity\"}"),
