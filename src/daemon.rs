@@ -113,6 +113,7 @@ pub async fn start_with(
 
     if let Some(cluster) = &parts.cluster {
         cluster.start_applying(handle.clone());
+        cluster.start_following_silences(parts.silences.clone());
     }
     let Parts {
         cluster,

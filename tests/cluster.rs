@@ -814,6 +814,60 @@ fn an_action_on_either_station_is_applied_by_both_with_its_author_and_told_once(
 }
 
 #[test]
+fn a_silence_made_on_either_station_is_kept_by_both_and_mutes_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let (a, b, notes_a, notes_b) = recording_pair(dir.path(), &etcd);
+    let rfc3339 = |t: u64| jiff::Timestamp::from_second(t as i64).unwrap().to_string();
+    // Made on the follower.
+    let body = serde_json::json!({
+        "matchers": [{"name": "source", "value": "web1", "isRegex": false, "isEqual": true}],
+        "startsAt": rfc3339(now()),
+        "endsAt": rfc3339(now() + 3600),
+        "createdBy": "alice",
+        "comment": "rack 4 maintenance",
+    });
+    let (status, answer) = b.post("/api/v2/silences", &body.to_string());
+    assert_eq!(status, 200, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let id = answer["silenceID"].as_str().unwrap().to_owned();
+    let state = |d: &Daemon| {
+        let (status, body) = request(d.http, "GET", &format!("/api/v2/silence/{id}"), "");
+        (status == 200).then(|| {
+            let silence: serde_json::Value = serde_json::from_str(&body).unwrap();
+            silence["status"]["state"].as_str().unwrap().to_owned()
+        })
+    };
+    wait_for(WAIT, "the leader keeps the silence", || {
+        (state(&a)? == "active").then_some(())
+    });
+    assert_eq!(etcd_range(&etcd, "/mauved/silences/").len(), 1);
+    // A raise from web1 reaching both: muted on both, told by nobody.
+    raise_on_both(&a, &b, 1, "disk");
+    for d in [&a, &b] {
+        let muted = d.json("/api/v2/alerts?silenced=true&filter=alertname%3D%22disk%22");
+        assert_eq!(muted[0]["status"]["silencedBy"][0], id.as_str(), "{muted}");
+        d.quiesce("web1", "disk");
+    }
+    assert!(events(&notes_a).is_empty(), "{:?}", events(&notes_a));
+    // Expired on the leader: the follower sees it end, and the raise is
+    // told once, by the leader.
+    let (status, body) = request(a.http, "DELETE", &format!("/api/v2/silence/{id}"), "");
+    assert_eq!(status, 200, "{body}");
+    wait_for(WAIT, "the follower sees the silence expired", || {
+        (state(&b)? == "expired").then_some(())
+    });
+    wait_for(WAIT, "the raise told once the silence ended", || {
+        (!events(&notes_a).is_empty()).then_some(())
+    });
+    for d in [&a, &b] {
+        d.quiesce("web1", "disk");
+    }
+    assert_eq!(events(&notes_a), [("raised".to_owned(), "disk".to_owned())]);
+    assert!(events(&notes_b).is_empty(), "{:?}", events(&notes_b));
+}
+
+#[test]
 fn a_station_restarted_catches_up_on_actions_from_the_watch_or_a_full_read() {
     let dir = tempfile::tempdir().unwrap();
     let etcd = Etcd::start(dir.path());

@@ -494,8 +494,15 @@ impl AmError {
     }
 }
 
-/// Writes a silence to the store (flushed), then to the registry.
+/// Writes a silence to etcd with `[cluster]` (the other station keeps it
+/// from there), then to the store (flushed), then to the registry.
 async fn keep(http: &Arc<Http>, silence: &Silence) -> AmAnswer<()> {
+    if let Some(cluster) = &http.cluster {
+        cluster
+            .share_silence(silence)
+            .await
+            .map_err(|err| AmError::from(api::scheduler_error(err)))?;
+    }
     let store = http.store.clone();
     let kept = silence.clone();
     tokio::task::spawn_blocking(move || store.put_silence(&kept))
