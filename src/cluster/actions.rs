@@ -114,26 +114,59 @@ impl Cluster {
         self.waiting().insert(proposal.clone(), reply);
         // A member that went away answers with an error: another may not.
         let key = self.key(&format!("actions/{proposal}"));
+        if let Err(why) = self
+            .put_within(key, value, self.actions_lease.put_options())
+            .await
+        {
+            self.waiting().remove(&proposal);
+            return Err(Error::NotShared(why));
+        }
+        Ok(answer)
+    }
+
+    /// Puts a key, trying again for up to five seconds while etcd does not
+    /// take it; the last reason if it never does.
+    pub(super) async fn put_within(
+        &self,
+        key: String,
+        value: Vec<u8>,
+        options: Option<etcd_client::PutOptions>,
+    ) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             let put = match self.client() {
                 Some(mut client) => client
-                    .put(key.clone(), value.clone(), self.actions_lease.put_options())
+                    .put(key.clone(), value.clone(), options.clone())
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
                 None => Err("etcd is unreachable".to_owned()),
             };
             match put {
-                Ok(()) => break,
-                Err(why) if tokio::time::Instant::now() >= deadline => {
-                    self.waiting().remove(&proposal);
-                    return Err(Error::NotShared(why));
-                }
+                Ok(()) => return Ok(()),
+                Err(why) if tokio::time::Instant::now() >= deadline => return Err(why),
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         }
-        Ok(answer)
+    }
+
+    /// A watch of every key under `prefix` from revision `from`; None (after
+    /// a second, the reason logged) if etcd refuses it.
+    pub(super) async fn watch_from(
+        client: &mut etcd_client::Client,
+        prefix: &str,
+        from: i64,
+        what: &str,
+    ) -> Option<etcd_client::WatchStream> {
+        let options = WatchOptions::new().with_prefix().with_start_revision(from);
+        match client.watch(prefix.to_owned(), Some(options)).await {
+            Ok(stream) => Some(stream),
+            Err(err) => {
+                tracing::warn!(%err, "cluster: cannot watch the shared {what}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                None
+            }
+        }
     }
 
     fn waiting(
@@ -202,14 +235,9 @@ impl Cluster {
             };
             followed = etcd;
             next = Some(from);
-            let options = WatchOptions::new().with_prefix().with_start_revision(from);
-            let mut stream = match client.watch(prefix.clone(), Some(options)).await {
-                Ok(stream) => stream,
-                Err(err) => {
-                    tracing::warn!(%err, "cluster: cannot watch the shared actions");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
+            let Some(mut stream) = Self::watch_from(&mut client, &prefix, from, "actions").await
+            else {
+                continue;
             };
             loop {
                 let message = tokio::select! {

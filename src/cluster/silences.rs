@@ -8,7 +8,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use etcd_client::{EventType, GetOptions, WatchOptions};
+use etcd_client::{EventType, GetOptions};
 
 use super::Cluster;
 use crate::alertmanager::silences::{Silence, Silences};
@@ -21,24 +21,9 @@ impl Cluster {
     pub(crate) async fn share_silence(&self, silence: &Silence) -> Result<(), Error> {
         let key = self.key(&format!("silences/{}", silence.id));
         let value = serde_json::to_vec(silence).map_err(|e| Error::NotShared(e.to_string()))?;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let put = match self.client() {
-                Some(mut client) => client
-                    .put(key.clone(), value.clone(), None)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-                None => Err("etcd is unreachable".to_owned()),
-            };
-            match put {
-                Ok(()) => return Ok(()),
-                Err(why) if tokio::time::Instant::now() >= deadline => {
-                    return Err(Error::NotShared(why))
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        }
+        self.put_within(key, value, None)
+            .await
+            .map_err(Error::NotShared)
     }
 
     /// Keeps every silence etcd holds, now and as they change, in the store
@@ -73,14 +58,9 @@ impl Cluster {
                 keep(&registry, store, kv.value()).await;
             }
             let from = all.header().map_or(0, |h| h.revision()) + 1;
-            let options = WatchOptions::new().with_prefix().with_start_revision(from);
-            let mut stream = match client.watch(prefix.clone(), Some(options)).await {
-                Ok(stream) => stream,
-                Err(err) => {
-                    tracing::warn!(%err, "cluster: cannot watch the shared silences");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
+            let Some(mut stream) = Self::watch_from(&mut client, &prefix, from, "silences").await
+            else {
+                continue;
             };
             loop {
                 let message = tokio::select! {
