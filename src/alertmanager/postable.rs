@@ -189,8 +189,7 @@ fn mapped(
             clear_time,
             subject: get(labels, "instance").map(str::to_owned),
             summary,
-            detail: None.or(Some(detail(labels, annotations, generator))
-                .filter(|_| std::env::var_os("NODETAIL").is_none())),
+            detail: Some(detail(labels, annotations, generator)),
             importance: Some(importance),
             suppress_until: None,
         },

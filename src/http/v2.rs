@@ -227,13 +227,9 @@ async fn alerts_json(http: &Arc<Http>, query: &Option<String>) -> AmAnswer<Vec<(
     });
     let keys: Vec<(u32, AlertKey)> = listed.iter().map(|a| (a.bucket, a.key.clone())).collect();
     let store = http.store.clone();
-    let details = tokio::task::spawn_blocking(move || {
-        keys.iter()
-            .map(|(bucket, key)| store.detail(*bucket, key).unwrap_or_default())
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|err| AmError::from(api::store_error(err)))?;
+    let details = tokio::task::spawn_blocking(move || store.details_of(&keys))
+        .await
+        .map_err(|err| AmError::from(api::store_error(err)))?;
     Ok(listed
         .iter()
         .zip(details)

@@ -126,12 +126,44 @@ impl Store {
         {
             return Ok(detail.to_string());
         }
-        let stored = self.detail_bucket(bucket)?;
-        match stored.entries.into_iter().find(|e| e.is(key)) {
+        self.stored_detail(&self.detail_bucket(bucket)?, key)
+    }
+
+    /// An alert's detail as its bucket's stored value says.
+    fn stored_detail(&self, stored: &DetailBucket, key: &AlertKey) -> Result<String> {
+        match stored.entries.iter().find(|e| e.is(key)) {
             Some(entry) if entry.own_key => self.own_detail(key),
-            Some(entry) => Ok(entry.detail),
+            Some(entry) => Ok(entry.detail.clone()),
             None => Ok(String::new()),
         }
+    }
+
+    /// The details of many alerts, each with its bucket, in the order
+    /// asked: each bucket's value is read once however many of its alerts
+    /// are asked for. An alert whose detail cannot be read gets "".
+    pub(crate) fn details_of(&self, alerts: &[(u32, AlertKey)]) -> Vec<String> {
+        let mut out = vec![String::new(); alerts.len()];
+        let mut order: Vec<usize> = (0..alerts.len()).collect();
+        order.sort_by_key(|&i| alerts[i].0);
+        for group in order.chunk_by(|&a, &b| alerts[a].0 == alerts[b].0) {
+            let staged: Vec<Option<Arc<str>>> = {
+                let unwritten = self.unwritten.lock().unwrap_or_else(|e| e.into_inner());
+                group
+                    .iter()
+                    .map(|&i| unwritten.get(&alerts[i].1).cloned())
+                    .collect()
+            };
+            let stored = self.detail_bucket(alerts[group[0]].0).unwrap_or_default();
+            for (&i, staged) in group.iter().zip(staged) {
+                out[i] = match staged {
+                    Some(detail) => detail.to_string(),
+                    None => self
+                        .stored_detail(&stored, &alerts[i].1)
+                        .unwrap_or_default(),
+                };
+            }
+        }
+        out
     }
 
     fn own_detail(&self, key: &AlertKey) -> Result<String> {

@@ -193,6 +193,34 @@ fn a_buckets_details_are_one_value_and_a_large_one_keeps_its_own_key() {
 }
 
 #[test]
+fn many_details_are_read_a_bucket_at_a_time_in_the_order_asked() {
+    let (_dir, store) = open();
+    let key = |i: u32| AlertKey::new("src", format!("a{i}"));
+    let big = "z".repeat(details::OWN_KEY_OVER + 1);
+    let details = vec![
+        (1, key(1), Arc::from("one")),
+        (2, key(2), Arc::from(big.as_str())),
+        (1, key(3), Arc::from("three")),
+    ];
+    store
+        .write(&Batch {
+            details,
+            ..Batch::default()
+        })
+        .unwrap();
+    store.stage_detail(key(3), "three, staged".into());
+    let asked = [(2, key(2)), (1, key(3)), (1, key(4)), (1, key(1))];
+    assert_eq!(
+        store.details_of(&asked),
+        [big.as_str(), "three, staged", "", "one"]
+    );
+    for (bucket, key) in &asked {
+        let one = store.detail(*bucket, key).unwrap();
+        assert_eq!(store.details_of(&[(*bucket, key.clone())]), [one]);
+    }
+}
+
+#[test]
 fn details_under_their_own_keys_move_into_their_buckets_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, gone) = (

@@ -219,19 +219,24 @@ pub(super) fn target(extra: &str) -> Result<(), String> {
         daemon.stop();
     }
     let counters = counters.ok_or("no round ran")?;
-    let ratio_new = ours.new / theirs.new;
-    super::targets::line(
+    let versus = |name: &str, ours: f64, theirs: f64| {
+        let ratio = ours / theirs;
+        super::targets::line(
+            name,
+            format!("{ratio:.1}x ({ours:.0}/s vs {theirs:.0}/s)"),
+            ">= 5x",
+            ratio >= 5.0,
+        );
+    };
+    versus(
         "7a POST /api/v2/alerts x500, 100k new alerts, vs Alertmanager",
-        format!("{ratio_new:.1}x ({:.0}/s vs {:.0}/s)", ours.new, theirs.new),
-        ">= 5x",
-        ratio_new >= 5.0,
+        ours.new,
+        theirs.new,
     );
-    let ratio = ours.again / theirs.again;
-    super::targets::line(
+    versus(
         "7b POST /api/v2/alerts x500, the 100k sent again, vs Alertmanager",
-        format!("{ratio:.1}x ({:.0}/s vs {:.0}/s)", ours.again, theirs.again),
-        ">= 5x",
-        ratio >= 5.0,
+        ours.again,
+        theirs.again,
     );
     super::targets::line(
         "7c RSS holding 100k Prometheus alerts",
