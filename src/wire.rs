@@ -219,15 +219,15 @@ mod lenient {
 /// Checks and normalises an update that arrived in any form (UDP or HTTP).
 pub fn check(raw: pb::AlertUpdate, received_at: UnixSecs) -> Result<Decoded, PacketError> {
     let mut truncated = 0;
-    let source = clean_text(&raw.source, MAX_SOURCE_CHARS, &mut truncated);
+    let source = clean_text(raw.source, MAX_SOURCE_CHARS, &mut truncated);
     if source.is_empty() {
         return Err(PacketError::NoSource);
     }
     let skew = Skew::new(raw.transmission_time, received_at);
     let mut alerts = Vec::with_capacity(raw.alert.len());
     let mut rejected = Vec::new();
-    for alert in raw.alert {
-        let id = clean_text(&alert.id, MAX_ID_CHARS, &mut truncated);
+    for mut alert in raw.alert {
+        let id = clean_text(std::mem::take(&mut alert.id), MAX_ID_CHARS, &mut truncated);
         match check_alert(id, alert, &skew, received_at, &mut truncated) {
             Ok(change) => alerts.push(change),
             Err((id, err)) => rejected.push((id, err)),
@@ -269,14 +269,20 @@ fn check_alert(
     }
     let mut text = |value: Option<String>, cap: usize| {
         value
-            .map(|v| clean_text(&v, cap, truncated))
+            .map(|v| clean_text(v, cap, truncated))
             .filter(|v| !v.is_empty())
     };
     let subject = text(alert.subject, MAX_SUBJECT_CHARS);
     let summary = text(alert.summary, MAX_SUMMARY_CHARS);
     let detail = alert
         .detail
-        .map(|d| d.replace('\0', ""))
+        .map(|d| {
+            if d.contains('\0') {
+                d.replace('\0', "")
+            } else {
+                d
+            }
+        })
         .filter(|d| !d.is_empty())
         .map(|d| cap_bytes(d, MAX_DETAIL_BYTES, truncated));
     Ok(AlertChange {
@@ -321,8 +327,8 @@ impl Skew {
 /// Strips HTML tags (mauve keeps only text in every field but detail) and NUL
 /// characters (which no notifier can pass on), trims surrounding whitespace
 /// and cuts to `max_chars`.
-fn clean_text(value: &str, max_chars: usize, truncated: &mut u32) -> String {
-    let text = strip_tags(value);
+fn clean_text(value: String, max_chars: usize, truncated: &mut u32) -> String {
+    let text = strip_tags(&value);
     // Most text has no NUL: no copy for it.
     let text: std::borrow::Cow<'_, str> = if text.contains('\0') {
         text.replace('\0', "").into()
@@ -331,16 +337,20 @@ fn clean_text(value: &str, max_chars: usize, truncated: &mut u32) -> String {
     };
     let text = text.trim();
     // A cut needs counting characters only when the bytes could be too many.
-    if text.len() <= max_chars {
-        return text.to_owned();
+    let cut = if text.len() <= max_chars {
+        None
+    } else {
+        text.char_indices().nth(max_chars).map(|(cut, _)| cut)
+    };
+    if let Some(cut) = cut {
+        *truncated += 1;
+        return text[..cut].to_owned();
     }
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => {
-            *truncated += 1;
-            text[..cut].to_owned()
-        }
-        None => text.to_owned(),
+    // Clean already (most text): kept as it came, not copied.
+    if text.len() == value.len() {
+        return value;
     }
+    text.to_owned()
 }
 
 /// Removes anything that looks like a tag: `<` followed by a letter, `/`, `!`

@@ -87,13 +87,20 @@ impl Notification {
             events.remove(0)
         };
         Notification {
+            more: events,
+            ..Notification::of_event(notifier, first)
+        }
+    }
+
+    /// A message of one event for `notifier`.
+    pub(crate) fn of_event(notifier: &str, first: Event) -> Notification {
+        Notification {
             event: first.kind,
             source: first.source,
             id: first.id,
             at: first.at,
             alert: first.alert,
             notifier: notifier.to_owned(),
-            more: events,
             ..Notification::default()
         }
     }

@@ -37,16 +37,28 @@ pub fn parse(
     }
 }
 
-/// Adds an alert to its source's update (one update per source).
-fn add(updates: &mut Vec<pb::AlertUpdate>, source: String, alert: pb::Alert, now: UnixSecs) {
-    match updates.iter_mut().find(|u| u.source == source) {
-        Some(update) => update.alert.push(alert),
-        None => updates.push(pb::AlertUpdate {
+/// The updates of a body, one per source, in the order sources came.
+#[derive(Default)]
+struct BySource {
+    updates: Vec<pb::AlertUpdate>,
+    /// Where each source's update is in `updates`.
+    at: hashbrown::HashMap<String, usize>,
+}
+
+impl BySource {
+    /// Adds an alert to its source's update.
+    fn add(&mut self, source: String, alert: pb::Alert, now: UnixSecs) {
+        if let Some(&i) = self.at.get(&source) {
+            self.updates[i].alert.push(alert);
+            return;
+        }
+        self.at.insert(source.clone(), self.updates.len());
+        self.updates.push(pb::AlertUpdate {
             source,
             transmission_time: Some(now),
             alert: vec![alert],
             ..pb::AlertUpdate::default()
-        }),
+        });
     }
 }
 
@@ -61,13 +73,13 @@ fn parse_checked(
     let Value::Array(alerts) = value else {
         return Err("body must be an array of alerts (postableAlerts)".into());
     };
-    let mut updates: Vec<pb::AlertUpdate> = Vec::new();
+    let mut updates = BySource::default();
     for (i, alert) in alerts.iter().enumerate() {
         let (source, alert) =
             one(alert, now, importance).map_err(|why| format!("alerts[{i}]: {why}"))?;
-        add(&mut updates, source, alert, now);
+        updates.add(source, alert, now);
     }
-    Ok(updates)
+    Ok(updates.updates)
 }
 
 fn strings(object: &Map<String, Value>, field: &str) -> Result<BTreeMap<String, String>, String> {
@@ -360,7 +372,7 @@ mod fast {
     ) -> Option<Vec<pb::AlertUpdate>> {
         let alerts: Vec<Postable> = serde_json::from_slice(body).ok()?;
         let (mut starts, mut ends) = (Times::default(), Times::default());
-        let mut updates: Vec<pb::AlertUpdate> = Vec::new();
+        let mut updates = super::BySource::default();
         for alert in &alerts {
             let labels: Vec<(&str, &str)> =
                 alert.labels.0.iter().map(|(k, v)| (&**k, &**v)).collect();
@@ -386,9 +398,9 @@ mod fast {
                 now,
                 importance,
             );
-            super::add(&mut updates, source, alert, now);
+            updates.add(source, alert, now);
         }
-        Some(updates)
+        Some(updates.updates)
     }
 }
 
@@ -502,6 +514,31 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn alerts_go_to_their_sources_update_in_the_order_sources_came() {
+        let body = r#"[{"labels": {"alertname": "a", "instance": "web2"}},
+                       {"labels": {"alertname": "b", "instance": "web1"}},
+                       {"labels": {"alertname": "c", "instance": "web2"}},
+                       {"labels": {"alertname": "d", "job": "node"}},
+                       {"labels": {"alertname": "e", "instance": "web1"}}]"#;
+        let updates = parse(body.as_bytes(), NOW, &default_importance()).unwrap();
+        let seen: Vec<(&str, Vec<&str>)> = updates
+            .iter()
+            .map(|u| {
+                let ids = u.alert.iter().map(|a| a.id.as_str()).collect();
+                (u.source.as_str(), ids)
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("web2", vec!["a", "c"]),
+                ("web1", vec!["b", "e"]),
+                ("node", vec![r#"d{job="node"}"#])
+            ]
+        );
     }
 
     #[test]

@@ -306,9 +306,9 @@ impl Pager {
     ) {
         if !self.router.routes() {
             for notifier in self.router.notifiers() {
-                out.messages.push(Notification::of_events(
+                out.messages.push(Notification::of_event(
                     notifier,
-                    vec![event(kind, key, at, record)],
+                    event(kind, key, at, record),
                 ));
             }
             return;

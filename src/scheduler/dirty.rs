@@ -23,7 +23,7 @@
 //! state) is kept in [`Said`], shared with the writer, which takes it under
 //! the index lock (see `writer`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Waiter;
@@ -53,7 +53,7 @@ pub(super) struct Dirty {
     /// Buckets with timer-only changes, and the clock (ms) when each was
     /// first marked.
     timers: VecDeque<(Bucket, u64)>,
-    pub(crate) details: HashMap<SlotId, Arc<str>>,
+    pub(crate) details: hashbrown::HashMap<SlotId, Arc<str>>,
     pub(crate) detail_bytes: usize,
     /// Alerts forgotten since the last write, with the buckets they were
     /// in (their details are removed).
@@ -215,18 +215,53 @@ impl Said {
     }
 }
 
-/// [`Said`] as the scheduler and the writer share it.
+/// [`Said`] as the scheduler and the writer share it, with the lists of the
+/// last batch written, emptied, to be filled again: a steady flow of
+/// messages reuses the same memory instead of growing new lists each time.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Shared(Arc<Mutex<Said>>);
+pub(super) struct Shared(Arc<Mutex<Said>>, Arc<Mutex<Spare>>);
+
+/// Emptied lists, kept for reuse.
+#[derive(Debug, Default)]
+struct Spare {
+    messages: Vec<Notification>,
+    history: Vec<History>,
+}
+
+/// Lists longer than this are let go rather than kept for reuse.
+const MAX_SPARE: usize = 1 << 15;
 
 impl Shared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, Said> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn spare(&self) -> MutexGuard<'_, Spare> {
+        self.1.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Takes everything said so far.
     pub(crate) fn take(&self) -> Said {
-        std::mem::take(&mut *self.lock())
+        let Spare { messages, history } = std::mem::take(&mut *self.spare());
+        let room = Said {
+            messages,
+            history,
+            ..Said::default()
+        };
+        std::mem::replace(&mut *self.lock(), room)
+    }
+
+    /// Lists whose contents were written, kept (emptied) for reuse.
+    pub(crate) fn reuse(&self, mut messages: Vec<Notification>, mut history: Vec<History>) {
+        let mut spare = self.spare();
+        messages.clear();
+        history.clear();
+        if messages.capacity() <= MAX_SPARE && messages.capacity() > spare.messages.capacity() {
+            spare.messages = messages;
+        }
+        if history.capacity() <= MAX_SPARE && history.capacity() > spare.history.capacity() {
+            spare.history = history;
+        }
     }
 
     /// Puts back, before anything said since, what a failed write took:
@@ -287,6 +322,26 @@ mod tests {
             vec![0],
             "marked again after its write"
         );
+    }
+
+    #[test]
+    fn lists_written_are_reused_empty_unless_too_long() {
+        let shared = Shared::default();
+        // What is said after a list was handed back for reuse.
+        let said_after = |messages: Vec<Notification>| {
+            shared.reuse(messages, Vec::new());
+            // The list becomes the room for what is said after this take.
+            assert!(shared.take().is_empty());
+            shared.lock().messages.push(Notification::default());
+            shared.take().messages
+        };
+        let mut written = Vec::with_capacity(1000);
+        written.push(Notification::default());
+        let next = said_after(written);
+        assert_eq!(next.len(), 1, "what was written is not said again");
+        assert_eq!(next.capacity(), 1000, "said into the written list");
+        let next = said_after(Vec::with_capacity(MAX_SPARE + 1));
+        assert!(next.capacity() < MAX_SPARE, "too long to keep");
     }
 
     #[test]

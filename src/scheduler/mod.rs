@@ -134,15 +134,19 @@ fn short(id: &str) -> &str {
 
 /// What the history says of an event.
 fn event_text(kind: EventKind, record: &Record) -> String {
-    let shout = kind.as_str().to_ascii_uppercase();
-    match kind {
-        EventKind::Acknowledged => match &record.acknowledged_by {
-            Some(by) => format!("{shout} by {by}"),
-            None => shout,
-        },
-        _ if record.summary.is_empty() => shout,
-        _ => format!("{shout}: {}", record.summary),
+    let (with, more) = match kind {
+        EventKind::Acknowledged => (" by ", record.acknowledged_by.as_deref().unwrap_or("")),
+        _ => (": ", record.summary.as_str()),
+    };
+    let name = kind.as_str();
+    let mut text = String::with_capacity(name.len() + with.len() + more.len());
+    text.push_str(name);
+    text.make_ascii_uppercase();
+    if !more.is_empty() {
+        text.push_str(with);
+        text.push_str(more);
     }
+    text
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -264,6 +268,9 @@ struct Run {
     waited_on: bool,
     /// An operator action is being committed (it writes its own history line).
     acting: bool,
+    /// What the pager says of an event, reused from one to the next (an
+    /// event says little, and the scheduler commits many).
+    effects: Effects,
     /// When stale cleared alerts are next looked for (clock seconds).
     next_sweep: UnixSecs,
     /// When the last job carrying urgent changes was handed over (clock ms).
@@ -302,6 +309,7 @@ impl Scheduler {
             flush_all: false,
             waited_on: false,
             acting: false,
+            effects: Effects::default(),
             next_sweep: 0,
             last_urgent_ms: now_ms,
             budget_at_ms: now_ms,
@@ -608,9 +616,14 @@ impl Run {
         } else {
             Tier::Timers
         };
-        self.dirty
-            .mark(index.bucket_of(slot), tier, self.s.clock.now_ms());
         let bucket = index.bucket_of(slot);
+        // Only a timer-only change needs the time it was marked.
+        let now_ms = if tier == Tier::Timers {
+            self.s.clock.now_ms()
+        } else {
+            0
+        };
+        self.dirty.mark(bucket, tier, now_ms);
         if event.is_none()
             && record.is_raised()
             && !old.as_ref().is_some_and(Record::is_raised)
@@ -635,7 +648,7 @@ impl Run {
             let key = index.key(slot);
             // Most alerts have no detail: no need to ask the store.
             record.detail = self.detail_of(index, slot);
-            let mut effects = Effects::default();
+            let mut effects = std::mem::take(&mut self.effects);
             self.s.pager.on_event(&key, kind, &record, at, &mut effects);
             // An action writes its own line, with its author; the pager's
             // lines follow it.
@@ -649,7 +662,8 @@ impl Run {
                 );
             }
             drop(said);
-            self.take_effects(index, effects);
+            self.take_effects(index, &mut effects);
+            self.effects = effects;
         }
     }
 
@@ -814,14 +828,14 @@ impl Run {
                 &mut effects,
             );
             self.s.pager = pager;
-            self.take_effects(&index, effects);
+            self.take_effects(&index, &mut effects);
         }
     }
 
     /// An alert's detail: changed and not yet written, or from the store.
     fn detail_of(&self, index: &Index, slot: SlotId) -> String {
         match self.dirty.details.get(&slot) {
-            Some(detail) => detail.to_string(),
+            Some(detail) => String::from(&**detail),
             None if index.detail_hash_of(slot) == 0 => String::new(),
             None => self
                 .s
@@ -836,15 +850,16 @@ impl Run {
 
     /// Messages, history and paging state from the pager, to be written
     /// with the next urgent batch. Called with the index locked, so the
-    /// writer never sees a change without what it said.
-    fn take_effects(&mut self, index: &Index, effects: Effects) {
+    /// writer never sees a change without what it said. `effects` is left
+    /// empty (its room kept).
+    fn take_effects(&mut self, index: &Index, effects: &mut Effects) {
         let c = std::mem::take(&mut self.s.pager.counts);
         self.s.metrics.paging(c);
         let changes = self.s.pager.take_changes();
         let mut said = self.said.lock();
-        said.messages.extend(effects.messages);
+        said.messages.append(&mut effects.messages);
         said.history
-            .extend(effects.history.into_iter().map(|(key, entry)| {
+            .extend(effects.history.drain(..).map(|(key, entry)| {
                 let bucket = index
                     .find(&key.source, &key.id)
                     .map_or(u32::MAX, |s| index.bucket_of(s));

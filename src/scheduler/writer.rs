@@ -129,6 +129,7 @@ impl Writer {
                     for waiter in job.waiting {
                         waiter.answer(Ok(()));
                     }
+                    self.said.reuse(job.batch.messages, job.batch.history);
                     None
                 }
                 Err(err) => {

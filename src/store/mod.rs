@@ -57,7 +57,6 @@ mod queue;
 mod silences;
 mod upgrade;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -127,7 +126,7 @@ pub struct Store {
     db: db::Handle,
     /// Details applied but not yet written ("" for one removed): readers
     /// see an alert's detail the moment they see its new state.
-    unwritten: Mutex<HashMap<AlertKey, Arc<str>>>,
+    unwritten: Mutex<hashbrown::HashMap<AlertKey, Arc<str>>>,
     next_seq: AtomicU64,
     /// Messages waiting over all notifiers; only the store moves it.
     queue_depth: Gauge,
