@@ -222,14 +222,12 @@ pub fn id_of(name: &str, labels: &[(&str, &str)]) -> String {
         first = false;
         out.push_str(k);
         out.push_str("=\"");
-        for c in v.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '"' => out.push_str("\\\""),
-                '\n' => out.push_str("\\n"),
-                c => out.push(c),
-            }
-        }
+        push_escaped(&mut out, v, |b| match b {
+            b'\\' => Some("\\\\"),
+            b'"' => Some("\\\""),
+            b'\n' => Some("\\n"),
+            _ => None,
+        });
         out.push('"');
     }
     if !first {
@@ -240,15 +238,27 @@ pub fn id_of(name: &str, labels: &[(&str, &str)]) -> String {
 
 /// `text` HTML-escaped onto `out`.
 fn push_html(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
+    push_escaped(out, text, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'"' => Some("&quot;"),
+        _ => None,
+    });
+}
+
+/// `text` onto `out`, each ASCII byte that `escape` names replaced (the
+/// runs between them copied whole).
+fn push_escaped(out: &mut String, text: &str, escape: impl Fn(u8) -> Option<&'static str>) {
+    let mut from = 0;
+    for (i, b) in text.bytes().enumerate() {
+        if let Some(with) = escape(b) {
+            out.push_str(&text[from..i]);
+            out.push_str(with);
+            from = i + 1;
         }
     }
+    out.push_str(&text[from..]);
 }
 
 /// The other annotations and the labels as a short HTML list (mauve's
@@ -301,6 +311,32 @@ mod fast {
 
     use super::{mapped, pb, UnixSecs};
 
+    /// A JSON string: borrowed from the body unless it has escapes.
+    /// (serde's own `Cow<str>` is always a copy.)
+    struct Text<'a>(Cow<'a, str>);
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Str;
+            impl<'de> Visitor<'de> for Str {
+                type Value = Text<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Text<'de>, E> {
+                    Ok(Text(Cow::Borrowed(s)))
+                }
+                fn visit_str<E>(self, s: &str) -> Result<Text<'de>, E> {
+                    Ok(Text(Cow::Owned(s.to_owned())))
+                }
+                fn visit_string<E>(self, s: String) -> Result<Text<'de>, E> {
+                    Ok(Text(Cow::Owned(s)))
+                }
+            }
+            d.deserialize_str(Str)
+        }
+    }
+
     /// Names and values, sorted by name.
     struct Pairs<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
@@ -314,8 +350,8 @@ mod fast {
                 }
                 fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Pairs<'de>, M::Error> {
                     let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                    while let Some((k, v)) = map.next_entry::<Cow<'de, str>, Cow<'de, str>>()? {
-                        out.push((k, v));
+                    while let Some((k, v)) = map.next_entry::<Text<'de>, Text<'de>>()? {
+                        out.push((k.0, v.0));
                     }
                     out.sort_by(|a, b| a.0.cmp(&b.0));
                     // A repeated name: the slow reading decides.
@@ -336,11 +372,11 @@ mod fast {
         #[serde(borrow, default)]
         annotations: Option<Pairs<'a>>,
         #[serde(borrow, default, rename = "startsAt")]
-        starts_at: Option<Cow<'a, str>>,
+        starts_at: Option<Text<'a>>,
         #[serde(borrow, default, rename = "endsAt")]
-        ends_at: Option<Cow<'a, str>>,
+        ends_at: Option<Text<'a>>,
         #[serde(borrow, default, rename = "generatorURL")]
-        generator: Option<Cow<'a, str>>,
+        generator: Option<Text<'a>>,
     }
 
     /// The last text parsed as a time, and its value.
@@ -386,15 +422,15 @@ mod fast {
                 .find(|(k, _)| *k == "alertname")
                 .map(|(_, v)| *v)
                 .filter(|n| !n.is_empty())?;
-            let start = starts.read(alert.starts_at.as_deref())?;
-            let end = ends.read(alert.ends_at.as_deref())?;
+            let start = starts.read(alert.starts_at.as_ref().map(|t| &*t.0))?;
+            let end = ends.read(alert.ends_at.as_ref().map(|t| &*t.0))?;
             let (source, alert) = mapped(
                 name,
                 &labels,
                 &annotations,
                 start,
                 end,
-                alert.generator.as_deref(),
+                alert.generator.as_ref().map(|t| &*t.0),
                 now,
                 importance,
             );

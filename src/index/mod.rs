@@ -188,15 +188,15 @@ impl Slot {
 /// Text of `SOURCE` bytes or more is cut; `wire` caps it far below. A subject
 /// of `None` means "the source".
 fn pack_text(id: &str, subject: Option<&str>, summary: &str, acked_by: Option<&str>) -> Box<[u8]> {
-    let cut = |s: &str| {
+    fn cut(s: &str) -> &str {
         let mut end = s.len().min(usize::from(SOURCE) - 1);
         while !s.is_char_boundary(end) {
             end -= 1;
         }
-        s[..end].to_owned()
-    };
+        &s[..end]
+    }
     let parts = [Some(id), subject, Some(summary), acked_by].map(|p| p.map(cut));
-    let bytes: usize = parts.iter().flatten().map(String::len).sum();
+    let bytes: usize = parts.iter().flatten().map(|p| p.len()).sum();
     let mut out = Vec::with_capacity(2 * TEXTS + bytes);
     for (i, part) in parts.iter().enumerate() {
         let none = if i == 1 { SOURCE } else { NONE };
@@ -297,17 +297,39 @@ impl Index {
     /// Adds an alert that `find` did not find, in the last bucket while it
     /// has room.
     pub fn insert(&mut self, key: &AlertKey, record: &Record, detail: u32) -> Result<SlotId, Full> {
+        self.insert_parts(&key.source, &key.id, record, detail)
+    }
+
+    /// [`Index::insert`] with the key's parts (no key needs building).
+    pub(crate) fn insert_parts(
+        &mut self,
+        source: &str,
+        id: &str,
+        record: &Record,
+        detail: u32,
+    ) -> Result<SlotId, Full> {
         let bucket = match self.buckets.last() {
             Some(last) if last.len() < BUCKET_SIZE => self.buckets.len() - 1,
             _ => self.buckets.len(),
         };
-        self.insert_in(key, record, detail, bucket as u32)
+        self.insert_at(source, id, record, detail, bucket as u32)
     }
 
     /// Adds an alert to a given bucket (as loaded from the store).
     pub(crate) fn insert_in(
         &mut self,
         key: &AlertKey,
+        record: &Record,
+        detail: u32,
+        bucket: u32,
+    ) -> Result<SlotId, Full> {
+        self.insert_at(&key.source, &key.id, record, detail, bucket)
+    }
+
+    fn insert_at(
+        &mut self,
+        source_name: &str,
+        id_text: &str,
         record: &Record,
         detail: u32,
         bucket: u32,
@@ -320,26 +342,26 @@ impl Index {
             Some(id) => id,
             None => SlotId::try_from(self.slots.len()).map_err(|_| Full(self.max_alerts))?,
         };
-        let (source, next_of_source) = match self.sources.find(&key.source) {
+        let (source, next_of_source) = match self.sources.find(source_name) {
             Some(source) => {
                 let next = self.sources.first(source);
                 self.sources.set_first(source, id);
                 (source, next)
             }
-            None => (self.sources.add(&key.source, id), NO_SLOT),
+            None => (self.sources.add(source_name, id), NO_SLOT),
         };
         let mut slot = Slot {
             source,
             bucket,
             next_of_source,
-            text: pack_text(&key.id, None, "", None),
+            text: pack_text(id_text, None, "", None),
             detail_hash: 0,
             times: [0; TIMES],
             importance: 0,
             update_type: 0,
             notified: 0,
         };
-        slot.set(record, detail, &key.source);
+        slot.set(record, detail, source_name);
         if let Some(due) = slot.next_due() {
             self.due.insert((due, id));
         }
@@ -347,7 +369,7 @@ impl Index {
             Some(id) => self.slots[id as usize] = slot,
             None => self.slots.push(slot),
         }
-        let hash = self.hash(&key.source, &key.id);
+        let hash = self.hash(source_name, id_text);
         let (slots, sources, hasher) = (&self.slots, &self.sources, &self.hasher);
         self.by_key.insert_unique(hash, id, |&s| {
             let slot = &slots[s as usize];

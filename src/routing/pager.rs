@@ -294,6 +294,41 @@ impl Pager {
         }
     }
 
+    /// [`Pager::on_event`] for an event whose key and record are not needed
+    /// after: without routes, the last notifier's message takes them as
+    /// they are instead of a copy.
+    pub(crate) fn on_event_owned(
+        &mut self,
+        key: AlertKey,
+        kind: EventKind,
+        record: Record,
+        at: UnixSecs,
+        out: &mut Effects,
+    ) {
+        if self.router.routes() {
+            return self.on_event(&key, kind, &record, at, out);
+        }
+        let Some((last, others)) = self.router.notifiers().split_last() else {
+            return;
+        };
+        for notifier in others {
+            out.messages.push(Notification::of_event(
+                notifier,
+                event(kind, &key, at, &record),
+            ));
+        }
+        let AlertKey { source, id } = key;
+        let alert = record;
+        let ev = Event {
+            kind: kind as i32,
+            source,
+            id,
+            at,
+            alert,
+        };
+        out.messages.push(Notification::of_event(last, ev));
+    }
+
     /// An alert's event: who is told, now or later. `record` carries the
     /// detail.
     pub(crate) fn on_event(

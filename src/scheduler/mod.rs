@@ -532,20 +532,18 @@ impl Run {
             };
             let slot = match found {
                 Some(slot) => slot,
-                None => {
-                    // Only a new alert needs its key built.
-                    let key = AlertKey::new(update.source.clone(), change.id.clone());
-                    match index.insert(&key, &transition.record, 0) {
-                        Ok(slot) => slot,
-                        Err(full) => {
-                            self.s.metrics.alert_rejected(AlertError::OverCapacity);
-                            if self.limiter.allow(now) {
-                                tracing::warn!(%key, "alert refused: {full}");
-                            }
-                            continue;
+                None => match index.insert_parts(&update.source, &change.id, &transition.record, 0)
+                {
+                    Ok(slot) => slot,
+                    Err(full) => {
+                        self.s.metrics.alert_rejected(AlertError::OverCapacity);
+                        if self.limiter.allow(now) {
+                            let key = AlertKey::new(update.source.clone(), change.id.clone());
+                            tracing::warn!(%key, "alert refused: {full}");
                         }
+                        continue;
                     }
-                }
+                },
             };
             self.s.metrics.alert_updates.inc();
             self.commit(&mut index, slot, old, transition, hash, detail, now);
@@ -648,20 +646,20 @@ impl Run {
             let key = index.key(slot);
             // Most alerts have no detail: no need to ask the store.
             record.detail = self.detail_of(index, slot);
-            let mut effects = std::mem::take(&mut self.effects);
-            self.s.pager.on_event(&key, kind, &record, at, &mut effects);
             // An action writes its own line, with its author; the pager's
             // lines follow it.
+            let line = (!self.acting)
+                .then(|| HistoryEntry::new(at, HistoryKind::Update, event_text(kind, &record)));
             let mut said = self.said.lock();
             said.changed.push(bucket);
-            if !self.acting {
-                said.history(
-                    bucket,
-                    key.clone(),
-                    HistoryEntry::new(at, HistoryKind::Update, event_text(kind, &record)),
-                );
+            if let Some(line) = line {
+                said.history(bucket, key.clone(), line);
             }
             drop(said);
+            let mut effects = std::mem::take(&mut self.effects);
+            self.s
+                .pager
+                .on_event_owned(key, kind, record, at, &mut effects);
             self.take_effects(index, &mut effects);
             self.effects = effects;
         }

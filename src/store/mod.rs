@@ -59,7 +59,7 @@ mod upgrade;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use prometheus_client::metrics::gauge::Gauge;
 
@@ -126,7 +126,7 @@ pub struct Store {
     db: db::Handle,
     /// Details applied but not yet written ("" for one removed): readers
     /// see an alert's detail the moment they see its new state.
-    unwritten: Mutex<hashbrown::HashMap<AlertKey, Arc<str>>>,
+    unwritten: Mutex<details::Staged>,
     next_seq: AtomicU64,
     /// Messages waiting over all notifiers; only the store moves it.
     queue_depth: Gauge,

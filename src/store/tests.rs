@@ -2,6 +2,7 @@
 //! upgraded and reopened.
 
 use prost::Message;
+use std::sync::Arc;
 
 use super::keys::{prefixed, queue_key};
 use super::queue::{encode_queue_batch, QueueBatch};
