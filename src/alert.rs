@@ -397,14 +397,40 @@ pub fn apply(
     now: UnixSecs,
 ) -> Transition {
     let mut rec = old.cloned().unwrap_or_else(|| Record::new(source, now));
+    // Empty text keeps the old text.
+    overwrite_if_given(&mut rec.subject, &change.subject);
+    overwrite_if_given(&mut rec.summary, &change.summary);
+    overwrite_if_given(&mut rec.detail, &change.detail);
+    settle(rec, old, change, now)
+}
+
+/// [`apply`], the change's texts moved into the record rather than copied
+/// (the change is left without texts).
+pub(crate) fn apply_taking(
+    old: Option<&Record>,
+    source: &str,
+    change: &mut AlertChange,
+    now: UnixSecs,
+) -> Transition {
+    let mut rec = old.cloned().unwrap_or_else(|| Record::new(source, now));
+    take_if_given(&mut rec.subject, &mut change.subject);
+    take_if_given(&mut rec.summary, &mut change.summary);
+    take_if_given(&mut rec.detail, &mut change.detail);
+    settle(rec, old, change, now)
+}
+
+/// The rest of [`apply`], once the change's texts are in `rec`.
+fn settle(
+    mut rec: Record,
+    old: Option<&Record>,
+    change: &AlertChange,
+    now: UnixSecs,
+) -> Transition {
     // A new alert counts as coming from "cleared".
     let was_raised = old.is_some_and(Record::is_raised);
     let was_suppressed = old.is_some_and(|r| r.is_suppressed(now));
 
-    // Empty text keeps the old text; importance 0 keeps the old importance.
-    overwrite_if_given(&mut rec.subject, &change.subject);
-    overwrite_if_given(&mut rec.summary, &change.summary);
-    overwrite_if_given(&mut rec.detail, &change.detail);
+    // Importance 0 keeps the old importance.
     if let Some(importance) = change.importance.filter(|&i| i != 0) {
         rec.importance = importance;
     }
@@ -641,6 +667,12 @@ pub(crate) fn unsuppress(old: &Record, now: UnixSecs) -> Result<Transition, Acti
 fn overwrite_if_given(field: &mut String, given: &Option<String>) {
     if let Some(text) = given.as_deref().filter(|t| !t.is_empty()) {
         text.clone_into(field);
+    }
+}
+
+fn take_if_given(field: &mut String, given: &mut Option<String>) {
+    if let Some(text) = given.take().filter(|t| !t.is_empty()) {
+        *field = text;
     }
 }
 

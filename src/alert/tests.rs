@@ -682,6 +682,34 @@ proptest! {
         }
     }
 
+    /// Taking the change's texts gives what copying them gives, and leaves
+    /// the change without texts.
+    #[test]
+    fn applying_by_taking_the_texts_is_applying(
+        raise_time in any_time(),
+        clear_time in any_time(),
+        texts in proptest::collection::vec(proptest::option::of("[a-z]{0,2}"), 3),
+        before in proptest::option::of(any_time()),
+    ) {
+        let change = AlertChange {
+            id: "x".into(),
+            raise_time,
+            clear_time,
+            subject: texts[0].clone(),
+            summary: texts[1].clone(),
+            detail: texts[2].clone(),
+            ..AlertChange::default()
+        };
+        let old = before.map(|raise_time| {
+            let first = AlertChange { id: "x".into(), raise_time, summary: Some("old".into()), ..AlertChange::default() };
+            apply(None, SRC, &first, T0 - 10).record
+        });
+        let mut taken = change.clone();
+        let applied = apply(old.as_ref(), SRC, &change, T0);
+        prop_assert_eq!(apply_taking(old.as_ref(), SRC, &mut taken, T0), applied);
+        prop_assert_eq!((taken.subject, taken.summary, taken.detail), (None, None, None));
+    }
+
     /// Re-sending the same update changes nothing and notifies nobody
     /// (mauvesend fans one update out to several addresses).
     #[test]

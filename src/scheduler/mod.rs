@@ -438,9 +438,12 @@ impl Run {
     /// Returns false on Stop.
     fn handle(&mut self, command: Command) -> bool {
         match command {
-            Command::Apply { updates, durable } => {
+            Command::Apply {
+                mut updates,
+                durable,
+            } => {
                 self.waited_on = durable.is_some();
-                for update in &updates {
+                for update in &mut updates {
                     self.apply_update(update);
                 }
                 self.waited_on = false;
@@ -496,14 +499,32 @@ impl Run {
             .cloned()
     }
 
-    fn apply_update(&mut self, update: &Update) {
+    /// Applies an update's alerts; their texts move into the records (the
+    /// update is left without them) unless a silence could need them.
+    fn apply_update(&mut self, update: &mut Update) {
         let now = update.received_at;
         let shared = self.s.index.clone();
         let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
-        for change in &update.alerts {
+        let any_silence = self
+            .s
+            .silences
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .any_active(now);
+        for change in &mut update.alerts {
             let found = index.find(&update.source, &change.id);
             let old = found.map(|slot| index.record(slot));
-            let mut transition = alert::apply(old.as_ref(), &update.source, change, now);
+            let old_hash = found.map_or(0, |slot| index.detail_hash_of(slot));
+            // A detail resent unchanged is no change (hashed once).
+            let hash = change
+                .detail
+                .as_deref()
+                .map_or(old_hash, index::detail_hash);
+            let mut transition = if any_silence {
+                alert::apply(old.as_ref(), &update.source, change, now)
+            } else {
+                alert::apply_taking(old.as_ref(), &update.source, change, now)
+            };
             // A new or changed alert that an active silence mutes is applied
             // as if it had asked to be suppressed until the silence ends.
             let mut silenced = None;
@@ -521,15 +542,6 @@ impl Run {
                     silenced = Some(silence);
                 }
             }
-            let old_hash = found.map_or(0, |slot| index.detail_hash_of(slot));
-            // A detail resent unchanged is no change (hashed once).
-            let (hash, detail) = match change.detail.as_deref() {
-                Some(d) => match index::detail_hash(d) {
-                    new if new != old_hash => (new, Some(d)),
-                    _ => (old_hash, None),
-                },
-                None => (old_hash, None),
-            };
             let slot = match found {
                 Some(slot) => slot,
                 None => match index.insert_parts(&update.source, &change.id, &transition.record, 0)
@@ -546,7 +558,8 @@ impl Run {
                 },
             };
             self.s.metrics.alert_updates.inc();
-            self.commit(&mut index, slot, old, transition, hash, detail, now);
+            let detail_changed = hash != old_hash;
+            self.commit(&mut index, slot, old, transition, hash, detail_changed, now);
             if let Some(silence) = silenced {
                 let action = Action::Silence {
                     until: silence.ends_at,
@@ -591,7 +604,7 @@ impl Run {
         old: Option<Record>,
         transition: Transition,
         detail_hash: u32,
-        new_detail: Option<&str>,
+        detail_changed: bool,
         at: UnixSecs,
     ) {
         let Transition { mut record, event } = transition;
@@ -601,15 +614,15 @@ impl Run {
             let raised = matches!(event, Some(EventKind::Raised | EventKind::ReRaised));
             self.tell_pages(|| index.key(slot), record.state().as_str(), &record, raised);
         }
-        if let Some(detail) = new_detail {
-            let detail: Arc<str> = detail.into();
+        // A changed detail is the record's (the change's, applied).
+        if detail_changed {
+            let detail: Arc<str> = record.detail.as_str().into();
             self.s.store.stage_detail(index.key(slot), detail.clone());
             self.dirty.set_detail(slot, detail);
         }
         let tier = if event.is_some() || self.waited_on {
             Tier::Told
-        } else if new_detail.is_some() || old.as_ref().is_none_or(|old| !timers_only(old, &record))
-        {
+        } else if detail_changed || old.as_ref().is_none_or(|old| !timers_only(old, &record)) {
             Tier::Urgent
         } else {
             Tier::Timers
@@ -644,8 +657,11 @@ impl Run {
         }
         if let Some(kind) = event {
             let key = index.key(slot);
-            // Most alerts have no detail: no need to ask the store.
-            record.detail = self.detail_of(index, slot);
+            // The index keeps no detail: a record that has one got it from
+            // this change (the newest); otherwise it is looked up.
+            if record.detail.is_empty() {
+                record.detail = self.detail_of(index, slot);
+            }
             // An action writes its own line, with its author; the pager's
             // lines follow it.
             let line = (!self.acting)
@@ -698,7 +714,7 @@ impl Run {
         at: UnixSecs,
     ) {
         let hash = index.detail_hash_of(slot);
-        self.commit(index, slot, Some(old), transition, hash, None, at);
+        self.commit(index, slot, Some(old), transition, hash, false, at);
     }
 
     fn act(&mut self, key: &AlertKey, by: &str, action: &Action) -> Reply {
