@@ -111,9 +111,11 @@ pub async fn start_with(
     let (handle, scheduler_thread) =
         start_scheduler(config, &parts, router.clone(), wakes, changes.clone())?;
 
+    // Silences kept from the other station that start later.
+    let (pending_tx, mut pending_rx) = tokio::sync::mpsc::unbounded_channel();
     if let Some(cluster) = &parts.cluster {
         cluster.start_applying(handle.clone());
-        cluster.start_following_silences(parts.silences.clone());
+        cluster.start_following_silences(parts.silences.clone(), pending_tx);
     }
     let Parts {
         cluster,
@@ -158,6 +160,12 @@ pub async fn start_with(
     let state = Arc::new(state);
     // Silences that start later mute their alerts when they start.
     http::start_pending_silences(&state);
+    let waiting = state.clone();
+    tasks.spawn(async move {
+        while let Some(silence) = pending_rx.recv().await {
+            http::start_pending_silence(&waiting, silence);
+        }
+    });
     tasks.spawn(http::serve(
         tcp,
         http::router(state),

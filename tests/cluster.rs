@@ -868,6 +868,53 @@ fn a_silence_made_on_either_station_is_kept_by_both_and_mutes_there() {
 }
 
 #[test]
+fn a_silence_that_starts_later_is_started_by_the_other_station_when_the_one_asked_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let (a, b, _, _) = recording_pair(dir.path(), &etcd);
+    raise_on_both(&a, &b, 1, "disk");
+    let rfc3339 = |t: u64| jiff::Timestamp::from_second(t as i64).unwrap().to_string();
+    // Made on a, to start in ten seconds; a is stopped before then.
+    let starts = now() + 10;
+    let body = serde_json::json!({
+        "matchers": [{"name": "source", "value": "web1", "isRegex": false, "isEqual": true}],
+        "startsAt": rfc3339(starts),
+        "endsAt": rfc3339(starts + 3600),
+        "createdBy": "alice",
+        "comment": "rack 4 maintenance",
+    });
+    let (status, answer) = a.post("/api/v2/silences", &body.to_string());
+    assert_eq!(status, 200, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let id = answer["silenceID"].as_str().unwrap().to_owned();
+    wait_for(WAIT, "b keeps the pending silence", || {
+        let (status, body) = request(b.http, "GET", &format!("/api/v2/silence/{id}"), "");
+        let silence: serde_json::Value = serde_json::from_str(&body).ok()?;
+        (status == 200 && silence["status"]["state"] == "pending").then_some(())
+    });
+    assert!(a.stop().success());
+    // b mutes the raised alert when the silence starts, once.
+    wait_for(WAIT, "b mutes the raised alert", || {
+        let until = b.alert("web1", "disk")?["suppress_until"].as_u64()?;
+        (until >= starts + 3600).then_some(())
+    });
+    let silenced: Vec<String> = b
+        .json("/api/alerts/web1/disk/history")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["text"].as_str())
+        .filter(|t| t.starts_with("SILENCED by alice: rack 4 maintenance"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(silenced.len(), 1, "{silenced:?}");
+    // The start was claimed by b (a was down by then).
+    let claims = etcd_range(&etcd, &format!("/mauved/silence-starts/{id}/"));
+    assert_eq!(claims.len(), 1, "{claims:?}");
+    assert_eq!(claims[0]["value"], base64(b"b"), "{claims:?}");
+}
+
+#[test]
 fn a_station_restarted_catches_up_on_actions_from_the_watch_or_a_full_read() {
     let dir = tempfile::tempdir().unwrap();
     let etcd = Etcd::start(dir.path());

@@ -70,7 +70,7 @@ pub(crate) struct Cluster {
     fail_open_after: Option<Duration>,
     /// The lease claims and delivery records are written on (a day, not
     /// kept alive), and when it was granted.
-    records: Expiring,
+    pub(super) records: Expiring,
     /// The lease shared actions are written on (a week at the least).
     pub(super) actions_lease: Expiring,
     /// The messages held here (by identity key).

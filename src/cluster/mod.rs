@@ -165,7 +165,15 @@ impl Cluster {
     pub(crate) fn start_following_silences(
         &self,
         _: std::sync::Arc<std::sync::RwLock<crate::alertmanager::silences::Silences>>,
+        _: tokio::sync::mpsc::UnboundedSender<crate::alertmanager::silences::Silence>,
     ) {
+        match *self {}
+    }
+
+    pub(crate) async fn claim_silence_start(
+        &self,
+        _: &crate::alertmanager::silences::Silence,
+    ) -> bool {
         match *self {}
     }
 

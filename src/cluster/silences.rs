@@ -3,12 +3,17 @@
 //! each station keeps every one it reads there (a full read at start and
 //! whenever the watch starts again, then the watch), in etcd's order: both
 //! list the same silences, and both mute new raises with them. Muting the
-//! alerts already raised is an action, shared like the others.
+//! alerts already raised is an action, shared like the others: when a
+//! silence is made, by the station asked; when a silence made to start
+//! later starts, by whichever station claims its start first in etcd (each
+//! station waits for it), so that it is muted once, and even when the
+//! station that was asked is down by then.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use etcd_client::{EventType, GetOptions};
+use etcd_client::{Compare, CompareOp, EventType, GetOptions, Txn, TxnOp};
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::Cluster;
 use crate::alertmanager::silences::{Silence, Silences};
@@ -26,14 +31,50 @@ impl Cluster {
             .map_err(Error::NotShared)
     }
 
-    /// Keeps every silence etcd holds, now and as they change, in the store
-    /// and `registry`; runs until shutdown.
-    pub(crate) fn start_following_silences(self: &Arc<Self>, registry: Arc<RwLock<Silences>>) {
-        let cluster = self.clone();
-        tokio::spawn(async move { cluster.follow_silences(registry).await });
+    /// Whether this station mutes the alerts of a silence that starts now:
+    /// true for the first station to claim its start in etcd (false for
+    /// the others, and when etcd cannot be asked: the others may).
+    pub(crate) async fn claim_silence_start(&self, silence: &Silence) -> bool {
+        let Some(mut client) = self.client() else {
+            return false;
+        };
+        let key = self.key(&format!(
+            "silence-starts/{}/{}",
+            silence.id, silence.starts_at
+        ));
+        let claim = Txn::new()
+            .when([Compare::version(key.clone(), CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(
+                key,
+                self.station.clone(),
+                self.records.put_options(),
+            )]);
+        match client.txn(claim).await {
+            Ok(answer) => answer.succeeded(),
+            Err(err) => {
+                tracing::warn!(id = %silence.id, %err, "cluster: cannot claim a silence's start");
+                false
+            }
+        }
     }
 
-    async fn follow_silences(&self, registry: Arc<RwLock<Silences>>) {
+    /// Keeps every silence etcd holds, now and as they change, in the store
+    /// and `registry`; a silence kept here that starts later is handed to
+    /// `pending` (to be waited for). Runs until shutdown.
+    pub(crate) fn start_following_silences(
+        self: &Arc<Self>,
+        registry: Arc<RwLock<Silences>>,
+        pending: UnboundedSender<Silence>,
+    ) {
+        let cluster = self.clone();
+        tokio::spawn(async move { cluster.follow_silences(registry, pending).await });
+    }
+
+    async fn follow_silences(
+        &self,
+        registry: Arc<RwLock<Silences>>,
+        pending: UnboundedSender<Silence>,
+    ) {
         let store = &self.store;
         let prefix = self.key("silences/");
         while !self.shutdown.is_cancelled() {
@@ -55,7 +96,7 @@ impl Cluster {
                 }
             };
             for kv in all.kvs() {
-                keep(&registry, store, kv.value()).await;
+                keep(&registry, store, kv.value(), &pending).await;
             }
             let from = all.header().map_or(0, |h| h.revision()) + 1;
             let Some(mut stream) = Self::watch_from(&mut client, &prefix, from, "silences").await
@@ -75,7 +116,7 @@ impl Cluster {
                 for event in answer.events() {
                     if event.event_type() == EventType::Put {
                         if let Some(kv) = event.kv() {
-                            keep(&registry, store, kv.value()).await;
+                            keep(&registry, store, kv.value(), &pending).await;
                         }
                     }
                 }
@@ -84,8 +125,14 @@ impl Cluster {
     }
 }
 
-/// Keeps one silence read from etcd, unless this station holds it as it is.
-async fn keep(registry: &RwLock<Silences>, store: &Arc<Store>, value: &[u8]) {
+/// Keeps one silence read from etcd, unless this station holds it as it
+/// is; one that starts later goes to `pending`.
+async fn keep(
+    registry: &RwLock<Silences>,
+    store: &Arc<Store>,
+    value: &[u8],
+    pending: &UnboundedSender<Silence>,
+) {
     let Ok(silence) = serde_json::from_slice::<Silence>(value) else {
         tracing::warn!("cluster: a shared silence does not read; skipped");
         return;
@@ -108,11 +155,17 @@ async fn keep(registry: &RwLock<Silences>, store: &Arc<Store>, value: &[u8]) {
         return;
     }
     let id = silence.id.clone();
-    if let Err(why) = registry
+    let later = silence.clone();
+    match registry
         .write()
         .unwrap_or_else(|e| e.into_inner())
         .put(silence)
     {
-        tracing::warn!(%id, %why, "cluster: a shared silence is not valid here; skipped");
+        Ok(()) => {
+            let _ = pending.send(later);
+        }
+        Err(why) => {
+            tracing::warn!(%id, %why, "cluster: a shared silence is not valid here; skipped");
+        }
     }
 }

@@ -251,6 +251,16 @@ pub(crate) fn start_pending_silences(http: &Arc<Http>) {
     }
 }
 
+/// Schedules one silence kept from the other station, if it starts later.
+pub(crate) fn start_pending_silence(
+    http: &Arc<Http>,
+    silence: crate::alertmanager::silences::Silence,
+) {
+    if silence.state(http.clock.now()) == crate::alertmanager::silences::State::Pending {
+        v2::start_later(http.clone(), silence);
+    }
+}
+
 /// The routes.
 pub(crate) fn router(http: Arc<Http>) -> Router {
     let limit = http.max_body_bytes;

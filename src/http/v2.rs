@@ -585,9 +585,17 @@ pub(crate) fn start_later(http: Arc<Http>, silence: Silence) {
             let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
             silences.get(&silence.id).cloned()
         };
-        // Changed or ended meanwhile: whoever changed it decides.
-        if current.as_ref() == Some(&silence) {
-            mute(&http, &silence).await;
+        // Changed or ended meanwhile: whoever changed it decides. With
+        // `[cluster]` both stations wait for the start; the first to claim
+        // it mutes.
+        if current.as_ref() != Some(&silence) {
+            return;
         }
+        if let Some(cluster) = &http.cluster {
+            if !cluster.claim_silence_start(&silence).await {
+                return;
+            }
+        }
+        mute(&http, &silence).await;
     });
 }
