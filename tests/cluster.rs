@@ -915,6 +915,53 @@ fn a_silence_that_starts_later_is_started_by_the_other_station_when_the_one_aske
 }
 
 #[test]
+fn a_silence_changed_on_both_stations_at_once_ends_the_same_on_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let (a, b, _, _) = recording_pair(dir.path(), &etcd);
+    let rfc3339 = |t: u64| jiff::Timestamp::from_second(t as i64).unwrap().to_string();
+    let body = |id: Option<&str>, comment: &str| {
+        let mut body = serde_json::json!({
+            "matchers": [{"name": "source", "value": "web1", "isRegex": false, "isEqual": true}],
+            "startsAt": rfc3339(now()),
+            "endsAt": rfc3339(now() + 3600),
+            "createdBy": "alice",
+            "comment": comment,
+        });
+        if let Some(id) = id {
+            body["id"] = id.into();
+        }
+        body.to_string()
+    };
+    let (status, answer) = a.post("/api/v2/silences", &body(None, "first"));
+    assert_eq!(status, 200, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let id = answer["silenceID"].as_str().unwrap().to_owned();
+    let comment = |d: &Daemon| -> Option<String> {
+        let (status, body) = request(d.http, "GET", &format!("/api/v2/silence/{id}"), "");
+        let silence: serde_json::Value = serde_json::from_str(&body).ok()?;
+        (status == 200).then(|| silence["comment"].as_str().unwrap_or("").to_owned())
+    };
+    // Each round, both stations change it at the same moment: whichever
+    // version etcd took last, both stations end with the same one.
+    for round in 0..5 {
+        std::thread::scope(|s| {
+            for (d, name) in [(&a, "a"), (&b, "b")] {
+                let body = body(Some(&id), &format!("{name} {round}"));
+                s.spawn(move || {
+                    let (status, answer) = d.post("/api/v2/silences", &body);
+                    assert_eq!(status, 200, "{answer}");
+                });
+            }
+        });
+        wait_for(WAIT, "both stations keep the same version", || {
+            let (on_a, on_b) = (comment(&a)?, comment(&b)?);
+            (on_a == on_b && on_a.ends_with(&format!(" {round}"))).then_some(())
+        });
+    }
+}
+
+#[test]
 fn a_station_restarted_catches_up_on_actions_from_the_watch_or_a_full_read() {
     let dir = tempfile::tempdir().unwrap();
     let etcd = Etcd::start(dir.path());

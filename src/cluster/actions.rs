@@ -125,25 +125,26 @@ impl Cluster {
     }
 
     /// Puts a key, trying again for up to five seconds while etcd does not
-    /// take it; the last reason if it never does.
+    /// take it; the revision it was written at, or the last reason if it
+    /// never is.
     pub(super) async fn put_within(
         &self,
         key: String,
         value: Vec<u8>,
         options: Option<etcd_client::PutOptions>,
-    ) -> Result<(), String> {
+    ) -> Result<i64, String> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             let put = match self.client() {
                 Some(mut client) => client
                     .put(key.clone(), value.clone(), options.clone())
                     .await
-                    .map(|_| ())
+                    .map(|put| put.header().map_or(0, |h| h.revision()))
                     .map_err(|e| e.to_string()),
                 None => Err("etcd is unreachable".to_owned()),
             };
             match put {
-                Ok(()) => return Ok(()),
+                Ok(revision) => return Ok(revision),
                 Err(why) if tokio::time::Instant::now() >= deadline => return Err(why),
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }

@@ -73,6 +73,9 @@ pub(crate) struct Cluster {
     pub(super) records: Expiring,
     /// The lease shared actions are written on (a week at the least).
     pub(super) actions_lease: Expiring,
+    /// The etcd revision up to which the silences' watch has kept what
+    /// etcd holds (see `silences`).
+    pub(super) silences_kept: watch::Sender<i64>,
     /// The messages held here (by identity key).
     held: Mutex<HashMap<String, Holding>>,
     /// Since when this station has been isolated, if it is.
@@ -124,6 +127,7 @@ impl Cluster {
             fail_open_after: config.fail_open_after.map(|s| Duration::from_secs(s.0)),
             records: Expiring::new(RECORDS_KEPT),
             actions_lease: Expiring::new(ACTIONS_KEPT),
+            silences_kept: watch::Sender::new(0),
             held: Mutex::default(),
             isolated_since: Mutex::new(Some(Instant::now())),
             started: crate::clock::Clock::system().now_ms(),

@@ -27,6 +27,15 @@ mod silences;
 #[cfg(feature = "ha")]
 pub(crate) use self::etcd::Cluster;
 
+/// Whether a shared silence was kept on this station by the time it was
+/// shared: by the silences' watch (in etcd's order), or not yet (the
+/// caller keeps it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kept {
+    ByWatch,
+    NotYet,
+}
+
 /// What a station is to the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -158,7 +167,7 @@ impl Cluster {
     pub(crate) async fn share_silence(
         &self,
         _: &crate::alertmanager::silences::Silence,
-    ) -> Result<(), crate::scheduler::Error> {
+    ) -> Result<Kept, crate::scheduler::Error> {
         match *self {}
     }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use etcd_client::{Compare, CompareOp, EventType, GetOptions, Txn, TxnOp};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::Cluster;
+use super::{Cluster, Kept};
 use crate::alertmanager::silences::{Silence, Silences};
 use crate::scheduler::Error;
 use crate::store::Store;
@@ -23,12 +23,28 @@ use crate::store::Store;
 impl Cluster {
     /// Writes a silence to etcd (new, changed or expired): an error if etcd
     /// does not take it within five seconds (then it is kept nowhere).
-    pub(crate) async fn share_silence(&self, silence: &Silence) -> Result<(), Error> {
+    /// Then waits (up to five seconds) until this station's watch has kept
+    /// it: `Kept::ByWatch`. The watch keeps every version in etcd's order,
+    /// so a version of the same silence written at the same moment on the
+    /// other station cannot be overwritten here by this older one.
+    /// `Kept::NotYet` when the watch is behind: the caller keeps it.
+    pub(crate) async fn share_silence(&self, silence: &Silence) -> Result<Kept, Error> {
         let key = self.key(&format!("silences/{}", silence.id));
         let value = serde_json::to_vec(silence).map_err(|e| Error::NotShared(e.to_string()))?;
-        self.put_within(key, value, None)
+        let revision = self
+            .put_within(key, value, None)
             .await
-            .map_err(Error::NotShared)
+            .map_err(Error::NotShared)?;
+        let mut kept = self.silences_kept.subscribe();
+        let caught_up = tokio::time::timeout(
+            Duration::from_secs(5),
+            kept.wait_for(|&at| revision > 0 && at >= revision),
+        )
+        .await;
+        Ok(match caught_up {
+            Ok(Ok(_)) => Kept::ByWatch,
+            _ => Kept::NotYet,
+        })
     }
 
     /// Whether this station mutes the alerts of a silence that starts now:
@@ -98,7 +114,9 @@ impl Cluster {
             for kv in all.kvs() {
                 keep(&registry, store, kv.value(), &pending).await;
             }
-            let from = all.header().map_or(0, |h| h.revision()) + 1;
+            let read_at = all.header().map_or(0, |h| h.revision());
+            self.silences_kept.send_if_modified(|at| raise(at, read_at));
+            let from = read_at + 1;
             let Some(mut stream) = Self::watch_from(&mut client, &prefix, from, "silences").await
             else {
                 continue;
@@ -117,12 +135,23 @@ impl Cluster {
                     if event.event_type() == EventType::Put {
                         if let Some(kv) = event.kv() {
                             keep(&registry, store, kv.value(), &pending).await;
+                            let at = kv.mod_revision();
+                            self.silences_kept.send_if_modified(|kept| raise(kept, at));
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// Raises `at` to `to`; true if it moved.
+fn raise(at: &mut i64, to: i64) -> bool {
+    let moved = to > *at;
+    if moved {
+        *at = to;
+    }
+    moved
 }
 
 /// Keeps one silence read from etcd, unless this station holds it as it

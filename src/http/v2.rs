@@ -26,6 +26,7 @@ use crate::alert::{AlertKey, Record, UnixSecs};
 use crate::alertmanager::matchers::{self, Matcher, Spec};
 use crate::alertmanager::silences::{self, Silence, State};
 use crate::alertmanager::{labels, postable};
+use crate::cluster::Kept;
 use crate::scheduler::Action;
 use crate::timefmt::rfc3339;
 use crate::wire;
@@ -425,12 +426,12 @@ pub(super) async fn create(
         return Err(bad("endsAt must be in the future"));
     }
     silence.check().map_err(bad)?;
-    keep(http, &silence).await?;
+    let kept = keep(http, &silence).await?;
     if let Some(previous) = previous.filter(|p| p.state(now) == State::Active) {
         release(http, &previous, &silence.created_by).await;
     }
     mute(http, &silence).await;
-    if silence.state(now) == State::Pending {
+    if silence.state(now) == State::Pending && kept == Kept::NotYet {
         start_later(http.clone(), silence.clone());
     }
     Ok(silence.id)
@@ -490,14 +491,19 @@ impl AmError {
     }
 }
 
-/// Writes a silence to etcd with `[cluster]` (the other station keeps it
-/// from there), then to the store (flushed), then to the registry.
-async fn keep(http: &Arc<Http>, silence: &Silence) -> AmAnswer<()> {
+/// Keeps a silence: with `[cluster]` written to etcd first, from where both
+/// stations' watches keep it (`Kept::ByWatch`: kept here, and waited for if
+/// it starts later); otherwise (or while the watch is behind) to the store
+/// (flushed), then to the registry.
+async fn keep(http: &Arc<Http>, silence: &Silence) -> AmAnswer<Kept> {
     if let Some(cluster) = &http.cluster {
-        cluster
+        let kept = cluster
             .share_silence(silence)
             .await
             .map_err(|err| AmError::from(api::scheduler_error(err)))?;
+        if kept == Kept::ByWatch {
+            return Ok(kept);
+        }
     }
     let store = http.store.clone();
     let kept = silence.clone();
@@ -509,7 +515,8 @@ async fn keep(http: &Arc<Http>, silence: &Silence) -> AmAnswer<()> {
         .write()
         .unwrap_or_else(|e| e.into_inner())
         .put(silence.clone())
-        .map_err(bad)
+        .map_err(bad)?;
+    Ok(Kept::NotYet)
 }
 
 /// The alerts a silence's matchers hold for (as given, whatever the
