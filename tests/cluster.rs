@@ -813,31 +813,46 @@ fn an_action_on_either_station_is_applied_by_both_with_its_author_and_told_once(
     assert!(events(&notes_b).is_empty(), "{:?}", events(&notes_b));
 }
 
+/// A silence of web1's alerts by alice, from `starts` for an hour (as
+/// `POST /api/v2/silences` takes it; `id` to change one).
+fn silence_body(starts: u64, comment: &str, id: Option<&str>) -> String {
+    let rfc3339 = |t: u64| jiff::Timestamp::from_second(t as i64).unwrap().to_string();
+    let mut body = serde_json::json!({
+        "matchers": [{"name": "source", "value": "web1", "isRegex": false, "isEqual": true}],
+        "startsAt": rfc3339(starts),
+        "endsAt": rfc3339(starts + 3600),
+        "createdBy": "alice",
+        "comment": comment,
+    });
+    if let Some(id) = id {
+        body["id"] = id.into();
+    }
+    body.to_string()
+}
+
+/// Posts a silence to `d`; its id.
+fn make_silence(d: &Daemon, body: &str) -> String {
+    let (status, answer) = d.post("/api/v2/silences", body);
+    assert_eq!(status, 200, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    answer["silenceID"].as_str().unwrap().to_owned()
+}
+
+/// Silence `id` as `d` lists it, if it does.
+fn silence_on(d: &Daemon, id: &str) -> Option<serde_json::Value> {
+    let (status, body) = request(d.http, "GET", &format!("/api/v2/silence/{id}"), "");
+    (status == 200).then(|| serde_json::from_str(&body).unwrap())
+}
+
 #[test]
 fn a_silence_made_on_either_station_is_kept_by_both_and_mutes_there() {
     let dir = tempfile::tempdir().unwrap();
     let etcd = Etcd::start(dir.path());
     let (a, b, notes_a, notes_b) = recording_pair(dir.path(), &etcd);
-    let rfc3339 = |t: u64| jiff::Timestamp::from_second(t as i64).unwrap().to_string();
     // Made on the follower.
-    let body = serde_json::json!({
-        "matchers": [{"name": "source", "value": "web1", "isRegex": false, "isEqual": true}],
-        "startsAt": rfc3339(now()),
-        "endsAt": rfc3339(now() + 3600),
-        "createdBy": "alice",
-        "comment": "rack 4 maintenance",
-    });
-    let (status, answer) = b.post("/api/v2/silences", &body.to_string());
-    assert_eq!(status, 200, "{answer}");
-    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
-    let id = answer["silenceID"].as_str().unwrap().to_owned();
-    let state = |d: &Daemon| {
-        let (status, body) = request(d.http, "GET", &format!("/api/v2/silence/{id}"), "");
-        (status == 200).then(|| {
-            let silence: serde_json::Value = serde_json::from_str(&body).unwrap();
-            silence["status"]["state"].as_str().unwrap().to_owned()
-        })
-    };
+    let id = make_silence(&b, &silence_body(now(), "rack 4 maintenance", None));
+    let state =
+        |d: &Daemon| silence_on(d, &id).map(|s| s["status"]["state"].as_str().unwrap().to_owned());
     wait_for(WAIT, "the leader keeps the silence", || {
         (state(&a)? == "active").then_some(())
     });
@@ -873,24 +888,11 @@ fn a_silence_that_starts_later_is_started_by_the_other_station_when_the_one_aske
     let etcd = Etcd::start(dir.path());
     let (a, b, _, _) = recording_pair(dir.path(), &etcd);
     raise_on_both(&a, &b, 1, "disk");
-    let rfc3339 = |t: u64| jiff::Timestamp::from_second(t as i64).unwrap().to_string();
     // Made on a, to start in ten seconds; a is stopped before then.
     let starts = now() + 10;
-    let body = serde_json::json!({
-        "matchers": [{"name": "source", "value": "web1", "isRegex": false, "isEqual": true}],
-        "startsAt": rfc3339(starts),
-        "endsAt": rfc3339(starts + 3600),
-        "createdBy": "alice",
-        "comment": "rack 4 maintenance",
-    });
-    let (status, answer) = a.post("/api/v2/silences", &body.to_string());
-    assert_eq!(status, 200, "{answer}");
-    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
-    let id = answer["silenceID"].as_str().unwrap().to_owned();
+    let id = make_silence(&a, &silence_body(starts, "rack 4 maintenance", None));
     wait_for(WAIT, "b keeps the pending silence", || {
-        let (status, body) = request(b.http, "GET", &format!("/api/v2/silence/{id}"), "");
-        let silence: serde_json::Value = serde_json::from_str(&body).ok()?;
-        (status == 200 && silence["status"]["state"] == "pending").then_some(())
+        (silence_on(&b, &id)?["status"]["state"] == "pending").then_some(())
     });
     assert!(a.stop().success());
     // b mutes the raised alert when the silence starts, once.
@@ -919,35 +921,17 @@ fn a_silence_changed_on_both_stations_at_once_ends_the_same_on_both() {
     let dir = tempfile::tempdir().unwrap();
     let etcd = Etcd::start(dir.path());
     let (a, b, _, _) = recording_pair(dir.path(), &etcd);
-    let rfc3339 = |t: u64| jiff::Timestamp::from_second(t as i64).unwrap().to_string();
-    let body = |id: Option<&str>, comment: &str| {
-        let mut body = serde_json::json!({
-            "matchers": [{"name": "source", "value": "web1", "isRegex": false, "isEqual": true}],
-            "startsAt": rfc3339(now()),
-            "endsAt": rfc3339(now() + 3600),
-            "createdBy": "alice",
-            "comment": comment,
-        });
-        if let Some(id) = id {
-            body["id"] = id.into();
-        }
-        body.to_string()
-    };
-    let (status, answer) = a.post("/api/v2/silences", &body(None, "first"));
-    assert_eq!(status, 200, "{answer}");
-    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
-    let id = answer["silenceID"].as_str().unwrap().to_owned();
+    let starts = now();
+    let id = make_silence(&a, &silence_body(starts, "first", None));
     let comment = |d: &Daemon| -> Option<String> {
-        let (status, body) = request(d.http, "GET", &format!("/api/v2/silence/{id}"), "");
-        let silence: serde_json::Value = serde_json::from_str(&body).ok()?;
-        (status == 200).then(|| silence["comment"].as_str().unwrap_or("").to_owned())
+        Some(silence_on(d, &id)?["comment"].as_str()?.to_owned())
     };
     // Each round, both stations change it at the same moment: whichever
     // version etcd took last, both stations end with the same one.
     for round in 0..5 {
         std::thread::scope(|s| {
             for (d, name) in [(&a, "a"), (&b, "b")] {
-                let body = body(Some(&id), &format!("{name} {round}"));
+                let body = silence_body(starts, &format!("{name} {round}"), Some(&id));
                 s.spawn(move || {
                     let (status, answer) = d.post("/api/v2/silences", &body);
                     assert_eq!(status, 200, "{answer}");
