@@ -895,6 +895,10 @@ fn a_silence_that_starts_later_is_started_by_the_other_station_when_the_one_aske
         (silence_on(&b, &id)?["status"]["state"] == "pending").then_some(())
     });
     assert!(a.stop().success());
+    assert!(
+        now() < starts,
+        "a stopped only after the silence started: the case was not tested"
+    );
     // b mutes the raised alert when the silence starts, once.
     wait_for(WAIT, "b mutes the raised alert", || {
         let until = b.alert("web1", "disk")?["suppress_until"].as_u64()?;

@@ -237,21 +237,20 @@ impl IntoResponse for ApiError {
 
 /// Schedules the silences kept as pending (after a restart).
 pub(crate) fn start_pending_silences(http: &Arc<Http>) {
-    let now = http.clock.now();
-    let pending: Vec<_> = http
+    let all: Vec<_> = http
         .silences
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .all()
-        .filter(|s| s.state(now) == crate::alertmanager::silences::State::Pending)
         .cloned()
         .collect();
-    for silence in pending {
-        v2::start_later(http.clone(), silence);
+    for silence in all {
+        start_pending_silence(http, silence);
     }
 }
 
-/// Schedules one silence kept from the other station, if it starts later.
+/// Schedules one silence (kept here or from the other station) if it
+/// starts later.
 pub(crate) fn start_pending_silence(
     http: &Arc<Http>,
     silence: crate::alertmanager::silences::Silence,

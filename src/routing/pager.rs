@@ -295,8 +295,8 @@ impl Pager {
     }
 
     /// [`Pager::on_event`] for an event whose key and record are not needed
-    /// after: without routes, the last notifier's message takes them as
-    /// they are instead of a copy.
+    /// after: without routes every notifier is told, and the last one's
+    /// message takes them as they are instead of a copy.
     pub(crate) fn on_event_owned(
         &mut self,
         key: AlertKey,
@@ -340,13 +340,7 @@ impl Pager {
         out: &mut Effects,
     ) {
         if !self.router.routes() {
-            for notifier in self.router.notifiers() {
-                out.messages.push(Notification::of_event(
-                    notifier,
-                    event(kind, key, at, record),
-                ));
-            }
-            return;
+            return self.on_event_owned(key.clone(), kind, record.clone(), at, out);
         }
         let Some(group) = self.router.group(key, record).cloned() else {
             out.note(key, at, "no alert group matches: nobody is told".into());

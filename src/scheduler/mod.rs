@@ -528,7 +528,10 @@ impl Run {
             // A new or changed alert that an active silence mutes is applied
             // as if it had asked to be suppressed until the silence ends.
             let mut silenced = None;
-            if let Some(silence) = self.silencing(&update.source, change, &transition.record, now) {
+            let silence = any_silence
+                .then(|| self.silencing(&update.source, change, &transition.record, now))
+                .flatten();
+            if let Some(silence) = silence {
                 let until = silence.ends_at;
                 let quiet = |t: Option<UnixSecs>| t.is_none_or(|t| t < until);
                 if quiet(change.suppress_until)
