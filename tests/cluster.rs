@@ -921,6 +921,76 @@ fn a_silence_that_starts_later_is_started_by_the_other_station_when_the_one_aske
 }
 
 #[test]
+fn a_silence_start_claimed_by_a_station_that_dies_before_muting_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let (a, b, _, _) = recording_pair(dir.path(), &etcd);
+    raise_on_both(&a, &b, 1, "disk");
+    let starts = now() + 5;
+    let id = make_silence(&a, &silence_body(starts, "rack 4 maintenance", None));
+    // A third station claimed the start on its own lease and dies before
+    // muting anything: the claim is written here, on a lease this test
+    // holds, before the start.
+    let addr = etcd.urls[0].trim_start_matches("http://").parse().unwrap();
+    let (status, lease) = request(addr, "POST", "/v3/lease/grant", r#"{"TTL": 60}"#);
+    assert_eq!(status, 200, "{lease}");
+    let lease: serde_json::Value = serde_json::from_str(&lease).unwrap();
+    let lease = lease["ID"].as_str().unwrap().to_owned();
+    let claim = format!("/mauved/silence-starts/{id}/{starts}");
+    let put = format!(
+        r#"{{"key": "{}", "value": "{}", "lease": "{lease}"}}"#,
+        base64(claim.as_bytes()),
+        base64(b"c")
+    );
+    let (status, answer) = request(addr, "POST", "/v3/kv/put", &put);
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        now() < starts,
+        "the claim was written only after the start: the case was not tested"
+    );
+    // Both stations find the start claimed and leave it to its claimer.
+    let log = |d: &Daemon| std::fs::read_to_string(d.dir.join("mauved.log")).unwrap_or_default();
+    for (d, name) in [(&a, "a"), (&b, "b")] {
+        wait_for(WAIT, &format!("{name} finds the start claimed"), || {
+            log(d)
+                .contains("claimed by the other station")
+                .then_some(())
+        });
+    }
+    let muted = |d: &Daemon| {
+        d.alert("web1", "disk")
+            .and_then(|alert| alert["suppress_until"].as_u64())
+            .is_some_and(|until| until >= starts + 3600)
+    };
+    assert!(!muted(&a) && !muted(&b), "muted while the claim was held");
+    // The claimer dies (its lease ends): a station takes the start over and
+    // mutes the raised alert, once, on both.
+    let revoke = format!(r#"{{"ID": "{lease}"}}"#);
+    let (status, answer) = request(addr, "POST", "/v3/lease/revoke", &revoke);
+    assert_eq!(status, 200, "{answer}");
+    for (d, name) in [(&a, "a"), (&b, "b")] {
+        wait_for(WAIT, &format!("{name} has the raised alert muted"), || {
+            muted(d).then_some(())
+        });
+    }
+    wait_for(WAIT, "the start is recorded as muted", || {
+        let done = etcd_range(&etcd, &format!("/mauved/silence-started/{id}/"));
+        (done.len() == 1).then_some(())
+    });
+    for d in [&a, &b] {
+        let silenced = d
+            .json("/api/alerts/web1/disk/history")
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l["text"].as_str())
+            .filter(|t| t.starts_with("SILENCED by alice: rack 4 maintenance"))
+            .count();
+        assert_eq!(silenced, 1);
+    }
+}
+
+#[test]
 fn a_silence_changed_on_both_stations_at_once_ends_the_same_on_both() {
     let dir = tempfile::tempdir().unwrap();
     let etcd = Etcd::start(dir.path());

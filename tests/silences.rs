@@ -99,6 +99,47 @@ fn a_silence_mutes_like_a_suppression_survives_a_restart_and_follows_the_clock()
     t.nothing();
 }
 
+/// The history lines a silence wrote on an alert.
+fn silenced_lines(t: &Timeline, source: &str, id: &str) -> usize {
+    t.d()
+        .history(source, id)
+        .iter()
+        .filter(|h| h.text.starts_with("SILENCED by alice: rack 4 maintenance"))
+        .count()
+}
+
+#[test]
+fn a_silence_that_starts_while_the_daemon_is_down_mutes_when_it_is_back_once() {
+    let mut t = Timeline::new(CONFIG, MON_8);
+    t.raise("web3", "load");
+    t.want(&[("alice", "sms", &["raised load"])]);
+    let id = silence(&t, "web3", MON_8 + HOUR, MON_8 + 2 * HOUR);
+    // Down from before its start until after it.
+    t.down_until(HOUR + MIN);
+    assert_eq!(state(&t, &id), "active");
+    common::wait_for(
+        std::time::Duration::from_secs(10),
+        "web3/load muted once the daemon is back",
+        || {
+            t.d()
+                .alert("web3", "load")
+                .filter(|a| a["suppress_until"] == MON_8 + 2 * HOUR)
+        },
+    );
+    assert_eq!(silenced_lines(&t, "web3", "load"), 1);
+    // Let go of by hand: its start was recorded as muted, so a restart
+    // does not mute it again.
+    let (status, body) = t
+        .d()
+        .post("/api/alerts/web3/load/unsuppress", r#"{"by": "bob"}"#);
+    assert_eq!(status, 200, "{body}");
+    t.restart();
+    t.at(HOUR + 2 * MIN);
+    let alert = t.d().alert("web3", "load").unwrap();
+    assert!(alert["suppress_until"].is_null(), "{alert}");
+    assert_eq!(silenced_lines(&t, "web3", "load"), 1);
+}
+
 #[test]
 fn a_pending_silence_starts_on_time_and_one_expired_early_lets_go_at_once() {
     let mut t = Timeline::new(CONFIG, MON_8);

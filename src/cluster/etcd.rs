@@ -571,6 +571,15 @@ impl Cluster {
         self.actions_lease.keep(client).await
     }
 
+    /// How to put a key on this station's own lease (gone when the
+    /// station is): None until etcd granted it.
+    pub(super) fn own_lease(&self) -> Option<PutOptions> {
+        match self.lease.load(Ordering::Relaxed) {
+            0 => None,
+            lease => Some(PutOptions::new().with_lease(lease)),
+        }
+    }
+
     /// A lease of its own for this station, kept alive from now on.
     async fn new_lease(
         &self,

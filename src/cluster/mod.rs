@@ -36,6 +36,19 @@ pub(crate) enum Kept {
     NotYet,
 }
 
+/// Who mutes the alerts already raised when a silence made to start later
+/// starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StartClaim {
+    /// This station: it claimed the start.
+    Mine,
+    /// Already done (by either station).
+    Done,
+    /// The other station holds the claim, or etcd cannot be asked now:
+    /// ask again later.
+    Elsewhere,
+}
+
 /// What a station is to the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -182,7 +195,11 @@ impl Cluster {
     pub(crate) async fn claim_silence_start(
         &self,
         _: &crate::alertmanager::silences::Silence,
-    ) -> bool {
+    ) -> StartClaim {
+        match *self {}
+    }
+
+    pub(crate) async fn silence_started(&self, _: &crate::alertmanager::silences::Silence) {
         match *self {}
     }
 

@@ -7,7 +7,11 @@
 //! silence is made, by the station asked; when a silence made to start
 //! later starts, by whichever station claims its start first in etcd (each
 //! station waits for it), so that it is muted once, and even when the
-//! station that was asked is down by then.
+//! station that was asked is down by then. The claim
+//! (`silence-starts/<id>/<start>`) is on the claimer's own lease and
+//! `silence-started/<id>/<start>` records that the alerts were muted: a
+//! claimer that dies before that loses its claim with its lease, and the
+//! other station, looking again every second, takes the start over.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -15,7 +19,7 @@ use std::time::Duration;
 use etcd_client::{Compare, CompareOp, EventType, GetOptions, Txn, TxnOp};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{Cluster, Kept};
+use super::{Cluster, Kept, StartClaim};
 use crate::alertmanager::silences::{Silence, Silences};
 use crate::scheduler::Error;
 use crate::store::Store;
@@ -47,31 +51,66 @@ impl Cluster {
         })
     }
 
-    /// Whether this station mutes the alerts of a silence that starts now:
-    /// true for the first station to claim its start in etcd (false for
-    /// the others, and when etcd cannot be asked: the others may).
-    pub(crate) async fn claim_silence_start(&self, silence: &Silence) -> bool {
-        let Some(mut client) = self.client() else {
-            return false;
+    /// Who mutes the alerts of a silence that starts now. The first
+    /// station to claim its start in etcd does; the claim is on that
+    /// station's own lease, so that if it dies before it has muted them,
+    /// the claim goes with it and the other station claims it in turn.
+    /// Once they are muted, [`Cluster::silence_started`] says so for good.
+    pub(crate) async fn claim_silence_start(&self, silence: &Silence) -> StartClaim {
+        let (Some(mut client), Some(on_lease)) = (self.client(), self.own_lease()) else {
+            return StartClaim::Elsewhere;
         };
-        let key = self.key(&format!(
-            "silence-starts/{}/{}",
-            silence.id, silence.starts_at
-        ));
-        let claim = Txn::new()
-            .when([Compare::version(key.clone(), CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(
-                key,
-                self.station.clone(),
-                self.records.put_options(),
-            )]);
-        match client.txn(claim).await {
-            Ok(answer) => answer.succeeded(),
+        let (claim, started) = self.start_keys(silence);
+        let txn = Txn::new()
+            .when([
+                Compare::version(started.clone(), CompareOp::Equal, 0),
+                Compare::version(claim.clone(), CompareOp::Equal, 0),
+            ])
+            .and_then([TxnOp::put(claim, self.station.clone(), Some(on_lease))])
+            .or_else([TxnOp::get(started, None)]);
+        match client.txn(txn).await {
+            Ok(answer) if answer.succeeded() => StartClaim::Mine,
+            Ok(answer) => {
+                let done = answer.op_responses().into_iter().any(|op| {
+                    matches!(op, etcd_client::TxnOpResponse::Get(got) if !got.kvs().is_empty())
+                });
+                if done {
+                    StartClaim::Done
+                } else {
+                    StartClaim::Elsewhere
+                }
+            }
             Err(err) => {
                 tracing::warn!(id = %silence.id, %err, "cluster: cannot claim a silence's start");
-                false
+                StartClaim::Elsewhere
             }
         }
+    }
+
+    /// Records that the alerts of a silence that started are muted: no
+    /// station claims its start again.
+    pub(crate) async fn silence_started(&self, silence: &Silence) {
+        let (_, started) = self.start_keys(silence);
+        let written = self
+            .put_within(
+                started,
+                self.station.clone().into_bytes(),
+                self.records.put_options(),
+            )
+            .await;
+        if let Err(err) = written {
+            tracing::warn!(id = %silence.id, %err, "cluster: cannot record that a silence's start was muted");
+        }
+    }
+
+    /// The keys of a silence's start: its claim, and the record that it
+    /// was muted.
+    fn start_keys(&self, silence: &Silence) -> (String, String) {
+        let at = format!("{}/{}", silence.id, silence.starts_at);
+        (
+            self.key(&format!("silence-starts/{at}")),
+            self.key(&format!("silence-started/{at}")),
+        )
     }
 
     /// Keeps every silence etcd holds, now and as they change, in the store

@@ -250,12 +250,13 @@ pub(crate) fn start_pending_silences(http: &Arc<Http>) {
 }
 
 /// Schedules one silence (kept here or from the other station) if it
-/// starts later.
+/// starts later, or if it started while the daemon was down.
 pub(crate) fn start_pending_silence(
     http: &Arc<Http>,
     silence: crate::alertmanager::silences::Silence,
 ) {
-    if silence.state(http.clock.now()) == crate::alertmanager::silences::State::Pending {
+    let state = silence.state(http.clock.now());
+    if state == crate::alertmanager::silences::State::Pending || v2::start_missed(http, &silence) {
         v2::start_later(http.clone(), silence);
     }
 }

@@ -26,7 +26,7 @@ use crate::alert::{AlertKey, Record, UnixSecs};
 use crate::alertmanager::matchers::{self, Matcher, Spec};
 use crate::alertmanager::silences::{self, Silence, State};
 use crate::alertmanager::{labels, postable};
-use crate::cluster::Kept;
+use crate::cluster::{Kept, StartClaim};
 use crate::scheduler::Action;
 use crate::timefmt::rfc3339;
 use crate::wire;
@@ -588,21 +588,95 @@ pub(crate) fn start_later(http: Arc<Http>, silence: Silence) {
             _ = http.clock.sleep_as("silence", std::time::Duration::from_secs(wait)) => {}
             _ = http.shutdown.cancelled() => return,
         }
-        let current = {
+        // Changed or ended meanwhile: whoever changed it decides.
+        let unchanged = |http: &Http| {
             let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
-            silences.get(&silence.id).cloned()
+            silences.get(&silence.id) == Some(&silence)
         };
-        // Changed or ended meanwhile: whoever changed it decides. With
-        // `[cluster]` both stations wait for the start; the first to claim
-        // it mutes.
-        if current.as_ref() != Some(&silence) {
+        if !unchanged(&http) {
             return;
         }
-        if let Some(cluster) = &http.cluster {
-            if !cluster.claim_silence_start(&silence).await {
+        let Some(cluster) = &http.cluster else {
+            mute_at_start(&http, &silence).await;
+            return;
+        };
+        // With `[cluster]` both stations wait for the start; the first to
+        // claim it mutes. The other looks again every second until it is
+        // done: if the claimer dies first, its claim goes with it.
+        let mut told = false;
+        loop {
+            match cluster.claim_silence_start(&silence).await {
+                StartClaim::Mine => break,
+                StartClaim::Done => {
+                    record_start(&http, &silence).await;
+                    return;
+                }
+                StartClaim::Elsewhere if !told => {
+                    tracing::info!(id = %silence.id, "silence started: claimed by the other station, which mutes its alerts (taken over here if it stops first)");
+                    told = true;
+                }
+                StartClaim::Elsewhere => {}
+            }
+            tokio::select! {
+                () = tokio::time::sleep(CLAIM_AGAIN) => {}
+                () = http.shutdown.cancelled() => return,
+            }
+            if !unchanged(&http) || silence.state(http.clock.now()) != State::Active {
                 return;
             }
         }
-        mute(&http, &silence).await;
+        mute_at_start(&http, &silence).await;
+        cluster.silence_started(&silence).await;
     });
 }
+
+/// Mutes the alerts of a silence at its start, those not muted through its
+/// end already (by it before a restart, or by a station that took the start
+/// and died), and records that its start was muted here.
+async fn mute_at_start(http: &Arc<Http>, silence: &Silence) {
+    if silence.state(http.clock.now()) != State::Active {
+        return;
+    }
+    let keys: Vec<AlertKey> = matching(http, silence)
+        .into_iter()
+        .filter(|(_, record)| record.suppress_until.is_none_or(|t| t < silence.ends_at))
+        .map(|(k, _)| k)
+        .collect();
+    let action = Action::Silence {
+        until: silence.ends_at,
+        silence: silence.id.clone(),
+        comment: silence.comment.clone(),
+    };
+    let _ = http.act_many(&keys, &silence.created_by, &action).await;
+    record_start(http, silence).await;
+}
+
+/// Records in the store that a silence's start was muted (so that a
+/// restart does not mute it again).
+async fn record_start(http: &Arc<Http>, silence: &Silence) {
+    let store = http.store.clone();
+    let key = started_key(silence);
+    let written = tokio::task::spawn_blocking(move || store.set_meta(&key, b"")).await;
+    if !matches!(written, Ok(Ok(()))) {
+        tracing::warn!(id = %silence.id, "cannot record that a silence's start was muted: a restart mutes it again");
+    }
+}
+
+fn started_key(silence: &Silence) -> Vec<u8> {
+    format!("silence-started/{}/{}", silence.id, silence.starts_at).into_bytes()
+}
+
+/// Whether a silence made to start later has started and its start was not
+/// muted here (the daemon was down then): it is muted on start-up.
+pub(crate) fn start_missed(http: &Http, silence: &Silence) -> bool {
+    silence.starts_at > silence.updated_at
+        && silence.state(http.clock.now()) == State::Active
+        && http
+            .store
+            .meta(&started_key(silence))
+            .is_ok_and(|v| v.is_none())
+}
+
+/// How often a station looks again at a silence's start claimed by the
+/// other station (real time: etcd's leases expire in real time).
+const CLAIM_AGAIN: std::time::Duration = std::time::Duration::from_secs(1);

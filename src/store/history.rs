@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use prost::Message;
 
-use super::{Result, Store, HISTORY};
+use super::{Result, Store, HISTORY, SEQ_MARK};
 use crate::alert::{AlertKey, HistoryEntry, UnixSecs};
 
 /// The history lines one write added for the alerts of one bucket (so that
@@ -65,6 +65,11 @@ impl Store {
             key.extend_from_slice(&at.to_be_bytes());
             key.extend_from_slice(&self.next_seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
             out.insert(key, HistoryBatch { lines }.encode_to_vec());
+        }
+        if !lines.is_empty() {
+            // With the lines: the sequence after them (see `Store::count`).
+            let next = self.next_seq.load(Ordering::Relaxed);
+            out.insert(&SEQ_MARK[..], &next.to_be_bytes()[..]);
         }
     }
 

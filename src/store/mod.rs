@@ -84,6 +84,13 @@ const SILENCE: u8 = b's';
 const PAGING: u8 = b'g';
 const HISTORY: u8 = b'h';
 
+/// The sequence last written with history lines: their keys hold no
+/// undelivered message, so the queues do not say how far they went.
+const SEQ_MARK: [u8; 4] = [META, b's', b'e', b'q'];
+/// Sequences taken by other writes between one write's mark and its being
+/// written, at the most: skipped after a restart.
+const SEQ_MARGIN: u64 = 1 << 32;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store: {0}")]
@@ -149,8 +156,9 @@ impl Store {
         Ok(store)
     }
 
-    /// Sets the next sequence (they grow across all queues and the dead
-    /// letters, and never go back) and the queue depth from what is stored.
+    /// Sets the next sequence (they grow across all queues, the dead
+    /// letters and the history, and never go back) and the queue depth from
+    /// what is stored.
     fn count(&self) -> Result<()> {
         let last_seq = |prefix: u8| -> Result<u64> {
             Ok(self
@@ -160,7 +168,15 @@ impl Store {
                 .max()
                 .unwrap_or(0))
         };
-        let stored = last_seq(QUEUE)?.max(last_seq(DEAD)?);
+        // History keys repeat their bucket and second after a restart in
+        // the same second (or a clock stepped back): their sequence must
+        // go on past the last one written, or a line overwrites another.
+        let history = match self.db.get()?.get(SEQ_MARK)? {
+            Some(mark) => seq_of(&mark).saturating_add(SEQ_MARGIN),
+            // A store written before the mark: its history keys, once.
+            None => last_seq(HISTORY)?,
+        };
+        let stored = last_seq(QUEUE)?.max(last_seq(DEAD)?).max(history);
         self.next_seq.fetch_max(stored, Ordering::Relaxed);
         self.queue_depth.set(self.count_queued()? as i64);
         Ok(())
@@ -240,14 +256,12 @@ impl Store {
 
     /// A small value kept under the meta prefix (say, the last shared
     /// action a cluster station applied).
-    #[cfg_attr(not(feature = "ha"), allow(dead_code))]
     pub(crate) fn meta(&self, name: &[u8]) -> Result<Option<Vec<u8>>> {
         let key = [&[META][..], name].concat();
         Ok(self.db.get()?.get(key)?.map(|v| v.to_vec()))
     }
 
     /// Sets a meta value and flushes it.
-    #[cfg_attr(not(feature = "ha"), allow(dead_code))]
     pub(crate) fn set_meta(&self, name: &[u8], value: &[u8]) -> Result<()> {
         let key = [&[META][..], name].concat();
         self.db.write(|db| db.insert(key, value))?;

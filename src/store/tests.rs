@@ -429,6 +429,27 @@ fn sequence_cursor_and_queue_depth_continue_after_reopen() {
 }
 
 #[test]
+fn history_written_in_the_same_second_after_a_restart_keeps_both_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = AlertKey::new("s", "i");
+    let line = |text: &str| HistoryEntry::new(100, HistoryKind::Update, text);
+    // Nothing queued: only the history says how far the sequence went.
+    for text in ["before", "after"] {
+        let store = open_at(dir.path());
+        store.add_history(&[(3, key.clone(), line(text))]).unwrap();
+        store.flush().unwrap();
+    }
+    let store = open_at(dir.path());
+    let texts: Vec<String> = store
+        .history(3, &key)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.text)
+        .collect();
+    assert_eq!(texts, ["before", "after"]);
+}
+
+#[test]
 fn a_second_open_of_the_same_directory_says_it_is_in_use() {
     let (dir, _store) = open();
     let err = Store::open(dir.path(), 1 << 20, Gauge::default())

@@ -128,6 +128,15 @@ impl Timeline {
         self.boot();
     }
 
+    /// Stops the daemon, moves the clock to `start + offset` while it is
+    /// down, and starts it again.
+    #[allow(dead_code)]
+    pub fn down_until(&mut self, offset: u64) {
+        self.d.take().unwrap().stop();
+        self.clock.set_ms((self.start + offset) * 1000);
+        self.boot();
+    }
+
     pub fn now(&self) -> u64 {
         self.clock.now()
     }
