@@ -610,6 +610,49 @@ fn a_notifier_failing_on_the_leader_does_not_make_the_follower_send() {
 }
 
 #[test]
+fn a_message_the_leader_gave_up_on_is_not_sent_by_the_follower_even_on_taking_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let notes_b = dir.path().join("b.jsonl");
+    // a's notifier cannot start: every message is given up at once.
+    let (a, b) = a_leading_b_following(
+        dir.path(),
+        &etcd,
+        "[[notifier]]\nname = \"ops\"\nkind = \"command\"\ncommand = [\"/nonexistent/notify\"]\n",
+        &recording_notifier(&notes_b),
+    );
+    let p = packet(1, "web1", vec![alert("disk", Some(now()), None)], false);
+    a.send(&p);
+    b.send(&p);
+    wait_for(WAIT, "the leader's dead letter", || {
+        (a.metric("mauved_dead_letters_total") >= 1.0).then_some(())
+    });
+    // The follower drops its copy, saying so.
+    wait_for(WAIT, "the follower drops its copy", || {
+        b.json("/api/alerts/web1/disk/history")
+            .as_array()?
+            .iter()
+            .filter_map(|l| l["text"].as_str())
+            .any(|t| t.starts_with("given up elsewhere") && t.contains("by station a"))
+            .then_some(())
+    });
+    assert_eq!(b.metric("mauved_notify_queue_depth"), 0.0);
+    // The leader gone, b leads and sends what comes next, but not that.
+    assert!(a.stop().success());
+    wait_for(WAIT, "b leads", || (role(&b).0 == "leader").then_some(()));
+    let p = packet(2, "web1", vec![alert("after", Some(now()), None)], false);
+    b.send(&p);
+    wait_for(WAIT, "the next raise sent by b", || {
+        events(&notes_b)
+            .iter()
+            .any(|(_, id)| id == "after")
+            .then_some(())
+    });
+    let sent: Vec<String> = events(&notes_b).into_iter().map(|(_, id)| id).collect();
+    assert_eq!(sent, ["after"]);
+}
+
+#[test]
 fn the_etcd_leader_member_killed_loses_and_repeats_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut etcd = Etcd::start_members(dir.path(), 3);

@@ -7,7 +7,7 @@
 //! |-----|-------|-|
 //! | `leader` | the leader's station name | on the leader's lease: gone when it dies |
 //! | `claim/<identity>` | the station that is sending it | written only while the claimer holds `leader` |
-//! | `delivered/<identity>` | `<event time> <station>` | the last delivery of that identity |
+//! | `delivered/<identity>` | `<event time> <station>[ gave-up]` | the last delivery of that identity (or give-up: a dead letter) |
 //! | `orphan/<identity>` | the message (protobuf) | a message only a follower has, for the leader to send |
 //!
 //! A follower that holds a message etcd has not shown delivered after
@@ -31,7 +31,7 @@ use prost::Message;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{EtcdStatus, Gate, Identity, Role, StationSeen, Status};
+use super::{EtcdStatus, Gate, Identity, Role, Settled, StationSeen, Status};
 use crate::alert::Notification;
 use crate::config::ClusterConfig;
 use crate::metrics::Metrics;
@@ -42,6 +42,8 @@ use crate::store::{Batch, Store};
 const POLL: Duration = Duration::from_millis(250);
 /// A leader stops sending this long before its lease could have expired.
 const MARGIN: Duration = Duration::from_secs(2);
+/// The third word of a `delivered/` record of a message given up on.
+const GAVE_UP: &str = "gave-up";
 /// A follower hands a message the leader has not delivered to it after this
 /// long (the leader may never have seen the event).
 const ORPHAN_AFTER: Duration = Duration::from_secs(10);
@@ -253,9 +255,9 @@ impl Cluster {
         mut client: Client,
         id: &Identity,
     ) -> Result<Option<Gate>, etcd_client::Error> {
-        if let Some(station) = self.delivered_by(&mut client, id).await? {
+        if let Some(settled) = self.delivered_by(&mut client, id).await? {
             self.metrics.cluster_skipped.inc();
-            return Ok(Some(Gate::Elsewhere(station)));
+            return Ok(Some(Gate::Elsewhere(settled)));
         }
         if !self.leads() {
             return Ok(None);
@@ -349,22 +351,41 @@ impl Cluster {
         &self,
         client: &mut Client,
         id: &Identity,
-    ) -> Result<Option<String>, etcd_client::Error> {
+    ) -> Result<Option<Settled>, etcd_client::Error> {
         let found = client
             .get(self.key(&format!("delivered/{}", id.key)), None)
             .await?;
         Ok(found.kvs().first().and_then(|kv| {
             let text = String::from_utf8_lossy(kv.value());
-            let (at, station) = text.split_once(' ').unwrap_or((&text, ""));
+            let (at, rest) = text.split_once(' ').unwrap_or((&text, ""));
             let at: crate::alert::UnixSecs = at.parse().ok()?;
-            id.covered_by(at).then(|| station.to_owned())
+            let (station, gave_up) = match rest.split_once(' ') {
+                Some((station, GAVE_UP)) => (station, true),
+                _ => (rest, false),
+            };
+            id.covered_by(at).then(|| Settled {
+                station: station.to_owned(),
+                gave_up,
+            })
         }))
     }
 
     /// Records a delivery, for the other station to drop its copy.
     pub(crate) async fn delivered(&self, id: &Identity) {
+        self.settled(id, format!("{} {}", id.at, self.station))
+            .await;
+    }
+
+    /// Records that this station gave up on a message (a dead letter), for
+    /// the other station to drop its copy rather than send it on taking
+    /// over.
+    pub(crate) async fn gave_up(&self, id: &Identity) {
+        self.settled(id, format!("{} {} {GAVE_UP}", id.at, self.station))
+            .await;
+    }
+
+    async fn settled(&self, id: &Identity, value: String) {
         let key = self.key(&format!("delivered/{}", id.key));
-        let value = format!("{} {}", id.at, self.station);
         for _ in 0..10 {
             if let Some(mut client) = self.client() {
                 match client

@@ -94,13 +94,21 @@ pub(crate) struct EtcdStatus {
 pub(crate) enum Gate {
     /// This station is the leader and has claimed it: send.
     Send,
-    /// The named station delivered it: drop it here.
-    Elsewhere(String),
+    /// Another station settled it: drop it here.
+    Elsewhere(Settled),
     /// This station has been isolated for `cluster.fail_open_after` and the
     /// message is urgent: send it here, marked as such.
     FailOpen,
     /// The daemon stops.
     Stopped,
+}
+
+/// How the other station settled a message: delivered it, or gave up on it
+/// (a dead letter there: not sent from here either, even on taking over).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settled {
+    pub station: String,
+    pub gave_up: bool,
 }
 
 /// A message's identity across the two stations: the same on both for the
@@ -157,6 +165,10 @@ impl Cluster {
     }
 
     pub(crate) async fn delivered(&self, _: &Identity) {
+        match *self {}
+    }
+
+    pub(crate) async fn gave_up(&self, _: &Identity) {
         match *self {}
     }
 

@@ -75,9 +75,9 @@ pub enum Outcome {
     Retry(String),
     /// Will never work: the message goes to the dead letters.
     GiveUp(String),
-    /// Another station of the cluster delivered it (the worker's own
-    /// outcome; a notifier never says it).
-    Elsewhere(String),
+    /// Another station of the cluster delivered it or gave up on it (the
+    /// worker's own outcome; a notifier never says it).
+    Elsewhere(crate::cluster::Settled),
     /// Shadow mode (`delivery.shadow`): not sent, recorded as what would
     /// have been (the worker's own outcome).
     Shadowed,

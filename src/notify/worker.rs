@@ -225,7 +225,7 @@ impl Worker {
                             );
                         }
                     }
-                    Some(Gate::Elsewhere(station)) => return Some(Outcome::Elsewhere(station)),
+                    Some(Gate::Elsewhere(settled)) => return Some(Outcome::Elsewhere(settled)),
                     Some(Gate::Stopped) => return None,
                 }
             }
@@ -252,11 +252,15 @@ impl Worker {
                 _ => self.health.failed(&self.name, self.clock.now()),
             }
             let Outcome::Retry(why) = outcome else {
+                if matches!(outcome, Outcome::GiveUp(_)) {
+                    self.gave_up(identity.as_ref()).await;
+                }
                 return Some(outcome);
             };
             if self.max_age_s > 0
                 && self.clock.now().saturating_sub(notification.at) > self.max_age_s
             {
+                self.gave_up(identity.as_ref()).await;
                 return Some(Outcome::GiveUp(format!(
                     "still failing after {} (delivery.max_age): {why}",
                     crate::timefmt::span(self.max_age_s)
@@ -281,6 +285,14 @@ impl Worker {
         }
     }
 
+    /// With `[cluster]`: records in etcd that this station gave up on a
+    /// message, so that the other station does not send its copy.
+    async fn gave_up(&self, identity: Option<&Identity>) {
+        if let (Some(cluster), Some(identity)) = (&self.cluster, identity) {
+            cluster.gave_up(identity).await;
+        }
+    }
+
     /// Counts, logs and writes the history of an attempt's outcome; returns
     /// what the queue must record.
     fn finish(&self, id: QueueId, notification: Notification, outcome: Outcome) -> Settle {
@@ -298,11 +310,16 @@ impl Worker {
                 self.history(&notification, "delivered", "");
                 Settle::Dequeue(id)
             }
-            Outcome::Elsewhere(station) => {
+            Outcome::Elsewhere(settled) => {
+                let result = if settled.gave_up {
+                    "given up elsewhere"
+                } else {
+                    "delivered elsewhere"
+                };
                 self.history(
                     &notification,
-                    "delivered elsewhere",
-                    &format!("by station {station}"),
+                    result,
+                    &format!("by station {}", settled.station),
                 );
                 Settle::Dequeue(id)
             }
