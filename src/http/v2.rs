@@ -430,7 +430,7 @@ pub(super) async fn create(
     if let Some(previous) = previous.filter(|p| p.state(now) == State::Active) {
         release(http, &previous, &silence.created_by).await;
     }
-    mute(http, &silence).await;
+    mute(http, &silence, false).await;
     if silence.state(now) == State::Pending && kept == Kept::NotYet {
         start_later(http.clone(), silence.clone());
     }
@@ -538,13 +538,17 @@ fn matching(http: &Http, silence: &Silence) -> Vec<(AlertKey, Record)> {
         .collect()
 }
 
-/// Mutes the alerts an active silence holds for.
-async fn mute(http: &Arc<Http>, silence: &Silence) {
+/// Mutes the alerts an active silence holds for; with `only_unmuted`,
+/// those not muted through its end already. False if it is not active.
+async fn mute(http: &Arc<Http>, silence: &Silence, only_unmuted: bool) -> bool {
     if silence.state(http.clock.now()) != State::Active {
-        return;
+        return false;
     }
     let keys: Vec<AlertKey> = matching(http, silence)
         .into_iter()
+        .filter(|(_, record)| {
+            !only_unmuted || record.suppress_until.is_none_or(|t| t < silence.ends_at)
+        })
         .map(|(k, _)| k)
         .collect();
     let action = Action::Silence {
@@ -553,6 +557,7 @@ async fn mute(http: &Arc<Http>, silence: &Silence) {
         comment: silence.comment.clone(),
     };
     let _ = http.act_many(&keys, &silence.created_by, &action).await;
+    true
 }
 
 /// Lets go of the alerts a silence (as it was) muted, unless others still
@@ -580,7 +585,8 @@ async fn release(http: &Arc<Http>, was: &Silence, by: &str) {
     }
 }
 
-/// Mutes a pending silence's alerts when it starts.
+/// Mutes a silence's alerts when it starts (at once if its start was
+/// missed while the daemon was down).
 pub(crate) fn start_later(http: Arc<Http>, silence: Silence) {
     tokio::spawn(async move {
         let wait = silence.starts_at.saturating_sub(http.clock.now());
@@ -625,30 +631,21 @@ pub(crate) fn start_later(http: Arc<Http>, silence: Silence) {
                 return;
             }
         }
-        mute_at_start(&http, &silence).await;
-        cluster.silence_started(&silence).await;
+        if mute_at_start(&http, &silence).await {
+            cluster.silence_started(&silence).await;
+        }
     });
 }
 
 /// Mutes the alerts of a silence at its start, those not muted through its
 /// end already (by it before a restart, or by a station that took the start
 /// and died), and records that its start was muted here.
-async fn mute_at_start(http: &Arc<Http>, silence: &Silence) {
-    if silence.state(http.clock.now()) != State::Active {
-        return;
+async fn mute_at_start(http: &Arc<Http>, silence: &Silence) -> bool {
+    let muted = mute(http, silence, true).await;
+    if muted {
+        record_start(http, silence).await;
     }
-    let keys: Vec<AlertKey> = matching(http, silence)
-        .into_iter()
-        .filter(|(_, record)| record.suppress_until.is_none_or(|t| t < silence.ends_at))
-        .map(|(k, _)| k)
-        .collect();
-    let action = Action::Silence {
-        until: silence.ends_at,
-        silence: silence.id.clone(),
-        comment: silence.comment.clone(),
-    };
-    let _ = http.act_many(&keys, &silence.created_by, &action).await;
-    record_start(http, silence).await;
+    muted
 }
 
 /// Records in the store that a silence's start was muted (so that a
