@@ -231,6 +231,75 @@ fn a_logged_in_user_acts_with_the_sessions_csrf_token() {
     assert_eq!(after.status, 401);
 }
 
+/// Logs alice in; the cookie (`name=value`) and the session's CSRF token.
+fn log_in(d: &Daemon) -> (String, String) {
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let good = call(
+        d,
+        "POST",
+        "/login",
+        &[form],
+        "name=alice&password=correct+horse",
+    );
+    assert_eq!(good.status, 303, "{}", good.body);
+    let cookie = good
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = call(d, "GET", "/", &[("cookie", &cookie)], "");
+    let csrf = page
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    (cookie, csrf)
+}
+
+#[test]
+fn a_session_survives_a_restart_until_logged_out() {
+    // The same configuration each start (a user's hash changed would end
+    // her sessions).
+    let extra = user_config();
+    let (dir, d) = with_alert(&extra);
+    let (cookie, csrf) = log_in(&d);
+    let json = ("content-type", "application/json");
+    let note = |d: &Daemon, text: &str| {
+        call(
+            d,
+            "POST",
+            "/api/alerts/web1/disk/note",
+            &[json, ("cookie", &cookie), ("x-csrf-token", &csrf)],
+            &format!(r#"{{"text": "{text}"}}"#),
+        )
+        .status
+    };
+    assert_eq!(note(&d, "before"), 200);
+    // Restarted: the same cookie and CSRF token still act.
+    assert!(d.stop().success());
+    let d = Daemon::start(dir.path(), &extra);
+    assert_eq!(note(&d, "after a restart"), 200);
+    let page = call(&d, "GET", "/", &[("cookie", &cookie)], "");
+    assert!(page.body.contains("alice"), "{}", page.body);
+    // Logged out, then restarted: the cookie is worth nothing.
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let out = call(
+        &d,
+        "POST",
+        "/logout",
+        &[form, ("cookie", &cookie)],
+        &format!("csrf={csrf}"),
+    );
+    assert_eq!(out.status, 303);
+    assert!(d.stop().success());
+    let d = Daemon::start(dir.path(), &extra);
+    assert_eq!(note(&d, "after logging out"), 401);
+}
+
 #[test]
 fn reading_can_require_a_login() {
     let extra = format!("[http]\nread_requires_login = true\n{}", user_config());

@@ -31,6 +31,7 @@ use subtle::ConstantTimeEq;
 use super::{ApiError, Principal, Shared};
 use crate::alert::UnixSecs;
 use crate::config::HttpConfig;
+use crate::store::Store;
 
 pub(crate) const COOKIE: &str = "mauved_session";
 /// A session ends this long after login.
@@ -42,12 +43,29 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// A logged-in user's session.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Session {
     pub(crate) user: String,
     pub(crate) csrf: String,
     pub(crate) expires_at: UnixSecs,
+    /// A digest of the user's password hash at login: a session outlives a
+    /// restart only while the user's password is the same.
+    #[serde(default)]
+    password: String,
 }
+
+/// A BLAKE2s digest, as hex.
+type Digest = String;
+
+fn digest(text: &str) -> Digest {
+    use blake2::Digest as _;
+    let bytes = blake2::Blake2s256::digest(text.as_bytes());
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where the sessions are kept in the store (meta), so that a restart does
+/// not log everyone out.
+const KEPT: &[u8] = b"sessions";
 
 /// Users, tokens and sessions.
 #[derive(Debug, Default)]
@@ -55,9 +73,9 @@ pub(crate) struct Auth {
     users: Vec<(String, String)>,
     tokens: Vec<(String, String)>,
     pub(crate) read_requires_login: bool,
-    /// By the first [`SESSION_KEY_LEN`] characters of the cookie value,
-    /// with the whole value (compared in constant time).
-    sessions: Mutex<HashMap<String, (String, Session)>>,
+    /// By a digest of the cookie value (the value itself is kept nowhere,
+    /// so neither the map's timing nor the store gives it away).
+    sessions: Mutex<HashMap<Digest, Session>>,
     /// Failed logins by name: how many, since when.
     failures: Mutex<HashMap<String, (u32, UnixSecs)>>,
 }
@@ -147,21 +165,54 @@ impl Auth {
             user: name.to_owned(),
             csrf: secret(),
             expires_at: now + SESSION_S,
+            password: digest(hash?),
         };
         let id = secret();
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions.retain(|_, (_, s)| s.expires_at > now);
+        sessions.retain(|_, s| s.expires_at > now);
         if sessions.len() >= MAX_SESSIONS {
             if let Some(oldest) = sessions
                 .iter()
-                .min_by_key(|(_, (_, s))| s.expires_at)
+                .min_by_key(|(_, s)| s.expires_at)
                 .map(|(k, _)| k.clone())
             {
                 sessions.remove(&oldest);
             }
         }
-        sessions.insert(session_key(&id).to_owned(), (id.clone(), session.clone()));
+        sessions.insert(digest(&id), session.clone());
         Some((id, session))
+    }
+
+    /// Takes back the sessions kept in the store, but those expired or of
+    /// a user whose password changed or who is gone.
+    pub(crate) fn restore(&self, store: &Store, now: UnixSecs) {
+        let kept: HashMap<Digest, Session> = match store.meta(KEPT) {
+            Ok(Some(value)) => serde_json::from_slice(&value).unwrap_or_default(),
+            _ => HashMap::new(),
+        };
+        let valid = kept.into_iter().filter(|(_, s)| {
+            s.expires_at > now
+                && self
+                    .users
+                    .iter()
+                    .any(|(name, hash)| *name == s.user && digest(hash) == s.password)
+        });
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(valid);
+    }
+
+    /// Keeps the sessions in the store (after a login or a logout; blocks
+    /// on the disk).
+    pub(crate) fn keep(&self, store: &Store) {
+        let value = {
+            let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+            serde_json::to_vec(&*sessions).unwrap_or_default()
+        };
+        if let Err(err) = store.set_meta(KEPT, &value) {
+            tracing::warn!(%err, "cannot keep the sessions: a restart logs out");
+        }
     }
 
     /// Whether `name` may try to log in now (not too many recent failures).
@@ -189,31 +240,20 @@ impl Auth {
         entry.0 += 1;
     }
 
-    pub(crate) fn logout(&self, id: &str) {
+    /// Ends a session; true if there was one.
+    pub(crate) fn logout(&self, id: &str) -> bool {
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        let key = session_key(id);
-        if sessions.get(key).is_some_and(|(full, _)| same(full, id)) {
-            sessions.remove(key);
-        }
+        sessions.remove(&digest(id)).is_some()
     }
 
-    /// The session a cookie value names. The map is looked up by the
-    /// value's first characters only; the whole value is compared in
-    /// constant time, so timing says nothing about the secret part.
+    /// The session a cookie value names.
     pub(crate) fn session(&self, id: &str, now: UnixSecs) -> Option<Session> {
         let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions
-            .get(session_key(id))
-            .filter(|(full, s)| same(full, id) && s.expires_at > now)
-            .map(|(_, s)| s.clone())
+            .get(&digest(id))
+            .filter(|s| s.expires_at > now)
+            .cloned()
     }
-}
-
-/// Characters of a session cookie's value that key the session map.
-const SESSION_KEY_LEN: usize = 16;
-
-fn session_key(id: &str) -> &str {
-    id.get(..SESSION_KEY_LEN).unwrap_or(id)
 }
 
 /// Constant-time equality (for equal lengths; lengths are not secret).
@@ -475,16 +515,56 @@ mod tests {
         assert_eq!(auth.session(&id, 10).unwrap().user, "alice");
         assert_eq!(session.csrf.len(), 64);
         assert!(auth.session(&id, SESSION_S + 1).is_none(), "expired");
-        // Right lookup key, wrong secret: no session, and no logout.
+        // One character off, or a prefix: no session, and no logout.
         let mut forged = id.clone();
         let last = if forged.ends_with('0') { "1" } else { "0" };
         forged.replace_range(forged.len() - 1.., last);
         assert!(auth.session(&forged, 10).is_none());
-        assert!(auth.session(&id[..SESSION_KEY_LEN], 10).is_none());
-        auth.logout(&forged);
+        assert!(auth.session(&id[..16], 10).is_none());
+        assert!(!auth.logout(&forged));
         assert!(auth.session(&id, 10).is_some());
-        auth.logout(&id);
+        assert!(auth.logout(&id));
         assert!(auth.session(&id, 10).is_none());
+    }
+
+    #[test]
+    fn kept_sessions_come_back_unless_expired_or_the_password_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20, Default::default()).unwrap();
+        let user = |name: &str, password: &str| crate::config::HttpUser {
+            name: name.into(),
+            password_hash: hash_password(password).unwrap(),
+        };
+        let (alice, bob) = (user("alice", "correct horse"), user("bob", "battery"));
+        let config = HttpConfig {
+            users: vec![alice.clone(), bob.clone()],
+            ..HttpConfig::default()
+        };
+        let before = Auth::new(&config);
+        let (a, _) = before.login("alice", "correct horse", 0).unwrap();
+        let (b, _) = before.login("bob", "battery", 0).unwrap();
+        before.keep(&store);
+        // The cookie values are not in the store.
+        let kept = String::from_utf8(store.meta(KEPT).unwrap().unwrap()).unwrap();
+        assert!(!kept.contains(&a) && !kept.contains(&b), "{kept}");
+        // Restarted with the same users: both sessions hold.
+        let after = Auth::new(&config);
+        after.restore(&store, 10);
+        assert_eq!(after.session(&a, 10).unwrap().user, "alice");
+        assert_eq!(after.session(&b, 10).unwrap().user, "bob");
+        // Bob's password changed, alice's the same: only hers holds.
+        let changed = HttpConfig {
+            users: vec![alice, user("bob", "new password")],
+            ..HttpConfig::default()
+        };
+        let after = Auth::new(&changed);
+        after.restore(&store, 10);
+        assert!(after.session(&a, 10).is_some());
+        assert!(after.session(&b, 10).is_none());
+        // Past their end: none.
+        let late = Auth::new(&config);
+        late.restore(&store, SESSION_S + 1);
+        assert!(late.session(&a, 10).is_none());
     }
 
     #[test]

@@ -115,6 +115,8 @@ impl Http {
         shutdown: tokio_util::sync::CancellationToken,
         silences: Arc<RwLock<crate::alertmanager::silences::Silences>>,
     ) -> Self {
+        let auth = auth::Auth::new(&config.http);
+        auth.restore(&store, clock.now());
         Http {
             silences,
             allow_sources: config.listen.allow_sources.clone(),
@@ -129,7 +131,7 @@ impl Http {
             clock,
             max_body_bytes: config.http.max_body_bytes,
             routing,
-            auth: auth::Auth::new(&config.http),
+            auth,
             notifier_health,
             degraded_after_s: config.delivery.degraded_after.0,
             pages: page::Pages::new(),

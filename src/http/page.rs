@@ -651,10 +651,16 @@ pub(crate) async fn login(
     let who = name.clone();
     let checked = {
         let http = http.clone();
-        tokio::task::spawn_blocking(move || http.auth.login(&name, &password, http.clock.now()))
-            .await
-            .ok()
-            .flatten()
+        tokio::task::spawn_blocking(move || {
+            let session = http.auth.login(&name, &password, http.clock.now());
+            if session.is_some() {
+                http.auth.keep(&http.store);
+            }
+            session
+        })
+        .await
+        .ok()
+        .flatten()
     };
     http.auth.login_result(&who, checked.is_some(), now);
     match checked {
@@ -678,7 +684,10 @@ pub(crate) async fn logout(
     _: FormFields,
 ) -> Result<Response, ApiError> {
     if let Some(id) = auth::cookie(&headers, auth::COOKIE) {
-        http.auth.logout(id);
+        if http.auth.logout(id) {
+            let http = http.clone();
+            let _ = tokio::task::spawn_blocking(move || http.auth.keep(&http.store)).await;
+        }
     }
     let expired = format!(
         "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
