@@ -34,6 +34,12 @@ const HELD_POLL: Duration = Duration::from_millis(250);
 
 /// Messages read from the queue at a time.
 const BATCH: usize = 64;
+/// Messages read at a time at most by an isolated station whose every
+/// message read is held: the window doubles from [`BATCH`] each look, so
+/// that an urgent message queued behind many held ones is reached (and
+/// sent after `cluster.fail_open_after`). Only while isolated: a follower's
+/// held messages each cost an etcd read per look.
+const MAX_HELD_WINDOW: usize = 4096;
 
 /// Delivery history lines kept before writing them while the queue is not
 /// empty. Each write is one store value per bucket it touches, and sled's
@@ -94,8 +100,9 @@ impl Worker {
         // are. Kept in memory meanwhile: after a crash they are looked at
         // again (dropped again, or sent again: at least once).
         let mut ahead: HashMap<QueueId, Settle> = HashMap::new();
+        let mut window = BATCH;
         loop {
-            let batch = match self.store.take(&self.name, BATCH) {
+            let batch = match self.store.take(&self.name, window) {
                 Ok(batch) => batch,
                 Err(err) => {
                     self.metrics.store_errors.inc();
@@ -110,7 +117,7 @@ impl Worker {
                     () = self.shutdown.cancelled() => return,
                 }
             }
-            let (mut held, mut progress) = (0, 0);
+            let (mut held, mut progress, read) = (0, 0, batch.len());
             // Delivered in a row: taken off the queue in one write, before
             // anything else is recorded there and before the flush.
             let mut delivered: Vec<QueueId> = Vec::new();
@@ -159,6 +166,14 @@ impl Worker {
             if !delivered.is_empty() {
                 self.settle(Settle::Delivered(delivered)).await;
             }
+            // Isolated with everything read held: read further next time
+            // (see `MAX_HELD_WINDOW`); back to the start otherwise.
+            let all_held = progress == 0 && held == read && self.isolated();
+            window = match (all_held, read == window) {
+                (true, true) => (window * 2).min(MAX_HELD_WINDOW),
+                (true, false) => window,
+                (false, _) => BATCH,
+            };
             if progress == 0 && held > 0 {
                 // Everything read is held by the cluster: look again soon,
                 // or as soon as more is queued. Idle meanwhile: the
@@ -283,6 +298,13 @@ impl Worker {
                 () = self.shutdown.cancelled() => return None,
             }
         }
+    }
+
+    /// With `[cluster]`: whether this station is cut off from etcd.
+    fn isolated(&self) -> bool {
+        self.cluster
+            .as_ref()
+            .is_some_and(|c| c.status().role == crate::cluster::Role::Isolated)
     }
 
     /// With `[cluster]`: records in etcd that this station gave up on a
