@@ -76,6 +76,9 @@ pub(crate) struct Auth {
     /// By a digest of the cookie value (the value itself is kept nowhere,
     /// so neither the map's timing nor the store gives it away).
     sessions: Mutex<HashMap<Digest, Session>>,
+    /// Held while the sessions are written, so that the last write holds
+    /// the latest of them.
+    keeping: Mutex<()>,
     /// Failed logins by name: how many, since when.
     failures: Mutex<HashMap<String, (u32, UnixSecs)>>,
 }
@@ -116,6 +119,7 @@ impl Auth {
                 .collect(),
             read_requires_login: config.read_requires_login,
             sessions: Mutex::default(),
+            keeping: Mutex::default(),
             failures: Mutex::default(),
         }
     }
@@ -206,6 +210,7 @@ impl Auth {
     /// Keeps the sessions in the store (after a login or a logout; blocks
     /// on the disk).
     pub(crate) fn keep(&self, store: &Store) {
+        let _one_at_a_time = self.keeping.lock().unwrap_or_else(|e| e.into_inner());
         let value = {
             let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
             serde_json::to_vec(&*sessions).unwrap_or_default()
