@@ -127,31 +127,12 @@ fn a_logged_in_user_acts_with_the_sessions_csrf_token() {
     let bad = call(&d, "POST", "/login", &[form], "name=alice&password=wrong");
     assert_eq!(bad.status, 401);
     assert!(bad.header("set-cookie").is_none());
-    let good = call(
-        &d,
-        "POST",
-        "/login",
-        &[form],
-        "name=alice&password=correct+horse",
-    );
-    assert_eq!(good.status, 303, "{}", good.body);
-    let set = good.header("set-cookie").unwrap().to_owned();
+    let LoggedIn { set, cookie, csrf } = log_in(&d);
     assert!(
         set.contains("HttpOnly") && set.contains("SameSite=Strict"),
         "{set}"
     );
     assert!(!set.contains("Secure"), "not behind TLS: {set}");
-    let cookie = set.split(';').next().unwrap().to_owned();
-    // The page shows who is logged in and carries the CSRF token.
-    let page = call(&d, "GET", "/", &[("cookie", &cookie)], "");
-    assert!(page.body.contains("alice"), "{}", page.body);
-    let csrf = page
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_owned();
     assert_eq!(csrf.len(), 64);
     let json = ("content-type", "application/json");
     let ack = "/api/alerts/web1/disk/acknowledge";
@@ -231,8 +212,16 @@ fn a_logged_in_user_acts_with_the_sessions_csrf_token() {
     assert_eq!(after.status, 401);
 }
 
-/// Logs alice in; the cookie (`name=value`) and the session's CSRF token.
-fn log_in(d: &Daemon) -> (String, String) {
+/// A login's answer: its `Set-Cookie`, the cookie (`name=value`) and the
+/// session's CSRF token.
+struct LoggedIn {
+    set: String,
+    cookie: String,
+    csrf: String,
+}
+
+/// Logs alice in; the page then shows her and carries the CSRF token.
+fn log_in(d: &Daemon) -> LoggedIn {
     let form = ("content-type", "application/x-www-form-urlencoded");
     let good = call(
         d,
@@ -242,14 +231,10 @@ fn log_in(d: &Daemon) -> (String, String) {
         "name=alice&password=correct+horse",
     );
     assert_eq!(good.status, 303, "{}", good.body);
-    let cookie = good
-        .header("set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let set = good.header("set-cookie").unwrap().to_owned();
+    let cookie = set.split(';').next().unwrap().to_owned();
     let page = call(d, "GET", "/", &[("cookie", &cookie)], "");
+    assert!(page.body.contains("alice"), "{}", page.body);
     let csrf = page
         .body
         .split("name=\"csrf\" value=\"")
@@ -257,7 +242,7 @@ fn log_in(d: &Daemon) -> (String, String) {
         .and_then(|rest| rest.split('"').next())
         .unwrap()
         .to_owned();
-    (cookie, csrf)
+    LoggedIn { set, cookie, csrf }
 }
 
 #[test]
@@ -266,7 +251,7 @@ fn a_session_survives_a_restart_until_logged_out() {
     // her sessions).
     let extra = user_config();
     let (dir, d) = with_alert(&extra);
-    let (cookie, csrf) = log_in(&d);
+    let LoggedIn { cookie, csrf, .. } = log_in(&d);
     let json = ("content-type", "application/json");
     let note = |d: &Daemon, text: &str| {
         call(
@@ -284,7 +269,7 @@ fn a_session_survives_a_restart_until_logged_out() {
     let d = Daemon::start(dir.path(), &extra);
     assert_eq!(note(&d, "after a restart"), 200);
     let page = call(&d, "GET", "/", &[("cookie", &cookie)], "");
-    assert!(page.body.contains("alice"), "{}", page.body);
+    assert!(page.body.contains(&csrf), "the same session: {}", page.body);
     // Logged out, then restarted: the cookie is worth nothing.
     let form = ("content-type", "application/x-www-form-urlencoded");
     let out = call(

@@ -618,7 +618,7 @@ fn a_message_the_leader_gave_up_on_is_not_sent_by_the_follower_even_on_taking_ov
     let (a, b) = a_leading_b_following(
         dir.path(),
         &etcd,
-        "[[notifier]]\nname = \"ops\"\nkind = \"command\"\ncommand = [\"/nonexistent/notify\"]\n",
+        &giving_up_notifier(),
         &recording_notifier(&notes_b),
     );
     let p = packet(1, "web1", vec![alert("disk", Some(now()), None)], false);
@@ -881,6 +881,17 @@ fn make_silence(d: &Daemon, body: &str) -> String {
     answer["silenceID"].as_str().unwrap().to_owned()
 }
 
+/// The lines "SILENCED by alice: rack 4 maintenance" in web1/disk's history on `d`.
+fn silenced_lines(d: &Daemon) -> usize {
+    d.json("/api/alerts/web1/disk/history")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["text"].as_str())
+        .filter(|t| t.starts_with("SILENCED by alice: rack 4 maintenance"))
+        .count()
+}
+
 /// Silence `id` as `d` lists it, if it does.
 fn silence_on(d: &Daemon, id: &str) -> Option<serde_json::Value> {
     let (status, body) = request(d.http, "GET", &format!("/api/v2/silence/{id}"), "");
@@ -947,17 +958,8 @@ fn a_silence_that_starts_later_is_started_by_the_other_station_when_the_one_aske
         let until = b.alert("web1", "disk")?["suppress_until"].as_u64()?;
         (until >= starts + 3600).then_some(())
     });
-    let silenced: Vec<String> = b
-        .json("/api/alerts/web1/disk/history")
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|l| l["text"].as_str())
-        .filter(|t| t.starts_with("SILENCED by alice: rack 4 maintenance"))
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(silenced.len(), 1, "{silenced:?}");
-    // The start was claimed by b (a was down by then).
+    assert_eq!(silenced_lines(&b), 1);
+    // The start was muted by b (a was down by then), which recorded it.
     let claims = etcd_range(&etcd, &format!("/mauved/silence-starts/{id}/"));
     assert_eq!(claims.len(), 1, "{claims:?}");
     assert_eq!(claims[0]["value"], base64(b"b"), "{claims:?}");
@@ -969,7 +971,7 @@ fn a_silence_start_claimed_by_a_station_that_dies_before_muting_is_taken_over() 
     let etcd = Etcd::start(dir.path());
     let (a, b, _, _) = recording_pair(dir.path(), &etcd);
     raise_on_both(&a, &b, 1, "disk");
-    let starts = now() + 5;
+    let starts = now() + 8;
     let id = make_silence(&a, &silence_body(starts, "rack 4 maintenance", None));
     // A third station claimed the start on its own lease and dies before
     // muting anything: the claim is written here, on a lease this test
@@ -979,7 +981,7 @@ fn a_silence_start_claimed_by_a_station_that_dies_before_muting_is_taken_over() 
     assert_eq!(status, 200, "{lease}");
     let lease: serde_json::Value = serde_json::from_str(&lease).unwrap();
     let lease = lease["ID"].as_str().unwrap().to_owned();
-    let claim = format!("/mauved/silence-starts/{id}/{starts}");
+    let claim = format!("/mauved/silence-claims/{id}/{starts}");
     let put = format!(
         r#"{{"key": "{}", "value": "{}", "lease": "{lease}"}}"#,
         base64(claim.as_bytes()),
@@ -1017,19 +1019,49 @@ fn a_silence_start_claimed_by_a_station_that_dies_before_muting_is_taken_over() 
         });
     }
     wait_for(WAIT, "the start is recorded as muted", || {
-        let done = etcd_range(&etcd, &format!("/mauved/silence-started/{id}/"));
+        let done = etcd_range(&etcd, &format!("/mauved/silence-starts/{id}/"));
         (done.len() == 1).then_some(())
     });
     for d in [&a, &b] {
-        let silenced = d
-            .json("/api/alerts/web1/disk/history")
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|l| l["text"].as_str())
-            .filter(|t| t.starts_with("SILENCED by alice: rack 4 maintenance"))
-            .count();
-        assert_eq!(silenced, 1);
+        assert_eq!(silenced_lines(d), 1);
+    }
+}
+
+#[test]
+fn a_silence_start_an_older_version_claimed_is_not_muted_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let (a, b, _, _) = recording_pair(dir.path(), &etcd);
+    raise_on_both(&a, &b, 1, "disk");
+    let starts = now() + 8;
+    let id = make_silence(&a, &silence_body(starts, "rack 4 maintenance", None));
+    // An older version claimed the start under `silence-starts/` (on a
+    // lease that outlives its station) just before muting: it reads as
+    // done.
+    let addr = etcd.urls[0].trim_start_matches("http://").parse().unwrap();
+    let put = format!(
+        r#"{{"key": "{}", "value": "{}"}}"#,
+        base64(format!("/mauved/silence-starts/{id}/{starts}").as_bytes()),
+        base64(b"old")
+    );
+    let (status, answer) = request(addr, "POST", "/v3/kv/put", &put);
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        now() < starts,
+        "the claim was written only after the start: the case was not tested"
+    );
+    let log = |d: &Daemon| std::fs::read_to_string(d.dir.join("mauved.log")).unwrap_or_default();
+    for (d, name) in [(&a, "a"), (&b, "b")] {
+        wait_for(WAIT, &format!("{name} finds the start done"), || {
+            log(d)
+                .contains("its alerts were muted already")
+                .then_some(())
+        });
+    }
+    for d in [&a, &b] {
+        let until = d.alert("web1", "disk").unwrap()["suppress_until"].as_u64();
+        assert!(until.is_none_or(|t| t < starts + 3600), "{until:?}");
+        assert_eq!(silenced_lines(d), 0);
     }
 }
 

@@ -8,10 +8,12 @@
 //! later starts, by whichever station claims its start first in etcd (each
 //! station waits for it), so that it is muted once, and even when the
 //! station that was asked is down by then. The claim
-//! (`silence-starts/<id>/<start>`) is on the claimer's own lease and
-//! `silence-started/<id>/<start>` records that the alerts were muted: a
-//! claimer that dies before that loses its claim with its lease, and the
-//! other station, looking again every second, takes the start over.
+//! (`silence-claims/<id>/<start>`) is on the claimer's own lease and
+//! `silence-starts/<id>/<start>` records that the alerts were muted (the
+//! key an older version wrote as its claim, just before muting, so it
+//! reads as done): a claimer that dies before that loses its claim with
+//! its lease, and the other station, looking again every second, takes the
+//! start over.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -108,8 +110,8 @@ impl Cluster {
     fn start_keys(&self, silence: &Silence) -> (String, String) {
         let at = format!("{}/{}", silence.id, silence.starts_at);
         (
+            self.key(&format!("silence-claims/{at}")),
             self.key(&format!("silence-starts/{at}")),
-            self.key(&format!("silence-started/{at}")),
         )
     }
 

@@ -51,7 +51,7 @@ pub(crate) struct Session {
     /// A digest of the user's password hash at login: a session outlives a
     /// restart only while the user's password is the same.
     #[serde(default)]
-    password: String,
+    password_digest: String,
 }
 
 /// A BLAKE2s digest, as hex.
@@ -59,8 +59,7 @@ type Digest = String;
 
 fn digest(text: &str) -> Digest {
     use blake2::Digest as _;
-    let bytes = blake2::Blake2s256::digest(text.as_bytes());
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&blake2::Blake2s256::digest(text.as_bytes()))
 }
 
 /// Where the sessions are kept in the store (meta), so that a restart does
@@ -89,7 +88,10 @@ pub(crate) const LOGIN_WINDOW_S: u64 = 300;
 
 /// A random secret, as hex.
 pub fn secret() -> String {
-    let bytes: [u8; 32] = rand::random();
+    hex(&rand::random::<[u8; 32]>())
+}
+
+fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -169,7 +171,7 @@ impl Auth {
             user: name.to_owned(),
             csrf: secret(),
             expires_at: now + SESSION_S,
-            password: digest(hash?),
+            password_digest: digest(hash?),
         };
         let id = secret();
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
@@ -199,7 +201,7 @@ impl Auth {
                 && self
                     .users
                     .iter()
-                    .any(|(name, hash)| *name == s.user && digest(hash) == s.password)
+                    .any(|(name, hash)| *name == s.user && digest(hash) == s.password_digest)
         });
         self.sessions
             .lock()

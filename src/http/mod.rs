@@ -257,8 +257,8 @@ pub(crate) fn start_pending_silence(
     http: &Arc<Http>,
     silence: crate::alertmanager::silences::Silence,
 ) {
-    let state = silence.state(http.clock.now());
-    if state == crate::alertmanager::silences::State::Pending || v2::start_missed(http, &silence) {
+    let pending = silence.state(http.clock.now()) == crate::alertmanager::silences::State::Pending;
+    if pending || v2::start_missed(http, &silence) {
         v2::start_later(http.clone(), silence);
     }
 }

@@ -614,6 +614,7 @@ pub(crate) fn start_later(http: Arc<Http>, silence: Silence) {
             match cluster.claim_silence_start(&silence).await {
                 StartClaim::Mine => break,
                 StartClaim::Done => {
+                    tracing::info!(id = %silence.id, "silence started: its alerts were muted already (by either station)");
                     record_start(&http, &silence).await;
                     return;
                 }

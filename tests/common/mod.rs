@@ -44,6 +44,11 @@ pub fn recording_notifier(file: &Path) -> String {
     )
 }
 
+/// A notifier whose command cannot start: every message is given up at once.
+pub fn giving_up_notifier() -> String {
+    "[[notifier]]\nname = \"ops\"\nkind = \"command\"\ncommand = [\"/nonexistent/notify\"]\n".into()
+}
+
 /// A notifier command that always fails (exit 1).
 pub fn failing_notifier() -> String {
     "[[notifier]]\nname = \"ops\"\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"exit 1\"]\n"
