@@ -296,7 +296,7 @@ impl Metrics {
         );
         r.register(
             "mauved_write_backlog",
-            "Alerts changed in memory and not yet written to the store.",
+            "Store buckets (up to 64 alerts each) changed in memory and not yet written, those being written included.",
             self.write_backlog.clone(),
         );
         r.register(

@@ -209,16 +209,19 @@ fn pack_text(id: &str, subject: Option<&str>, summary: &str, acked_by: Option<&s
     out.into_boxed_slice()
 }
 
+const DETAIL_SEED: u64 = 0x6d61_7576_6564;
+
 /// A hash of the detail text, so that a resent identical detail is not a
 /// change (a collision only means one change of detail is not written).
 pub(crate) fn detail_hash(detail: &str) -> u32 {
     if detail.is_empty() {
         0
     } else {
-        // Fixed keys: the hash is compared across updates.
-        let full =
-            std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-                .hash_one(detail);
+        // A fixed seed: the hash is compared across updates (and computed
+        // again from the stored detail at start-up). foldhash, as the
+        // index's tables use: a detail is hashed on every update that has
+        // one, on the scheduler's thread.
+        let full = foldhash::quality::FixedState::with_seed(DETAIL_SEED).hash_one(detail);
         (full as u32) | 1
     }
 }

@@ -26,6 +26,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::chunks::Chunks;
 use super::Waiter;
 use crate::alert::AlertKey;
 use crate::alert::Notification;
@@ -180,8 +181,8 @@ impl Dirty {
 /// of the alerts whose change said something.
 #[derive(Debug, Default)]
 pub(super) struct Said {
-    pub(crate) messages: Vec<Notification>,
-    pub(crate) history: Vec<History>,
+    pub(crate) messages: Chunks<Notification>,
+    pub(crate) history: Chunks<History>,
     /// Paging state (`routing::pager`): key → value, None removes it.
     pub(crate) paging: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// The buckets whose records must be written with these (a change
@@ -224,8 +225,8 @@ pub(super) struct Shared(Arc<Mutex<Said>>, Arc<Mutex<Spare>>);
 /// Emptied lists, kept for reuse.
 #[derive(Debug, Default)]
 struct Spare {
-    messages: Vec<Notification>,
-    history: Vec<History>,
+    messages: Chunks<Notification>,
+    history: Chunks<History>,
 }
 
 /// Lists longer than this are let go rather than kept for reuse.
@@ -251,15 +252,16 @@ impl Shared {
         std::mem::replace(&mut *self.lock(), room)
     }
 
-    /// Lists whose contents were written, kept (emptied) for reuse.
-    pub(crate) fn reuse(&self, mut messages: Vec<Notification>, mut history: Vec<History>) {
+    /// Lists whose contents were taken, kept (emptied, up to
+    /// [`MAX_SPARE`] items' room) for reuse.
+    pub(crate) fn reuse(&self, mut messages: Chunks<Notification>, mut history: Chunks<History>) {
         let mut spare = self.spare();
-        messages.clear();
-        history.clear();
-        if messages.capacity() <= MAX_SPARE && messages.capacity() > spare.messages.capacity() {
+        messages.clear_keeping(MAX_SPARE);
+        history.clear_keeping(MAX_SPARE);
+        if messages.capacity() > spare.messages.capacity() {
             spare.messages = messages;
         }
-        if history.capacity() <= MAX_SPARE && history.capacity() > spare.history.capacity() {
+        if history.capacity() > spare.history.capacity() {
             spare.history = history;
         }
     }
@@ -327,21 +329,27 @@ mod tests {
     #[test]
     fn lists_written_are_reused_empty_unless_too_long() {
         let shared = Shared::default();
-        // What is said after a list was handed back for reuse.
-        let said_after = |messages: Vec<Notification>| {
-            shared.reuse(messages, Vec::new());
-            // The list becomes the room for what is said after this take.
-            assert!(shared.take().is_empty());
-            shared.lock().messages.push(Notification::default());
-            shared.take().messages
+        let said = |n: usize| {
+            for _ in 0..n {
+                shared.lock().messages.push(Notification::default());
+            }
+            let mut said = shared.take();
+            let written = said.messages.take_vec();
+            shared.reuse(said.messages, said.history);
+            written
         };
-        let mut written = Vec::with_capacity(1000);
-        written.push(Notification::default());
-        let next = said_after(written);
-        assert_eq!(next.len(), 1, "what was written is not said again");
-        assert_eq!(next.capacity(), 1000, "said into the written list");
-        let next = said_after(Vec::with_capacity(MAX_SPARE + 1));
-        assert!(next.capacity() < MAX_SPARE, "too long to keep");
+        assert_eq!(said(1000).len(), 1000);
+        // The room of the 1,000 said is kept, and is the room for what is
+        // said after the next take.
+        let room = shared.spare().messages.capacity();
+        assert!(room >= 1000);
+        assert_eq!(said(1).len(), 1, "what was written is not said again");
+        assert_eq!(shared.lock().messages.capacity(), room, "said into it");
+        said(MAX_SPARE * 2);
+        assert!(
+            shared.spare().messages.capacity() <= MAX_SPARE,
+            "no more than MAX_SPARE kept"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //!
 //! Time comes from the [`Clock`] it is given, so tests move it by hand.
 
+mod chunks;
 mod dirty;
 mod handle;
 mod writer;
@@ -261,6 +262,8 @@ struct Run {
     said: Shared,
     jobs: std::sync::mpsc::SyncSender<Job>,
     writer_busy: bool,
+    /// Buckets in the job the writer has, until it is done.
+    writing: usize,
     /// A flush of everything was asked for.
     flush_all: bool,
     /// The command being handled waits for durability: what it changes is
@@ -306,6 +309,7 @@ impl Scheduler {
             said,
             jobs,
             writer_busy: false,
+            writing: 0,
             flush_all: false,
             waited_on: false,
             acting: false,
@@ -443,9 +447,14 @@ impl Run {
                 durable,
             } => {
                 self.waited_on = durable.is_some();
+                // One hold of the index for the whole command: readers
+                // wait a batch at most, and are woken once per batch.
+                let shared = self.s.index.clone();
+                let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
                 for update in &mut updates {
-                    self.apply_update(update);
+                    self.apply_update(&mut index, update);
                 }
+                drop(index);
                 self.waited_on = false;
                 self.dirty.waiting.extend(durable.map(Waiter::Applied));
             }
@@ -501,10 +510,8 @@ impl Run {
 
     /// Applies an update's alerts; their texts move into the records (the
     /// update is left without them) unless a silence could need them.
-    fn apply_update(&mut self, update: &mut Update) {
+    fn apply_update(&mut self, index: &mut Index, update: &mut Update) {
         let now = update.received_at;
-        let shared = self.s.index.clone();
-        let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
         let any_silence = self
             .s
             .silences
@@ -562,7 +569,7 @@ impl Run {
             };
             self.s.metrics.alert_updates.inc();
             let detail_changed = hash != old_hash;
-            self.commit(&mut index, slot, old, transition, hash, detail_changed, now);
+            self.commit(index, slot, old, transition, hash, detail_changed, now);
             if let Some(silence) = silenced {
                 let action = Action::Silence {
                     until: silence.ends_at,
@@ -591,7 +598,7 @@ impl Run {
             for slot in unlisted {
                 let old = index.record(slot);
                 if let Some(transition) = alert::clear_unlisted(&old, now) {
-                    self.commit_known(&mut index, slot, old, transition, now);
+                    self.commit_known(index, slot, old, transition, now);
                 }
             }
         }
@@ -874,7 +881,7 @@ impl Run {
         self.s.metrics.paging(c);
         let changes = self.s.pager.take_changes();
         let mut said = self.said.lock();
-        said.messages.append(&mut effects.messages);
+        said.messages.extend(effects.messages.drain(..));
         said.history
             .extend(effects.history.drain(..).map(|(key, entry)| {
                 let bucket = index
@@ -986,10 +993,7 @@ impl Run {
         if urgent_due {
             self.last_urgent_ms = now_ms;
         }
-        self.s
-            .metrics
-            .write_backlog
-            .set(self.dirty.backlog() as i64);
+        let writing = buckets.len();
         let job = Job {
             batch,
             buckets,
@@ -997,13 +1001,16 @@ impl Run {
         };
         if self.jobs.send(job).is_ok() {
             self.writer_busy = true;
+            self.writing = writing;
         }
+        self.show_backlog();
     }
 
     /// The writer is free again. A failed job's alerts and messages are
     /// marked again so that they are written on a later try.
     fn written(&mut self, done: Done) {
         self.writer_busy = false;
+        self.writing = 0;
         if let Some((job, _)) = done.failed {
             let now_ms = self.s.clock.now_ms();
             let index = self.s.index.read().unwrap_or_else(|e| e.into_inner());
@@ -1025,10 +1032,13 @@ impl Run {
             // Try again after a flush interval, not in a tight loop.
             self.last_urgent_ms = now_ms;
         }
-        self.s
-            .metrics
-            .write_backlog
-            .set(self.dirty.backlog() as i64);
+        self.show_backlog();
+    }
+
+    /// Buckets not written yet, those being written included.
+    fn show_backlog(&self) {
+        let backlog = self.dirty.backlog() + self.writing;
+        self.s.metrics.write_backlog.set(backlog as i64);
     }
 
     fn store_failed(&self, err: &StoreError) {

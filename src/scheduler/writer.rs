@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, Notify};
 
+use super::chunks::Chunks;
 use super::dirty::{Said, Shared, Tier};
 use super::{Error, Waiter};
 use crate::alert::{AlertKey, Record};
@@ -64,6 +65,32 @@ pub(super) struct Writer {
     pub(crate) wakes: Vec<Arc<Notify>>,
 }
 
+/// The writer's niceness. Under a burst that takes every core (100,000 new
+/// alerts posted at once), ingest goes first and the write-behind takes the
+/// time left: a packet dropped or a request slowed is lost to the sender,
+/// a write that waits is only late. The writer still gets a share (a
+/// niceness of 10 weighs a tenth of ingest's), and when it falls far
+/// behind, the scheduler stops taking commands (its backpressure) until it
+/// catches up; on an idle core it runs at once.
+const NICENESS: libc::c_int = 10;
+
+/// Lowers the calling thread's priority to [`NICENESS`] (Linux: per
+/// thread); where that fails, the writer runs at the daemon's.
+fn yield_to_ingest() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread's own id.
+        let failed = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICENESS) != 0
+        };
+        if failed {
+            let err = std::io::Error::last_os_error();
+            tracing::debug!(%err, "the writer's priority could not be lowered");
+        }
+    }
+}
+
 /// How often a failing store is tried again.
 const REOPEN_EVERY: Duration = Duration::from_secs(1);
 
@@ -76,7 +103,10 @@ impl Writer {
         let (jobs, rx) = sync_channel::<Job>(1);
         let thread = std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || self.run(rx, done))?;
+            .spawn(move || {
+                yield_to_ingest();
+                self.run(rx, done)
+            })?;
         Ok((jobs, thread))
     }
 
@@ -129,7 +159,6 @@ impl Writer {
                     for waiter in job.waiting {
                         waiter.answer(Ok(()));
                     }
-                    self.said.reuse(job.batch.messages, job.batch.history);
                     None
                 }
                 Err(err) => {
@@ -140,8 +169,8 @@ impl Writer {
                     report(&mut failing, &err);
                     let mut job = job;
                     self.said.put_back(Said {
-                        messages: std::mem::take(&mut job.batch.messages),
-                        history: std::mem::take(&mut job.batch.history),
+                        messages: Chunks::from_vec(std::mem::take(&mut job.batch.messages)),
+                        history: Chunks::from_vec(std::mem::take(&mut job.batch.history)),
                         paging: std::mem::take(&mut job.batch.paging),
                         changed: Vec::new(),
                     });
@@ -197,8 +226,9 @@ impl Writer {
         drop(index);
         said.append(late);
         job.batch.buckets = records;
-        job.batch.messages = said.messages;
-        job.batch.history = said.history;
+        job.batch.messages = said.messages.take_vec();
+        job.batch.history = said.history.take_vec();
+        self.said.reuse(said.messages, said.history);
         job.batch.paging = said.paging;
     }
 
@@ -364,15 +394,16 @@ mod tests {
         writer.fill(&mut job);
         change(&writer, "a2");
         writer.said.put_back(Said {
-            messages: std::mem::take(&mut job.batch.messages),
+            messages: Chunks::from_vec(std::mem::take(&mut job.batch.messages)),
             ..Said::default()
         });
         let ids: Vec<String> = writer
             .said
             .lock()
             .messages
-            .iter()
-            .map(|m| m.id.clone())
+            .take_vec()
+            .into_iter()
+            .map(|m| m.id)
             .collect();
         assert_eq!(ids, ["a1", "a2"]);
     }
