@@ -182,7 +182,10 @@ impl Http {
         let bucket = {
             let index = self.index();
             match index.find(&key.source, &key.id) {
-                Some(slot) => index.bucket_of(slot),
+                Some(slot) => match index.unwritten_detail(slot) {
+                    Some(detail) => return Ok(String::from(&**detail)),
+                    None => index.bucket_of(slot),
+                },
                 None => return Ok(String::new()),
             }
         };

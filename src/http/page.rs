@@ -310,7 +310,7 @@ fn alert_page(
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such alert"))?;
         (index.record(slot), index.bucket_of(slot))
     };
-    let detail = http.store.detail(bucket, key).unwrap_or_else(|err| {
+    let detail = http.detail(key).unwrap_or_else(|err| {
         http.metrics.store_errors.inc();
         format!("(the detail cannot be read now: {err})")
     });

@@ -132,6 +132,8 @@ struct Listed {
     silenced_by: Vec<String>,
     /// The store bucket of its detail.
     bucket: u32,
+    /// Its detail if not on disk yet.
+    unwritten: Option<std::sync::Arc<str>>,
 }
 
 impl Http {
@@ -162,6 +164,7 @@ impl Http {
                 .collect();
             let listed = Listed {
                 bucket: index.bucket_of(slot),
+                unwritten: index.unwritten_detail(slot).cloned(),
                 receiver: self.receiver(&labels),
                 key,
                 record,
@@ -234,7 +237,10 @@ async fn alerts_json(http: &Arc<Http>, query: &Option<String>) -> AmAnswer<Vec<(
     Ok(listed
         .iter()
         .zip(details)
-        .map(|(a, detail)| (a.receiver.clone(), gettable(http, a, &detail, now)))
+        .map(|(a, stored)| {
+            let detail = a.unwritten.as_deref().unwrap_or(&stored);
+            (a.receiver.clone(), gettable(http, a, detail, now))
+        })
         .collect())
 }
 

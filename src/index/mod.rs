@@ -21,6 +21,7 @@ mod sources;
 
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use hashbrown::HashTable;
@@ -238,6 +239,11 @@ pub struct Index {
     max_alerts: usize,
     /// Slots of forgotten alerts, for new alerts to take.
     free: Vec<SlotId>,
+    /// Details applied and not yet on disk ("" for one removed), so that a
+    /// reader sees an alert's detail the moment it sees its new state. The
+    /// index keeps no detail otherwise (see `detail_hash`).
+    unwritten: hashbrown::HashMap<SlotId, Arc<str>>,
+    unwritten_bytes: usize,
 }
 
 /// The bucket of a slot whose alert was forgotten.
@@ -254,7 +260,40 @@ impl Index {
             hasher: hashbrown::DefaultHashBuilder::default(),
             max_alerts,
             free: Vec::new(),
+            unwritten: hashbrown::HashMap::new(),
+            unwritten_bytes: 0,
         }
+    }
+
+    /// An alert's new detail, until [`Index::detail_written`].
+    pub(crate) fn stage_detail(&mut self, id: SlotId, detail: Arc<str>) {
+        self.unwritten_bytes += detail.len();
+        if let Some(old) = self.unwritten.insert(id, detail) {
+            self.unwritten_bytes -= old.len();
+        }
+    }
+
+    /// The alert's detail if it is not on disk yet.
+    pub(crate) fn unwritten_detail(&self, id: SlotId) -> Option<&Arc<str>> {
+        self.unwritten.get(&id)
+    }
+
+    /// The disk holds `detail` for the alert now: it is no longer kept
+    /// here, unless a newer one was staged meanwhile.
+    pub(crate) fn detail_written(&mut self, id: SlotId, detail: &Arc<str>) {
+        if self
+            .unwritten
+            .get(&id)
+            .is_some_and(|d| Arc::ptr_eq(d, detail))
+        {
+            self.unwritten.remove(&id);
+            self.unwritten_bytes -= detail.len();
+        }
+    }
+
+    /// Bytes of details not on disk yet.
+    pub(crate) fn unwritten_bytes(&self) -> usize {
+        self.unwritten_bytes
     }
 
     /// New alerts are refused once this many are held. The lookup table
@@ -548,6 +587,9 @@ impl Index {
         if let Some(bucket) = self.buckets.get_mut(slot.bucket as usize) {
             bucket.retain(|&s| s != id);
         }
+        if let Some(detail) = self.unwritten.remove(&id) {
+            self.unwritten_bytes -= detail.len();
+        }
         let dead = &mut self.slots[id as usize];
         dead.bucket = DEAD;
         dead.text = Box::new([]);
@@ -618,6 +660,41 @@ mod tests {
             acknowledged_by: Some("alice".into()),
             ..Record::default()
         }
+    }
+
+    #[test]
+    fn an_unwritten_detail_is_kept_until_it_or_a_newer_one_is_written() {
+        let mut index = Index::new(10);
+        let slot = index
+            .insert(&AlertKey::new("s", "a"), &record(None), 1)
+            .unwrap();
+        let first: Arc<str> = Arc::from("first");
+        index.stage_detail(slot, first.clone());
+        assert_eq!(index.unwritten_detail(slot), Some(&first));
+        let second: Arc<str> = Arc::from("second");
+        index.stage_detail(slot, second.clone());
+        assert_eq!(index.unwritten_bytes(), 6);
+        // The older one written: the newer stays.
+        index.detail_written(slot, &first);
+        assert_eq!(index.unwritten_detail(slot), Some(&second));
+        // The same text staged again is a newer detail, not the one written.
+        let again: Arc<str> = Arc::from("second");
+        index.stage_detail(slot, again.clone());
+        index.detail_written(slot, &second);
+        assert_eq!(index.unwritten_detail(slot), Some(&again));
+        index.detail_written(slot, &again);
+        assert_eq!(index.unwritten_detail(slot), None);
+        assert_eq!(index.unwritten_bytes(), 0);
+        // A forgotten alert's unwritten detail goes with it: a new alert in
+        // its slot does not show it.
+        index.stage_detail(slot, Arc::from("old"));
+        index.remove(slot);
+        assert_eq!(index.unwritten_bytes(), 0);
+        let new = index
+            .insert(&AlertKey::new("s", "b"), &record(None), 0)
+            .unwrap();
+        assert_eq!(new, slot, "the slot is taken again");
+        assert_eq!(index.unwritten_detail(new), None);
     }
 
     #[test]

@@ -54,11 +54,15 @@ pub(super) struct Dirty {
     /// Buckets with timer-only changes, and the clock (ms) when each was
     /// first marked.
     timers: VecDeque<(Bucket, u64)>,
-    pub(crate) details: hashbrown::HashMap<SlotId, Arc<str>>,
-    pub(crate) detail_bytes: usize,
-    /// Alerts forgotten since the last write, with the buckets they were
+    /// Alerts whose detail changed since the last job (the index keeps
+    /// the detail until it is written); an alert may be listed twice.
+    details: Vec<SlotId>,
+    /// Alerts forgotten since the last job, with the buckets they were
     /// in (their details are removed).
     pub(crate) forgotten: Vec<(Bucket, AlertKey)>,
+    /// Keys of forgotten alerts whose detail's removal is not on disk yet:
+    /// such a key sent again without a detail must not show the old one.
+    removing: hashbrown::HashSet<AlertKey>,
     pub(crate) waiting: Vec<Waiter>,
 }
 
@@ -94,19 +98,32 @@ impl Dirty {
         }
     }
 
-    /// A forgotten alert: its unwritten detail goes, its stored one is removed.
-    pub(crate) fn forget(&mut self, slot: SlotId, bucket: Bucket, key: AlertKey) {
-        if let Some(old) = self.details.remove(&slot) {
-            self.detail_bytes -= old.len();
-        }
+    /// A forgotten alert: its stored detail is removed (the index dropped
+    /// its unwritten one).
+    pub(crate) fn forget(&mut self, bucket: Bucket, key: AlertKey) {
+        self.removing.insert(key.clone());
         self.forgotten.push((bucket, key));
     }
 
-    pub(crate) fn set_detail(&mut self, slot: SlotId, detail: Arc<str>) {
-        self.detail_bytes += detail.len();
-        if let Some(old) = self.details.insert(slot, detail) {
-            self.detail_bytes -= old.len();
+    /// True if `key` was forgotten and the removal of its detail is not on
+    /// disk yet.
+    pub(crate) fn removing(&self, source: &str, id: &str) -> bool {
+        !self.removing.is_empty() && self.removing.contains(&AlertKey::new(source, id))
+    }
+
+    /// The removals of these forgotten alerts' details are on disk (unless
+    /// one was forgotten again since).
+    pub(crate) fn removed(&mut self, keys: impl IntoIterator<Item = AlertKey>) {
+        for key in keys {
+            if !self.forgotten.iter().any(|(_, k)| *k == key) {
+                self.removing.remove(&key);
+            }
         }
+    }
+
+    /// The alert's detail changed (the index holds it).
+    pub(crate) fn detail_changed(&mut self, slot: SlotId) {
+        self.details.push(slot);
     }
 
     /// True when something waits for the flush interval.
@@ -169,10 +186,12 @@ impl Dirty {
         taken
     }
 
-    /// Takes every changed detail.
-    pub(crate) fn take_details(&mut self) -> Vec<(SlotId, Arc<str>)> {
-        self.detail_bytes = 0;
-        self.details.drain().collect()
+    /// Takes the alerts whose detail changed, each once.
+    pub(crate) fn take_details(&mut self) -> Vec<SlotId> {
+        let mut slots = std::mem::take(&mut self.details);
+        slots.sort_unstable();
+        slots.dedup();
+        slots
     }
 }
 
@@ -353,15 +372,28 @@ mod tests {
     }
 
     #[test]
-    fn details_are_counted_until_taken() {
+    fn changed_details_are_taken_once_each() {
         let mut d = Dirty::default();
-        d.set_detail(1, "abc".into());
-        d.set_detail(1, "abcdef".into());
-        d.set_detail(2, "x".into());
-        assert_eq!(d.detail_bytes, 7);
-        let mut taken = d.take_details();
-        taken.sort();
-        assert_eq!(taken, vec![(1, Arc::from("abcdef")), (2, Arc::from("x"))]);
-        assert_eq!(d.detail_bytes, 0);
+        d.detail_changed(2);
+        d.detail_changed(1);
+        d.detail_changed(2);
+        assert_eq!(d.take_details(), vec![1, 2]);
+        assert!(d.take_details().is_empty());
+    }
+
+    #[test]
+    fn a_forgotten_key_is_removing_until_its_removal_is_written() {
+        let mut d = Dirty::default();
+        let key = AlertKey::new("s", "a");
+        d.forget(0, key.clone());
+        assert!(d.removing("s", "a"));
+        // Written while forgotten again: still removing.
+        let taken = std::mem::take(&mut d.forgotten);
+        d.forget(1, key.clone());
+        d.removed(taken.into_iter().map(|(_, k)| k));
+        assert!(d.removing("s", "a"));
+        let taken = std::mem::take(&mut d.forgotten);
+        d.removed(taken.into_iter().map(|(_, k)| k));
+        assert!(!d.removing("s", "a"));
     }
 }

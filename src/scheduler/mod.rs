@@ -264,6 +264,9 @@ struct Run {
     writer_busy: bool,
     /// Buckets in the job the writer has, until it is done.
     writing: usize,
+    /// The changed details and the removals (of forgotten alerts) in that
+    /// job: the index lets go of the details once they are on disk.
+    writing_details: (Vec<(SlotId, Arc<str>)>, Vec<(u32, AlertKey)>),
     /// A flush of everything was asked for.
     flush_all: bool,
     /// The command being handled waits for durability: what it changes is
@@ -310,6 +313,7 @@ impl Scheduler {
             jobs,
             writer_busy: false,
             writing: 0,
+            writing_details: Default::default(),
             flush_all: false,
             waited_on: false,
             acting: false,
@@ -396,7 +400,7 @@ impl Run {
 
     fn backpressured(&self) -> bool {
         self.said.lock().messages.len() >= MAX_PENDING_MESSAGES
-            || self.dirty.detail_bytes >= MAX_PENDING_DETAIL_BYTES
+            || self.index().unwritten_bytes() >= MAX_PENDING_DETAIL_BYTES
     }
 
     /// True when something waits for the flush interval.
@@ -568,7 +572,10 @@ impl Run {
                 },
             };
             self.s.metrics.alert_updates.inc();
-            let detail_changed = hash != old_hash;
+            // A forgotten alert sent again without a detail, before the
+            // removal of its old one is on disk: its "" is a change too.
+            let detail_changed = hash != old_hash
+                || (found.is_none() && self.dirty.removing(&update.source, &change.id));
             self.commit(index, slot, old, transition, hash, detail_changed, now);
             if let Some(silence) = silenced {
                 let action = Action::Silence {
@@ -626,9 +633,8 @@ impl Run {
         }
         // A changed detail is the record's (the change's, applied).
         if detail_changed {
-            let detail: Arc<str> = record.detail.as_str().into();
-            self.s.store.stage_detail(index.key(slot), detail.clone());
-            self.dirty.set_detail(slot, detail);
+            index.stage_detail(slot, record.detail.as_str().into());
+            self.dirty.detail_changed(slot);
         }
         let tier = if event.is_some() || self.waited_on {
             Tier::Told
@@ -792,8 +798,7 @@ impl Run {
     fn forget(&mut self, index: &mut Index, slot: SlotId, old: &Record) {
         let (key, bucket) = index.remove(slot);
         self.tell_pages(|| key.clone(), "forgotten", old, false);
-        self.s.store.stage_detail(key.clone(), Arc::from(""));
-        self.dirty.forget(slot, bucket, key.clone());
+        self.dirty.forget(bucket, key.clone());
         self.dirty.mark(bucket, Tier::Told, self.s.clock.now_ms());
         self.s.pager.forget(&key);
         let changes = self.s.pager.take_changes();
@@ -858,7 +863,7 @@ impl Run {
 
     /// An alert's detail: changed and not yet written, or from the store.
     fn detail_of(&self, index: &Index, slot: SlotId) -> String {
-        match self.dirty.details.get(&slot) {
+        match index.unwritten_detail(slot) {
             Some(detail) => String::from(&**detail),
             None if index.detail_hash_of(slot) == 0 => String::new(),
             None => self
@@ -971,21 +976,28 @@ impl Run {
             let shared = self.s.index.clone();
             let index = shared.read().unwrap_or_else(|e| e.into_inner());
             let dirty = &mut self.dirty;
-            let details = dirty.take_details();
+            let removals = std::mem::take(&mut dirty.forgotten);
+            // (An alert forgotten since its change has no detail left.)
+            let changed: Vec<(SlotId, Arc<str>)> = dirty
+                .take_details()
+                .into_iter()
+                .filter_map(|slot| Some((slot, index.unwritten_detail(slot)?.clone())))
+                .collect();
             let batch = Batch {
                 // Removals first: an alert forgotten and sent again since
                 // the last write keeps its new detail.
-                details: std::mem::take(&mut dirty.forgotten)
-                    .into_iter()
-                    .map(|(bucket, key)| (bucket, key, Arc::from("")))
+                details: removals
+                    .iter()
+                    .map(|(bucket, key)| (*bucket, key.clone(), Arc::from("")))
                     .chain(
-                        details
-                            .into_iter()
-                            .map(|(s, d)| (index.bucket_of(s), index.key(s), d)),
+                        changed
+                            .iter()
+                            .map(|(s, d)| (index.bucket_of(*s), index.key(*s), d.clone())),
                     )
                     .collect(),
                 ..Batch::default()
             };
+            self.writing_details = (changed, removals);
             (batch, std::mem::take(&mut dirty.waiting))
         } else {
             (Batch::default(), Vec::new())
@@ -1011,26 +1023,30 @@ impl Run {
     fn written(&mut self, done: Done) {
         self.writer_busy = false;
         self.writing = 0;
+        let (details, removals) = std::mem::take(&mut self.writing_details);
         if let Some((job, _)) = done.failed {
             let now_ms = self.s.clock.now_ms();
-            let index = self.s.index.read().unwrap_or_else(|e| e.into_inner());
             for (bucket, tier) in job.buckets {
                 self.dirty.mark(bucket, tier, now_ms);
             }
-            for (bucket, key, detail) in job.batch.details {
-                match index.find(&key.source, &key.id) {
-                    // A removal (an alert forgotten, perhaps sent again
-                    // since) is still to be made, before any newer detail.
-                    _ if detail.is_empty() => self.dirty.forgotten.push((bucket, key)),
-                    Some(slot) if !self.dirty.details.contains_key(&slot) => {
-                        self.dirty.set_detail(slot, detail);
-                    }
-                    Some(_) | None => {}
-                }
+            // The details are still in the index (or newer ones); the
+            // removals are still to be made, before any newer detail.
+            for (slot, _) in details {
+                self.dirty.detail_changed(slot);
             }
+            self.dirty.forgotten.splice(0..0, removals);
             // (What the job said was put back by the writer.)
             // Try again after a flush interval, not in a tight loop.
             self.last_urgent_ms = now_ms;
+        } else if !details.is_empty() || !removals.is_empty() {
+            // Readers find these details on disk now.
+            let shared = self.s.index.clone();
+            let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
+            for (slot, detail) in &details {
+                index.detail_written(*slot, detail);
+            }
+            drop(index);
+            self.dirty.removed(removals.into_iter().map(|(_, key)| key));
         }
         self.show_backlog();
     }

@@ -15,6 +15,8 @@ struct Fixture {
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
     clock: ManualClock,
+    forget_cleared_after_s: u64,
+    flush_interval_ms: u64,
 }
 
 struct Started {
@@ -31,6 +33,8 @@ impl Fixture {
             path: dir.path().join("data"),
             _dir: dir,
             clock: ManualClock::at(T0),
+            forget_cleared_after_s: 0,
+            flush_interval_ms: 0,
         }
     }
 
@@ -50,9 +54,9 @@ impl Fixture {
             pager: Pager::new(Router::compile(&crate::config::Config::default()).unwrap()),
             initial_sleep_s,
             max_acknowledgement_s: 86_400,
-            forget_cleared_after_s: 0,
+            forget_cleared_after_s: self.forget_cleared_after_s,
             durability: Durability {
-                flush_interval_ms: 0,
+                flush_interval_ms: self.flush_interval_ms,
                 timer_flush_s: 0,
                 max_writes_per_s: 1000,
             },
@@ -295,5 +299,79 @@ async fn messages_carry_the_detail_pending_or_written() {
             ("plain".into(), String::new()),
         ]
     );
+    s.stop().await;
+}
+
+/// Waits (on the scheduler's thread, not a guess) until `done` holds of
+/// the index.
+async fn until(index: &RwLock<Index>, what: &str, done: impl Fn(&Index) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done(&index.read().unwrap()) {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_forgotten_and_sent_again_without_detail_never_shows_the_old_one() {
+    let mut f = Fixture::new();
+    f.forget_cleared_after_s = 60;
+    // Nothing is written unless somebody waits for it.
+    f.flush_interval_ms = 100_000_000;
+    let s = f.start(0);
+    let key = AlertKey::new("host", "a");
+    let raise = AlertChange {
+        id: "a".into(),
+        raise_time: Some(T0),
+        detail: Some("old detail".into()),
+        ..AlertChange::default()
+    };
+    s.update(raise, T0).await;
+    let clear = AlertChange {
+        id: "a".into(),
+        clear_time: Some(T0),
+        ..AlertChange::default()
+    };
+    s.update(clear, T0).await;
+    // The hourly sweep forgets it; the removal of its detail is not written.
+    f.advance(3600);
+    until(&s.index, "forgotten", |i| i.find("host", "a").is_none()).await;
+    let again = AlertChange {
+        id: "a".into(),
+        clear_time: Some(T0 + 3600),
+        ..AlertChange::default()
+    };
+    let update = Update {
+        source: "host".into(),
+        transmission_id: 0,
+        replace: false,
+        alerts: vec![again],
+        received_at: T0 + 3600,
+    };
+    s.handle.apply(vec![update]).await.unwrap();
+    until(&s.index, "sent again", |i| i.find("host", "a").is_some()).await;
+    let (slot, bucket) = {
+        let index = s.index.read().unwrap();
+        let slot = index.find("host", "a").unwrap();
+        (slot, index.bucket_of(slot))
+    };
+    assert_eq!(
+        s.store.detail(bucket, &key).unwrap(),
+        "old detail",
+        "the disk still holds the old detail"
+    );
+    assert_eq!(
+        s.index.read().unwrap().unwritten_detail(slot).map(|d| &**d),
+        Some(""),
+        "readers are told it has none"
+    );
+    s.handle.flush().await.unwrap();
+    assert_eq!(s.store.detail(bucket, &key).unwrap(), "");
+    // (The index lets go once the scheduler hears the write is done,
+    // just after the flush is answered.)
+    until(&s.index, "the index lets go of the written \"\"", |i| {
+        i.unwritten_detail(slot).is_none()
+    })
+    .await;
     s.stop().await;
 }

@@ -95,31 +95,9 @@ impl Store {
         Ok(())
     }
 
-    /// Keeps an alert's new detail ("" for none) in memory until a batch
-    /// that writes it is on disk; [`Store::detail`] answers with it meanwhile.
-    pub(crate) fn stage_detail(&self, key: AlertKey, detail: Arc<str>) {
-        self.staged().insert(key, detail);
-    }
-
-    fn staged(&self) -> std::sync::MutexGuard<'_, Staged> {
-        self.unwritten.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Written: the disk answers for these details now, unless a newer one
-    /// was applied meanwhile.
-    pub(super) fn details_written(&self, details: &[DetailChange]) {
-        let mut staged = self.staged();
-        for (_, key, detail) in details {
-            staged.remove_if(key, detail);
-        }
-    }
-
-    /// The detail of alert `key`, which lives in `bucket` ("" when it has
-    /// none): the one applied last, written or not.
+    /// The stored detail of alert `key`, which lives in `bucket` ("" when
+    /// it has none). One applied and not written yet is the index's.
     pub(crate) fn detail(&self, bucket: u32, key: &AlertKey) -> Result<String> {
-        if let Some(detail) = self.staged().get(key) {
-            return Ok(String::from(&**detail));
-        }
         self.stored_detail(&self.detail_bucket(bucket)?, key)
     }
 
@@ -140,21 +118,11 @@ impl Store {
         let mut order: Vec<usize> = (0..alerts.len()).collect();
         order.sort_by_key(|&i| alerts[i].0);
         for group in order.chunk_by(|&a, &b| alerts[a].0 == alerts[b].0) {
-            let staged: Vec<Option<Arc<str>>> = {
-                let staged = self.staged();
-                group
-                    .iter()
-                    .map(|&i| staged.get(&alerts[i].1).cloned())
-                    .collect()
-            };
             let stored = self.detail_bucket(alerts[group[0]].0).unwrap_or_default();
-            for (&i, staged) in group.iter().zip(staged) {
-                out[i] = match staged {
-                    Some(detail) => detail.to_string(),
-                    None => self
-                        .stored_detail(&stored, &alerts[i].1)
-                        .unwrap_or_default(),
-                };
+            for &i in group {
+                out[i] = self
+                    .stored_detail(&stored, &alerts[i].1)
+                    .unwrap_or_default();
             }
         }
         out
@@ -263,56 +231,5 @@ fn change(entries: &mut Vec<DetailEntry>, key: &AlertKey, detail: &str, out: &mu
         (Some(i), false) => entries[i] = entry,
         (None, true) => {}
         (None, false) => entries.push(entry),
-    }
-}
-
-/// Details applied and not yet written, by alert. Each entry keeps its
-/// key's hash: growing the table (a flood of new alerts with details) moves
-/// entries without reading their keys' texts again.
-#[derive(Default)]
-pub(super) struct Staged {
-    table: hashbrown::HashTable<(u64, AlertKey, Arc<str>)>,
-    hasher: hashbrown::DefaultHashBuilder,
-}
-
-impl Staged {
-    fn hash(&self, key: &AlertKey) -> u64 {
-        std::hash::BuildHasher::hash_one(&self.hasher, (&key.source, &key.id))
-    }
-
-    fn insert(&mut self, key: AlertKey, detail: Arc<str>) {
-        let hash = self.hash(&key);
-        let entry = self
-            .table
-            .entry(hash, |(h, k, _)| *h == hash && *k == key, |&(h, _, _)| h);
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(mut e) => e.get_mut().2 = detail,
-            hashbrown::hash_table::Entry::Vacant(e) => {
-                e.insert((hash, key, detail));
-            }
-        }
-    }
-
-    fn get(&self, key: &AlertKey) -> Option<&Arc<str>> {
-        let hash = self.hash(key);
-        self.table
-            .find(hash, |(h, k, _)| *h == hash && k == key)
-            .map(|(_, _, detail)| detail)
-    }
-
-    /// Removes the alert's staged detail if it is still `detail`.
-    fn remove_if(&mut self, key: &AlertKey, detail: &Arc<str>) {
-        let hash = self.hash(key);
-        if let Ok(entry) = self
-            .table
-            .find_entry(hash, |(h, k, d)| *h == hash && k == key && d == detail)
-        {
-            entry.remove();
-        }
-    }
-
-    #[cfg(test)]
-    pub(super) fn is_empty(&self) -> bool {
-        self.table.is_empty()
     }
 }

@@ -59,7 +59,6 @@ mod upgrade;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use prometheus_client::metrics::gauge::Gauge;
 
@@ -131,9 +130,6 @@ pub struct Batch {
 
 pub struct Store {
     db: db::Handle,
-    /// Details applied but not yet written ("" for one removed): readers
-    /// see an alert's detail the moment they see its new state.
-    unwritten: Mutex<details::Staged>,
     next_seq: AtomicU64,
     /// Messages waiting over all notifiers; only the store moves it.
     queue_depth: Gauge,
@@ -147,7 +143,6 @@ impl Store {
         let db = db::Handle::open(path, cache_bytes)?;
         let store = Store {
             db,
-            unwritten: Mutex::default(),
             next_seq: AtomicU64::new(0),
             queue_depth,
         };
@@ -234,7 +229,6 @@ impl Store {
         paging::write_into(&batch.paging, &mut out);
         self.history_into(&batch.history, &mut out);
         self.db.write(|db| db.apply_batch(out))?;
-        self.details_written(&batch.details);
         let queued = batch.messages.len() as u64;
         self.queue_depth.inc_by(queued as i64);
         Ok(queued)

@@ -120,7 +120,7 @@ fn keys_of_different_sources_never_collide() {
 }
 
 #[test]
-fn a_staged_detail_is_read_until_a_write_of_it_or_of_a_newer_one() {
+fn a_removal_then_a_newer_detail_in_one_batch_leaves_the_newer() {
     let (_dir, store) = open();
     let a = AlertKey::new("src", "a");
     let details = |list: &[&str]| Batch {
@@ -128,21 +128,11 @@ fn a_staged_detail_is_read_until_a_write_of_it_or_of_a_newer_one() {
         ..Batch::default()
     };
     store.write(&details(&["on disk"])).unwrap();
-    store.stage_detail(a.clone(), "first".into());
-    assert_eq!(store.detail(0, &a).unwrap(), "first", "staged, not written");
-    store.stage_detail(a.clone(), "second".into());
-    // The older one is written: the newer stays staged.
-    store.write(&details(&["first"])).unwrap();
-    assert_eq!(store.detail(0, &a).unwrap(), "second");
-    // A removal then the newer detail, in one batch: the later wins.
+    assert_eq!(store.detail(0, &a).unwrap(), "on disk");
     store.write(&details(&["", "second"])).unwrap();
-    assert!(
-        store.unwritten.lock().unwrap().is_empty(),
-        "nothing left staged"
-    );
-    assert_eq!(store.detail(0, &a).unwrap(), "second", "from disk");
-    store.stage_detail(a.clone(), "".into());
-    assert_eq!(store.detail(0, &a).unwrap(), "", "a staged removal");
+    assert_eq!(store.detail(0, &a).unwrap(), "second", "the later wins");
+    store.write(&details(&[""])).unwrap();
+    assert_eq!(store.detail(0, &a).unwrap(), "", "removed");
 }
 
 #[test]
@@ -209,12 +199,8 @@ fn many_details_are_read_a_bucket_at_a_time_in_the_order_asked() {
             ..Batch::default()
         })
         .unwrap();
-    store.stage_detail(key(3), "three, staged".into());
     let asked = [(2, key(2)), (1, key(3)), (1, key(4)), (1, key(1))];
-    assert_eq!(
-        store.details_of(&asked),
-        [big.as_str(), "three, staged", "", "one"]
-    );
+    assert_eq!(store.details_of(&asked), [big.as_str(), "three", "", "one"]);
     for (bucket, key) in &asked {
         let one = store.detail(*bucket, key).unwrap();
         assert_eq!(store.details_of(&[(*bucket, key.clone())]), [one]);
