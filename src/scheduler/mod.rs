@@ -209,6 +209,14 @@ enum Command {
     Stop,
 }
 
+/// The details a job writes: changed ones (the index's, by slot) and
+/// removals of forgotten alerts' (by bucket and key).
+#[derive(Default)]
+struct WritingDetails {
+    details: Vec<(SlotId, Arc<str>)>,
+    removals: Vec<(u32, AlertKey)>,
+}
+
 /// How the write-behind is paced (from `[store]`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Durability {
@@ -266,7 +274,7 @@ struct Run {
     writing: usize,
     /// The changed details and the removals (of forgotten alerts) in that
     /// job: the index lets go of the details once they are on disk.
-    writing_details: (Vec<(SlotId, Arc<str>)>, Vec<(u32, AlertKey)>),
+    writing_details: WritingDetails,
     /// A flush of everything was asked for.
     flush_all: bool,
     /// The command being handled waits for durability: what it changes is
@@ -997,7 +1005,10 @@ impl Run {
                     .collect(),
                 ..Batch::default()
             };
-            self.writing_details = (changed, removals);
+            self.writing_details = WritingDetails {
+                details: changed,
+                removals,
+            };
             (batch, std::mem::take(&mut dirty.waiting))
         } else {
             (Batch::default(), Vec::new())
@@ -1023,7 +1034,7 @@ impl Run {
     fn written(&mut self, done: Done) {
         self.writer_busy = false;
         self.writing = 0;
-        let (details, removals) = std::mem::take(&mut self.writing_details);
+        let WritingDetails { details, removals } = std::mem::take(&mut self.writing_details);
         if let Some((job, _)) = done.failed {
             let now_ms = self.s.clock.now_ms();
             for (bucket, tier) in job.buckets {
