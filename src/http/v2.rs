@@ -86,7 +86,8 @@ pub(crate) async fn post_alerts(
     }
     let alerts: usize = updates.iter().map(|u| u.alerts.len()).sum();
     http.metrics.events_received.inc_by(alerts as u64);
-    // Answered once applied, like a datagram (on disk within
+    // Answered once handed to the scheduler, which applies updates in the
+    // order received, like a datagram's (on disk within
     // store.flush_interval_ms): Prometheus sends each firing alert again
     // every resend delay, and waiting for the disk per batch would bound a
     // client's rate by the flush interval.
