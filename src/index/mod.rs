@@ -392,11 +392,19 @@ impl Index {
             }
             None => (self.sources.add(source_name, id), NO_SLOT),
         };
+        // Packed once, as `set` would pack them (which then keeps them).
+        let subject = (record.subject != source_name).then_some(record.subject.as_str());
+        let text = pack_text(
+            id_text,
+            subject,
+            &record.summary,
+            record.acknowledged_by.as_deref(),
+        );
         let mut slot = Slot {
             source,
             bucket,
             next_of_source,
-            text: pack_text(id_text, None, "", None),
+            text,
             detail_hash: 0,
             times: [0; TIMES],
             importance: 0,
