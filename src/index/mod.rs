@@ -9,7 +9,9 @@
 //! bytes: times as `u32` seconds (0 = none), the id, subject, summary and
 //! acknowledger packed into one allocation, the source named once for all
 //! alerts of that source, and the `detail` (up to 64 KiB, rarely read) left
-//! on disk with only its hash kept here.
+//! on disk with only its hash kept here (a detail applied and not yet
+//! written is kept here by slot until it is, so that readers see it with
+//! the alert's new state).
 //!
 //! Three views of the same slots:
 //! - `by_key`: (source, id) → slot, for updates;

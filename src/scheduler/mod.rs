@@ -681,8 +681,9 @@ impl Run {
         }
         if let Some(kind) = event {
             let key = index.key(slot);
-            // The index keeps no detail: a record that has one got it from
-            // this change (the newest); otherwise it is looked up.
+            // The index's records carry no detail: a record that has one
+            // got it from this change (the newest); otherwise it is looked
+            // up (unwritten in the index, or on disk).
             if record.detail.is_empty() {
                 record.detail = self.detail_of(index, slot);
             }
