@@ -712,3 +712,31 @@ fn a_sender_over_its_packet_rate_is_held_back_and_counted() {
         d.state("noisy", "later")
     });
 }
+
+/// The write-behind runs at a lower priority than ingest (README,
+/// "Durability"); the scheduler and the listeners do not.
+#[test]
+fn the_writer_thread_yields_to_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    // Field 19 of a thread's stat is its niceness (after the name, which
+    // is in parentheses).
+    let nice_of = |name: &str| -> Option<i64> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", d.pid())).ok()?;
+        tasks.flatten().find_map(|task| {
+            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            if comm.trim() != name {
+                return None;
+            }
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            let after_name = &stat[stat.rfind(')')? + 2..];
+            after_name.split(' ').nth(16)?.parse().ok()
+        })
+    };
+    let writer = wait_for(Duration::from_secs(10), "the writer thread", || {
+        nice_of("writer")
+    });
+    assert_eq!(writer, 10, "the writer's niceness");
+    assert_eq!(nice_of("scheduler"), Some(0), "the scheduler's");
+    d.stop();
+}
