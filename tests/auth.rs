@@ -194,14 +194,7 @@ fn a_logged_in_user_acts_with_the_sessions_csrf_token() {
     );
     assert_eq!(still.status, 200, "still logged in: {}", still.body);
     // After logging out the cookie is worth nothing.
-    let out = call(
-        &d,
-        "POST",
-        "/logout",
-        &[form, ("cookie", &cookie)],
-        &format!("csrf={csrf}"),
-    );
-    assert_eq!(out.status, 303);
+    log_out(&d, &cookie, &csrf);
     let after = call(
         &d,
         "POST",
@@ -218,6 +211,19 @@ struct LoggedIn {
     set: String,
     cookie: String,
     csrf: String,
+}
+
+/// Logs out with the session's cookie and CSRF token.
+fn log_out(d: &Daemon, cookie: &str, csrf: &str) {
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let out = call(
+        d,
+        "POST",
+        "/logout",
+        &[form, ("cookie", cookie)],
+        &format!("csrf={csrf}"),
+    );
+    assert_eq!(out.status, 303, "{}", out.body);
 }
 
 /// Logs alice in; the page then shows her and carries the CSRF token.
@@ -271,15 +277,7 @@ fn a_session_survives_a_restart_until_logged_out() {
     let page = call(&d, "GET", "/", &[("cookie", &cookie)], "");
     assert!(page.body.contains(&csrf), "the same session: {}", page.body);
     // Logged out, then restarted: the cookie is worth nothing.
-    let form = ("content-type", "application/x-www-form-urlencoded");
-    let out = call(
-        &d,
-        "POST",
-        "/logout",
-        &[form, ("cookie", &cookie)],
-        &format!("csrf={csrf}"),
-    );
-    assert_eq!(out.status, 303);
+    log_out(&d, &cookie, &csrf);
     assert!(d.stop().success());
     let d = Daemon::start(dir.path(), &extra);
     assert_eq!(note(&d, "after logging out"), 401);

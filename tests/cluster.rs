@@ -182,6 +182,34 @@ fn etcd_range(etcd: &Etcd, prefix: &str) -> Vec<serde_json::Value> {
     answer["kvs"].as_array().cloned().unwrap_or_default()
 }
 
+/// Writes `key` = `value` into etcd through its JSON gateway, on `lease`
+/// if given.
+fn etcd_put(etcd: &Etcd, key: &str, value: &[u8], lease: Option<&str>) {
+    let lease = lease
+        .map(|l| format!(r#", "lease": "{l}""#))
+        .unwrap_or_default();
+    let body = format!(
+        r#"{{"key": "{}", "value": "{}"{lease}}}"#,
+        base64(key.as_bytes()),
+        base64(value)
+    );
+    let addr = etcd.urls[0].trim_start_matches("http://").parse().unwrap();
+    let (status, answer) = request(addr, "POST", "/v3/kv/put", &body);
+    assert_eq!(status, 200, "{answer}");
+}
+
+/// Waits until both stations have logged `text`.
+fn both_log(a: &Daemon, b: &Daemon, what: &str, text: &str) {
+    for (d, name) in [(a, "a"), (b, "b")] {
+        wait_for(WAIT, &format!("{name} {what}"), || {
+            std::fs::read_to_string(d.dir.join("mauved.log"))
+                .unwrap_or_default()
+                .contains(text)
+                .then_some(())
+        });
+    }
+}
+
 fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
@@ -982,26 +1010,18 @@ fn a_silence_start_claimed_by_a_station_that_dies_before_muting_is_taken_over() 
     let lease: serde_json::Value = serde_json::from_str(&lease).unwrap();
     let lease = lease["ID"].as_str().unwrap().to_owned();
     let claim = format!("/mauved/silence-claims/{id}/{starts}");
-    let put = format!(
-        r#"{{"key": "{}", "value": "{}", "lease": "{lease}"}}"#,
-        base64(claim.as_bytes()),
-        base64(b"c")
-    );
-    let (status, answer) = request(addr, "POST", "/v3/kv/put", &put);
-    assert_eq!(status, 200, "{answer}");
+    etcd_put(&etcd, &claim, b"c", Some(&lease));
     assert!(
         now() < starts,
         "the claim was written only after the start: the case was not tested"
     );
     // Both stations find the start claimed and leave it to its claimer.
-    let log = |d: &Daemon| std::fs::read_to_string(d.dir.join("mauved.log")).unwrap_or_default();
-    for (d, name) in [(&a, "a"), (&b, "b")] {
-        wait_for(WAIT, &format!("{name} finds the start claimed"), || {
-            log(d)
-                .contains("claimed by the other station")
-                .then_some(())
-        });
-    }
+    both_log(
+        &a,
+        &b,
+        "finds the start claimed",
+        "claimed by the other station",
+    );
     let muted = |d: &Daemon| {
         d.alert("web1", "disk")
             .and_then(|alert| alert["suppress_until"].as_u64())
@@ -1038,26 +1058,18 @@ fn a_silence_start_an_older_version_claimed_is_not_muted_again() {
     // An older version claimed the start under `silence-starts/` (on a
     // lease that outlives its station) just before muting: it reads as
     // done.
-    let addr = etcd.urls[0].trim_start_matches("http://").parse().unwrap();
-    let put = format!(
-        r#"{{"key": "{}", "value": "{}"}}"#,
-        base64(format!("/mauved/silence-starts/{id}/{starts}").as_bytes()),
-        base64(b"old")
-    );
-    let (status, answer) = request(addr, "POST", "/v3/kv/put", &put);
-    assert_eq!(status, 200, "{answer}");
+    let old_claim = format!("/mauved/silence-starts/{id}/{starts}");
+    etcd_put(&etcd, &old_claim, b"old", None);
     assert!(
         now() < starts,
         "the claim was written only after the start: the case was not tested"
     );
-    let log = |d: &Daemon| std::fs::read_to_string(d.dir.join("mauved.log")).unwrap_or_default();
-    for (d, name) in [(&a, "a"), (&b, "b")] {
-        wait_for(WAIT, &format!("{name} finds the start done"), || {
-            log(d)
-                .contains("its alerts were muted already")
-                .then_some(())
-        });
-    }
+    both_log(
+        &a,
+        &b,
+        "finds the start done",
+        "its alerts were muted already",
+    );
     for d in [&a, &b] {
         let until = d.alert("web1", "disk").unwrap()["suppress_until"].as_u64();
         assert!(until.is_none_or(|t| t < starts + 3600), "{until:?}");
@@ -1282,14 +1294,8 @@ fn stations_kept_across_a_new_etcd_cluster_share_the_actions_taken_in_it() {
     raise_on_both(&a, &b, 1, "disk");
     // Many revisions in the old etcd before the last action both applied:
     // what they keep is far ahead of where a new etcd starts.
-    let addr = etcd.urls[0].trim_start_matches("http://").parse().unwrap();
     for n in 0..300 {
-        let body = format!(
-            r#"{{"key": "{}", "value": "{}"}}"#,
-            base64(b"/elsewhere/n"),
-            base64(n.to_string().as_bytes())
-        );
-        assert_eq!(request(addr, "POST", "/v3/kv/put", &body).0, 200);
+        etcd_put(&etcd, "/elsewhere/n", n.to_string().as_bytes(), None);
     }
     let (status, body) = a.post(
         "/api/alerts/web1/disk/note",

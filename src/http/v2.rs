@@ -230,17 +230,25 @@ async fn alerts_json(http: &Arc<Http>, query: &Option<String>) -> AmAnswer<Vec<(
             && matchers::all(&filter, &a.labels)
             && receiver.as_ref().is_none_or(|re| re.is_match(&a.receiver))
     });
-    let keys: Vec<(u32, AlertKey)> = listed.iter().map(|a| (a.bucket, a.key.clone())).collect();
+    // Only the details the index does not hold are read from disk.
+    let keys: Vec<(u32, AlertKey)> = listed
+        .iter()
+        .filter(|a| a.unwritten.is_none())
+        .map(|a| (a.bucket, a.key.clone()))
+        .collect();
     let store = http.store.clone();
-    let details = tokio::task::spawn_blocking(move || store.details_of(&keys))
+    let mut stored = tokio::task::spawn_blocking(move || store.details_of(&keys))
         .await
-        .map_err(|err| AmError::from(api::store_error(err)))?;
+        .map_err(|err| AmError::from(api::store_error(err)))?
+        .into_iter();
     Ok(listed
         .iter()
-        .zip(details)
-        .map(|(a, stored)| {
-            let detail = a.unwritten.as_deref().unwrap_or(&stored);
-            (a.receiver.clone(), gettable(http, a, detail, now))
+        .map(|a| {
+            let detail = match &a.unwritten {
+                Some(detail) => detail.to_string(),
+                None => stored.next().unwrap_or_default(),
+            };
+            (a.receiver.clone(), gettable(http, a, &detail, now))
         })
         .collect())
 }

@@ -212,6 +212,7 @@ fn pack_text(id: &str, subject: Option<&str>, summary: &str, acked_by: Option<&s
     out.into_boxed_slice()
 }
 
+/// The seed of [`detail_hash`]: any fixed value ("mauved" in ASCII).
 const DETAIL_SEED: u64 = 0x6d61_7576_6564;
 
 /// A hash of the detail text, so that a resent identical detail is not a

@@ -60,9 +60,10 @@ pub(super) struct Dirty {
     /// Alerts forgotten since the last job, with the buckets they were
     /// in (their details are removed).
     pub(crate) forgotten: Vec<(Bucket, AlertKey)>,
-    /// Keys of forgotten alerts whose detail's removal is not on disk yet:
-    /// such a key sent again without a detail must not show the old one.
-    removing: hashbrown::HashSet<AlertKey>,
+    /// Keys of forgotten alerts whose detail's removal is not on disk yet
+    /// (how many such removals each has): such a key sent again without a
+    /// detail must not show the old one.
+    removing: hashbrown::HashMap<AlertKey, u32>,
     pub(crate) waiting: Vec<Waiter>,
 }
 
@@ -101,22 +102,25 @@ impl Dirty {
     /// A forgotten alert: its stored detail is removed (the index dropped
     /// its unwritten one).
     pub(crate) fn forget(&mut self, bucket: Bucket, key: AlertKey) {
-        self.removing.insert(key.clone());
+        *self.removing.entry(key.clone()).or_default() += 1;
         self.forgotten.push((bucket, key));
     }
 
     /// True if `key` was forgotten and the removal of its detail is not on
     /// disk yet.
     pub(crate) fn removing(&self, source: &str, id: &str) -> bool {
-        !self.removing.is_empty() && self.removing.contains(&AlertKey::new(source, id))
+        !self.removing.is_empty() && self.removing.contains_key(&AlertKey::new(source, id))
     }
 
-    /// The removals of these forgotten alerts' details are on disk (unless
-    /// one was forgotten again since).
+    /// The removals of these forgotten alerts' details are on disk (a key
+    /// forgotten again since stays removing).
     pub(crate) fn removed(&mut self, keys: impl IntoIterator<Item = AlertKey>) {
         for key in keys {
-            if !self.forgotten.iter().any(|(_, k)| *k == key) {
-                self.removing.remove(&key);
+            if let hashbrown::hash_map::Entry::Occupied(mut pending) = self.removing.entry(key) {
+                *pending.get_mut() -= 1;
+                if *pending.get() == 0 {
+                    pending.remove();
+                }
             }
         }
     }

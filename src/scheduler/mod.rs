@@ -209,10 +209,13 @@ enum Command {
     Stop,
 }
 
-/// The details a job writes: changed ones (the index's, by slot) and
+/// What the job the writer has holds, until it is done: how many buckets
+/// (shown in the write backlog), and its details: changed ones (the
+/// index's, by slot; the index lets go of them once they are on disk) and
 /// removals of forgotten alerts' (by bucket and key).
 #[derive(Default)]
-struct WritingDetails {
+struct Writing {
+    buckets: usize,
     details: Vec<(SlotId, Arc<str>)>,
     removals: Vec<(u32, AlertKey)>,
 }
@@ -270,11 +273,7 @@ struct Run {
     said: Shared,
     jobs: std::sync::mpsc::SyncSender<Job>,
     writer_busy: bool,
-    /// Buckets in the job the writer has, until it is done.
-    writing: usize,
-    /// The changed details and the removals (of forgotten alerts) in that
-    /// job: the index lets go of the details once they are on disk.
-    writing_details: WritingDetails,
+    writing: Writing,
     /// A flush of everything was asked for.
     flush_all: bool,
     /// The command being handled waits for durability: what it changes is
@@ -320,8 +319,7 @@ impl Scheduler {
             said,
             jobs,
             writer_busy: false,
-            writing: 0,
-            writing_details: Default::default(),
+            writing: Writing::default(),
             flush_all: false,
             waited_on: false,
             acting: false,
@@ -981,7 +979,7 @@ impl Run {
         // The buckets' records, messages, history and paging state are
         // taken by the writer, off this thread; details and waiters go
         // with urgent changes only.
-        let (batch, waiting) = if urgent_due {
+        let (batch, waiting, writing) = if urgent_due {
             let shared = self.s.index.clone();
             let index = shared.read().unwrap_or_else(|e| e.into_inner());
             let dirty = &mut self.dirty;
@@ -1006,18 +1004,22 @@ impl Run {
                     .collect(),
                 ..Batch::default()
             };
-            self.writing_details = WritingDetails {
+            let writing = Writing {
+                buckets: buckets.len(),
                 details: changed,
                 removals,
             };
-            (batch, std::mem::take(&mut dirty.waiting))
+            (batch, std::mem::take(&mut dirty.waiting), writing)
         } else {
-            (Batch::default(), Vec::new())
+            let writing = Writing {
+                buckets: buckets.len(),
+                ..Writing::default()
+            };
+            (Batch::default(), Vec::new(), writing)
         };
         if urgent_due {
             self.last_urgent_ms = now_ms;
         }
-        let writing = buckets.len();
         let job = Job {
             batch,
             buckets,
@@ -1034,8 +1036,9 @@ impl Run {
     /// marked again so that they are written on a later try.
     fn written(&mut self, done: Done) {
         self.writer_busy = false;
-        self.writing = 0;
-        let WritingDetails { details, removals } = std::mem::take(&mut self.writing_details);
+        let Writing {
+            details, removals, ..
+        } = std::mem::take(&mut self.writing);
         if let Some((job, _)) = done.failed {
             let now_ms = self.s.clock.now_ms();
             for (bucket, tier) in job.buckets {
@@ -1065,7 +1068,7 @@ impl Run {
 
     /// Buckets not written yet, those being written included.
     fn show_backlog(&self) {
-        let backlog = self.dirty.backlog() + self.writing;
+        let backlog = self.dirty.backlog() + self.writing.buckets;
         self.s.metrics.write_backlog.set(backlog as i64);
     }
 
