@@ -90,6 +90,10 @@ pub(crate) struct Metrics {
     pub(crate) queue_depth: Gauge,
     /// Alerts changed in memory and not yet written to the store.
     pub(crate) write_backlog: Gauge,
+    /// 1 while the scheduler takes no update because writes are behind.
+    pub(crate) ingest_paused: Gauge,
+    /// Writes that took longer than a second from hand-over to done.
+    pub(crate) writes_late: Counter,
     /// 1 while the store writes nothing (a full or failing disk), else 0.
     pub(crate) store_failing: Gauge,
     /// Set when /metrics is read.
@@ -139,6 +143,8 @@ impl Metrics {
             rate_limit_summaries: Counter::default(),
             queue_depth: Gauge::default(),
             write_backlog: Gauge::default(),
+            ingest_paused: Gauge::default(),
+            writes_late: Counter::default(),
             store_failing: Gauge::default(),
             disk_bytes: Gauge::default(),
             http_requests: Counter::default(),
@@ -298,6 +304,16 @@ impl Metrics {
             "mauved_write_backlog",
             "Store buckets (up to 64 alerts each) changed in memory and not yet written, those being written included.",
             self.write_backlog.clone(),
+        );
+        r.register(
+            "mauved_ingest_paused",
+            "1 while the scheduler takes no update because writes are behind (a write in flight over a second, or too much waiting to be written), else 0.",
+            self.ingest_paused.clone(),
+        );
+        r.register(
+            "mauved_writes_late",
+            "Writes that took over a second from hand-over to done; the scheduler took no update meanwhile.",
+            self.writes_late.clone(),
         );
         r.register(
             "mauved_cluster_leader",

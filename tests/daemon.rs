@@ -719,9 +719,9 @@ fn a_sender_over_its_packet_rate_is_held_back_and_counted() {
 fn the_writer_thread_yields_to_ingest() {
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start(dir.path(), "");
-    // Field 19 of a thread's stat is its niceness (after the name, which
-    // is in parentheses).
-    let nice_of = |name: &str| -> Option<i64> {
+    // Field `n` of a thread's stat, counted from 1 (the name, field 2, is
+    // in parentheses and may hold spaces).
+    let field_of = |name: &str, n: usize| -> Option<i64> {
         let tasks = std::fs::read_dir(format!("/proc/{}/task", d.pid())).ok()?;
         tasks.flatten().find_map(|task| {
             let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
@@ -730,13 +730,17 @@ fn the_writer_thread_yields_to_ingest() {
             }
             let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
             let after_name = &stat[stat.rfind(')')? + 2..];
-            after_name.split(' ').nth(16)?.parse().ok()
+            after_name.split(' ').nth(n - 3)?.parse().ok()
         })
     };
-    let writer = wait_for(Duration::from_secs(10), "the writer thread", || {
-        nice_of("writer")
-    });
-    assert_eq!(writer, 10, "the writer's niceness");
-    assert_eq!(nice_of("scheduler"), Some(0), "the scheduler's");
+    // Field 41 is the scheduling policy: 5 is SCHED_IDLE, 0 the default.
+    const POLICY: usize = 41;
+    // (It lowers its own priority as it starts.)
+    wait_for(
+        Duration::from_secs(10),
+        "the writer thread at SCHED_IDLE",
+        || field_of("writer", POLICY).filter(|policy| *policy == 5),
+    );
+    assert_eq!(field_of("scheduler", POLICY), Some(0), "the scheduler's");
     d.stop();
 }

@@ -55,6 +55,11 @@ const QUEUE: usize = 16;
 /// dropped and counted there) rather than in our memory.
 const MAX_PENDING_MESSAGES: usize = 200_000;
 const MAX_PENDING_DETAIL_BYTES: usize = 64 << 20;
+/// A write in flight this long (by the clock) holds the scheduler too:
+/// the writer runs at idle priority and ingest goes first, so under a
+/// flood that keeps every core busy, the flood pauses for the write at
+/// least once a second.
+const MAX_WRITE_LAG_MS: u64 = 1000;
 
 /// An operator action on one alert (shared between stations as JSON).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -215,6 +220,8 @@ enum Command {
 /// removals of forgotten alerts' (by bucket and key).
 #[derive(Default)]
 struct Writing {
+    /// When it was handed to the writer (the clock's milliseconds).
+    since_ms: u64,
     buckets: usize,
     details: Vec<(SlotId, Arc<str>)>,
     removals: Vec<(u32, AlertKey)>,
@@ -358,6 +365,7 @@ impl Run {
         while open {
             let deadline = self.next_wake_ms();
             let accept = !self.backpressured();
+            self.s.metrics.ingest_paused.set(i64::from(!accept));
             let wake = runtime.block_on(async {
                 tokio::select! {
                     command = rx.recv(), if accept => Wake::Command(command),
@@ -404,9 +412,16 @@ impl Run {
         }
     }
 
+    /// True while no command is taken: too much waits to be written, or
+    /// the write in flight is late.
     fn backpressured(&self) -> bool {
-        self.said.lock().messages.len() >= MAX_PENDING_MESSAGES
+        self.write_late(self.s.clock.now_ms())
+            || self.said.lock().messages.len() >= MAX_PENDING_MESSAGES
             || self.index().unwritten_bytes() >= MAX_PENDING_DETAIL_BYTES
+    }
+
+    fn write_late(&self, now_ms: u64) -> bool {
+        self.writer_busy && now_ms >= self.writing.since_ms + MAX_WRITE_LAG_MS
     }
 
     /// True when something waits for the flush interval.
@@ -425,7 +440,9 @@ impl Run {
             .min()
             .map(|due| due.saturating_mul(1000));
         let write = if self.writer_busy {
-            None
+            // When it is late (then only its end wakes the scheduler).
+            let late_ms = self.writing.since_ms + MAX_WRITE_LAG_MS;
+            (self.s.clock.now_ms() < late_ms).then_some(late_ms)
         } else {
             let d = self.s.durability;
             let urgent = self
@@ -1005,6 +1022,7 @@ impl Run {
                 ..Batch::default()
             };
             let writing = Writing {
+                since_ms: now_ms,
                 buckets: buckets.len(),
                 details: changed,
                 removals,
@@ -1012,6 +1030,7 @@ impl Run {
             (batch, std::mem::take(&mut dirty.waiting), writing)
         } else {
             let writing = Writing {
+                since_ms: now_ms,
                 buckets: buckets.len(),
                 ..Writing::default()
             };
@@ -1035,6 +1054,9 @@ impl Run {
     /// The writer is free again. A failed job's alerts and messages are
     /// marked again so that they are written on a later try.
     fn written(&mut self, done: Done) {
+        if self.write_late(self.s.clock.now_ms()) {
+            self.s.metrics.writes_late.inc();
+        }
         self.writer_busy = false;
         let Writing {
             details, removals, ..

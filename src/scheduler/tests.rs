@@ -24,6 +24,7 @@ struct Started {
     thread: std::thread::JoinHandle<()>,
     store: Arc<Store>,
     index: Arc<RwLock<Index>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Fixture {
@@ -47,7 +48,7 @@ impl Fixture {
         let scheduler = Scheduler {
             store: store.clone(),
             index: index.clone(),
-            metrics,
+            metrics: metrics.clone(),
             started_at: clock.now(),
             clock,
             notifiers: vec![("log".into(), Arc::new(Notify::new()))],
@@ -69,6 +70,7 @@ impl Fixture {
             thread,
             store,
             index,
+            metrics,
         }
     }
 
@@ -373,5 +375,47 @@ async fn an_alert_forgotten_and_sent_again_without_detail_never_shows_the_old_on
         i.unwritten_detail(slot).is_none()
     })
     .await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+// The store's hold keeps the writer's thread waiting while the test goes on.
+#[allow(clippy::await_holding_lock)]
+async fn a_write_late_by_a_second_pauses_ingest_until_it_is_done() {
+    let f = Fixture::new();
+    let s = f.start(0);
+    let update = |id: &str| Update {
+        source: "host".into(),
+        transmission_id: 0,
+        replace: false,
+        alerts: vec![AlertChange {
+            id: id.into(),
+            ..heartbeat(T0, 300)
+        }],
+        received_at: T0,
+    };
+    let held = s.store.hold.lock().unwrap();
+    s.handle.apply(vec![update("a")]).await.unwrap();
+    // The clock moves until the write of "a", which cannot finish, is late.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.metrics.ingest_paused.get() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ingest never paused for the late write"
+        );
+        f.clock.advance(Duration::from_millis(500));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Queued, not taken while the write is late.
+    let handle = s.handle.clone();
+    let queued = tokio::spawn(async move { handle.apply(vec![update("b")]).await });
+    until(&s.index, "a applied", |i| i.find("host", "a").is_some()).await;
+    assert!(s.index.read().unwrap().find("host", "b").is_none());
+    drop(held);
+    queued.await.unwrap().unwrap();
+    until(&s.index, "b applied", |i| i.find("host", "b").is_some()).await;
+    assert_eq!(s.metrics.writes_late.get(), 1);
+    s.handle.flush().await.unwrap();
+    assert_eq!(s.metrics.ingest_paused.get(), 0);
     s.stop().await;
 }

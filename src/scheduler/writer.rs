@@ -65,21 +65,35 @@ pub(super) struct Writer {
     pub(crate) wakes: Vec<Arc<Notify>>,
 }
 
-/// The writer's niceness. Under a burst that takes every core (100,000 new
-/// alerts posted at once), ingest goes first and the write-behind takes the
-/// time left: a packet dropped or a request slowed is lost to the sender,
-/// a write that waits is only late. The writer still gets a share (a
-/// niceness of 10 weighs a tenth of ingest's), and when it falls far
-/// behind, the scheduler stops taking commands (its backpressure) until it
-/// catches up; on an idle core it runs at once.
+/// The writer's niceness where its idle priority cannot be had.
 const NICENESS: libc::c_int = 10;
 
-/// Lowers the calling thread's priority to [`NICENESS`] (Linux: per
-/// thread); where that fails, the writer runs at the daemon's.
+/// Puts the calling thread (the writer) at idle priority (Linux
+/// `SCHED_IDLE`, per thread): under a burst that takes every core (100,000
+/// new alerts posted at once), ingest goes first and the write-behind takes
+/// the time left, because a packet dropped or a request slowed is lost to
+/// its sender while a write that waits is only late. Any thread of ingest
+/// that wakes takes the core back at once (at a niceness, the writer kept
+/// the core for the rest of its time slice, and ingest waited). The
+/// priority is the daemon's own affair: a service has its own CPU group
+/// (systemd, or the kernel's autogroup), so the writer waits for the
+/// daemon's threads, not for other programs'. The lateness is bounded by
+/// the scheduler, which takes no command while a write has waited a second
+/// ([`super::MAX_WRITE_LAG_MS`]) or too much waits to be written. Where
+/// idle priority is refused, the writer runs at niceness [`NICENESS`].
 fn yield_to_ingest() {
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: plain system calls on the calling thread's own id.
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: plain system calls on the calling thread (0 is the
+        // caller for both; per thread on Linux).
+        let idle = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } == 0;
+        if idle {
+            return;
+        }
+        let err = std::io::Error::last_os_error();
+        tracing::debug!(%err, "the writer's idle priority was refused; niceness instead");
+        // SAFETY: as above.
         let failed = unsafe {
             let tid = libc::gettid();
             libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICENESS) != 0

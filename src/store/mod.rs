@@ -133,6 +133,9 @@ pub struct Store {
     next_seq: AtomicU64,
     /// Messages waiting over all notifiers; only the store moves it.
     queue_depth: Gauge,
+    /// Held by a test to keep writes from finishing.
+    #[cfg(test)]
+    pub(crate) hold: std::sync::Mutex<()>,
 }
 
 impl Store {
@@ -145,6 +148,8 @@ impl Store {
             db,
             next_seq: AtomicU64::new(0),
             queue_depth,
+            #[cfg(test)]
+            hold: std::sync::Mutex::new(()),
         };
         store.upgrade()?;
         store.count()?;
@@ -222,6 +227,8 @@ impl Store {
     /// Writes a batch atomically (not flushed: see [`Store::flush`]).
     /// Returns how many messages were queued.
     pub fn write(&self, batch: &Batch) -> Result<u64> {
+        #[cfg(test)]
+        let _held = self.hold.lock();
         let mut out = sled::Batch::default();
         buckets::write_into(&batch.buckets, &mut out);
         self.details_into(&batch.details, &mut out)?;
