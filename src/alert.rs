@@ -231,9 +231,9 @@ pub struct Record {
 }
 
 impl Record {
-    fn new(source: &str, now: UnixSecs) -> Self {
+    fn new(subject: String, now: UnixSecs) -> Self {
         Record {
-            subject: source.to_owned(),
+            subject,
             importance: DEFAULT_IMPORTANCE,
             updated_at: now,
             created_at: now,
@@ -396,7 +396,9 @@ pub fn apply(
     change: &AlertChange,
     now: UnixSecs,
 ) -> Transition {
-    let mut rec = old.cloned().unwrap_or_else(|| Record::new(source, now));
+    let mut rec = old
+        .cloned()
+        .unwrap_or_else(|| Record::new(source.to_owned(), now));
     // Empty text keeps the old text.
     overwrite_if_given(&mut rec.subject, &change.subject);
     overwrite_if_given(&mut rec.summary, &change.summary);
@@ -412,7 +414,18 @@ pub(crate) fn apply_taking(
     change: &mut AlertChange,
     now: UnixSecs,
 ) -> Transition {
-    let mut rec = old.cloned().unwrap_or_else(|| Record::new(source, now));
+    let mut rec = match old {
+        Some(old) => old.clone(),
+        // A new alert's subject is the one given, else its source.
+        None => Record::new(
+            change
+                .subject
+                .take()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| source.to_owned()),
+            now,
+        ),
+    };
     take_if_given(&mut rec.subject, &mut change.subject);
     take_if_given(&mut rec.summary, &mut change.summary);
     take_if_given(&mut rec.detail, &mut change.detail);

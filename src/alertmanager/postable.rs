@@ -9,6 +9,7 @@
 //! A resolved one (endsAt in the past) is "clear now". The whole body is
 //! checked before anything is applied: one bad alert refuses all.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
@@ -47,14 +48,14 @@ struct BySource {
 
 impl BySource {
     /// Adds an alert to its source's update.
-    fn add(&mut self, source: String, alert: pb::Alert, now: UnixSecs) {
-        if let Some(&i) = self.at.get(&source) {
+    fn add(&mut self, source: &str, alert: pb::Alert, now: UnixSecs) {
+        if let Some(&i) = self.at.get(source) {
             self.updates[i].alert.push(alert);
             return;
         }
-        self.at.insert(source.clone(), self.updates.len());
+        self.at.insert(source.to_owned(), self.updates.len());
         self.updates.push(pb::AlertUpdate {
-            source,
+            source: source.to_owned(),
             transmission_time: Some(now),
             alert: vec![alert],
             ..pb::AlertUpdate::default()
@@ -77,7 +78,7 @@ fn parse_checked(
     for (i, alert) in alerts.iter().enumerate() {
         let (source, alert) =
             one(alert, now, importance).map_err(|why| format!("alerts[{i}]: {why}"))?;
-        updates.add(source, alert, now);
+        updates.add(&source, alert, now);
     }
     Ok(updates.updates)
 }
@@ -135,15 +136,13 @@ fn one(
     };
     let starts = time(object, "startsAt")?;
     let ends = time(object, "endsAt")?;
-    let labels: Vec<(&str, &str)> = labels
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let annotations: Vec<(&str, &str)> = annotations
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    Ok(mapped(
+    fn borrowed(map: &BTreeMap<String, String>) -> Vec<Pair<'_>> {
+        map.iter()
+            .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
+            .collect()
+    }
+    let (labels, annotations) = (borrowed(&labels), borrowed(&annotations));
+    let (source, alert) = mapped(
         name,
         &labels,
         &annotations,
@@ -152,30 +151,35 @@ fn one(
         generator.as_deref(),
         now,
         importance,
-    ))
+    );
+    Ok((source.to_owned(), alert))
+}
+
+/// A label's or annotation's name and value.
+type Pair<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+/// The value named `key` in a list of pairs.
+fn get<'v>(list: &'v [Pair], key: &str) -> Option<&'v str> {
+    list.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
 }
 
 /// One alert as a mauve alert and its source; labels and annotations
 /// sorted by name.
 #[allow(clippy::too_many_arguments)]
-fn mapped(
+fn mapped<'l>(
     name: &str,
-    labels: &[(&str, &str)],
-    annotations: &[(&str, &str)],
+    labels: &'l [Pair],
+    annotations: &[Pair],
     starts: Option<UnixSecs>,
     ends: Option<UnixSecs>,
     generator: Option<&str>,
     now: UnixSecs,
     importance: &BTreeMap<String, u32>,
-) -> (String, pb::Alert) {
-    fn get<'v>(list: &[(&str, &'v str)], key: &str) -> Option<&'v str> {
-        list.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
-    }
+) -> (&'l str, pb::Alert) {
     let instance = get(labels, "instance").filter(|s| !s.is_empty());
     let source = instance
         .or_else(|| get(labels, "job").filter(|s| !s.is_empty()))
-        .unwrap_or("prometheus")
-        .to_owned();
+        .unwrap_or("prometheus");
     let resolved = ends.is_some_and(|e| e <= now);
     let (raise_time, clear_time) = if resolved {
         (None, Some(now))
@@ -210,12 +214,12 @@ fn mapped(
 
 /// `alertname{label="value",…}` over the labels (sorted by name) but
 /// `alertname` and `instance`, values escaped as Prometheus writes them.
-pub fn id_of(name: &str, labels: &[(&str, &str)]) -> String {
+fn id_of(name: &str, labels: &[Pair]) -> String {
     let mut out = String::with_capacity(name.len() + 16 * labels.len());
     out.push_str(name);
     let mut first = true;
     for (k, v) in labels {
-        if *k == "alertname" || *k == "instance" {
+        if k == "alertname" || k == "instance" {
             continue;
         }
         out.push(if first { '{' } else { ',' });
@@ -263,15 +267,11 @@ fn push_escaped(out: &mut String, text: &str, escape: impl Fn(u8) -> Option<&'st
 
 /// The other annotations and the labels as a short HTML list (mauve's
 /// detail is an HTML fragment; every value is escaped).
-fn detail(
-    labels: &[(&str, &str)],
-    annotations: &[(&str, &str)],
-    generator: Option<&str>,
-) -> String {
+fn detail(labels: &[Pair], annotations: &[Pair], generator: Option<&str>) -> String {
     let mut out = String::with_capacity(64 + 32 * (labels.len() + annotations.len()));
     out.push_str("<ul>");
     for (k, v) in annotations {
-        if *k != "summary" {
+        if k != "summary" {
             out.push_str("<li>");
             push_html(&mut out, k);
             out.push_str(": ");
@@ -306,10 +306,10 @@ mod fast {
     use std::borrow::Cow;
     use std::collections::BTreeMap;
 
-    use serde::de::{Deserializer, MapAccess, Visitor};
+    use serde::de::{Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
     use serde::Deserialize;
 
-    use super::{mapped, pb, UnixSecs};
+    use super::{get, mapped, pb, Pair, UnixSecs};
 
     /// A JSON string: borrowed from the body unless it has escapes.
     /// (serde's own `Cow<str>` is always a copy.)
@@ -338,7 +338,7 @@ mod fast {
     }
 
     /// Names and values, sorted by name.
-    struct Pairs<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+    struct Pairs<'a>(Vec<Pair<'a>>);
 
     impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -401,42 +401,62 @@ mod fast {
         }
     }
 
+    /// The alerts mapped as they are read (none kept as read).
     pub(super) fn parse(
         body: &[u8],
         now: UnixSecs,
         importance: &BTreeMap<String, u32>,
     ) -> Option<Vec<pb::AlertUpdate>> {
-        let alerts: Vec<Postable> = serde_json::from_slice(body).ok()?;
-        let (mut starts, mut ends) = (Times::default(), Times::default());
-        let mut updates = super::BySource::default();
-        for alert in &alerts {
-            let labels: Vec<(&str, &str)> =
-                alert.labels.0.iter().map(|(k, v)| (&**k, &**v)).collect();
-            let annotations: Vec<(&str, &str)> = alert
-                .annotations
-                .iter()
-                .flat_map(|a| a.0.iter().map(|(k, v)| (&**k, &**v)))
-                .collect();
-            let name = labels
-                .iter()
-                .find(|(k, _)| *k == "alertname")
-                .map(|(_, v)| *v)
-                .filter(|n| !n.is_empty())?;
-            let start = starts.read(alert.starts_at.as_ref().map(|t| &*t.0))?;
-            let end = ends.read(alert.ends_at.as_ref().map(|t| &*t.0))?;
-            let (source, alert) = mapped(
-                name,
-                &labels,
-                &annotations,
-                start,
-                end,
-                alert.generator.as_ref().map(|t| &*t.0),
-                now,
-                importance,
-            );
-            updates.add(source, alert, now);
+        let mut reader = serde_json::Deserializer::from_slice(body);
+        let updates = reader.deserialize_seq(Alerts { now, importance }).ok()?;
+        reader.end().ok()?;
+        Some(updates)
+    }
+
+    /// Reads the array of alerts into updates by source.
+    struct Alerts<'i> {
+        now: UnixSecs,
+        importance: &'i BTreeMap<String, u32>,
+    }
+
+    impl<'de> Visitor<'de> for Alerts<'_> {
+        type Value = Vec<pb::AlertUpdate>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of alerts")
         }
-        Some(updates.updates)
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            // What the fast reading does not take, the checked one explains.
+            let refused = || A::Error::custom("read again");
+            let (mut starts, mut ends) = (Times::default(), Times::default());
+            let mut updates = super::BySource::default();
+            while let Some(alert) = seq.next_element::<Postable>()? {
+                let labels = &alert.labels.0;
+                let annotations = alert.annotations.as_ref().map_or(&[][..], |a| &a.0[..]);
+                let name = get(labels, "alertname")
+                    .filter(|n| !n.is_empty())
+                    .ok_or_else(refused)?;
+                let start = starts
+                    .read(alert.starts_at.as_ref().map(|t| &*t.0))
+                    .ok_or_else(refused)?;
+                let end = ends
+                    .read(alert.ends_at.as_ref().map(|t| &*t.0))
+                    .ok_or_else(refused)?;
+                let (source, mapped) = mapped(
+                    name,
+                    labels,
+                    annotations,
+                    start,
+                    end,
+                    alert.generator.as_ref().map(|t| &*t.0),
+                    self.now,
+                    self.importance,
+                );
+                updates.add(source, mapped, self.now);
+            }
+            Ok(updates.updates)
+        }
     }
 }
 

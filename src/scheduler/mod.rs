@@ -347,6 +347,22 @@ impl Scheduler {
     }
 }
 
+/// An alert's key, built when it is needed: the first time from the update
+/// that names the alert (its id taken, not copied), then from the index.
+struct KeyOf<'u> {
+    named: Option<(&'u str, &'u mut String)>,
+    slot: SlotId,
+}
+
+impl KeyOf<'_> {
+    fn get(&mut self, index: &Index) -> AlertKey {
+        match self.named.take() {
+            Some((source, id)) => AlertKey::new(source.to_owned(), std::mem::take(id)),
+            None => index.key(self.slot),
+        }
+    }
+}
+
 /// Why the scheduler woke up.
 enum Wake {
     Command(Option<Command>),
@@ -599,7 +615,12 @@ impl Run {
             // removal of its old one is on disk: its "" is a change too.
             let detail_changed = hash != old_hash
                 || (found.is_none() && self.dirty.removing(&update.source, &change.id));
-            self.commit(index, slot, old, transition, hash, detail_changed, now);
+            // (A replacing update's ids are read again after the loop.)
+            let key = KeyOf {
+                named: (!update.replace).then_some((&update.source, &mut change.id)),
+                slot,
+            };
+            self.commit(index, key, old, transition, hash, detail_changed, now);
             if let Some(silence) = silenced {
                 let action = Action::Silence {
                     until: silence.ends_at,
@@ -640,19 +661,20 @@ impl Run {
     fn commit(
         &mut self,
         index: &mut Index,
-        slot: SlotId,
+        mut key: KeyOf,
         old: Option<Record>,
         transition: Transition,
         detail_hash: u32,
         detail_changed: bool,
         at: UnixSecs,
     ) {
+        let slot = key.slot;
         let Transition { mut record, event } = transition;
         index.update(slot, &record, detail_hash);
         let shown = |r: &Record| (r.state(), r.is_suppressed(at));
         if event.is_some() || old.as_ref().map(shown) != Some(shown(&record)) {
             let raised = matches!(event, Some(EventKind::Raised | EventKind::ReRaised));
-            self.tell_pages(|| index.key(slot), record.state().as_str(), &record, raised);
+            self.tell_pages(|| key.get(index), record.state().as_str(), &record, raised);
         }
         // A changed detail is the record's (the change's, applied).
         if detail_changed {
@@ -683,7 +705,7 @@ impl Run {
             said.changed.push(bucket);
             said.history(
                 bucket,
-                index.key(slot),
+                key.get(index),
                 HistoryEntry::new(
                     at,
                     HistoryKind::Note,
@@ -695,7 +717,7 @@ impl Run {
             );
         }
         if let Some(kind) = event {
-            let key = index.key(slot);
+            let key = key.get(index);
             // The index's records carry no detail: a record that has one
             // got it from this change (the newest); otherwise it is looked
             // up (unwritten in the index, or on disk).
@@ -754,7 +776,8 @@ impl Run {
         at: UnixSecs,
     ) {
         let hash = index.detail_hash_of(slot);
-        self.commit(index, slot, Some(old), transition, hash, false, at);
+        let key = KeyOf { named: None, slot };
+        self.commit(index, key, Some(old), transition, hash, false, at);
     }
 
     fn act(&mut self, key: &AlertKey, by: &str, action: &Action) -> Reply {

@@ -419,3 +419,26 @@ async fn a_write_late_by_a_second_pauses_ingest_until_it_is_done() {
     assert_eq!(s.metrics.ingest_paused.get(), 0);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacing_update_clears_the_unlisted_and_keeps_what_it_lists() {
+    let f = Fixture::new();
+    let s = f.start(0);
+    let raise = |id: &str| AlertChange {
+        id: id.into(),
+        ..AlertChange::default()
+    };
+    s.update(raise("old"), T0).await;
+    // It lists "new" (raised by this very update): only "old" is unlisted.
+    let replacing = Update {
+        source: "host".into(),
+        transmission_id: 0,
+        replace: true,
+        alerts: vec![raise("new")],
+        received_at: T0 + 1,
+    };
+    s.handle.apply_durably(vec![replacing]).await.unwrap();
+    assert_eq!(s.alert("new").await.state(), State::Raised);
+    assert_eq!(s.alert("old").await.state(), State::Cleared);
+    s.stop().await;
+}
