@@ -418,10 +418,11 @@ async fn prune_history(
 }
 
 /// Hands memory freed after a burst (a storm's messages, a large page or
-/// history answer) back to the system every few seconds: glibc keeps freed
-/// memory in its per-thread arenas, and a daemon that once held a storm
-/// would otherwise look as large as the storm forever. Real time: this is
-/// housekeeping, not alerting.
+/// history answer) back to the system every few seconds: the allocator
+/// keeps freed memory for reuse, and a daemon that once held a storm would
+/// otherwise look as large as the storm for a while. The `mauved` binary
+/// allocates with jemalloc (see `main.rs`); its arenas are purged. Real
+/// time: this is housekeeping, not alerting.
 async fn return_free_memory(shutdown: CancellationToken) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -430,13 +431,28 @@ async fn return_free_memory(shutdown: CancellationToken) {
             _ = every.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        let _ = tokio::task::spawn_blocking(|| {
-            // SAFETY: malloc_trim only releases free memory of the
-            // allocator this process uses; it touches no live allocation.
-            unsafe { libc::malloc_trim(0) }
-        })
-        .await;
+        let _ = tokio::task::spawn_blocking(purge_free_memory).await;
+    }
+}
+
+/// Gives every jemalloc arena's unused pages back to the system.
+fn purge_free_memory() {
+    // "arena.<MALLCTL_ARENAS_ALL>.purge" (4096 names all arenas); it takes
+    // and returns nothing.
+    const PURGE_ALL: &std::ffi::CStr = c"arena.4096.purge";
+    // SAFETY: a jemalloc control call with no input or output pointers; it
+    // releases only pages no allocation holds.
+    let failed = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            PURGE_ALL.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if failed != 0 {
+        tracing::debug!(failed, "jemalloc did not purge its arenas");
     }
 }
 
