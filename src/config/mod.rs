@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod oncall;
+pub(crate) mod redact;
 mod values;
 
 pub use self::oncall::{
@@ -60,18 +61,20 @@ pub struct Config {
     pub(crate) cluster: Option<ClusterConfig>,
     /// Alerts posted as Prometheus does (`POST /api/v2/alerts`).
     pub(crate) prometheus: PrometheusConfig,
-    /// The file as read (shown by `GET /api/v2/status`).
+    /// The file as it may be shown, every secret replaced (see
+    /// [`redact`]); shown by `GET /api/v2/status`.
     #[serde(skip)]
-    pub(crate) text: Original,
+    pub(crate) shown: Shown,
 }
 
-/// A configuration's text as written. Not part of what it means: two
-/// configurations that say the same are equal however they are written.
+/// A configuration's text as it may be shown, secrets replaced. Not part
+/// of what it means: two configurations that say the same are equal however
+/// they are written.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Original(pub(crate) String);
+pub(crate) struct Shown(pub(crate) String);
 
-impl PartialEq for Original {
-    fn eq(&self, _: &Original) -> bool {
+impl PartialEq for Shown {
+    fn eq(&self, _: &Shown) -> bool {
         true
     }
 }
@@ -460,7 +463,7 @@ impl Default for Config {
             delivery: Delivery::default(),
             cluster: None,
             prometheus: PrometheusConfig::default(),
-            text: Original::default(),
+            shown: Shown::default(),
         }
     }
 }
@@ -476,8 +479,10 @@ pub struct Problem {
 pub enum ConfigError {
     #[error("{path}: cannot read: {err}")]
     Read { path: String, err: std::io::Error },
-    #[error("{path}: {err}")]
-    Parse { path: String, err: toml::de::Error },
+    /// Where the text stops being TOML: the line and column, what is wrong
+    /// and, unless the line holds a secret, the line itself.
+    #[error("{path}: {what}")]
+    Parse { path: String, what: String },
     #[error("{}", problems.iter().map(|p| format!("{path}: {}: {}", p.key, p.what)).collect::<Vec<_>>().join("\n"))]
     Invalid {
         path: String,
@@ -529,7 +534,15 @@ fn shape_problem(text: &str, line: usize, err: &toml::de::Error) -> Problem {
         table => format!("{table}.{name}"),
     };
     let mut what = err.message().trim().to_owned();
-    if what.starts_with("unknown field") {
+    if redact::is_secret_name(&name) && what.starts_with("invalid") {
+        // serde quotes the value it could not take (`invalid type:
+        // integer `5`, expected …`): only what was expected is said.
+        let expected = what.rsplit_once(", expected ").map(|(_, e)| e);
+        what = format!(
+            "invalid value (not shown: a secret); expected {}",
+            expected.unwrap_or("another value")
+        );
+    } else if what.starts_with("unknown field") {
         if let Some(near) = nearest(&name, &backticked(&what)[1..]) {
             what = format!("unknown key; did you mean `{near}`? ({what})");
         }
@@ -537,6 +550,38 @@ fn shape_problem(text: &str, line: usize, err: &toml::de::Error) -> Problem {
     Problem {
         key: format!("line {}: {key}", line + 1),
         what,
+    }
+}
+
+/// A TOML error in words: its line and column and toml's own message,
+/// with the source line and a caret under the column only when that line's
+/// key does not hold a secret (toml's own rendering quotes the line as is).
+fn syntax_problem(text: &str, err: &toml::de::Error) -> String {
+    let message = err.message().trim();
+    let Some(span) = err.span() else {
+        return message.to_owned();
+    };
+    let line = line_of(text, span.start);
+    let line_start = text[..span.start.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |at| at + 1);
+    let column = text[line_start..span.start.min(text.len())].chars().count();
+    let source = text.split('\n').nth(line).unwrap_or("");
+    let key = source
+        .split('=')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_matches('"');
+    if redact::is_secret_name(key) || source.len() > 200 {
+        format!("line {}, column {}: {message}", line + 1, column + 1)
+    } else {
+        format!(
+            "line {}, column {}: {message}\n  | {source}\n  | {:>column$}^",
+            line + 1,
+            column + 1,
+            ""
+        )
     }
 }
 
@@ -586,7 +631,7 @@ impl Config {
     ) -> Result<(Config, Vec<Problem>), ConfigError> {
         let parse_error = |err| ConfigError::Parse {
             path: origin.to_owned(),
-            err,
+            what: syntax_problem(text, &err),
         };
         text.parse::<toml::Table>().map_err(parse_error)?;
         let mut text = text.to_owned();
@@ -595,7 +640,7 @@ impl Config {
             match toml::from_str::<Config>(&text) {
                 Ok(mut config) => {
                     config.follow_given_keys();
-                    config.text = Original(text.clone());
+                    config.shown = Shown(redact::shown(&text));
                     problems.sort_by_key(|(line, _)| *line);
                     return Ok((config, problems.into_iter().map(|(_, p)| p).collect()));
                 }
@@ -785,7 +830,10 @@ impl Config {
             if !url.starts_with("http://") {
                 fail(
                     &format!("cluster.etcd[{i}]"),
-                    &format!("{url:?} is not an etcd client URL such as \"http://127.0.0.1:2379\""),
+                    &format!(
+                        "{:?} is not an etcd client URL such as \"http://127.0.0.1:2379\"",
+                        redact::urls(url)
+                    ),
                 );
             }
         }

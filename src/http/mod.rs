@@ -94,7 +94,8 @@ pub(crate) struct Http {
     /// `[prometheus] severity_importance`.
     pub(crate) severity_importance: std::collections::BTreeMap<String, u32>,
     pub(crate) started_at: crate::alert::UnixSecs,
-    pub(crate) config_text: String,
+    /// The configuration with its secrets replaced.
+    pub(crate) config_shown: String,
 }
 
 impl Http {
@@ -122,7 +123,7 @@ impl Http {
             allow_sources: config.listen.allow_sources.clone(),
             severity_importance: config.prometheus.importance(),
             started_at: clock.now(),
-            config_text: config.text.0.clone(),
+            config_shown: config.shown.0.clone(),
             store,
             index,
             metrics,

@@ -302,7 +302,7 @@ pub(crate) async fn status(http: Shared) -> Json<Value> {
             "buildDate": "",
             "goVersion": "none (mauved is written in Rust)",
         },
-        "config": { "original": http.config_text },
+        "config": { "original": http.config_shown },
         "uptime": rfc3339(http.started_at),
     }))
 }

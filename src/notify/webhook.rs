@@ -69,6 +69,9 @@ impl WebhookNotifier {
             }
         };
         let sent = self.client.post(url).json(&self.body(m)).send().await;
+        // What is said of a failure reaches the log, the page and the API:
+        // the URL without its secrets, reqwest's error without its URL.
+        let url = crate::config::redact::urls(url);
         match sent {
             Ok(response) => {
                 let status = response.status();
@@ -83,8 +86,10 @@ impl WebhookNotifier {
                     Outcome::Retry(format!("{url} answered {status}"))
                 }
             }
-            Err(err) if err.is_builder() => Outcome::GiveUp(format!("{url}: {err}")),
-            Err(err) => Outcome::Retry(format!("{url}: {err}")),
+            Err(err) if err.is_builder() => {
+                Outcome::GiveUp(format!("{url}: {}", err.without_url()))
+            }
+            Err(err) => Outcome::Retry(format!("{url}: {}", err.without_url())),
         }
     }
 }
