@@ -19,11 +19,12 @@
 
 // The alert and its words: records, events, messages, history lines.
 pub mod alert;
-// Leaves: time, its formats, a log throttle.
+// Leaves: time, its formats, a log throttle, text from outside.
 pub mod clock;
 pub mod throttle;
 pub mod timefmt;
 pub mod timespec;
+pub mod untrusted;
 // Reading what comes in: packets, how alerts are shown, the configuration.
 pub mod config;
 pub mod view;

@@ -24,6 +24,8 @@ pub(crate) const MAX_SUMMARY_CHARS: usize = 1024;
 /// mauve has no cap on detail; one datagram cannot carry more than 64 KiB,
 /// and HTTP submissions are held to the same.
 pub(crate) const MAX_DETAIL_BYTES: usize = 64 * 1024;
+/// A text field is cut to this many bytes before its tags are stripped.
+pub(crate) const MAX_RAW_FIELD_BYTES: usize = 64 * 1024;
 /// Timestamps further than this from now are refused (mauve's date check).
 pub(crate) const MAX_TIME_DISTANCE_S: u64 = 3650 * 86_400;
 
@@ -327,7 +329,12 @@ impl Skew {
 /// Strips HTML tags (mauve keeps only text in every field but detail) and NUL
 /// characters (which no notifier can pass on), trims surrounding whitespace
 /// and cuts to `max_chars`.
-fn clean_text(value: String, max_chars: usize, truncated: &mut u32) -> String {
+fn clean_text(mut value: String, max_chars: usize, truncated: &mut u32) -> String {
+    // Cut before any work per character: a field (over HTTP) may be as long
+    // as a whole body; more than fits in a datagram is never kept.
+    if value.len() > MAX_RAW_FIELD_BYTES {
+        value = cap_bytes(value, MAX_RAW_FIELD_BYTES, truncated);
+    }
     let text = strip_tags(&value);
     // Most text has no NUL: no copy for it.
     let text: std::borrow::Cow<'_, str> = if text.contains('\0') {
@@ -356,28 +363,59 @@ fn clean_text(value: String, max_chars: usize, truncated: &mut u32) -> String {
 /// Removes anything that looks like a tag: `<` followed by a letter, `/`, `!`
 /// or `?`, up to the next `>`. A lone `<` (as in "load < 5") is kept.
 fn strip_tags(value: &str) -> std::borrow::Cow<'_, str> {
-    if !value.contains('<') {
-        return value.into();
-    }
+    strip_tags_counted(value).0
+}
+
+/// [`strip_tags`] and the bytes it looked at: each byte at most once
+/// (searching for `>` again from each `<` would cost the square of the
+/// length on `<a<a<a…`); the count lets a test hold it to that.
+fn strip_tags_counted(value: &str) -> (std::borrow::Cow<'_, str>, usize) {
+    let Some(first) = value.find('<') else {
+        return (value.into(), value.len());
+    };
+    let mut looked_at = first;
     let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(start) = rest.find('<') {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 1..];
+    out.push_str(&value[..first]);
+    let mut rest = &value[first..];
+    // `rest` starts with `<` here, every time round.
+    loop {
+        let after = &rest[1..];
+        looked_at += 2;
         let opens_tag = after
-            .chars()
+            .bytes()
             .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
-        match after.find('>') {
-            Some(end) if opens_tag => rest = &after[end + 1..],
-            _ => {
-                out.push('<');
-                rest = after;
+            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, b'/' | b'!' | b'?'));
+        let kept = if opens_tag {
+            match after.find('>') {
+                Some(end) => {
+                    looked_at += end;
+                    &after[end + 1..]
+                }
+                // No `>` anywhere after: no later `<` can close a tag
+                // either, so the rest is text.
+                None => {
+                    looked_at += after.len();
+                    out.push_str(rest);
+                    return (out.into(), looked_at);
+                }
+            }
+        } else {
+            out.push('<');
+            after
+        };
+        match kept.find('<') {
+            Some(next) => {
+                looked_at += next;
+                out.push_str(&kept[..next]);
+                rest = &kept[next..];
+            }
+            None => {
+                looked_at += kept.len();
+                out.push_str(kept);
+                return (out.into(), looked_at);
             }
         }
     }
-    out.push_str(rest);
-    out.into()
 }
 
 fn cap_bytes(mut value: String, max: usize, truncated: &mut u32) -> String {

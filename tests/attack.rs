@@ -121,3 +121,43 @@ fn a_broken_secret_line_is_reported_without_its_secret() {
         assert!(!said.contains(TOKEN), "the secret is shown:\n{said}");
     }
 }
+
+/// The sum of `mauved_alerts{state=…}`: every alert the daemon holds.
+fn alerts_held(d: &Daemon) -> f64 {
+    let (_, body) = d.get("/metrics");
+    body.lines()
+        .filter(|l| l.starts_with("mauved_alerts{state="))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn a_flood_of_costly_markup_loses_no_heartbeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    // 64 KB of `<a<a<a…`: before stripping was one pass, each cost ~85 ms
+    // (release), so 60 a second filled the socket's buffer and the kernel
+    // dropped the heartbeats between them.
+    let mut hostile = alert("markup", Some(now() + 3600), None);
+    hostile.summary = Some("<a".repeat(32_000));
+    let hostile: Vec<Vec<u8>> = (0..200)
+        .map(|i| packet(100_000 + i, "attacker", vec![hostile.clone()], false))
+        .collect();
+    assert!(hostile[0].len() < 65_507, "fits in one datagram");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let heartbeats = 400;
+    for i in 0..heartbeats {
+        if i % 2 == 0 {
+            socket.send_to(&hostile[i as usize / 2], d.udp).unwrap();
+        }
+        let beat = alert(&format!("beat-{i}"), Some(now() + 300), None);
+        socket
+            .send_to(&packet(10 + i, "cron1", vec![beat], false), d.udp)
+            .unwrap();
+        // 100 heartbeats and 50 hostile packets a second, for 4 s.
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    wait_for(WAIT, "every heartbeat held", || {
+        (alerts_held(&d) == f64::from(heartbeats as u32 + 1)).then_some(())
+    });
+}

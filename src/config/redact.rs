@@ -100,11 +100,7 @@ fn redact_secret(value: &mut Value) {
 
 fn redact_value(value: &mut Value) {
     match value {
-        Value::String(text) => {
-            if text.contains("://") {
-                *text = urls(text);
-            }
-        }
+        Value::String(text) if text.contains("://") => *text = urls(text),
         Value::Array(items) => items.iter_mut().for_each(redact_value),
         Value::Table(table) => redact_table(table),
         _ => {}

@@ -555,23 +555,20 @@ pub(crate) async fn events(
     let raw = body(raw)?;
     let now = http.clock.now();
     // As purppura: without a source, the sender is the client's address.
-    let raw_updates = events::parse(&raw, &peer.ip().to_canonical().to_string(), now)
-        .map_err(ApiError::bad_request)?;
-    let mut updates = Vec::with_capacity(raw_updates.len());
-    for update in raw_updates {
-        let source = update.source.clone();
-        let decoded = wire::check(update, now)
-            .map_err(|why| ApiError::bad_request(format!("source {source:?}: {why}")))?;
-        if let Some((id, why)) = decoded.rejected.first() {
-            return Err(ApiError::bad_request(format!(
-                "source {source:?}, id {id:?}: {why}"
-            )));
-        }
-        http.metrics
-            .fields_truncated
-            .inc_by(u64::from(decoded.truncated));
-        updates.push(decoded.update);
-    }
+    let default_source = peer.ip().to_canonical().to_string();
+    // Parsing and cleaning a body of up to `max_body_bytes` is CPU work:
+    // done on a blocking thread, so no async worker (and no `/health`)
+    // waits behind it.
+    let checked = tokio::task::spawn_blocking(move || check_events(&raw, &default_source, now))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "checking the events failed",
+            )
+        })?;
+    let (updates, truncated) = checked.map_err(ApiError::bad_request)?;
+    http.metrics.fields_truncated.inc_by(truncated);
     let alerts: usize = updates.iter().map(|u| u.alerts.len()).sum();
     let count = updates.len();
     http.metrics.events_received.inc_by(alerts as u64);
@@ -582,6 +579,31 @@ pub(crate) async fn events(
     Ok(Json(
         serde_json::json!({ "accepted": alerts, "updates": count }),
     ))
+}
+
+/// A `POST /events` body as checked updates and the count of fields cut,
+/// or what is wrong with it (a source or id quoted at most 64 characters).
+fn check_events(
+    raw: &[u8],
+    default_source: &str,
+    now: crate::alert::UnixSecs,
+) -> Result<(Vec<crate::alert::Update>, u64), String> {
+    let raw_updates = events::parse(raw, default_source, now)?;
+    let mut updates = Vec::with_capacity(raw_updates.len());
+    let mut truncated = 0;
+    for update in raw_updates {
+        let source = crate::untrusted::quoted_short(&update.source);
+        let decoded = wire::check(update, now).map_err(|why| format!("source {source}: {why}"))?;
+        if let Some((id, why)) = decoded.rejected.first() {
+            return Err(format!(
+                "source {source}, id {}: {why}",
+                crate::untrusted::quoted_short(id)
+            ));
+        }
+        truncated += u64::from(decoded.truncated);
+        updates.push(decoded.update);
+    }
+    Ok((updates, truncated))
 }
 
 #[cfg(test)]

@@ -308,3 +308,83 @@ proptest! {
         prop_assert_eq!(d.update.alerts[0].summary.as_deref(), (!trimmed.is_empty()).then_some(trimmed));
     }
 }
+
+/// Tag stripping as first written: plainly right, and quadratic on `<a<a…`
+/// (each `<` searched the whole rest for `>`). The one-pass version must
+/// say the same.
+fn strip_tags_by_rescanning(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let opens_tag = after
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
+        match if opens_tag { after.find('>') } else { None } {
+            Some(end) => rest = &after[end + 1..],
+            None => {
+                out.push('<');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Text made of what makes tag stripping work hardest.
+fn hostile_text() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop_oneof![
+            Just("<"),
+            Just("<a"),
+            Just("</"),
+            Just("<!"),
+            Just(">"),
+            Just("a"),
+            Just(" "),
+            Just("é"),
+            Just("<<"),
+        ],
+        0..400,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #[test]
+    fn stripping_tags_looks_at_each_byte_a_bounded_number_of_times(text in hostile_text()) {
+        let (stripped, looked_at) = strip_tags_counted(&text);
+        prop_assert_eq!(stripped.as_ref(), strip_tags_by_rescanning(&text));
+        prop_assert!(looked_at <= 2 * text.len() + 2, "{} bytes looked at for {}", looked_at, text.len());
+    }
+}
+
+#[test]
+fn the_worst_known_texts_cost_their_length() {
+    for text in [
+        "<a".repeat(32_000),
+        "<".repeat(64_000),
+        format!("{}>", "<a".repeat(32_000)),
+        "<table><tr>x".repeat(5_000),
+        format!("{}{}", "<".repeat(30_000), "a>".repeat(15_000)),
+    ] {
+        let (stripped, looked_at) = strip_tags_counted(&text);
+        assert_eq!(stripped, strip_tags_by_rescanning(&text));
+        assert!(
+            looked_at <= 2 * text.len() + 2,
+            "{looked_at} for {}",
+            text.len()
+        );
+    }
+}
+
+#[test]
+fn a_field_longer_than_a_datagram_is_cut_before_it_is_cleaned() {
+    let mut truncated = 0;
+    let text = clean_text("<a".repeat(100_000), usize::MAX, &mut truncated);
+    assert_eq!(text.len(), MAX_RAW_FIELD_BYTES);
+    assert_eq!(truncated, 1);
+}

@@ -1,0 +1,74 @@
+//! Text from outside (a packet's id, a posted name, a header) as it may be
+//! written where people read: a log line, an error answer, a message.
+//!
+//! A sender chooses every byte of an id or a summary. Written as it came, a
+//! newline starts a forged log line and a terminal escape rewrites the
+//! screen; quoted whole, a 600 KB source makes each error 600 KB. So text
+//! from outside is shown with its control characters escaped, and quoted in
+//! an error at most [`QUOTE_CHARS`] characters long.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// The longest piece of outside text an error message quotes.
+pub const QUOTE_CHARS: usize = 64;
+
+/// `text` with every control character written as an escape (`\n`,
+/// `\u{1b}`); text without one is not copied.
+pub fn escaped(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `text` quoted for an error message: in double quotes, escaped as Rust
+/// escapes a string, cut after [`QUOTE_CHARS`] characters (`…` and the
+/// length in bytes then say so).
+pub fn quoted_short(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_CHARS) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &text[..cut], text.len()),
+    }
+}
+
+/// A field of a log line from outside text: `%Log(&id)` in `tracing`'s
+/// macros writes it escaped.
+pub struct Log<'a>(pub &'a str);
+
+impl fmt::Display for Log<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&escaped(self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(escaped("disk\nFAKE ERROR"), "disk\\nFAKE ERROR");
+        assert_eq!(escaped("a\u{1b}[2Jb\r"), "a\\u{1b}[2Jb\\r");
+        assert!(matches!(escaped("plain é ✓"), Cow::Borrowed(_)));
+        assert_eq!(Log("x\ny").to_string(), "x\\ny");
+    }
+
+    #[test]
+    fn quotes_are_short() {
+        assert_eq!(quoted_short("web1"), "\"web1\"");
+        let long = "a\n".repeat(10_000);
+        let q = quoted_short(&long);
+        assert!(q.len() < 200, "{q}");
+        assert!(q.ends_with("(20000 bytes)"), "{q}");
+        assert!(!q.contains('\n'));
+    }
+}
