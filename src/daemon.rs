@@ -169,7 +169,10 @@ pub async fn start_with(
     tasks.spawn(http::serve(
         tcp,
         http::router(state),
-        config.http.max_connections,
+        http::ConnectionLimits {
+            total: config.http.max_connections,
+            per_address: config.http.max_connections_per_address,
+        },
         metrics.clone(),
         shutdown.clone(),
     ));

@@ -252,7 +252,7 @@ impl Metrics {
             ),
             (
                 "mauved_http_connections_refused",
-                "HTTP connections closed at once because http.max_connections were open.",
+                "HTTP connections closed at once: http.max_connections, or the client address's http.max_connections_per_address, were open.",
                 &self.http_connections_refused,
             ),
             (

@@ -161,3 +161,109 @@ fn a_flood_of_costly_markup_loses_no_heartbeat() {
         (alerts_held(&d) == f64::from(heartbeats as u32 + 1)).then_some(())
     });
 }
+
+/// `GET path` on a new connection from 127.0.0.1: the status and how long
+/// the answer took, or None if there was none within `limit`.
+fn probe(
+    to: std::net::SocketAddr,
+    path: &str,
+    limit: std::time::Duration,
+) -> Option<(u16, std::time::Duration)> {
+    use std::io::{Read, Write};
+    let started = std::time::Instant::now();
+    let mut stream = std::net::TcpStream::connect_timeout(&to, limit).ok()?;
+    stream.set_read_timeout(Some(limit)).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {to}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    let status = std::str::from_utf8(&head[9..12]).ok()?.parse().ok()?;
+    Some((status, started.elapsed()))
+}
+
+#[test]
+fn no_client_locks_the_others_out() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    let to = d.http;
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    // 4,096 streams, 64 from each of 64 addresses, held open.
+    let streams = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for i in 0..4096u32 {
+            let from = [127, 0, 2, 1 + (i % 64) as u8];
+            if let Some(mut s) = connect_from(from, to) {
+                let _ = write!(s, "GET /api/stream HTTP/1.1\r\nHost: {to}\r\n\r\n");
+                held.push(s);
+            }
+        }
+        held
+    });
+    // A slowloris loop from 8 addresses: headers a line at a time, never
+    // finished, and 400 KB of unfinished headers; again as each is closed.
+    let slow: Vec<_> = (0..8u8)
+        .map(|a| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut open: Vec<std::net::TcpStream> = Vec::new();
+                let mut round = 0u32;
+                let started = std::time::Instant::now();
+                while !stop.load(Ordering::Relaxed)
+                    && started.elapsed() < std::time::Duration::from_secs(30)
+                {
+                    while open.len() < 80 {
+                        let Some(mut s) = connect_from([127, 0, 3, 1 + a], to) else {
+                            break;
+                        };
+                        let _ = s.set_write_timeout(Some(std::time::Duration::from_millis(200)));
+                        let _ = write!(s, "GET / HTTP/1.1\r\nHost: {to}\r\n");
+                        if round % 4 == 0 {
+                            let _ = s.write_all(
+                                format!("X-Big: {}\r\n", "a".repeat(400_000)).as_bytes(),
+                            );
+                        }
+                        open.push(s);
+                    }
+                    open.retain_mut(|s| write!(s, "X-{round}: slow\r\n").is_ok());
+                    round += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            })
+        })
+        .collect();
+    // Meanwhile, /health and /metrics from 127.0.0.1 answer within a second.
+    let mut slowest = std::time::Duration::ZERO;
+    let started = std::time::Instant::now();
+    let mut probes = 0;
+    while started.elapsed() < std::time::Duration::from_secs(12) {
+        for path in ["/health", "/metrics"] {
+            let (status, took) = probe(to, path, std::time::Duration::from_secs(1))
+                .unwrap_or_else(|| panic!("{path} did not answer within 1 s (probe {probes})"));
+            assert_eq!(status, 200, "{path}");
+            slowest = slowest.max(took);
+            probes += 1;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let held = streams.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for t in slow {
+        t.join().unwrap();
+    }
+    let refused = d.metric("mauved_http_connections_refused_total");
+    // Under the README's ceiling (456 MiB) with room to spare.
+    let peak = d.peak_rss();
+    eprintln!(
+        "{probes} probes, slowest {slowest:?}; {} attacking connections made, {refused} refused; peak {} MiB",
+        held.len(),
+        peak >> 20
+    );
+    assert!(refused > 0.0, "no connection was refused");
+    assert!(peak < 456 << 20, "peak RSS {} MiB", peak >> 20);
+    drop(held);
+}

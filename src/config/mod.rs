@@ -258,8 +258,14 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Reading the page and the API needs a login or a token too.
     pub(crate) read_requires_login: bool,
-    /// Open connections at most; more are closed at once.
+    /// Open connections at most; more are closed at once (but a few kept
+    /// back for `/health` and `/metrics`).
     pub(crate) max_connections: usize,
+    /// Open connections one client address may hold.
+    pub(crate) max_connections_per_address: usize,
+    /// Open `GET /api/stream`s at most, and per client address.
+    pub(crate) max_streams: usize,
+    pub(crate) max_streams_per_address: usize,
     /// People who log in to the page.
     #[serde(rename = "user")]
     pub(crate) users: Vec<HttpUser>,
@@ -438,7 +444,10 @@ impl Default for HttpConfig {
         HttpConfig {
             max_body_bytes: 1024 * 1024,
             read_requires_login: false,
-            max_connections: 4096,
+            max_connections: 1024,
+            max_connections_per_address: 64,
+            max_streams: 256,
+            max_streams_per_address: 16,
             users: Vec::new(),
             tokens: Vec::new(),
         }
@@ -799,6 +808,21 @@ impl Config {
         }
         if self.http.max_connections < 16 {
             fail("http.max_connections", "must be at least 16");
+        }
+        for (key, value) in [
+            (
+                "http.max_connections_per_address",
+                self.http.max_connections_per_address,
+            ),
+            ("http.max_streams", self.http.max_streams),
+            (
+                "http.max_streams_per_address",
+                self.http.max_streams_per_address,
+            ),
+        ] {
+            if value == 0 {
+                fail(key, "must be at least 1");
+            }
         }
         if self.http.max_body_bytes < 1024 {
             fail("http.max_body_bytes", "must be at least 1024");

@@ -131,15 +131,33 @@ pub(crate) async fn metrics(http: Shared) -> impl IntoResponse {
 /// Ends when the daemon stops.
 pub(crate) async fn stream(
     http: Shared,
-) -> axum::response::sse::Sse<
-    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
-> {
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> axum::response::Response {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use tokio::sync::broadcast::error::RecvError;
+    // A stream holds its connection for as long as the page is open: held
+    // to its own limits, so streams never take every connection.
+    // Refused, the connection is closed too: a client that opens streams
+    // in a loop must not keep the connections instead.
+    let slot = match http.streams.take(peer.ip()) {
+        Ok(slot) => slot,
+        Err(full) => {
+            let which = match full {
+                super::limits::Full::Total => "http.max_streams",
+                super::limits::Full::Address => "http.max_streams_per_address",
+            };
+            let refused = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("too many open streams ({which}): the page updates when reloaded"),
+            );
+            return ([(header::CONNECTION, "close")], refused).into_response();
+        }
+    };
     let changes = http.changes.subscribe();
     let shutdown = http.shutdown.clone();
-    let events =
-        futures_util::stream::unfold((changes, shutdown), |(mut changes, shutdown)| async move {
+    let events = futures_util::stream::unfold(
+        (changes, shutdown, slot),
+        |(mut changes, shutdown, slot)| async move {
             let event = tokio::select! {
                 change = changes.recv() => match change {
                     Ok(change) => Event::default()
@@ -152,9 +170,15 @@ pub(crate) async fn stream(
                 },
                 () = shutdown.cancelled() => return None,
             };
-            Some((Ok(event), (changes, shutdown)))
-        });
-    Sse::new(events).keep_alive(KeepAlive::default())
+            Some((
+                Ok::<_, std::convert::Infallible>(event),
+                (changes, shutdown, slot),
+            ))
+        },
+    );
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 pub(crate) async fn counts(http: Shared) -> Json<crate::alert::Counts> {

@@ -30,6 +30,7 @@ pub mod actions;
 mod api;
 pub mod auth;
 mod board;
+pub(crate) mod limits;
 mod page;
 mod v2;
 
@@ -83,6 +84,8 @@ pub(crate) struct Http {
     pub(crate) pages: page::Pages,
     /// With `[cluster]`: this station's role (`GET /api/cluster`).
     pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Open `GET /api/stream`s, in total and per client address.
+    pub(crate) streams: Arc<limits::Slots>,
     /// Changes for the open pages (`GET /api/stream`).
     pub(crate) changes: tokio::sync::broadcast::Sender<crate::scheduler::Change>,
     /// Ends the open streams when the daemon stops.
@@ -124,6 +127,10 @@ impl Http {
             severity_importance: config.prometheus.importance(),
             started_at: clock.now(),
             config_shown: config.shown.0.clone(),
+            streams: limits::Slots::new(
+                config.http.max_streams,
+                config.http.max_streams_per_address,
+            ),
             store,
             index,
             metrics,
@@ -355,16 +362,40 @@ async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
 }
 
+/// Connection limits: the total, each client address's share.
+pub(crate) struct ConnectionLimits {
+    pub(crate) total: usize,
+    pub(crate) per_address: usize,
+}
+
+/// The most a connection's read buffer holds: a request's headers must fit
+/// (hyper's default, ~400 KB, let 4,000 half-sent headers take 1.7 GB).
+const MAX_HEADER_BUFFER: usize = 32 * 1024;
+/// Headers in one request at most.
+const MAX_HEADERS: usize = 64;
+/// A connection taken from the spare ones must send its request this soon.
+const SPARE_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+/// Spare connections one client address may hold.
+const SPARE_PER_ADDRESS: usize = 2;
+
+/// Connection slots kept back for `/health` and `/metrics`: when every
+/// other one is held, a probe still gets in (and others a 503).
+fn spare_connections(total: usize) -> usize {
+    (total / 16).clamp(4, 64)
+}
+
 /// Serves connections until `shutdown`, then gives open ones a moment.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
-    max_connections: usize,
+    limits: ConnectionLimits,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let open = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let spare = spare_connections(limits.total);
+    let open = limits::Slots::new(limits.total - spare, limits.per_address);
+    let spare = limits::Slots::new(spare, SPARE_PER_ADDRESS);
     let mut warned_at = None::<std::time::Instant>;
     loop {
         let (stream, peer) = tokio::select! {
@@ -378,37 +409,72 @@ pub(crate) async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
-        // Over the limit: the new connection is closed at once (counted,
+        // Over a limit: the new connection is closed at once (counted,
         // logged once a minute), so the ones already open keep working.
-        let Ok(permit) = open.clone().try_acquire_owned() else {
-            metrics.http_connections_refused.inc();
-            if warned_at.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
-                warned_at = Some(std::time::Instant::now());
-                tracing::warn!(
-                    limit = max_connections,
-                    "HTTP connection limit reached: new connections are closed"
-                );
+        // Past its limit, a connection may still take one of the few spare
+        // slots to ask for `/health` or `/metrics`, and nothing else.
+        let taken = match open.take(peer.ip()) {
+            Ok(slot) => Ok((slot, false)),
+            Err(full) => spare
+                .take(peer.ip())
+                .map(|slot| (slot, true))
+                .map_err(|_| full),
+        };
+        let (slot, probes_only) = match taken {
+            Ok(taken) => taken,
+            Err(full) => {
+                metrics.http_connections_refused.inc();
+                if warned_at.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                    warned_at = Some(std::time::Instant::now());
+                    let which = match full {
+                        limits::Full::Total => "http.max_connections",
+                        limits::Full::Address => "http.max_connections_per_address",
+                    };
+                    tracing::warn!(
+                        limit = which,
+                        "HTTP connection limit reached: new connections are closed"
+                    );
+                }
+                drop(stream);
+                continue;
             }
-            drop(stream);
-            continue;
         };
         // Answers go out at once rather than waiting to be coalesced.
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
             req.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(req.map(axum::body::Body::new))
+            let probe = matches!(req.uri().path(), "/health" | "/metrics");
+            let router = router.clone();
+            async move {
+                if probes_only && !probe {
+                    return Ok(ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "every connection is in use (http.max_connections): only /health and /metrics are answered",
+                    )
+                    .into_response());
+                }
+                router.oneshot(req.map(axum::body::Body::new)).await
+            }
         });
-        let connection = hyper::server::conn::http1::Builder::new()
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
             .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT)
-            .serve_connection(TokioIo::new(stream), service);
+            .max_buf_size(MAX_HEADER_BUFFER)
+            .max_headers(MAX_HEADERS)
+            .header_read_timeout(if probes_only {
+                SPARE_HEADER_TIMEOUT
+            } else {
+                HEADER_TIMEOUT
+            })
+            .keep_alive(!probes_only);
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(%peer, %err, "HTTP connection ended with an error");
             }
-            drop(permit);
+            drop(slot);
         });
     }
     drop(listener);

@@ -243,6 +243,20 @@ impl Client for Daemon {
     }
 }
 
+/// A TCP connection to `to` from the loopback address `from` (any of
+/// 127.0.0.0/8 is this machine), or None if it could not be made.
+pub fn connect_from(from: [u8; 4], to: std::net::SocketAddr) -> Option<std::net::TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).ok()?;
+    socket
+        .bind(&std::net::SocketAddr::from((from, 0)).into())
+        .ok()?;
+    socket
+        .connect_timeout(&to.into(), std::time::Duration::from_secs(2))
+        .ok()?;
+    Some(socket.into())
+}
+
 /// One HTTP request; any status is an answer, not an error. (On a thread of
 /// its own: the blocking client must not run inside an async test's runtime.)
 pub fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
