@@ -222,7 +222,7 @@ fn no_client_locks_the_others_out() {
                         };
                         let _ = s.set_write_timeout(Some(std::time::Duration::from_millis(200)));
                         let _ = write!(s, "GET / HTTP/1.1\r\nHost: {to}\r\n");
-                        if round % 4 == 0 {
+                        if round.is_multiple_of(4) {
                             let _ = s.write_all(
                                 format!("X-Big: {}\r\n", "a".repeat(400_000)).as_bytes(),
                             );
