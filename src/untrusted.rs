@@ -40,6 +40,24 @@ pub fn quoted_short(text: &str) -> String {
     }
 }
 
+/// The longest name of who acts (`by`, `createdBy`).
+pub const MAX_AUTHOR_CHARS: usize = 200;
+/// The longest free text a person types (a note, a silence's comment).
+pub const MAX_TEXT_CHARS: usize = 10_000;
+
+/// Refuses `value` for `field` when it is longer than `max` characters,
+/// naming both; counting stops at the limit (a long value costs no more
+/// than a short one to refuse).
+pub fn within(field: &str, value: &str, max: usize) -> Result<(), String> {
+    if value.len() <= max || value.chars().nth(max).is_none() {
+        return Ok(());
+    }
+    Err(format!(
+        "{field}: at most {max} characters ({} bytes given)",
+        value.len()
+    ))
+}
+
 /// A field of a log line from outside text: `%Log(&id)` in `tracing`'s
 /// macros writes it escaped.
 pub struct Log<'a>(pub &'a str);
@@ -60,6 +78,14 @@ mod tests {
         assert_eq!(escaped("a\u{1b}[2Jb\r"), "a\\u{1b}[2Jb\\r");
         assert!(matches!(escaped("plain é ✓"), Cow::Borrowed(_)));
         assert_eq!(Log("x\ny").to_string(), "x\\ny");
+    }
+
+    #[test]
+    fn fields_are_held_to_their_length_in_characters() {
+        assert!(within("by", "alice", 5).is_ok());
+        assert!(within("by", "ééééé", 5).is_ok(), "characters, not bytes");
+        let err = within("by", &"x".repeat(500_000), MAX_AUTHOR_CHARS).unwrap_err();
+        assert_eq!(err, "by: at most 200 characters (500000 bytes given)");
     }
 
     #[test]

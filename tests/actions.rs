@@ -461,6 +461,10 @@ fn submit(d: &InProc, fields: &[(String, String)]) -> (u16, String) {
     let answer = client
         .post(format!("http://{}/actions", d.http()))
         .header("content-type", "application/x-www-form-urlencoded")
+        // As a browser sends the page's own form (in open mode a form
+        // without them is refused: tests/attack.rs).
+        .header("origin", format!("http://{}", d.http()))
+        .header("sec-fetch-site", "same-origin")
         .body(body)
         .send()
         .unwrap();

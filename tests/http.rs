@@ -158,12 +158,12 @@ fn bad_requests_get_clear_errors() {
     assert_eq!(status, 400);
     let limit = mauved::config::HttpConfig::default().max_body_bytes;
     let head = format!(
-        "POST /api/alerts/web1/disk/acknowledge HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        "POST /api/alerts/web1/disk/acknowledge HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n",
         limit + 1
     );
     assert_eq!(raw_request(d.http, &head, vec![b'x'; limit + 1]).0, 413);
     // Without a length to check first, the body is cut off at the limit.
-    let chunked = "POST /events HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let chunked = "POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
     let mut body = format!("{:x}\r\n", limit + 10).into_bytes();
     body.extend(vec![b' '; limit + 10]);
     body.extend_from_slice(b"\r\n0\r\n\r\n");
@@ -183,7 +183,7 @@ fn an_announced_8_mib_body_gets_413_without_being_sent() {
     let d = Daemon::start(dir.path(), "");
     for path in ["/events", "/api/alerts/web1/disk/acknowledge"] {
         let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             8 << 20
         );
         // Not one byte of the body is sent: the answer must not wait for it.

@@ -14,6 +14,13 @@ use serde::{Deserialize, Serialize};
 use super::matchers::{self, Matcher, Spec};
 use crate::alert::UnixSecs;
 
+/// A silence's id, at most (ours are 36: a UUID).
+const MAX_ID_CHARS: usize = 64;
+/// Matchers in one silence, and the size of each, at most.
+const MAX_MATCHERS: usize = 64;
+const MAX_MATCHER_NAME_CHARS: usize = 256;
+const MAX_MATCHER_VALUE_CHARS: usize = 1024;
+
 /// One silence as kept.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Silence {
@@ -54,8 +61,27 @@ impl Silence {
         }
     }
 
-    /// Checks a new silence: its matchers and its span.
+    /// Checks a new silence: its sizes, its matchers and its span.
     pub fn check(&self) -> Result<Vec<Matcher>, String> {
+        use crate::untrusted::{within, MAX_AUTHOR_CHARS, MAX_TEXT_CHARS};
+        within("id", &self.id, MAX_ID_CHARS)?;
+        within("createdBy", &self.created_by, MAX_AUTHOR_CHARS)?;
+        within("comment", &self.comment, MAX_TEXT_CHARS)?;
+        if self.matchers.len() > MAX_MATCHERS {
+            return Err(format!("matchers: at most {MAX_MATCHERS}"));
+        }
+        for (i, m) in self.matchers.iter().enumerate() {
+            within(
+                &format!("matchers[{i}].name"),
+                &m.name,
+                MAX_MATCHER_NAME_CHARS,
+            )?;
+            within(
+                &format!("matchers[{i}].value"),
+                &m.value,
+                MAX_MATCHER_VALUE_CHARS,
+            )?;
+        }
         if self.ends_at <= self.starts_at {
             return Err("endsAt must be after startsAt".into());
         }

@@ -266,6 +266,9 @@ pub struct HttpConfig {
     /// Open `GET /api/stream`s at most, and per client address.
     pub(crate) max_streams: usize,
     pub(crate) max_streams_per_address: usize,
+    /// Names this server answers to in `Host`, beside its addresses,
+    /// `localhost`, this machine's name and `oncall.base_url`'s host.
+    pub(crate) hosts: Vec<String>,
     /// People who log in to the page.
     #[serde(rename = "user")]
     pub(crate) users: Vec<HttpUser>,
@@ -448,6 +451,7 @@ impl Default for HttpConfig {
             max_connections_per_address: 64,
             max_streams: 256,
             max_streams_per_address: 16,
+            hosts: Vec::new(),
             users: Vec::new(),
             tokens: Vec::new(),
         }

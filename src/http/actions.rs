@@ -27,7 +27,7 @@ pub const ACTIONS: [&str; 8] = [
 /// An acknowledgement without a length lasts an hour (mauve's default).
 const DEFAULT_ACK_S: u64 = 3600;
 /// The longest note.
-const MAX_NOTE: usize = 10_000;
+const MAX_NOTE: usize = crate::untrusted::MAX_TEXT_CHARS;
 
 /// One alert of a bulk action.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -86,6 +86,10 @@ fn bad(field: &str, what: impl std::fmt::Display) -> ApiError {
 /// Who acts: the logged-in user or token when there is one (then `by` must
 /// not say otherwise), else `by`, which must be given and not empty.
 pub fn author(body: &Body, principal: Option<&str>) -> Result<String, ApiError> {
+    if let Some(by) = &body.by {
+        crate::untrusted::within("by", by, crate::untrusted::MAX_AUTHOR_CHARS)
+            .map_err(ApiError::bad_request)?;
+    }
     match (principal, body.by.as_deref().map(str::trim)) {
         (_, Some("")) => Err(bad("by", "must not be empty")),
         (Some(who), Some(by)) if by != who => Err(bad(

@@ -9,10 +9,13 @@
 //!   `POST /api/v2/alerts`, which are ingest like a datagram) needs a token, or a session plus its CSRF
 //!   token (`X-CSRF-Token` header, or a form's `csrf` field), checked here
 //!   for every change, the page's forms and `/logout` included. With no user and no token configured at all,
-//!   changes are allowed from loopback clients only, and not through a
-//!   proxy: a request that carries `Forwarded`, `X-Forwarded-For`,
-//!   `X-Forwarded-Proto` or `X-Real-IP` came from somewhere else, whatever
-//!   address the proxy connected from.
+//!   changes are allowed from loopback clients only, as JSON or the page's
+//!   own forms, and not through a proxy: a request that carries any header
+//!   a proxy adds (`Forwarded`, `Via`, `X-Forwarded-*`, `X-Real-IP`,
+//!   `*-Client-IP`, …) came from somewhere else, whatever address the
+//!   proxy connected from.
+//! - Whoever asks, a request must name this server in `Host`, and nothing
+//!   is sent or changed from a page of another site (`origin.rs`).
 //! - Reading is open unless `http.read_requires_login`.
 //! - Every answer carries security headers (a CSP without inline script,
 //!   `nosniff`, `frame-ancestors 'none'`).
@@ -67,7 +70,7 @@ fn digest(text: &str) -> Digest {
 const KEPT: &[u8] = b"sessions";
 
 /// Users, tokens and sessions.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Auth {
     users: Vec<(String, String)>,
     tokens: Vec<(String, String)>,
@@ -80,11 +83,35 @@ pub(crate) struct Auth {
     keeping: Mutex<()>,
     /// Failed logins by name: how many, since when.
     failures: Mutex<HashMap<String, (u32, UnixSecs)>>,
+    /// Password checks running at once.
+    checks: tokio::sync::Semaphore,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            users: Vec::new(),
+            tokens: Vec::new(),
+            read_requires_login: false,
+            sessions: Mutex::default(),
+            keeping: Mutex::default(),
+            failures: Mutex::default(),
+            checks: tokio::sync::Semaphore::new(PASSWORD_CHECKS),
+        }
+    }
 }
 
 /// Failed logins allowed per name within [`LOGIN_WINDOW_S`]; then 429.
 pub(crate) const MAX_FAILED_LOGINS: u32 = 5;
 pub(crate) const LOGIN_WINDOW_S: u64 = 300;
+/// Names whose failures are remembered at most.
+const MAX_FAILURE_NAMES: usize = 10_000;
+/// The longest name and password a login takes.
+pub(crate) const MAX_NAME_BYTES: usize = 128;
+pub(crate) const MAX_PASSWORD_BYTES: usize = 1024;
+/// Password checks at once, and how long a login waits for its turn.
+const PASSWORD_CHECKS: usize = 1;
+const PASSWORD_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A random secret, as hex.
 pub fn secret() -> String {
@@ -123,6 +150,7 @@ impl Auth {
             sessions: Mutex::default(),
             keeping: Mutex::default(),
             failures: Mutex::default(),
+            checks: tokio::sync::Semaphore::new(PASSWORD_CHECKS),
         }
     }
 
@@ -222,29 +250,54 @@ impl Auth {
         }
     }
 
-    /// Whether `name` may try to log in now (not too many recent failures).
-    pub(crate) fn may_try(&self, name: &str, now: UnixSecs) -> bool {
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.get(name).is_none_or(|&(count, since)| {
-            count < MAX_FAILED_LOGINS || since + LOGIN_WINDOW_S <= now
-        })
-    }
-
-    /// Counts a failed login (a success forgets the failures).
-    pub(crate) fn login_result(&self, name: &str, ok: bool, now: UnixSecs) {
+    /// Takes one of `name`'s attempts before its password is checked, or
+    /// says there is none left in the window. Taken first and counted as a
+    /// failure until [`Auth::logged_in`] says otherwise, so that 40 guesses
+    /// at once get 5 checks, not 40.
+    pub(crate) fn take_attempt(&self, name: &str, now: UnixSecs) -> bool {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if ok {
-            failures.remove(name);
-            return;
+        if let Some(entry) = failures.get_mut(name) {
+            if entry.1 + LOGIN_WINDOW_S <= now {
+                *entry = (0, now);
+            }
+            if entry.0 >= MAX_FAILED_LOGINS {
+                return false;
+            }
+            entry.0 += 1;
+            return true;
         }
-        if failures.len() > 100_000 {
+        if failures.len() >= MAX_FAILURE_NAMES {
             failures.retain(|_, (_, since)| *since + LOGIN_WINDOW_S > now);
         }
-        let entry = failures.entry(name.to_owned()).or_insert((0, now));
-        if entry.1 + LOGIN_WINDOW_S <= now {
-            *entry = (0, now);
+        // Still full of names tried within the window: the oldest goes
+        // (the map's memory is bounded; a name is at most MAX_NAME_BYTES).
+        if failures.len() >= MAX_FAILURE_NAMES {
+            if let Some(oldest) = failures
+                .iter()
+                .min_by_key(|(_, (_, since))| *since)
+                .map(|(name, _)| name.clone())
+            {
+                failures.remove(&oldest);
+            }
         }
-        entry.0 += 1;
+        failures.insert(name.to_owned(), (1, now));
+        true
+    }
+
+    /// A login succeeded: its name's failures are forgotten.
+    pub(crate) fn logged_in(&self, name: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.remove(name);
+    }
+
+    /// A permit to check a password (argon2 takes ~19 MiB and tens of ms
+    /// a check): one at a time (a core is left for everything else), the
+    /// rest wait a little, then are told to come back.
+    pub(crate) async fn password_check(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        tokio::time::timeout(PASSWORD_CHECK_WAIT, self.checks.acquire())
+            .await
+            .ok()?
+            .ok()
     }
 
     /// Ends a session; true if there was one.
@@ -319,6 +372,7 @@ pub(crate) async fn guard(State(http): Shared, req: Request, next: Next) -> Resp
     let mut response = match check(&http, req).await {
         Ok(req) => next.run(req).await,
         Err(Refused::Error(status, why)) => ApiError::new(status, why).into_response(),
+        Err(Refused::Said(status, why)) => ApiError::new(status, why).into_response(),
         Err(Refused::ToLogin) => axum::response::Redirect::to("/login").into_response(),
     };
     let headers = response.headers_mut();
@@ -334,6 +388,7 @@ pub(crate) async fn guard(State(http): Shared, req: Request, next: Next) -> Resp
 
 enum Refused {
     Error(StatusCode, &'static str),
+    Said(StatusCode, String),
     ToLogin,
 }
 
@@ -359,20 +414,12 @@ enum Origin {
     Remote,
 }
 
-/// Headers a reverse proxy adds: the client is not who connected.
-const PROXY_HEADERS: [&str; 4] = [
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-real-ip",
-];
-
 fn origin(req: &Request) -> Origin {
     let loopback = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .is_some_and(|c| c.0.ip().to_canonical().is_loopback());
-    if PROXY_HEADERS.iter().any(|h| req.headers().contains_key(*h)) {
+    if super::origin::proxied(req.headers()) {
         Origin::Proxied
     } else if loopback {
         Origin::Local
@@ -415,6 +462,17 @@ async fn check(http: &super::Http, mut req: Request) -> Result<Request, Refused>
     let auth = &http.auth;
     let now = http.clock.now();
     let path = req.uri().path().to_owned();
+    // A name that is not ours: a page of another site rebound to us.
+    if let Err(why) = http.hosts.allowed(req.headers()) {
+        return Err(Refused::Said(StatusCode::MISDIRECTED_REQUEST, why));
+    }
+    // Nothing is sent or changed by a page of another site, whoever the
+    // browser is logged in as.
+    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        if let Some(why) = super::origin::cross_site(req.headers()) {
+            return Err(Refused::Error(StatusCode::FORBIDDEN, why));
+        }
+    }
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -451,6 +509,20 @@ async fn check(http: &super::Http, mut req: Request) -> Result<Request, Refused>
         };
         may_change(caller, auth.is_open(), origin(&req))
             .map_err(|(s, why)| Refused::Error(s, why))?;
+        // Open mode trusts this machine, not every page its browser shows:
+        // a POST (the one change another site's page can send without
+        // asking first) is JSON, which such a page cannot send unasked, or
+        // the page's own form.
+        if caller == Caller::Nobody
+            && *req.method() == Method::POST
+            && !super::origin::is_json(req.headers())
+            && !super::origin::same_origin(req.headers())
+        {
+            return Err(Refused::Error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "a change without a token or login must be JSON (Content-Type: application/json)",
+            ));
+        }
     } else if auth.read_requires_login && principal.is_none() && !always_open(&path) {
         if path.starts_with("/api/") || path == "/metrics" {
             return Err(Refused::Error(
@@ -578,17 +650,46 @@ mod tests {
     fn failed_logins_are_limited_per_name_and_window() {
         let auth = Auth::default();
         for _ in 0..MAX_FAILED_LOGINS {
-            assert!(auth.may_try("alice", 100));
-            auth.login_result("alice", false, 100);
+            assert!(auth.take_attempt("alice", 100));
         }
-        assert!(!auth.may_try("alice", 101));
-        assert!(auth.may_try("bob", 101), "per name");
+        assert!(!auth.take_attempt("alice", 101));
+        assert!(auth.take_attempt("bob", 101), "per name");
         assert!(
-            auth.may_try("alice", 100 + LOGIN_WINDOW_S),
+            auth.take_attempt("alice", 100 + LOGIN_WINDOW_S),
             "the window passes"
         );
-        auth.login_result("alice", true, 100 + LOGIN_WINDOW_S);
-        assert!(auth.may_try("alice", 100 + LOGIN_WINDOW_S));
+        auth.logged_in("alice");
+        for _ in 0..MAX_FAILED_LOGINS {
+            assert!(auth.take_attempt("alice", 100 + LOGIN_WINDOW_S));
+        }
+    }
+
+    #[test]
+    fn attempts_are_taken_before_the_check_so_a_race_gets_no_more() {
+        let auth = std::sync::Arc::new(Auth::default());
+        let taken: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..40)
+                .map(|_| scope.spawn(|| auth.take_attempt("alice", 100)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| usize::from(h.join().unwrap()))
+                .sum()
+        });
+        assert_eq!(taken, MAX_FAILED_LOGINS as usize);
+    }
+
+    #[test]
+    fn the_failure_map_is_bounded() {
+        let auth = Auth::default();
+        for i in 0..MAX_FAILURE_NAMES + 50 {
+            // Each a second after the last, all within the window.
+            let now = 1_000_000 + i as u64 / 100;
+            assert!(auth.take_attempt(&format!("name{i}"), now));
+        }
+        let failures = auth.failures.lock().unwrap();
+        assert_eq!(failures.len(), MAX_FAILURE_NAMES);
+        assert!(!failures.contains_key("name0"), "the oldest went first");
     }
 
     #[test]

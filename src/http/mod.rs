@@ -31,6 +31,7 @@ mod api;
 pub mod auth;
 mod board;
 pub(crate) mod limits;
+mod origin;
 mod page;
 mod v2;
 
@@ -84,6 +85,8 @@ pub(crate) struct Http {
     pub(crate) pages: page::Pages,
     /// With `[cluster]`: this station's role (`GET /api/cluster`).
     pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// The names this server answers to (`Host`).
+    pub(crate) hosts: origin::Hosts,
     /// Open `GET /api/stream`s, in total and per client address.
     pub(crate) streams: Arc<limits::Slots>,
     /// Changes for the open pages (`GET /api/stream`).
@@ -127,6 +130,7 @@ impl Http {
             severity_importance: config.prometheus.importance(),
             started_at: clock.now(),
             config_shown: config.shown.0.clone(),
+            hosts: origin::Hosts::new(config),
             streams: limits::Slots::new(
                 config.http.max_streams,
                 config.http.max_streams_per_address,

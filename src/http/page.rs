@@ -643,17 +643,30 @@ pub(crate) async fn login(
             .unwrap_or_default()
     };
     let (name, password) = (field("name"), field("password"));
+    if name.len() > auth::MAX_NAME_BYTES || password.len() > auth::MAX_PASSWORD_BYTES {
+        let why = format!(
+            "a name is at most {} bytes, a password at most {}",
+            auth::MAX_NAME_BYTES,
+            auth::MAX_PASSWORD_BYTES
+        );
+        let page = login_form(&http, Some(&why))?;
+        return Ok((StatusCode::BAD_REQUEST, Html(page)).into_response());
+    }
     let now = http.clock.now();
-    if !http.auth.may_try(&name, now) {
+    if !http.auth.take_attempt(&name, now) {
         let page = login_form(&http, Some("too many failed logins: wait five minutes"))?;
         return Ok((StatusCode::TOO_MANY_REQUESTS, Html(page)).into_response());
     }
-    let who = name.clone();
+    let Some(turn) = http.auth.password_check().await else {
+        let page = login_form(&http, Some("too many logins at once: try again"))?;
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response());
+    };
     let checked = {
         let http = http.clone();
         tokio::task::spawn_blocking(move || {
             let session = http.auth.login(&name, &password, http.clock.now());
             if session.is_some() {
+                http.auth.logged_in(&name);
                 http.auth.keep(&http.store);
             }
             session
@@ -662,7 +675,7 @@ pub(crate) async fn login(
         .ok()
         .flatten()
     };
-    http.auth.login_result(&who, checked.is_some(), now);
+    drop(turn);
     match checked {
         Some((id, _)) => {
             let cookie = auth::session_cookie(&id, auth::behind_tls(&headers));

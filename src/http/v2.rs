@@ -77,10 +77,18 @@ pub(crate) async fn post_alerts(
     let mut updates = Vec::with_capacity(parsed.len());
     for update in parsed {
         let source = update.source.clone();
-        let decoded =
-            wire::check(update, now).map_err(|why| bad(format!("source {source:?}: {why}")))?;
+        let decoded = wire::check(update, now).map_err(|why| {
+            bad(format!(
+                "source {}: {why}",
+                crate::untrusted::quoted_short(&source)
+            ))
+        })?;
         if let Some((id, why)) = decoded.rejected.first() {
-            return Err(bad(format!("source {source:?}, id {id:?}: {why}")));
+            return Err(bad(format!(
+                "source {}, id {}: {why}",
+                crate::untrusted::quoted_short(&source),
+                crate::untrusted::quoted_short(id)
+            )));
         }
         updates.push(decoded.update);
     }
