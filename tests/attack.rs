@@ -313,7 +313,9 @@ fn in_open_mode_a_page_of_another_site_can_change_nothing() {
     let form = [("content-type", "application/x-www-form-urlencoded")];
     let plain = [("content-type", "text/plain")];
     let json = [("content-type", "application/json")];
-    let attempts: Vec<(&str, Vec<(&str, &str)>, &str, u16)> = vec![
+    // (path, headers, body, the status expected)
+    type Attempt<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, u16);
+    let attempts: Vec<Attempt> = vec![
         // A cross-site form to the page's own action.
         (
             "/actions",
