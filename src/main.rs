@@ -139,13 +139,17 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Every line escaped (no colours: an escape from outside would pass as
+    // one); the HTML parser's complaints about senders' markup are not the
+    // operator's business.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        .add_directive("html5ever=off".parse().expect("a valid directive"))
+        .add_directive("markup5ever=off".parse().expect("a valid directive"));
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_writer(|| mauved::untrusted::EscapedLines(std::io::stderr()))
+        .with_ansi(false)
+        .with_env_filter(filter)
         .init();
     match cli.command {
         Cmd::Serve { config } => serve(config),
@@ -225,23 +229,10 @@ fn main() -> ExitCode {
 fn import_mauve(file: &std::path::Path, timezone: Option<String>) -> ExitCode {
     use mauved::import::{self, Kind};
     let name = file.display();
-    let bytes = match std::fs::metadata(file).and_then(|m| {
-        if m.len() > import::MAX_BYTES as u64 {
-            Ok(None)
-        } else {
-            std::fs::read(file).map(Some)
-        }
-    }) {
-        Ok(Some(bytes)) => bytes,
-        Ok(None) => {
-            eprintln!(
-                "{name}: line 1: larger than {} KiB: not a mauve configuration",
-                import::MAX_BYTES / 1024
-            );
-            return ExitCode::from(2);
-        }
-        Err(err) => {
-            eprintln!("{name}: {err}");
+    let bytes = match import::read_file(file) {
+        Ok(bytes) => bytes,
+        Err(why) => {
+            eprintln!("{name}: {why}");
             return ExitCode::from(2);
         }
     };

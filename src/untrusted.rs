@@ -68,6 +68,45 @@ impl fmt::Display for Log<'_> {
     }
 }
 
+/// A log destination that writes each line with its control characters
+/// escaped but the newline that ends it: whatever a field holds (an id
+/// with a newline, a terminal escape), one event is one line. `tracing`'s
+/// formatter writes an event in one piece, so every field of every line is
+/// covered here, at the one place text reaches the log.
+pub struct EscapedLines<W>(pub W);
+
+impl<W: std::io::Write> std::io::Write for EscapedLines<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let (body, end) = match buf.split_last() {
+            Some((b'\n', body)) => (body, &b"\n"[..]),
+            _ => (buf, &b""[..]),
+        };
+        if !body.iter().any(|b| b.is_ascii_control() && *b != b'\t') {
+            self.0.write_all(buf)?;
+            return Ok(buf.len());
+        }
+        let mut out = Vec::with_capacity(buf.len() + 16);
+        for &b in body {
+            match b {
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.push(b),
+                b if b.is_ascii_control() => {
+                    out.extend_from_slice(format!("\\x{b:02x}").as_bytes())
+                }
+                b => out.push(b),
+            }
+        }
+        out.extend_from_slice(end);
+        self.0.write_all(&out)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +125,18 @@ mod tests {
         assert!(within("by", "ééééé", 5).is_ok(), "characters, not bytes");
         let err = within("by", &"x".repeat(500_000), MAX_AUTHOR_CHARS).unwrap_err();
         assert_eq!(err, "by: at most 200 characters (500000 bytes given)");
+    }
+
+    #[test]
+    fn a_log_line_stays_one_line() {
+        use std::io::Write;
+        let mut out = EscapedLines(Vec::new());
+        out.write_all(b"INFO id=disk\nFAKE ERROR injected\x1b[2J\tend\n")
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out.0).unwrap(),
+            "INFO id=disk\\nFAKE ERROR injected\\x1b[2J\tend\n"
+        );
     }
 
     #[test]

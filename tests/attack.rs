@@ -519,3 +519,151 @@ fn free_text_is_held_to_its_limit_where_it_enters() {
     let (_, silences) = d.get("/api/v2/silences");
     assert_eq!(silences.trim(), "[]");
 }
+
+#[test]
+fn text_from_outside_cannot_forge_or_flood_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    // A newline in an id, shown by the log notifier and the daemon's log.
+    let forged = "disk\n2026-12-07T00:00:00Z ERROR mauved: injected";
+    let mut hostile = alert(forged, Some(now()), None);
+    hostile.summary = Some("summary\r\nFAKE line\u{1b}[2J".into());
+    // A detail the HTML parser complains about at every step.
+    hostile.detail = Some("<table><tr>x".repeat(4000));
+    d.send(&packet(1, "web1", vec![hostile], false));
+    let key = "/alerts/web1/disk%0A2026-12-07T00:00:00Z%20ERROR%20mauved:%20injected";
+    wait_for(WAIT, "the alert", || (d.get(key).0 == 200).then_some(()));
+    for _ in 0..10 {
+        let (status, page) = d.get(key);
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("&lt;table&gt;"),
+            "shown as text past the tag limit"
+        );
+    }
+    wait_for(WAIT, "the notification logged", || {
+        let log = std::fs::read_to_string(dir.path().join("mauved.log")).unwrap();
+        log.contains("notification:").then_some(())
+    });
+    d.stop();
+    let log = std::fs::read_to_string(dir.path().join("mauved.log")).unwrap();
+    for line in log.lines() {
+        assert!(
+            !line.starts_with("2026-12-07T00:00:00Z ERROR") && !line.starts_with("FAKE"),
+            "a forged line: {line:?}"
+        );
+        assert!(!line.contains('\u{1b}'), "a terminal escape: {line:?}");
+    }
+    assert!(
+        log.contains("injected"),
+        "the line is there, escaped:\n{log}"
+    );
+    assert!(log.lines().count() < 100, "{} lines", log.lines().count());
+}
+
+/// `mauved import-mauve FILE`: the exit code and what it said on stderr.
+fn import_mauve(file: &std::path::Path) -> (Option<i32>, String) {
+    mauved_bounded("import-mauve", file)
+}
+
+/// `mauved COMMAND FILE`, killed (and the test failed) after 20 s.
+fn mauved_bounded(command: &str, file: &std::path::Path) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
+        .arg(command)
+        .arg(file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: a command that hangs is killed and reported as such.
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut said = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut said);
+        said
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code(), reader.join().unwrap());
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("mauved {command} {} hung", file.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+const MAUVE_HEAD: &str = "notification_method(\"email\") {\n  from \"mauve@example.com\"\n  server \"mail.example.com\"\n}\nperson(\"alice\") {\n  email \"a@example.com\"\n}\n";
+
+#[test]
+fn import_mauve_reads_no_more_than_a_configuration_and_refuses_what_would_crash_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // A device that never ends, a FIFO nobody writes.
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for file in [std::path::PathBuf::from("/dev/urandom"), fifo] {
+        let (code, said) = import_mauve(&file);
+        assert_eq!(code, Some(2), "{said}");
+        assert!(said.contains("not a regular file"), "{said}");
+    }
+    // 20,000 `&&` and `||`: a fault, not a stack overflow (exit 134).
+    for op in ["&&", "||"] {
+        let chain = vec!["source == \"a\""; 20_000].join(&format!(" {op} "));
+        let file = dir.path().join("chain.conf");
+        std::fs::write(
+            &file,
+            format!("{MAUVE_HEAD}alert_group(\"x\") {{\n  includes {{ {chain} }}\n  notify(\"alice\")\n}}\n"),
+        )
+        .unwrap();
+        let (code, said) = import_mauve(&file);
+        assert_eq!(code, Some(2), "{said}");
+        assert!(said.contains("more than 1000 operators"), "{said}");
+    }
+    // Lists naming the list below twice, 30 deep: each expanded once.
+    let mut text = format!("{MAUVE_HEAD}people_list \"l0\", [\"alice\"]\n");
+    for level in 1..=30 {
+        text.push_str(&format!(
+            "people_list \"l{level}\", [\"l{0}\", \"l{0}\"]\n",
+            level - 1
+        ));
+    }
+    text.push_str(
+        "alert_group(\"all\") {\n  includes { true }\n  notify(\"l30\") { every 10.minutes }\n}\n",
+    );
+    let file = dir.path().join("lists.conf");
+    std::fs::write(&file, text).unwrap();
+    let (code, said) = import_mauve(&file);
+    assert_eq!(code, Some(0), "{said}");
+}
+
+#[test]
+fn check_config_refuses_windows_and_lists_that_double_at_every_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("[window]\nw0 = { days = \"mon-fri\" }\n");
+    for level in 1..=30 {
+        text.push_str(&format!(
+            "w{level} = {{ any = [\"w{0}\", \"w{0}\"] }}\n",
+            level - 1
+        ));
+    }
+    text.push_str("[person.alice]\nemail = \"a@example.com\"\n[people_list]\nl0 = [\"alice\"]\n");
+    for level in 1..=2000 {
+        text.push_str(&format!("l{level} = [\"l{0}\", \"l{0}\"]\n", level - 1));
+    }
+    text.push_str(
+        "[[notifier]]\nname = \"email\"\nkind = \"smtp\"\nserver = \"127.0.0.1:25\"\nfrom = \"m@example.com\"\n\
+         [[alert_group]]\nname = \"all\"\n[[alert_group.notify]]\nwho = [\"l2000\"]\nduring = \"w30\"\n",
+    );
+    let file = dir.path().join("mauved.toml");
+    std::fs::write(&file, text).unwrap();
+    let (code, said) = mauved_bounded("check-config", &file);
+    assert_eq!(code, Some(2), "{said}");
+    assert!(said.contains("at most 1000"), "{said}");
+    assert!(said.contains("deep"), "{said}");
+}

@@ -26,6 +26,9 @@ pub use self::oncall::{
 };
 pub use self::values::{parse_destination, split_host_port, Cidr, Destination, DEFAULT_PORT};
 
+/// Lists may name lists this deep at most (the walk is recursive).
+const MAX_LIST_DEPTH: usize = 64;
+
 /// The configuration used when no `--config` is given.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
@@ -968,35 +971,56 @@ impl Config {
     /// order, each once. A list that contains
     /// itself, however deep, is an error naming the loop.
     pub(crate) fn people_of(&self, name: &str) -> Result<Vec<String>, String> {
-        fn walk(
-            config: &Config,
-            name: &str,
-            path: &mut Vec<String>,
-            out: &mut Vec<String>,
-        ) -> Result<(), String> {
-            if config.people.contains_key(name) || config.rotation.contains_key(name) {
-                if !out.iter().any(|p| p == name) {
-                    out.push(name.to_owned());
-                }
-                return Ok(());
-            }
-            let Some(members) = config.people_list.get(name) else {
-                return Ok(());
-            };
-            if path.iter().any(|p| p == name) {
-                path.push(name.to_owned());
-                return Err(format!("lists contain each other: {}", path.join(" → ")));
-            }
-            path.push(name.to_owned());
-            for member in members {
-                walk(config, member, path, out)?;
-            }
-            path.pop();
-            Ok(())
+        /// One walk: each list is expanded once (a list named again adds
+        /// nobody new), so lists that name lists twice at every level cost
+        /// their number, not two to the power of their depth.
+        struct Walk<'c> {
+            config: &'c Config,
+            path: Vec<&'c str>,
+            expanded: std::collections::HashSet<&'c str>,
+            found: std::collections::HashSet<&'c str>,
+            out: Vec<String>,
         }
-        let mut out = Vec::new();
-        walk(self, name, &mut Vec::new(), &mut out)?;
-        Ok(out)
+        impl<'c> Walk<'c> {
+            fn visit(&mut self, name: &'c str) -> Result<(), String> {
+                let config = self.config;
+                if config.people.contains_key(name) || config.rotation.contains_key(name) {
+                    if self.found.insert(name) {
+                        self.out.push(name.to_owned());
+                    }
+                    return Ok(());
+                }
+                let Some(members) = config.people_list.get(name) else {
+                    return Ok(());
+                };
+                if self.path.contains(&name) {
+                    let mut path: Vec<&str> = self.path.clone();
+                    path.push(name);
+                    return Err(format!("lists contain each other: {}", path.join(" → ")));
+                }
+                if !self.expanded.insert(name) {
+                    return Ok(());
+                }
+                if self.path.len() >= MAX_LIST_DEPTH {
+                    return Err(format!("lists name lists more than {MAX_LIST_DEPTH} deep"));
+                }
+                self.path.push(name);
+                for member in members {
+                    self.visit(member)?;
+                }
+                self.path.pop();
+                Ok(())
+            }
+        }
+        let mut walk = Walk {
+            config: self,
+            path: Vec::new(),
+            expanded: std::collections::HashSet::new(),
+            found: std::collections::HashSet::new(),
+            out: Vec::new(),
+        };
+        walk.visit(name)?;
+        Ok(walk.out)
     }
 
     /// What is valid but cannot work: no notifier at all, or a command that
@@ -1221,5 +1245,28 @@ mod tests {
         assert!(config("no-such-program-here").warnings()[0].contains("not found in $PATH"));
         let none = Config::parse("notifier = []", "t").unwrap();
         assert!(none.warnings()[0].contains("nobody will be told"));
+    }
+
+    #[test]
+    fn lists_that_name_lists_twice_at_every_level_are_expanded_once_each() {
+        let mut text = String::from(
+            "[person.alice]\nemail = \"a@example.com\"\n[people_list]\nl0 = [\"alice\"]\n",
+        );
+        for level in 1..=40 {
+            text.push_str(&format!("l{level} = [\"l{0}\", \"l{0}\"]\n", level - 1));
+        }
+        let config: Config = toml::from_str(&text).unwrap();
+        // 2^40 visits if each naming were expanded again.
+        assert_eq!(config.people_of("l40").unwrap(), ["alice"]);
+        // A chain longer than the limit is refused, not walked.
+        let mut text = String::from(
+            "[person.alice]\nemail = \"a@example.com\"\n[people_list]\nc0 = [\"alice\"]\n",
+        );
+        for level in 1..=2000 {
+            text.push_str(&format!("c{level} = [\"c{}\"]\n", level - 1));
+        }
+        let config: Config = toml::from_str(&text).unwrap();
+        assert!(config.people_of("c2000").unwrap_err().contains("deep"));
+        assert_eq!(config.people_of("c10").unwrap(), ["alice"]);
     }
 }

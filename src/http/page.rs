@@ -589,10 +589,32 @@ pub(crate) async fn favicon(
         .into_response()
 }
 
+/// The most tags a detail is parsed as HTML with.
+const MAX_DETAIL_TAGS: usize = 1000;
+
 /// An alert's HTML detail made safe to show: `ammonia`'s defaults (no
 /// script, no event handler, no `javascript:` link) and no images either
 /// (nothing on the page loads because of what a sender wrote).
+/// A detail with more tags than [`MAX_DETAIL_TAGS`] is shown as text:
+/// parsing `<table><tr>x` four thousand times deep costs the parser far
+/// more than its size.
 pub(crate) fn clean_detail(html: &str) -> String {
+    let tags = html.bytes().filter(|b| *b == b'<').count();
+    if tags > MAX_DETAIL_TAGS {
+        let mut text = String::with_capacity(html.len() + 64);
+        text.push_str("<pre>");
+        for c in html.chars() {
+            match c {
+                '<' => text.push_str("&lt;"),
+                '>' => text.push_str("&gt;"),
+                '&' => text.push_str("&amp;"),
+                '"' => text.push_str("&quot;"),
+                c => text.push(c),
+            }
+        }
+        text.push_str("</pre>");
+        return text;
+    }
     ammonia::Builder::default()
         .rm_tags(&["img"])
         .clean(html)

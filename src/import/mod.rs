@@ -131,6 +131,35 @@ pub fn import(text: &str, options: &Options) -> Result<Imported, Fault> {
 }
 
 /// Reads a file as text: bytes that are not UTF-8 are a fault at their line.
+/// Reads a configuration file: a regular file (a FIFO would block, a device
+/// never end) of at most [`MAX_BYTES`], read no further than one byte past
+/// that, whatever size the file claims.
+pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Opened without waiting: opening a FIFO waits for a writer otherwise.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|err| err.to_string())?;
+    let meta = file.metadata().map_err(|err| err.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file: not a mauve configuration".into());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| err.to_string())?;
+    if bytes.len() > MAX_BYTES {
+        return Err(format!(
+            "line 1: larger than {} KiB: not a mauve configuration",
+            MAX_BYTES / 1024
+        ));
+    }
+    Ok(bytes)
+}
+
 pub fn read_text(bytes: &[u8]) -> Result<&str, Fault> {
     std::str::from_utf8(bytes).map_err(|err| {
         let good = &bytes[..err.valid_up_to()];

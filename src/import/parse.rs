@@ -61,6 +61,10 @@ pub(crate) enum Expr {
 /// Blocks and expressions nested deeper than this are refused (a real
 /// configuration nests a handful; the bound keeps the stack small).
 const MAX_NESTING: usize = 64;
+/// Binary operators in one file at most. A chain of them is read in a loop,
+/// but becomes a tree as deep as it is long, which later steps walk (and
+/// drop) recursively: 20,000 `&&` overflowed the stack.
+const MAX_OPERATORS: usize = 1000;
 
 pub(crate) fn program(tokens: &[Token], source: &str) -> Result<Vec<Node>, Fault> {
     let mut parser = Parser {
@@ -69,6 +73,7 @@ pub(crate) fn program(tokens: &[Token], source: &str) -> Result<Vec<Node>, Fault
         depth: 0,
         lines: source.lines().collect(),
         fatal: None,
+        operators: 0,
     };
     let body = parser.statements(&[]);
     if let Some(fault) = parser.fatal.take() {
@@ -91,6 +96,8 @@ struct Parser<'a> {
     lines: Vec<&'a str>,
     /// A fault found deep inside a statement: it ends the parse.
     fatal: Option<Fault>,
+    /// Binary operators read so far (see [`MAX_OPERATORS`]).
+    operators: usize,
 }
 
 fn show(tok: &Tok) -> String {
@@ -298,6 +305,7 @@ impl<'a> Parser<'a> {
                 } else {
                     return Ok(left);
                 };
+                p.count_operator()?;
                 let line = p.bump().line;
                 p.skip_newlines_only();
                 let right = p.not_expr()?;
@@ -318,6 +326,20 @@ impl<'a> Parser<'a> {
         let out = f(self);
         self.depth -= 1;
         out
+    }
+
+    /// One more binary operator, or a fault that ends the parse.
+    fn count_operator(&mut self) -> Result<(), Skip> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            if self.fatal.is_none() {
+                self.fatal = Some(self.fault(format!(
+                    "more than {MAX_OPERATORS} operators: not a mauve configuration"
+                )));
+            }
+            return Err(Skip);
+        }
+        Ok(())
     }
 
     fn skip_newlines_only(&mut self) {
@@ -392,6 +414,7 @@ impl<'a> Parser<'a> {
             let Some(op) = ops.iter().find(|op| self.is_op(op)).copied() else {
                 return Ok(left);
             };
+            self.count_operator()?;
             let line = self.bump().line;
             self.skip_newlines_only();
             let right = next(self)?;

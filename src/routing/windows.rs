@@ -189,8 +189,45 @@ pub(crate) fn compile(specs: &BTreeMap<String, WindowSpec>, name: &str) -> Resul
             _ => Err("takes one of `not`, `all` and `any`".into()),
         }
     }
+    // A window is a tree of the windows it names: counted first, each name
+    // once (memoized), so that `any = [w1, w1]` at every level is refused
+    // rather than built two to the power of its depth times.
+    fn nodes<'s>(
+        specs: &'s BTreeMap<String, WindowSpec>,
+        name: &'s str,
+        memo: &mut BTreeMap<&'s str, usize>,
+        depth: usize,
+    ) -> usize {
+        if let Some(n) = memo.get(name) {
+            return *n;
+        }
+        // Loops and depth are said by `walk`: here they only stop the count.
+        if depth > 33 {
+            return 1;
+        }
+        let Some(spec) = specs.get(name) else {
+            return 1;
+        };
+        // Counted as one while it is being counted: a loop ends here.
+        memo.insert(name, 1);
+        let mut n: usize = 1;
+        for child in spec.not.iter().chain(&spec.all).chain(&spec.any) {
+            n = n.saturating_add(nodes(specs, child, memo, depth + 1));
+        }
+        memo.insert(name, n);
+        n
+    }
+    let count = nodes(specs, name, &mut BTreeMap::new(), 0);
+    if count > MAX_WINDOW_NODES {
+        return Err(format!(
+            "names windows that name windows {count} times over (at most {MAX_WINDOW_NODES})"
+        ));
+    }
     walk(specs, name, &[])
 }
+
+/// The most windows one window may stand for, counting each use.
+const MAX_WINDOW_NODES: usize = 1000;
 
 impl Window {
     pub(crate) fn always() -> Window {
@@ -430,6 +467,50 @@ mod tests {
             },
         );
         assert!(compile(&specs, "loop").unwrap_err().contains("loop → loop"));
+    }
+
+    #[test]
+    fn windows_that_double_at_every_level_are_refused_at_once() {
+        let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect();
+        let mut specs = BTreeMap::new();
+        specs.insert(
+            "w0".to_owned(),
+            WindowSpec {
+                days: Some("mon-fri".into()),
+                ..WindowSpec::default()
+            },
+        );
+        for level in 1..=30 {
+            specs.insert(
+                format!("w{level}"),
+                WindowSpec {
+                    any: names(&[&format!("w{}", level - 1), &format!("w{}", level - 1)]),
+                    ..WindowSpec::default()
+                },
+            );
+        }
+        // Two to the 30th windows if built; refused after counting 31.
+        let err = compile(&specs, "w30").unwrap_err();
+        assert!(err.contains("at most 1000"), "{err}");
+        assert!(compile(&specs, "w8").is_ok(), "511 uses are fine");
+        // Loops that double are counted once too.
+        specs.insert(
+            "a".into(),
+            WindowSpec {
+                any: names(&["b", "b"]),
+                ..WindowSpec::default()
+            },
+        );
+        specs.insert(
+            "b".into(),
+            WindowSpec {
+                any: names(&["a", "a"]),
+                ..WindowSpec::default()
+            },
+        );
+        assert!(compile(&specs, "a")
+            .unwrap_err()
+            .contains("refer to each other"));
     }
 
     #[test]
