@@ -385,8 +385,26 @@ pub async fn run(
     }
     shutdown.await;
     tracing::info!("shutting down");
-    running.stop().await
+    // Stopping waits for the last writes; a disk that takes none (below
+    // `store.min_free_mib`, failing) must not keep the daemon from exiting.
+    match tokio::time::timeout(STOP_WITHIN, running.stop()).await {
+        Ok(stopped) => stopped,
+        Err(_) => {
+            tracing::error!(
+                "not stopped within {} s (the store takes no writes?): exiting; what was not yet written is lost",
+                STOP_WITHIN.as_secs()
+            );
+            Err(anyhow::anyhow!(
+                "not stopped within {} s: changes not yet written are lost",
+                STOP_WITHIN.as_secs()
+            ))
+        }
+    }
 }
+
+/// How long stopping may take before the daemon exits anyway (the README
+/// promises an exit within 10 s of SIGTERM).
+const STOP_WITHIN: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// Removes history older than `keep_s`, at start and then hourly, and says
 /// up to when in `pruned`. The next round is an hour after this one began,

@@ -301,6 +301,8 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
         Clock::system(),
         signal(),
     ));
+    // A write still blocked on the disk is not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -506,4 +508,14 @@ async fn signal() {
         _ = ctrl_c => {}
         _ = term.recv() => {}
     }
+    // A second signal while stopping (a disk that takes no writes, a
+    // notifier that hangs): out at once.
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::error!("a second signal while stopping: exiting now, without the final flush");
+        std::process::exit(1);
+    });
 }

@@ -63,6 +63,80 @@ pub(crate) fn rfc3339(at: UnixSecs) -> String {
     timestamp(at).map(|t| t.to_string()).unwrap_or_default()
 }
 
+/// An RFC 3339 time read: seconds since 1970 (None before 1970: Go's zero
+/// time means "not set"), or why it is not one. The whole grammar and no
+/// more (an offset is at most ±23:59), and the whole range of years
+/// (`9999-12-31T23:59:59Z` is a time; whether it is too far away is for
+/// the caller to say).
+pub(crate) fn parse_rfc3339(text: &str) -> Result<Option<UnixSecs>, &'static str> {
+    const NOT: &str = "not an RFC 3339 time";
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Result<i32, &'static str> {
+        let part = b.get(range).ok_or(NOT)?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return Err(NOT);
+        }
+        Ok(part.iter().fold(0, |n, d| n * 10 + i32::from(d - b'0')))
+    };
+    let sep = |at: usize, allowed: &[u8]| -> Result<(), &'static str> {
+        b.get(at)
+            .filter(|c| allowed.contains(c))
+            .map(|_| ())
+            .ok_or(NOT)
+    };
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    sep(4, b"-")?;
+    sep(7, b"-")?;
+    sep(10, b"Tt ")?;
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    sep(13, b":")?;
+    sep(16, b":")?;
+    let mut at = 19;
+    if b.get(at) == Some(&b'.') {
+        let fraction = b[at + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if fraction == 0 {
+            return Err(NOT);
+        }
+        at += 1 + fraction;
+    }
+    let offset_s: i64 = match b.get(at) {
+        Some(b'Z' | b'z') if at + 1 == b.len() => 0,
+        Some(sign @ (b'+' | b'-')) if at + 6 == b.len() => {
+            sep(at + 3, b":")?;
+            let (h, m) = (digits(at + 1..at + 3)?, digits(at + 4..at + 6)?);
+            if h > 23 || m > 59 {
+                return Err("not an RFC 3339 time (an offset is at most ±23:59)");
+            }
+            let s = i64::from(h * 3600 + m * 60);
+            if *sign == b'-' {
+                -s
+            } else {
+                s
+            }
+        }
+        _ => return Err(NOT),
+    };
+    // A leap second is read as the second before it.
+    let civil = jiff::civil::DateTime::new(
+        i16::try_from(year).map_err(|_| NOT)?,
+        i8::try_from(month).map_err(|_| NOT)?,
+        i8::try_from(day).map_err(|_| NOT)?,
+        i8::try_from(hour).map_err(|_| NOT)?,
+        i8::try_from(minute).map_err(|_| NOT)?,
+        i8::try_from(second.min(59)).map_err(|_| NOT)?,
+        0,
+    )
+    .map_err(|_| NOT)?;
+    let since_1970 = civil
+        .duration_since(jiff::civil::DateTime::constant(1970, 1, 1, 0, 0, 0, 0))
+        .as_secs()
+        - offset_s;
+    Ok(u64::try_from(since_1970).ok())
+}
+
 /// RFC 3339 in `zone` (`2026-11-30T09:00:00+00:00`), for people on call.
 pub(crate) fn in_zone(at: UnixSecs, zone: &TimeZone) -> String {
     timestamp(at)
@@ -101,6 +175,46 @@ mod tests {
         assert_eq!(span(5_400), "1h30m");
         assert_eq!(span(604_800), "1w");
         assert_eq!(span(45), "45s");
+    }
+
+    #[test]
+    fn rfc3339_is_read_whole_and_no_more() {
+        assert_eq!(
+            parse_rfc3339("2023-11-14T22:13:20Z"),
+            Ok(Some(1_700_000_000))
+        );
+        assert_eq!(
+            parse_rfc3339("2023-11-14T23:13:20.123+01:00"),
+            Ok(Some(1_700_000_000))
+        );
+        assert_eq!(
+            parse_rfc3339("2023-11-14t21:13:20-01:00"),
+            Ok(Some(1_700_000_000))
+        );
+        assert_eq!(
+            parse_rfc3339("9999-12-31T23:59:59Z"),
+            Ok(Some(253_402_300_799))
+        );
+        assert_eq!(
+            parse_rfc3339("0001-01-01T00:00:00Z"),
+            Ok(None),
+            "Go's zero time"
+        );
+        assert!(parse_rfc3339("2023-11-14T22:13:20+25:59")
+            .unwrap_err()
+            .contains("23:59"));
+        for bad in [
+            "yesterday",
+            "2023-11-14",
+            "2023-11-14T22:13Z",
+            "2023-02-30T00:00:00Z",
+            "2023-11-14T22:13:20",
+            "2023-11-14T22:13:20.Z",
+            "2023-11-14T22:13:20Z ",
+            "2023-11-14T22:13:20+0100",
+        ] {
+            assert!(parse_rfc3339(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

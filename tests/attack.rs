@@ -667,3 +667,122 @@ fn check_config_refuses_windows_and_lists_that_double_at_every_level() {
     assert!(said.contains("at most 1000"), "{said}");
     assert!(said.contains("deep"), "{said}");
 }
+
+#[test]
+fn sigterm_exits_while_the_disk_takes_no_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    // More free space kept than any disk has: every write is refused.
+    let config = test_config(dir.path(), "").replacen(
+        "[store]\n",
+        "[store]\nmin_free_mib = 1000000000\n",
+        1,
+    );
+    let d = Daemon::start_config(dir.path(), &config);
+    d.send(&packet(
+        1,
+        "web1",
+        vec![alert("disk", Some(now()), None)],
+        false,
+    ));
+    d.wait_state("web1", "disk", "raised");
+    wait_for(WAIT, "a write refused", || {
+        (d.metric("mauved_store_errors_total") >= 1.0).then_some(())
+    });
+    let status = d
+        .stop_within(std::time::Duration::from_secs(15))
+        .expect("mauved exits after SIGTERM though nothing can be written");
+    assert!(!status.success(), "what was not written is an error");
+    let log = std::fs::read_to_string(dir.path().join("mauved.log")).unwrap();
+    assert!(log.contains("not stopped within"), "{log}");
+}
+
+/// Resident memory now, in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
+        .unwrap()
+        * 1024
+}
+
+#[test]
+fn listing_every_alert_at_once_costs_a_batch_not_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    let total = 40_000u64;
+    for chunk in 0..total / 100 {
+        let alerts: Vec<_> = (0..100)
+            .map(|i| {
+                let mut a = alert(&format!("a{}", chunk * 100 + i), Some(now()), None);
+                a.detail = Some("d".repeat(400));
+                a
+            })
+            .collect();
+        d.send(&packet(
+            1 + chunk,
+            &format!("host{}", chunk % 50),
+            alerts,
+            false,
+        ));
+        if chunk % 20 == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    wait_for(WAIT, "every alert raised", || {
+        (d.metric("mauved_alerts{state=\"raised\"}") == total as f64).then_some(())
+    });
+    d.wait_written("host0", "a0");
+    // The peak so far forgotten (5 resets VmHWM), so that the peak read
+    // after is the listings'.
+    std::fs::write(format!("/proc/{}/clear_refs", d.pid()), "5").unwrap();
+    let before = rss(d.pid());
+    let to = d.http;
+    // Six listings at once, each read whole.
+    let lengths: Vec<usize> = std::thread::scope(|scope| {
+        let readers: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(move || {
+                    let (status, body) = request(to, "GET", "/api/v2/alerts", "");
+                    assert_eq!(status, 200);
+                    let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    alerts.as_array().unwrap().len()
+                })
+            })
+            .collect();
+        readers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert!(lengths.iter().all(|n| *n == total as usize), "{lengths:?}");
+    let grew = d.peak_rss().saturating_sub(before);
+    eprintln!(
+        "RSS {} MiB before the listings, peak {} MiB more",
+        before >> 20,
+        grew >> 20
+    );
+    // Each whole answer is ~30 MB of JSON (and was several times that in
+    // memory while it was built): six at once would be hundreds of MB.
+    assert!(grew < 64 << 20, "listing grew RSS by {} MiB", grew >> 20);
+}
+
+#[test]
+fn alertmanager_times_are_read_as_rfc_3339_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    let post = |starts: &str, ends: &str| {
+        d.post(
+            "/api/v2/alerts",
+            &format!(r#"[{{"labels": {{"alertname": "a"}}, "startsAt": "{starts}", "endsAt": "{ends}"}}]"#),
+        )
+    };
+    let (status, answer) = post("2026-01-01T00:00:00Z", "2025-01-01T00:00:00Z");
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("endsAt: before startsAt"), "{answer}");
+    let (status, answer) = post("2026-01-01T00:00:00+25:59", "");
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("at most ±23:59"), "{answer}");
+    // A time RFC 3339 allows is one, whatever its year; then it is too far.
+    let (status, answer) = post("2026-01-01T00:00:00Z", "9999-12-31T23:59:59Z");
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("more than 3650 days from now"), "{answer}");
+}

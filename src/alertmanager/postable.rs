@@ -101,14 +101,17 @@ fn time(object: &Map<String, Value>, field: &str) -> Result<Option<UnixSecs>, St
     match object.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => {
-            let ts: jiff::Timestamp = s
-                .parse()
-                .map_err(|_| format!("{field}: {s:?} is not an RFC 3339 time"))?;
-            // Go's zero time (year 1) means "not set".
-            Ok(u64::try_from(ts.as_second()).ok())
-        }
+        Some(Value::String(s)) => crate::timefmt::parse_rfc3339(s)
+            .map_err(|why| format!("{field}: {} is {why}", crate::untrusted::quoted_short(s))),
         Some(_) => Err(format!("{field}: must be an RFC 3339 time")),
+    }
+}
+
+/// Alertmanager refuses an alert that ends before it starts.
+fn in_order(starts: Option<UnixSecs>, ends: Option<UnixSecs>) -> Result<(), String> {
+    match (starts, ends) {
+        (Some(s), Some(e)) if e < s => Err("endsAt: before startsAt".into()),
+        _ => Ok(()),
     }
 }
 
@@ -136,6 +139,7 @@ fn one(
     };
     let starts = time(object, "startsAt")?;
     let ends = time(object, "endsAt")?;
+    in_order(starts, ends)?;
     fn borrowed(map: &BTreeMap<String, String>) -> Vec<Pair<'_>> {
         map.iter()
             .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
@@ -394,8 +398,7 @@ mod fast {
                     return Some(*value);
                 }
             }
-            let ts: jiff::Timestamp = text.parse().ok()?;
-            let value = u64::try_from(ts.as_second()).ok();
+            let value = crate::timefmt::parse_rfc3339(text).ok()?;
             self.0 = Some((text.to_owned(), value));
             Some(value)
         }
@@ -443,6 +446,7 @@ mod fast {
                 let end = ends
                     .read(alert.ends_at.as_ref().map(|t| &*t.0))
                     .ok_or_else(refused)?;
+                super::in_order(start, end).map_err(|_| refused())?;
                 let (source, mapped) = mapped(
                     name,
                     labels,
@@ -626,6 +630,14 @@ mod tests {
             ),
             ("[1]", "alerts[0]: must be an object"),
             ("not json", "body is not JSON"),
+            (
+                r#"[{"labels": {"alertname": "a"}, "startsAt": "2027-01-15T08:00:00Z", "endsAt": "2027-01-15T07:00:00Z"}]"#,
+                "alerts[0]: endsAt: before startsAt",
+            ),
+            (
+                r#"[{"labels": {"alertname": "a"}, "startsAt": "2027-01-15T08:00:00+25:59"}]"#,
+                "alerts[0]: startsAt: \"2027-01-15T08:00:00+25:59\" is not an RFC 3339 time (an offset is at most",
+            ),
         ];
         for (body, want) in cases {
             let err = parse(body.as_bytes(), NOW, &default_importance()).unwrap_err();

@@ -85,6 +85,8 @@ pub(crate) struct Http {
     pub(crate) pages: page::Pages,
     /// With `[cluster]`: this station's role (`GET /api/cluster`).
     pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Turns for `GET /api/v2/alerts` listings (see `v2.rs`).
+    pub(crate) listings: Arc<tokio::sync::Semaphore>,
     /// The names this server answers to (`Host`).
     pub(crate) hosts: origin::Hosts,
     /// Open `GET /api/stream`s, in total and per client address.
@@ -131,6 +133,7 @@ impl Http {
             started_at: clock.now(),
             config_shown: config.shown.0.clone(),
             hosts: origin::Hosts::new(config),
+            listings: Arc::new(tokio::sync::Semaphore::new(v2::LISTINGS_AT_ONCE)),
             streams: limits::Slots::new(
                 config.http.max_streams,
                 config.http.max_streams_per_address,

@@ -155,37 +155,63 @@ impl Http {
         }
     }
 
-    /// The raised alerts, with labels and silences, that pass `keep`.
-    fn listed(&self, now: UnixSecs, keep: impl Fn(&Listed) -> bool) -> Vec<Listed> {
+    /// The keys of the raised alerts that pass `keep`, in key order: all
+    /// a listing holds at once (an alert's labels and record are made
+    /// again, a batch at a time, when it is written out).
+    fn matching(&self, now: UnixSecs, keep: impl Fn(&Listed) -> bool) -> Vec<AlertKey> {
         let silences = self.silences.read().unwrap_or_else(|e| e.into_inner());
         let index = self.index();
-        let mut out = Vec::new();
-        for slot in index.ids() {
-            let record = index.record(slot);
-            if !record.is_raised() {
-                continue;
-            }
-            let key = index.key(slot);
-            let labels = self.routing.labels(&key, &record);
-            let silenced_by = silences
-                .muting(&labels, now)
-                .map(|s| s.id.clone())
-                .collect();
-            let listed = Listed {
-                bucket: index.bucket_of(slot),
-                unwritten: index.unwritten_detail(slot).cloned(),
-                receiver: self.receiver(&labels),
-                key,
-                record,
-                labels,
-                silenced_by,
-            };
-            if keep(&listed) {
-                out.push(listed);
-            }
-        }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut out: Vec<AlertKey> = index
+            .ids()
+            .filter_map(|slot| {
+                let listed = self.listing(&index, &silences, slot, now)?;
+                keep(&listed).then_some(listed.key)
+            })
+            .collect();
+        drop(index);
+        out.sort();
         out
+    }
+
+    /// These alerts (those still raised), as listed now.
+    fn listed(&self, keys: &[AlertKey], now: UnixSecs) -> Vec<Listed> {
+        let silences = self.silences.read().unwrap_or_else(|e| e.into_inner());
+        let index = self.index();
+        keys.iter()
+            .filter_map(|key| {
+                let slot = index.find(&key.source, &key.id)?;
+                self.listing(&index, &silences, slot, now)
+            })
+            .collect()
+    }
+
+    /// One raised alert with its labels and silences; None if not raised.
+    fn listing(
+        &self,
+        index: &crate::index::Index,
+        silences: &crate::alertmanager::silences::Silences,
+        slot: crate::index::SlotId,
+        now: UnixSecs,
+    ) -> Option<Listed> {
+        let record = index.record(slot);
+        if !record.is_raised() {
+            return None;
+        }
+        let key = index.key(slot);
+        let labels = self.routing.labels(&key, &record);
+        let silenced_by = silences
+            .muting(&labels, now)
+            .map(|s| s.id.clone())
+            .collect();
+        Some(Listed {
+            bucket: index.bucket_of(slot),
+            unwritten: index.unwritten_detail(slot).cloned(),
+            receiver: self.receiver(&labels),
+            key,
+            record,
+            labels,
+            silenced_by,
+        })
     }
 }
 
@@ -217,35 +243,69 @@ fn gettable(http: &Http, alert: &Listed, detail: &str, now: UnixSecs) -> Value {
 
 /// The alerts `GET /api/v2/alerts` and `…/groups` list, as JSON, with
 /// their details read from the store.
-async fn alerts_json(http: &Arc<Http>, query: &Option<String>) -> AmAnswer<Vec<(String, Value)>> {
-    let pairs = pairs(query);
-    let (active, silenced) = (flag(&pairs, "active")?, flag(&pairs, "silenced")?);
-    // Nothing is inhibited and nothing is unprocessed here.
-    flag(&pairs, "inhibited")?;
-    flag(&pairs, "unprocessed")?;
-    let filter = filters(&pairs)?;
-    let receiver = match pairs.iter().find(|(k, _)| k == "receiver") {
-        Some((_, re)) => Some(
-            regex::Regex::new(&format!("^(?:{re})$"))
-                .map_err(|err| bad(format!("receiver: {err}")))?,
-        ),
-        None => None,
-    };
-    let now = http.clock.now();
-    let listed = http.listed(now, |a| {
+/// What a listing asks for: `active`, `silenced`, `filter=` matchers and
+/// a `receiver` regex (nothing is inhibited or unprocessed here).
+struct Wanted {
+    active: bool,
+    silenced: bool,
+    filter: Vec<Matcher>,
+    receiver: Option<regex::Regex>,
+}
+
+impl Wanted {
+    fn parse(query: &Option<String>) -> AmAnswer<Wanted> {
+        let pairs = pairs(query);
+        let (active, silenced) = (flag(&pairs, "active")?, flag(&pairs, "silenced")?);
+        flag(&pairs, "inhibited")?;
+        flag(&pairs, "unprocessed")?;
+        let filter = filters(&pairs)?;
+        let receiver = match pairs.iter().find(|(k, _)| k == "receiver") {
+            Some((_, re)) => Some(
+                regex::RegexBuilder::new(&format!("^(?:{re})$"))
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|err| bad(format!("receiver: {err}")))?,
+            ),
+            None => None,
+        };
+        Ok(Wanted {
+            active,
+            silenced,
+            filter,
+            receiver,
+        })
+    }
+
+    fn keeps(&self, a: &Listed) -> bool {
         let muted = !a.silenced_by.is_empty();
-        (if muted { silenced } else { active })
-            && matchers::all(&filter, &a.labels)
-            && receiver.as_ref().is_none_or(|re| re.is_match(&a.receiver))
-    });
-    // Only the details the index does not hold are read from disk.
-    let keys: Vec<(u32, AlertKey)> = listed
+        (if muted { self.silenced } else { self.active })
+            && matchers::all(&self.filter, &a.labels)
+            && self
+                .receiver
+                .as_ref()
+                .is_none_or(|re| re.is_match(&a.receiver))
+    }
+}
+
+/// Alerts written out per step of a listing: what one holds in memory
+/// beside the keys.
+const LISTING_BATCH: usize = 256;
+
+/// These alerts as Alertmanager shows them, with their receivers. Only the
+/// details the index does not hold are read from disk.
+async fn gettables(
+    http: &Arc<Http>,
+    keys: &[AlertKey],
+    now: UnixSecs,
+) -> AmAnswer<Vec<(String, Value)>> {
+    let listed = http.listed(keys, now);
+    let on_disk: Vec<(u32, AlertKey)> = listed
         .iter()
         .filter(|a| a.unwritten.is_none())
         .map(|a| (a.bucket, a.key.clone()))
         .collect();
     let store = http.store.clone();
-    let mut stored = tokio::task::spawn_blocking(move || store.details_of(&keys))
+    let mut stored = tokio::task::spawn_blocking(move || store.details_of(&on_disk))
         .await
         .map_err(|err| AmError::from(api::store_error(err)))?
         .into_iter();
@@ -261,18 +321,79 @@ async fn alerts_json(http: &Arc<Http>, query: &Option<String>) -> AmAnswer<Vec<(
         .collect())
 }
 
+/// Listings running at once; more wait their turn.
+pub(crate) const LISTINGS_AT_ONCE: usize = 2;
+
 /// `GET /api/v2/alerts`: every raised alert (`filter=`, `active`,
-/// `silenced`, `inhibited`, `unprocessed`, `receiver`).
-pub(crate) async fn get_alerts(http: Shared, RawQuery(query): RawQuery) -> AmAnswer<Json<Value>> {
-    let alerts = alerts_json(&http, &query).await?;
-    Ok(Json(Value::Array(
-        alerts.into_iter().map(|(_, a)| a).collect(),
-    )))
+/// `silenced`, `inhibited`, `unprocessed`, `receiver`). Written out as it
+/// is made, a batch at a time, two listings at once: 100,000 alerts cost
+/// their keys and one batch, not the whole answer, however many ask.
+pub(crate) async fn get_alerts(
+    http: Shared,
+    RawQuery(query): RawQuery,
+) -> AmAnswer<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let wanted = Wanted::parse(&query)?;
+    let turn = http
+        .listings
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| AmError(StatusCode::SERVICE_UNAVAILABLE, "stopping".into()))?;
+    let now = http.clock.now();
+    let keys = http.matching(now, |a| wanted.keeps(a));
+    let (tx, rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(2);
+    let http = http.0.clone();
+    tokio::spawn(async move {
+        let _turn = turn;
+        let mut first = true;
+        let _ = tx.send(axum::body::Bytes::from_static(b"[")).await;
+        for batch in keys.chunks(LISTING_BATCH) {
+            let Ok(alerts) = gettables(&http, batch, now).await else {
+                // The client sees a body cut short: invalid JSON, not a
+                // listing that silently lacks alerts.
+                return;
+            };
+            let mut chunk = Vec::with_capacity(alerts.len() * 512);
+            for (_, alert) in alerts {
+                if !first {
+                    chunk.push(b',');
+                }
+                first = false;
+                let _ = serde_json::to_writer(&mut chunk, &alert);
+            }
+            if tx.send(chunk.into()).await.is_err() {
+                return;
+            }
+        }
+        let _ = tx.send(axum::body::Bytes::from_static(b"]")).await;
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), rx))
+    });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
 }
 
 /// `GET /api/v2/alerts/groups`: the alerts by alert group.
 pub(crate) async fn get_groups(http: Shared, RawQuery(query): RawQuery) -> AmAnswer<Json<Value>> {
-    let alerts = alerts_json(&http, &query).await?;
+    let wanted = Wanted::parse(&query)?;
+    let _turn = http
+        .listings
+        .acquire()
+        .await
+        .map_err(|_| AmError(StatusCode::SERVICE_UNAVAILABLE, "stopping".into()))?;
+    let now = http.clock.now();
+    let keys = http.matching(now, |a| wanted.keeps(a));
+    let mut alerts = Vec::with_capacity(keys.len());
+    for batch in keys.chunks(LISTING_BATCH) {
+        alerts.extend(gettables(&http, batch, now).await?);
+    }
     let mut groups: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for (receiver, alert) in alerts {
         groups.entry(receiver).or_default().push(alert);
