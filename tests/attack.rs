@@ -744,9 +744,17 @@ fn listing_every_alert_at_once_costs_a_batch_not_the_answer() {
         let readers: Vec<_> = (0..6)
             .map(|_| {
                 scope.spawn(move || {
-                    let (status, body) = request(to, "GET", "/api/v2/alerts", "");
-                    assert_eq!(status, 200);
-                    let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    // Four of the six wait their turn: a generous timeout.
+                    let response = reqwest::blocking::Client::builder()
+                        .timeout(std::time::Duration::from_secs(120))
+                        .build()
+                        .unwrap()
+                        .get(format!("http://{to}/api/v2/alerts"))
+                        .send()
+                        .unwrap();
+                    assert_eq!(response.status().as_u16(), 200);
+                    let alerts: serde_json::Value =
+                        serde_json::from_str(&response.text().unwrap()).unwrap();
                     alerts.as_array().unwrap().len()
                 })
             })
@@ -785,4 +793,63 @@ fn alertmanager_times_are_read_as_rfc_3339_says() {
     let (status, answer) = post("2026-01-01T00:00:00Z", "9999-12-31T23:59:59Z");
     assert_eq!(status, 400, "{answer}");
     assert!(answer.contains("more than 3650 days from now"), "{answer}");
+}
+
+#[test]
+fn a_station_may_require_a_token_to_send_alerts_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = "ingest-0123456789abcdef";
+    let config = format!(
+        "[http]\ningest_requires_token = true\n\
+         [[http.token]]\nname = \"ci-bot\"\ntoken = \"{TOKEN}\"\n\
+         [[http.token]]\nname = \"prometheus\"\ntoken = \"{ingest}\"\nscopes = [\"ingest\"]\n"
+    );
+    let d = Daemon::start(dir.path(), &config);
+    let event = format!(
+        r#"{{"id": "disk", "source": "web1", "raise": "now", "suppress_until": {}}}"#,
+        now() + 3000 * 86_400
+    );
+    let json = ("content-type", "application/json");
+    let bearer = |t: &str| format!("Bearer {t}");
+    // Anonymous: refused, on both ways in.
+    let (status, answer) = send_with(&d, "POST", "/events", &[json], &event);
+    assert_eq!(status, 401, "{answer}");
+    assert!(answer.contains("ingest"), "{answer}");
+    let (status, _) = send_with(
+        &d,
+        "POST",
+        "/api/v2/alerts",
+        &[json],
+        r#"[{"labels": {"alertname": "x"}}]"#,
+    );
+    assert_eq!(status, 401);
+    assert!(d.alert("web1", "disk").is_none(), "nothing was applied");
+    // With the ingest token: sent. It may not act.
+    let auth = bearer(ingest);
+    let (status, answer) = send_with(
+        &d,
+        "POST",
+        "/events",
+        &[json, ("authorization", &auth)],
+        r#"{"id": "disk", "source": "web1", "raise": "now"}"#,
+    );
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = send_with(
+        &d,
+        "POST",
+        "/api/alerts/web1/disk/acknowledge",
+        &[json, ("authorization", &auth)],
+        "{}",
+    );
+    assert_eq!(status, 403, "{answer}");
+    // A token with every scope does both.
+    let auth = bearer(TOKEN);
+    let (status, answer) = send_with(
+        &d,
+        "POST",
+        "/api/alerts/web1/disk/acknowledge",
+        &[json, ("authorization", &auth)],
+        "{}",
+    );
+    assert_eq!(status, 200, "{answer}");
 }

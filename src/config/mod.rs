@@ -269,6 +269,10 @@ pub struct HttpConfig {
     /// Open `GET /api/stream`s at most, and per client address.
     pub(crate) max_streams: usize,
     pub(crate) max_streams_per_address: usize,
+    /// `POST /events` and `POST /api/v2/alerts` need a token with the
+    /// `ingest` scope (otherwise they are open like UDP, within
+    /// `listen.allow_sources`).
+    pub(crate) ingest_requires_token: bool,
     /// Names this server answers to in `Host`, beside its addresses,
     /// `localhost`, this machine's name and `oncall.base_url`'s host.
     pub(crate) hosts: Vec<String>,
@@ -288,12 +292,31 @@ pub(crate) struct HttpUser {
     pub(crate) password_hash: String,
 }
 
-/// `[[http.token]]`: a name (the author of what it does) and the secret.
+/// `[[http.token]]`: a name (the author of what it does), the secret and
+/// what it may do.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HttpToken {
     pub(crate) name: String,
     pub(crate) token: String,
+    /// `act` (acknowledge, silence, forget…) and `ingest` (send alerts
+    /// over HTTP); both unless said.
+    #[serde(default = "every_scope")]
+    pub(crate) scopes: Vec<TokenScope>,
+}
+
+/// What a token may do.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum TokenScope {
+    /// Change alerts and silences.
+    Act,
+    /// Send alerts: `POST /events`, `POST /api/v2/alerts`.
+    Ingest,
+}
+
+fn every_scope() -> Vec<TokenScope> {
+    vec![TokenScope::Act, TokenScope::Ingest]
 }
 
 /// One `[[notifier]]`: the `kind` decides which other keys it takes, so a
@@ -454,6 +477,7 @@ impl Default for HttpConfig {
             max_connections_per_address: 64,
             max_streams: 256,
             max_streams_per_address: 16,
+            ingest_requires_token: false,
             hosts: Vec::new(),
             users: Vec::new(),
             tokens: Vec::new(),
@@ -803,6 +827,26 @@ impl Config {
                     "at least 16 characters: make one with `mauved new-token`",
                 );
             }
+        }
+        for (i, token) in self.http.tokens.iter().enumerate() {
+            if token.scopes.is_empty() {
+                fail(
+                    &format!("http.token[{i}].scopes"),
+                    "empty: a token that may do nothing (give \"act\", \"ingest\" or both)",
+                );
+            }
+        }
+        if self.http.ingest_requires_token
+            && !self
+                .http
+                .tokens
+                .iter()
+                .any(|t| t.scopes.contains(&TokenScope::Ingest))
+        {
+            fail(
+                "http.ingest_requires_token",
+                "needs a [[http.token]] with the \"ingest\" scope",
+            );
         }
         if self.http.read_requires_login
             && self.http.users.is_empty()
@@ -1268,5 +1312,19 @@ mod tests {
         let config: Config = toml::from_str(&text).unwrap();
         assert!(config.people_of("c2000").unwrap_err().contains("deep"));
         assert_eq!(config.people_of("c10").unwrap(), ["alice"]);
+    }
+
+    #[test]
+    fn requiring_a_token_to_send_needs_a_token_that_may() {
+        let text = "[http]\ningest_requires_token = true\n[[http.token]]\nname = \"a\"\ntoken = \"0123456789abcdef\"\nscopes = [\"act\"]\n";
+        let err = Config::parse(text, "t").unwrap_err().to_string();
+        assert!(err.contains("http.ingest_requires_token"), "{err}");
+        let text = "[http]\ningest_requires_token = true\n[[http.token]]\nname = \"a\"\ntoken = \"0123456789abcdef\"\n";
+        assert!(Config::parse(text, "t").is_ok(), "both scopes unless said");
+        let text = "[[http.token]]\nname = \"a\"\ntoken = \"0123456789abcdef\"\nscopes = []\n";
+        assert!(Config::parse(text, "t")
+            .unwrap_err()
+            .to_string()
+            .contains("scopes"));
     }
 }

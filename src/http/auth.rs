@@ -16,6 +16,11 @@
 //!   proxy connected from.
 //! - Whoever asks, a request must name this server in `Host`, and nothing
 //!   is sent or changed from a page of another site (`origin.rs`).
+//! - A token's `scopes` say what it may do: `act` (every change above) and
+//!   `ingest` (send alerts); both unless said.
+//! - Sending alerts (`POST /events`, `POST /api/v2/alerts`) is open like
+//!   UDP, within `listen.allow_sources`, unless `http.ingest_requires_token`:
+//!   then it needs a token with the `ingest` scope.
 //! - Reading is open unless `http.read_requires_login`.
 //! - Every answer carries security headers (a CSP without inline script,
 //!   `nosniff`, `frame-ancestors 'none'`).
@@ -33,7 +38,7 @@ use subtle::ConstantTimeEq;
 
 use super::{ApiError, Principal, Shared};
 use crate::alert::UnixSecs;
-use crate::config::HttpConfig;
+use crate::config::{HttpConfig, TokenScope};
 use crate::store::Store;
 
 pub(crate) const COOKIE: &str = "mauved_session";
@@ -73,7 +78,9 @@ const KEPT: &[u8] = b"sessions";
 #[derive(Debug)]
 pub(crate) struct Auth {
     users: Vec<(String, String)>,
-    tokens: Vec<(String, String)>,
+    tokens: Vec<(String, String, Vec<TokenScope>)>,
+    /// `http.ingest_requires_token`.
+    ingest_requires_token: bool,
     pub(crate) read_requires_login: bool,
     /// By a digest of the cookie value (the value itself is kept nowhere,
     /// so neither the map's timing nor the store gives it away).
@@ -92,6 +99,7 @@ impl Default for Auth {
         Auth {
             users: Vec::new(),
             tokens: Vec::new(),
+            ingest_requires_token: false,
             read_requires_login: false,
             sessions: Mutex::default(),
             keeping: Mutex::default(),
@@ -144,8 +152,9 @@ impl Auth {
             tokens: config
                 .tokens
                 .iter()
-                .map(|t| (t.name.clone(), t.token.clone()))
+                .map(|t| (t.name.clone(), t.token.clone(), t.scopes.clone()))
                 .collect(),
+            ingest_requires_token: config.ingest_requires_token,
             read_requires_login: config.read_requires_login,
             sessions: Mutex::default(),
             keeping: Mutex::default(),
@@ -163,12 +172,13 @@ impl Auth {
         !self.users.is_empty()
     }
 
-    /// The token's name, compared in constant time against every token.
-    fn token(&self, given: &str) -> Option<String> {
+    /// The token's name and scopes, compared in constant time against
+    /// every token.
+    fn token(&self, given: &str) -> Option<(String, Vec<TokenScope>)> {
         let mut found = None;
-        for (name, token) in &self.tokens {
+        for (name, token, scopes) in &self.tokens {
             if same(token, given) {
-                found = Some(name.clone());
+                found = Some((name.clone(), scopes.clone()));
             }
         }
         found
@@ -353,9 +363,12 @@ pub(crate) fn behind_tls(headers: &axum::http::HeaderMap) -> bool {
 fn changes_something(method: &Method, path: &str) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
         && path != "/login"
-        && path != "/events"
-        && path != "/events/"
-        && path != "/api/v2/alerts"
+        && !sends_alerts(method, path)
+}
+
+/// Ingest: alerts sent over HTTP, as a datagram sends them.
+fn sends_alerts(method: &Method, path: &str) -> bool {
+    *method == Method::POST && matches!(path, "/events" | "/events/" | "/api/v2/alerts")
 }
 
 /// Paths anybody may read even when reading needs a login.
@@ -480,9 +493,13 @@ async fn check(http: &super::Http, mut req: Request) -> Result<Request, Refused>
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .map(str::to_owned);
+    let mut scopes = Vec::new();
     let (principal, session) = match bearer {
         Some(given) => match auth.token(&given) {
-            Some(name) => (Some(name), None),
+            Some((name, given_scopes)) => {
+                scopes = given_scopes;
+                (Some(name), None)
+            }
             None => {
                 return Err(Refused::Error(
                     StatusCode::UNAUTHORIZED,
@@ -495,8 +512,23 @@ async fn check(http: &super::Http, mut req: Request) -> Result<Request, Refused>
             None => (None, None),
         },
     };
+    if sends_alerts(req.method(), &path)
+        && auth.ingest_requires_token
+        && !scopes.contains(&TokenScope::Ingest)
+    {
+        return Err(Refused::Error(
+            StatusCode::UNAUTHORIZED,
+            "sending alerts over HTTP needs Authorization: Bearer <token> with the \"ingest\" scope (http.ingest_requires_token)",
+        ));
+    }
     if changes_something(req.method(), &path) {
         let caller = match (&principal, &session) {
+            (Some(_), None) if !scopes.contains(&TokenScope::Act) => {
+                return Err(Refused::Error(
+                    StatusCode::FORBIDDEN,
+                    "this token may only send alerts (its scopes lack \"act\")",
+                ))
+            }
             (Some(_), None) => Caller::Token,
             (Some(_), Some(s)) => {
                 let (given, whole) = csrf_given(req, http.max_body_bytes).await?;
@@ -702,11 +734,15 @@ mod tests {
             tokens: vec![crate::config::HttpToken {
                 name: "ci".into(),
                 token: "0123456789abcdef".into(),
+                scopes: vec![TokenScope::Ingest],
             }],
             ..HttpConfig::default()
         };
         let auth = Auth::new(&config);
-        assert_eq!(auth.token("0123456789abcdef").as_deref(), Some("ci"));
+        assert_eq!(
+            auth.token("0123456789abcdef"),
+            Some(("ci".to_owned(), vec![TokenScope::Ingest]))
+        );
         assert_eq!(auth.token("0123456789abcdeX"), None);
         assert_eq!(auth.token(""), None);
         assert!(!auth.is_open());
