@@ -73,16 +73,7 @@ fn no_reader_is_shown_a_secret() {
     // Nor does the log, nor check-config on the same file.
     d.stop();
     let log = std::fs::read_to_string(dir.path().join("mauved.log")).unwrap();
-    let check = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
-        .args(["check-config"])
-        .arg(dir.path().join("mauved.toml"))
-        .output()
-        .unwrap();
-    let check = format!(
-        "{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    let (_, check) = mauved_bounded("check-config", &dir.path().join("mauved.toml"));
     for secret in secrets {
         assert!(!log.contains(secret), "the log shows {secret}");
         assert!(
@@ -103,17 +94,8 @@ fn a_broken_secret_line_is_reported_without_its_secret() {
         format!("[[http.user]]\nname = \"a\"\npassword_hash = \"{TOKEN}\"\n"),
     ] {
         std::fs::write(&file, &broken).unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
-            .arg("check-config")
-            .arg(&file)
-            .output()
-            .unwrap();
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(!out.status.success(), "{broken} passed");
+        let (code, said) = mauved_bounded("check-config", &file);
+        assert_eq!(code, Some(2), "{broken} passed");
         assert!(
             said.contains("line 3") || said.contains("password_hash"),
             "no line named for {broken}:\n{said}"
@@ -566,26 +548,30 @@ fn import_mauve(file: &std::path::Path) -> (Option<i32>, String) {
     mauved_bounded("import-mauve", file)
 }
 
-/// `mauved COMMAND FILE`, killed (and the test failed) after 20 s.
+/// `mauved COMMAND FILE`, killed (and the test failed) after 20 s: its
+/// exit code and all it printed (standard output, then standard error).
 fn mauved_bounded(command: &str, file: &std::path::Path) -> (Option<i32>, String) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
         .arg(command)
         .arg(file)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Bounded: a command that hangs is killed and reported as such.
-    let mut stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut said = String::new();
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut said);
-        said
-    });
+    fn read_all(mut from: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut said = String::new();
+            let _ = from.read_to_string(&mut said);
+            said
+        })
+    }
+    let stdout = read_all(child.stdout.take().unwrap());
+    let stderr = read_all(child.stderr.take().unwrap());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            return (status.code(), reader.join().unwrap());
+            let said = stdout.join().unwrap() + &stderr.join().unwrap();
+            return (status.code(), said);
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
@@ -834,22 +820,18 @@ fn a_station_may_require_a_token_to_send_alerts_over_http() {
         r#"{"id": "disk", "source": "web1", "raise": "now"}"#,
     );
     assert_eq!(status, 200, "{answer}");
-    let (status, answer) = send_with(
-        &d,
-        "POST",
-        "/api/alerts/web1/disk/acknowledge",
-        &[json, ("authorization", &auth)],
-        "{}",
-    );
+    let acknowledge = |auth: &str| {
+        send_with(
+            &d,
+            "POST",
+            "/api/alerts/web1/disk/acknowledge",
+            &[json, ("authorization", auth)],
+            "{}",
+        )
+    };
+    let (status, answer) = acknowledge(&auth);
     assert_eq!(status, 403, "{answer}");
     // A token with every scope does both.
-    let auth = bearer(TOKEN);
-    let (status, answer) = send_with(
-        &d,
-        "POST",
-        "/api/alerts/web1/disk/acknowledge",
-        &[json, ("authorization", &auth)],
-        "{}",
-    );
+    let (status, answer) = acknowledge(&bearer(TOKEN));
     assert_eq!(status, 200, "{answer}");
 }
