@@ -122,28 +122,70 @@ fn run_block(dir: &std::path::Path, block: &str, after: &str) -> String {
     said
 }
 
-fn get(path: &str) -> serde_json::Value {
-    let body = reqwest::blocking::get(format!("http://127.0.0.1:1288{path}"))
-        .unwrap()
-        .text()
-        .unwrap();
-    serde_json::from_str(&body).unwrap()
+/// Two free loopback ports (HTTP, UDP) in place of the built-in 1288 and
+/// 32741: a station already running on this host on the default ports is
+/// never touched by the tests.
+struct Ports {
+    http: u16,
+    udp: u16,
 }
 
-/// `mauved serve` with the built-in configuration (ports 1288 and 32741,
-/// data in `./mauved-data`), as `cargo run --release -- serve` runs it.
+impl Ports {
+    fn free() -> Ports {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        Ports {
+            http: tcp.local_addr().unwrap().port(),
+            udp: udp.local_addr().unwrap().port(),
+        }
+    }
+
+    /// `text` with the default addresses replaced by these ports.
+    fn instead_of_defaults(&self, text: &str) -> String {
+        text.replace("127.0.0.1:1288", &format!("127.0.0.1:{}", self.http))
+            .replace("127.0.0.1:32741", &format!("127.0.0.1:{}", self.udp))
+    }
+
+    /// A `[listen]` table for these ports.
+    fn listen(&self) -> String {
+        format!(
+            "[listen]\nudp = \"127.0.0.1:{}\"\nhttp = \"127.0.0.1:{}\"\n",
+            self.udp, self.http
+        )
+    }
+
+    fn get(&self, path: &str) -> serde_json::Value {
+        let body = reqwest::blocking::get(format!("http://127.0.0.1:{}{path}", self.http))
+            .unwrap()
+            .text()
+            .unwrap();
+        serde_json::from_str(&body).unwrap()
+    }
+}
+
+/// `mauved serve` with the built-in configuration (data in
+/// `./mauved-data`), as `cargo run --release -- serve` runs it, but on
+/// `ports`.
 struct BuiltIn(std::process::Child);
 
 impl BuiltIn {
-    fn serve(dir: &std::path::Path) -> BuiltIn {
+    fn serve(dir: &std::path::Path, ports: &Ports) -> BuiltIn {
+        let config = dir.join("built-in.toml");
+        std::fs::write(
+            &config,
+            ports.instead_of_defaults(mauved::config::DEFAULT_TOML),
+        )
+        .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_mauved"))
             .arg("serve")
+            .arg("--config")
+            .arg(&config)
             .current_dir(dir)
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let start = std::time::Instant::now();
-        while !reqwest::blocking::get("http://127.0.0.1:1288/health")
+        while !reqwest::blocking::get(format!("http://127.0.0.1:{}/health", ports.http))
             .is_ok_and(|r| r.status().is_success())
         {
             assert!(
@@ -169,14 +211,18 @@ impl BuiltIn {
 fn the_readme_action_examples_work_as_written_on_the_built_in_configuration() {
     let blocks = readme_action_blocks();
     assert_eq!(blocks.len(), 2, "{blocks:?}");
+    // The built-in configuration says where it listens.
+    assert!(mauved::config::DEFAULT_TOML.contains("127.0.0.1:1288"));
+    assert!(mauved::config::DEFAULT_TOML.contains("127.0.0.1:32741"));
     let dir = tempfile::tempdir().unwrap();
-    // `cargo run --release -- serve`: the built-in configuration, ports
-    // 1288 and 32741, data in ./mauved-data.
-    let serve = BuiltIn::serve(dir.path());
-    run_block(dir.path(), &blocks[0], "");
-    let alert = get("/api/alerts/web1/disk");
+    let ports = Ports::free();
+    // `cargo run --release -- serve`: the built-in configuration, data in
+    // ./mauved-data (on ports of the test's own).
+    let serve = BuiltIn::serve(dir.path(), &ports);
+    run_block(dir.path(), &ports.instead_of_defaults(&blocks[0]), "");
+    let alert = ports.get("/api/alerts/web1/disk");
     assert_eq!(alert["state"], "cleared", "{alert}");
-    let history = get("/api/alerts/web1/disk/history");
+    let history = ports.get("/api/alerts/web1/disk/history");
     assert!(
         history
             .as_array()
@@ -187,12 +233,27 @@ fn the_readme_action_examples_work_as_written_on_the_built_in_configuration() {
     );
     serve.stop();
 
-    // The token block starts its own daemon in the background: stopped
-    // once the block is done.
-    run_block(dir.path(), &blocks[1], "kill $!\nwait $! || true");
+    // The token block writes its own configuration (no [listen]: the
+    // defaults), and starts its own daemon in the background: the test's
+    // ports are added to that file, and the daemon stopped once the block
+    // is done.
+    let token_block = ports.instead_of_defaults(&blocks[1]).replacen(
+        "> mauved.toml\n",
+        &format!(
+            "> mauved.toml\nprintf '%s' '{}' >> mauved.toml\n",
+            ports.listen()
+        ),
+        1,
+    );
+    assert_ne!(
+        token_block,
+        ports.instead_of_defaults(&blocks[1]),
+        "{token_block}"
+    );
+    run_block(dir.path(), &token_block, "kill $!\nwait $! || true");
     // Stopped: its data says who acknowledged.
-    let check = BuiltIn::serve(dir.path());
-    let alert = get("/api/alerts/web1/disk");
+    let check = BuiltIn::serve(dir.path(), &ports);
+    let alert = ports.get("/api/alerts/web1/disk");
     check.stop();
     assert_eq!(alert["state"], "acknowledged", "{alert}");
     assert_eq!(alert["acknowledged_by"], "ci-bot", "{alert}");
