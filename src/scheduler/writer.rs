@@ -92,15 +92,20 @@ fn yield_to_ingest() {
             return;
         }
         let err = std::io::Error::last_os_error();
-        tracing::debug!(%err, "the writer's idle priority was refused; niceness instead");
+        tracing::info!(%err, "the writer's idle priority was refused; a niceness instead");
         // SAFETY: as above.
         let failed = unsafe {
             let tid = libc::gettid();
             libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICENESS) != 0
         };
         if failed {
+            // A sandbox that refuses both (a seccomp filter without them):
+            // writes compete with ingest for the CPU, nothing else changes.
             let err = std::io::Error::last_os_error();
-            tracing::debug!(%err, "the writer's priority could not be lowered");
+            tracing::warn!(
+                %err,
+                "the writer's priority could not be lowered (sched_setscheduler and setpriority refused): under a burst, writes compete with ingest"
+            );
         }
     }
 }

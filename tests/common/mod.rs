@@ -75,9 +75,17 @@ impl Daemon {
 
     /// Starts mauved with exactly this configuration text.
     pub fn start_config(dir: &Path, config: &str) -> Daemon {
+        Self::start_prepared(dir, config, |_| {})
+    }
+
+    /// [`Daemon::start_config`], with the command prepared by `prepare`
+    /// first (a sandbox to run it in, say).
+    pub fn start_prepared(dir: &Path, config: &str, prepare: impl FnOnce(&mut Command)) -> Daemon {
         let config_path = dir.join("mauved.toml");
         std::fs::write(&config_path, config).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mauved"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mauved"));
+        prepare(&mut command);
+        let mut child = command
             .args(["serve", "--config"])
             .arg(&config_path)
             .stdout(Stdio::piped())
