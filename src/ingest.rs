@@ -161,6 +161,44 @@ impl Sink {
     }
 }
 
+/// Said once per process: every UDP socket meets the same cap.
+static CAP_TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks for a large receive buffer: past `net.core.rmem_max` where this
+/// process may (`SO_RCVBUFFORCE`, root or `CAP_NET_ADMIN`), else up to it,
+/// and says once, with the command that raises the cap, when it is short.
+fn grow_recv_buffer(socket: &socket2::Socket, addr: SocketAddr) {
+    use std::os::fd::AsRawFd;
+    let wanted = libc::c_int::try_from(SOCKET_RECV_BUFFER).unwrap_or(libc::c_int::MAX);
+    // SAFETY: setsockopt on a socket this function borrows, with a pointer
+    // to a c_int that lives across the call and its size.
+    let forced = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            std::ptr::addr_of!(wanted).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    } == 0;
+    if !forced {
+        if let Err(err) = socket.set_recv_buffer_size(SOCKET_RECV_BUFFER) {
+            tracing::warn!(%addr, %err, "could not set the UDP receive buffer");
+        }
+    }
+    // Linux silently caps the buffer at net.core.rmem_max (and reports
+    // twice what it grants, for its own bookkeeping).
+    let granted = socket.recv_buffer_size().unwrap_or(0) / 2;
+    if granted < SOCKET_RECV_BUFFER && !CAP_TOLD.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            granted_kib = granted / 1024,
+            wanted_kib = SOCKET_RECV_BUFFER / 1024,
+            "the OS caps the UDP receive buffer: bursts beyond it are dropped by the kernel; \
+             raise the cap with `sysctl -w net.core.rmem_max={SOCKET_RECV_BUFFER}`"
+        );
+    }
+}
+
 /// Binds a UDP socket with a large receive buffer.
 pub(crate) fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
@@ -169,23 +207,10 @@ pub(crate) fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
         // "[::]" should also take IPv4 where the OS allows it.
         let _ = socket.set_only_v6(false);
     }
-    if let Err(err) = socket.set_recv_buffer_size(SOCKET_RECV_BUFFER) {
-        tracing::warn!(%addr, %err, "could not set the UDP receive buffer");
-    }
-    // Linux silently caps the buffer at net.core.rmem_max (and reports
-    // twice what it grants, for its own bookkeeping).
-    let granted = socket.recv_buffer_size().unwrap_or(0) / 2;
-    if granted < SOCKET_RECV_BUFFER {
-        tracing::warn!(
-            %addr,
-            granted_kib = granted / 1024,
-            wanted_kib = SOCKET_RECV_BUFFER / 1024,
-            "the OS capped the UDP receive buffer: bursts beyond it are dropped by the \
-             kernel; raise the cap with `sysctl -w net.core.rmem_max={SOCKET_RECV_BUFFER}`"
-        );
-    }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
+    // Bound: only now is the buffer worth a word.
+    grow_recv_buffer(&socket, addr);
     UdpSocket::from_std(socket.into())
 }
 

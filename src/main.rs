@@ -421,8 +421,8 @@ fn shadow_report(
         query.join("&")
     );
     let fetched = get_list(&address, token);
-    let lines = match fetched {
-        Ok(lines) => lines,
+    let (lines, shadow) = match fetched {
+        Ok(fetched) => fetched,
         Err(why) => {
             eprintln!("mauved: {address}: {why}");
             return ExitCode::FAILURE;
@@ -440,11 +440,25 @@ fn shadow_report(
             text(line, "id"),
         );
     }
+    // Nothing to show from a station that is not in shadow mode says
+    // nothing by itself: said here, and not a success.
+    if shadow.as_deref() == Some("off") {
+        eprintln!(
+            "mauved: {url} is not in shadow mode (delivery.shadow = false): it delivers, and records nothing as \"would have sent\"{}",
+            if lines.is_empty() { "" } else { " now (the lines above are from when it was)" }
+        );
+        if lines.is_empty() {
+            return ExitCode::FAILURE;
+        }
+    }
     ExitCode::SUCCESS
 }
 
-/// GETs a JSON array from a daemon's API.
-fn get_list(address: &str, token: Option<&str>) -> Result<Vec<serde_json::Value>, String> {
+/// GETs a JSON array from a daemon's API, and its `X-Mauved-Shadow`.
+fn get_list(
+    address: &str,
+    token: Option<&str>,
+) -> Result<(Vec<serde_json::Value>, Option<String>), String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -457,11 +471,18 @@ fn get_list(address: &str, token: Option<&str>) -> Result<Vec<serde_json::Value>
                 }
                 let answer = request.send().await.map_err(|err| err.to_string())?;
                 let status = answer.status();
+                let shadow = answer
+                    .headers()
+                    .get("x-mauved-shadow")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
                 let body = answer.text().await.map_err(|err| err.to_string())?;
                 if !status.is_success() {
                     return Err(format!("{status}: {body}"));
                 }
-                serde_json::from_str::<Vec<serde_json::Value>>(&body).map_err(|err| err.to_string())
+                serde_json::from_str::<Vec<serde_json::Value>>(&body)
+                    .map(|list| (list, shadow))
+                    .map_err(|err| err.to_string())
             })
         })
 }
@@ -480,6 +501,7 @@ fn silences_of(
     };
     get_list(&address, token)
         .map_err(|why| format!("{address}: {why}"))?
+        .0
         .iter()
         .map(|s| {
             Ok(mauved::alertmanager::silences::Silence {

@@ -499,3 +499,26 @@ fn the_page_the_api_and_the_metrics_count_alike() {
         assert!(metrics.contains(line), "{line} in\n{metrics}");
     }
 }
+
+#[test]
+fn one_path_segment_under_api_alerts_is_a_missing_id_not_a_wrong_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    let (status, body) = d.get("/api/alerts/web3%3A9100");
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("/api/alerts/{source}/{id}"), "{body}");
+}
+
+#[test]
+fn shadow_report_says_when_the_station_is_not_in_shadow_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
+        .args(["shadow-report", "--url"])
+        .arg(format!("http://{}", d.http))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("not in shadow mode"), "{said}");
+}

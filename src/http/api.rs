@@ -368,10 +368,17 @@ pub(crate) struct ShadowQuery {
 /// would have sent, oldest first: `[{"at", "time", "source", "id",
 /// "person", "notifier", "text"}]` (`time` in RFC 3339, to hold beside
 /// another server's notification log).
+/// `GET /api/shadow`: what would have been sent; `X-Mauved-Shadow` says
+/// whether the station is in shadow mode now (an empty list from a station
+/// that is not says nothing by itself).
 pub(crate) async fn shadow(
     http: Shared,
     query: Result<Query<ShadowQuery>, QueryRejection>,
-) -> Answer<Json<Vec<serde_json::Value>>> {
+) -> Answer<(
+    [(&'static str, &'static str); 1],
+    Json<Vec<serde_json::Value>>,
+)> {
+    let mode = [("x-mauved-shadow", if http.shadow { "on" } else { "off" })];
     let Query(q) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
     let store = http.store.clone();
     let lines = tokio::task::spawn_blocking(move || {
@@ -384,21 +391,24 @@ pub(crate) async fn shadow(
     .await
     .map_err(store_error)?
     .map_err(store_error)?;
-    Ok(Json(
-        lines
-            .into_iter()
-            .map(|(key, e)| {
-                serde_json::json!({
-                    "at": e.at,
-                    "time": crate::timefmt::rfc3339(e.at),
-                    "source": key.source,
-                    "id": key.id,
-                    "person": e.person,
-                    "notifier": e.notifier,
-                    "text": e.text,
+    Ok((
+        mode,
+        Json(
+            lines
+                .into_iter()
+                .map(|(key, e)| {
+                    serde_json::json!({
+                        "at": e.at,
+                        "time": crate::timefmt::rfc3339(e.at),
+                        "source": key.source,
+                        "id": key.id,
+                        "person": e.person,
+                        "notifier": e.notifier,
+                        "text": e.text,
+                    })
                 })
-            })
-            .collect(),
+                .collect(),
+        ),
     ))
 }
 

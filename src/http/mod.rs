@@ -82,6 +82,8 @@ pub(crate) struct Http {
     /// Notifiers failing every attempt, and how long before that is "degraded".
     pub(crate) notifier_health: Arc<crate::notify::Health>,
     pub(crate) degraded_after_s: u64,
+    /// `delivery.shadow`: said by `GET /api/shadow` (`X-Mauved-Shadow`).
+    pub(crate) shadow: bool,
     pub(crate) pages: page::Pages,
     /// With `[cluster]`: this station's role (`GET /api/cluster`).
     pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
@@ -149,6 +151,7 @@ impl Http {
             auth,
             notifier_health,
             degraded_after_s: config.delivery.degraded_after.0,
+            shadow: config.delivery.shadow,
             pages: page::Pages::new(),
             cluster,
             changes,
@@ -298,7 +301,10 @@ pub(crate) fn router(http: Arc<Http>) -> Router {
             "/api/alerts/{source}/{id}/{action}",
             get(api::history).post(api::act).fallback(not_found),
         )
-        .route("/api/alerts/{action}", post(api::act_many))
+        .route(
+            "/api/alerts/{action}",
+            post(api::act_many).get(one_segment_is_not_an_alert),
+        )
         .route("/alerts/{source}/{id}", get(page::alert))
         .route("/actions", post(page::act))
         .route("/login", get(page::login_page).post(page::login))
@@ -363,6 +369,12 @@ async fn not_found(req: Request) -> ApiError {
         ""
     };
     ApiError::new(StatusCode::NOT_FOUND, format!("no such page{hint}"))
+}
+
+/// `GET /api/alerts/{x}`: a source without an id (`web3%3A9100`), most
+/// likely; the same 404 and hint as any path that names nothing.
+async fn one_segment_is_not_an_alert(req: Request) -> ApiError {
+    not_found(req).await
 }
 
 async fn method_not_allowed() -> ApiError {
