@@ -46,6 +46,8 @@ pub struct Running {
     shutdown: CancellationToken,
     tasks: TaskTracker,
     scheduler_thread: std::thread::JoinHandle<()>,
+    /// What the HTTP handlers share (a reload goes through it).
+    shared: Arc<Http>,
 }
 
 /// Binds every socket, opens the store and starts every task. Sockets come
@@ -158,6 +160,7 @@ pub async fn start_with(
         silences,
     );
     let state = Arc::new(state);
+    let shared = state.clone();
     // Silences that start later mute their alerts when they start.
     http::start_pending_silences(&state);
     let waiting = state.clone();
@@ -187,6 +190,7 @@ pub async fn start_with(
         history_pruned,
         tasks,
         scheduler_thread,
+        shared,
     })
 }
 
@@ -348,6 +352,12 @@ fn start_scheduler(
 
 impl Running {
     /// Stops every task in order and waits for each; the store is flushed.
+    /// Reads the configuration file again and applies what can change
+    /// live (see `http/reload.rs`); on an error the one in force stays.
+    pub async fn reload(&self) -> Result<(), String> {
+        http::reload::reload(&self.shared).await.map(|_| ())
+    }
+
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
         self.tasks.wait().await;
@@ -362,7 +372,8 @@ impl Running {
     }
 }
 
-/// Runs the daemon until `shutdown` completes.
+/// Runs the daemon until `shutdown` completes, reloading its configuration
+/// each time `reloads` is notified.
 ///
 /// Once every socket is bound it prints `listening udp=ADDR` / `listening
 /// http=ADDR` lines and then `ready` on stdout (logs go to stderr), so that
@@ -372,6 +383,7 @@ pub async fn run(
     router: Router,
     clock: Clock,
     shutdown: impl Future<Output = ()>,
+    reloads: Arc<tokio::sync::Notify>,
 ) -> anyhow::Result<()> {
     let running = start(config, router, clock).await?;
     {
@@ -383,7 +395,17 @@ pub async fn run(
         writeln!(stdout, "ready")?;
         stdout.flush()?;
     }
-    shutdown.await;
+    // Each notification (SIGHUP, say) reads the configuration again.
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = reloads.notified() => {
+                // Logged and counted by the reload itself.
+                let _ = running.reload().await;
+            }
+        }
+    }
     tracing::info!("shutting down");
     // Stopping waits for the last writes; a disk that takes none (below
     // `store.min_free_mib`, failing) must not keep the daemon from exiting.

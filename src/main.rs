@@ -295,12 +295,11 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let served = runtime.block_on(mauved::daemon::run(
-        &config,
-        router,
-        Clock::system(),
-        signal(),
-    ));
+    let reloads = std::sync::Arc::new(tokio::sync::Notify::new());
+    let served = runtime.block_on(async {
+        hangups(reloads.clone());
+        mauved::daemon::run(&config, router, Clock::system(), signal(), reloads).await
+    });
     // A write still blocked on the disk is not waited for.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match served {
@@ -519,6 +518,21 @@ fn silences_of(
 }
 
 /// Completes on SIGINT or SIGTERM.
+/// SIGHUP reads the configuration again (it ended the daemon before).
+fn hangups(reloads: std::sync::Arc<tokio::sync::Notify>) {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut hup) => {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    reloads.notify_one();
+                }
+            });
+        }
+        Err(err) => tracing::warn!(%err, "cannot take SIGHUP: reload with POST /-/reload"),
+    }
+}
+
 async fn signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -92,6 +92,10 @@ pub(crate) struct Metrics {
     pub(crate) write_backlog: Gauge,
     /// 1 while the scheduler takes no update because writes are behind.
     pub(crate) ingest_paused: Gauge,
+    /// 1 if the last configuration reload worked (or none was asked), 0 if
+    /// it was refused; and when the configuration in force was loaded.
+    pub(crate) config_reload_ok: Gauge,
+    pub(crate) config_loaded_at: Gauge,
     /// Writes that took longer than a second from hand-over to done.
     pub(crate) writes_late: Counter,
     /// 1 while the store writes nothing (a full or failing disk), else 0.
@@ -144,6 +148,8 @@ impl Metrics {
             queue_depth: Gauge::default(),
             write_backlog: Gauge::default(),
             ingest_paused: Gauge::default(),
+            config_reload_ok: Gauge::default(),
+            config_loaded_at: Gauge::default(),
             writes_late: Counter::default(),
             store_failing: Gauge::default(),
             disk_bytes: Gauge::default(),
@@ -304,6 +310,16 @@ impl Metrics {
             "mauved_write_backlog",
             "Store buckets (up to 64 alerts each) changed in memory and not yet written, those being written included.",
             self.write_backlog.clone(),
+        );
+        r.register(
+            "mauved_config_last_reload_successful",
+            "1 if the last configuration reload (SIGHUP, POST /-/reload) worked, 0 if it was refused and the configuration before it is still in force.",
+            self.config_reload_ok.clone(),
+        );
+        r.register(
+            "mauved_config_last_reload_success_timestamp_seconds",
+            "When the configuration in force was loaded (at start, or by the last reload that worked), Unix seconds.",
+            self.config_loaded_at.clone(),
         );
         r.register(
             "mauved_ingest_paused",

@@ -6,7 +6,7 @@
 mod common;
 
 use common::timeline::Timeline;
-use common::wait_for;
+use common::{wait_for, Client};
 use mauved::alert::AlertChange;
 
 /// Monday 2026-11-23 08:00 UTC.
@@ -238,6 +238,37 @@ fn escalation_tells_the_next_person_once_unacknowledged_long_enough() {
     t.nothing();
     t.at(150 * MIN);
     t.want(&[("carol", "email", &["reminder disk"])]);
+}
+
+#[test]
+fn a_reload_routes_the_next_decision_and_a_pending_escalation_follows_it() {
+    let mut t = Timeline::new(&config(ESCALATION), MON_8);
+    t.raise("web1", "disk");
+    t.want(&[("alice", "sms", &["raised disk"])]);
+    // Before carol's turn the rota changes: bob instead of carol.
+    let (status, answer) = t.reload(&config(
+        &ESCALATION.replace(r#"who = ["carol"]"#, r#"who = ["bob"]"#),
+    ));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(t.d().metric("mauved_config_last_reload_successful"), 1.0);
+    t.at(30 * MIN);
+    t.want(&[("bob", "sms", &["raised disk"])]);
+    // A file with a mistake: refused, said, and the one in force stays.
+    let (status, answer) = t.reload(&config(
+        &ESCALATION.replace(r#"who = ["alice"]"#, r#"who = ["nobody"]"#),
+    ));
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("nobody"), "{answer}");
+    assert_eq!(t.d().metric("mauved_config_last_reload_successful"), 0.0);
+    t.raise("web2", "load");
+    t.want(&[("alice", "sms", &["raised load"])]);
+    // A change that needs a restart is named.
+    let (status, answer) = t.reload(&format!(
+        "[delivery]\nmax_age = \"2d\"\n{}",
+        config(ESCALATION)
+    ));
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("[delivery]"), "{answer}");
 }
 
 #[test]

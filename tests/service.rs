@@ -207,3 +207,92 @@ fn the_unit_passes_systemd_analyze_verify_and_security() {
         String::from_utf8_lossy(&security.stdout)
     );
 }
+
+#[test]
+fn sighup_reloads_the_configuration_and_the_daemon_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.jsonl");
+    let routed_to = |who: &str| {
+        format!(
+            "{}[person.alice]\nops = \"alice@example.com\"\n[person.bob]\nops = \"bob@example.com\"\n\
+             [[alert_group]]\nname = \"all\"\nlevel = \"urgent\"\n\
+             [[alert_group.notify]]\nwho = [\"{who}\"]\n",
+            recording_notifier(&notes)
+        )
+    };
+    let d = Daemon::start(dir.path(), &routed_to("alice"));
+    let told = |n: usize| {
+        wait_for(WAIT, "the raise told", || {
+            let got = notifications(&notes);
+            (got.len() >= n).then(|| got[n - 1]["person"].as_str().unwrap_or("").to_owned())
+        })
+    };
+    d.send(&packet(
+        1,
+        "web1",
+        vec![alert("disk", Some(now()), None)],
+        false,
+    ));
+    assert_eq!(told(1), "alice");
+    std::fs::write(
+        dir.path().join("mauved.toml"),
+        test_config(dir.path(), &routed_to("bob")),
+    )
+    .unwrap();
+    assert!(Command::new("kill")
+        .args(["-HUP", &d.pid().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    wait_for(WAIT, "the reload logged", || {
+        std::fs::read_to_string(dir.path().join("mauved.log"))
+            .unwrap()
+            .contains("configuration reloaded")
+            .then_some(())
+    });
+    d.send(&packet(
+        2,
+        "web2",
+        vec![alert("load", Some(now()), None)],
+        false,
+    ));
+    assert_eq!(told(2), "bob");
+    let status = d
+        .stop_within(std::time::Duration::from_secs(15))
+        .expect("still running after SIGHUP, and stopped by SIGTERM");
+    assert!(status.success());
+}
+
+#[test]
+fn a_reload_switches_tokens_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = ("old-token-0123456789", "new-token-0123456789");
+    let with_token = |t: &str| format!("[[http.token]]\nname = \"ci\"\ntoken = \"{t}\"\n");
+    let d = Daemon::start(dir.path(), &with_token(old));
+    d.send(&packet(
+        1,
+        "web1",
+        vec![alert("disk", Some(now()), None)],
+        false,
+    ));
+    d.wait_state("web1", "disk", "raised");
+    std::fs::write(
+        dir.path().join("mauved.toml"),
+        test_config(dir.path(), &with_token(new)),
+    )
+    .unwrap();
+    let post = |path: &str, token: &str| {
+        reqwest::blocking::Client::new()
+            .post(format!("http://{}{path}", d.http))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(post("/-/reload", old), 200);
+    assert_eq!(post("/api/alerts/web1/disk/acknowledge", old), 401);
+    assert_eq!(post("/api/alerts/web1/disk/acknowledge", new), 200);
+}

@@ -68,6 +68,20 @@ pub struct Config {
     /// [`redact`]); shown by `GET /api/v2/status`.
     #[serde(skip)]
     pub(crate) shown: Shown,
+    /// The file it was read from (None: the built-in one), read again on
+    /// a reload.
+    #[serde(skip)]
+    pub(crate) file: FileOf,
+}
+
+/// Where a configuration was read from. Not part of what it means.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FileOf(pub(crate) Option<PathBuf>);
+
+impl PartialEq for FileOf {
+    fn eq(&self, _: &FileOf) -> bool {
+        true
+    }
 }
 
 /// A configuration's text as it may be shown, secrets replaced. Not part
@@ -504,6 +518,7 @@ impl Default for Config {
             cluster: None,
             prometheus: PrometheusConfig::default(),
             shown: Shown::default(),
+            file: FileOf::default(),
         }
     }
 }

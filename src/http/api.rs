@@ -508,7 +508,7 @@ pub(crate) async fn history_all(
 /// `GET /api/oncall`: each rotation's person now and the next hand-over.
 pub(crate) async fn oncall(http: Shared) -> Json<serde_json::Value> {
     Json(crate::routing::explain::oncall_json(
-        &http.routing,
+        &http.live().routing,
         http.clock.now(),
     ))
 }
@@ -527,7 +527,7 @@ pub(crate) async fn act(
             "alerts: only for POST /api/alerts/{action} (many alerts at once)",
         ));
     }
-    let action = actions::action(&name, &body, http.clock.now(), &http.routing)?;
+    let action = actions::action(&name, &body, http.clock.now(), &http.live().routing)?;
     let by = actions::author(&body, principal.0.as_deref())?;
     let key = AlertKey::new(source, id);
     let record = http
@@ -550,7 +550,7 @@ pub(crate) async fn act_many(
     let Path(name) =
         name.map_err(|err| ApiError::bad_request(format!("path: {}", err.body_text())))?;
     let body = actions::Body::parse(&body(raw)?)?;
-    let action = actions::action(&name, &body, http.clock.now(), &http.routing)?;
+    let action = actions::action(&name, &body, http.clock.now(), &http.live().routing)?;
     let by = actions::author(&body, principal.0.as_deref())?;
     let keys = actions::targets(&body)?;
     let answers = http.act_many(&keys, &by, &action).await;
@@ -613,6 +613,15 @@ pub(crate) async fn events(
     Ok(Json(
         serde_json::json!({ "accepted": alerts, "updates": count }),
     ))
+}
+
+/// `POST /-/reload`: the configuration file read again (see `reload.rs`);
+/// 400 with what is wrong, the configuration in force kept.
+pub(crate) async fn reload(http: Shared) -> Answer<Json<super::reload::Reloaded>> {
+    super::reload::reload(&http.0)
+        .await
+        .map(Json)
+        .map_err(|err| ApiError::bad_request(format!("the configuration in force stays: {err}")))
 }
 
 /// A `POST /events` body as checked updates and the count of fields cut,

@@ -74,14 +74,48 @@ fn digest(text: &str) -> Digest {
 /// not log everyone out.
 const KEPT: &[u8] = b"sessions";
 
-/// Users, tokens and sessions.
-#[derive(Debug)]
-pub(crate) struct Auth {
+/// Who may log in and with which tokens: what a reloaded configuration
+/// replaces at once (sessions, failures and the password checks stay).
+#[derive(Debug, Default)]
+struct Rules {
     users: Vec<(String, String)>,
     tokens: Vec<(String, String, Vec<TokenScope>)>,
     /// `http.ingest_requires_token`.
     ingest_requires_token: bool,
-    pub(crate) read_requires_login: bool,
+    read_requires_login: bool,
+}
+
+impl Rules {
+    fn of(config: &HttpConfig) -> Rules {
+        Rules {
+            users: config
+                .users
+                .iter()
+                .map(|u| (u.name.clone(), u.password_hash.clone()))
+                .collect(),
+            tokens: config
+                .tokens
+                .iter()
+                .map(|t| (t.name.clone(), t.token.clone(), t.scopes.clone()))
+                .collect(),
+            ingest_requires_token: config.ingest_requires_token,
+            read_requires_login: config.read_requires_login,
+        }
+    }
+
+    /// Whether a session still stands for a user of these rules (its user
+    /// there, with the password it logged in with).
+    fn keeps(&self, session: &Session) -> bool {
+        self.users
+            .iter()
+            .any(|(name, hash)| *name == session.user && digest(hash) == session.password_digest)
+    }
+}
+
+/// Users, tokens and sessions.
+#[derive(Debug)]
+pub(crate) struct Auth {
+    rules: std::sync::RwLock<std::sync::Arc<Rules>>,
     /// By a digest of the cookie value (the value itself is kept nowhere,
     /// so neither the map's timing nor the store gives it away).
     sessions: Mutex<HashMap<Digest, Session>>,
@@ -96,16 +130,7 @@ pub(crate) struct Auth {
 
 impl Default for Auth {
     fn default() -> Self {
-        Auth {
-            users: Vec::new(),
-            tokens: Vec::new(),
-            ingest_requires_token: false,
-            read_requires_login: false,
-            sessions: Mutex::default(),
-            keeping: Mutex::default(),
-            failures: Mutex::default(),
-            checks: tokio::sync::Semaphore::new(PASSWORD_CHECKS),
-        }
+        Auth::new(&HttpConfig::default())
     }
 }
 
@@ -144,18 +169,7 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 impl Auth {
     pub(crate) fn new(config: &HttpConfig) -> Auth {
         Auth {
-            users: config
-                .users
-                .iter()
-                .map(|u| (u.name.clone(), u.password_hash.clone()))
-                .collect(),
-            tokens: config
-                .tokens
-                .iter()
-                .map(|t| (t.name.clone(), t.token.clone(), t.scopes.clone()))
-                .collect(),
-            ingest_requires_token: config.ingest_requires_token,
-            read_requires_login: config.read_requires_login,
+            rules: std::sync::RwLock::new(std::sync::Arc::new(Rules::of(config))),
             sessions: Mutex::default(),
             keeping: Mutex::default(),
             failures: Mutex::default(),
@@ -163,20 +177,44 @@ impl Auth {
         }
     }
 
+    fn rules(&self) -> std::sync::Arc<Rules> {
+        self.rules.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Takes a reloaded configuration's users and tokens: sessions of a
+    /// user who is gone, or whose password changed, end.
+    pub(crate) fn reconfigure(&self, config: &HttpConfig) {
+        let rules = Rules::of(config);
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, s| rules.keeps(s));
+        *self.rules.write().unwrap_or_else(|e| e.into_inner()) = std::sync::Arc::new(rules);
+    }
+
     /// No user and no token: changes only from loopback.
     pub(crate) fn is_open(&self) -> bool {
-        self.users.is_empty() && self.tokens.is_empty()
+        let rules = self.rules();
+        rules.users.is_empty() && rules.tokens.is_empty()
     }
 
     pub(crate) fn has_users(&self) -> bool {
-        !self.users.is_empty()
+        !self.rules().users.is_empty()
+    }
+
+    pub(crate) fn read_requires_login(&self) -> bool {
+        self.rules().read_requires_login
+    }
+
+    fn ingest_requires_token(&self) -> bool {
+        self.rules().ingest_requires_token
     }
 
     /// The token's name and scopes, compared in constant time against
     /// every token.
     fn token(&self, given: &str) -> Option<(String, Vec<TokenScope>)> {
         let mut found = None;
-        for (name, token, scopes) in &self.tokens {
+        for (name, token, scopes) in &self.rules().tokens {
             if same(token, given) {
                 found = Some((name.clone(), scopes.clone()));
             }
@@ -191,7 +229,8 @@ impl Auth {
         password: &str,
         now: UnixSecs,
     ) -> Option<(String, Session)> {
-        let hash = self
+        let rules = self.rules();
+        let hash = rules
             .users
             .iter()
             .find(|(n, _)| n == name)
@@ -234,13 +273,10 @@ impl Auth {
             Ok(Some(value)) => serde_json::from_slice(&value).unwrap_or_default(),
             _ => HashMap::new(),
         };
-        let valid = kept.into_iter().filter(|(_, s)| {
-            s.expires_at > now
-                && self
-                    .users
-                    .iter()
-                    .any(|(name, hash)| *name == s.user && digest(hash) == s.password_digest)
-        });
+        let rules = self.rules();
+        let valid = kept
+            .into_iter()
+            .filter(|(_, s)| s.expires_at > now && rules.keeps(s));
         self.sessions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -476,7 +512,7 @@ async fn check(http: &super::Http, mut req: Request) -> Result<Request, Refused>
     let now = http.clock.now();
     let path = req.uri().path().to_owned();
     // A name that is not ours: a page of another site rebound to us.
-    if let Err(why) = http.hosts.allowed(req.headers()) {
+    if let Err(why) = http.live().hosts.allowed(req.headers()) {
         return Err(Refused::Said(StatusCode::MISDIRECTED_REQUEST, why));
     }
     // Nothing is sent or changed by a page of another site, whoever the
@@ -513,7 +549,7 @@ async fn check(http: &super::Http, mut req: Request) -> Result<Request, Refused>
         },
     };
     if sends_alerts(req.method(), &path)
-        && auth.ingest_requires_token
+        && auth.ingest_requires_token()
         && !scopes.contains(&TokenScope::Ingest)
     {
         return Err(Refused::Error(
@@ -555,7 +591,7 @@ async fn check(http: &super::Http, mut req: Request) -> Result<Request, Refused>
                 "a change without a token or login must be JSON (Content-Type: application/json)",
             ));
         }
-    } else if auth.read_requires_login && principal.is_none() && !always_open(&path) {
+    } else if auth.read_requires_login() && principal.is_none() && !always_open(&path) {
         if path.starts_with("/api/") || path == "/metrics" {
             return Err(Refused::Error(
                 StatusCode::UNAUTHORIZED,

@@ -22,6 +22,7 @@
 //! | POST   | `/api/alerts/{source}/{id}/acknowledge`     | `{"by", "until"}` or `{"by", "for_s"}` |
 //! | POST   | `/api/alerts/{source}/{id}/unacknowledge`   |                           |
 //! | POST   | `/events`                                   | JSON alert submission     |
+//! | POST   | `/-/reload`                                 | the configuration read again (`reload.rs`) |
 //! | POST   | `/api/v2/alerts`                            | Prometheus's alerts (`v2.rs`) |
 //! | GET    | `/api/v2/alerts`, `/alerts/groups`, `/status`, `/receivers` | Alertmanager's API |
 //! | GET, POST, DELETE | `/api/v2/silences`, `/api/v2/silence/{id}` | silences |
@@ -33,6 +34,7 @@ mod board;
 pub(crate) mod limits;
 mod origin;
 mod page;
+pub(crate) mod reload;
 mod v2;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -75,8 +77,6 @@ pub(crate) struct Http {
     pub(crate) sink: Sink,
     pub(crate) clock: Clock,
     pub(crate) max_body_bytes: usize,
-    /// Rotations and windows, for `GET /api/oncall`.
-    pub(crate) routing: crate::routing::Router,
     /// Users, tokens and sessions.
     pub(crate) auth: auth::Auth,
     /// Notifiers failing every attempt, and how long before that is "degraded".
@@ -89,8 +89,6 @@ pub(crate) struct Http {
     pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Turns for `GET /api/v2/alerts` listings (see `v2.rs`).
     pub(crate) listings: Arc<tokio::sync::Semaphore>,
-    /// The names this server answers to (`Host`).
-    pub(crate) hosts: origin::Hosts,
     /// Open `GET /api/stream`s, in total and per client address.
     pub(crate) streams: Arc<limits::Slots>,
     /// Changes for the open pages (`GET /api/stream`).
@@ -101,11 +99,11 @@ pub(crate) struct Http {
     pub(crate) silences: Arc<RwLock<crate::alertmanager::silences::Silences>>,
     /// Who may post alerts over HTTP (`listen.allow_sources`; empty: anyone).
     pub(crate) allow_sources: Vec<crate::config::Cidr>,
-    /// `[prometheus] severity_importance`.
-    pub(crate) severity_importance: std::collections::BTreeMap<String, u32>,
+    /// What a reloaded configuration replaces at once (see [`Live`]).
+    live: RwLock<Arc<Live>>,
+    /// Reads the configuration again (`reload.rs`).
+    pub(crate) reloader: reload::Reloader,
     pub(crate) started_at: crate::alert::UnixSecs,
-    /// The configuration with its secrets replaced.
-    pub(crate) config_shown: String,
 }
 
 impl Http {
@@ -128,13 +126,16 @@ impl Http {
     ) -> Self {
         let auth = auth::Auth::new(&config.http);
         auth.restore(&store, clock.now());
+        metrics.config_reload_ok.set(1);
+        metrics
+            .config_loaded_at
+            .set(i64::try_from(clock.now()).unwrap_or(i64::MAX));
         Http {
             silences,
             allow_sources: config.listen.allow_sources.clone(),
-            severity_importance: config.prometheus.importance(),
+            live: RwLock::new(Arc::new(Live::of(config, routing))),
+            reloader: reload::Reloader::new(config),
             started_at: clock.now(),
-            config_shown: config.shown.0.clone(),
-            hosts: origin::Hosts::new(config),
             listings: Arc::new(tokio::sync::Semaphore::new(v2::LISTINGS_AT_ONCE)),
             streams: limits::Slots::new(
                 config.http.max_streams,
@@ -147,7 +148,6 @@ impl Http {
             sink,
             clock,
             max_body_bytes: config.http.max_body_bytes,
-            routing,
             auth,
             notifier_health,
             degraded_after_s: config.delivery.degraded_after.0,
@@ -162,7 +162,49 @@ impl Http {
 
 type Shared = State<Arc<Http>>;
 
+/// The parts of the configuration the handlers read that a reload
+/// replaces, together: a request sees one configuration or the next, never
+/// half of each.
+pub(crate) struct Live {
+    /// Groups, people, rotations and windows (the page, `/api/oncall`,
+    /// labels and receivers).
+    pub(crate) routing: crate::routing::Router,
+    /// The names this server answers to (`Host`).
+    pub(crate) hosts: origin::Hosts,
+    /// `[prometheus] severity_importance`.
+    pub(crate) severity_importance: std::collections::BTreeMap<String, u32>,
+    /// The configuration with its secrets replaced.
+    pub(crate) config_shown: String,
+}
+
+impl Live {
+    fn of(config: &crate::config::Config, routing: crate::routing::Router) -> Live {
+        Live {
+            routing,
+            hosts: origin::Hosts::new(config),
+            severity_importance: config.prometheus.importance(),
+            config_shown: config.shown.0.clone(),
+        }
+    }
+}
+
 impl Http {
+    /// The configuration as it is now (a reload replaces it whole).
+    pub(crate) fn live(&self) -> Arc<Live> {
+        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Takes a reloaded configuration (already compiled and checked) for
+    /// every request from now on.
+    pub(crate) fn reconfigure(
+        &self,
+        config: &crate::config::Config,
+        routing: crate::routing::Router,
+    ) {
+        self.auth.reconfigure(&config.http);
+        *self.live.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Live::of(config, routing));
+    }
+
     /// Notifiers failing for longer than allowed, as "name (since …)".
     pub(crate) fn degraded(&self) -> Vec<String> {
         self.notifier_health
@@ -325,6 +367,7 @@ pub(crate) fn router(http: Arc<Http>) -> Router {
             "/api/v2/silence/{id}",
             get(v2::get_silence).delete(v2::delete_silence),
         )
+        .route("/-/reload", post(api::reload))
         .route("/events", post(api::events))
         .route("/events/", post(api::events))
         .fallback(not_found)

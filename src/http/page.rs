@@ -122,6 +122,7 @@ fn frame(http: &super::Http, session: Option<&Session>) -> Frame {
         can_login: http.auth.has_users(),
         now_text: crate::timefmt::utc(now),
         oncall: http
+            .live()
             .routing
             .oncall(now)
             .into_iter()
@@ -187,7 +188,7 @@ fn index_page(
     let now = http.clock.now();
     let board = {
         let index = http.index();
-        board::build(&index, &http.routing, q, now)
+        board::build(&index, &http.live().routing, q, now)
     };
     // The header counts every alert (the filter narrows the rows only),
     // as `/api/counts` does.
@@ -246,7 +247,8 @@ struct SilenceRow {
 
 fn silence_rows(http: &super::Http) -> Vec<SilenceRow> {
     let now = http.clock.now();
-    let zone = &http.routing.calendar.zone;
+    let live = http.live();
+    let zone = &live.routing.calendar.zone;
     super::v2::current(http)
         .into_iter()
         .map(|s| SilenceRow {
@@ -318,7 +320,8 @@ fn alert_page(
         t.map(|t| crate::timefmt::human(t, now))
             .unwrap_or_else(|| "–".into())
     };
-    let group = http.routing.group(key, &record);
+    let live = http.live();
+    let group = live.routing.group(key, &record);
     let fields: Vec<(&str, String)> = vec![
         ("state", record.state().as_str().to_owned()),
         ("source", key.source.clone()),
@@ -505,7 +508,7 @@ async fn apply_form(
             "acknowledge"
         }
         "acknowledge-tomorrow" => {
-            body.until = Some(next_local(now, 9, &http.routing.calendar.zone));
+            body.until = Some(next_local(now, 9, &http.live().routing.calendar.zone));
             "acknowledge"
         }
         "acknowledge-working" => {
@@ -534,7 +537,7 @@ async fn apply_form(
             )))
         }
     };
-    let action = actions::action(name, &body, now, &http.routing)?;
+    let action = actions::action(name, &body, now, &http.live().routing)?;
     let keys: Vec<AlertKey> = form
         .0
         .iter()

@@ -73,7 +73,7 @@ pub(crate) async fn post_alerts(
     }
     let raw = api::body(raw)?;
     let now = http.clock.now();
-    let parsed = postable::parse(&raw, now, &http.severity_importance).map_err(bad)?;
+    let parsed = postable::parse(&raw, now, &http.live().severity_importance).map_err(bad)?;
     let mut updates = Vec::with_capacity(parsed.len());
     for update in parsed {
         let source = update.source.clone();
@@ -159,12 +159,13 @@ impl Http {
     /// a listing holds at once (an alert's labels and record are made
     /// again, a batch at a time, when it is written out).
     fn matching(&self, now: UnixSecs, keep: impl Fn(&Listed) -> bool) -> Vec<AlertKey> {
+        let live = self.live();
         let silences = self.silences.read().unwrap_or_else(|e| e.into_inner());
         let index = self.index();
         let mut out: Vec<AlertKey> = index
             .ids()
             .filter_map(|slot| {
-                let listed = self.listing(&index, &silences, slot, now)?;
+                let listed = self.listing(&live.routing, &index, &silences, slot, now)?;
                 keep(&listed).then_some(listed.key)
             })
             .collect();
@@ -175,12 +176,13 @@ impl Http {
 
     /// These alerts (those still raised), as listed now.
     fn listed(&self, keys: &[AlertKey], now: UnixSecs) -> Vec<Listed> {
+        let live = self.live();
         let silences = self.silences.read().unwrap_or_else(|e| e.into_inner());
         let index = self.index();
         keys.iter()
             .filter_map(|key| {
                 let slot = index.find(&key.source, &key.id)?;
-                self.listing(&index, &silences, slot, now)
+                self.listing(&live.routing, &index, &silences, slot, now)
             })
             .collect()
     }
@@ -188,6 +190,7 @@ impl Http {
     /// One raised alert with its labels and silences; None if not raised.
     fn listing(
         &self,
+        routing: &crate::routing::Router,
         index: &crate::index::Index,
         silences: &crate::alertmanager::silences::Silences,
         slot: crate::index::SlotId,
@@ -198,7 +201,7 @@ impl Http {
             return None;
         }
         let key = index.key(slot);
-        let labels = self.routing.labels(&key, &record);
+        let labels = routing.labels(&key, &record);
         let silenced_by = silences
             .muting(&labels, now)
             .map(|s| s.id.clone())
@@ -227,7 +230,7 @@ fn gettable(http: &Http, alert: &Listed, detail: &str, now: UnixSecs) -> Value {
         "updatedAt": rfc3339(r.updated_at),
         "generatorURL": format!(
             "{}/alerts/{}/{}",
-            http.routing.base_url,
+            http.live().routing.base_url,
             percent_encoding::utf8_percent_encode(&alert.key.source, percent_encoding::NON_ALPHANUMERIC),
             percent_encoding::utf8_percent_encode(&alert.key.id, percent_encoding::NON_ALPHANUMERIC),
         ),
@@ -431,14 +434,14 @@ pub(crate) async fn status(http: Shared) -> Json<Value> {
             "buildDate": "",
             "goVersion": "none (mauved is written in Rust)",
         },
-        "config": { "original": http.config_shown },
+        "config": { "original": http.live().config_shown },
         "uptime": rfc3339(http.started_at),
     }))
 }
 
 /// `GET /api/v2/receivers`: the alert groups (or `everyone`).
 pub(crate) async fn receivers(http: Shared) -> Json<Value> {
-    let mut names: Vec<String> = http.routing.group_names();
+    let mut names: Vec<String> = http.live().routing.group_names();
     if names.is_empty() {
         names.push("everyone".into());
     }
@@ -676,7 +679,7 @@ fn matching(http: &Http, silence: &Silence) -> Vec<(AlertKey, Record)> {
         .filter_map(|slot| {
             let record = index.record(slot);
             let key = index.key(slot);
-            let labels = http.routing.labels(&key, &record);
+            let labels = http.live().routing.labels(&key, &record);
             one.holds(&silence.id, &labels).then_some((key, record))
         })
         .collect()
@@ -715,7 +718,7 @@ async fn release(http: &Arc<Http>, was: &Silence, by: &str) {
         })
         .collect();
     for (key, record) in held {
-        let labels = http.routing.labels(&key, &record);
+        let labels = http.live().routing.labels(&key, &record);
         let still_until = http
             .silences
             .read()

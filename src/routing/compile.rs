@@ -247,7 +247,9 @@ pub fn load(path: &std::path::Path) -> Result<(Config, Router), ConfigError> {
         path: origin.clone(),
         err,
     })?;
-    parse(&text, &origin)
+    let (mut config, router) = parse(&text, &origin)?;
+    config.file = crate::config::FileOf(Some(path.to_owned()));
+    Ok((config, router))
 }
 
 /// [`load`] from text; `origin` names it in messages.

@@ -97,6 +97,14 @@ impl SchedulerHandle {
         wait.await.map_err(|_| Error::Stopped)?
     }
 
+    /// Routes by `router` from the next decision on; returns once the
+    /// scheduler has taken it.
+    pub(crate) async fn reroute(&self, router: crate::routing::Router) -> Result<(), Error> {
+        let (done, wait) = oneshot::channel();
+        self.send(Command::Reroute(Box::new(router), done)).await?;
+        wait.await.map_err(|_| Error::Stopped)
+    }
+
     /// Asks the scheduler to finish its round, flush and stop.
     pub(crate) async fn stop(&self) {
         let _ = self.send(Command::Stop).await;

@@ -210,6 +210,9 @@ enum Command {
     },
     /// Write everything dirty, of both tiers, unpaced; answer once flushed.
     Flush(oneshot::Sender<Result<(), Error>>),
+    /// Route by these rules from the next decision on (a configuration
+    /// reloaded): paging state is kept, as across a restart.
+    Reroute(Box<crate::routing::Router>, oneshot::Sender<()>),
     /// Write everything, flush and return.
     Stop,
 }
@@ -524,6 +527,10 @@ impl Run {
             Command::Flush(done) => {
                 self.dirty.waiting.push(Waiter::Applied(done));
                 self.flush_all = true;
+            }
+            Command::Reroute(router, done) => {
+                self.s.pager.router = *router;
+                let _ = done.send(());
             }
             Command::Stop => return false,
         }

@@ -58,7 +58,11 @@ impl InProc {
         clock: &ManualClock,
         notifiers: Vec<(String, Box<dyn mauved::notify::Notifier>)>,
     ) -> InProc {
-        let (config, router) = mauved::routing::parse(text, "test").unwrap();
+        // Read from a file, as `serve --config` reads it: a reload reads
+        // the file again.
+        let file = dir.join("mauved.toml");
+        std::fs::write(&file, text).unwrap();
+        let (config, router) = mauved::routing::load(&file).unwrap();
         let mut router = Some(router);
         let mut notifiers = Some(notifiers);
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -94,6 +98,18 @@ impl InProc {
             running: Some(running),
             runtime,
         }
+    }
+
+    /// Writes the test configuration with `extra` in place of the one the
+    /// daemon read, and asks it to reload (`POST /-/reload`): the status
+    /// and the answer.
+    pub fn reload(&self, extra: &str) -> (u16, String) {
+        std::fs::write(
+            self.dir.join("mauved.toml"),
+            test_config_flushing(&self.dir, 0, extra),
+        )
+        .unwrap();
+        self.post("/-/reload", "")
     }
 
     pub fn now(&self) -> u64 {

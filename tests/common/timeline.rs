@@ -122,6 +122,18 @@ impl Timeline {
         self.d.as_ref().unwrap()
     }
 
+    /// Reloads the daemon with `extra` (beside the recorders) in place of
+    /// what it was started with; the status and the answer of
+    /// `POST /-/reload`.
+    pub fn reload(&mut self, extra: &str) -> (u16, String) {
+        let extra = format!("[server]\ninitial_sleep_s = 60\n{NOTIFIERS}{extra}");
+        let answer = self.d().reload(&extra);
+        if answer.0 == 200 {
+            self.extra = extra;
+        }
+        answer
+    }
+
     /// Stops the daemon and starts it again on the same store and clock.
     pub fn restart(&mut self) {
         self.d.take().unwrap().stop();
