@@ -424,7 +424,7 @@ pub async fn run(
     }
 }
 
-/// How long stopping may take before the daemon exits anyway (the README
+/// How long stopping may take before the daemon exits anyway (docs/reliability.md
 /// promises an exit within 10 s of SIGTERM).
 const STOP_WITHIN: std::time::Duration = std::time::Duration::from_secs(8);
 

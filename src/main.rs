@@ -14,8 +14,8 @@ use mauved::routing::{self, explain};
 /// on several threads at once, and glibc grew each thread's heap a page at a
 /// time (an `mprotect` call each: 22,000 while 100,000 new alerts were
 /// posted), its arenas locked by frees from other threads. With jemalloc the
-/// same burst is accepted about a third faster, in no more memory (README,
-/// "Performance", target 7). The daemon hands freed memory back to the
+/// same burst is accepted about a third faster, in no more memory (docs/performance.md,
+/// target 7). The daemon hands freed memory back to the
 /// system through it (`daemon::return_free_memory`).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

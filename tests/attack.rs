@@ -240,7 +240,7 @@ fn no_client_locks_the_others_out() {
         t.join().unwrap();
     }
     let refused = d.metric("mauved_http_connections_refused_total");
-    // Under the README's ceiling (456 MiB) with room to spare.
+    // Under the stated memory ceiling (456 MiB, docs/durability-and-memory.md) with room to spare.
     let peak = d.peak_rss();
     eprintln!(
         "{probes} probes, slowest {slowest:?}; {} attacking connections made, {refused} refused; peak {} MiB",

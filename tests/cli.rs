@@ -81,26 +81,35 @@ fn route_and_oncall_read_the_built_in_configuration_without_config() {
     assert!(text.contains("no [rotation.*] is configured"), "{text}");
 }
 
-/// The ```sh blocks of the README's action examples (between the actions
-/// table and the next paragraph about paths), as written.
-fn readme_action_blocks() -> Vec<String> {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let start = readme
-        .find("Actions (JSON body")
-        .expect("the actions section");
-    let end = start
-        + readme[start..]
-            .find("A path that names no resource")
-            .unwrap();
-    readme[start..end]
+/// The ```sh blocks of `file` between the first line holding `start` and
+/// the next holding `end`, as written.
+fn sh_blocks(file: &str, start: &str, end: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{start:?} in {file}"));
+    let to = from
+        + text[from..]
+            .find(end)
+            .unwrap_or_else(|| panic!("{end:?} in {file}"));
+    text[from..to]
         .split("```sh\n")
         .skip(1)
         .map(|block| block.split("```").next().unwrap().to_owned())
         .collect()
 }
 
-/// Runs a README block with bash, each `curl` failing on an error status.
+/// The action examples of the API reference (between the actions table
+/// and the paragraph about paths).
+fn readme_action_blocks() -> Vec<String> {
+    sh_blocks(
+        "docs/api.md",
+        "Actions (JSON body",
+        "A path that names no resource",
+    )
+}
+
+/// Runs a documented block with bash, each `curl` failing on an error status.
 fn run_block(dir: &std::path::Path, block: &str, after: &str) -> String {
     let script = format!(
         "set -e\ncurl() {{ case \" $* \" in *\" -sf \"*) command curl --max-time 20 \"$@\";; \
@@ -205,6 +214,21 @@ impl BuiltIn {
             .unwrap();
         self.0.wait().unwrap();
     }
+}
+
+#[test]
+fn the_readme_tour_works_as_written_on_the_built_in_configuration() {
+    let blocks = sh_blocks("README.md", "## A five-minute tour", "## Sending alerts");
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::free();
+    let serve = BuiltIn::serve(dir.path(), &ports);
+    let said = run_block(dir.path(), &ports.instead_of_defaults(&blocks[0]), "");
+    let alert = ports.get("/api/alerts/web1/disk");
+    serve.stop();
+    assert_eq!(alert["state"], "acknowledged", "{alert}");
+    assert_eq!(alert["acknowledged_by"], "alice", "{alert}");
+    assert!(said.contains(r#""acknowledged":1"#), "{said}");
 }
 
 #[test]

@@ -593,7 +593,7 @@ fn udp_senders_outside_allow_sources_are_refused_and_counted() {
 #[test]
 fn a_garbage_flood_does_not_cost_a_single_real_heartbeat() {
     let dir = tempfile::tempdir().unwrap();
-    // The README's memory ceiling for this configuration: 200 bytes an
+    // The memory ceiling (docs/durability-and-memory.md) for this configuration: 200 bytes an
     // alert, 50 a source (at most one an alert), 100 MiB of fixed
     // buffers, 60 KiB a bucket of a second's pace.
     let (max_alerts, pace) = (10_000u64, 2_000u64);
@@ -713,7 +713,7 @@ fn a_sender_over_its_packet_rate_is_held_back_and_counted() {
     });
 }
 
-/// The write-behind runs at a lower priority than ingest (README,
+/// The write-behind runs at a lower priority than ingest (docs/durability-and-memory.md,
 /// "Durability"); the scheduler and the listeners do not.
 #[test]
 fn the_writer_thread_yields_to_ingest() {

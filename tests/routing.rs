@@ -404,7 +404,7 @@ notify = [{ who = ["alice"], every = "1h" }]
     t.at(31 * MIN - 1);
     t.nothing();
     // At its end the alert is raised and unacknowledged, which is what
-    // alice last heard: nothing to tell (README, "Semantics").
+    // alice last heard: nothing to tell (docs/semantics.md).
     t.at(40 * MIN);
     t.nothing();
     // Her reminders never stopped: the hourly one comes.

@@ -904,7 +904,7 @@ impl Config {
             fail(
                 "cluster",
                 "this mauved was built without high availability: build it with `--features ha` \
-                 (see the README, \"High availability\")",
+                 (see docs/high-availability.md)",
             );
         }
         if cluster.station.trim().is_empty() || cluster.station.contains(' ') {

@@ -570,7 +570,7 @@ fn mib(bytes: f64) -> f64 {
     bytes / 1048576.0
 }
 
-/// The memory ceiling the README states for a configuration, in MiB: 200
+/// The memory ceiling docs/durability-and-memory.md states for a configuration, in MiB: 200
 /// bytes an alert, 50 bytes a distinct source, 100 MiB of fixed buffers,
 /// and the write-behind's largest job (a second's pace of buckets, 60 KiB
 /// each while composed and written).

@@ -1,4 +1,4 @@
-//! `mauved-load targets`: the performance targets of the README, end to
+//! `mauved-load targets`: the performance targets of docs/performance.md, end to
 //! end, one line each with PASS or FAIL.
 
 use std::time::{Duration, Instant};
