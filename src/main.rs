@@ -39,8 +39,9 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
-    /// Check a configuration file: every invalid value is reported (a syntax
-    /// or type error stops the check where it is); warnings do not fail it.
+    /// Check a configuration file: every problem is reported, each with its
+    /// line and key (only a TOML syntax error stops the check where it is);
+    /// warnings do not fail it.
     CheckConfig {
         /// The TOML configuration file to check.
         file: PathBuf,

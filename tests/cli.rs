@@ -61,6 +61,65 @@ during = "office"
 }
 
 #[test]
+fn an_unknown_notifier_kind_or_a_wrongly_typed_key_hides_no_other_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        r#"[store]
+flush_interval_ms = "x"
+
+[[notifier]]
+name = "a"
+kind = "pager"
+
+[[notifier]]
+name = "b"
+kind = "command"
+command = "/bin/true"
+
+[server]
+forget_cleared_after = "3 fortnights"
+initial_sleep_s = -1
+
+[http]
+max_body_bytes = 1
+typo = 3
+"#,
+    )
+    .unwrap();
+    let out = mauved(&["check-config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let expected = [
+        "line 2: store.flush_interval_ms: invalid type",
+        "line 6: notifier[0].kind: unknown variant `pager`",
+        "line 11: notifier[1].command: invalid type: string \"/bin/true\", expected a sequence",
+        "line 14: server.forget_cleared_after:",
+        "line 15: server.initial_sleep_s: invalid value",
+        "line 19: http.typo: unknown field `typo`",
+        "http.max_body_bytes: must be at least 1024",
+    ];
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), expected.len(), "{err}");
+    for (line, want) in lines.iter().zip(expected) {
+        assert!(line.contains(want), "{line:?} should say {want:?}\n{err}");
+    }
+    // A key of another kind is named, with its line.
+    std::fs::write(
+        &bad,
+        "[[notifier]]\nname = \"a\"\nkind = \"log\"\nurl = \"http://x\"\n",
+    )
+    .unwrap();
+    let out = mauved(&["check-config", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 4: notifier[0].url: unknown field `url`: a notifier of kind \"log\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn route_and_oncall_read_the_built_in_configuration_without_config() {
     let out = mauved(&["route", "--source", "web1", "--id", "disk"]);
     let text = String::from_utf8_lossy(&out.stdout);

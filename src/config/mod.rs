@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod oncall;
+mod read;
 pub(crate) mod redact;
 mod values;
 
@@ -334,9 +335,12 @@ fn every_scope() -> Vec<TokenScope> {
 }
 
 /// One `[[notifier]]`: the `kind` decides which other keys it takes, so a
-/// key of another kind is an error rather than silently ignored.
+/// key of another kind is an error rather than silently ignored. Read
+/// through [`RawNotifier`], a plain table, so that a key of the wrong type
+/// is named with its line (a tagged enum reads the table whole first and
+/// loses where each key was).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(try_from = "RawNotifier")]
 pub(crate) enum Notifier {
     /// Each notification becomes a log line.
     Log { name: String },
@@ -345,7 +349,6 @@ pub(crate) enum Notifier {
     Command {
         name: String,
         command: Vec<String>,
-        #[serde(default = "default_notifier_timeout")]
         timeout_s: u64,
     },
     /// An HTTP POST per message, to the person's address on this notifier
@@ -353,9 +356,7 @@ pub(crate) enum Notifier {
     Webhook {
         name: String,
         url: Option<String>,
-        #[serde(default)]
         format: WebhookFormat,
-        #[serde(default = "default_webhook_timeout")]
         timeout_s: u64,
     },
     /// An e-mail per message, to the person's address on this notifier.
@@ -364,14 +365,110 @@ pub(crate) enum Notifier {
         /// `host:port` of the mail server.
         server: String,
         from: String,
-        #[serde(default)]
         starttls: bool,
         user: Option<String>,
         /// A file holding the password (first line).
         password_file: Option<PathBuf>,
-        #[serde(default = "default_webhook_timeout")]
         timeout_s: u64,
     },
+}
+
+/// Every key any `[[notifier]]` takes, as read; [`Notifier`] is made of it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotifier {
+    name: String,
+    kind: NotifierKind,
+    command: Option<Vec<String>>,
+    timeout_s: Option<u64>,
+    url: Option<String>,
+    format: Option<WebhookFormat>,
+    server: Option<String>,
+    from: Option<String>,
+    starttls: Option<bool>,
+    user: Option<String>,
+    password_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum NotifierKind {
+    Log,
+    Command,
+    Webhook,
+    Smtp,
+}
+
+impl TryFrom<RawNotifier> for Notifier {
+    type Error = String;
+
+    fn try_from(raw: RawNotifier) -> Result<Notifier, String> {
+        let (kind, takes): (&str, &[&str]) = match raw.kind {
+            NotifierKind::Log => ("log", &[]),
+            NotifierKind::Command => ("command", &["command", "timeout_s"]),
+            NotifierKind::Webhook => ("webhook", &["url", "format", "timeout_s"]),
+            NotifierKind::Smtp => (
+                "smtp",
+                &[
+                    "server",
+                    "from",
+                    "starttls",
+                    "user",
+                    "password_file",
+                    "timeout_s",
+                ],
+            ),
+        };
+        let given = [
+            ("command", raw.command.is_some()),
+            ("timeout_s", raw.timeout_s.is_some()),
+            ("url", raw.url.is_some()),
+            ("format", raw.format.is_some()),
+            ("server", raw.server.is_some()),
+            ("from", raw.from.is_some()),
+            ("starttls", raw.starttls.is_some()),
+            ("user", raw.user.is_some()),
+            ("password_file", raw.password_file.is_some()),
+        ];
+        if let Some((key, _)) = given
+            .iter()
+            .find(|(key, given)| *given && !takes.contains(key))
+        {
+            return Err(format!(
+                "unknown field `{key}`: a notifier of kind \"{kind}\" takes {}",
+                ["name", "kind"]
+                    .iter()
+                    .chain(takes)
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let missing = |key: &str| format!("missing field `{key}` (kind = \"{kind}\" needs it)");
+        Ok(match raw.kind {
+            NotifierKind::Log => Notifier::Log { name: raw.name },
+            NotifierKind::Command => Notifier::Command {
+                name: raw.name,
+                command: raw.command.ok_or_else(|| missing("command"))?,
+                timeout_s: raw.timeout_s.unwrap_or_else(default_notifier_timeout),
+            },
+            NotifierKind::Webhook => Notifier::Webhook {
+                name: raw.name,
+                url: raw.url,
+                format: raw.format.unwrap_or_default(),
+                timeout_s: raw.timeout_s.unwrap_or_else(default_webhook_timeout),
+            },
+            NotifierKind::Smtp => Notifier::Smtp {
+                name: raw.name,
+                server: raw.server.ok_or_else(|| missing("server"))?,
+                from: raw.from.ok_or_else(|| missing("from"))?,
+                starttls: raw.starttls.unwrap_or(false),
+                user: raw.user,
+                password_file: raw.password_file,
+                timeout_s: raw.timeout_s.unwrap_or_else(default_webhook_timeout),
+            },
+        })
+    }
 }
 
 /// The body a webhook posts.
@@ -550,64 +647,6 @@ fn line_of(text: &str, at: usize) -> usize {
     text[..at.min(text.len())].matches('\n').count()
 }
 
-/// `text` with line `line` blanked, if that line is one whole `key = value`
-/// (a value on one line): the rest still reads the same.
-fn without_key_line(text: &str, line: usize) -> Option<String> {
-    let lines: Vec<&str> = text.split('\n').collect();
-    let target = lines.get(line)?.trim();
-    if target.starts_with('[') || !target.contains('=') || target.parse::<toml::Table>().is_err() {
-        return None;
-    }
-    let mut out = lines.clone();
-    out[line] = "";
-    Some(out.join("\n"))
-}
-
-/// A key of the wrong type or name, as a problem: its dotted name (the
-/// table it is in, then the key), its line, what is wrong, and for an
-/// unknown key the nearest known one.
-fn shape_problem(text: &str, line: usize, err: &toml::de::Error) -> Problem {
-    let lines: Vec<&str> = text.split('\n').collect();
-    let table = lines[..line]
-        .iter()
-        .rev()
-        .find_map(|l| {
-            let l = l.trim();
-            l.starts_with('[')
-                .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
-        })
-        .unwrap_or_default();
-    let name = lines[line]
-        .split('=')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .trim_matches('"')
-        .to_owned();
-    let key = match table.as_str() {
-        "" => name.clone(),
-        table => format!("{table}.{name}"),
-    };
-    let mut what = err.message().trim().to_owned();
-    if redact::is_secret_name(&name) && what.starts_with("invalid") {
-        // serde quotes the value it could not take (`invalid type:
-        // integer `5`, expected …`): only what was expected is said.
-        let expected = what.rsplit_once(", expected ").map(|(_, e)| e);
-        what = format!(
-            "invalid value (not shown: a secret); expected {}",
-            expected.unwrap_or("another value")
-        );
-    } else if what.starts_with("unknown field") {
-        if let Some(near) = nearest(&name, &backticked(&what)[1..]) {
-            what = format!("unknown key; did you mean `{near}`? ({what})");
-        }
-    }
-    Problem {
-        key: format!("line {}: {key}", line + 1),
-        what,
-    }
-}
-
 /// A TOML error in words: its line and column and toml's own message,
 /// with the source line and a caret under the column only when that line's
 /// key does not hold a secret (toml's own rendering quotes the line as is).
@@ -675,57 +714,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 impl Config {
-    /// Reads the file's data, reporting every key of the wrong type or
-    /// name rather than the first: each is taken out (it keeps its
-    /// default) and the rest read again. A syntax error stops the reading
-    /// (nothing after it can be trusted), as does a problem that is not one
-    /// key's (a table's).
-    pub(crate) fn read_all(
-        text: &str,
-        origin: &str,
-    ) -> Result<(Config, Vec<Problem>), ConfigError> {
-        let parse_error = |err| ConfigError::Parse {
-            path: origin.to_owned(),
-            what: syntax_problem(text, &err),
-        };
-        text.parse::<toml::Table>().map_err(parse_error)?;
-        let mut text = text.to_owned();
-        let mut problems = Vec::new();
-        loop {
-            match toml::from_str::<Config>(&text) {
-                Ok(mut config) => {
-                    config.follow_given_keys();
-                    config.shown = Shown(redact::shown(&text));
-                    problems.sort_by_key(|(line, _)| *line);
-                    return Ok((config, problems.into_iter().map(|(_, p)| p).collect()));
-                }
-                Err(err) => {
-                    let line = err.span().map(|span| line_of(&text, span.start));
-                    let Some(rest) = line
-                        .and_then(|line| without_key_line(&text, line))
-                        .filter(|_| problems.len() < 100)
-                    else {
-                        // Not one key's problem. After keys were taken out
-                        // it may come of that (a table left without its
-                        // `kind`): what was found is said, and the reading
-                        // stops.
-                        if problems.is_empty() {
-                            return Err(parse_error(err));
-                        }
-                        problems.sort_by_key(|(line, _)| *line);
-                        return Err(ConfigError::Invalid {
-                            path: origin.to_owned(),
-                            problems: problems.into_iter().map(|(_, p)| p).collect(),
-                        });
-                    };
-                    let line = line.unwrap_or_default();
-                    problems.push((line, shape_problem(&text, line, &err)));
-                    text = rest;
-                }
-            }
-        }
-    }
-
     /// Reads and checks the configuration's own keys; every problem found
     /// is reported, not just the first. Routing's parts (windows, matchers,
     /// rotations) are checked when they are compiled: `routing::parse`
