@@ -976,6 +976,14 @@ impl Config {
                     {
                         fail(&key("url"), "must start with http:// or https://");
                     }
+                    // Without groups every message goes to every notifier,
+                    // with no person's address: each would be given up.
+                    if url.is_none() && self.alert_groups.is_empty() {
+                        fail(
+                            &key("url"),
+                            "required: without [[alert_group]] every message goes to every notifier with no address, and this one would give each up",
+                        );
+                    }
                     if *timeout_s == 0 {
                         fail(&key("timeout_s"), "must be at least 1");
                     }
@@ -1315,6 +1323,15 @@ mod tests {
         let config: Config = toml::from_str(&text).unwrap();
         assert!(config.people_of("c2000").unwrap_err().contains("deep"));
         assert_eq!(config.people_of("c10").unwrap(), ["alice"]);
+    }
+
+    #[test]
+    fn a_webhook_that_no_message_could_reach_an_address_on_needs_a_url() {
+        let text = "[[notifier]]\nname = \"hook\"\nkind = \"webhook\"\n";
+        let err = Config::parse(text, "t").unwrap_err().to_string();
+        assert!(err.contains("notifier[0].url: required"), "{err}");
+        let with_url = format!("{text}url = \"http://127.0.0.1:9/x\"\n");
+        assert!(Config::parse(&with_url, "t").is_ok());
     }
 
     #[test]
