@@ -108,6 +108,11 @@ pub enum StoreError {
         "another mauved is using the data directory {0} (only one process can hold it at a time)"
     )]
     InUse(String),
+    #[error(
+        "store: it holds layout {found}, written by a newer mauved; this one knows layouts up to {known}: \
+         run that newer mauved (or this one on a copy of the data directory taken before the upgrade)"
+    )]
+    Newer { found: u32, known: u32 },
 }
 
 pub(crate) type Result<T> = std::result::Result<T, StoreError>;
@@ -151,7 +156,9 @@ impl Store {
             #[cfg(test)]
             hold: std::sync::Mutex::new(()),
         };
+        store.check_format()?;
         store.upgrade()?;
+        store.mark_format()?;
         store.count()?;
         Ok(store)
     }

@@ -520,3 +520,33 @@ fn a_storm_of_messages_is_queued_in_values_of_bounded_size_and_in_order() {
     );
     assert_eq!(store.queue_len(), 0);
 }
+
+#[test]
+fn a_store_says_its_layout_and_one_of_a_newer_mauved_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_at(dir.path());
+    assert_eq!(
+        store.meta(b"format").unwrap(),
+        Some(super::upgrade::FORMAT.to_be_bytes().to_vec())
+    );
+    // What a later mauved would write.
+    store
+        .set_meta(b"format", &(super::upgrade::FORMAT + 1).to_be_bytes())
+        .unwrap();
+    drop(store);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let refused = loop {
+        match Store::open(dir.path(), 1 << 20, Gauge::default()) {
+            Err(StoreError::InUse(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            other => break other,
+        }
+    };
+    let err = refused.err().expect("refused").to_string();
+    let (found, known) = (super::upgrade::FORMAT + 1, super::upgrade::FORMAT);
+    assert!(
+        err.contains(&format!("layout {found}")) && err.contains(&format!("up to {known}")),
+        "{err}"
+    );
+}

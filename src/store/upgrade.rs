@@ -13,7 +13,43 @@ pub(super) const OLD_ALERT: u8 = b'a';
 
 pub(super) const OLD_DUE: u8 = b'd';
 
+/// The layout this mauved writes, kept in the store (meta `format`): a
+/// store of a later layout is refused at open rather than misread (a
+/// mauved of before this mark read a later store without a word, showing
+/// every detail empty). Layouts before the mark count as 1.
+pub(crate) const FORMAT: u32 = 2;
+
+const FORMAT_KEY: &[u8] = b"format";
+
 impl Store {
+    /// The layout the store says it holds (1: none said).
+    fn format(&self) -> Result<u32> {
+        Ok(self
+            .meta(FORMAT_KEY)?
+            .and_then(|v| <[u8; 4]>::try_from(v.as_slice()).ok())
+            .map_or(1, u32::from_be_bytes))
+    }
+
+    /// Refuses a store written by a newer mauved.
+    pub(super) fn check_format(&self) -> Result<()> {
+        let found = self.format()?;
+        if found > FORMAT {
+            return Err(super::StoreError::Newer {
+                found,
+                known: FORMAT,
+            });
+        }
+        Ok(())
+    }
+
+    /// Says the store holds this layout (after [`Store::upgrade`]).
+    pub(super) fn mark_format(&self) -> Result<()> {
+        if self.format()? < FORMAT {
+            self.set_meta(FORMAT_KEY, &FORMAT.to_be_bytes())?;
+        }
+        Ok(())
+    }
+
     /// Brings an earlier layout up to date: records one per key become
     /// buckets, details one per key go into their buckets' values, single
     /// queued messages become batches, the due index goes.
@@ -74,6 +110,9 @@ impl Store {
             }
         }
         if changed {
+            tracing::warn!(
+                "the store is of an earlier layout: upgraded in place (a copy of the data directory taken before this start is the way back to the earlier mauved)"
+            );
             self.db.write(|db| db.apply_batch(batch))?;
             self.db.flush()?;
         }
