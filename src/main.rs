@@ -48,6 +48,12 @@ enum Cmd {
     },
     /// Print the built-in configuration.
     DefaultConfig,
+    /// Write the manual pages (mauved.1 and one per command) into a folder.
+    Man {
+        /// Where to write them (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Translate a mauve server configuration (its Ruby DSL, read without
     /// running it) into a mauved configuration on stdout, with a report on
     /// stderr: what was translated, what differs, what was left out, by
@@ -171,6 +177,18 @@ fn main() -> ExitCode {
             print!("{}", mauved::config::DEFAULT_TOML);
             ExitCode::SUCCESS
         }
+        Cmd::Man { out } => match write_manual(&out) {
+            Ok(written) => {
+                for page in written {
+                    println!("{}", page.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("mauved: writing the manual into {}: {err}", out.display());
+                ExitCode::FAILURE
+            }
+        },
         Cmd::ImportMauve { file, timezone } => import_mauve(&file, timezone),
         Cmd::Route {
             config,
@@ -310,6 +328,28 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The manual pages, made from the command line's own definitions (so they
+/// never say other than `--help`): `mauved.1` and `mauved-<command>.1`.
+fn write_manual(out: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(out)?;
+    let command = Cli::command();
+    let mut written = Vec::new();
+    let mut page = |name: String, cmd: clap::Command| -> std::io::Result<()> {
+        let path = out.join(format!("{name}.1"));
+        let mut text = Vec::new();
+        clap_mangen::Man::new(cmd).title(name).render(&mut text)?;
+        std::fs::write(&path, text)?;
+        written.push(path);
+        Ok(())
+    };
+    page("mauved".into(), command.clone())?;
+    for sub in command.get_subcommands() {
+        page(format!("mauved-{}", sub.get_name()), sub.clone())?;
+    }
+    Ok(written)
 }
 
 /// `mauved hash-password`: the password from standard input, hashed.

@@ -366,3 +366,36 @@ fn release_binaries_carry_no_debug_info_and_a_profiling_profile_keeps_line_table
     assert_eq!(profiling["inherits"].as_str(), Some("release"));
     assert!(profiling.get("debug").is_some(), "{profiling:?}");
 }
+
+#[test]
+fn the_manual_has_a_page_for_every_command_made_from_its_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mauved(&["man", "--out", dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let help = String::from_utf8_lossy(&mauved(&["--help"]).stdout).into_owned();
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.contains(&"check-config"), "{help}");
+    for name in
+        std::iter::once("mauved".to_owned()).chain(commands.iter().map(|c| format!("mauved-{c}")))
+    {
+        let page = std::fs::read_to_string(dir.path().join(format!("{name}.1")))
+            .unwrap_or_else(|err| panic!("{name}.1: {err}"));
+        assert!(
+            page.starts_with(".ie") || page.contains(".TH"),
+            "{name}.1:\n{page}"
+        );
+    }
+    let check = std::fs::read_to_string(dir.path().join("mauved-check-config.1")).unwrap();
+    assert!(check.contains("only a TOML syntax error"), "{check}");
+}
