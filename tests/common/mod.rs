@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod inproc;
+pub mod sandbox;
 pub mod sinks;
 pub mod timeline;
 
@@ -81,9 +82,25 @@ impl Daemon {
     /// [`Daemon::start_config`], with the command prepared by `prepare`
     /// first (a sandbox to run it in, say).
     pub fn start_prepared(dir: &Path, config: &str, prepare: impl FnOnce(&mut Command)) -> Daemon {
+        Self::start_program(
+            Path::new(env!("CARGO_BIN_EXE_mauved")),
+            dir,
+            config,
+            prepare,
+        )
+    }
+
+    /// [`Daemon::start_prepared`] with another `mauved` binary (one a
+    /// package installed, say).
+    pub fn start_program(
+        binary: &Path,
+        dir: &Path,
+        config: &str,
+        prepare: impl FnOnce(&mut Command),
+    ) -> Daemon {
         let config_path = dir.join("mauved.toml");
         std::fs::write(&config_path, config).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mauved"));
+        let mut command = Command::new(binary);
         prepare(&mut command);
         let mut child = command
             .args(["serve", "--config"])
