@@ -1351,3 +1351,56 @@ fn stations_kept_across_a_new_etcd_cluster_share_the_actions_taken_in_it() {
     let log_b = std::fs::read_to_string(dir.path().join("b").join("mauved.log")).unwrap();
     assert!(log_b.contains("a new cluster"), "{log_b}");
 }
+
+/// Each station's configuration digest, as `station` sees them.
+fn digests(station: &Daemon) -> Option<std::collections::BTreeMap<String, String>> {
+    let status = station.json("/api/cluster");
+    let seen: std::collections::BTreeMap<String, String> = status["stations"]
+        .as_array()?
+        .iter()
+        .filter_map(|s| {
+            Some((
+                s["name"].as_str()?.to_owned(),
+                s["config_digest"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    (seen.len() == 2).then_some(seen)
+}
+
+#[test]
+fn each_station_shows_the_configuration_digests_so_a_mismatch_is_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let (dir_a, dir_b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&dir_a).unwrap();
+    std::fs::create_dir_all(&dir_b).unwrap();
+    let shared = |name: &str| {
+        format!(
+            "[cluster]\nstation = \"{name}\"\netcd = [{}]\nlease_ttl_s = {TTL_S}\n",
+            etcd.toml()
+        )
+    };
+    let a = Daemon::start(&dir_a, &shared("a"));
+    let b = Daemon::start(&dir_b, &shared("b"));
+    // The same configuration but for what is each station's own: one digest.
+    let same = wait_for(WAIT, "both digests, the same", || {
+        let seen = digests(&a)?;
+        (seen["a"] == seen["b"]).then_some(seen["a"].clone())
+    });
+    // b reloads with one more person: a sees b's digest change.
+    std::fs::write(
+        dir_b.join("mauved.toml"),
+        test_config(
+            &dir_b,
+            &format!("{}[person.zed]\nlog = \"zed\"\n", shared("b")),
+        ),
+    )
+    .unwrap();
+    let (status, answer) = b.post("/-/reload", "");
+    assert_eq!(status, 200, "{answer}");
+    wait_for(WAIT, "b's new digest seen by a", || {
+        let seen = digests(&a)?;
+        (seen["a"] == same && seen["b"] != same).then_some(())
+    });
+}

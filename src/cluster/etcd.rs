@@ -84,6 +84,8 @@ pub(crate) struct Cluster {
     isolated_since: Mutex<Option<Instant>>,
     /// The stations etcd has seen lately (each says so on its lease).
     seen: Mutex<Vec<StationSeen>>,
+    /// This station's configuration digest, said with its `stations/` key.
+    config_digest: Mutex<String>,
     /// When this process started (ms): proposals of a restarted station
     /// never take an earlier one's name.
     pub(super) started: u64,
@@ -126,6 +128,7 @@ impl Cluster {
             proposals: super::actions::Proposals::default(),
             etcd_cluster: std::sync::atomic::AtomicU64::new(0),
             seen: Mutex::default(),
+            config_digest: Mutex::default(),
             fail_open_after: config.fail_open_after.map(|s| Duration::from_secs(s.0)),
             records: Expiring::new(RECORDS_KEPT),
             actions_lease: Expiring::new(ACTIONS_KEPT),
@@ -559,14 +562,25 @@ impl Cluster {
         Ok(())
     }
 
-    /// Writes this station's `stations/<name>` (the time, on its lease)
-    /// and reads every station's.
+    /// The configuration this station runs now (at start, and after each
+    /// reload): said from the next `stations/` write on.
+    pub(crate) fn set_config_digest(&self, digest: String) {
+        *self.config_digest.lock().unwrap_or_else(|e| e.into_inner()) = digest;
+    }
+
+    /// Writes this station's `stations/<name>` (the time and its
+    /// configuration digest, on its lease) and reads every station's.
     async fn say_seen(&self, client: &mut Client, lease: i64) -> Result<(), etcd_client::Error> {
         let now = crate::clock::Clock::system().now();
+        let digest = self
+            .config_digest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         client
             .put(
                 self.key(&format!("stations/{}", self.station)),
-                now.to_string(),
+                format!("{now} {digest}").trim().to_owned(),
                 Some(PutOptions::new().with_lease(lease)),
             )
             .await?;
@@ -577,9 +591,16 @@ impl Cluster {
         let seen = all
             .kvs()
             .iter()
-            .map(|kv| StationSeen {
-                name: String::from_utf8_lossy(&kv.key()[prefix.len()..]).into_owned(),
-                seen_at: String::from_utf8_lossy(kv.value()).parse().unwrap_or(0),
+            .map(|kv| {
+                // "<seen at> <digest>"; a station of before digests says
+                // only the time.
+                let value = String::from_utf8_lossy(kv.value());
+                let mut words = value.split_whitespace();
+                StationSeen {
+                    name: String::from_utf8_lossy(&kv.key()[prefix.len()..]).into_owned(),
+                    seen_at: words.next().and_then(|w| w.parse().ok()).unwrap_or(0),
+                    config_digest: words.next().map(str::to_owned),
+                }
             })
             .collect();
         *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = seen;

@@ -126,6 +126,9 @@ impl Http {
     ) -> Self {
         let auth = auth::Auth::new(&config.http);
         auth.restore(&store, clock.now());
+        if let Some(cluster) = &cluster {
+            cluster.set_config_digest(crate::cluster::config_digest(&config.shown.0));
+        }
         metrics.config_reload_ok.set(1);
         metrics
             .config_loaded_at
@@ -202,6 +205,9 @@ impl Http {
         routing: crate::routing::Router,
     ) {
         self.auth.reconfigure(&config.http);
+        if let Some(cluster) = &self.cluster {
+            cluster.set_config_digest(crate::cluster::config_digest(&config.shown.0));
+        }
         *self.live.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Live::of(config, routing));
     }
 
