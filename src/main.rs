@@ -48,6 +48,30 @@ enum Cmd {
     },
     /// Print the built-in configuration.
     DefaultConfig,
+    /// Take a consistent copy of a running station's store into FILE
+    /// (POST /api/backup: a change, so a token with `act`, or JSON from
+    /// this host in open mode).
+    Backup {
+        /// The station's HTTP address.
+        #[arg(long, default_value = "http://127.0.0.1:1288")]
+        url: String,
+        /// A token (`Authorization: Bearer`), when the station has them.
+        #[arg(long)]
+        token: Option<String>,
+        /// Where the copy goes (written whole, then renamed).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Put a backup back as a new store (the daemon stopped), in an empty
+    /// or missing data directory (store.path).
+    Restore {
+        /// The backup `mauved backup` wrote.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The data directory to make.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
     /// Write the manual pages (mauved.1 and one per command) into a folder.
     Man {
         /// Where to write them (created if missing).
@@ -177,6 +201,30 @@ fn main() -> ExitCode {
             print!("{}", mauved::config::DEFAULT_TOML);
             ExitCode::SUCCESS
         }
+        Cmd::Backup { url, token, to } => match backup(&url, token.as_deref(), &to) {
+            Ok(bytes) => {
+                println!("{}: {bytes} bytes", to.display());
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("mauved: backup from {url}: {err}");
+                ExitCode::FAILURE
+            }
+        },
+        Cmd::Restore { from, data } => match mauved::store::backup::restore(&from, &data) {
+            Ok(entries) => {
+                println!(
+                    "{}: {entries} entries restored from {}",
+                    data.display(),
+                    from.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("mauved: restore from {}: {err}", from.display());
+                ExitCode::from(2)
+            }
+        },
         Cmd::Man { out } => match write_manual(&out) {
             Ok(written) => {
                 for page in written {
@@ -328,6 +376,46 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `mauved backup`: the station's copy streamed into `to`.partial, then
+/// renamed, so that `to` is only ever a whole backup.
+fn backup(url: &str, token: Option<&str>, to: &std::path::Path) -> Result<u64, String> {
+    let partial = to.with_extension("partial");
+    let written = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| err.to_string())?
+        .block_on(async {
+            use tokio::io::AsyncWriteExt;
+            let mut request = reqwest::Client::new()
+                .post(format!("{}/api/backup", url.trim_end_matches('/')))
+                .header("content-type", "application/json")
+                .body("{}");
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let mut answer = request.send().await.map_err(|err| err.to_string())?;
+            let status = answer.status();
+            if !status.is_success() {
+                let body = answer.text().await.unwrap_or_default();
+                return Err(format!("{status}: {body}"));
+            }
+            let mut file = tokio::fs::File::create(&partial)
+                .await
+                .map_err(|err| format!("{}: {err}", partial.display()))?;
+            let mut bytes = 0u64;
+            while let Some(chunk) = answer.chunk().await.map_err(|err| err.to_string())? {
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|err| err.to_string())?;
+                bytes += chunk.len() as u64;
+            }
+            file.sync_all().await.map_err(|err| err.to_string())?;
+            Ok(bytes)
+        })?;
+    std::fs::rename(&partial, to).map_err(|err| format!("{}: {err}", to.display()))?;
+    Ok(written)
 }
 
 /// The manual pages, made from the command line's own definitions (so they

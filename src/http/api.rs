@@ -615,6 +615,31 @@ pub(crate) async fn events(
     ))
 }
 
+/// `POST /api/backup`: the whole store, as one moment's copy (see
+/// `store/backup.rs`); a change, so it needs what any change needs. Written
+/// to a file in the data directory first (writes wait for the disk, not for
+/// the client), which is unlinked once open and streamed from.
+pub(crate) async fn backup(http: Shared) -> Answer<axum::response::Response> {
+    let store = http.store.clone();
+    let file = store.backup_file();
+    let opened = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
+        let entries = store.back_up(&file).map_err(|err| err.to_string())?;
+        tracing::info!(entries, "backup taken");
+        let opened = std::fs::File::open(&file).map_err(|err| err.to_string());
+        let _ = std::fs::remove_file(&file);
+        opened
+    })
+    .await
+    .map_err(|err| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))?
+    .map_err(|err| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err))?;
+    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(opened));
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
+}
+
 /// `POST /-/reload`: the configuration file read again (see `reload.rs`);
 /// 400 with what is wrong, the configuration in force kept.
 pub(crate) async fn reload(http: Shared) -> Answer<Json<super::reload::Reloaded>> {

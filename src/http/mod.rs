@@ -23,6 +23,7 @@
 //! | POST   | `/api/alerts/{source}/{id}/unacknowledge`   |                           |
 //! | POST   | `/events`                                   | JSON alert submission     |
 //! | POST   | `/-/reload`                                 | the configuration read again (`reload.rs`) |
+//! | POST   | `/api/backup`                               | the whole store, one moment's copy |
 //! | POST   | `/api/v2/alerts`                            | Prometheus's alerts (`v2.rs`) |
 //! | GET    | `/api/v2/alerts`, `/alerts/groups`, `/status`, `/receivers` | Alertmanager's API |
 //! | GET, POST, DELETE | `/api/v2/silences`, `/api/v2/silence/{id}` | silences |
@@ -374,6 +375,7 @@ pub(crate) fn router(http: Arc<Http>) -> Router {
             get(v2::get_silence).delete(v2::delete_silence),
         )
         .route("/-/reload", post(api::reload))
+        .route("/api/backup", post(api::backup))
         .route("/events", post(api::events))
         .route("/events/", post(api::events))
         .fallback(not_found)

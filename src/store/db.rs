@@ -61,6 +61,10 @@ pub(super) struct Handle {
     /// one (or while that open fails).
     db: RwLock<Option<sled::Db>>,
     failing: Mutex<Option<Failing>>,
+    /// Every write holds it shared; a backup holds it alone, so that what
+    /// it copies is one moment's store (batches are atomic, so that is a
+    /// state the store was in).
+    gate: RwLock<()>,
 }
 
 impl Handle {
@@ -72,7 +76,20 @@ impl Handle {
             min_free: 0,
             db: RwLock::new(Some(db)),
             failing: Mutex::new(None),
+            gate: RwLock::new(()),
         })
+    }
+
+    /// The data directory.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `op` with no write in progress and none starting until it is
+    /// done (writers wait: keep it short).
+    pub(crate) fn quiet<T>(&self, op: impl FnOnce(&sled::Db) -> T) -> Result<T> {
+        let _alone = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        Ok(op(&self.get()?))
     }
 
     /// The open database (a cheap clone; iterators taken from it keep it
@@ -100,6 +117,7 @@ impl Handle {
 
     /// Runs an operation that writes; a failure marks the store as failing.
     fn run<T>(&self, op: impl FnOnce(&sled::Db) -> sled::Result<T>) -> Result<T> {
+        let _shared = self.gate.read().unwrap_or_else(|e| e.into_inner());
         let result = op(&self.get()?);
         if let Err(err) = &result {
             let mut failing = self.lock_failing();

@@ -47,6 +47,7 @@
 //! batch is written and flushed. The store does not decide who is told
 //! either: messages arrive addressed.
 
+pub mod backup;
 mod buckets;
 mod db;
 mod details;
