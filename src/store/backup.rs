@@ -111,7 +111,7 @@ pub fn restore(from: &Path, data: &Path) -> std::result::Result<u64, RestoreErro
         let value = read_exact(&mut input, len)?;
         batch.insert(key, value);
         count += 1;
-        if count % 10_000 == 0 {
+        if count.is_multiple_of(10_000) {
             db.apply_batch(std::mem::take(&mut batch))
                 .map_err(StoreError::from)?;
         }
