@@ -84,6 +84,7 @@ fn the_package_installs_checks_serves_as_its_user_and_leaves_data_on_remove() {
         "/lib/systemd/system/mauved.service",
         "/usr/share/man/man1/mauved.1.gz",
         "/usr/share/man/man1/mauved-serve.1.gz",
+        "/usr/share/man/man1/mauvesend.1.gz",
         "/usr/share/doc/mauved/examples/etcd.default",
         "/usr/share/doc/mauved/docs/high-availability.md",
     ] {
