@@ -19,6 +19,17 @@ fn mauved(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `mauved restore --from FROM --data DATA`.
+fn restore(from: &std::path::Path, data: &std::path::Path) -> std::process::Output {
+    mauved(&[
+        "restore",
+        "--from",
+        from.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ])
+}
+
 /// What the test compares: each of the fixed alerts' state and who
 /// acknowledged it, and the first alert's history but its retries.
 fn picture(d: &Daemon) -> (Vec<(String, String)>, Vec<String>) {
@@ -108,13 +119,7 @@ fn a_backup_taken_under_load_restores_the_same_station() {
     // Into a data directory that holds something: refused.
     let restored = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(restored.path().join("data/x")).unwrap();
-    let out = mauved(&[
-        "restore",
-        "--from",
-        file.to_str().unwrap(),
-        "--data",
-        restored.path().join("data").to_str().unwrap(),
-    ]);
+    let out = restore(&file, &restored.path().join("data"));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
     std::fs::remove_dir_all(restored.path().join("data")).unwrap();
@@ -122,13 +127,7 @@ fn a_backup_taken_under_load_restores_the_same_station() {
     let bytes = std::fs::read(&file).unwrap();
     let cut = dir.path().join("cut.backup");
     std::fs::write(&cut, &bytes[..bytes.len() - 5]).unwrap();
-    let out = mauved(&[
-        "restore",
-        "--from",
-        cut.to_str().unwrap(),
-        "--data",
-        restored.path().join("cut-data").to_str().unwrap(),
-    ]);
+    let out = restore(&cut, &restored.path().join("cut-data"));
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -136,13 +135,7 @@ fn a_backup_taken_under_load_restores_the_same_station() {
         String::from_utf8_lossy(&out.stdout)
     );
 
-    let out = mauved(&[
-        "restore",
-        "--from",
-        file.to_str().unwrap(),
-        "--data",
-        restored.path().join("data").to_str().unwrap(),
-    ]);
+    let out = restore(&file, &restored.path().join("data"));
     assert!(
         out.status.success(),
         "{}",
