@@ -48,6 +48,15 @@ impl Store {
     /// Copies the whole store into `file` (created or replaced), writes
     /// held back meanwhile; the count of entries.
     pub fn back_up(&self, file: &Path) -> Result<u64> {
+        // The copy is about the store's size: it must not fill the disk the
+        // store itself needs (`store.min_free_mib` is kept).
+        let size = self.db.get()?.size_on_disk()?;
+        if !self.db.has_room_for(size) {
+            return Err(StoreError::Failing(format!(
+                "no room for a backup of about {} MiB on the data directory's disk (store.min_free_mib kept)",
+                size >> 20
+            )));
+        }
         let layout = super::upgrade::FORMAT;
         let written = self.db.quiet(|db| -> std::io::Result<u64> {
             let mut out = BufWriter::new(std::fs::File::create(file)?);

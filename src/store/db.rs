@@ -85,6 +85,12 @@ impl Handle {
         &self.path
     }
 
+    /// Whether `bytes` more fit on the data directory's disk and still
+    /// leave `store.min_free_mib` free (true when that cannot be told).
+    pub(crate) fn has_room_for(&self, bytes: u64) -> bool {
+        free_bytes(&self.path).map_or(true, |free| free >= bytes.saturating_add(self.min_free))
+    }
+
     /// Runs `op` with no write in progress and none starting until it is
     /// done (writers wait: keep it short).
     pub(crate) fn quiet<T>(&self, op: impl FnOnce(&sled::Db) -> T) -> Result<T> {
