@@ -7,28 +7,8 @@
 //! from outside is shown with its control characters escaped, and quoted in
 //! an error at most [`QUOTE_CHARS`] characters long.
 
-use std::borrow::Cow;
-use std::fmt;
-
 /// The longest piece of outside text an error message quotes.
 pub const QUOTE_CHARS: usize = 64;
-
-/// `text` with every control character written as an escape (`\n`,
-/// `\u{1b}`); text without one is not copied.
-pub fn escaped(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
 
 /// `text` quoted for an error message: in double quotes, escaped as Rust
 /// escapes a string, cut after [`QUOTE_CHARS`] characters (`…` and the
@@ -56,16 +36,6 @@ pub fn within(field: &str, value: &str, max: usize) -> Result<(), String> {
         "{field}: at most {max} characters ({} bytes given)",
         value.len()
     ))
-}
-
-/// A field of a log line from outside text: `%Log(&id)` in `tracing`'s
-/// macros writes it escaped.
-pub struct Log<'a>(pub &'a str);
-
-impl fmt::Display for Log<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&escaped(self.0))
-    }
 }
 
 /// A log destination that writes each line with its control characters
@@ -110,14 +80,6 @@ impl<W: std::io::Write> std::io::Write for EscapedLines<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn control_characters_are_escaped_and_the_rest_kept() {
-        assert_eq!(escaped("disk\nFAKE ERROR"), "disk\\nFAKE ERROR");
-        assert_eq!(escaped("a\u{1b}[2Jb\r"), "a\\u{1b}[2Jb\\r");
-        assert!(matches!(escaped("plain é ✓"), Cow::Borrowed(_)));
-        assert_eq!(Log("x\ny").to_string(), "x\\ny");
-    }
 
     #[test]
     fn fields_are_held_to_their_length_in_characters() {

@@ -604,19 +604,7 @@ const MAX_DETAIL_TAGS: usize = 1000;
 pub(crate) fn clean_detail(html: &str) -> String {
     let tags = html.bytes().filter(|b| *b == b'<').count();
     if tags > MAX_DETAIL_TAGS {
-        let mut text = String::with_capacity(html.len() + 64);
-        text.push_str("<pre>");
-        for c in html.chars() {
-            match c {
-                '<' => text.push_str("&lt;"),
-                '>' => text.push_str("&gt;"),
-                '&' => text.push_str("&amp;"),
-                '"' => text.push_str("&quot;"),
-                c => text.push(c),
-            }
-        }
-        text.push_str("</pre>");
-        return text;
+        return format!("<pre>{}</pre>", ammonia::clean_text(html));
     }
     ammonia::Builder::default()
         .rm_tags(&["img"])

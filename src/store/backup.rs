@@ -40,9 +40,12 @@ pub enum RestoreError {
 
 impl Store {
     /// Where a backup is written before it is handed out: in the data
-    /// directory, on the store's own disk.
+    /// directory, on the store's own disk; a name of its own for each, so
+    /// that two backups at once never write one file.
     pub(crate) fn backup_file(&self) -> std::path::PathBuf {
-        self.db.path().join("backup.partial")
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.db.path().join(format!("backup-{n}.partial"))
     }
 
     /// Copies the whole store into `file` (created or replaced), writes
