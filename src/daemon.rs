@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -27,7 +26,7 @@ use crate::http::{self, Http};
 use crate::index::{self, Index};
 use crate::ingest::{self, Sink};
 use crate::metrics::Metrics;
-use crate::notify::{self, worker::Worker};
+use crate::notify;
 use crate::routing::pager::Pager;
 use crate::routing::Router;
 use crate::scheduler::{Durability, Scheduler, SchedulerHandle};
@@ -87,7 +86,6 @@ pub async fn start_with(
     let metrics = Arc::new(Metrics::new());
     let store = open_store(config, &metrics)?;
     let index = Arc::new(RwLock::new(index::load(&store, config.store.max_alerts)?));
-    warn_orphan_queues(&store, config)?;
     let silences = Arc::new(RwLock::new(Silences::from_stored(
         store.silences().context("reading the silences")?,
     )));
@@ -106,12 +104,31 @@ pub async fn start_with(
         // The address really listened on (port 0 in the config is a real port now).
         router.base_url = format!("http://{}", tcp.local_addr()?);
     }
-    let (wakes, health) = spawn_workers(config, given, &parts, &router.base_url);
+    let notifiers = notify::pool::Pool::start(
+        config,
+        given,
+        &router.base_url,
+        notify::pool::Common {
+            cluster: parts.cluster.clone(),
+            store: parts.store.clone(),
+            metrics: parts.metrics.clone(),
+            clock: parts.clock.clone(),
+            index: parts.index.clone(),
+            shutdown: parts.shutdown.clone(),
+            tasks: parts.tasks.clone(),
+        },
+    )
+    .await;
     let history_pruned = spawn_housekeeping(config, &parts);
     // Changes told to the open pages (`GET /api/stream`).
     let (changes, _) = tokio::sync::broadcast::channel(CHANGES_KEPT);
-    let (handle, scheduler_thread) =
-        start_scheduler(config, &parts, router.clone(), wakes, changes.clone())?;
+    let (handle, scheduler_thread) = start_scheduler(
+        config,
+        &parts,
+        router.clone(),
+        notifiers.wakes().clone(),
+        changes.clone(),
+    )?;
 
     // Silences kept from the other station that start later.
     let (pending_tx, mut pending_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -153,7 +170,7 @@ pub async fn start_with(
         clock,
         config,
         router,
-        health,
+        notifiers,
         cluster,
         changes,
         shutdown.clone(),
@@ -169,16 +186,7 @@ pub async fn start_with(
             http::start_pending_silence(&waiting, silence);
         }
     });
-    tasks.spawn(http::serve(
-        tcp,
-        http::router(state),
-        http::ConnectionLimits {
-            total: config.http.max_connections,
-            per_address: config.http.max_connections_per_address,
-        },
-        metrics.clone(),
-        shutdown.clone(),
-    ));
+    tasks.spawn(http::serve(tcp, state));
     tasks.close();
     Ok(Running {
         udp,
@@ -241,51 +249,6 @@ fn open_store(config: &Config, metrics: &Metrics) -> anyhow::Result<Arc<Store>> 
     Ok(Arc::new(store))
 }
 
-/// One delivery worker per `[[notifier]]` (or the notifier the caller gave
-/// for that name); returns each one's wake-up, by name, and their health.
-fn spawn_workers(
-    config: &Config,
-    mut given: Vec<(String, Box<dyn notify::Notifier>)>,
-    parts: &Parts,
-    base_url: &str,
-) -> (Vec<(String, Arc<Notify>)>, Arc<notify::Health>) {
-    let wakes: Vec<(String, Arc<Notify>)> = config
-        .notifiers
-        .iter()
-        .map(|n| (n.name().to_owned(), Arc::new(Notify::new())))
-        .collect();
-    let by_name: std::collections::HashMap<String, Arc<Notify>> = wakes.iter().cloned().collect();
-    if let Some(cluster) = &parts.cluster {
-        cluster.set_wakes(by_name.clone());
-    }
-    let health = Arc::new(notify::Health::default());
-    for (notifier, (_, wake)) in config.notifiers.iter().zip(&wakes) {
-        parts.metrics.notifier_known(notifier.name());
-        let worker = Worker {
-            name: notifier.name().to_owned(),
-            cluster: parts.cluster.clone(),
-            notifier: match given.iter().position(|(name, _)| name == notifier.name()) {
-                Some(i) => given.swap_remove(i).1,
-                None => notify::build(notifier),
-            },
-            store: parts.store.clone(),
-            metrics: parts.metrics.clone(),
-            clock: parts.clock.clone(),
-            wake: wake.clone(),
-            wakes: by_name.clone(),
-            base_url: base_url.to_owned(),
-            index: parts.index.clone(),
-            history: std::sync::Mutex::default(),
-            health: health.clone(),
-            max_age_s: config.delivery.max_age.0,
-            shadow: config.delivery.shadow,
-            shutdown: parts.shutdown.clone(),
-        };
-        parts.tasks.spawn(worker.run());
-    }
-    (wakes, health)
-}
-
 /// The self-heartbeat, history pruning and handing freed memory back;
 /// returns what pruning says of its progress.
 fn spawn_housekeeping(
@@ -316,7 +279,7 @@ fn start_scheduler(
     config: &Config,
     parts: &Parts,
     router: Router,
-    wakes: Vec<(String, Arc<Notify>)>,
+    wakes: Arc<notify::pool::Wakes>,
     changes: tokio::sync::broadcast::Sender<crate::scheduler::Change>,
 ) -> anyhow::Result<(SchedulerHandle, std::thread::JoinHandle<()>)> {
     let mut pager = Pager::new(router);
@@ -331,7 +294,7 @@ fn start_scheduler(
         index: parts.index.clone(),
         metrics: parts.metrics.clone(),
         clock: parts.clock.clone(),
-        notifiers: wakes,
+        wakes,
         pager,
         started_at: parts.clock.now(),
         initial_sleep_s: config.server.initial_sleep_s,
@@ -497,18 +460,4 @@ fn purge_free_memory() {
     if failed != 0 {
         tracing::debug!(failed, "jemalloc did not purge its arenas");
     }
-}
-
-/// Says so when messages wait for a notifier that is no longer configured.
-fn warn_orphan_queues(store: &Store, config: &Config) -> anyhow::Result<()> {
-    for owner in store.queue_owners()? {
-        if !config.notifiers.iter().any(|n| n.name() == owner) {
-            tracing::warn!(
-                notifier = %owner,
-                "notifications are queued for a notifier that is no longer configured; \
-                 they stay queued until it is configured again"
-            );
-        }
-    }
-    Ok(())
 }

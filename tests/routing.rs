@@ -264,11 +264,74 @@ fn a_reload_routes_the_next_decision_and_a_pending_escalation_follows_it() {
     t.want(&[("alice", "sms", &["raised load"])]);
     // A change that needs a restart is named.
     let (status, answer) = t.reload(&format!(
-        "[delivery]\nmax_age = \"2d\"\n{}",
+        "[heartbeat]\nsend_every = \"2m\"\n{}",
         config(ESCALATION)
     ));
     assert_eq!(status, 200, "{answer}");
-    assert!(answer.contains("[delivery]"), "{answer}");
+    assert!(answer.contains("[heartbeat]"), "{answer}");
+}
+
+/// What the command notifier `pager` wrote to `file`: one JSON message a
+/// line, as "person event id".
+fn paged(file: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines()
+        .map(|line| {
+            let m: serde_json::Value = serde_json::from_str(line).unwrap();
+            let event = &m["events"][0];
+            format!(
+                "{} {} {}",
+                m["person"].as_str().unwrap(),
+                event["event"].as_str().unwrap(),
+                event["alert"]["id"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_reload_starts_a_new_notifier_changes_one_and_stops_a_removed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (
+        dir.path().join("first.jsonl"),
+        dir.path().join("second.jsonl"),
+    );
+    // dave's pager instead of carol, through a notifier the daemon did not
+    // start with.
+    let with_pager = |file: &std::path::Path| {
+        format!(
+            "[[notifier]]\nname = \"pager\"\nkind = \"command\"\n\
+             command = [\"sh\", \"-c\", \"cat >> '{}'\"]\n\
+             [person.dave]\npager = \"dave\"\nurgent = [\"pager\"]\n{}",
+            file.display(),
+            config(&ESCALATION.replace(r#"who = ["carol"]"#, r#"who = ["dave"]"#))
+        )
+    };
+    let mut t = Timeline::new(&config(ESCALATION), MON_8);
+    t.raise("web1", "disk");
+    t.want(&[("alice", "sms", &["raised disk"])]);
+    let (status, answer) = t.reload(&with_pager(&first));
+    assert_eq!(status, 200, "{answer}");
+    assert!(!answer.contains("[[notifier]]"), "{answer}");
+    t.at(30 * MIN);
+    t.nothing();
+    assert_eq!(paged(&first), ["dave raised disk"]);
+    // The same notifier, another command: the next message takes it.
+    let (status, answer) = t.reload(&with_pager(&second));
+    assert_eq!(status, 200, "{answer}");
+    t.at(90 * MIN);
+    t.nothing();
+    assert_eq!(paged(&first), ["dave raised disk"]);
+    assert_eq!(paged(&second), ["dave reminder disk"]);
+    // Removed again: carol is told by e-mail, the pager is told nothing.
+    let (status, answer) = t.reload(&config(ESCALATION));
+    assert_eq!(status, 200, "{answer}");
+    t.at(150 * MIN);
+    assert!(t
+        .new_messages()
+        .iter()
+        .all(|got| got.person == "carol" && got.notifier == "email"));
+    assert_eq!(paged(&second), ["dave reminder disk"]);
 }
 
 #[test]

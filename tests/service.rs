@@ -189,3 +189,33 @@ fn a_reload_switches_tokens_at_once() {
     assert_eq!(post("/api/alerts/web1/disk/acknowledge", old), 401);
     assert_eq!(post("/api/alerts/web1/disk/acknowledge", new), 200);
 }
+
+#[test]
+fn a_reload_changes_the_http_limits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    // Two kilobytes of alert: under the default limit, over the new one.
+    let body = format!(
+        r#"[{{"labels":{{"alertname":"disk","instance":"web1"}},"annotations":{{"summary":"{}"}}}}]"#,
+        "x".repeat(2048)
+    );
+    let post = |path: &str, body: &str| {
+        reqwest::blocking::Client::new()
+            .post(format!("http://{}{path}", d.http))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(post("/api/v2/alerts", &body), 200);
+    std::fs::write(
+        dir.path().join("mauved.toml"),
+        test_config(dir.path(), "[http]\nmax_body_bytes = 1024\n"),
+    )
+    .unwrap();
+    assert_eq!(post("/-/reload", ""), 200);
+    assert_eq!(post("/api/v2/alerts", &body), 413);
+    assert_eq!(post("/api/v2/alerts", "[]"), 200);
+}

@@ -90,7 +90,7 @@ pub(crate) struct Cluster {
     /// never take an earlier one's name.
     pub(super) started: u64,
     /// The delivery workers' wake-ups, by notifier (set once they run).
-    wakes: std::sync::OnceLock<HashMap<String, Arc<tokio::sync::Notify>>>,
+    wakes: std::sync::OnceLock<Arc<crate::scheduler::Wakes>>,
     pub(super) shutdown: CancellationToken,
 }
 
@@ -145,7 +145,7 @@ impl Cluster {
     }
 
     /// The delivery workers' wake-ups, for the messages handed over.
-    pub(crate) fn set_wakes(&self, wakes: HashMap<String, Arc<tokio::sync::Notify>>) {
+    pub(crate) fn set_wakes(&self, wakes: Arc<crate::scheduler::Wakes>) {
         let _ = self.wakes.set(wakes);
     }
 
@@ -339,8 +339,8 @@ impl Cluster {
                     tracing::warn!("cluster: cannot queue a message handed over; trying again");
                     return Ok(());
                 }
-                if let Some(wake) = self.wakes.get().and_then(|w| w.get(&notifier)) {
-                    wake.notify_one();
+                if let Some(wakes) = self.wakes.get() {
+                    wakes.wake(&notifier);
                 }
             }
             client.delete(kv.key(), Some(DeleteOptions::new())).await?;

@@ -240,10 +240,7 @@ impl Cluster {
         match *self {}
     }
 
-    pub(crate) fn set_wakes(
-        &self,
-        _: std::collections::HashMap<String, std::sync::Arc<tokio::sync::Notify>>,
-    ) {
+    pub(crate) fn set_wakes(&self, _: std::sync::Arc<crate::scheduler::Wakes>) {
         match *self {}
     }
 }

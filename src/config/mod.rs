@@ -721,8 +721,8 @@ impl Config {
     /// module's own checks).
     #[cfg(test)]
     pub(crate) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let (config, mut problems) = Config::read_all(text, origin)?;
-        problems.extend(config.problems());
+        let (config, mut problems, placing) = Config::read_all(text, origin)?;
+        problems.extend(config.problems().into_iter().map(|p| placing.place(p)));
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -1240,12 +1240,18 @@ mod tests {
             "store.cache_mib",
             "http.max_body_bytes",
         ] {
-            assert!(
-                message.contains(&format!("t.toml: {key}: ")),
-                "{key} in {message}"
-            );
+            assert!(message.contains(&format!(" {key}: ")), "{key} in {message}");
         }
         assert_eq!(message.lines().count(), 3);
+        // Each where it is written.
+        assert!(
+            message.contains("t.toml: line 2: store.flush_interval_ms: "),
+            "{message}"
+        );
+        assert!(
+            message.contains("t.toml: line 5: http.max_body_bytes: "),
+            "{message}"
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ impl Config {
     pub(crate) fn read_all(
         text: &str,
         origin: &str,
-    ) -> Result<(Config, Vec<Problem>), ConfigError> {
+    ) -> Result<(Config, Vec<Problem>, Placing), ConfigError> {
         let mut table: toml::Table = text.parse().map_err(|err| ConfigError::Parse {
             path: origin.to_owned(),
             what: super::syntax_problem(text, &err),
@@ -46,7 +46,12 @@ impl Config {
                     config.follow_given_keys();
                     config.shown = Shown(redact::shown(text));
                     problems.sort_by_key(|(line, _)| *line);
-                    return Ok((config, problems.into_iter().map(|(_, p)| p).collect()));
+                    let problems = problems.into_iter().map(|(_, p)| p).collect();
+                    let placing = Placing {
+                        text: text.to_owned(),
+                        taken,
+                    };
+                    return Ok((config, problems, placing));
                 }
                 Err(err) => err,
             };
@@ -85,6 +90,57 @@ impl Config {
             taken.record(&original);
         }
     }
+}
+
+/// Where the checks made after reading (values, routing) find their
+/// problems in the file: their indices counted over the elements taken out
+/// for a problem of shape, and their line.
+pub(crate) struct Placing {
+    text: String,
+    taken: Taken,
+}
+
+impl Placing {
+    /// `problem` with its key's indices as written and its line.
+    pub(crate) fn place(&self, problem: Problem) -> Problem {
+        if problem.key.starts_with("line ") {
+            return problem;
+        }
+        let Some(path) = parse_dotted(&problem.key) else {
+            return problem;
+        };
+        let original = self.taken.original(&path);
+        let line = locate(&self.text, &original);
+        let key = dotted(&original);
+        Problem {
+            key: match line {
+                Some(line) => format!("line {}: {key}", line + 1),
+                None => key,
+            },
+            what: problem.what,
+        }
+    }
+}
+
+/// `notifier[1].command` as steps; `None` for a key not written that way.
+fn parse_dotted(key: &str) -> Option<Vec<Step>> {
+    let mut path = Vec::new();
+    for part in key.split('.') {
+        let (name, mut rest) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
+        if name.is_empty() {
+            return None;
+        }
+        path.push(Step::Key(name.to_owned()));
+        while !rest.is_empty() {
+            let (index, after) = rest.split_once(']')?;
+            path.push(Step::Index(index.parse().ok()?));
+            rest = after.strip_prefix('[').unwrap_or(after);
+            if !after.is_empty() && !after.starts_with('[') {
+                return None;
+            }
+        }
+    }
+    Some(path)
 }
 
 fn steps(path: &serde_path_to_error::Path) -> Vec<Step> {
@@ -339,6 +395,33 @@ mod tests {
         assert_eq!(locate(text, &who), Some(14));
         // Not written as a key of its own: its table's line.
         assert_eq!(locate(text, &[key("store"), key("path")]), Some(1));
+    }
+
+    #[test]
+    fn a_later_problem_is_placed_by_the_elements_as_written() {
+        let text = "[[notifier]]\nname = \"a\"\n[[notifier]]\nname = \"b\"\nurl = \"x\"\n";
+        let mut taken = Taken::default();
+        taken.record(&[key("notifier"), Step::Index(0)]);
+        let placing = Placing {
+            text: text.into(),
+            taken,
+        };
+        let placed = placing.place(Problem {
+            key: "notifier[0].url".into(),
+            what: "wrong".into(),
+        });
+        assert_eq!(placed.key, "line 5: notifier[1].url");
+        assert_eq!(
+            parse_dotted("a.b[2][3].c"),
+            Some(vec![
+                key("a"),
+                key("b"),
+                Step::Index(2),
+                Step::Index(3),
+                key("c")
+            ])
+        );
+        assert_eq!(parse_dotted("a[x]"), None);
     }
 
     #[test]

@@ -378,7 +378,10 @@ pub(crate) async fn shadow(
     [(&'static str, &'static str); 1],
     Json<Vec<serde_json::Value>>,
 )> {
-    let mode = [("x-mauved-shadow", if http.shadow { "on" } else { "off" })];
+    let mode = [(
+        "x-mauved-shadow",
+        if http.live().shadow { "on" } else { "off" },
+    )];
     let Query(q) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
     let store = http.store.clone();
     let lines = tokio::task::spawn_blocking(move || {

@@ -567,7 +567,7 @@ async fn check(http: &super::Http, mut req: Request) -> Result<Request, Refused>
             }
             (Some(_), None) => Caller::Token,
             (Some(_), Some(s)) => {
-                let (given, whole) = csrf_given(req, http.max_body_bytes).await?;
+                let (given, whole) = csrf_given(req, http.live().max_body_bytes).await?;
                 req = whole;
                 Caller::Session {
                     csrf: given.is_some_and(|given| same(&given, &s.csrf)),

@@ -4,7 +4,9 @@
 //!
 //! Each kind of slot has a total and a share per client address; a slot is
 //! held by a guard and given back when the guard drops, so a connection or
-//! stream can never forget to give its slot back.
+//! stream can never forget to give its slot back. A reload may change the
+//! limits: slots already held above a lowered limit are kept until given
+//! back, and no new one is given until the count is under it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -14,13 +16,15 @@ use std::sync::{Arc, Mutex};
 /// client address.
 #[derive(Debug)]
 pub(crate) struct Slots {
-    total: usize,
-    per_address: usize,
     held: Mutex<Held>,
 }
 
 #[derive(Debug, Default)]
 struct Held {
+    /// The limits.
+    most: usize,
+    most_per_address: usize,
+    /// What is held.
     total: usize,
     by_address: HashMap<IpAddr, usize>,
 }
@@ -44,21 +48,31 @@ pub(crate) struct Slot {
 impl Slots {
     pub(crate) fn new(total: usize, per_address: usize) -> Arc<Slots> {
         Arc::new(Slots {
-            total,
-            per_address,
-            held: Mutex::default(),
+            held: Mutex::new(Held {
+                most: total,
+                most_per_address: per_address,
+                ..Held::default()
+            }),
         })
+    }
+
+    /// New limits (a reload), for the slots taken from now on.
+    pub(crate) fn set(&self, total: usize, per_address: usize) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.most = total;
+        held.most_per_address = per_address;
     }
 
     /// A slot for `address`, if the total and its share allow one more.
     pub(crate) fn take(self: &Arc<Self>, address: IpAddr) -> Result<Slot, Full> {
         let address = address.to_canonical();
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        if held.total >= self.total {
+        if held.total >= held.most {
             return Err(Full::Total);
         }
+        let most_per_address = held.most_per_address;
         let mine = held.by_address.entry(address).or_insert(0);
-        if *mine >= self.per_address {
+        if *mine >= most_per_address {
             return Err(Full::Address);
         }
         *mine += 1;
@@ -111,6 +125,20 @@ mod tests {
         assert_eq!(slots.take(ip(5)).unwrap_err(), Full::Total);
         drop((others, more, last));
         assert_eq!(slots.held(), 0);
+    }
+
+    #[test]
+    fn lowered_limits_keep_what_is_held_and_give_no_more_until_under_them() {
+        let slots = Slots::new(8, 4);
+        let mut mine: Vec<Slot> = (0..4).map(|_| slots.take(ip(2)).unwrap()).collect();
+        slots.set(8, 2);
+        assert_eq!(slots.take(ip(2)).unwrap_err(), Full::Address);
+        assert_eq!(slots.held(), 4);
+        mine.truncate(1);
+        let _again = slots.take(ip(2)).unwrap();
+        assert_eq!(slots.take(ip(2)).unwrap_err(), Full::Address);
+        slots.set(2, 2);
+        assert_eq!(slots.take(ip(3)).unwrap_err(), Full::Total);
     }
 
     #[test]

@@ -49,7 +49,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
 use crate::alert::AlertKey;
@@ -77,14 +76,11 @@ pub(crate) struct Http {
     /// `POST /events` goes the way of a datagram: de-dup, then the scheduler.
     pub(crate) sink: Sink,
     pub(crate) clock: Clock,
-    pub(crate) max_body_bytes: usize,
     /// Users, tokens and sessions.
     pub(crate) auth: auth::Auth,
-    /// Notifiers failing every attempt, and how long before that is "degraded".
-    pub(crate) notifier_health: Arc<crate::notify::Health>,
-    pub(crate) degraded_after_s: u64,
-    /// `delivery.shadow`: said by `GET /api/shadow` (`X-Mauved-Shadow`).
-    pub(crate) shadow: bool,
+    /// The delivery workers (a reload changes them), and which notifiers
+    /// fail every attempt.
+    pub(crate) notifiers: Arc<crate::notify::pool::Pool>,
     pub(crate) pages: page::Pages,
     /// With `[cluster]`: this station's role (`GET /api/cluster`).
     pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
@@ -92,6 +88,10 @@ pub(crate) struct Http {
     pub(crate) listings: Arc<tokio::sync::Semaphore>,
     /// Open `GET /api/stream`s, in total and per client address.
     pub(crate) streams: Arc<limits::Slots>,
+    /// Open connections: the ordinary ones and the spare ones kept for
+    /// `/health` and `/metrics`.
+    pub(crate) connections: Arc<limits::Slots>,
+    pub(crate) spare_connections: Arc<limits::Slots>,
     /// Changes for the open pages (`GET /api/stream`).
     pub(crate) changes: tokio::sync::broadcast::Sender<crate::scheduler::Change>,
     /// Ends the open streams when the daemon stops.
@@ -119,7 +119,7 @@ impl Http {
         clock: Clock,
         config: &crate::config::Config,
         routing: crate::routing::Router,
-        notifier_health: Arc<crate::notify::Health>,
+        notifiers: Arc<crate::notify::pool::Pool>,
         cluster: Option<Arc<crate::cluster::Cluster>>,
         changes: tokio::sync::broadcast::Sender<crate::scheduler::Change>,
         shutdown: tokio_util::sync::CancellationToken,
@@ -145,17 +145,22 @@ impl Http {
                 config.http.max_streams,
                 config.http.max_streams_per_address,
             ),
+            connections: limits::Slots::new(
+                config.http.max_connections - spare_connections(config.http.max_connections),
+                config.http.max_connections_per_address,
+            ),
+            spare_connections: limits::Slots::new(
+                spare_connections(config.http.max_connections),
+                SPARE_PER_ADDRESS,
+            ),
             store,
             index,
             metrics,
             scheduler: sink.scheduler.clone(),
             sink,
             clock,
-            max_body_bytes: config.http.max_body_bytes,
             auth,
-            notifier_health,
-            degraded_after_s: config.delivery.degraded_after.0,
-            shadow: config.delivery.shadow,
+            notifiers,
             pages: page::Pages::new(),
             cluster,
             changes,
@@ -179,6 +184,12 @@ pub(crate) struct Live {
     pub(crate) severity_importance: std::collections::BTreeMap<String, u32>,
     /// The configuration with its secrets replaced.
     pub(crate) config_shown: String,
+    /// `http.max_body_bytes`.
+    pub(crate) max_body_bytes: usize,
+    /// `delivery.degraded_after`, in seconds.
+    pub(crate) degraded_after_s: u64,
+    /// `delivery.shadow`: said by `GET /api/shadow` (`X-Mauved-Shadow`).
+    pub(crate) shadow: bool,
 }
 
 impl Live {
@@ -188,6 +199,9 @@ impl Live {
             hosts: origin::Hosts::new(config),
             severity_importance: config.prometheus.importance(),
             config_shown: config.shown.0.clone(),
+            max_body_bytes: config.http.max_body_bytes,
+            degraded_after_s: config.delivery.degraded_after.0,
+            shadow: config.delivery.shadow,
         }
     }
 }
@@ -206,6 +220,15 @@ impl Http {
         routing: crate::routing::Router,
     ) {
         self.auth.reconfigure(&config.http);
+        let limits = &config.http;
+        self.streams
+            .set(limits.max_streams, limits.max_streams_per_address);
+        let spare = spare_connections(limits.max_connections);
+        self.connections.set(
+            limits.max_connections - spare,
+            limits.max_connections_per_address,
+        );
+        self.spare_connections.set(spare, SPARE_PER_ADDRESS);
         if let Some(cluster) = &self.cluster {
             cluster.set_config_digest(crate::cluster::config_digest(&config.shown.0));
         }
@@ -214,8 +237,9 @@ impl Http {
 
     /// Notifiers failing for longer than allowed, as "name (since …)".
     pub(crate) fn degraded(&self) -> Vec<String> {
-        self.notifier_health
-            .degraded(self.clock.now(), self.degraded_after_s)
+        self.notifiers
+            .health()
+            .degraded(self.clock.now(), self.live().degraded_after_s)
             .into_iter()
             .map(|(name, since)| {
                 format!(
@@ -335,7 +359,6 @@ pub(crate) fn start_pending_silence(
 
 /// The routes.
 pub(crate) fn router(http: Arc<Http>) -> Router {
-    let limit = http.max_body_bytes;
     Router::new()
         .route("/", get(page::index))
         .route("/health", get(api::health))
@@ -380,7 +403,6 @@ pub(crate) fn router(http: Arc<Http>) -> Router {
         .route("/events/", post(api::events))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(http.clone(), auth::guard))
         .layer(middleware::from_fn_with_state(http.clone(), guard))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -390,22 +412,30 @@ pub(crate) fn router(http: Arc<Http>) -> Router {
         .with_state(http)
 }
 
-/// Counts requests and client errors, and refuses an announced body over
-/// the limit before a byte of it is read.
+/// Counts requests and client errors, refuses an announced body over the
+/// limit before a byte of it is read, and holds every body read to the
+/// limit in force (a reload may change it).
 async fn guard(State(http): Shared, req: Request, next: Next) -> Response {
     http.metrics.http_requests.inc();
+    let max_body_bytes = http.live().max_body_bytes;
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let response = match announced {
-        Some(len) if len > http.max_body_bytes as u64 => ApiError::new(
+        Some(len) if len > max_body_bytes as u64 => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body larger than {} bytes", http.max_body_bytes),
+            format!("body larger than {max_body_bytes} bytes"),
         )
         .into_response(),
-        _ => next.run(req).await,
+        _ => {
+            let limited = tower::Layer::layer(&DefaultBodyLimit::max(max_body_bytes), next);
+            match tower::ServiceExt::oneshot(limited, req).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
     };
     if response.status().is_client_error() {
         http.metrics.http_bad_requests.inc();
@@ -432,12 +462,6 @@ async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
 }
 
-/// Connection limits: the total, each client address's share.
-pub(crate) struct ConnectionLimits {
-    pub(crate) total: usize,
-    pub(crate) per_address: usize,
-}
-
 /// The most a connection's read buffer holds: a request's headers must fit
 /// (hyper's default, ~400 KB, let 4,000 half-sent headers take 1.7 GB).
 const MAX_HEADER_BUFFER: usize = 32 * 1024;
@@ -455,17 +479,11 @@ fn spare_connections(total: usize) -> usize {
 }
 
 /// Serves connections until `shutdown`, then gives open ones a moment.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    router: Router,
-    limits: ConnectionLimits,
-    metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
-) {
+pub(crate) async fn serve(listener: TcpListener, http: Arc<Http>) {
+    let (open, spare) = (http.connections.clone(), http.spare_connections.clone());
+    let (metrics, shutdown) = (http.metrics.clone(), http.shutdown.clone());
+    let router = router(http);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let spare = spare_connections(limits.total);
-    let open = limits::Slots::new(limits.total - spare, limits.per_address);
-    let spare = limits::Slots::new(spare, SPARE_PER_ADDRESS);
     let mut warned_at = None::<std::time::Instant>;
     loop {
         let (stream, peer) = tokio::select! {

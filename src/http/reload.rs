@@ -5,11 +5,13 @@
 //! checks as `check-config`); anything wrong and the configuration in force
 //! stays, the error is logged, counted and answered. Otherwise routing
 //! (people, lists, rotations, overrides, groups, windows) goes to the
-//! scheduler for its next decision, and users, tokens, `Host` names and
-//! Prometheus's importances to the HTTP side, at once. What is bound at
-//! start (sockets, the store, the notifiers' workers, the cluster, limits)
-//! is named in the log and the answer when it changed, never ignored in
-//! silence: it takes effect at the next restart.
+//! scheduler for its next decision; notifiers and `[delivery]` to the
+//! delivery workers (added ones start, removed ones stop, changed ones use
+//! the new settings from their next attempt); users, tokens, `Host` names,
+//! Prometheus's importances and the HTTP limits to the HTTP side, at once.
+//! What is bound at start (`[listen]`, `[store]`, `[server]`,
+//! `[heartbeat]`, `[cluster]`) is named in the log and the answer when it
+//! changed, never ignored in silence: it takes effect at the next restart.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -69,6 +71,7 @@ pub(crate) async fn reload(http: &Arc<Http>) -> Result<Reloaded, String> {
         .reroute(router.clone())
         .await
         .map_err(|err| err.to_string())?;
+    http.notifiers.reconfigure(&config, &router.base_url).await;
     http.reconfigure(&config, router);
     http.metrics.config_reload_ok.set(1);
     http.metrics
@@ -95,22 +98,7 @@ fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
     note(old.listen != new.listen, "[listen]");
     note(old.store != new.store, "[store]");
     note(old.server != new.server, "[server]");
-    note(old.notifiers != new.notifiers, "[[notifier]]");
-    note(old.delivery != new.delivery, "[delivery]");
     note(old.heartbeat != new.heartbeat, "[heartbeat]");
     note(old.cluster != new.cluster, "[cluster]");
-    let limits = |c: &Config| {
-        (
-            c.http.max_body_bytes,
-            c.http.max_connections,
-            c.http.max_connections_per_address,
-            c.http.max_streams,
-            c.http.max_streams_per_address,
-        )
-    };
-    note(
-        limits(old) != limits(new),
-        "http limits (max_body_bytes, max_connections*, max_streams*)",
-    );
     changed
 }

@@ -18,6 +18,7 @@
 mod command;
 mod log;
 pub(crate) mod payload;
+pub(crate) mod pool;
 pub(crate) mod smtp;
 pub(crate) mod webhook;
 pub(crate) mod worker;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::{Message, Notifier, Outcome};
@@ -62,31 +62,38 @@ pub(crate) fn jittered(attempt: u32) -> Duration {
     base.mul_f64(1.0 - off)
 }
 
+/// What a reload may replace in a worker, taken at each attempt.
+pub(crate) struct Setup {
+    pub(crate) notifier: Arc<dyn Notifier>,
+    /// Links in messages start with this.
+    pub(crate) base_url: String,
+    /// A message still undelivered this long after its event is given up
+    /// (0: never).
+    pub(crate) max_age_s: u64,
+    /// `delivery.shadow`: decide and record, deliver nothing.
+    pub(crate) shadow: bool,
+}
+
 pub(crate) struct Worker {
     pub(crate) name: String,
     /// With `[cluster]`: who may send (see `cluster`).
     pub(crate) cluster: Option<Arc<Cluster>>,
-    pub(crate) notifier: Box<dyn Notifier>,
+    /// The notifier and settings in force (a reload sends new ones).
+    pub(crate) setup: watch::Receiver<Arc<Setup>>,
     pub(crate) store: Arc<Store>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) clock: Clock,
     /// Notified by the scheduler when it queued something.
     pub(crate) wake: Arc<Notify>,
     /// Every notifier's wake-up, by name (a fallback queues to another).
-    pub(crate) wakes: HashMap<String, Arc<Notify>>,
-    /// Links in messages start with this.
-    pub(crate) base_url: String,
+    pub(crate) wakes: Arc<super::pool::Wakes>,
     /// For the buckets history lines are kept in.
     pub(crate) index: Arc<RwLock<Index>>,
     /// History lines not written yet (written with each batch's flush).
     pub(crate) history: Mutex<Vec<History>>,
     /// Which notifiers are failing (shared with `/health`).
     pub(crate) health: Arc<super::Health>,
-    /// A message still undelivered this long after its event is given up
-    /// (0: never).
-    pub(crate) max_age_s: u64,
-    /// `delivery.shadow`: decide and record, deliver nothing.
-    pub(crate) shadow: bool,
+    /// Cancelled when the daemon stops or a reload removes the notifier.
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -217,8 +224,7 @@ impl Worker {
                 )))
             }
         };
-        message.base_url.clone_from(&self.base_url);
-        if self.shadow {
+        if self.setup.borrow().shadow {
             return Some(Outcome::Shadowed);
         }
         let identity = self.cluster.as_ref().map(|_| Identity::of(notification));
@@ -227,7 +233,11 @@ impl Worker {
             // In a cluster, every attempt is fenced: sent only by the
             // station that leads, and not at all once the other delivered.
             if let (Some(cluster), Some(identity)) = (&self.cluster, &identity) {
-                match cluster.gate(identity, notification).await {
+                let gate = tokio::select! {
+                    gate = cluster.gate(identity, notification) => gate,
+                    () = self.shutdown.cancelled() => return None,
+                };
+                match gate {
                     None => return Some(Outcome::Held),
                     Some(Gate::Send) => {}
                     Some(Gate::FailOpen) => {
@@ -244,8 +254,12 @@ impl Worker {
                     Some(Gate::Stopped) => return None,
                 }
             }
+            // The settings in force now: a reload between two attempts
+            // (a fixed URL, a longer max_age) applies to the next.
+            let setup = self.setup.borrow().clone();
+            message.base_url.clone_from(&setup.base_url);
             message.now = self.clock.now();
-            let in_flight = self.notifier.deliver(&message);
+            let in_flight = setup.notifier.deliver(&message);
             tokio::pin!(in_flight);
             let outcome = tokio::select! {
                 outcome = &mut in_flight => outcome,
@@ -272,13 +286,12 @@ impl Worker {
                 }
                 return Some(outcome);
             };
-            if self.max_age_s > 0
-                && self.clock.now().saturating_sub(notification.at) > self.max_age_s
-            {
+            let max_age_s = setup.max_age_s;
+            if max_age_s > 0 && self.clock.now().saturating_sub(notification.at) > max_age_s {
                 self.gave_up(identity.as_ref()).await;
                 return Some(Outcome::GiveUp(format!(
                     "still failing after {} (delivery.max_age): {why}",
-                    crate::timefmt::span(self.max_age_s)
+                    crate::timefmt::span(max_age_s)
                 )));
             }
             attempt += 1;
@@ -286,9 +299,9 @@ impl Worker {
             self.history(notification, "retry", &why);
             self.write_history();
             let mut delay = jittered(attempt);
-            if self.max_age_s > 0 {
+            if max_age_s > 0 {
                 // One last attempt when the message reaches its maximum age.
-                let left = (notification.at + self.max_age_s + 1).saturating_sub(self.clock.now());
+                let left = (notification.at + max_age_s + 1).saturating_sub(self.clock.now());
                 delay = delay.min(Duration::from_secs(left.max(1)));
             }
             tracing::warn!(notifier = %self.name, %why, ?delay, "notification failed, will retry");
@@ -394,9 +407,7 @@ impl Worker {
                     let (letter, next) = &**hop;
                     let forwarded = self.store.give_up(id, letter, Some(next));
                     if forwarded.is_ok() {
-                        if let Some(wake) = self.wakes.get(&next.notifier) {
-                            wake.notify_one();
-                        }
+                        self.wakes.wake(&next.notifier);
                     }
                     forwarded
                 }

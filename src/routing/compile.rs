@@ -254,13 +254,14 @@ pub fn load(path: &std::path::Path) -> Result<(Config, Router), ConfigError> {
 
 /// [`load`] from text; `origin` names it in messages.
 pub fn parse(text: &str, origin: &str) -> Result<(Config, Router), ConfigError> {
-    let (config, mut problems) = Config::read_all(text, origin)?;
-    problems.extend(config.problems());
+    let (config, mut problems, placing) = Config::read_all(text, origin)?;
+    problems.extend(config.problems().into_iter().map(|p| placing.place(p)));
     let router = Router::compile(&config);
     if let Err(more) = &router {
         // A key the configuration's own checks named is said once.
         let named: Vec<String> = problems.iter().map(|p| p.key.clone()).collect();
-        problems.extend(more.iter().filter(|p| !named.contains(&p.key)).cloned());
+        let more = more.iter().map(|p| placing.place(p.clone()));
+        problems.extend(more.filter(|p| !named.contains(&p.key)));
     }
     match router {
         Ok(router) if problems.is_empty() => Ok((config, router)),
@@ -330,9 +331,11 @@ name = "all"
             "alert_group[0].notify[0].during",
             "alert_group[0].notify[0].via",
         ] {
-            assert!(got.contains(&format!("t: {key}: ")), "{key} in:\n{got}");
+            assert!(got.contains(&format!(" {key}: ")), "{key} in:\n{got}");
         }
         assert!(got.contains("\"sms\" has no address"), "{got}");
+        // Each with its line in the file.
+        assert!(got.lines().all(|l| l.starts_with("t: line ")), "{got}");
         assert!(got.contains("loop_a → loop_b → loop_a"), "{got}");
     }
 }

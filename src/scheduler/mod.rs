@@ -24,15 +24,17 @@
 mod chunks;
 mod dirty;
 mod handle;
+mod wakes;
 mod writer;
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 
 use self::dirty::{Dirty, Shared, Tier};
 pub(crate) use self::handle::SchedulerHandle;
+pub(crate) use self::wakes::Wakes;
 use self::writer::{Done, Job, Writer};
 use crate::alert::{self, AlertKey, EventKind, Record, TickTime, Transition, UnixSecs, Update};
 use crate::alert::{HistoryEntry, HistoryKind};
@@ -245,7 +247,7 @@ pub(crate) struct Scheduler {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) clock: Clock,
     /// Notifier names, and how to wake each one's delivery worker.
-    pub(crate) notifiers: Vec<(String, Arc<Notify>)>,
+    pub(crate) wakes: Arc<crate::scheduler::Wakes>,
     /// Who is told of what, and when.
     pub(crate) pager: Pager,
     pub(crate) started_at: UnixSecs,
@@ -319,7 +321,7 @@ impl Scheduler {
             store: self.store.clone(),
             index: self.index.clone(),
             metrics: self.metrics.clone(),
-            wakes: self.notifiers.iter().map(|(_, w)| w.clone()).collect(),
+            wakes: self.wakes.clone(),
         };
         let (jobs, writer_thread) = writer.spawn(done_tx)?;
         let now_ms = self.clock.now_ms();

@@ -51,7 +51,7 @@ impl Fixture {
             metrics: metrics.clone(),
             started_at: clock.now(),
             clock,
-            notifiers: vec![("log".into(), Arc::new(Notify::new()))],
+            wakes: Arc::default(),
             pager: Pager::new(Router::compile(&crate::config::Config::default()).unwrap()),
             initial_sleep_s,
             max_acknowledgement_s: 86_400,

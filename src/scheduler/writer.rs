@@ -30,7 +30,7 @@ use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
 use super::chunks::Chunks;
 use super::dirty::{Said, Shared, Tier};
@@ -62,7 +62,7 @@ pub(super) struct Writer {
     /// Read, a bucket at a time, for the records of the buckets to write.
     pub(crate) index: Arc<RwLock<Index>>,
     pub(crate) metrics: Arc<Metrics>,
-    pub(crate) wakes: Vec<Arc<Notify>>,
+    pub(crate) wakes: Arc<crate::scheduler::Wakes>,
 }
 
 /// The writer's niceness where its idle priority cannot be had.
@@ -171,9 +171,7 @@ impl Writer {
                     let records: usize = job.batch.buckets.iter().map(|(_, a)| a.len()).sum();
                     self.metrics.records_written.inc_by(records as u64);
                     if queued > 0 {
-                        for wake in &self.wakes {
-                            wake.notify_one();
-                        }
+                        self.wakes.wake_all();
                     }
                     for waiter in job.waiting {
                         waiter.answer(Ok(()));
@@ -257,9 +255,7 @@ impl Writer {
         match self.store.recover() {
             Ok(()) => {
                 tracing::info!("the disk takes writes again: the store was opened anew");
-                for wake in &self.wakes {
-                    wake.notify_one();
-                }
+                self.wakes.wake_all();
             }
             Err(err) => tracing::debug!(%err, "the store still cannot be written"),
         }
@@ -342,7 +338,7 @@ mod tests {
             store: Arc::new(store),
             index: Arc::new(RwLock::new(index)),
             metrics,
-            wakes: Vec::new(),
+            wakes: Arc::default(),
         };
         (writer, dir)
     }
