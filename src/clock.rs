@@ -10,8 +10,9 @@
 //! The clock counts Unix milliseconds; the mauve wire format and the state
 //! machine work in whole seconds ([`Clock::now`]).
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
@@ -47,8 +48,8 @@ impl Drop for Awake<'_> {
     }
 }
 
-fn lock(asleep: &Mutex<Asleep>) -> std::sync::MutexGuard<'_, Asleep> {
-    asleep.lock().unwrap_or_else(|e| e.into_inner())
+fn lock(asleep: &Mutex<Asleep>) -> parking_lot::MutexGuard<'_, Asleep> {
+    asleep.lock()
 }
 
 impl Clock {

@@ -9,10 +9,11 @@
 //! attempt in progress finish for up to 5 s (then drop it: the message stays
 //! queued), and the store is flushed one last time.
 
+use parking_lot::RwLock;
 use std::future::Future;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;

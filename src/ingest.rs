@@ -6,9 +6,10 @@
 //! packet goes through at once. Decoding happens here, on the listener's own
 //! task, so a hostile packet costs its sender's socket time and nobody else's.
 
+use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
@@ -137,9 +138,7 @@ impl Sink {
     }
 
     fn retain_new(&self, updates: &mut Vec<Update>) {
-        if let Ok(mut dedup) = self.dedup.lock() {
-            dedup.retain_new(updates, &self.metrics);
-        }
+        self.dedup.lock().retain_new(updates, &self.metrics);
     }
 
     /// De-duplicates a batch and hands it to the scheduler.

@@ -1,6 +1,6 @@
-//! The `mauved` command: `serve` runs the daemon, `check-config` checks a file.
-//! This file only reads arguments and turns signals into the daemon's
-//! shutdown; `mauved::daemon` does the rest.
+//! The `mauved` command line (its subcommands: `mauved --help`, or
+//! docs/man). This file reads arguments and turns signals into the
+//! daemon's shutdown; the library does the rest.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,13 +10,8 @@ use mauved::clock::Clock;
 use mauved::config::Config;
 use mauved::routing::{self, explain};
 
-/// jemalloc, not the C library's allocator: a burst of new alerts allocates
-/// on several threads at once, and glibc grew each thread's heap a page at a
-/// time (an `mprotect` call each: 22,000 while 100,000 new alerts were
-/// posted), its arenas locked by frees from other threads. With jemalloc the
-/// same burst is accepted about a third faster, in no more memory (docs/performance.md,
-/// target 7). The daemon hands freed memory back to the
-/// system through it (`daemon::return_free_memory`).
+/// jemalloc: a burst of new alerts allocates on several threads at once
+/// (docs/performance.md, target 7).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

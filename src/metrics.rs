@@ -92,6 +92,8 @@ pub(crate) struct Metrics {
     pub(crate) write_backlog: Gauge,
     /// 1 while the scheduler takes no update because writes are behind.
     pub(crate) ingest_paused: Gauge,
+    /// HTTP connections open now.
+    pub(crate) http_connections_open: Gauge,
     /// 1 if the last configuration reload worked (or none was asked), 0 if
     /// it was refused; and when the configuration in force was loaded.
     pub(crate) config_reload_ok: Gauge,
@@ -148,6 +150,7 @@ impl Metrics {
             queue_depth: Gauge::default(),
             write_backlog: Gauge::default(),
             ingest_paused: Gauge::default(),
+            http_connections_open: Gauge::default(),
             config_reload_ok: Gauge::default(),
             config_loaded_at: Gauge::default(),
             writes_late: Counter::default(),
@@ -320,6 +323,11 @@ impl Metrics {
             "mauved_config_last_reload_success_timestamp_seconds",
             "When the configuration in force was loaded (at start, or by the last reload that worked), Unix seconds.",
             self.config_loaded_at.clone(),
+        );
+        r.register(
+            "mauved_http_connections_open",
+            "HTTP connections open now (the spare ones kept for /health and /metrics included).",
+            self.http_connections_open.clone(),
         );
         r.register(
             "mauved_ingest_paused",

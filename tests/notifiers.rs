@@ -167,8 +167,8 @@ fn a_message_queued_before_kill_9_is_delivered_once_after_the_restart() {
     wait_for(WAIT, "the queue drained", || {
         (d.metric("mauved_notify_queue_depth") == 0.0).then_some(())
     });
-    // Once: nothing more comes.
-    std::thread::sleep(Duration::from_millis(500));
+    // Once: nothing more comes once everything queued is settled.
+    d.quiesce("web1", "disk");
     assert_eq!(smtp.mails().len(), 1, "{:#?}", smtp.mails());
     assert_eq!(
         http.hits().len(),

@@ -4,9 +4,10 @@
 //! order, so both show the same state and history with the same author. The
 //! station that took it answers once it has applied it.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{EventType, GetOptions, WatchOptions};
@@ -172,11 +173,8 @@ impl Cluster {
 
     fn waiting(
         &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<Result<Record, Error>>>> {
-        self.proposals
-            .waiting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+    ) -> parking_lot::MutexGuard<'_, HashMap<String, oneshot::Sender<Result<Record, Error>>>> {
+        self.proposals.waiting.lock()
     }
 
     /// Applies every shared action from etcd's watch, from the moment this

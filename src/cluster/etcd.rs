@@ -19,9 +19,10 @@
 //! A leader whose lease was not renewed within its TTL less a margin stops
 //! sending before etcd could give the key to the other station.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etcd_client::{
@@ -152,7 +153,7 @@ impl Cluster {
     pub(crate) fn status(&self) -> Status {
         Status {
             sharing_actions: *self.proposals.watching.borrow(),
-            stations: self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            stations: self.seen.lock().clone(),
             ..self.status.borrow().clone()
         }
     }
@@ -172,7 +173,7 @@ impl Cluster {
     }
 
     fn lease_fresh(&self) -> bool {
-        let renewed = *self.renewed.lock().unwrap_or_else(|e| e.into_inner());
+        let renewed = *self.renewed.lock();
         renewed.is_some_and(|at| at.elapsed() + MARGIN < self.ttl)
     }
 
@@ -229,8 +230,8 @@ impl Cluster {
         None
     }
 
-    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, Holding>> {
-        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    fn held(&self) -> parking_lot::MutexGuard<'_, HashMap<String, Holding>> {
+        self.held.lock()
     }
 
     /// Since when this message has been held here, and whether it was
@@ -283,10 +284,7 @@ impl Cluster {
     /// isolated for `cluster.fail_open_after`.
     fn fails_open(&self, message: &Notification) -> bool {
         let urgent = message.level == Some(crate::alert::Level::Urgent.as_i32());
-        let since = *self
-            .isolated_since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let since = *self.isolated_since.lock();
         urgent
             && self.status.borrow().role == Role::Isolated
             && since
@@ -490,7 +488,7 @@ impl Cluster {
             None => self.new_lease(&mut client).await?,
         };
         self.lease.store(lease, Ordering::Relaxed);
-        *self.renewed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        *self.renewed.lock() = Some(Instant::now());
         self.keep_expiring(&mut client).await?;
         client_tx.send_replace(Some(client.clone()));
         let mut last_renewal = Instant::now();
@@ -502,8 +500,7 @@ impl Cluster {
                 keeper.keep_alive().await?;
                 match answers.message().await? {
                     Some(answer) if answer.ttl() > 0 => {
-                        *self.renewed.lock().unwrap_or_else(|e| e.into_inner()) =
-                            Some(Instant::now());
+                        *self.renewed.lock() = Some(Instant::now());
                     }
                     _ => {
                         tracing::warn!("cluster: the lease expired; taking a new one");
@@ -565,18 +562,14 @@ impl Cluster {
     /// The configuration this station runs now (at start, and after each
     /// reload): said from the next `stations/` write on.
     pub(crate) fn set_config_digest(&self, digest: String) {
-        *self.config_digest.lock().unwrap_or_else(|e| e.into_inner()) = digest;
+        *self.config_digest.lock() = digest;
     }
 
     /// Writes this station's `stations/<name>` (the time and its
     /// configuration digest, on its lease) and reads every station's.
     async fn say_seen(&self, client: &mut Client, lease: i64) -> Result<(), etcd_client::Error> {
         let now = crate::clock::Clock::system().now();
-        let digest = self
-            .config_digest
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let digest = self.config_digest.lock().clone();
         client
             .put(
                 self.key(&format!("stations/{}", self.station)),
@@ -603,7 +596,7 @@ impl Cluster {
                 }
             })
             .collect();
-        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = seen;
+        *self.seen.lock() = seen;
         Ok(())
     }
 
@@ -645,10 +638,7 @@ impl Cluster {
     fn set(&self, role: Role, leader: Option<String>, reachable: bool, revision: i64) {
         metrics_role(&self.metrics, role);
         {
-            let mut since = self
-                .isolated_since
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut since = self.isolated_since.lock();
             match role {
                 Role::Isolated => {
                     since.get_or_insert_with(Instant::now);
@@ -707,16 +697,12 @@ impl Expiring {
     /// Grants the next lease when the current one is due for renewal.
     async fn keep(&self, client: &mut Client) -> Result<(), etcd_client::Error> {
         let every = self.kept / 24;
-        let due = self
-            .granted
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_none_or(|at| at.elapsed() >= every);
+        let due = self.granted.lock().is_none_or(|at| at.elapsed() >= every);
         if due {
             let ttl = (self.kept + every).as_secs() as i64;
             let lease = client.lease_grant(ttl, None).await?.id();
             self.id.store(lease, Ordering::Relaxed);
-            *self.granted.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+            *self.granted.lock() = Some(Instant::now());
         }
         Ok(())
     }

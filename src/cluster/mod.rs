@@ -223,7 +223,7 @@ impl Cluster {
 
     pub(crate) fn start_following_silences(
         &self,
-        _: std::sync::Arc<std::sync::RwLock<crate::alertmanager::silences::Silences>>,
+        _: std::sync::Arc<parking_lot::RwLock<crate::alertmanager::silences::Silences>>,
         _: tokio::sync::mpsc::UnboundedSender<crate::alertmanager::silences::Silence>,
     ) {
         match *self {}

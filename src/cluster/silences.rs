@@ -15,7 +15,8 @@
 //! its lease, and the other station, looking again every second, takes the
 //! start over.
 
-use std::sync::{Arc, RwLock};
+use parking_lot::RwLock;
+use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{Compare, CompareOp, EventType, GetOptions, Txn, TxnOp};
@@ -209,7 +210,6 @@ async fn keep(
     };
     let known = registry
         .read()
-        .unwrap_or_else(|e| e.into_inner())
         .get(&silence.id)
         .is_some_and(|s| *s == silence);
     if known {
@@ -226,11 +226,7 @@ async fn keep(
     }
     let id = silence.id.clone();
     let later = silence.clone();
-    match registry
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .put(silence)
-    {
+    match registry.write().put(silence) {
         Ok(()) => {
             let _ = pending.send(later);
         }

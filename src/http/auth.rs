@@ -25,9 +25,9 @@
 //! - Every answer carries security headers (a CSP without inline script,
 //!   `nosniff`, `frame-ancestors 'none'`).
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use axum::extract::{ConnectInfo, Request, State};
@@ -115,7 +115,7 @@ impl Rules {
 /// Users, tokens and sessions.
 #[derive(Debug)]
 pub(crate) struct Auth {
-    rules: std::sync::RwLock<std::sync::Arc<Rules>>,
+    rules: parking_lot::RwLock<std::sync::Arc<Rules>>,
     /// By a digest of the cookie value (the value itself is kept nowhere,
     /// so neither the map's timing nor the store gives it away).
     sessions: Mutex<HashMap<Digest, Session>>,
@@ -169,7 +169,7 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 impl Auth {
     pub(crate) fn new(config: &HttpConfig) -> Auth {
         Auth {
-            rules: std::sync::RwLock::new(std::sync::Arc::new(Rules::of(config))),
+            rules: parking_lot::RwLock::new(std::sync::Arc::new(Rules::of(config))),
             sessions: Mutex::default(),
             keeping: Mutex::default(),
             failures: Mutex::default(),
@@ -178,18 +178,15 @@ impl Auth {
     }
 
     fn rules(&self) -> std::sync::Arc<Rules> {
-        self.rules.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.rules.read().clone()
     }
 
     /// Takes a reloaded configuration's users and tokens: sessions of a
     /// user who is gone, or whose password changed, end.
     pub(crate) fn reconfigure(&self, config: &HttpConfig) {
         let rules = Rules::of(config);
-        self.sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, s| rules.keeps(s));
-        *self.rules.write().unwrap_or_else(|e| e.into_inner()) = std::sync::Arc::new(rules);
+        self.sessions.lock().retain(|_, s| rules.keeps(s));
+        *self.rules.write() = std::sync::Arc::new(rules);
     }
 
     /// No user and no token: changes only from loopback.
@@ -251,7 +248,7 @@ impl Auth {
             password_digest: digest(hash?),
         };
         let id = secret();
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sessions = self.sessions.lock();
         sessions.retain(|_, s| s.expires_at > now);
         if sessions.len() >= MAX_SESSIONS {
             if let Some(oldest) = sessions
@@ -277,18 +274,15 @@ impl Auth {
         let valid = kept
             .into_iter()
             .filter(|(_, s)| s.expires_at > now && rules.keeps(s));
-        self.sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(valid);
+        self.sessions.lock().extend(valid);
     }
 
     /// Keeps the sessions in the store (after a login or a logout; blocks
     /// on the disk).
     pub(crate) fn keep(&self, store: &Store) {
-        let _one_at_a_time = self.keeping.lock().unwrap_or_else(|e| e.into_inner());
+        let _one_at_a_time = self.keeping.lock();
         let value = {
-            let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+            let sessions = self.sessions.lock();
             serde_json::to_vec(&*sessions).unwrap_or_default()
         };
         if let Err(err) = store.set_meta(KEPT, &value) {
@@ -301,7 +295,7 @@ impl Auth {
     /// failure until [`Auth::logged_in`] says otherwise, so that 40 guesses
     /// at once get 5 checks, not 40.
     pub(crate) fn take_attempt(&self, name: &str, now: UnixSecs) -> bool {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut failures = self.failures.lock();
         if let Some(entry) = failures.get_mut(name) {
             if entry.1 + LOGIN_WINDOW_S <= now {
                 *entry = (0, now);
@@ -332,7 +326,7 @@ impl Auth {
 
     /// A login succeeded: its name's failures are forgotten.
     pub(crate) fn logged_in(&self, name: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut failures = self.failures.lock();
         failures.remove(name);
     }
 
@@ -348,13 +342,13 @@ impl Auth {
 
     /// Ends a session; true if there was one.
     pub(crate) fn logout(&self, id: &str) -> bool {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sessions = self.sessions.lock();
         sessions.remove(&digest(id)).is_some()
     }
 
     /// The session a cookie value names.
     pub(crate) fn session(&self, id: &str, now: UnixSecs) -> Option<Session> {
-        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let sessions = self.sessions.lock();
         sessions
             .get(&digest(id))
             .filter(|s| s.expires_at > now)
@@ -755,7 +749,7 @@ mod tests {
             let now = 1_000_000 + i as u64 / 100;
             assert!(auth.take_attempt(&format!("name{i}"), now));
         }
-        let failures = auth.failures.lock().unwrap();
+        let failures = auth.failures.lock();
         assert_eq!(failures.len(), MAX_FAILURE_NAMES);
         // 50 of the oldest second's 100 went, and nobody newer.
         let gone = (0..100)

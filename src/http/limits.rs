@@ -8,9 +8,10 @@
 //! limits: slots already held above a lowered limit are kept until given
 //! back, and no new one is given until the count is under it.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Slots of one kind: at most `total` held, at most `per_address` by one
 /// client address.
@@ -58,7 +59,7 @@ impl Slots {
 
     /// New limits (a reload), for the slots taken from now on.
     pub(crate) fn set(&self, total: usize, per_address: usize) {
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held = self.held.lock();
         held.most = total;
         held.most_per_address = per_address;
     }
@@ -66,7 +67,7 @@ impl Slots {
     /// A slot for `address`, if the total and its share allow one more.
     pub(crate) fn take(self: &Arc<Self>, address: IpAddr) -> Result<Slot, Full> {
         let address = address.to_canonical();
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held = self.held.lock();
         if held.total >= held.most {
             return Err(Full::Total);
         }
@@ -86,13 +87,13 @@ impl Slots {
     /// Slots held now.
     #[cfg(test)]
     pub(crate) fn held(&self) -> usize {
-        self.held.lock().unwrap_or_else(|e| e.into_inner()).total
+        self.held.lock().total
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut held = self.slots.held.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held = self.slots.held.lock();
         held.total -= 1;
         if let Some(mine) = held.by_address.get_mut(&self.address) {
             *mine -= 1;

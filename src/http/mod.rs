@@ -11,22 +11,7 @@
 //! scheduler like any other change and are on disk before the answer, so an
 //! acknowledged "ok" survives a crash.
 //!
-//! | method | path                                        | what                      |
-//! |--------|---------------------------------------------|---------------------------|
-//! | GET    | `/`                                         | HTML: raised and pending  |
-//! | GET    | `/health`                                   | 200 if the store writes   |
-//! | GET    | `/api/alerts?state=&source=&limit=&cursor=` | a page of alerts          |
-//! | GET    | `/api/alerts/{source}/{id}`                 | one alert                 |
-//! | GET    | `/api/counts`                               | alerts per state          |
-//! | GET    | `/metrics`                                  | Prometheus text           |
-//! | POST   | `/api/alerts/{source}/{id}/acknowledge`     | `{"by", "until"}` or `{"by", "for_s"}` |
-//! | POST   | `/api/alerts/{source}/{id}/unacknowledge`   |                           |
-//! | POST   | `/events`                                   | JSON alert submission     |
-//! | POST   | `/-/reload`                                 | the configuration read again (`reload.rs`) |
-//! | POST   | `/api/backup`                               | the whole store, one moment's copy |
-//! | POST   | `/api/v2/alerts`                            | Prometheus's alerts (`v2.rs`) |
-//! | GET    | `/api/v2/alerts`, `/alerts/groups`, `/status`, `/receivers` | Alertmanager's API |
-//! | GET, POST, DELETE | `/api/v2/silences`, `/api/v2/silence/{id}` | silences |
+//! The routes are in [`router`]; docs/api.md says what each answers.
 
 pub mod actions;
 mod api;
@@ -38,7 +23,8 @@ mod page;
 pub(crate) mod reload;
 mod v2;
 
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use parking_lot::{RwLock, RwLockReadGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
@@ -209,7 +195,7 @@ impl Live {
 impl Http {
     /// The configuration as it is now (a reload replaces it whole).
     pub(crate) fn live(&self) -> Arc<Live> {
-        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.live.read().clone()
     }
 
     /// Takes a reloaded configuration (already compiled and checked) for
@@ -232,7 +218,7 @@ impl Http {
         if let Some(cluster) = &self.cluster {
             cluster.set_config_digest(crate::cluster::config_digest(&config.shown.0));
         }
-        *self.live.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Live::of(config, routing));
+        *self.live.write() = Arc::new(Live::of(config, routing));
     }
 
     /// Notifiers failing for longer than allowed, as "name (since …)".
@@ -265,7 +251,7 @@ impl Http {
     }
 
     pub(crate) fn index(&self) -> RwLockReadGuard<'_, Index> {
-        self.index.read().unwrap_or_else(|e| e.into_inner())
+        self.index.read()
     }
 
     /// An alert's detail ("" for an alert no longer known).
@@ -333,13 +319,7 @@ impl IntoResponse for ApiError {
 
 /// Schedules the silences kept as pending (after a restart).
 pub(crate) fn start_pending_silences(http: &Arc<Http>) {
-    let all: Vec<_> = http
-        .silences
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .all()
-        .cloned()
-        .collect();
+    let all: Vec<_> = http.silences.read().all().cloned().collect();
     for silence in all {
         start_pending_silence(http, silence);
     }
@@ -558,11 +538,14 @@ pub(crate) async fn serve(listener: TcpListener, http: Arc<Http>) {
             .keep_alive(!probes_only);
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
+        let open = metrics.http_connections_open.clone();
+        open.inc();
         tokio::spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(%peer, %err, "HTTP connection ended with an error");
             }
             drop(slot);
+            open.dec();
         });
     }
     drop(listener);

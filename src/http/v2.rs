@@ -160,7 +160,7 @@ impl Http {
     /// again, a batch at a time, when it is written out).
     fn matching(&self, now: UnixSecs, keep: impl Fn(&Listed) -> bool) -> Vec<AlertKey> {
         let live = self.live();
-        let silences = self.silences.read().unwrap_or_else(|e| e.into_inner());
+        let silences = self.silences.read();
         let index = self.index();
         let mut out: Vec<AlertKey> = index
             .ids()
@@ -177,7 +177,7 @@ impl Http {
     /// These alerts (those still raised), as listed now.
     fn listed(&self, keys: &[AlertKey], now: UnixSecs) -> Vec<Listed> {
         let live = self.live();
-        let silences = self.silences.read().unwrap_or_else(|e| e.into_inner());
+        let silences = self.silences.read();
         let index = self.index();
         keys.iter()
             .filter_map(|key| {
@@ -467,7 +467,7 @@ fn gettable_silence(s: &Silence, now: UnixSecs) -> Value {
 pub(crate) async fn get_silences(http: Shared, RawQuery(query): RawQuery) -> AmAnswer<Json<Value>> {
     let filter = filters(&pairs(&query))?;
     let now = http.clock.now();
-    let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
+    let silences = http.silences.read();
     let listed = silences
         .all()
         .filter(|s| {
@@ -485,7 +485,7 @@ pub(crate) async fn get_silence(
     id: Result<Path<String>, PathRejection>,
 ) -> AmAnswer<Json<Value>> {
     let Path(id) = id.map_err(|err| bad(err.body_text()))?;
-    let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
+    let silences = http.silences.read();
     match silences.get(&id) {
         Some(s) => Ok(Json(gettable_silence(s, http.clock.now()))),
         None => Err(AmError(StatusCode::NOT_FOUND, "silence not found".into())),
@@ -533,7 +533,7 @@ pub(crate) async fn post_silence(
     let previous = if id.is_empty() {
         None
     } else {
-        let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
+        let silences = http.silences.read();
         Some(
             silences
                 .get(&id)
@@ -601,7 +601,7 @@ pub(crate) async fn delete_silence(
 pub(super) async fn expire(http: &Arc<Http>, id: &str, by: &str) -> AmAnswer<()> {
     let now = http.clock.now();
     let found = {
-        let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
+        let silences = http.silences.read();
         silences.get(id).cloned()
     };
     let Some(mut silence) = found else {
@@ -622,7 +622,7 @@ pub(super) async fn expire(http: &Arc<Http>, id: &str, by: &str) -> AmAnswer<()>
 /// The silences the page lists: active and pending ones, soonest end first.
 pub(super) fn current(http: &Http) -> Vec<Silence> {
     let now = http.clock.now();
-    let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
+    let silences = http.silences.read();
     let mut out: Vec<Silence> = silences
         .all()
         .filter(|s| s.state(now) != State::Expired)
@@ -658,11 +658,7 @@ async fn keep(http: &Arc<Http>, silence: &Silence) -> AmAnswer<Kept> {
         .await
         .map_err(|err| AmError::from(api::store_error(err)))?
         .map_err(|err| AmError::from(api::store_error(err)))?;
-    http.silences
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .put(silence.clone())
-        .map_err(bad)?;
+    http.silences.write().put(silence.clone()).map_err(bad)?;
     Ok(Kept::NotYet)
 }
 
@@ -719,11 +715,7 @@ async fn release(http: &Arc<Http>, was: &Silence, by: &str) {
         .collect();
     for (key, record) in held {
         let labels = http.live().routing.labels(&key, &record);
-        let still_until = http
-            .silences
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .muted_until(&labels, now);
+        let still_until = http.silences.read().muted_until(&labels, now);
         let action = Action::Unsilence {
             silence: was.id.clone(),
             still_until,
@@ -743,7 +735,7 @@ pub(crate) fn start_later(http: Arc<Http>, silence: Silence) {
         }
         // Changed or ended meanwhile: whoever changed it decides.
         let unchanged = |http: &Http| {
-            let silences = http.silences.read().unwrap_or_else(|e| e.into_inner());
+            let silences = http.silences.read();
             silences.get(&silence.id) == Some(&silence)
         };
         if !unchanged(&http) {

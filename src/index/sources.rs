@@ -7,8 +7,8 @@
 //! chain, and a place in the name order, which is kept up to date when a
 //! walk needs it (new sources merged in; a forgotten one sorts it anew).
 
+use parking_lot::Mutex;
 use std::hash::BuildHasher;
-use std::sync::Mutex;
 
 use hashbrown::HashTable;
 
@@ -96,11 +96,7 @@ impl Sources {
             let (start, len) = spans[s as usize];
             hasher.hash_one(&arena[start as usize..(start + len) as usize])
         });
-        self.order
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .added
-            .push(source);
+        self.order.get_mut().added.push(source);
         source
     }
 
@@ -114,7 +110,7 @@ impl Sources {
         self.spans[source as usize] = (0, 0);
         self.first[source as usize] = NO_SLOT;
         self.free.push(source);
-        let order = self.order.get_mut().unwrap_or_else(|e| e.into_inner());
+        let order = self.order.get_mut();
         order.stale = true;
         order.added.clear();
         if self.garbage > COMPACT_AFTER && self.garbage > self.arena.len() / 2 {
@@ -151,7 +147,7 @@ impl Sources {
         from: Option<&str>,
         mut visit: impl FnMut(SourceId, &str) -> bool,
     ) {
-        let mut order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        let mut order = self.order.lock();
         let order = &mut *order;
         let by_name = |a: &SourceId, b: &SourceId| self.name(*a).cmp(self.name(*b));
         if order.stale {

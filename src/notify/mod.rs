@@ -39,17 +39,17 @@ use crate::config;
 /// failing longer than `delivery.degraded_after`.
 #[derive(Debug, Default)]
 pub(crate) struct Health {
-    failing: std::sync::Mutex<std::collections::BTreeMap<String, crate::alert::UnixSecs>>,
+    failing: parking_lot::Mutex<std::collections::BTreeMap<String, crate::alert::UnixSecs>>,
 }
 
 impl Health {
     pub(crate) fn failed(&self, notifier: &str, now: crate::alert::UnixSecs) {
-        let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        let mut failing = self.failing.lock();
         failing.entry(notifier.to_owned()).or_insert(now);
     }
 
     pub(crate) fn delivered(&self, notifier: &str) {
-        let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        let mut failing = self.failing.lock();
         failing.remove(notifier);
     }
 
@@ -59,7 +59,7 @@ impl Health {
         now: crate::alert::UnixSecs,
         after: u64,
     ) -> Vec<(String, crate::alert::UnixSecs)> {
-        let failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        let failing = self.failing.lock();
         failing
             .iter()
             .filter(|(_, &since)| now.saturating_sub(since) > after)

@@ -8,8 +8,9 @@
 //! for its next attempt. A worker for a name is never started while the
 //! last one of that name still runs: one queue, one reader.
 
+use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 pub(crate) use crate::scheduler::Wakes;
 use std::time::Duration;

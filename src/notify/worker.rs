@@ -7,8 +7,9 @@
 //! seconds to finish; one that takes longer is dropped (a command is killed)
 //! and its message stays queued for the next start.
 
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
@@ -196,9 +197,7 @@ impl Worker {
             // What was delivered stays delivered across a crash: at most
             // one batch is sent again after `kill -9`. Its history lines
             // wait for more while the queue is long (see `HISTORY_LINES`).
-            if self.history.lock().unwrap_or_else(|e| e.into_inner()).len() >= HISTORY_LINES
-                || self.shutdown.is_cancelled()
-            {
+            if self.history.lock().len() >= HISTORY_LINES || self.shutdown.is_cancelled() {
                 self.write_history();
             }
             let store = self.store.clone();
@@ -451,7 +450,7 @@ impl Worker {
             ),
             why => format!("{result}: via {} to {}: {why}", self.name, person),
         };
-        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        let index = self.index.read();
         let lines = n.events().into_iter().map(|event| {
             let key = event.key();
             let bucket = index
@@ -471,10 +470,7 @@ impl Worker {
             );
             (bucket, key, entry)
         });
-        self.history
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(lines);
+        self.history.lock().extend(lines);
     }
 
     /// A message not sent in shadow mode, worded as mauve logs a sent one
@@ -506,7 +502,7 @@ impl Worker {
 
     /// Writes the history lines collected so far (one value per bucket).
     fn write_history(&self) {
-        let lines = std::mem::take(&mut *self.history.lock().unwrap_or_else(|e| e.into_inner()));
+        let lines = std::mem::take(&mut *self.history.lock());
         if lines.is_empty() {
             return;
         }

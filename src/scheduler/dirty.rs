@@ -23,8 +23,9 @@
 //! state) is kept in [`Said`], shared with the writer, which takes it under
 //! the index lock (see `writer`).
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use super::chunks::Chunks;
 use super::Waiter;
@@ -257,11 +258,11 @@ const MAX_SPARE: usize = 1 << 15;
 
 impl Shared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, Said> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.0.lock()
     }
 
     fn spare(&self) -> MutexGuard<'_, Spare> {
-        self.1.lock().unwrap_or_else(|e| e.into_inner())
+        self.1.lock()
     }
 
     /// Takes everything said so far.

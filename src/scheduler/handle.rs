@@ -19,6 +19,12 @@ impl SchedulerHandle {
         SchedulerHandle { tx }
     }
 
+    /// Commands handed over and not yet taken by the scheduler.
+    #[cfg(test)]
+    pub(super) fn waiting(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     async fn send(&self, command: Command) -> Result<(), Error> {
         self.tx.send(command).await.map_err(|_| Error::Stopped)
     }

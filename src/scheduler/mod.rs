@@ -27,8 +27,9 @@ mod handle;
 mod wakes;
 mod writer;
 
+use parking_lot::RwLock;
 use std::collections::HashSet;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -475,8 +476,8 @@ impl Run {
         timer.into_iter().chain(write).min()
     }
 
-    fn index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
-        self.s.index.read().unwrap_or_else(|e| e.into_inner())
+    fn index(&self) -> parking_lot::RwLockReadGuard<'_, Index> {
+        self.s.index.read()
     }
 
     fn tick_time(&self) -> TickTime {
@@ -498,7 +499,7 @@ impl Run {
                 // One hold of the index for the whole command: readers
                 // wait a batch at most, and are woken once per batch.
                 let shared = self.s.index.clone();
-                let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
+                let mut index = shared.write();
                 for update in &mut updates {
                     self.apply_update(&mut index, update);
                 }
@@ -547,7 +548,7 @@ impl Run {
         record: &Record,
         now: UnixSecs,
     ) -> Option<crate::alertmanager::silences::Silence> {
-        let silences = self.s.silences.read().unwrap_or_else(|e| e.into_inner());
+        let silences = self.s.silences.read();
         // Expired silences stay listed: only an active one costs the labels.
         if !silences.any_active(now) {
             return None;
@@ -564,12 +565,7 @@ impl Run {
     /// update is left without them) unless a silence could need them.
     fn apply_update(&mut self, index: &mut Index, update: &mut Update) {
         let now = update.received_at;
-        let any_silence = self
-            .s
-            .silences
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .any_active(now);
+        let any_silence = self.s.silences.read().any_active(now);
         for change in &mut update.alerts {
             let found = index.find(&update.source, &change.id);
             let old = found.map(|slot| index.record(slot));
@@ -792,7 +788,7 @@ impl Run {
     fn act(&mut self, key: &AlertKey, by: &str, action: &Action) -> Reply {
         let now = self.s.clock.now();
         let shared = self.s.index.clone();
-        let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
+        let mut index = shared.write();
         let slot = index.find(&key.source, &key.id).ok_or(Error::NotFound)?;
         let old = index.record(slot);
         let transition = match action {
@@ -871,7 +867,7 @@ impl Run {
         }
         self.next_sweep = now + 3600;
         let shared = self.s.index.clone();
-        let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
+        let mut index = shared.write();
         let stale = index.stale_cleared(now.saturating_sub(self.s.forget_cleared_after_s), 10_000);
         for slot in stale {
             let old = index.record(slot);
@@ -900,7 +896,7 @@ impl Run {
         if self.s.pager.next_due().is_some_and(|due| due <= time.now) {
             let mut effects = Effects::default();
             let shared = self.s.index.clone();
-            let index = shared.read().unwrap_or_else(|e| e.into_inner());
+            let index = shared.read();
             let mut pager = std::mem::take(&mut self.s.pager);
             pager.fire(
                 time.now,
@@ -960,7 +956,7 @@ impl Run {
                 return;
             }
             let shared = self.s.index.clone();
-            let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
+            let mut index = shared.write();
             for &(_, slot) in &due {
                 let old = index.record(slot);
                 if let Some(transition) = alert::tick(&old, time) {
@@ -1030,7 +1026,7 @@ impl Run {
         // with urgent changes only.
         let (batch, waiting, writing) = if urgent_due {
             let shared = self.s.index.clone();
-            let index = shared.read().unwrap_or_else(|e| e.into_inner());
+            let index = shared.read();
             let dirty = &mut self.dirty;
             let removals = std::mem::take(&mut dirty.forgotten);
             // (An alert forgotten since its change has no detail left.)
@@ -1110,7 +1106,7 @@ impl Run {
         } else if !details.is_empty() || !removals.is_empty() {
             // Readers find these details on disk now.
             let shared = self.s.index.clone();
-            let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
+            let mut index = shared.write();
             for (slot, detail) in &details {
                 index.detail_written(*slot, detail);
             }

@@ -1,8 +1,9 @@
 //! Each notifier's wake-up, by name: what the writer rings once it has
 //! queued a message (the queue is read by the notifiers' workers).
 
+use parking_lot::RwLock;
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use tokio::sync::Notify;
 
@@ -18,7 +19,7 @@ pub(crate) struct Wakes {
 impl Wakes {
     /// Wakes the worker of `notifier`, if there is one.
     pub(crate) fn wake(&self, notifier: &str) {
-        let by_name = self.by_name.read().unwrap_or_else(|e| e.into_inner());
+        let by_name = self.by_name.read();
         if let Some(wake) = by_name.get(notifier) {
             wake.notify_one();
         }
@@ -26,7 +27,7 @@ impl Wakes {
 
     /// Wakes every worker.
     pub(crate) fn wake_all(&self) {
-        let by_name = self.by_name.read().unwrap_or_else(|e| e.into_inner());
+        let by_name = self.by_name.read();
         for wake in by_name.values() {
             wake.notify_one();
         }
@@ -34,13 +35,13 @@ impl Wakes {
 
     pub(crate) fn insert(&self, notifier: &str) -> Arc<Notify> {
         let wake = Arc::new(Notify::new());
-        let mut by_name = self.by_name.write().unwrap_or_else(|e| e.into_inner());
+        let mut by_name = self.by_name.write();
         by_name.insert(notifier.to_owned(), wake.clone());
         wake
     }
 
     pub(crate) fn remove(&self, notifier: &str) {
-        let mut by_name = self.by_name.write().unwrap_or_else(|e| e.into_inner());
+        let mut by_name = self.by_name.write();
         by_name.remove(notifier);
     }
 }

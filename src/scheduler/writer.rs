@@ -10,7 +10,6 @@
 //! the scheduler goes on applying updates, so a slow disk slows durability,
 //! never ingest; what piles up meanwhile is one dirty mark per alert.
 //!
-//!
 //! A batch holds a change exactly when it holds what the change said, so a
 //! crash can lose neither a message of a change on disk nor write a
 //! message of a change that is not. The records are read a bucket at a
@@ -26,8 +25,9 @@
 //! Until the store writes again, jobs come back failed at once and the
 //! scheduler keeps their changes.
 
+use parking_lot::RwLock;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -68,19 +68,10 @@ pub(super) struct Writer {
 /// The writer's niceness where its idle priority cannot be had.
 const NICENESS: libc::c_int = 10;
 
-/// Puts the calling thread (the writer) at idle priority (Linux
-/// `SCHED_IDLE`, per thread): under a burst that takes every core (100,000
-/// new alerts posted at once), ingest goes first and the write-behind takes
-/// the time left, because a packet dropped or a request slowed is lost to
-/// its sender while a write that waits is only late. Any thread of ingest
-/// that wakes takes the core back at once (at a niceness, the writer kept
-/// the core for the rest of its time slice, and ingest waited). The
-/// priority is the daemon's own affair: a service has its own CPU group
-/// (systemd, or the kernel's autogroup), so the writer waits for the
-/// daemon's threads, not for other programs'. The lateness is bounded by
-/// the scheduler, which takes no command while a write has waited a second
-/// ([`super::MAX_WRITE_LAG_MS`]) or too much waits to be written. Where
-/// idle priority is refused, the writer runs at niceness [`NICENESS`].
+/// Puts the writer at idle priority (Linux `SCHED_IDLE`), else at
+/// niceness [`NICENESS`], else leaves it (a sandbox that refuses both):
+/// under a burst ingest goes first, since a write that waits is only late
+/// (bounded by [`super::MAX_WRITE_LAG_MS`]). Why: docs/durability-and-memory.md.
 fn yield_to_ingest() {
     #[cfg(target_os = "linux")]
     {
@@ -222,12 +213,12 @@ impl Writer {
             .buckets
             .iter()
             .map(|&(bucket, _)| {
-                let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+                let index = self.index.read();
                 (bucket, alerts_of(&index, bucket))
             })
             .collect();
         meanwhile();
-        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        let index = self.index.read();
         let late = self.said.take();
         add_buckets(&mut job.buckets, &late.changed);
         let mut again = late.changed.clone();
@@ -346,7 +337,7 @@ mod tests {
     /// What the scheduler does for a change that says something: the
     /// record and what it said, with the index locked.
     fn change(writer: &Writer, id: &str) {
-        let mut index = writer.index.write().unwrap();
+        let mut index = writer.index.write();
         let slot = index.find("host", id).unwrap();
         index.update(slot, &record("new"), 0);
         let mut said = writer.said.lock();

@@ -20,9 +20,9 @@
 //!   job's alerts and messages; the notify workers deliver from their last
 //!   flushed position), so nothing promised is lost.
 
+use parking_lot::{Mutex, RwLock};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::{Result, StoreError};
@@ -94,18 +94,14 @@ impl Handle {
     /// Runs `op` with no write in progress and none starting until it is
     /// done (writers wait: keep it short).
     pub(crate) fn quiet<T>(&self, op: impl FnOnce(&sled::Db) -> T) -> Result<T> {
-        let _alone = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        let _alone = self.gate.write();
         Ok(op(&self.get()?))
     }
 
     /// The open database (a cheap clone; iterators taken from it keep it
     /// open until they are dropped).
     pub(crate) fn get(&self) -> Result<sled::Db> {
-        self.db
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .ok_or(StoreError::Closed)
+        self.db.read().clone().ok_or(StoreError::Closed)
     }
 
     /// Runs a write, if the disk has room for it (see [`Handle::check_space`]);
@@ -123,7 +119,7 @@ impl Handle {
 
     /// Runs an operation that writes; a failure marks the store as failing.
     fn run<T>(&self, op: impl FnOnce(&sled::Db) -> sled::Result<T>) -> Result<T> {
-        let _shared = self.gate.read().unwrap_or_else(|e| e.into_inner());
+        let _shared = self.gate.read();
         let result = op(&self.get()?);
         if let Err(err) = &result {
             let mut failing = self.lock_failing();
@@ -139,8 +135,8 @@ impl Handle {
         self.lock_failing().clone()
     }
 
-    fn lock_failing(&self) -> std::sync::MutexGuard<'_, Option<Failing>> {
-        self.failing.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock_failing(&self) -> parking_lot::MutexGuard<'_, Option<Failing>> {
+        self.failing.lock()
     }
 
     /// Checks the free space before writing: an error (and the store
@@ -178,7 +174,7 @@ impl Handle {
     /// success the store is no longer failing.
     pub(crate) fn reopen(&self) -> Result<()> {
         probe_directory(&self.path).map_err(|err| StoreError::Sled(sled::Error::Io(err)))?;
-        if let Some(old) = self.db.write().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(old) = self.db.write().take() {
             // Never closed: see the module's documentation.
             std::mem::forget(old);
         }
@@ -199,7 +195,7 @@ impl Handle {
         // The marker write proves the new handle writes and flushes.
         opened.insert([super::META, b'r'], &[][..])?;
         opened.flush()?;
-        *self.db.write().unwrap_or_else(|e| e.into_inner()) = Some(opened);
+        *self.db.write() = Some(opened);
         *self.lock_failing() = None;
         Ok(())
     }

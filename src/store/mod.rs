@@ -141,7 +141,7 @@ pub struct Store {
     queue_depth: Gauge,
     /// Held by a test to keep writes from finishing.
     #[cfg(test)]
-    pub(crate) hold: std::sync::Mutex<()>,
+    pub(crate) hold: parking_lot::Mutex<()>,
 }
 
 impl Store {
@@ -155,7 +155,7 @@ impl Store {
             next_seq: AtomicU64::new(0),
             queue_depth,
             #[cfg(test)]
-            hold: std::sync::Mutex::new(()),
+            hold: parking_lot::Mutex::new(()),
         };
         store.check_format()?;
         store.upgrade()?;

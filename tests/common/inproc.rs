@@ -176,7 +176,7 @@ impl InProc {
     pub fn history(&self, source: &str, id: &str) -> Vec<mauved::alert::HistoryEntry> {
         let running = self.running.as_ref().unwrap();
         let bucket = {
-            let index = running.index.read().unwrap();
+            let index = running.index.read();
             index.bucket_of(index.find(source, id).unwrap())
         };
         running
@@ -188,7 +188,7 @@ impl InProc {
     /// Every alert as the in-memory index holds it, in key order.
     pub fn index_records(&self) -> Vec<(AlertKey, Record)> {
         let running = self.running.as_ref().unwrap();
-        let index = running.index.read().unwrap();
+        let index = running.index.read();
         let mut all: Vec<_> = index
             .ids()
             .map(|s| (index.key(s), index.record(s)))

@@ -50,19 +50,16 @@ fn post_all(addr: SocketAddr, bodies: &[String]) -> Result<f64, String> {
         .into_iter()
         .map(|mine| {
             std::thread::spawn(move || -> Result<(), String> {
-                let client = reqwest::blocking::Client::builder()
-                    .timeout(Duration::from_secs(60))
-                    .build()
-                    .map_err(|e| e.to_string())?;
+                let client = crate::scratch::Client::new(Duration::from_secs(60))?;
                 for body in mine {
-                    let answer = client
+                    let request = client
+                        .request()
                         .post(format!("http://{addr}/api/v2/alerts"))
                         .header("content-type", "application/json")
-                        .body(body)
-                        .send()
-                        .map_err(|e| format!("{addr}: {e}"))?;
-                    if !answer.status().is_success() {
-                        return Err(format!("{addr}: {}", answer.status()));
+                        .body(body);
+                    let (status, _) = client.send(request).map_err(|e| format!("{addr}: {e}"))?;
+                    if !(200..300).contains(&status) {
+                        return Err(format!("{addr}: {status}"));
                     }
                 }
                 Ok(())
@@ -79,12 +76,12 @@ fn post_all(addr: SocketAddr, bodies: &[String]) -> Result<f64, String> {
 struct Alertmanager {
     child: Child,
     addr: SocketAddr,
-    _dir: tempfile::TempDir,
+    _dir: crate::scratch::ScratchDir,
 }
 
 impl Alertmanager {
     fn start() -> Result<Alertmanager, String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let dir = crate::scratch::ScratchDir::new()?;
         let config = dir.path().join("alertmanager.yml");
         std::fs::write(
             &config,

@@ -13,14 +13,14 @@ pub struct Daemon {
     /// A token for a running daemon's API, if it needs one.
     token: Option<String>,
     /// Present when this tool started it.
-    own: Option<(Child, tempfile::TempDir)>,
+    own: Option<(Child, crate::scratch::ScratchDir)>,
 }
 
 impl Daemon {
     /// Starts `mauved` (next to this program) on loopback with port 0, a
     /// temporary data directory and `extra` TOML appended to its config.
     pub fn start(extra: &str) -> Result<Daemon, String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let dir = crate::scratch::ScratchDir::new()?;
         std::fs::write(
             dir.path().join("mauved.toml"),
             format!(
@@ -59,20 +59,14 @@ impl Daemon {
 
     /// POSTs a JSON body to the daemon's API; the answer must be 200.
     pub fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| e.to_string())?;
-        let mut request = client.post(format!("http://{}{path}", self.http));
+        let client = crate::scratch::Client::new(Duration::from_secs(120))?;
+        let mut request = client.request().post(format!("http://{}{path}", self.http));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
-        let answer = request
-            .json(body)
-            .send()
+        let (status, text) = client
+            .send(request.json(body))
             .map_err(|e| format!("{}{path}: {e}", self.http))?;
-        let status = answer.status().as_u16();
-        let text = answer.text().unwrap_or_default();
         match status {
             200 => serde_json::from_str(&text).map_err(|e| format!("{path}: {e}: {text}")),
             401 if self.token.is_none() => Err(format!(
@@ -128,7 +122,7 @@ pub fn cpu_of(pid: u32) -> Option<Duration> {
 
 /// Runs `mauved serve` on `dir/mauved.toml` (its log appended to
 /// `dir/mauved.log`) and waits for the addresses it prints.
-fn spawn(dir: &tempfile::TempDir) -> Result<(Child, SocketAddr, SocketAddr), String> {
+fn spawn(dir: &crate::scratch::ScratchDir) -> Result<(Child, SocketAddr, SocketAddr), String> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -14,6 +14,7 @@
 mod alertmanager;
 mod daemon;
 mod garbage;
+mod scratch;
 mod targets;
 mod traffic;
 
@@ -278,11 +279,11 @@ fn now() -> u64 {
 
 /// One HTTP GET to the daemon.
 fn get(http: SocketAddr, path: &str) -> Result<String, String> {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .and_then(|client| client.get(format!("http://{http}{path}")).send())
-        .and_then(|response| response.text())
+    let client = scratch::Client::new(Duration::from_secs(30))?;
+    let request = client.request().get(format!("http://{http}{path}"));
+    client
+        .send(request)
+        .map(|(_, text)| text)
         .map_err(|e| format!("{http}{path}: {e}"))
 }
 

@@ -1,0 +1,174 @@
+//! Room sizes: no source file over 900 lines of code and no function over
+//! 80 lines, but flat tables (a list of one-line entries, read top to
+//! bottom). `LONG` lists what is over today and being split; a new one
+//! fails here, and so does a listed one that has come under the limit (take
+//! it off the list).
+
+use std::path::Path;
+
+const MAX_FILE_CODE_LINES: usize = 900;
+const MAX_FUNCTION_LINES: usize = 80;
+
+/// Flat tables: one entry a line, nothing to split but the table itself.
+const TABLES: &[(&str, &str)] = &[
+    // Every metric: a name, a help line and a value, one after another.
+    ("src/metrics.rs", "register"),
+];
+
+/// Over the limit today, to be split: (file, function or "" for the file).
+const LONG: &[(&str, &str)] = &[
+    ("src/alert/tests.rs", "invariants_hold_for_any_sequence"),
+    ("src/bin/mauved-load/alertmanager.rs", "target"),
+    ("src/bin/mauved-load/main.rs", "run_mode"),
+    ("src/bin/mauved-load/targets.rs", "fleet"),
+    ("src/cluster/actions.rs", "apply"),
+    ("src/cluster/etcd.rs", "session"),
+    ("src/config/mod.rs", ""),
+    ("src/daemon.rs", "start_with"),
+    ("src/http/actions.rs", "action"),
+    ("src/http/auth.rs", "check"),
+    ("src/http/mod.rs", "serve"),
+    ("src/http/page.rs", "alert_page"),
+    ("src/http/page.rs", "apply_form"),
+    ("src/import/during.rs", "name"),
+    ("src/import/emit.rs", "toml"),
+    ("src/import/includes.rs", "dnf"),
+    ("src/import/lex.rs", "run"),
+    ("src/import/parse.rs", "primary"),
+    ("src/import/translate/groups.rs", "group"),
+    ("src/import/translate/people.rs", "person"),
+    ("src/import/translate/people.rs", "finish_people"),
+    ("src/import/translate/server.rs", "server"),
+    ("src/import/translate/server.rs", "method"),
+    ("src/main.rs", "main"),
+    ("src/notify/worker.rs", "run"),
+    ("src/notify/worker.rs", "attempt_until_done"),
+    ("src/routing/compile.rs", "compile"),
+    ("src/routing/explain.rs", "route"),
+    ("src/routing/pager.rs", "go_out"),
+    ("src/scheduler/mod.rs", ""),
+    ("src/scheduler/mod.rs", "apply_update"),
+    ("src/scheduler/mod.rs", "commit"),
+    ("src/scheduler/mod.rs", "dispatch"),
+];
+
+/// Lines that are neither blank nor only a comment.
+fn code_lines(text: &str) -> usize {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("//"))
+        .count()
+}
+
+/// The name of the function a line starts (`fn name` after its
+/// qualifiers), with the line's indentation; `None` for any other line or
+/// a declaration without a body.
+fn function_start(line: &str) -> Option<(&str, &str)> {
+    let trimmed = line.trim_start();
+    let indent = &line[..line.len() - trimmed.len()];
+    let mut rest = trimmed;
+    for qualifier in [
+        "pub(crate) ",
+        "pub(super) ",
+        "pub ",
+        "async ",
+        "const ",
+        "unsafe ",
+    ] {
+        rest = rest.strip_prefix(qualifier).unwrap_or(rest);
+    }
+    let after = rest.strip_prefix("fn ")?;
+    let name_end = after
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(after.len());
+    if name_end == 0 || line.trim_end().ends_with(';') {
+        return None;
+    }
+    Some((indent, &after[..name_end]))
+}
+
+/// Every function of `text` longer than the limit: (name, lines). A body
+/// ends at the first line that is its indentation and `}`.
+fn long_functions(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some((indent, name)) = function_start(line) else {
+            continue;
+        };
+        let close = format!("{indent}}}");
+        let end = lines[i + 1..]
+            .iter()
+            .position(|l| *l == close)
+            .map_or(lines.len(), |at| i + 1 + at);
+        let length = end - i + 1;
+        if length > MAX_FUNCTION_LINES {
+            found.push((name.to_owned(), length));
+        }
+    }
+    found
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_room_is_over_its_size_but_those_being_split() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let mut over: Vec<(String, String, usize)> = Vec::new();
+    for path in files {
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = code_lines(&text);
+        if code > MAX_FILE_CODE_LINES {
+            over.push((rel.clone(), String::new(), code));
+        }
+        for (name, length) in long_functions(&text) {
+            if !TABLES.contains(&(rel.as_str(), name.as_str())) {
+                over.push((rel.clone(), name, length));
+            }
+        }
+    }
+    let new: Vec<_> = over
+        .iter()
+        .filter(|(file, name, _)| !LONG.contains(&(file.as_str(), name.as_str())))
+        .collect();
+    assert!(
+        new.is_empty(),
+        "over {MAX_FILE_CODE_LINES} lines of code (a file) or {MAX_FUNCTION_LINES} lines (a function): {new:?}"
+    );
+    let gone: Vec<_> = LONG
+        .iter()
+        .filter(|(file, name)| !over.iter().any(|(f, n, _)| f == file && n == name))
+        .collect();
+    assert!(
+        gone.is_empty(),
+        "now within the limits, take them off LONG: {gone:?}"
+    );
+}
+
+#[test]
+fn functions_are_measured_from_their_line_to_their_closing_brace() {
+    let body = "    x();\n".repeat(MAX_FUNCTION_LINES);
+    let text =
+        format!("pub(crate) async fn long() {{\n{body}}}\nfn short() {{\n}}\n    fn decl();\n");
+    assert_eq!(
+        long_functions(&text),
+        [("long".to_owned(), MAX_FUNCTION_LINES + 2)]
+    );
+    assert_eq!(code_lines("// a\n\nx\n  // b\ny"), 2);
+}
