@@ -46,10 +46,6 @@ const LONG: &[(&str, &str)] = &[
     ("src/routing/compile.rs", "compile"),
     ("src/routing/explain.rs", "route"),
     ("src/routing/pager.rs", "go_out"),
-    ("src/scheduler/mod.rs", ""),
-    ("src/scheduler/mod.rs", "apply_update"),
-    ("src/scheduler/mod.rs", "commit"),
-    ("src/scheduler/mod.rs", "dispatch"),
 ];
 
 /// Lines that are neither blank nor only a comment.

@@ -21,9 +21,11 @@
 //! What is written is the bucket's records at the time of writing. What
 //! changes said beside their records (messages, history lines, paging
 //! state) is kept in [`Said`], shared with the writer, which takes it under
-//! the index lock (see `writer`).
+//! the index lock (see `writer`). The scheduler adds to it only through
+//! [`Shared::say`], which borrows the index mutably for as long as it is
+//! held: a change and what it said reach the writer together or not at all.
 
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -31,7 +33,7 @@ use super::chunks::Chunks;
 use super::Waiter;
 use crate::alert::AlertKey;
 use crate::alert::Notification;
-use crate::index::SlotId;
+use crate::index::{Index, SlotId};
 use crate::store::History;
 
 /// A store bucket's id.
@@ -243,8 +245,40 @@ impl Said {
 /// [`Said`] as the scheduler and the writer share it, with the lists of the
 /// last batch written, emptied, to be filled again: a steady flow of
 /// messages reuses the same memory instead of growing new lists each time.
-#[derive(Clone, Debug, Default)]
-pub(super) struct Shared(Arc<Mutex<Said>>, Arc<Mutex<Spare>>);
+#[derive(Clone)]
+pub(super) struct Shared {
+    said: Arc<Mutex<Said>>,
+    spare: Arc<Mutex<Spare>>,
+    /// The index whose write lock must be held to add to `said`.
+    index: Arc<RwLock<Index>>,
+}
+
+/// Adding to what changes said: the index stays borrowed for writing (the
+/// scheduler holds its write lock) until this is dropped.
+pub(super) struct Saying<'a> {
+    said: MutexGuard<'a, Said>,
+    index: &'a mut Index,
+}
+
+impl Saying<'_> {
+    /// The index, for the keys and buckets of what is said.
+    pub(super) fn index(&self) -> &Index {
+        self.index
+    }
+}
+
+impl std::ops::Deref for Saying<'_> {
+    type Target = Said;
+    fn deref(&self) -> &Said {
+        &self.said
+    }
+}
+
+impl std::ops::DerefMut for Saying<'_> {
+    fn deref_mut(&mut self) -> &mut Said {
+        &mut self.said
+    }
+}
 
 /// Emptied lists, kept for reuse.
 #[derive(Debug, Default)]
@@ -257,15 +291,43 @@ struct Spare {
 const MAX_SPARE: usize = 1 << 15;
 
 impl Shared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Said> {
-        self.0.lock()
+    pub(super) fn new(index: Arc<RwLock<Index>>) -> Shared {
+        Shared {
+            said: Arc::default(),
+            spare: Arc::default(),
+            index,
+        }
+    }
+
+    /// To add what a change says, with the index it changed: `index` is
+    /// the shared index under its write lock (checked: anything else is a
+    /// mistake that could write a message without its change).
+    pub(super) fn say<'a>(&'a self, index: &'a mut Index) -> Saying<'a> {
+        assert!(
+            self.index.is_locked_exclusive(),
+            "said while the index is not locked for writing"
+        );
+        Saying {
+            said: self.said.lock(),
+            index,
+        }
+    }
+
+    /// Messages waiting to be written.
+    pub(super) fn messages_waiting(&self) -> usize {
+        self.said.lock().messages.len()
+    }
+
+    /// Nothing is waiting to be written.
+    pub(super) fn is_empty(&self) -> bool {
+        self.said.lock().is_empty()
     }
 
     fn spare(&self) -> MutexGuard<'_, Spare> {
-        self.1.lock()
+        self.spare.lock()
     }
 
-    /// Takes everything said so far.
+    /// Takes what was said before the writer reads its buckets' records.
     pub(crate) fn take(&self) -> Said {
         let Spare { messages, history } = std::mem::take(&mut *self.spare());
         let room = Said {
@@ -273,7 +335,13 @@ impl Shared {
             history,
             ..Said::default()
         };
-        std::mem::replace(&mut *self.lock(), room)
+        std::mem::replace(&mut *self.said.lock(), room)
+    }
+
+    /// Takes what was said while the records were read, under the same
+    /// read lock of the index as the records read again for it.
+    pub(crate) fn take_holding(&self, _index: &RwLockReadGuard<'_, Index>) -> Said {
+        self.take()
     }
 
     /// Lists whose contents were taken, kept (emptied, up to
@@ -293,7 +361,7 @@ impl Shared {
     /// Puts back, before anything said since, what a failed write took:
     /// older paging values first, so a newer change of the same key wins.
     pub(crate) fn put_back(&self, mut taken: Said) {
-        let mut said = self.lock();
+        let mut said = self.said.lock();
         taken.append(std::mem::take(&mut *said));
         *said = taken;
     }
@@ -352,11 +420,17 @@ mod tests {
 
     #[test]
     fn lists_written_are_reused_empty_unless_too_long() {
-        let shared = Shared::default();
+        let index = Arc::new(RwLock::new(Index::new(10)));
+        let shared = Shared::new(index.clone());
         let said = |n: usize| {
+            let mut index = index.write();
             for _ in 0..n {
-                shared.lock().messages.push(Notification::default());
+                shared
+                    .say(&mut index)
+                    .messages
+                    .push(Notification::default());
             }
+            drop(index);
             let mut said = shared.take();
             let written = said.messages.take_vec();
             shared.reuse(said.messages, said.history);
@@ -368,12 +442,28 @@ mod tests {
         let room = shared.spare().messages.capacity();
         assert!(room >= 1000);
         assert_eq!(said(1).len(), 1, "what was written is not said again");
-        assert_eq!(shared.lock().messages.capacity(), room, "said into it");
+        assert_eq!(shared.said.lock().messages.capacity(), room, "said into it");
         said(MAX_SPARE * 2);
         assert!(
             shared.spare().messages.capacity() <= MAX_SPARE,
             "no more than MAX_SPARE kept"
         );
+    }
+
+    #[test]
+    #[should_panic(expected = "not locked for writing")]
+    fn saying_without_the_index_locked_for_writing_is_caught() {
+        let index = Arc::new(RwLock::new(Index::new(10)));
+        let shared = Shared::new(index.clone());
+        // The old mistake: something said beside the index's lock (here
+        // with a read lock, as a reader would hold it), so the writer could
+        // take the message between a change's record and its own read.
+        let _reading = index.read();
+        let mut elsewhere = Index::new(10);
+        shared
+            .say(&mut elsewhere)
+            .messages
+            .push(Notification::default());
     }
 
     #[test]

@@ -21,9 +21,13 @@
 //!
 //! Time comes from the [`Clock`] it is given, so tests move it by hand.
 
+mod action;
+mod apply;
 mod chunks;
 mod dirty;
 mod handle;
+mod pacing;
+mod timers;
 mod wakes;
 mod writer;
 
@@ -33,6 +37,8 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use self::action::event_text;
+pub use self::action::Action;
 use self::dirty::{Dirty, Shared, Tier};
 pub(crate) use self::handle::SchedulerHandle;
 pub(crate) use self::wakes::Wakes;
@@ -63,100 +69,6 @@ const MAX_PENDING_DETAIL_BYTES: usize = 64 << 20;
 /// flood that keeps every core busy, the flood pauses for the write at
 /// least once a second.
 const MAX_WRITE_LAG_MS: u64 = 1000;
-
-/// An operator action on one alert (shared between stations as JSON).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
-    Acknowledge {
-        until: UnixSecs,
-    },
-    Unacknowledge,
-    Raise,
-    Clear,
-    Suppress {
-        until: UnixSecs,
-    },
-    Unsuppress,
-    /// A silence mutes the alert until `until` (as a suppression does).
-    Silence {
-        until: UnixSecs,
-        silence: String,
-        comment: String,
-    },
-    /// A silence ended early: the alert is let go, or kept quiet until
-    /// `still_until` when other silences still mute it.
-    Unsilence {
-        silence: String,
-        still_until: Option<UnixSecs>,
-    },
-    Note {
-        text: String,
-    },
-    /// Deletes the alert, its timers and queued reminders.
-    Forget,
-}
-
-impl Action {
-    /// What the alert's history says of it.
-    fn history(&self, by: &str, zone: &jiff::tz::TimeZone) -> (HistoryKind, String) {
-        let at = |t: UnixSecs| crate::timefmt::in_zone(t, zone);
-        match self {
-            Action::Acknowledge { until } => (
-                HistoryKind::Update,
-                format!("ACKNOWLEDGED until {} by {by}", at(*until)),
-            ),
-            Action::Unacknowledge => (HistoryKind::Update, format!("UNACKNOWLEDGED by {by}")),
-            Action::Raise => (HistoryKind::Update, format!("RAISED by {by}")),
-            Action::Clear => (HistoryKind::Update, format!("CLEARED by {by}")),
-            Action::Suppress { until } => (
-                HistoryKind::Update,
-                format!("SUPPRESSED until {} by {by}", at(*until)),
-            ),
-            Action::Unsuppress => (HistoryKind::Update, format!("UNSUPPRESSED by {by}")),
-            Action::Silence {
-                until,
-                silence,
-                comment,
-            } => (
-                HistoryKind::Update,
-                format!(
-                    "SILENCED by {by}: {comment} (silence {}, until {})",
-                    short(silence),
-                    at(*until)
-                ),
-            ),
-            Action::Unsilence { silence, .. } => (
-                HistoryKind::Update,
-                format!("SILENCE {} ENDED by {by}", short(silence)),
-            ),
-            Action::Note { text } => (HistoryKind::Note, text.clone()),
-            Action::Forget => (HistoryKind::Update, format!("FORGOTTEN by {by}")),
-        }
-    }
-}
-
-/// A silence's id as history lines show it.
-fn short(id: &str) -> &str {
-    id.get(..8).unwrap_or(id)
-}
-
-/// What the history says of an event.
-fn event_text(kind: EventKind, record: &Record) -> String {
-    let (with, more) = match kind {
-        EventKind::Acknowledged => (" by ", record.acknowledged_by.as_deref().unwrap_or("")),
-        _ => (": ", record.summary.as_str()),
-    };
-    let name = kind.as_str();
-    let mut text = String::with_capacity(name.len() + with.len() + more.len());
-    text.push_str(name);
-    text.make_ascii_uppercase();
-    if !more.is_empty() {
-        text.push_str(with);
-        text.push_str(more);
-    }
-    text
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -280,7 +192,8 @@ pub(crate) struct Change {
 
 /// The scheduler's own state on its thread.
 struct Run {
-    s: Scheduler,
+    /// What it was given: the index, store, pager, clock and settings.
+    given: Scheduler,
     dirty: Dirty,
     /// What changes said, shared with the writer.
     said: Shared,
@@ -316,7 +229,7 @@ impl Scheduler {
     ) -> std::io::Result<(SchedulerHandle, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (done_tx, done_rx) = mpsc::unbounded_channel();
-        let said = Shared::default();
+        let said = Shared::new(self.index.clone());
         let writer = Writer {
             said: said.clone(),
             store: self.store.clone(),
@@ -327,7 +240,7 @@ impl Scheduler {
         let (jobs, writer_thread) = writer.spawn(done_tx)?;
         let now_ms = self.clock.now_ms();
         let run = Run {
-            s: self,
+            given: self,
             dirty: Dirty::default(),
             said,
             jobs,
@@ -387,12 +300,12 @@ impl Run {
         while open {
             let deadline = self.next_wake_ms();
             let accept = !self.backpressured();
-            self.s.metrics.ingest_paused.set(i64::from(!accept));
+            self.given.metrics.ingest_paused.set(i64::from(!accept));
             let wake = runtime.block_on(async {
                 tokio::select! {
                     command = rx.recv(), if accept => Wake::Command(command),
                     written = done.recv() => Wake::Written(written),
-                    () = sleep_until(&self.s.clock, deadline) => Wake::Time,
+                    () = sleep_until(&self.given.clock, deadline) => Wake::Time,
                 }
             });
             match wake {
@@ -429,26 +342,9 @@ impl Run {
                 None => break,
             }
         }
-        if let Err(err) = self.s.store.flush() {
+        if let Err(err) = self.given.store.flush() {
             self.store_failed(&err);
         }
-    }
-
-    /// True while no command is taken: too much waits to be written, or
-    /// the write in flight is late.
-    fn backpressured(&self) -> bool {
-        self.write_late(self.s.clock.now_ms())
-            || self.said.lock().messages.len() >= MAX_PENDING_MESSAGES
-            || self.index().unwritten_bytes() >= MAX_PENDING_DETAIL_BYTES
-    }
-
-    fn write_late(&self, now_ms: u64) -> bool {
-        self.writer_busy && now_ms >= self.writing.since_ms + MAX_WRITE_LAG_MS
-    }
-
-    /// True when something waits for the flush interval.
-    fn has_urgent(&self) -> bool {
-        self.dirty.has_urgent() || !self.said.lock().is_empty()
     }
 
     /// The next moment something is due: a timer, or a write.
@@ -457,16 +353,16 @@ impl Run {
             .index()
             .next_due()
             .into_iter()
-            .chain(self.s.pager.next_due())
-            .chain((self.s.forget_cleared_after_s > 0).then_some(self.next_sweep))
+            .chain(self.given.pager.next_due())
+            .chain((self.given.forget_cleared_after_s > 0).then_some(self.next_sweep))
             .min()
             .map(|due| due.saturating_mul(1000));
         let write = if self.writer_busy {
             // When it is late (then only its end wakes the scheduler).
             let late_ms = self.writing.since_ms + MAX_WRITE_LAG_MS;
-            (self.s.clock.now_ms() < late_ms).then_some(late_ms)
+            (self.given.clock.now_ms() < late_ms).then_some(late_ms)
         } else {
-            let d = self.s.durability;
+            let d = self.given.durability;
             let urgent = self
                 .has_urgent()
                 .then_some(self.last_urgent_ms + d.flush_interval_ms);
@@ -477,14 +373,14 @@ impl Run {
     }
 
     fn index(&self) -> parking_lot::RwLockReadGuard<'_, Index> {
-        self.s.index.read()
+        self.given.index.read()
     }
 
     fn tick_time(&self) -> TickTime {
         TickTime {
-            now: self.s.clock.now(),
-            started_at: self.s.started_at,
-            grace_until: self.s.started_at + self.s.initial_sleep_s,
+            now: self.given.clock.now(),
+            started_at: self.given.started_at,
+            grace_until: self.given.started_at + self.given.initial_sleep_s,
         }
     }
 
@@ -498,7 +394,7 @@ impl Run {
                 self.waited_on = durable.is_some();
                 // One hold of the index for the whole command: readers
                 // wait a batch at most, and are woken once per batch.
-                let shared = self.s.index.clone();
+                let shared = self.given.index.clone();
                 let mut index = shared.write();
                 for update in &mut updates {
                     self.apply_update(&mut index, update);
@@ -532,599 +428,12 @@ impl Run {
                 self.flush_all = true;
             }
             Command::Reroute(router, done) => {
-                self.s.pager.router = *router;
+                self.given.pager.router = *router;
                 let _ = done.send(());
             }
             Command::Stop => return false,
         }
         true
-    }
-
-    /// The active silence that mutes this alert longest, if any.
-    fn silencing(
-        &self,
-        source: &str,
-        change: &alert::AlertChange,
-        record: &Record,
-        now: UnixSecs,
-    ) -> Option<crate::alertmanager::silences::Silence> {
-        let silences = self.s.silences.read();
-        // Expired silences stay listed: only an active one costs the labels.
-        if !silences.any_active(now) {
-            return None;
-        }
-        let key = AlertKey::new(source.to_owned(), change.id.clone());
-        let labels = self.s.pager.router.labels(&key, record);
-        silences
-            .muting(&labels, now)
-            .max_by_key(|s| s.ends_at)
-            .cloned()
-    }
-
-    /// Applies an update's alerts; their texts move into the records (the
-    /// update is left without them) unless a silence could need them.
-    fn apply_update(&mut self, index: &mut Index, update: &mut Update) {
-        let now = update.received_at;
-        let any_silence = self.s.silences.read().any_active(now);
-        for change in &mut update.alerts {
-            let found = index.find(&update.source, &change.id);
-            let old = found.map(|slot| index.record(slot));
-            let old_hash = found.map_or(0, |slot| index.detail_hash_of(slot));
-            // A detail resent unchanged is no change (hashed once).
-            let hash = change
-                .detail
-                .as_deref()
-                .map_or(old_hash, index::detail_hash);
-            let mut transition = if any_silence {
-                alert::apply(old.as_ref(), &update.source, change, now)
-            } else {
-                alert::apply_taking(old.as_ref(), &update.source, change, now)
-            };
-            // A new or changed alert that an active silence mutes is applied
-            // as if it had asked to be suppressed until the silence ends.
-            let mut silenced = None;
-            let silence = any_silence
-                .then(|| self.silencing(&update.source, change, &transition.record, now))
-                .flatten();
-            if let Some(silence) = silence {
-                let until = silence.ends_at;
-                let quiet = |t: Option<UnixSecs>| t.is_none_or(|t| t < until);
-                if quiet(change.suppress_until)
-                    && old.as_ref().is_none_or(|o| quiet(o.suppress_until))
-                {
-                    let muted = alert::AlertChange {
-                        suppress_until: Some(until),
-                        ..change.clone()
-                    };
-                    transition = alert::apply(old.as_ref(), &update.source, &muted, now);
-                    silenced = Some(silence);
-                }
-            }
-            let slot = match found {
-                Some(slot) => slot,
-                None => match index.insert_parts(&update.source, &change.id, &transition.record, 0)
-                {
-                    Ok(slot) => slot,
-                    Err(full) => {
-                        self.s.metrics.alert_rejected(AlertError::OverCapacity);
-                        if self.limiter.allow(now) {
-                            let key = AlertKey::new(update.source.clone(), change.id.clone());
-                            tracing::warn!(%key, "alert refused: {full}");
-                        }
-                        continue;
-                    }
-                },
-            };
-            self.s.metrics.alert_updates.inc();
-            // A forgotten alert sent again without a detail, before the
-            // removal of its old one is on disk: its "" is a change too.
-            let detail_changed = hash != old_hash
-                || (found.is_none() && self.dirty.removing(&update.source, &change.id));
-            // (A replacing update's ids are read again after the loop.)
-            let key = KeyOf {
-                named: (!update.replace).then_some((&update.source, &mut change.id)),
-                slot,
-            };
-            self.commit(index, key, old, transition, hash, detail_changed, now);
-            if let Some(silence) = silenced {
-                let action = Action::Silence {
-                    until: silence.ends_at,
-                    silence: silence.id.clone(),
-                    comment: silence.comment.clone(),
-                };
-                let (kind, text) =
-                    action.history(&silence.created_by, &self.s.pager.router.calendar.zone);
-                let bucket = index.bucket_of(slot);
-                let mut said = self.said.lock();
-                said.changed.push(bucket);
-                said.history(
-                    bucket,
-                    index.key(slot),
-                    HistoryEntry::new(now, kind, text).authored(&silence.created_by),
-                );
-            }
-        }
-        if update.replace {
-            let listed: HashSet<&str> = update.alerts.iter().map(|a| a.id.as_str()).collect();
-            let unlisted: Vec<SlotId> = index
-                .of_source(&update.source)
-                .into_iter()
-                .filter(|&slot| !listed.contains(index.key(slot).id.as_str()))
-                .collect();
-            for slot in unlisted {
-                let old = index.record(slot);
-                if let Some(transition) = alert::clear_unlisted(&old, now) {
-                    self.commit_known(index, slot, old, transition, now);
-                }
-            }
-        }
-    }
-
-    /// Puts a transition into the index, addresses its event and marks the
-    /// alert dirty in the right tier.
-    #[allow(clippy::too_many_arguments)]
-    fn commit(
-        &mut self,
-        index: &mut Index,
-        mut key: KeyOf,
-        old: Option<Record>,
-        transition: Transition,
-        detail_hash: u32,
-        detail_changed: bool,
-        at: UnixSecs,
-    ) {
-        let slot = key.slot;
-        let Transition { mut record, event } = transition;
-        index.update(slot, &record, detail_hash);
-        let shown = |r: &Record| (r.state(), r.is_suppressed(at));
-        if event.is_some() || old.as_ref().map(shown) != Some(shown(&record)) {
-            let raised = matches!(event, Some(EventKind::Raised | EventKind::ReRaised));
-            self.tell_pages(|| key.get(index), record.state().as_str(), &record, raised);
-        }
-        // A changed detail is the record's (the change's, applied).
-        if detail_changed {
-            index.stage_detail(slot, record.detail.as_str().into());
-            self.dirty.detail_changed(slot);
-        }
-        let tier = if event.is_some() || self.waited_on {
-            Tier::Told
-        } else if detail_changed || old.as_ref().is_none_or(|old| !timers_only(old, &record)) {
-            Tier::Urgent
-        } else {
-            Tier::Timers
-        };
-        let bucket = index.bucket_of(slot);
-        // Only a timer-only change needs the time it was marked.
-        let now_ms = if tier == Tier::Timers {
-            self.s.clock.now_ms()
-        } else {
-            0
-        };
-        self.dirty.mark(bucket, tier, now_ms);
-        if event.is_none()
-            && record.is_raised()
-            && !old.as_ref().is_some_and(Record::is_raised)
-            && record.is_suppressed(at)
-        {
-            let mut said = self.said.lock();
-            said.changed.push(bucket);
-            said.history(
-                bucket,
-                key.get(index),
-                HistoryEntry::new(
-                    at,
-                    HistoryKind::Note,
-                    format!(
-                        "raised while suppressed until {}: nobody is told before then",
-                        record.suppress_until.unwrap_or(at)
-                    ),
-                ),
-            );
-        }
-        if let Some(kind) = event {
-            let key = key.get(index);
-            // The index's records carry no detail: a record that has one
-            // got it from this change (the newest); otherwise it is looked
-            // up (unwritten in the index, or on disk).
-            if record.detail.is_empty() {
-                record.detail = self.detail_of(index, slot);
-            }
-            // An action writes its own line, with its author; the pager's
-            // lines follow it.
-            let line = (!self.acting)
-                .then(|| HistoryEntry::new(at, HistoryKind::Update, event_text(kind, &record)));
-            let mut said = self.said.lock();
-            said.changed.push(bucket);
-            if let Some(line) = line {
-                said.history(bucket, key.clone(), line);
-            }
-            drop(said);
-            let mut effects = std::mem::take(&mut self.effects);
-            self.s
-                .pager
-                .on_event_owned(key, kind, record, at, &mut effects);
-            self.take_effects(index, &mut effects);
-            self.effects = effects;
-        }
-    }
-
-    /// Tells the open pages of a change (nothing is built when none is
-    /// open).
-    fn tell_pages(
-        &self,
-        key: impl FnOnce() -> AlertKey,
-        state: &'static str,
-        record: &Record,
-        raised: bool,
-    ) {
-        if self.s.changes.receiver_count() == 0 {
-            return;
-        }
-        let key = key();
-        let _ = self.s.changes.send(Change {
-            state,
-            raised,
-            source: key.source,
-            id: key.id,
-            subject: record.subject.clone(),
-            summary: record.summary.clone(),
-        });
-    }
-
-    /// [`Run::commit`] for an alert the index holds, its detail unchanged.
-    fn commit_known(
-        &mut self,
-        index: &mut Index,
-        slot: SlotId,
-        old: Record,
-        transition: Transition,
-        at: UnixSecs,
-    ) {
-        let hash = index.detail_hash_of(slot);
-        let key = KeyOf { named: None, slot };
-        self.commit(index, key, Some(old), transition, hash, false, at);
-    }
-
-    fn act(&mut self, key: &AlertKey, by: &str, action: &Action) -> Reply {
-        let now = self.s.clock.now();
-        let shared = self.s.index.clone();
-        let mut index = shared.write();
-        let slot = index.find(&key.source, &key.id).ok_or(Error::NotFound)?;
-        let old = index.record(slot);
-        let transition = match action {
-            Action::Acknowledge { until } => Some(alert::acknowledge(
-                &old,
-                by,
-                *until,
-                self.s.max_acknowledgement_s,
-                now,
-            )?),
-            Action::Unacknowledge => Some(alert::unacknowledge(&old, now)?),
-            Action::Raise => Some(alert::raise_now(&old, &key.source, &key.id, now)),
-            Action::Clear => Some(alert::clear_now(&old, &key.source, &key.id, now)),
-            Action::Suppress { until } => Some(alert::suppress(&old, *until, now)?),
-            Action::Unsuppress => Some(alert::unsuppress(&old, now)?),
-            Action::Silence { until, .. } => Some(alert::suppress(
-                &old,
-                (*until).max(old.suppress_until.unwrap_or(0)),
-                now,
-            )?),
-            Action::Unsilence {
-                still_until: Some(until),
-                ..
-            } => Some(alert::suppress(&old, *until, now)?),
-            Action::Unsilence {
-                still_until: None, ..
-            } => Some(alert::unsuppress(&old, now)?),
-            Action::Note { .. } | Action::Forget => None,
-        };
-        let (kind, text) = action.history(by, &self.s.pager.router.calendar.zone);
-        let bucket = index.bucket_of(slot);
-        let mut said = self.said.lock();
-        said.changed.push(bucket);
-        said.history(
-            bucket,
-            key.clone(),
-            HistoryEntry::new(now, kind, text).authored(by),
-        );
-        drop(said);
-        if *action == Action::Forget {
-            self.forget(&mut index, slot, &old);
-            return Ok(old);
-        }
-        let Some(transition) = transition else {
-            // A note changes nothing but the history: written with the next flush.
-            self.dirty
-                .mark(index.bucket_of(slot), Tier::Told, self.s.clock.now_ms());
-            return Ok(old);
-        };
-        let record = transition.record.clone();
-        self.acting = true;
-        self.commit_known(&mut index, slot, old, transition, now);
-        self.acting = false;
-        Ok(record)
-    }
-
-    /// Removes an alert from memory, the store (its bucket is rewritten
-    /// without it) and the pager.
-    fn forget(&mut self, index: &mut Index, slot: SlotId, old: &Record) {
-        let (key, bucket) = index.remove(slot);
-        self.tell_pages(|| key.clone(), "forgotten", old, false);
-        self.dirty.forget(bucket, key.clone());
-        self.dirty.mark(bucket, Tier::Told, self.s.clock.now_ms());
-        self.s.pager.forget(&key);
-        let changes = self.s.pager.take_changes();
-        let mut said = self.said.lock();
-        said.paging.extend(changes);
-        said.changed.push(bucket);
-    }
-
-    /// Forgets cleared alerts not updated for `forget_cleared_after_s`
-    /// (hourly, at most 10,000 a time).
-    fn sweep(&mut self, now: UnixSecs) {
-        if now < self.next_sweep || self.s.forget_cleared_after_s == 0 {
-            return;
-        }
-        self.next_sweep = now + 3600;
-        let shared = self.s.index.clone();
-        let mut index = shared.write();
-        let stale = index.stale_cleared(now.saturating_sub(self.s.forget_cleared_after_s), 10_000);
-        for slot in stale {
-            let old = index.record(slot);
-            let key = index.key(slot);
-            self.said.lock().history(
-                index.bucket_of(slot),
-                key,
-                HistoryEntry::new(
-                    now,
-                    HistoryKind::Update,
-                    format!(
-                        "FORGOTTEN: cleared and not updated for {}",
-                        crate::timefmt::span(self.s.forget_cleared_after_s)
-                    ),
-                )
-                .authored("mauved"),
-            );
-            self.forget(&mut index, slot, &old);
-        }
-    }
-
-    fn fire_due(&mut self) {
-        let time = self.tick_time();
-        self.sweep(time.now);
-        self.fire_alerts(&time);
-        if self.s.pager.next_due().is_some_and(|due| due <= time.now) {
-            let mut effects = Effects::default();
-            let shared = self.s.index.clone();
-            let index = shared.read();
-            let mut pager = std::mem::take(&mut self.s.pager);
-            pager.fire(
-                time.now,
-                |key| {
-                    let slot = index.find(&key.source, &key.id)?;
-                    let mut record = index.record(slot);
-                    record.detail = self.detail_of(&index, slot);
-                    Some(record)
-                },
-                &mut effects,
-            );
-            self.s.pager = pager;
-            self.take_effects(&index, &mut effects);
-        }
-    }
-
-    /// An alert's detail: changed and not yet written, or from the store.
-    fn detail_of(&self, index: &Index, slot: SlotId) -> String {
-        match index.unwritten_detail(slot) {
-            Some(detail) => String::from(&**detail),
-            None if index.detail_hash_of(slot) == 0 => String::new(),
-            None => self
-                .s
-                .store
-                .detail(index.bucket_of(slot), &index.key(slot))
-                .unwrap_or_else(|err| {
-                    self.store_failed(&err);
-                    String::new()
-                }),
-        }
-    }
-
-    /// Messages, history and paging state from the pager, to be written
-    /// with the next urgent batch. Called with the index locked, so the
-    /// writer never sees a change without what it said. `effects` is left
-    /// empty (its room kept).
-    fn take_effects(&mut self, index: &Index, effects: &mut Effects) {
-        let c = std::mem::take(&mut self.s.pager.counts);
-        self.s.metrics.paging(c);
-        let changes = self.s.pager.take_changes();
-        let mut said = self.said.lock();
-        said.messages.extend(effects.messages.drain(..));
-        said.history
-            .extend(effects.history.drain(..).map(|(key, entry)| {
-                let bucket = index
-                    .find(&key.source, &key.id)
-                    .map_or(u32::MAX, |s| index.bucket_of(s));
-                (bucket, key, entry)
-            }));
-        said.paging.extend(changes);
-    }
-
-    fn fire_alerts(&mut self, time: &TickTime) {
-        loop {
-            let due = self.index().due(time.now, MAX_ROUND_TIMERS);
-            if due.is_empty() {
-                return;
-            }
-            let shared = self.s.index.clone();
-            let mut index = shared.write();
-            for &(_, slot) in &due {
-                let old = index.record(slot);
-                if let Some(transition) = alert::tick(&old, time) {
-                    self.s.metrics.timers_fired.inc();
-                    self.commit_known(&mut index, slot, old, transition, time.now);
-                }
-            }
-            if due.len() < MAX_ROUND_TIMERS {
-                return;
-            }
-        }
-    }
-
-    /// Hands the writer a job if it is free and something is due: urgent
-    /// changes after the flush interval (at once if somebody waits), and
-    /// timer-only changes that have waited their window, within the pace.
-    /// `all` (stopping) writes everything at once.
-    fn dispatch(&mut self, all: bool) {
-        if self.writer_busy {
-            return;
-        }
-        let all = all || std::mem::take(&mut self.flush_all);
-        let d = self.s.durability;
-        let now_ms = self.s.clock.now_ms();
-        let urgent_due = self.has_urgent()
-            && (all
-                || !self.dirty.waiting.is_empty()
-                || now_ms >= self.last_urgent_ms + d.flush_interval_ms);
-        // The pace: a budget of writes that refills with time, up to one
-        // second's worth (few large batches cost sled less than many small).
-        let elapsed = now_ms.saturating_sub(self.budget_at_ms) as f64 / 1000.0;
-        let most = d.max_writes_per_s as f64;
-        self.budget = (self.budget + elapsed * most).min(most);
-        self.budget_at_ms = now_ms;
-        let mut buckets: Vec<(u32, Tier)> = Vec::new();
-        let room = |taken: usize, budget: f64| {
-            if all {
-                usize::MAX
-            } else {
-                (budget.max(0.0) as usize).saturating_sub(taken)
-            }
-        };
-        if urgent_due {
-            // Changes that told somebody go with their messages, unpaced.
-            buckets.extend(self.dirty.take_told().into_iter().map(|b| (b, Tier::Told)));
-            let urgent = self.dirty.take_urgent(room(buckets.len(), self.budget));
-            buckets.extend(urgent.into_iter().map(|b| (b, Tier::Urgent)));
-        }
-        let room = room(buckets.len(), self.budget);
-        let older_than = if all {
-            u64::MAX
-        } else {
-            now_ms.saturating_sub(d.timer_flush_s * 1000)
-        };
-        buckets.extend(
-            self.dirty
-                .take_timers(older_than, room)
-                .into_iter()
-                .map(|b| (b, Tier::Timers)),
-        );
-        if buckets.is_empty() && !urgent_due {
-            return;
-        }
-        self.budget -= buckets.len() as f64;
-        // The buckets' records, messages, history and paging state are
-        // taken by the writer, off this thread; details and waiters go
-        // with urgent changes only.
-        let (batch, waiting, writing) = if urgent_due {
-            let shared = self.s.index.clone();
-            let index = shared.read();
-            let dirty = &mut self.dirty;
-            let removals = std::mem::take(&mut dirty.forgotten);
-            // (An alert forgotten since its change has no detail left.)
-            let changed: Vec<(SlotId, Arc<str>)> = dirty
-                .take_details()
-                .into_iter()
-                .filter_map(|slot| Some((slot, index.unwritten_detail(slot)?.clone())))
-                .collect();
-            let batch = Batch {
-                // Removals first: an alert forgotten and sent again since
-                // the last write keeps its new detail.
-                details: removals
-                    .iter()
-                    .map(|(bucket, key)| (*bucket, key.clone(), Arc::from("")))
-                    .chain(
-                        changed
-                            .iter()
-                            .map(|(s, d)| (index.bucket_of(*s), index.key(*s), d.clone())),
-                    )
-                    .collect(),
-                ..Batch::default()
-            };
-            let writing = Writing {
-                since_ms: now_ms,
-                buckets: buckets.len(),
-                details: changed,
-                removals,
-            };
-            (batch, std::mem::take(&mut dirty.waiting), writing)
-        } else {
-            let writing = Writing {
-                since_ms: now_ms,
-                buckets: buckets.len(),
-                ..Writing::default()
-            };
-            (Batch::default(), Vec::new(), writing)
-        };
-        if urgent_due {
-            self.last_urgent_ms = now_ms;
-        }
-        let job = Job {
-            batch,
-            buckets,
-            waiting,
-        };
-        if self.jobs.send(job).is_ok() {
-            self.writer_busy = true;
-            self.writing = writing;
-        }
-        self.show_backlog();
-    }
-
-    /// The writer is free again. A failed job's alerts and messages are
-    /// marked again so that they are written on a later try.
-    fn written(&mut self, done: Done) {
-        if self.write_late(self.s.clock.now_ms()) {
-            self.s.metrics.writes_late.inc();
-        }
-        self.writer_busy = false;
-        let Writing {
-            details, removals, ..
-        } = std::mem::take(&mut self.writing);
-        if let Some((job, _)) = done.failed {
-            let now_ms = self.s.clock.now_ms();
-            for (bucket, tier) in job.buckets {
-                self.dirty.mark(bucket, tier, now_ms);
-            }
-            // The details are still in the index (or newer ones); the
-            // removals are still to be made, before any newer detail.
-            for (slot, _) in details {
-                self.dirty.detail_changed(slot);
-            }
-            self.dirty.forgotten.splice(0..0, removals);
-            // (What the job said was put back by the writer.)
-            // Try again after a flush interval, not in a tight loop.
-            self.last_urgent_ms = now_ms;
-        } else if !details.is_empty() || !removals.is_empty() {
-            // Readers find these details on disk now.
-            let shared = self.s.index.clone();
-            let mut index = shared.write();
-            for (slot, detail) in &details {
-                index.detail_written(*slot, detail);
-            }
-            drop(index);
-            self.dirty.removed(removals.into_iter().map(|(_, key)| key));
-        }
-        self.show_backlog();
-    }
-
-    /// Buckets not written yet, those being written included.
-    fn show_backlog(&self) {
-        let backlog = self.dirty.backlog() + self.writing.buckets;
-        self.s.metrics.write_backlog.set(backlog as i64);
-    }
-
-    fn store_failed(&self, err: &StoreError) {
-        self.s.metrics.store_errors.inc();
-        tracing::error!(%err, "store operation failed");
     }
 }
 

@@ -17,8 +17,9 @@
 //! read goes with them, its alerts' buckets added to the job (read after,
 //! they hold the change); what is said while they are read is taken at the
 //! end under the index's read lock, and its buckets are read again under
-//! that same lock. The scheduler adds to [`Said`] only with the index
-//! locked for writing, so no change falls between the two.
+//! that same lock ([`Shared::take_holding`]). The scheduler adds to
+//! [`Said`] only through [`Shared::say`], which takes the index borrowed
+//! for writing, so no change falls between the two.
 //!
 //! Before each round the writer checks the disk's free space; after a failed
 //! write it tries, once a second, to open the store again (`store::db`).
@@ -219,7 +220,7 @@ impl Writer {
             .collect();
         meanwhile();
         let index = self.index.read();
-        let late = self.said.take();
+        let late = self.said.take_holding(&index);
         add_buckets(&mut job.buckets, &late.changed);
         let mut again = late.changed.clone();
         again.sort_unstable();
@@ -324,10 +325,11 @@ mod tests {
             let key = AlertKey::new("host", format!("a{i}"));
             index.insert(&key, &record("old"), 0).unwrap();
         }
+        let index = Arc::new(RwLock::new(index));
         let writer = Writer {
-            said: Shared::default(),
+            said: Shared::new(index.clone()),
             store: Arc::new(store),
-            index: Arc::new(RwLock::new(index)),
+            index,
             metrics,
             wakes: Arc::default(),
         };
@@ -340,9 +342,10 @@ mod tests {
         let mut index = writer.index.write();
         let slot = index.find("host", id).unwrap();
         index.update(slot, &record("new"), 0);
-        let mut said = writer.said.lock();
-        said.messages.push(message(&index.key(slot)));
-        said.changed.push(index.bucket_of(slot));
+        let (key, bucket) = (index.key(slot), index.bucket_of(slot));
+        let mut said = writer.said.say(&mut index);
+        said.messages.push(message(&key));
+        said.changed.push(bucket);
     }
 
     fn summary_in(batch: &Batch, id: &str) -> Option<String> {
@@ -378,7 +381,7 @@ mod tests {
             job.buckets.contains(&(1, Tier::Told)),
             "marked again if it fails"
         );
-        assert!(writer.said.lock().is_empty());
+        assert!(writer.said.is_empty());
     }
 
     #[test]
@@ -405,7 +408,7 @@ mod tests {
         });
         let ids: Vec<String> = writer
             .said
-            .lock()
+            .take()
             .messages
             .take_vec()
             .into_iter()
