@@ -19,9 +19,6 @@ use super::Cluster;
 use crate::alert::{AlertKey, Record};
 use crate::scheduler::{Action, Error, SchedulerHandle};
 
-/// Where the last shared action applied here is kept (store meta).
-const APPLIED: &[u8] = b"cluster-actions-applied";
-
 /// How far the shared actions were applied here (store meta).
 #[derive(Clone, Copy)]
 struct Applied {
@@ -180,6 +177,7 @@ impl Cluster {
     /// Applies every shared action from etcd's watch, from the moment this
     /// station started, through `scheduler`; runs until shutdown.
     pub(crate) fn start_applying(self: &Arc<Self>, scheduler: SchedulerHandle) {
+        let _ = self.scheduler.set(scheduler.clone());
         tokio::spawn(self.clone().apply(scheduler));
     }
 
@@ -314,7 +312,7 @@ impl Cluster {
     }
 
     fn last_applied(&self) -> Option<Applied> {
-        let value = self.store.meta(APPLIED).ok().flatten()?;
+        let value = self.store.applied_actions().ok().flatten()?;
         let word = |at: usize| -> Option<[u8; 8]> { value.get(at..at + 8)?.try_into().ok() };
         Some(Applied {
             revision: i64::from_be_bytes(word(0)?),
@@ -331,7 +329,7 @@ impl Cluster {
         let mut value = revision.to_be_bytes().to_vec();
         value.extend(self.etcd_cluster.load(Ordering::Relaxed).to_be_bytes());
         value.extend(crate::clock::Clock::system().now().to_be_bytes());
-        let kept = tokio::task::spawn_blocking(move || store.set_meta(APPLIED, &value)).await;
+        let kept = tokio::task::spawn_blocking(move || store.keep_applied_actions(&value)).await;
         if !matches!(kept, Ok(Ok(()))) {
             tracing::warn!("cluster: cannot keep how far the shared actions were applied");
         }

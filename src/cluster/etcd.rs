@@ -36,7 +36,7 @@ use super::{EtcdStatus, Gate, Identity, Role, Settled, StationSeen, Status};
 use crate::alert::Notification;
 use crate::config::ClusterConfig;
 use crate::metrics::Metrics;
-use crate::store::{Batch, Store};
+use crate::store::Store;
 
 /// How often the leader key is looked at, and a follower asks etcd again
 /// whether a message it holds was delivered.
@@ -90,8 +90,9 @@ pub(crate) struct Cluster {
     /// When this process started (ms): proposals of a restarted station
     /// never take an earlier one's name.
     pub(super) started: u64,
-    /// The delivery workers' wake-ups, by notifier (set once they run).
-    wakes: std::sync::OnceLock<Arc<crate::scheduler::Wakes>>,
+    /// The scheduler (set once it runs): messages handed over are queued
+    /// through it, the store's owner for the queue.
+    pub(super) scheduler: std::sync::OnceLock<crate::scheduler::SchedulerHandle>,
     pub(super) shutdown: CancellationToken,
 }
 
@@ -137,17 +138,12 @@ impl Cluster {
             held: Mutex::default(),
             isolated_since: Mutex::new(Some(Instant::now())),
             started: crate::clock::Clock::system().now_ms(),
-            wakes: std::sync::OnceLock::new(),
+            scheduler: std::sync::OnceLock::new(),
             shutdown,
         });
         metrics_role(&cluster.metrics, Role::Isolated);
         tokio::spawn(cluster.clone().run(config.etcd.clone(), client_tx));
         cluster
-    }
-
-    /// The delivery workers' wake-ups, for the messages handed over.
-    pub(crate) fn set_wakes(&self, wakes: Arc<crate::scheduler::Wakes>) {
-        let _ = self.wakes.set(wakes);
     }
 
     pub(crate) fn status(&self) -> Status {
@@ -322,23 +318,12 @@ impl Cluster {
             };
             let id = Identity::of(&message);
             if self.delivered_by(client, &id).await?.is_none() {
-                let notifier = message.notifier.clone();
-                let batch = Batch {
-                    messages: vec![message],
-                    ..Batch::default()
-                };
-                let store = self.store.clone();
-                let queued = tokio::task::spawn_blocking(move || {
-                    store.write(&batch)?;
-                    store.flush()
-                })
-                .await;
-                if !matches!(queued, Ok(Ok(()))) {
-                    tracing::warn!("cluster: cannot queue a message handed over; trying again");
+                let Some(scheduler) = self.scheduler.get() else {
                     return Ok(());
-                }
-                if let Some(wakes) = self.wakes.get() {
-                    wakes.wake(&notifier);
+                };
+                if let Err(err) = scheduler.queue(vec![message]).await {
+                    tracing::warn!(%err, "cluster: cannot queue a message handed over; trying again");
+                    return Ok(());
                 }
             }
             client.delete(kv.key(), Some(DeleteOptions::new())).await?;

@@ -4,9 +4,11 @@
 //! Owns who delivers: the leader key on an etcd lease, and each message's
 //! fence (a claim that succeeds only while this station holds the key) and
 //! its record once delivered. Must not decide what a message says nor who
-//! is told (`routing`), nor touch the store: the notify worker asks
-//! [`Cluster::gate`] before each attempt and reports
-//! [`Cluster::delivered`] after a success.
+//! is told (`routing`): the notify worker asks [`Cluster::gate`] before
+//! each attempt and reports [`Cluster::delivered`] after a success. It
+//! changes alerts and queues the messages handed over through the
+//! scheduler; it writes the store only for how far it applied the shared
+//! actions, and the silences shared (see `tests/owners.rs`).
 //!
 //! Built with the `ha` cargo feature (it needs `protoc` to build the etcd
 //! client); without it a `[cluster]` section is refused at load.
@@ -237,10 +239,6 @@ impl Cluster {
     }
 
     pub(crate) async fn silence_started(&self, _: &crate::alertmanager::silences::Silence) {
-        match *self {}
-    }
-
-    pub(crate) fn set_wakes(&self, _: std::sync::Arc<crate::scheduler::Wakes>) {
         match *self {}
     }
 }

@@ -70,10 +70,6 @@ fn digest(text: &str) -> Digest {
     hex(&blake2::Blake2s256::digest(text.as_bytes()))
 }
 
-/// Where the sessions are kept in the store (meta), so that a restart does
-/// not log everyone out.
-const KEPT: &[u8] = b"sessions";
-
 /// Who may log in and with which tokens: what a reloaded configuration
 /// replaces at once (sessions, failures and the password checks stay).
 #[derive(Debug, Default)]
@@ -266,7 +262,7 @@ impl Auth {
     /// Takes back the sessions kept in the store, but those expired or of
     /// a user whose password changed or who is gone.
     pub(crate) fn restore(&self, store: &Store, now: UnixSecs) {
-        let kept: HashMap<Digest, Session> = match store.meta(KEPT) {
+        let kept: HashMap<Digest, Session> = match store.kept_sessions() {
             Ok(Some(value)) => serde_json::from_slice(&value).unwrap_or_default(),
             _ => HashMap::new(),
         };
@@ -285,7 +281,7 @@ impl Auth {
             let sessions = self.sessions.lock();
             serde_json::to_vec(&*sessions).unwrap_or_default()
         };
-        if let Err(err) = store.set_meta(KEPT, &value) {
+        if let Err(err) = store.keep_sessions(&value) {
             tracing::warn!(%err, "cannot keep the sessions: a restart logs out");
         }
     }
@@ -686,7 +682,7 @@ mod tests {
         let (b, _) = before.login("bob", "battery", 0).unwrap();
         before.keep(&store);
         // The cookie values are not in the store.
-        let kept = String::from_utf8(store.meta(KEPT).unwrap().unwrap()).unwrap();
+        let kept = String::from_utf8(store.kept_sessions().unwrap().unwrap()).unwrap();
         assert!(!kept.contains(&a) && !kept.contains(&b), "{kept}");
         // Restarted with the same users: both sessions hold.
         let after = Auth::new(&config);

@@ -1,8 +1,11 @@
 //! The HTTP endpoint: status for people and machines, and operator actions.
 //!
 //! Owns requests and answers; must not change an alert but through the
-//! scheduler (`actions::action`, for the API and the page alike) nor write
-//! the store.
+//! scheduler (`actions::action`, for the API and the page alike). It writes
+//! the store only for state of its own: the login sessions (`auth.rs`) and
+//! `/health`'s probe; and, until they have a module of their own, the
+//! silences it takes (`v2.rs`). `tests/owners.rs` holds every store write
+//! to its owner.
 //!
 //! Routing and extraction are axum's; connections are served by hyper
 //! directly so that header-read timeouts apply and shutdown waits for open

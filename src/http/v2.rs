@@ -792,15 +792,12 @@ async fn mute_at_start(http: &Arc<Http>, silence: &Silence) -> bool {
 /// restart does not mute it again).
 async fn record_start(http: &Arc<Http>, silence: &Silence) {
     let store = http.store.clone();
-    let key = started_key(silence);
-    let written = tokio::task::spawn_blocking(move || store.set_meta(&key, b"")).await;
+    let (id, starts_at) = (silence.id.clone(), silence.starts_at);
+    let written =
+        tokio::task::spawn_blocking(move || store.mark_silence_start_muted(&id, starts_at)).await;
     if !matches!(written, Ok(Ok(()))) {
         tracing::warn!(id = %silence.id, "cannot record that a silence's start was muted: a restart mutes it again");
     }
-}
-
-fn started_key(silence: &Silence) -> Vec<u8> {
-    format!("silence-started/{}/{}", silence.id, silence.starts_at).into_bytes()
 }
 
 /// Whether a silence made to start later has started and its start was not
@@ -810,8 +807,8 @@ pub(crate) fn start_missed(http: &Http, silence: &Silence) -> bool {
         && silence.state(http.clock.now()) == State::Active
         && http
             .store
-            .meta(&started_key(silence))
-            .is_ok_and(|v| v.is_none())
+            .silence_start_muted(&silence.id, silence.starts_at)
+            .is_ok_and(|muted| !muted)
 }
 
 /// How often a station looks again at a silence's start claimed by the

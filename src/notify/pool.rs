@@ -98,9 +98,6 @@ impl Pool {
         common: Common,
     ) -> Arc<Pool> {
         let wakes = Arc::new(Wakes::default());
-        if let Some(cluster) = &common.cluster {
-            cluster.set_wakes(wakes.clone());
-        }
         let pool = Arc::new(Pool {
             common,
             wakes,

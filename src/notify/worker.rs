@@ -110,16 +110,22 @@ impl Worker {
         let mut ahead: HashMap<QueueId, Settle> = HashMap::new();
         let mut window = BATCH;
         loop {
-            let batch = match self.store.take(&self.name, window) {
-                Ok(batch) => batch,
+            let (store, name) = (self.store.clone(), self.name.clone());
+            let taken = tokio::task::spawn_blocking(move || store.take(&name, window)).await;
+            let batch = match taken {
+                Ok(Ok(batch)) => batch,
                 Err(err) => {
+                    tracing::error!(notifier = %self.name, %err, "cannot read the notification queue");
+                    Vec::new()
+                }
+                Ok(Err(err)) => {
                     self.metrics.store_errors.inc();
                     tracing::error!(notifier = %self.name, %err, "cannot read the notification queue");
                     Vec::new()
                 }
             };
             if batch.is_empty() {
-                self.write_history();
+                self.write_history().await;
                 tokio::select! {
                     () = self.wake.notified() => continue,
                     () = self.shutdown.cancelled() => return,
@@ -150,7 +156,7 @@ impl Worker {
                         let Some(outcome) = self.attempt_until_done(&notification).await else {
                             break;
                         };
-                        let settle = self.finish(id.clone(), notification, outcome);
+                        let settle = self.finish(id.clone(), notification, outcome).await;
                         if !matches!(settle, Settle::Keep) {
                             progress += 1;
                         }
@@ -186,7 +192,7 @@ impl Worker {
                 // Everything read is held by the cluster: look again soon,
                 // or as soon as more is queued. Idle meanwhile: the
                 // history is written.
-                self.write_history();
+                self.write_history().await;
                 tokio::select! {
                     () = tokio::time::sleep(HELD_POLL) => {}
                     () = self.wake.notified() => {}
@@ -198,7 +204,7 @@ impl Worker {
             // one batch is sent again after `kill -9`. Its history lines
             // wait for more while the queue is long (see `HISTORY_LINES`).
             if self.history.lock().len() >= HISTORY_LINES || self.shutdown.is_cancelled() {
-                self.write_history();
+                self.write_history().await;
             }
             let store = self.store.clone();
             let flushed = tokio::task::spawn_blocking(move || store.flush()).await;
@@ -296,7 +302,7 @@ impl Worker {
             attempt += 1;
             self.metrics.notification(&self.name, NotifyResult::Retried);
             self.history(notification, "retry", &why);
-            self.write_history();
+            self.write_history().await;
             let mut delay = jittered(attempt);
             if max_age_s > 0 {
                 // One last attempt when the message reaches its maximum age.
@@ -329,7 +335,7 @@ impl Worker {
 
     /// Counts, logs and writes the history of an attempt's outcome; returns
     /// what the queue must record.
-    fn finish(&self, id: QueueId, notification: Notification, outcome: Outcome) -> Settle {
+    async fn finish(&self, id: QueueId, notification: Notification, outcome: Outcome) -> Settle {
         match outcome {
             Outcome::Held => Settle::Keep,
             Outcome::Shadowed => {
@@ -368,7 +374,7 @@ impl Worker {
                 );
                 self.history(&notification, "gave up", &reason);
                 // Before a fallback can deliver: the history reads in order.
-                self.write_history();
+                self.write_history().await;
                 let mut next = notification.clone();
                 let letter = DeadLetter {
                     notification,
@@ -393,25 +399,31 @@ impl Worker {
     /// the message is not sent again and again meanwhile. Tried again every
     /// second; false if the daemon stops first (then it is delivered again
     /// after the restart, at least once).
-    async fn settle(&self, settle: Settle) -> bool {
+    async fn settle(&self, mut settle: Settle) -> bool {
         let mut logged = false;
         loop {
-            let stored = match &settle {
-                Settle::Keep => Ok(()),
-                Settle::Dequeue(id) => self.store.delivered_all(std::slice::from_ref(id)),
-                Settle::Delivered(ids) if ids.is_empty() => Ok(()),
-                Settle::Delivered(ids) => self.store.delivered_all(ids),
-                Settle::DeadLetter(id, letter) => self.store.give_up(id, letter, None),
-                Settle::Forward(id, hop) => {
-                    let (letter, next) = &**hop;
-                    let forwarded = self.store.give_up(id, letter, Some(next));
-                    if forwarded.is_ok() {
-                        self.wakes.wake(&next.notifier);
-                    }
-                    forwarded
+            // Off the async workers, like every other wait on the disk.
+            let store = self.store.clone();
+            let recorded = tokio::task::spawn_blocking(move || {
+                let stored = settle.record(&store);
+                (stored, settle)
+            })
+            .await;
+            let (stored, back) = match recorded {
+                Ok(recorded) => recorded,
+                Err(err) => {
+                    // Still queued: delivered again after a restart.
+                    tracing::error!(notifier = %self.name, %err, "recording a finished message failed");
+                    return false;
                 }
             };
-            let Err(err) = stored else { return true };
+            settle = back;
+            let Err(err) = stored else {
+                if let Settle::Forward(_, hop) = &settle {
+                    self.wakes.wake(&hop.1.notifier);
+                }
+                return true;
+            };
             self.metrics.store_errors.inc();
             if !logged {
                 tracing::error!(notifier = %self.name, %err, "cannot take a message off the queue: delivery waits until the store writes again");
@@ -435,6 +447,20 @@ enum Settle {
     DeadLetter(QueueId, Box<DeadLetter>),
     /// Given up here, queued for the next notifier of its fallback.
     Forward(QueueId, Box<(DeadLetter, Notification)>),
+}
+
+impl Settle {
+    /// Records it in the queue (blocks on the disk).
+    fn record(&self, store: &Store) -> Result<(), crate::store::StoreError> {
+        match self {
+            Settle::Keep => Ok(()),
+            Settle::Dequeue(id) => store.delivered_all(std::slice::from_ref(id)),
+            Settle::Delivered(ids) if ids.is_empty() => Ok(()),
+            Settle::Delivered(ids) => store.delivered_all(ids),
+            Settle::DeadLetter(id, letter) => store.give_up(id, letter, None),
+            Settle::Forward(id, hop) => store.give_up(id, &hop.0, Some(&hop.1)),
+        }
+    }
 }
 
 impl Worker {
@@ -501,14 +527,16 @@ impl Worker {
     }
 
     /// Writes the history lines collected so far (one value per bucket).
-    fn write_history(&self) {
+    async fn write_history(&self) {
         let lines = std::mem::take(&mut *self.history.lock());
         if lines.is_empty() {
             return;
         }
-        if let Err(err) = self.store.add_history(&lines) {
+        let store = self.store.clone();
+        let written = tokio::task::spawn_blocking(move || store.add_history(&lines)).await;
+        if !matches!(written, Ok(Ok(()))) {
             self.metrics.store_errors.inc();
-            tracing::error!(%err, "cannot write the alerts' history");
+            tracing::error!("cannot write the alerts' history");
         }
     }
 }

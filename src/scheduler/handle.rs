@@ -29,6 +29,18 @@ impl SchedulerHandle {
         self.tx.send(command).await.map_err(|_| Error::Stopped)
     }
 
+    /// Queues messages made elsewhere (the other station's, handed over);
+    /// returns once they are on disk.
+    #[cfg_attr(not(feature = "ha"), allow(dead_code))]
+    pub(crate) async fn queue(
+        &self,
+        messages: Vec<crate::alert::Notification>,
+    ) -> Result<(), Error> {
+        let (done, wait) = oneshot::channel();
+        self.send(Command::Queue(messages, done)).await?;
+        wait.await.map_err(|_| Error::Stopped)?
+    }
+
     /// Hands updates over; they are applied in the next round.
     pub(crate) async fn apply(&self, updates: Vec<Update>) -> Result<(), Error> {
         self.send(Command::Apply {

@@ -125,6 +125,13 @@ enum Command {
     },
     /// Write everything dirty, of both tiers, unpaced; answer once flushed.
     Flush(oneshot::Sender<Result<(), Error>>),
+    /// Queue messages made elsewhere (with `[cluster]`: handed over by the
+    /// other station); answered once they are on disk.
+    #[cfg_attr(not(feature = "ha"), allow(dead_code))]
+    Queue(
+        Vec<crate::alert::Notification>,
+        oneshot::Sender<Result<(), Error>>,
+    ),
     /// Route by these rules from the next decision on (a configuration
     /// reloaded): paging state is kept, as across a restart.
     Reroute(Box<crate::routing::Router>, oneshot::Sender<()>),
@@ -426,6 +433,13 @@ impl Run {
             Command::Flush(done) => {
                 self.dirty.waiting.push(Waiter::Applied(done));
                 self.flush_all = true;
+            }
+            Command::Queue(messages, done) => {
+                let shared = self.given.index.clone();
+                let mut index = shared.write();
+                self.said.say(&mut index).messages.extend(messages);
+                drop(index);
+                self.dirty.waiting.push(Waiter::Applied(done));
             }
             Command::Reroute(router, done) => {
                 self.given.pager.router = *router;

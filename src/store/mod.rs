@@ -53,6 +53,7 @@ mod db;
 mod details;
 mod history;
 mod keys;
+mod meta;
 mod paging;
 mod queue;
 mod silences;
@@ -263,15 +264,14 @@ impl Store {
         self.flush()
     }
 
-    /// A small value kept under the meta prefix (say, the last shared
-    /// action a cluster station applied).
-    pub(crate) fn meta(&self, name: &[u8]) -> Result<Option<Vec<u8>>> {
+    /// A small value kept under the meta prefix (see `meta.rs`).
+    fn meta(&self, name: &[u8]) -> Result<Option<Vec<u8>>> {
         let key = [&[META][..], name].concat();
         Ok(self.db.get()?.get(key)?.map(|v| v.to_vec()))
     }
 
     /// Sets a meta value and flushes it.
-    pub(crate) fn set_meta(&self, name: &[u8], value: &[u8]) -> Result<()> {
+    fn set_meta(&self, name: &[u8], value: &[u8]) -> Result<()> {
         let key = [&[META][..], name].concat();
         self.db.write(|db| db.insert(key, value))?;
         self.flush()

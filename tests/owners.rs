@@ -1,0 +1,106 @@
+//! One owner per kind of state: each of the store's writes is called only
+//! from the module that owns what it writes (read from `src/`, as
+//! `tests/layers.rs` reads imports). A new caller fails here; so does an
+//! owner listed that no longer calls it.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Each write of the store (as called: `.name(`) and the files that may
+/// call it.
+const OWNERS: &[(&str, &[&str])] = &[
+    // Alerts, details, history of changes, paging state and new messages:
+    // one atomic batch, by the scheduler's writer.
+    ("write(&", &["src/scheduler/writer.rs"]),
+    // The queue's messages settled, and the history lines of deliveries:
+    // the delivery workers, the queue's only readers.
+    ("delivered_all(", &["src/notify/worker.rs"]),
+    ("give_up(", &["src/notify/worker.rs"]),
+    ("add_history(", &["src/notify/worker.rs"]),
+    // History past `history_days`: the daemon's pruning task.
+    ("prune_history(", &["src/daemon.rs"]),
+    // Login sessions: who may act.
+    ("keep_sessions(", &["src/http/auth.rs"]),
+    // How far a station applied the shared actions: the cluster.
+    ("keep_applied_actions(", &["src/cluster/actions.rs"]),
+    // Silences: kept by the API that takes them and by the cluster that
+    // shares them (to become one module's).
+    (
+        "put_silence(",
+        &["src/http/v2.rs", "src/cluster/silences.rs"],
+    ),
+    ("mark_silence_start_muted(", &["src/http/v2.rs"]),
+    // `/health`'s proof that the disk takes writes (its own key).
+    ("probe(", &["src/http/api.rs"]),
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// (call, file) for every call of a store write outside `src/store/`, but
+/// in comments and in test modules' own files.
+fn calls(root: &Path) -> BTreeSet<(String, String)> {
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let mut found = BTreeSet::new();
+    for path in files {
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if rel.starts_with("src/store/") || rel.ends_with("/tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        // A file's own unit tests (after `mod tests {`) may set things up.
+        let code = text.split("\nmod tests {").next().unwrap_or("");
+        for line in code.lines() {
+            let line = line.trim_start();
+            if line.starts_with("//") {
+                continue;
+            }
+            for (call, _) in OWNERS {
+                let dotted = format!(".{call}");
+                if line.contains(&dotted) && !line.contains(&format!("fn {call}")) {
+                    found.insert((call.to_string(), rel.clone()));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn each_store_write_is_called_only_by_its_owner() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let found = calls(root);
+    let strangers: Vec<_> = found
+        .iter()
+        .filter(|(call, file)| {
+            let owners = OWNERS.iter().find(|(c, _)| c == call).unwrap().1;
+            !owners.contains(&file.as_str())
+        })
+        .collect();
+    assert!(
+        strangers.is_empty(),
+        "store writes called outside their owner: {strangers:?}"
+    );
+    let idle: Vec<_> = OWNERS
+        .iter()
+        .flat_map(|(call, files)| files.iter().map(move |f| (*call, *f)))
+        .filter(|(call, file)| !found.contains(&(call.to_string(), file.to_string())))
+        .collect();
+    assert!(
+        idle.is_empty(),
+        "owners listed that no longer call it (take them off): {idle:?}"
+    );
+}
