@@ -131,15 +131,23 @@ pub async fn start_with(
         changes.clone(),
     )?;
 
-    // Silences kept from the other station that start later.
-    let (pending_tx, mut pending_rx) = tokio::sync::mpsc::unbounded_channel();
+    let silences = crate::silences::Room::open(crate::silences::Parts {
+        registry: parts.silences.clone(),
+        store: parts.store.clone(),
+        index: parts.index.clone(),
+        scheduler: handle.clone(),
+        cluster: parts.cluster.clone(),
+        clock: parts.clock.clone(),
+        shutdown: parts.shutdown.clone(),
+        router: router.clone(),
+    });
     if let Some(cluster) = &parts.cluster {
         cluster.start_applying(handle.clone());
-        cluster.start_following_silences(parts.silences.clone(), pending_tx);
+        cluster.start_following_silences(Arc::new(silences.clone()));
     }
     let Parts {
         cluster,
-        silences,
+        silences: _,
         store,
         index,
         metrics,
@@ -179,14 +187,6 @@ pub async fn start_with(
     );
     let state = Arc::new(state);
     let shared = state.clone();
-    // Silences that start later mute their alerts when they start.
-    http::start_pending_silences(&state);
-    let waiting = state.clone();
-    tasks.spawn(async move {
-        while let Some(silence) = pending_rx.recv().await {
-            http::start_pending_silence(&waiting, silence);
-        }
-    });
     tasks.spawn(http::serve(tcp, state));
     tasks.close();
     Ok(Running {

@@ -50,6 +50,8 @@ pub mod cluster;
 pub mod notify;
 // Sockets in.
 pub mod ingest;
+// Silences: made, kept, started and ended in one room.
+pub mod silences;
 // HTTP, and the station's own heartbeat.
 pub mod heartbeat;
 pub mod http;

@@ -23,13 +23,9 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("keep_sessions(", &["src/http/auth.rs"]),
     // How far a station applied the shared actions: the cluster.
     ("keep_applied_actions(", &["src/cluster/actions.rs"]),
-    // Silences: kept by the API that takes them and by the cluster that
-    // shares them (to become one module's).
-    (
-        "put_silence(",
-        &["src/http/v2.rs", "src/cluster/silences.rs"],
-    ),
-    ("mark_silence_start_muted(", &["src/http/v2.rs"]),
+    // Silences, and which ones' starts were muted: their room.
+    ("put_silence(", &["src/silences/mod.rs"]),
+    ("mark_silence_start_muted(", &["src/silences/mod.rs"]),
     // `/health`'s proof that the disk takes writes (its own key).
     ("probe(", &["src/http/api.rs"]),
 ];

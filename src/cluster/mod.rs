@@ -7,8 +7,9 @@
 //! is told (`routing`): the notify worker asks [`Cluster::gate`] before
 //! each attempt and reports [`Cluster::delivered`] after a success. It
 //! changes alerts and queues the messages handed over through the
-//! scheduler; it writes the store only for how far it applied the shared
-//! actions, and the silences shared (see `tests/owners.rs`).
+//! scheduler, and hands the silences shared to their room
+//! ([`SilenceKeeper`]); it writes the store only for how far it applied the
+//! shared actions (see `tests/owners.rs`).
 //!
 //! Built with the `ha` cargo feature (it needs `protoc` to build the etcd
 //! client); without it a `[cluster]` section is refused at load.
@@ -28,6 +29,16 @@ mod etcd;
 mod silences;
 #[cfg(feature = "ha")]
 pub(crate) use self::etcd::Cluster;
+
+/// Where a station keeps the silences its watch reads from etcd (the
+/// silences' room): each is kept unless held as it is, and waited for if
+/// it starts later.
+pub(crate) trait SilenceKeeper: Send + Sync + 'static {
+    fn keep_shared(
+        &self,
+        silence: crate::alertmanager::silences::Silence,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+}
 
 /// Whether a shared silence was kept on this station by the time it was
 /// shared: by the silences' watch (in etcd's order), or not yet (the
@@ -223,11 +234,7 @@ impl Cluster {
         match *self {}
     }
 
-    pub(crate) fn start_following_silences(
-        &self,
-        _: std::sync::Arc<parking_lot::RwLock<crate::alertmanager::silences::Silences>>,
-        _: tokio::sync::mpsc::UnboundedSender<crate::alertmanager::silences::Silence>,
-    ) {
+    pub(crate) fn start_following_silences(&self, _: std::sync::Arc<dyn SilenceKeeper>) {
         match *self {}
     }
 

@@ -15,17 +15,14 @@
 //! its lease, and the other station, looking again every second, takes the
 //! start over.
 
-use parking_lot::RwLock;
 use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{Compare, CompareOp, EventType, GetOptions, Txn, TxnOp};
-use tokio::sync::mpsc::UnboundedSender;
 
-use super::{Cluster, Kept, StartClaim};
-use crate::alertmanager::silences::{Silence, Silences};
+use super::{Cluster, Kept, SilenceKeeper, StartClaim};
+use crate::alertmanager::silences::Silence;
 use crate::scheduler::Error;
-use crate::store::Store;
 
 impl Cluster {
     /// Writes a silence to etcd (new, changed or expired): an error if etcd
@@ -116,24 +113,14 @@ impl Cluster {
         )
     }
 
-    /// Keeps every silence etcd holds, now and as they change, in the store
-    /// and `registry`; a silence kept here that starts later is handed to
-    /// `pending` (to be waited for). Runs until shutdown.
-    pub(crate) fn start_following_silences(
-        self: &Arc<Self>,
-        registry: Arc<RwLock<Silences>>,
-        pending: UnboundedSender<Silence>,
-    ) {
+    /// Hands every silence etcd holds, now and as they change, to `keeper`
+    /// (the silences' room). Runs until shutdown.
+    pub(crate) fn start_following_silences(self: &Arc<Self>, keeper: Arc<dyn SilenceKeeper>) {
         let cluster = self.clone();
-        tokio::spawn(async move { cluster.follow_silences(registry, pending).await });
+        tokio::spawn(async move { cluster.follow_silences(&*keeper).await });
     }
 
-    async fn follow_silences(
-        &self,
-        registry: Arc<RwLock<Silences>>,
-        pending: UnboundedSender<Silence>,
-    ) {
-        let store = &self.store;
+    async fn follow_silences(&self, keeper: &dyn SilenceKeeper) {
         let prefix = self.key("silences/");
         while !self.shutdown.is_cancelled() {
             let Some(mut client) = self.client() else {
@@ -154,7 +141,7 @@ impl Cluster {
                 }
             };
             for kv in all.kvs() {
-                keep(&registry, store, kv.value(), &pending).await;
+                keep(keeper, kv.value()).await;
             }
             let read_at = all.header().map_or(0, |h| h.revision());
             self.silences_kept.send_if_modified(|at| raise(at, read_at));
@@ -176,7 +163,7 @@ impl Cluster {
                 for event in answer.events() {
                     if event.event_type() == EventType::Put {
                         if let Some(kv) = event.kv() {
-                            keep(&registry, store, kv.value(), &pending).await;
+                            keep(keeper, kv.value()).await;
                             let at = kv.mod_revision();
                             self.silences_kept.send_if_modified(|kept| raise(kept, at));
                         }
@@ -196,42 +183,10 @@ fn raise(at: &mut i64, to: i64) -> bool {
     moved
 }
 
-/// Keeps one silence read from etcd, unless this station holds it as it
-/// is; one that starts later goes to `pending`.
-async fn keep(
-    registry: &RwLock<Silences>,
-    store: &Arc<Store>,
-    value: &[u8],
-    pending: &UnboundedSender<Silence>,
-) {
-    let Ok(silence) = serde_json::from_slice::<Silence>(value) else {
-        tracing::warn!("cluster: a shared silence does not read; skipped");
-        return;
-    };
-    let known = registry
-        .read()
-        .get(&silence.id)
-        .is_some_and(|s| *s == silence);
-    if known {
-        return;
-    }
-    let kept = silence.clone();
-    let stored = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.put_silence(&kept)).await
-    };
-    if !matches!(stored, Ok(Ok(()))) {
-        tracing::error!(id = %silence.id, "cluster: cannot keep a shared silence");
-        return;
-    }
-    let id = silence.id.clone();
-    let later = silence.clone();
-    match registry.write().put(silence) {
-        Ok(()) => {
-            let _ = pending.send(later);
-        }
-        Err(why) => {
-            tracing::warn!(%id, %why, "cluster: a shared silence is not valid here; skipped");
-        }
+/// Hands one silence read from etcd to the station's keeper.
+async fn keep(keeper: &dyn SilenceKeeper, value: &[u8]) {
+    match serde_json::from_slice::<Silence>(value) {
+        Ok(silence) => keeper.keep_shared(silence).await,
+        Err(_) => tracing::warn!("cluster: a shared silence does not read; skipped"),
     }
 }

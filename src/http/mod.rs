@@ -3,9 +3,8 @@
 //! Owns requests and answers; must not change an alert but through the
 //! scheduler (`actions::action`, for the API and the page alike). It writes
 //! the store only for state of its own: the login sessions (`auth.rs`) and
-//! `/health`'s probe; and, until they have a module of their own, the
-//! silences it takes (`v2.rs`). `tests/owners.rs` holds every store write
-//! to its owner.
+//! `/health`'s probe; silences are their room's (`crate::silences`).
+//! `tests/owners.rs` holds every store write to its owner.
 //!
 //! Routing and extraction are axum's; connections are served by hyper
 //! directly so that header-read timeouts apply and shutdown waits for open
@@ -85,8 +84,8 @@ pub(crate) struct Http {
     pub(crate) changes: tokio::sync::broadcast::Sender<crate::scheduler::Change>,
     /// Ends the open streams when the daemon stops.
     pub(crate) shutdown: tokio_util::sync::CancellationToken,
-    /// Silences, shared with the scheduler (which mutes with them).
-    pub(crate) silences: Arc<RwLock<crate::alertmanager::silences::Silences>>,
+    /// Silences: their room (`silences`), which the API and the page ask.
+    pub(crate) silences: Arc<crate::silences::Room>,
     /// Who may post alerts over HTTP (`listen.allow_sources`; empty: anyone).
     pub(crate) allow_sources: Vec<crate::config::Cidr>,
     /// What a reloaded configuration replaces at once (see [`Live`]).
@@ -112,7 +111,7 @@ impl Http {
         cluster: Option<Arc<crate::cluster::Cluster>>,
         changes: tokio::sync::broadcast::Sender<crate::scheduler::Change>,
         shutdown: tokio_util::sync::CancellationToken,
-        silences: Arc<RwLock<crate::alertmanager::silences::Silences>>,
+        silences: Arc<crate::silences::Room>,
     ) -> Self {
         let auth = auth::Auth::new(&config.http);
         auth.restore(&store, clock.now());
@@ -209,6 +208,7 @@ impl Http {
         routing: crate::routing::Router,
     ) {
         self.auth.reconfigure(&config.http);
+        self.silences.reroute(routing.clone());
         let limits = &config.http;
         self.streams
             .set(limits.max_streams, limits.max_streams_per_address);
@@ -317,26 +317,6 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
-    }
-}
-
-/// Schedules the silences kept as pending (after a restart).
-pub(crate) fn start_pending_silences(http: &Arc<Http>) {
-    let all: Vec<_> = http.silences.read().all().cloned().collect();
-    for silence in all {
-        start_pending_silence(http, silence);
-    }
-}
-
-/// Schedules one silence (kept here or from the other station) if it
-/// starts later, or if it started while the daemon was down.
-pub(crate) fn start_pending_silence(
-    http: &Arc<Http>,
-    silence: crate::alertmanager::silences::Silence,
-) {
-    let pending = silence.state(http.clock.now()) == crate::alertmanager::silences::State::Pending;
-    if pending || v2::start_missed(http, &silence) {
-        v2::start_later(http.clone(), silence);
     }
 }
 

@@ -249,7 +249,8 @@ fn silence_rows(http: &super::Http) -> Vec<SilenceRow> {
     let now = http.clock.now();
     let live = http.live();
     let zone = &live.routing.calendar.zone;
-    super::v2::current(http)
+    http.silences
+        .current()
         .into_iter()
         .map(|s| SilenceRow {
             short: s.short_id().to_owned(),
@@ -468,9 +469,10 @@ async fn silence_sources(
             comment: comment.clone(),
             updated_at: now,
         };
-        super::v2::create(http, silence, None)
+        http.silences
+            .create(silence, None)
             .await
-            .map_err(super::v2::AmError::into_api)?;
+            .map_err(|refused| super::v2::AmError::from(refused).into_api())?;
     }
     Ok(())
 }
@@ -526,9 +528,11 @@ async fn apply_form(
         "silence-2h" => return silence_sources(http, form, &by, now, 2 * HOUR).await,
         expire if expire.starts_with("expire-silence:") => {
             let id = &expire["expire-silence:".len()..];
-            return super::v2::expire(http, id, &by)
+            return http
+                .silences
+                .expire(id, &by)
                 .await
-                .map_err(super::v2::AmError::into_api);
+                .map_err(|refused| super::v2::AmError::from(refused).into_api());
         }
         name @ ("unacknowledge" | "clear" | "raise" | "unsuppress" | "forget") => name,
         other => {

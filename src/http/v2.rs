@@ -4,10 +4,10 @@
 //! status, receivers, and silences.
 //!
 //! Errors have Alertmanager's shape: the status and a JSON string. A
-//! silence is an action: made, changed and expired with the rules of an
-//! acknowledgement (`auth.rs`), kept in the store before the answer, and
-//! applied to each alert it mutes through the scheduler (with `[cluster]`,
-//! through etcd like any action).
+//! silence is made, changed and expired with the rules of an
+//! acknowledgement (`auth.rs`); what it does is its room's
+//! (`crate::silences`): kept before the answer, applied to each alert it
+//! mutes through the scheduler (with `[cluster]`, through etcd).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -24,10 +24,8 @@ use serde_json::{json, Value};
 use super::{api, Http, Shared};
 use crate::alert::{AlertKey, Record, UnixSecs};
 use crate::alertmanager::matchers::{self, Matcher, Spec};
-use crate::alertmanager::silences::{self, Silence, State};
+use crate::alertmanager::silences::{self, Silence};
 use crate::alertmanager::{labels, postable};
-use crate::cluster::{Kept, StartClaim};
-use crate::scheduler::Action;
 use crate::timefmt::rfc3339;
 use crate::wire;
 
@@ -557,31 +555,8 @@ pub(crate) async fn post_silence(
     if silence.created_by.is_empty() {
         return Err(bad("createdBy: required"));
     }
-    let id = create(&http, silence, previous).await?;
+    let id = http.silences.create(silence, previous).await?;
     Ok(Json(json!({ "silenceID": id })))
-}
-
-/// Makes (or, with the previous version, changes) a silence: checked, kept,
-/// applied to the alerts it mutes now, scheduled if it starts later.
-pub(super) async fn create(
-    http: &Arc<Http>,
-    silence: Silence,
-    previous: Option<Silence>,
-) -> AmAnswer<String> {
-    let now = http.clock.now();
-    if silence.ends_at <= now {
-        return Err(bad("endsAt must be in the future"));
-    }
-    silence.check().map_err(bad)?;
-    let kept = keep(http, &silence).await?;
-    if let Some(previous) = previous.filter(|p| p.state(now) == State::Active) {
-        release(http, &previous, &silence.created_by).await;
-    }
-    mute(http, &silence, false).await;
-    if silence.state(now) == State::Pending && kept == Kept::NotYet {
-        start_later(http.clone(), silence.clone());
-    }
-    Ok(silence.id)
 }
 
 /// `DELETE /api/v2/silence/{id}`: ends a silence now.
@@ -592,44 +567,8 @@ pub(crate) async fn delete_silence(
 ) -> AmAnswer<StatusCode> {
     let Path(id) = id.map_err(|err| bad(err.body_text()))?;
     let by = principal.0.unwrap_or_else(|| "the API".into());
-    expire(&http, &id, &by).await?;
+    http.silences.expire(&id, &by).await?;
     Ok(StatusCode::OK)
-}
-
-/// Ends a silence now (nothing if it has ended): the alerts it muted are
-/// let go at once, unless another silence still mutes them.
-pub(super) async fn expire(http: &Arc<Http>, id: &str, by: &str) -> AmAnswer<()> {
-    let now = http.clock.now();
-    let found = {
-        let silences = http.silences.read();
-        silences.get(id).cloned()
-    };
-    let Some(mut silence) = found else {
-        return Err(AmError(StatusCode::NOT_FOUND, "silence not found".into()));
-    };
-    if silence.state(now) == State::Expired {
-        return Ok(());
-    }
-    let was = silence.clone();
-    silence.starts_at = silence.starts_at.min(now);
-    silence.ends_at = now;
-    silence.updated_at = now;
-    keep(http, &silence).await?;
-    release(http, &was, by).await;
-    Ok(())
-}
-
-/// The silences the page lists: active and pending ones, soonest end first.
-pub(super) fn current(http: &Http) -> Vec<Silence> {
-    let now = http.clock.now();
-    let silences = http.silences.read();
-    let mut out: Vec<Silence> = silences
-        .all()
-        .filter(|s| s.state(now) != State::Expired)
-        .cloned()
-        .collect();
-    out.sort_by_key(|s| (s.ends_at, s.starts_at));
-    out
 }
 
 impl AmError {
@@ -638,179 +577,14 @@ impl AmError {
     }
 }
 
-/// Keeps a silence: with `[cluster]` written to etcd first, from where both
-/// stations' watches keep it (`Kept::ByWatch`: kept here, and waited for if
-/// it starts later); otherwise (or while the watch is behind) to the store
-/// (flushed), then to the registry.
-async fn keep(http: &Arc<Http>, silence: &Silence) -> AmAnswer<Kept> {
-    if let Some(cluster) = &http.cluster {
-        let kept = cluster
-            .share_silence(silence)
-            .await
-            .map_err(|err| AmError::from(api::scheduler_error(err)))?;
-        if kept == Kept::ByWatch {
-            return Ok(kept);
+impl From<crate::silences::Refused> for AmError {
+    fn from(refused: crate::silences::Refused) -> Self {
+        use crate::silences::Refused;
+        match refused {
+            Refused::Invalid(why) => bad(why),
+            Refused::NotFound => AmError(StatusCode::NOT_FOUND, "silence not found".into()),
+            Refused::Scheduler(err) => api::scheduler_error(err).into(),
+            Refused::Store(err) => api::store_error(err).into(),
         }
     }
-    let store = http.store.clone();
-    let kept = silence.clone();
-    tokio::task::spawn_blocking(move || store.put_silence(&kept))
-        .await
-        .map_err(|err| AmError::from(api::store_error(err)))?
-        .map_err(|err| AmError::from(api::store_error(err)))?;
-    http.silences.write().put(silence.clone()).map_err(bad)?;
-    Ok(Kept::NotYet)
 }
-
-/// The alerts a silence's matchers hold for (as given, whatever the
-/// registry holds under its id now), with their records.
-fn matching(http: &Http, silence: &Silence) -> Vec<(AlertKey, Record)> {
-    let mut one = silences::Silences::default();
-    if one.put(silence.clone()).is_err() {
-        return Vec::new();
-    }
-    let index = http.index();
-    index
-        .ids()
-        .filter_map(|slot| {
-            let record = index.record(slot);
-            let key = index.key(slot);
-            let labels = http.live().routing.labels(&key, &record);
-            one.holds(&silence.id, &labels).then_some((key, record))
-        })
-        .collect()
-}
-
-/// Mutes the alerts an active silence holds for; with `only_unmuted`,
-/// those not muted through its end already. False if it is not active.
-async fn mute(http: &Arc<Http>, silence: &Silence, only_unmuted: bool) -> bool {
-    if silence.state(http.clock.now()) != State::Active {
-        return false;
-    }
-    let keys: Vec<AlertKey> = matching(http, silence)
-        .into_iter()
-        .filter(|(_, record)| {
-            !only_unmuted || record.suppress_until.is_none_or(|t| t < silence.ends_at)
-        })
-        .map(|(k, _)| k)
-        .collect();
-    let action = Action::Silence {
-        until: silence.ends_at,
-        silence: silence.id.clone(),
-        comment: silence.comment.clone(),
-    };
-    let _ = http.act_many(&keys, &silence.created_by, &action).await;
-    true
-}
-
-/// Lets go of the alerts a silence (as it was) muted, unless others still
-/// mute them.
-async fn release(http: &Arc<Http>, was: &Silence, by: &str) {
-    let now = http.clock.now();
-    let held: Vec<(AlertKey, Record)> = matching(http, was)
-        .into_iter()
-        .filter(|(_, record)| {
-            record.is_suppressed(now) && record.suppress_until.is_some_and(|t| t <= was.ends_at)
-        })
-        .collect();
-    for (key, record) in held {
-        let labels = http.live().routing.labels(&key, &record);
-        let still_until = http.silences.read().muted_until(&labels, now);
-        let action = Action::Unsilence {
-            silence: was.id.clone(),
-            still_until,
-        };
-        let _ = http.act_many(&[key], by, &action).await;
-    }
-}
-
-/// Mutes a silence's alerts when it starts (at once if its start was
-/// missed while the daemon was down).
-pub(crate) fn start_later(http: Arc<Http>, silence: Silence) {
-    tokio::spawn(async move {
-        let wait = silence.starts_at.saturating_sub(http.clock.now());
-        tokio::select! {
-            _ = http.clock.sleep_as("silence", std::time::Duration::from_secs(wait)) => {}
-            _ = http.shutdown.cancelled() => return,
-        }
-        // Changed or ended meanwhile: whoever changed it decides.
-        let unchanged = |http: &Http| {
-            let silences = http.silences.read();
-            silences.get(&silence.id) == Some(&silence)
-        };
-        if !unchanged(&http) {
-            return;
-        }
-        let Some(cluster) = &http.cluster else {
-            mute_at_start(&http, &silence).await;
-            return;
-        };
-        // With `[cluster]` both stations wait for the start; the first to
-        // claim it mutes. The other looks again every second until it is
-        // done: if the claimer dies first, its claim goes with it.
-        let mut told = false;
-        loop {
-            match cluster.claim_silence_start(&silence).await {
-                StartClaim::Mine => break,
-                StartClaim::Done => {
-                    tracing::info!(id = %silence.id, "silence started: its alerts were muted already (by either station)");
-                    record_start(&http, &silence).await;
-                    return;
-                }
-                StartClaim::Elsewhere if !told => {
-                    tracing::info!(id = %silence.id, "silence started: claimed by the other station, which mutes its alerts (taken over here if it stops first)");
-                    told = true;
-                }
-                StartClaim::Elsewhere => {}
-            }
-            tokio::select! {
-                () = tokio::time::sleep(CLAIM_AGAIN) => {}
-                () = http.shutdown.cancelled() => return,
-            }
-            if !unchanged(&http) || silence.state(http.clock.now()) != State::Active {
-                return;
-            }
-        }
-        if mute_at_start(&http, &silence).await {
-            cluster.silence_started(&silence).await;
-        }
-    });
-}
-
-/// Mutes the alerts of a silence at its start, those not muted through its
-/// end already (by it before a restart, or by a station that took the start
-/// and died), and records that its start was muted here.
-async fn mute_at_start(http: &Arc<Http>, silence: &Silence) -> bool {
-    let muted = mute(http, silence, true).await;
-    if muted {
-        record_start(http, silence).await;
-    }
-    muted
-}
-
-/// Records in the store that a silence's start was muted (so that a
-/// restart does not mute it again).
-async fn record_start(http: &Arc<Http>, silence: &Silence) {
-    let store = http.store.clone();
-    let (id, starts_at) = (silence.id.clone(), silence.starts_at);
-    let written =
-        tokio::task::spawn_blocking(move || store.mark_silence_start_muted(&id, starts_at)).await;
-    if !matches!(written, Ok(Ok(()))) {
-        tracing::warn!(id = %silence.id, "cannot record that a silence's start was muted: a restart mutes it again");
-    }
-}
-
-/// Whether a silence made to start later has started and its start was not
-/// muted here (the daemon was down then): it is muted on start-up.
-pub(crate) fn start_missed(http: &Http, silence: &Silence) -> bool {
-    silence.starts_at > silence.updated_at
-        && silence.state(http.clock.now()) == State::Active
-        && http
-            .store
-            .silence_start_muted(&silence.id, silence.starts_at)
-            .is_ok_and(|muted| !muted)
-}
-
-/// How often a station looks again at a silence's start claimed by the
-/// other station (real time: etcd's leases expire in real time).
-const CLAIM_AGAIN: std::time::Duration = std::time::Duration::from_secs(1);
