@@ -83,43 +83,12 @@ pub async fn start_with(
     let tcp = tokio::net::TcpListener::bind(config.listen.http)
         .await
         .with_context(|| format!("binding HTTP {}", config.listen.http))?;
-
-    let metrics = Arc::new(Metrics::new());
-    let store = open_store(config, &metrics)?;
-    let index = Arc::new(RwLock::new(index::load(&store, config.store.max_alerts)?));
-    let silences = Arc::new(RwLock::new(Silences::from_stored(
-        store.silences().context("reading the silences")?,
-    )));
-    let shutdown = CancellationToken::new();
-    let parts = Parts {
-        cluster: start_cluster(config, &metrics, &store, &shutdown),
-        silences,
-        store,
-        index,
-        metrics,
-        clock,
-        shutdown,
-        tasks: TaskTracker::new(),
-    };
+    let parts = open_parts(config, clock)?;
     if config.oncall.base_url.is_none() {
         // The address really listened on (port 0 in the config is a real port now).
         router.base_url = format!("http://{}", tcp.local_addr()?);
     }
-    let notifiers = notify::pool::Pool::start(
-        config,
-        given,
-        &router.base_url,
-        notify::pool::Common {
-            cluster: parts.cluster.clone(),
-            store: parts.store.clone(),
-            metrics: parts.metrics.clone(),
-            clock: parts.clock.clone(),
-            index: parts.index.clone(),
-            shutdown: parts.shutdown.clone(),
-            tasks: parts.tasks.clone(),
-        },
-    )
-    .await;
+    let notifiers = start_notifiers(config, given, &router, &parts).await;
     let history_pruned = spawn_housekeeping(config, &parts);
     // Changes told to the open pages (`GET /api/stream`).
     let (changes, _) = tokio::sync::broadcast::channel(CHANGES_KEPT);
@@ -130,35 +99,11 @@ pub async fn start_with(
         notifiers.wakes().clone(),
         changes.clone(),
     )?;
-
-    let silences = crate::silences::Room::open(crate::silences::Parts {
-        registry: parts.silences.clone(),
-        store: parts.store.clone(),
-        index: parts.index.clone(),
-        scheduler: handle.clone(),
-        cluster: parts.cluster.clone(),
-        clock: parts.clock.clone(),
-        shutdown: parts.shutdown.clone(),
-        router: router.clone(),
-    });
-    if let Some(cluster) = &parts.cluster {
-        cluster.start_applying(handle.clone());
-        cluster.start_following_silences(Arc::new(silences.clone()));
-    }
-    let Parts {
-        cluster,
-        silences: _,
-        store,
-        index,
-        metrics,
-        clock,
-        shutdown,
-        tasks,
-    } = parts;
+    let silences = open_silences(&parts, &handle, &router);
     let sink = Sink::new(
         handle.clone(),
-        metrics.clone(),
-        clock.clone(),
+        parts.metrics.clone(),
+        parts.clock.clone(),
         &config.listen,
         config.server.transmission_cache_s,
     );
@@ -167,40 +112,103 @@ pub async fn start_with(
         let local = socket.local_addr()?;
         tracing::info!(addr = %local, "listening for mauve packets");
         udp.push(local);
-        tasks.spawn(ingest::listen_udp(socket, sink.clone(), shutdown.clone()));
+        let listening = ingest::listen_udp(socket, sink.clone(), parts.shutdown.clone());
+        parts.tasks.spawn(listening);
     }
     let http = tcp.local_addr()?;
     tracing::info!(addr = %http, "HTTP listening");
-    let state = Http::new(
-        store.clone(),
-        index.clone(),
-        metrics.clone(),
+    let shared = Arc::new(Http::new(
+        parts.store.clone(),
+        parts.index.clone(),
+        parts.metrics.clone(),
         sink,
-        clock,
+        parts.clock.clone(),
         config,
         router,
         notifiers,
-        cluster,
+        parts.cluster.clone(),
         changes,
-        shutdown.clone(),
+        parts.shutdown.clone(),
         silences,
-    );
-    let state = Arc::new(state);
-    let shared = state.clone();
-    tasks.spawn(http::serve(tcp, state));
-    tasks.close();
+    ));
+    parts.tasks.spawn(http::serve(tcp, shared.clone()));
+    parts.tasks.close();
     Ok(Running {
         udp,
         http,
-        store,
-        index,
+        store: parts.store,
+        index: parts.index,
         scheduler: handle,
-        shutdown,
+        shutdown: parts.shutdown,
         history_pruned,
-        tasks,
+        tasks: parts.tasks,
         scheduler_thread,
         shared,
     })
+}
+
+/// The store, the index and the silences read from it, the cluster.
+fn open_parts(config: &Config, clock: Clock) -> anyhow::Result<Parts> {
+    let metrics = Arc::new(Metrics::new());
+    let store = open_store(config, &metrics)?;
+    let index = Arc::new(RwLock::new(index::load(&store, config.store.max_alerts)?));
+    let silences = Arc::new(RwLock::new(Silences::from_stored(
+        store.silences().context("reading the silences")?,
+    )));
+    let shutdown = CancellationToken::new();
+    Ok(Parts {
+        cluster: start_cluster(config, &metrics, &store, &shutdown),
+        silences,
+        store,
+        index,
+        metrics,
+        clock,
+        shutdown,
+        tasks: TaskTracker::new(),
+    })
+}
+
+/// The delivery workers, one per notifier.
+async fn start_notifiers(
+    config: &Config,
+    given: Vec<(String, Box<dyn notify::Notifier>)>,
+    router: &Router,
+    parts: &Parts,
+) -> Arc<notify::pool::Pool> {
+    let common = notify::pool::Common {
+        cluster: parts.cluster.clone(),
+        store: parts.store.clone(),
+        metrics: parts.metrics.clone(),
+        clock: parts.clock.clone(),
+        index: parts.index.clone(),
+        shutdown: parts.shutdown.clone(),
+        tasks: parts.tasks.clone(),
+    };
+    notify::pool::Pool::start(config, given, &router.base_url, common).await
+}
+
+/// The silences' room; with `[cluster]`, the shared actions and silences
+/// followed from etcd.
+fn open_silences(
+    parts: &Parts,
+    scheduler: &crate::scheduler::SchedulerHandle,
+    router: &Router,
+) -> Arc<crate::silences::Room> {
+    let silences = crate::silences::Room::open(crate::silences::Parts {
+        registry: parts.silences.clone(),
+        store: parts.store.clone(),
+        index: parts.index.clone(),
+        scheduler: scheduler.clone(),
+        cluster: parts.cluster.clone(),
+        clock: parts.clock.clone(),
+        shutdown: parts.shutdown.clone(),
+        router: router.clone(),
+    });
+    if let Some(cluster) = &parts.cluster {
+        cluster.start_applying(scheduler.clone());
+        cluster.start_following_silences(Arc::new(silences.clone()));
+    }
+    silences
 }
 
 /// With `[cluster]`, this station's part in it (the configuration refuses

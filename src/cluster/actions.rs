@@ -215,21 +215,7 @@ impl Cluster {
                 }
             };
             self.etcd_cluster.store(etcd, Ordering::Relaxed);
-            let from = match next {
-                // etcd was replaced by a new cluster (a wiped or restored
-                // etcd): every action it holds is new here.
-                Some(from) if (followed != 0 && followed != etcd) || from > revision + 1 => {
-                    tracing::warn!(
-                        from,
-                        revision,
-                        "cluster: etcd is not the one this station last followed (a new cluster); applying every action it holds"
-                    );
-                    1
-                }
-                Some(from) => from,
-                // First start: the actions from now on.
-                None => revision + 1,
-            };
+            let from = watch_from(next, followed, revision, etcd);
             followed = etcd;
             next = Some(from);
             let Some(mut stream) = Self::watch_from(&mut client, &prefix, from, "actions").await
@@ -253,15 +239,7 @@ impl Cluster {
                         from,
                         "cluster: etcd compacted past the actions not yet applied here; catching up by a full read"
                     );
-                    let now = crate::clock::Clock::system().now();
-                    if let Some(away) =
-                        kept.filter(|k| k.at > 0 && k.at + ACTIONS_KEPT.as_secs() < now)
-                    {
-                        tracing::warn!(
-                            since = %crate::timefmt::rfc3339(away.at),
-                            "cluster: this station was away longer than etcd keeps shared actions (a week): the ones taken early in that time may be missing here"
-                        );
-                    }
+                    warn_if_away_too_long(kept);
                     match self.full_read(&mut client, &scheduler, from).await {
                         Ok(after) => next = Some(after),
                         Err(err) => {
@@ -273,16 +251,30 @@ impl Cluster {
                 if answer.created() {
                     self.proposals.watching.send_replace(true);
                 }
-                for event in answer.events() {
-                    let Some(kv) = event.kv() else { continue };
-                    if event.event_type() == EventType::Put {
-                        self.apply_one(&scheduler, kv.value()).await;
-                    }
-                    next = Some(kv.mod_revision() + 1);
-                    self.applied(kv.mod_revision()).await;
+                if let Some(after) = self.apply_events(&scheduler, answer.events()).await {
+                    next = Some(after);
                 }
             }
         }
+    }
+
+    /// Applies the actions a watch answer holds, in order, keeping how far
+    /// it got: the revision after the last, if any.
+    async fn apply_events(
+        &self,
+        scheduler: &SchedulerHandle,
+        events: &[etcd_client::Event],
+    ) -> Option<i64> {
+        let mut next = None;
+        for event in events {
+            let Some(kv) = event.kv() else { continue };
+            if event.event_type() == EventType::Put {
+                self.apply_one(scheduler, kv.value()).await;
+            }
+            next = Some(kv.mod_revision() + 1);
+            self.applied(kv.mod_revision()).await;
+        }
+        next
     }
 
     /// Applies every action written at or after revision `from`, in
@@ -345,5 +337,35 @@ impl Cluster {
         if let Some(reply) = self.waiting().remove(&shared.proposal) {
             let _ = reply.send(result);
         }
+    }
+}
+
+/// The revision to watch the shared actions from: the one after the last
+/// applied (`next`), every action (1) when etcd is not the cluster last
+/// followed (a wiped or restored etcd), or from now on at a first start.
+fn watch_from(next: Option<i64>, followed: u64, revision: i64, etcd: u64) -> i64 {
+    match next {
+        Some(from) if (followed != 0 && followed != etcd) || from > revision + 1 => {
+            tracing::warn!(
+                from,
+                revision,
+                "cluster: etcd is not the one this station last followed (a new cluster); applying every action it holds"
+            );
+            1
+        }
+        Some(from) => from,
+        None => revision + 1,
+    }
+}
+
+/// Says so when this station was away longer than etcd keeps the shared
+/// actions.
+fn warn_if_away_too_long(kept: Option<Applied>) {
+    let now = crate::clock::Clock::system().now();
+    if let Some(away) = kept.filter(|k| k.at > 0 && k.at + ACTIONS_KEPT.as_secs() < now) {
+        tracing::warn!(
+            since = %crate::timefmt::rfc3339(away.at),
+            "cluster: this station was away longer than etcd keeps shared actions (a week): the ones taken early in that time may be missing here"
+        );
     }
 }

@@ -498,27 +498,7 @@ impl Cluster {
                     self.metrics.cluster_etcd_bytes.set(status.db_size());
                 }
             }
-            let campaign = Txn::new()
-                .when([Compare::version(leader_key.clone(), CompareOp::Equal, 0)])
-                .and_then([TxnOp::put(
-                    leader_key.clone(),
-                    self.station.clone(),
-                    Some(PutOptions::new().with_lease(lease)),
-                )])
-                .or_else([TxnOp::get(leader_key.clone(), None)]);
-            let answer = client.txn(campaign).await?;
-            let revision = answer.header().map_or(0, |h| h.revision());
-            let holder = if answer.succeeded() {
-                Some((self.station.clone(), lease))
-            } else {
-                answer.op_responses().into_iter().find_map(|op| match op {
-                    etcd_client::TxnOpResponse::Get(get) => get
-                        .kvs()
-                        .first()
-                        .map(|kv| (String::from_utf8_lossy(kv.value()).into_owned(), kv.lease())),
-                    _ => None,
-                })
-            };
+            let (holder, revision) = self.campaign(&mut client, &leader_key, lease).await?;
             let leads = holder.as_ref().is_some_and(|(_, l)| *l == lease);
             let role = if !self.lease_fresh() {
                 Role::Isolated
@@ -542,6 +522,38 @@ impl Cluster {
             }
         }
         Ok(())
+    }
+
+    /// Takes the leader key on `lease` if nobody holds it: who holds it
+    /// then (station, lease), and etcd's revision.
+    async fn campaign(
+        &self,
+        client: &mut Client,
+        leader_key: &str,
+        lease: i64,
+    ) -> Result<(Option<(String, i64)>, i64), etcd_client::Error> {
+        let campaign = Txn::new()
+            .when([Compare::version(leader_key, CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(
+                leader_key,
+                self.station.clone(),
+                Some(PutOptions::new().with_lease(lease)),
+            )])
+            .or_else([TxnOp::get(leader_key, None)]);
+        let answer = client.txn(campaign).await?;
+        let revision = answer.header().map_or(0, |h| h.revision());
+        let holder = if answer.succeeded() {
+            Some((self.station.clone(), lease))
+        } else {
+            answer.op_responses().into_iter().find_map(|op| match op {
+                etcd_client::TxnOpResponse::Get(get) => get
+                    .kvs()
+                    .first()
+                    .map(|kv| (String::from_utf8_lossy(kv.value()).into_owned(), kv.lease())),
+                _ => None,
+            })
+        };
+        Ok((holder, revision))
     }
 
     /// The configuration this station runs now (at start, and after each

@@ -48,7 +48,7 @@ impl Config {
                     problems.sort_by_key(|(line, _)| *line);
                     let problems = problems.into_iter().map(|(_, p)| p).collect();
                     let placing = Placing {
-                        text: text.to_owned(),
+                        places: places(text),
                         taken,
                     };
                     return Ok((config, problems, placing));
@@ -96,7 +96,7 @@ impl Config {
 /// problems in the file: their indices counted over the elements taken out
 /// for a problem of shape, and their line.
 pub(crate) struct Placing {
-    text: String,
+    places: BTreeMap<Vec<Step>, usize>,
     taken: Taken,
 }
 
@@ -110,7 +110,7 @@ impl Placing {
             return problem;
         };
         let original = self.taken.original(&path);
-        let line = locate(&self.text, &original);
+        let line = locate_in(&self.places, &original);
         let key = dotted(&original);
         Problem {
             key: match line {
@@ -287,12 +287,27 @@ impl Taken {
 /// its table's header, for a whole element); the nearest ancestor found
 /// when the path is written in a way this does not follow (inline tables).
 fn locate(text: &str, path: &[Step]) -> Option<usize> {
+    locate_in(&places(text), path)
+}
+
+/// The line of `path` among `places` (see [`places`]): its own, else its
+/// nearest ancestor's.
+fn locate_in(places: &BTreeMap<Vec<Step>, usize>, path: &[Step]) -> Option<usize> {
+    (1..=path.len())
+        .rev()
+        .find_map(|n| places.get(&path[..n]).copied())
+}
+
+/// Every table and key written in `text`, as a path, with the first line
+/// it is written on: one pass, so that placing many problems costs the
+/// text once.
+fn places(text: &str) -> BTreeMap<Vec<Step>, usize> {
     // The tables written so far: each `[[name]]` counts its elements,
     // counted afresh under each new element of its parent.
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     // Where the lines below the last header are, as a path.
     let mut table: Vec<Step> = Vec::new();
-    let mut best: Option<(usize, usize)> = None; // (steps matched, line)
+    let mut found: BTreeMap<Vec<Step>, usize> = BTreeMap::new();
     for (line, raw) in text.lines().enumerate() {
         let trimmed = raw.trim();
         if let Some(header) = trimmed
@@ -304,12 +319,12 @@ fn locate(text: &str, path: &[Step]) -> Option<usize> {
             let n = *counts.get(&name).unwrap_or(&0);
             table = header_path(&name, &counts, Some(n));
             counts.insert(name, n + 1);
-            consider(&mut best, path, &table, line);
+            found.entry(table.clone()).or_insert(line);
             continue;
         }
         if let Some(header) = trimmed.strip_prefix('[').and_then(|h| h.split(']').next()) {
             table = header_path(header.trim(), &counts, None);
-            consider(&mut best, path, &table, line);
+            found.entry(table.clone()).or_insert(line);
             continue;
         }
         let Some((key, _)) = trimmed.split_once('=') else {
@@ -319,9 +334,9 @@ fn locate(text: &str, path: &[Step]) -> Option<usize> {
         for part in key.split('.') {
             here.push(Step::Key(part.trim().trim_matches('"').to_owned()));
         }
-        consider(&mut best, path, &here, line);
+        found.entry(here).or_insert(line);
     }
-    best.map(|(_, line)| line)
+    found
 }
 
 /// The path of a table header: each dotted name, an array's element where
@@ -351,17 +366,6 @@ fn header_path(name: &str, counts: &BTreeMap<String, usize>, index: Option<usize
         }
     }
     out
-}
-
-/// Keeps `line` if `at` is `path` or a longer start of it than the best so
-/// far (the first line of the longest match wins).
-fn consider(best: &mut Option<(usize, usize)>, path: &[Step], at: &[Step], line: usize) {
-    if at.len() > path.len() || path[..at.len()] != *at {
-        return;
-    }
-    if best.is_none_or(|(matched, _)| at.len() > matched) {
-        *best = Some((at.len(), line));
-    }
 }
 
 #[cfg(test)]
@@ -403,7 +407,7 @@ mod tests {
         let mut taken = Taken::default();
         taken.record(&[key("notifier"), Step::Index(0)]);
         let placing = Placing {
-            text: text.into(),
+            places: places(text),
             taken,
         };
         let placed = placing.place(Problem {

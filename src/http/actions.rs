@@ -135,46 +135,7 @@ pub fn action(name: &str, body: &Body, now: UnixSecs, router: &Router) -> Result
             ),
         ));
     }
-    let until = || -> Result<Option<UnixSecs>, ApiError> {
-        if let Some(until) = body.until {
-            if until <= now {
-                return Err(bad("until", "must be in the future"));
-            }
-            return Ok(Some(until));
-        }
-        if let Some(text) = &body.for_ {
-            let secs = Secs::parse(text).map_err(|why| bad("for", why))?;
-            if secs.0 == 0 {
-                return Err(bad("for", "must be longer than 0s"));
-            }
-            return Ok(Some(now.saturating_add(secs.0)));
-        }
-        if let Some(secs) = body.for_s {
-            if secs == 0 {
-                return Err(bad("for_s", "must be at least 1"));
-            }
-            return Ok(Some(now.saturating_add(secs)));
-        }
-        if let Some(hours) = body.for_working_hours {
-            if hours == 0 {
-                return Err(bad("for_working_hours", "must be at least 1"));
-            }
-            let working = router
-                .working
-                .clone()
-                .unwrap_or_else(crate::routing::windows::Window::always);
-            let until = working
-                .after_open_time(now, u64::from(hours) * 3600, &router.calendar)
-                .ok_or_else(|| {
-                    bad(
-                        "for_working_hours",
-                        "the working window does not open within a year",
-                    )
-                })?;
-            return Ok(Some(until));
-        }
-        Ok(None)
-    };
+    let until = || until_of(body, now, router);
     Ok(match name {
         "acknowledge" => Action::Acknowledge {
             until: until()?.unwrap_or(now + DEFAULT_ACK_S),
@@ -200,6 +161,49 @@ pub fn action(name: &str, body: &Body, now: UnixSecs, router: &Router) -> Result
         "forget" => Action::Forget,
         _ => Action::Unsuppress,
     })
+}
+
+/// The time an action lasts until, as the body gives it (`until`, `for`,
+/// `for_s` or `for_working_hours`); None if it gives none.
+fn until_of(body: &Body, now: UnixSecs, router: &Router) -> Result<Option<UnixSecs>, ApiError> {
+    if let Some(until) = body.until {
+        if until <= now {
+            return Err(bad("until", "must be in the future"));
+        }
+        return Ok(Some(until));
+    }
+    if let Some(text) = &body.for_ {
+        let secs = Secs::parse(text).map_err(|why| bad("for", why))?;
+        if secs.0 == 0 {
+            return Err(bad("for", "must be longer than 0s"));
+        }
+        return Ok(Some(now.saturating_add(secs.0)));
+    }
+    if let Some(secs) = body.for_s {
+        if secs == 0 {
+            return Err(bad("for_s", "must be at least 1"));
+        }
+        return Ok(Some(now.saturating_add(secs)));
+    }
+    let Some(hours) = body.for_working_hours else {
+        return Ok(None);
+    };
+    if hours == 0 {
+        return Err(bad("for_working_hours", "must be at least 1"));
+    }
+    let working = router
+        .working
+        .clone()
+        .unwrap_or_else(crate::routing::windows::Window::always);
+    let until = working
+        .after_open_time(now, u64::from(hours) * 3600, &router.calendar)
+        .ok_or_else(|| {
+            bad(
+                "for_working_hours",
+                "the working window does not open within a year",
+            )
+        })?;
+    Ok(Some(until))
 }
 
 /// The alerts of a bulk body.

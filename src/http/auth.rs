@@ -512,32 +512,7 @@ async fn check(http: &super::Http, mut req: Request) -> Result<Request, Refused>
             return Err(Refused::Error(StatusCode::FORBIDDEN, why));
         }
     }
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .map(str::to_owned);
-    let mut scopes = Vec::new();
-    let (principal, session) = match bearer {
-        Some(given) => match auth.token(&given) {
-            Some((name, given_scopes)) => {
-                scopes = given_scopes;
-                (Some(name), None)
-            }
-            None => {
-                return Err(Refused::Error(
-                    StatusCode::UNAUTHORIZED,
-                    "the token is not valid",
-                ))
-            }
-        },
-        None => match cookie(req.headers(), COOKIE).and_then(|id| auth.session(id, now)) {
-            Some(s) => (Some(s.user.clone()), Some(s)),
-            None => (None, None),
-        },
-    };
+    let (principal, session, scopes) = who(auth, req.headers(), now)?;
     if sends_alerts(req.method(), &path)
         && auth.ingest_requires_token()
         && !scopes.contains(&TokenScope::Ingest)
@@ -595,6 +570,33 @@ async fn check(http: &super::Http, mut req: Request) -> Result<Request, Refused>
         req.extensions_mut().insert(s);
     }
     Ok(req)
+}
+
+/// Who asks: a token's name and scopes, or a logged-in user and their
+/// session, or nobody. A token that is not valid is refused.
+type Asking = (Option<String>, Option<Session>, Vec<TokenScope>);
+
+fn who(auth: &Auth, headers: &axum::http::HeaderMap, now: UnixSecs) -> Result<Asking, Refused> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if let Some(given) = bearer {
+        return match auth.token(given) {
+            Some((name, scopes)) => Ok((Some(name), None, scopes)),
+            None => Err(Refused::Error(
+                StatusCode::UNAUTHORIZED,
+                "the token is not valid",
+            )),
+        };
+    }
+    Ok(
+        match cookie(headers, COOKIE).and_then(|id| auth.session(id, now)) {
+            Some(s) => (Some(s.user.clone()), Some(s), Vec::new()),
+            None => (None, None, Vec::new()),
+        },
+    )
 }
 
 /// The CSRF token a change carries: the `X-CSRF-Token` header, else the

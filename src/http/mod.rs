@@ -441,11 +441,64 @@ fn spare_connections(total: usize) -> usize {
     (total / 16).clamp(4, 64)
 }
 
+/// A connection slot for `peer`: an ordinary one, or past its limit one of
+/// the few spare ones, for `/health` and `/metrics` only (`true`). None
+/// when both are full: the connection is closed at once (counted, logged
+/// once a minute), so the ones already open keep working.
+fn take_slot(
+    http: &Http,
+    peer: std::net::SocketAddr,
+    warned_at: &mut Option<std::time::Instant>,
+) -> Option<(limits::Slot, bool)> {
+    let taken = match http.connections.take(peer.ip()) {
+        Ok(slot) => Ok((slot, false)),
+        Err(full) => http
+            .spare_connections
+            .take(peer.ip())
+            .map(|slot| (slot, true))
+            .map_err(|_| full),
+    };
+    match taken {
+        Ok(taken) => Some(taken),
+        Err(full) => {
+            http.metrics.http_connections_refused.inc();
+            if warned_at.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                *warned_at = Some(std::time::Instant::now());
+                let which = match full {
+                    limits::Full::Total => "http.max_connections",
+                    limits::Full::Address => "http.max_connections_per_address",
+                };
+                tracing::warn!(
+                    limit = which,
+                    "HTTP connection limit reached: new connections are closed"
+                );
+            }
+            None
+        }
+    }
+}
+
+/// HTTP/1 with bounded headers and their deadline; a spare connection
+/// must ask at once and is not kept alive.
+fn connection_builder(probes_only: bool) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .max_buf_size(MAX_HEADER_BUFFER)
+        .max_headers(MAX_HEADERS)
+        .header_read_timeout(if probes_only {
+            SPARE_HEADER_TIMEOUT
+        } else {
+            HEADER_TIMEOUT
+        })
+        .keep_alive(!probes_only);
+    builder
+}
+
 /// Serves connections until `shutdown`, then gives open ones a moment.
 pub(crate) async fn serve(listener: TcpListener, http: Arc<Http>) {
-    let (open, spare) = (http.connections.clone(), http.spare_connections.clone());
-    let (metrics, shutdown) = (http.metrics.clone(), http.shutdown.clone());
-    let router = router(http);
+    let shutdown = http.shutdown.clone();
+    let router = router(http.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut warned_at = None::<std::time::Instant>;
     loop {
@@ -460,35 +513,9 @@ pub(crate) async fn serve(listener: TcpListener, http: Arc<Http>) {
             },
             () = shutdown.cancelled() => break,
         };
-        // Over a limit: the new connection is closed at once (counted,
-        // logged once a minute), so the ones already open keep working.
-        // Past its limit, a connection may still take one of the few spare
-        // slots to ask for `/health` or `/metrics`, and nothing else.
-        let taken = match open.take(peer.ip()) {
-            Ok(slot) => Ok((slot, false)),
-            Err(full) => spare
-                .take(peer.ip())
-                .map(|slot| (slot, true))
-                .map_err(|_| full),
-        };
-        let (slot, probes_only) = match taken {
-            Ok(taken) => taken,
-            Err(full) => {
-                metrics.http_connections_refused.inc();
-                if warned_at.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
-                    warned_at = Some(std::time::Instant::now());
-                    let which = match full {
-                        limits::Full::Total => "http.max_connections",
-                        limits::Full::Address => "http.max_connections_per_address",
-                    };
-                    tracing::warn!(
-                        limit = which,
-                        "HTTP connection limit reached: new connections are closed"
-                    );
-                }
-                drop(stream);
-                continue;
-            }
+        let Some((slot, probes_only)) = take_slot(&http, peer, &mut warned_at) else {
+            drop(stream);
+            continue;
         };
         // Answers go out at once rather than waiting to be coalesced.
         let _ = stream.set_nodelay(true);
@@ -508,20 +535,10 @@ pub(crate) async fn serve(listener: TcpListener, http: Arc<Http>) {
                 router.oneshot(req.map(axum::body::Body::new)).await
             }
         });
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .max_buf_size(MAX_HEADER_BUFFER)
-            .max_headers(MAX_HEADERS)
-            .header_read_timeout(if probes_only {
-                SPARE_HEADER_TIMEOUT
-            } else {
-                HEADER_TIMEOUT
-            })
-            .keep_alive(!probes_only);
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection =
+            connection_builder(probes_only).serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
-        let open = metrics.http_connections_open.clone();
+        let open = http.metrics.http_connections_open.clone();
         open.inc();
         tokio::spawn(async move {
             if let Err(err) = connection.await {

@@ -110,20 +110,7 @@ impl Worker {
         let mut ahead: HashMap<QueueId, Settle> = HashMap::new();
         let mut window = BATCH;
         loop {
-            let (store, name) = (self.store.clone(), self.name.clone());
-            let taken = tokio::task::spawn_blocking(move || store.take(&name, window)).await;
-            let batch = match taken {
-                Ok(Ok(batch)) => batch,
-                Err(err) => {
-                    tracing::error!(notifier = %self.name, %err, "cannot read the notification queue");
-                    Vec::new()
-                }
-                Ok(Err(err)) => {
-                    self.metrics.store_errors.inc();
-                    tracing::error!(notifier = %self.name, %err, "cannot read the notification queue");
-                    Vec::new()
-                }
-            };
+            let batch = self.read_queue(window).await;
             if batch.is_empty() {
                 self.write_history().await;
                 tokio::select! {
@@ -131,55 +118,8 @@ impl Worker {
                     () = self.shutdown.cancelled() => return,
                 }
             }
-            let (mut held, mut progress, read) = (0, 0, batch.len());
-            // Delivered in a row: taken off the queue in one write, before
-            // anything else is recorded there and before the flush.
-            let mut delivered: Vec<QueueId> = Vec::new();
-            for (id, notification) in batch {
-                if self.shutdown.is_cancelled() {
-                    break;
-                }
-                // A store that cannot record deliveries now: what was
-                // delivered is recorded first (waiting until it can), so
-                // that nothing more is sent meanwhile.
-                if !delivered.is_empty()
-                    && self.store.failing().is_some()
-                    && !self
-                        .settle(Settle::Delivered(std::mem::take(&mut delivered)))
-                        .await
-                {
-                    break;
-                }
-                let settle = match ahead.remove(&id) {
-                    Some(settle) => settle,
-                    None => {
-                        let Some(outcome) = self.attempt_until_done(&notification).await else {
-                            break;
-                        };
-                        let settle = self.finish(id.clone(), notification, outcome).await;
-                        if !matches!(settle, Settle::Keep) {
-                            progress += 1;
-                        }
-                        settle
-                    }
-                };
-                match settle {
-                    Settle::Keep => held += 1,
-                    settle if held > 0 => {
-                        ahead.insert(id, settle);
-                    }
-                    Settle::Dequeue(id) => delivered.push(id),
-                    settle => {
-                        let before = Settle::Delivered(std::mem::take(&mut delivered));
-                        if !self.settle(before).await || !self.settle(settle).await {
-                            break;
-                        }
-                    }
-                }
-            }
-            if !delivered.is_empty() {
-                self.settle(Settle::Delivered(delivered)).await;
-            }
+            let read = batch.len();
+            let (held, progress) = self.deliver(batch, &mut ahead).await;
             // Isolated with everything read held: read further next time
             // (see `MAX_HELD_WINDOW`); back to the start otherwise.
             let all_held = progress == 0 && held == read && self.isolated();
@@ -200,21 +140,103 @@ impl Worker {
                 }
                 continue;
             }
-            // What was delivered stays delivered across a crash: at most
-            // one batch is sent again after `kill -9`. Its history lines
-            // wait for more while the queue is long (see `HISTORY_LINES`).
-            if self.history.lock().len() >= HISTORY_LINES || self.shutdown.is_cancelled() {
-                self.write_history().await;
-            }
-            let store = self.store.clone();
-            let flushed = tokio::task::spawn_blocking(move || store.flush()).await;
-            if let Ok(Err(err)) = flushed {
-                self.metrics.store_errors.inc();
-                tracing::error!(notifier = %self.name, %err, "cannot flush the delivery cursor");
-            }
+            self.end_round().await;
             if self.shutdown.is_cancelled() {
                 return;
             }
+        }
+    }
+
+    /// The oldest `window` messages of this notifier's queue (none if the
+    /// store cannot be read: said, and tried again when woken).
+    async fn read_queue(&self, window: usize) -> Vec<(QueueId, Notification)> {
+        let (store, name) = (self.store.clone(), self.name.clone());
+        let taken = tokio::task::spawn_blocking(move || store.take(&name, window)).await;
+        match taken {
+            Ok(Ok(batch)) => batch,
+            Err(err) => {
+                tracing::error!(notifier = %self.name, %err, "cannot read the notification queue");
+                Vec::new()
+            }
+            Ok(Err(err)) => {
+                self.metrics.store_errors.inc();
+                tracing::error!(notifier = %self.name, %err, "cannot read the notification queue");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Attempts each message read, in order, and records each in the
+    /// queue in its turn: (held by the cluster, settled).
+    async fn deliver(
+        &self,
+        batch: Vec<(QueueId, Notification)>,
+        ahead: &mut HashMap<QueueId, Settle>,
+    ) -> (usize, usize) {
+        let (mut held, mut progress) = (0, 0);
+        // Delivered in a row: taken off the queue in one write, before
+        // anything else is recorded there and before the flush.
+        let mut delivered: Vec<QueueId> = Vec::new();
+        for (id, notification) in batch {
+            if self.shutdown.is_cancelled() {
+                break;
+            }
+            // A store that cannot record deliveries now: what was delivered
+            // is recorded first (waiting until it can), so that nothing
+            // more is sent meanwhile.
+            if !delivered.is_empty()
+                && self.store.failing().is_some()
+                && !self
+                    .settle(Settle::Delivered(std::mem::take(&mut delivered)))
+                    .await
+            {
+                break;
+            }
+            let settle = match ahead.remove(&id) {
+                Some(settle) => settle,
+                None => {
+                    let Some(outcome) = self.attempt_until_done(&notification).await else {
+                        break;
+                    };
+                    let settle = self.finish(id.clone(), notification, outcome).await;
+                    if !matches!(settle, Settle::Keep) {
+                        progress += 1;
+                    }
+                    settle
+                }
+            };
+            match settle {
+                Settle::Keep => held += 1,
+                settle if held > 0 => {
+                    ahead.insert(id, settle);
+                }
+                Settle::Dequeue(id) => delivered.push(id),
+                settle => {
+                    let before = Settle::Delivered(std::mem::take(&mut delivered));
+                    if !self.settle(before).await || !self.settle(settle).await {
+                        break;
+                    }
+                }
+            }
+        }
+        if !delivered.is_empty() {
+            self.settle(Settle::Delivered(delivered)).await;
+        }
+        (held, progress)
+    }
+
+    /// What was delivered stays delivered across a crash: at most one batch
+    /// is sent again after `kill -9`. Its history lines wait for more while
+    /// the queue is long (see `HISTORY_LINES`).
+    async fn end_round(&self) {
+        if self.history.lock().len() >= HISTORY_LINES || self.shutdown.is_cancelled() {
+            self.write_history().await;
+        }
+        let store = self.store.clone();
+        let flushed = tokio::task::spawn_blocking(move || store.flush()).await;
+        if let Ok(Err(err)) = flushed {
+            self.metrics.store_errors.inc();
+            tracing::error!(notifier = %self.name, %err, "cannot flush the delivery cursor");
         }
     }
 
@@ -235,47 +257,16 @@ impl Worker {
         let identity = self.cluster.as_ref().map(|_| Identity::of(notification));
         let mut attempt = 0;
         loop {
-            // In a cluster, every attempt is fenced: sent only by the
-            // station that leads, and not at all once the other delivered.
-            if let (Some(cluster), Some(identity)) = (&self.cluster, &identity) {
-                let gate = tokio::select! {
-                    gate = cluster.gate(identity, notification) => gate,
-                    () = self.shutdown.cancelled() => return None,
-                };
-                match gate {
-                    None => return Some(Outcome::Held),
-                    Some(Gate::Send) => {}
-                    Some(Gate::FailOpen) => {
-                        if attempt == 0 {
-                            tracing::warn!(notifier = %self.name, key = %notification.key(), "cluster: isolated past fail_open_after: sending an urgent message from here");
-                            self.history(
-                                notification,
-                                "sent while isolated",
-                                "this station could not reach etcd for cluster.fail_open_after: it sent this urgent message itself (the other station may send it too)",
-                            );
-                        }
-                    }
-                    Some(Gate::Elsewhere(settled)) => return Some(Outcome::Elsewhere(settled)),
-                    Some(Gate::Stopped) => return None,
+            if let Some(identity) = &identity {
+                match self.fence(identity, notification, attempt).await {
+                    Ok(()) => {}
+                    Err(stop) => return stop,
                 }
             }
             // The settings in force now: a reload between two attempts
             // (a fixed URL, a longer max_age) applies to the next.
             let setup = self.setup.borrow().clone();
-            message.base_url.clone_from(&setup.base_url);
-            message.now = self.clock.now();
-            let in_flight = setup.notifier.deliver(&message);
-            tokio::pin!(in_flight);
-            let outcome = tokio::select! {
-                outcome = &mut in_flight => outcome,
-                // Shutting down: an attempt in flight may finish, briefly.
-                () = self.shutdown.cancelled() => {
-                    match tokio::time::timeout(SHUTDOWN_GRACE, &mut in_flight).await {
-                        Ok(outcome) => outcome,
-                        Err(_) => return None,
-                    }
-                }
-            };
+            let outcome = self.attempt(&setup, &mut message).await?;
             match &outcome {
                 Outcome::Delivered => {
                     self.health.delivered(&self.name);
@@ -314,6 +305,56 @@ impl Worker {
             tokio::select! {
                 () = self.clock.sleep_as(&sleeper, delay) => {}
                 () = self.shutdown.cancelled() => return None,
+            }
+        }
+    }
+
+    /// In a cluster, every attempt is fenced: sent only by the station that
+    /// leads, and not at all once the other delivered. `Err` holds what
+    /// to do instead of sending (`None`: stop).
+    async fn fence(
+        &self,
+        identity: &Identity,
+        notification: &Notification,
+        attempt: u32,
+    ) -> Result<(), Option<Outcome>> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(());
+        };
+        let gate = tokio::select! {
+            gate = cluster.gate(identity, notification) => gate,
+            () = self.shutdown.cancelled() => return Err(None),
+        };
+        match gate {
+            None => Err(Some(Outcome::Held)),
+            Some(Gate::Send) => Ok(()),
+            Some(Gate::FailOpen) => {
+                if attempt == 0 {
+                    tracing::warn!(notifier = %self.name, key = %notification.key(), "cluster: isolated past fail_open_after: sending an urgent message from here");
+                    self.history(
+                        notification,
+                        "sent while isolated",
+                        "this station could not reach etcd for cluster.fail_open_after: it sent this urgent message itself (the other station may send it too)",
+                    );
+                }
+                Ok(())
+            }
+            Some(Gate::Elsewhere(settled)) => Err(Some(Outcome::Elsewhere(settled))),
+            Some(Gate::Stopped) => Err(None),
+        }
+    }
+
+    /// One attempt with the settings in force; None if the daemon stops
+    /// before it ends (an attempt in flight may finish, briefly).
+    async fn attempt(&self, setup: &Setup, message: &mut Message) -> Option<Outcome> {
+        message.base_url.clone_from(&setup.base_url);
+        message.now = self.clock.now();
+        let in_flight = setup.notifier.deliver(message);
+        tokio::pin!(in_flight);
+        tokio::select! {
+            outcome = &mut in_flight => Some(outcome),
+            () = self.shutdown.cancelled() => {
+                tokio::time::timeout(SHUTDOWN_GRACE, &mut in_flight).await.ok()
             }
         }
     }

@@ -263,6 +263,9 @@ pub fn parse(text: &str, origin: &str) -> Result<(Config, Router), ConfigError> 
         let more = more.iter().map(|p| placing.place(p.clone()));
         problems.extend(more.filter(|p| !named.contains(&p.key)));
     }
+    // Said once each, in the order found.
+    let mut said = std::collections::HashSet::new();
+    problems.retain(|p| said.insert((p.key.clone(), p.what.clone())));
     match router {
         Ok(router) if problems.is_empty() => Ok((config, router)),
         _ => Err(ConfigError::Invalid {
