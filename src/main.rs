@@ -165,73 +165,17 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Every line escaped (no colours: an escape from outside would pass as
-    // one); the HTML parser's complaints about senders' markup are not the
-    // operator's business.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
-        .add_directive("html5ever=off".parse().expect("a valid directive"))
-        .add_directive("markup5ever=off".parse().expect("a valid directive"));
-    tracing_subscriber::fmt()
-        .with_writer(|| mauved::untrusted::EscapedLines(std::io::stderr()))
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .init();
+    init_logging();
     match cli.command {
         Cmd::Serve { config } => serve(config),
-        Cmd::CheckConfig { file } => match routing::load(&file) {
-            Ok((config, _)) => {
-                for warning in config.warnings() {
-                    println!("{}: warning: {warning}", file.display());
-                }
-                println!("{}: ok", file.display());
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("{err}");
-                ExitCode::from(2)
-            }
-        },
+        Cmd::CheckConfig { file } => check_config(&file),
         Cmd::DefaultConfig => {
             print!("{}", mauved::config::DEFAULT_TOML);
             ExitCode::SUCCESS
         }
-        Cmd::Backup { url, token, to } => match backup(&url, token.as_deref(), &to) {
-            Ok(bytes) => {
-                println!("{}: {bytes} bytes", to.display());
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("mauved: backup from {url}: {err}");
-                ExitCode::FAILURE
-            }
-        },
-        Cmd::Restore { from, data } => match mauved::store::backup::restore(&from, &data) {
-            Ok(entries) => {
-                println!(
-                    "{}: {entries} entries restored from {}",
-                    data.display(),
-                    from.display()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("mauved: restore from {}: {err}", from.display());
-                ExitCode::from(2)
-            }
-        },
-        Cmd::Man { out } => match write_manual(&out) {
-            Ok(written) => {
-                for page in written {
-                    println!("{}", page.display());
-                }
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("mauved: writing the manual into {}: {err}", out.display());
-                ExitCode::FAILURE
-            }
-        },
+        Cmd::Backup { url, token, to } => backup_to(&url, token.as_deref(), &to),
+        Cmd::Restore { from, data } => restore(&from, &data),
+        Cmd::Man { out } => man(&out),
         Cmd::ImportMauve { file, timezone } => import_mauve(&file, timezone),
         Cmd::Route {
             config,
@@ -283,6 +227,86 @@ fn main() -> ExitCode {
         Cmd::Oncall { config, at, json } => report(config, at.as_deref(), |router, _, at| {
             Ok(explain::oncall(router, at, json))
         }),
+    }
+}
+
+/// Logs to stderr, every line escaped (no colours: an escape from outside
+/// would pass as one); the HTML parser's complaints about senders' markup
+/// are not the operator's business.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        .add_directive("html5ever=off".parse().expect("a valid directive"))
+        .add_directive("markup5ever=off".parse().expect("a valid directive"));
+    tracing_subscriber::fmt()
+        .with_writer(|| mauved::untrusted::EscapedLines(std::io::stderr()))
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .init();
+}
+
+/// `mauved check-config`: every problem (exit 2), else the warnings and ok.
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match routing::load(file) {
+        Ok((config, _)) => {
+            for warning in config.warnings() {
+                println!("{}: warning: {warning}", file.display());
+            }
+            println!("{}: ok", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `mauved backup`: a running station's copy into `to`.
+fn backup_to(url: &str, token: Option<&str>, to: &std::path::Path) -> ExitCode {
+    match backup(url, token, to) {
+        Ok(bytes) => {
+            println!("{}: {bytes} bytes", to.display());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("mauved: backup from {url}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `mauved restore`: a backup put back as the data directory.
+fn restore(from: &std::path::Path, data: &std::path::Path) -> ExitCode {
+    match mauved::store::backup::restore(from, data) {
+        Ok(entries) => {
+            println!(
+                "{}: {entries} entries restored from {}",
+                data.display(),
+                from.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("mauved: restore from {}: {err}", from.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `mauved man`: the manual pages written into `out`.
+fn man(out: &std::path::Path) -> ExitCode {
+    match write_manual(out) {
+        Ok(written) => {
+            for page in written {
+                println!("{}", page.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("mauved: writing the manual into {}: {err}", out.display());
+            ExitCode::FAILURE
+        }
     }
 }
 

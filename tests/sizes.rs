@@ -21,8 +21,6 @@ const LONG: &[(&str, &str)] = &[
     ("src/bin/mauved-load/alertmanager.rs", "target"),
     ("src/bin/mauved-load/main.rs", "run_mode"),
     ("src/bin/mauved-load/targets.rs", "fleet"),
-    ("src/http/page.rs", "alert_page"),
-    ("src/http/page.rs", "apply_form"),
     ("src/import/during.rs", "name"),
     ("src/import/emit.rs", "toml"),
     ("src/import/includes.rs", "dnf"),
@@ -33,10 +31,6 @@ const LONG: &[(&str, &str)] = &[
     ("src/import/translate/people.rs", "finish_people"),
     ("src/import/translate/server.rs", "server"),
     ("src/import/translate/server.rs", "method"),
-    ("src/main.rs", "main"),
-    ("src/routing/compile.rs", "compile"),
-    ("src/routing/explain.rs", "route"),
-    ("src/routing/pager.rs", "go_out"),
 ];
 
 /// Lines that are neither blank nor only a comment.

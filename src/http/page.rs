@@ -353,20 +353,7 @@ fn alert_page(
         .history(bucket, key)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .into_iter()
-        .map(|h| HistoryRow {
-            when: crate::timefmt::human(h.at, now),
-            who: h
-                .by
-                .or_else(|| match (&h.person, &h.notifier) {
-                    (Some(p), Some(n)) => Some(format!("{p} via {n}")),
-                    (None, Some(n)) => Some(format!("via {n}")),
-                    _ => None,
-                })
-                .unwrap_or_default(),
-            kind: h.kind,
-            result: h.result,
-            text: h.text,
-        })
+        .map(|h| HistoryRow::of(h, now))
         .collect();
     let f = frame(http, session);
     let view = crate::view::AlertView::new(key, &record);
@@ -379,6 +366,27 @@ fn alert_page(
             back => format!("/alerts/{}", reference(key)), retry => retry,
         },
     )
+}
+
+impl HistoryRow {
+    /// A history line as the page shows it: when, who (the author, or the
+    /// person and notifier told), what.
+    fn of(h: crate::alert::HistoryEntry, now: UnixSecs) -> HistoryRow {
+        HistoryRow {
+            when: crate::timefmt::human(h.at, now),
+            who: h
+                .by
+                .or_else(|| match (&h.person, &h.notifier) {
+                    (Some(p), Some(n)) => Some(format!("{p} via {n}")),
+                    (None, Some(n)) => Some(format!("via {n}")),
+                    _ => None,
+                })
+                .unwrap_or_default(),
+            kind: h.kind,
+            result: h.result,
+            text: h.text,
+        }
+    }
 }
 
 /// `POST /actions` (form): the page's buttons, for the selected alerts.
@@ -542,6 +550,16 @@ async fn apply_form(
         }
     };
     let action = actions::action(name, &body, now, &http.live().routing)?;
+    act_on_selected(http, form, &by, &action).await
+}
+
+/// Acts on the alerts the form selected; one error naming each that failed.
+async fn act_on_selected(
+    http: &std::sync::Arc<super::Http>,
+    form: &FormFields,
+    by: &str,
+    action: &crate::scheduler::Action,
+) -> Result<(), ApiError> {
     let keys: Vec<AlertKey> = form
         .0
         .iter()
@@ -551,7 +569,7 @@ async fn apply_form(
     if keys.is_empty() {
         return Err(ApiError::bad_request("alert: select at least one alert"));
     }
-    let answers = http.act_many(&keys, &by, &action).await;
+    let answers = http.act_many(&keys, by, action).await;
     let failed: Vec<String> = keys
         .iter()
         .zip(answers)

@@ -69,36 +69,8 @@ impl Router {
                 Some((name.clone(), compiled.ok()?))
             })
             .collect();
-        let away = config
-            .people
-            .iter()
-            .map(|(name, person)| {
-                let spans = person
-                    .away
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, a)| {
-                        let key = || format!("person.{name}.away[{i}]");
-                        let from = found.check(key, instant(&a.from, &zone))?;
-                        let until = found.check(key, instant(&a.until, &zone))?;
-                        Some((from, until))
-                    })
-                    .collect();
-                (name.clone(), spans)
-            })
-            .collect();
-        let holidays = config
-            .oncall
-            .holidays
-            .iter()
-            .enumerate()
-            .filter_map(|(i, day)| {
-                let date = day
-                    .parse()
-                    .map_err(|_| format!("{day:?} is not a date such as \"2026-12-25\""));
-                found.check(|| format!("oncall.holidays[{i}]"), date)
-            })
-            .collect();
+        let away = compile_away(config, &zone, &mut found);
+        let holidays = compile_holidays(config, &mut found);
         let working = windows.get("working").cloned();
         if !found.0.is_empty() {
             return Err(found.0);
@@ -273,6 +245,48 @@ pub fn parse(text: &str, origin: &str) -> Result<(Config, Router), ConfigError> 
             problems,
         }),
     }
+}
+
+/// Each person's times away, in the on-call time zone.
+fn compile_away(
+    config: &Config,
+    zone: &TimeZone,
+    found: &mut Found,
+) -> std::collections::BTreeMap<String, Vec<(UnixSecs, UnixSecs)>> {
+    config
+        .people
+        .iter()
+        .map(|(name, person)| {
+            let spans = person
+                .away
+                .iter()
+                .enumerate()
+                .filter_map(|(i, a)| {
+                    let key = || format!("person.{name}.away[{i}]");
+                    let from = found.check(key, instant(&a.from, zone))?;
+                    let until = found.check(key, instant(&a.until, zone))?;
+                    Some((from, until))
+                })
+                .collect();
+            (name.clone(), spans)
+        })
+        .collect()
+}
+
+/// `oncall.holidays`, as dates.
+fn compile_holidays(config: &Config, found: &mut Found) -> Vec<jiff::civil::Date> {
+    config
+        .oncall
+        .holidays
+        .iter()
+        .enumerate()
+        .filter_map(|(i, day)| {
+            let date = day
+                .parse()
+                .map_err(|_| format!("{day:?} is not a date such as \"2026-12-25\""));
+            found.check(|| format!("oncall.holidays[{i}]"), date)
+        })
+        .collect()
 }
 
 #[cfg(test)]

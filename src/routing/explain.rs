@@ -81,34 +81,56 @@ pub fn route(
     let labels = router.labels(key, &record);
     let muted: Vec<&crate::alertmanager::silences::Silence> =
         registry.muting(&labels, at).collect();
+    if json {
+        return Ok(as_json(explained.as_ref(), &all, &muted));
+    }
+    Ok(as_text(router, key, event, at, explained, &all, &muted))
+}
+
+/// [`route`]'s answer as JSON.
+fn as_json(
+    explained: Option<&super::Explanation>,
+    all: &[&str],
+    muted: &[&crate::alertmanager::silences::Silence],
+) -> String {
     let muted_json: Vec<serde_json::Value> = muted
         .iter()
         .map(|s| serde_json::json!({"id": s.id, "comment": s.comment, "created_by": s.created_by, "until": s.ends_at}))
         .collect();
-    if json {
-        let value = match &explained {
-            None => serde_json::json!({
-                "group": null, "level": null, "clauses": [], "recipients": [],
-                "every_notifier": all, "deferred_until": null, "silenced_by": muted_json,
-            }),
-            Some(e) => serde_json::json!({
-                "group": e.group,
-                "level": e.level,
-                "clauses": e.clauses,
-                "recipients": e.recipients.iter().map(|r| serde_json::json!({
-                    "person": r.person,
-                    "notifiers": r.notifiers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
-                    "addresses": r.notifiers.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
-                })).collect::<Vec<_>>(),
-                "deferred_until": e.deferred_until,
-                "silenced_by": muted_json,
-            }),
-        };
-        return Ok(format!("{value}\n"));
-    }
+    let value = match explained {
+        None => serde_json::json!({
+            "group": null, "level": null, "clauses": [], "recipients": [],
+            "every_notifier": all, "deferred_until": null, "silenced_by": muted_json,
+        }),
+        Some(e) => serde_json::json!({
+            "group": e.group,
+            "level": e.level,
+            "clauses": e.clauses,
+            "recipients": e.recipients.iter().map(|r| serde_json::json!({
+                "person": r.person,
+                "notifiers": r.notifiers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+                "addresses": r.notifiers.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+            })).collect::<Vec<_>>(),
+            "deferred_until": e.deferred_until,
+            "silenced_by": muted_json,
+        }),
+    };
+    format!("{value}\n")
+}
+
+/// [`route`]'s answer as text for a terminal.
+fn as_text(
+    router: &Router,
+    key: &AlertKey,
+    event: EventKind,
+    at: UnixSecs,
+    explained: Option<super::Explanation>,
+    all: &[&str],
+    muted: &[&crate::alertmanager::silences::Silence],
+) -> String {
     let zone = &router.calendar.zone;
     let mut muted_text = String::new();
-    for s in &muted {
+    for s in muted {
         let _ = writeln!(
             muted_text,
             "  muted by silence {}: {} (by {}), until {}: nobody is told before then",
@@ -119,15 +141,15 @@ pub fn route(
         );
     }
     let Some(e) = explained else {
-        return Ok(format!(
+        return format!(
             "no [[alert_group]]: every notifier is told ({})\n{muted_text}",
             all.join(", ")
-        ));
+        );
     };
     let (Some(group), Some(level)) = (&e.group, e.level) else {
-        return Ok(format!(
+        return format!(
             "{key}: no alert group matches; nobody is told (end the file with a catch-all group)\n{muted_text}"
-        ));
+        );
     };
     let mut out = format!(
         "{key}: {} at {}: group {group:?}, level {}\n",
@@ -174,7 +196,7 @@ pub fn route(
             .collect();
         let _ = writeln!(out, "  {}: {}", r.person, via.join(", "));
     }
-    Ok(out)
+    out
 }
 
 /// Each rotation's person at `at` and the next hand-over, as JSON.

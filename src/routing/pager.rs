@@ -84,6 +84,27 @@ pub(crate) struct PersonPage {
     pub(crate) outboxes: Vec<Outbox>,
 }
 
+impl PersonPage {
+    /// Holds `events` back (over the rate limit): counted, their alerts
+    /// named in the summary sent when the window of `within_s` after the
+    /// last message sent ends.
+    fn hold(&mut self, events: &[Event], level: Level, at: UnixSecs, within_s: u64) {
+        self.held += events.len() as u32;
+        self.held_level = self.held_level.max(level.as_i32());
+        for ev in events {
+            let alert = Hop {
+                notifier: ev.source.clone(),
+                to: ev.id.clone(),
+            };
+            if !self.held_alerts.contains(&alert) {
+                self.held_alerts.push(alert);
+            }
+        }
+        let latest = self.sent.iter().map(|s| s.at).max().unwrap_or(at);
+        self.summary_at = latest + within_s;
+    }
+}
+
 /// A message that went out. The same event of the same alert going out on
 /// two notifiers at once counts once.
 #[derive(Clone, PartialEq, Eq, prost::Message)]
@@ -607,19 +628,7 @@ impl Pager {
             .count();
         let (notifier, to) = route[0].clone();
         if filled >= limit.count as usize {
-            page.held += events.len() as u32;
-            page.held_level = page.held_level.max(level.as_i32());
-            for ev in &events {
-                let alert = Hop {
-                    notifier: ev.source.clone(),
-                    to: ev.id.clone(),
-                };
-                if !page.held_alerts.contains(&alert) {
-                    page.held_alerts.push(alert);
-                }
-            }
-            let latest = page.sent.iter().map(|s| s.at).max().unwrap_or(at);
-            page.summary_at = latest + limit.within.0;
+            page.hold(&events, level, at, limit.within.0);
             self.counts.rate_limited += events.len() as u64;
             for ev in &events {
                 out.notification(
