@@ -22,15 +22,9 @@ const LONG: &[(&str, &str)] = &[
     ("src/bin/mauved-load/main.rs", "run_mode"),
     ("src/bin/mauved-load/targets.rs", "fleet"),
     ("src/import/during.rs", "name"),
-    ("src/import/emit.rs", "toml"),
     ("src/import/includes.rs", "dnf"),
     ("src/import/lex.rs", "run"),
     ("src/import/parse.rs", "primary"),
-    ("src/import/translate/groups.rs", "group"),
-    ("src/import/translate/people.rs", "person"),
-    ("src/import/translate/people.rs", "finish_people"),
-    ("src/import/translate/server.rs", "server"),
-    ("src/import/translate/server.rs", "method"),
 ];
 
 /// Lines that are neither blank nor only a comment.

@@ -87,6 +87,15 @@ pub(crate) fn toml(out: &Out, options: &Options) -> String {
         "# Translated from mauve's {} by `mauved import-mauve`; the report\n# (stderr) says what differs and what was left out.\n# Check it with: mauved check-config FILE",
         comment(&options.origin)
     );
+    server_sections(&mut t, out);
+    oncall_sections(&mut t, out, options);
+    notifiers_and_people(&mut t, out);
+    groups(&mut t, out);
+    t
+}
+
+/// `[listen]`, `[server]` and `[heartbeat]`.
+fn server_sections(t: &mut String, out: &Out) {
     if !out.udp.is_empty() || out.http.is_some() {
         t.push_str("\n[listen]\n");
         if !out.udp.is_empty() {
@@ -121,6 +130,10 @@ pub(crate) fn toml(out: &Out, options: &Options) -> String {
             }
         }
     }
+}
+
+/// `[oncall]` and `[window]`.
+fn oncall_sections(t: &mut String, out: &Out, options: &Options) {
     t.push_str("\n[oncall]\n");
     let _ = writeln!(
         t,
@@ -139,6 +152,10 @@ pub(crate) fn toml(out: &Out, options: &Options) -> String {
             let _ = writeln!(t, "{} = {}", key(name), window(spec));
         }
     }
+}
+
+/// `[[notifier]]`, `[person.*]` and `[people_list]`.
+fn notifiers_and_people(t: &mut String, out: &Out) {
     for n in &out.notifiers {
         let _ = writeln!(
             t,
@@ -183,6 +200,10 @@ pub(crate) fn toml(out: &Out, options: &Options) -> String {
             let _ = writeln!(t, "{} = {}", key(name), list(members));
         }
     }
+}
+
+/// `[[alert_group]]`, and the groups left out (as comments).
+fn groups(t: &mut String, out: &Out) {
     for (line, name, why) in &out.left_groups {
         let _ = writeln!(
             t,
@@ -234,7 +255,6 @@ pub(crate) fn toml(out: &Out, options: &Options) -> String {
             }
         }
     }
-    t
 }
 
 #[cfg(test)]

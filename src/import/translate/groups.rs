@@ -19,6 +19,19 @@ impl Translator<'_> {
             }
             None => format!("group {}", self.out.groups.len() + 1),
         };
+        let GroupBody {
+            level,
+            tables,
+            clauses,
+            everies,
+        } = self.group_body(body);
+        self.say_everies(node, everies);
+        self.write_group(node, name, level, tables, clauses, last)
+    }
+
+    /// What a group's block says: its level, its `includes` as match
+    /// tables, its clauses, and their reminders.
+    fn group_body(&mut self, body: &[Node]) -> GroupBody {
         let mut level = "normal";
         let mut tables: Option<Result<Vec<MatchOut>, String>> = None;
         let mut clauses = Vec::new();
@@ -87,6 +100,16 @@ impl Translator<'_> {
                 ),
             }
         }
+        GroupBody {
+            level,
+            tables,
+            clauses,
+            everies,
+        }
+    }
+
+    /// Several reminder intervals in one group: mauve used the smallest.
+    fn say_everies(&mut self, node: &Node, mut everies: Vec<u64>) {
         if everies.len() > 1 {
             everies.sort_unstable();
             self.note(
@@ -98,6 +121,19 @@ impl Translator<'_> {
                 ),
             );
         }
+    }
+
+    /// Writes a group out: one per match table, the last as the catch-all;
+    /// true if it was the catch-all.
+    fn write_group(
+        &mut self,
+        node: &Node,
+        name: String,
+        level: &'static str,
+        tables: Option<Result<Vec<MatchOut>, String>>,
+        clauses: Vec<ClauseOut>,
+        last: bool,
+    ) -> bool {
         let tables = match tables {
             None => vec![MatchOut::default()],
             Some(Ok(t)) => t,
@@ -364,4 +400,12 @@ impl Translator<'_> {
             }
         }
     }
+}
+
+/// What a group's block says (see `group_body`).
+struct GroupBody {
+    level: &'static str,
+    tables: Option<Result<Vec<MatchOut>, String>>,
+    clauses: Vec<ClauseOut>,
+    everies: Vec<u64>,
 }

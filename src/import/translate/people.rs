@@ -23,71 +23,76 @@ impl Translator<'_> {
             ..RawPerson::default()
         };
         for stmt in body.unwrap_or_default() {
-            let Some((key, args, block)) = call(stmt) else {
-                self.ruby(stmt);
-                continue;
-            };
-            let line = stmt.line;
-            match (key, block) {
-                ("urgent" | "normal" | "low" | "all", Some(inner)) => match level_items(inner) {
-                    Ok(items) => {
-                        for (i, level) in LEVELS.iter().enumerate() {
-                            if key == "all" || key == *level {
-                                person.levels[i] = Some((items.clone(), line));
-                            }
-                        }
-                    }
-                    Err(why) => self.note(line, Kind::LeftOut, why),
-                },
-                ("notify", Some(inner)) => {
-                    let notify = self.notify_block(inner);
-                    person.notifies.push(notify);
-                }
-                ("suppress_notifications_after", None) => {
-                    if person.rate.is_some() {
-                        self.note(
-                            line,
-                            Kind::Differs,
-                            "a further threshold: mauve checked only the first, so it is left out",
-                        );
-                    } else if let Some(rate) = self.rate_limit(stmt, args) {
-                        person.rate = Some(rate);
-                    }
-                }
-                (
-                    "notify_when_off_sick!" | "notify_when_on_holiday!" | "notify_when_on_holday!",
-                    None,
-                ) => {
-                    person.away = true;
-                    self.note(
-                        line,
-                        Kind::Translated,
-                        "notify_when_away = true (absences from a calendar are not read)",
-                    );
-                }
-                ("password", None) => self.note(
-                    line,
-                    Kind::LeftOut,
-                    "web logins are [[http.user]] with a hash from `mauved hash-password`",
-                ),
-                ("holiday_url", None) => self.note(
-                    line,
-                    Kind::LeftOut,
-                    "absences from a calendar are not read: write `away` dates",
-                ),
-                (_, None) if args.len() == 1 => {
-                    if let Some(address) = self.one_text(stmt, args) {
-                        person.addresses.insert(key.to_owned(), (address, line));
-                    }
-                }
-                _ => self.note(
-                    line,
-                    Kind::LeftOut,
-                    format!("`{key}` is not a person setting mauved knows"),
-                ),
-            }
+            self.person_setting(&mut person, stmt);
         }
         self.people.insert(name, person);
+    }
+
+    /// One line of a person's block.
+    fn person_setting(&mut self, person: &mut RawPerson, stmt: &Node) {
+        let Some((key, args, block)) = call(stmt) else {
+            self.ruby(stmt);
+            return;
+        };
+        let line = stmt.line;
+        match (key, block) {
+            ("urgent" | "normal" | "low" | "all", Some(inner)) => match level_items(inner) {
+                Ok(items) => {
+                    for (i, level) in LEVELS.iter().enumerate() {
+                        if key == "all" || key == *level {
+                            person.levels[i] = Some((items.clone(), line));
+                        }
+                    }
+                }
+                Err(why) => self.note(line, Kind::LeftOut, why),
+            },
+            ("notify", Some(inner)) => {
+                let notify = self.notify_block(inner);
+                person.notifies.push(notify);
+            }
+            ("suppress_notifications_after", None) => {
+                if person.rate.is_some() {
+                    self.note(
+                        line,
+                        Kind::Differs,
+                        "a further threshold: mauve checked only the first, so it is left out",
+                    );
+                } else if let Some(rate) = self.rate_limit(stmt, args) {
+                    person.rate = Some(rate);
+                }
+            }
+            (
+                "notify_when_off_sick!" | "notify_when_on_holiday!" | "notify_when_on_holday!",
+                None,
+            ) => {
+                person.away = true;
+                self.note(
+                    line,
+                    Kind::Translated,
+                    "notify_when_away = true (absences from a calendar are not read)",
+                );
+            }
+            ("password", None) => self.note(
+                line,
+                Kind::LeftOut,
+                "web logins are [[http.user]] with a hash from `mauved hash-password`",
+            ),
+            ("holiday_url", None) => self.note(
+                line,
+                Kind::LeftOut,
+                "absences from a calendar are not read: write `away` dates",
+            ),
+            (_, None) if args.len() == 1 => {
+                if let Some(address) = self.one_text(stmt, args) {
+                    person.addresses.insert(key.to_owned(), (address, line));
+                }
+            }
+            _ => self.note(
+                line,
+                Kind::LeftOut,
+                format!("`{key}` is not a person setting mauved knows"),
+            ),
+        }
     }
 
     pub(super) fn rate_limit(&mut self, node: &Node, args: &[Node]) -> Option<(u64, u64)> {
@@ -298,81 +303,93 @@ impl Translator<'_> {
     pub(super) fn finish_people(&mut self) {
         let people = std::mem::take(&mut self.people);
         for (name, raw) in &people {
-            let mut person = PersonOut {
-                line: raw.line,
-                rate_limit: raw.rate,
-                notify_when_away: raw.away,
-                ..PersonOut::default()
-            };
-            for (method, (address, line)) in &raw.addresses {
-                if self.methods.contains_key(method) {
-                    person.addresses.insert(method.clone(), address.clone());
-                } else {
-                    self.note(
-                        *line,
-                        Kind::Differs,
-                        format!("no notification_method {method:?}: mauve sent nothing there, so the address is left out"),
-                    );
-                }
-            }
-            let defaults = raw.levels.iter().all(Option::is_none);
-            for (i, level) in raw.levels.iter().enumerate() {
-                let (items, line) = match level {
-                    Some((items, line)) => (items.clone(), *line),
-                    // mauve's defaults: urgent by SMS, XMPP and e-mail,
-                    // normal by XMPP and e-mail, low by e-mail.
-                    None if defaults => {
-                        let names: &[&str] = match i {
-                            0 => &["sms", "xmpp", "email"],
-                            1 => &["xmpp", "email"],
-                            _ => &["email"],
-                        };
-                        let items = names.iter().map(|n| vec![(n.to_string(), None)]).collect();
-                        (items, raw.line)
-                    }
-                    None => (Vec::new(), raw.line),
-                };
-                for alternatives in items {
-                    let mut kept = Vec::new();
-                    for (method, explicit) in alternatives {
-                        if !self.methods.contains_key(&method) {
-                            if level.is_some() {
-                                self.note(
-                                    line,
-                                    Kind::Differs,
-                                    format!("{} by {method:?}: there is no such notification_method, so mauve sent nothing", LEVELS[i]),
-                                );
-                            }
-                            continue;
-                        }
-                        if let Some(address) = explicit {
-                            match person.addresses.get(&method) {
-                                None => {
-                                    person.addresses.insert(method.clone(), address);
-                                }
-                                Some(have) if *have == address => {}
-                                Some(have) => self.note(
-                                    line,
-                                    Kind::Differs,
-                                    format!("mauved keeps one {method} address per person: {have:?}, not {address:?}"),
-                                ),
-                            }
-                        }
-                        if person.addresses.contains_key(&method) {
-                            kept.push(method);
-                        }
-                    }
-                    if !kept.is_empty() {
-                        let item = kept.join("|");
-                        if !person.levels[i].contains(&item) {
-                            person.levels[i].push(item);
-                        }
-                    }
-                }
-            }
+            let person = self.finish_person(raw);
             self.out.people.insert(name.clone(), person);
         }
         self.people = people;
+        self.finish_lists();
+    }
+
+    /// One person: the addresses of methods that exist, and each level's
+    /// methods (mauve's defaults where none is given).
+    fn finish_person(&mut self, raw: &RawPerson) -> PersonOut {
+        let mut person = PersonOut {
+            line: raw.line,
+            rate_limit: raw.rate,
+            notify_when_away: raw.away,
+            ..PersonOut::default()
+        };
+        for (method, (address, line)) in &raw.addresses {
+            if self.methods.contains_key(method) {
+                person.addresses.insert(method.clone(), address.clone());
+            } else {
+                self.note(
+                *line,
+                Kind::Differs,
+                format!("no notification_method {method:?}: mauve sent nothing there, so the address is left out"),
+            );
+            }
+        }
+        let defaults = raw.levels.iter().all(Option::is_none);
+        for (i, level) in raw.levels.iter().enumerate() {
+            let (items, line) = match level {
+                Some((items, line)) => (items.clone(), *line),
+                // mauve's defaults: urgent by SMS, XMPP and e-mail,
+                // normal by XMPP and e-mail, low by e-mail.
+                None if defaults => {
+                    let names: &[&str] = match i {
+                        0 => &["sms", "xmpp", "email"],
+                        1 => &["xmpp", "email"],
+                        _ => &["email"],
+                    };
+                    let items = names.iter().map(|n| vec![(n.to_string(), None)]).collect();
+                    (items, raw.line)
+                }
+                None => (Vec::new(), raw.line),
+            };
+            for alternatives in items {
+                let mut kept = Vec::new();
+                for (method, explicit) in alternatives {
+                    if !self.methods.contains_key(&method) {
+                        if level.is_some() {
+                            self.note(
+                            line,
+                            Kind::Differs,
+                            format!("{} by {method:?}: there is no such notification_method, so mauve sent nothing", LEVELS[i]),
+                        );
+                        }
+                        continue;
+                    }
+                    if let Some(address) = explicit {
+                        match person.addresses.get(&method) {
+                        None => {
+                            person.addresses.insert(method.clone(), address);
+                        }
+                        Some(have) if *have == address => {}
+                        Some(have) => self.note(
+                            line,
+                            Kind::Differs,
+                            format!("mauved keeps one {method} address per person: {have:?}, not {address:?}"),
+                        ),
+                    }
+                    }
+                    if person.addresses.contains_key(&method) {
+                        kept.push(method);
+                    }
+                }
+                if !kept.is_empty() {
+                    let item = kept.join("|");
+                    if !person.levels[i].contains(&item) {
+                        person.levels[i].push(item);
+                    }
+                }
+            }
+        }
+        person
+    }
+
+    /// The lists, with the members that are people or lists.
+    fn finish_lists(&mut self) {
         let lists = std::mem::take(&mut self.lists);
         for (name, list) in &lists {
             let mut members = Vec::new();

@@ -58,26 +58,7 @@ impl Translator<'_> {
                     self.note(line, Kind::Translated, format!("listen.http = {addr:?}"));
                     self.out.http = Some(addr);
                 }
-                ("processor", Some(inner)) => {
-                    for node in inner {
-                        match call(node) {
-                            Some(("transmission_cache_expire_time", args, None)) => {
-                                if let Some(s) = self.one_secs(node, args) {
-                                    self.out.set_server("transmission_cache_s", s);
-                                    self.note(
-                                        node.line,
-                                        Kind::Translated,
-                                        format!("server.transmission_cache_s = {s}"),
-                                    );
-                                }
-                            }
-                            Some(("poll_every" | "sleep_interval", _, None)) => {
-                                self.note(node.line, Kind::NotNeeded, "mauved does not poll")
-                            }
-                            _ => self.ruby(node),
-                        }
-                    }
-                }
+                ("processor", Some(inner)) => self.processor(inner),
                 ("heartbeat", Some(inner)) => self.heartbeat(inner),
                 ("timer" | "notifier", Some(_)) => {
                     self.note(line, Kind::NotNeeded, "mauved does not poll")
@@ -92,6 +73,28 @@ impl Translator<'_> {
                     Kind::LeftOut,
                     format!("`{name}` is not a server setting mauved knows"),
                 ),
+            }
+        }
+    }
+
+    /// mauve's `processor` block: its transmission cache.
+    fn processor(&mut self, inner: &[Node]) {
+        for node in inner {
+            match call(node) {
+                Some(("transmission_cache_expire_time", args, None)) => {
+                    if let Some(s) = self.one_secs(node, args) {
+                        self.out.set_server("transmission_cache_s", s);
+                        self.note(
+                            node.line,
+                            Kind::Translated,
+                            format!("server.transmission_cache_s = {s}"),
+                        );
+                    }
+                }
+                Some(("poll_every" | "sleep_interval", _, None)) => {
+                    self.note(node.line, Kind::NotNeeded, "mauved does not poll")
+                }
+                _ => self.ruby(node),
             }
         }
     }
@@ -272,6 +275,43 @@ impl Translator<'_> {
                 format!("a second method {name:?} (mauve refuses it)"),
             );
         }
+        let MethodSettings {
+            records_only,
+            provider,
+            host,
+            port,
+            from,
+        } = self.method_settings(&name, body);
+        let kind = if records_only {
+            self.note(
+                node.line,
+                Kind::Translated,
+                format!("a method that only records: [[notifier]] {name:?}, kind \"log\""),
+            );
+            NotifierKind::Log
+        } else if name == "email" {
+            self.smtp(node, host, port, from)
+        } else {
+            let by = provider.map(|p| format!(" ({p})")).unwrap_or_default();
+            self.note(
+                node.line,
+                Kind::LeftOut,
+                format!(
+                    "{name}{by} is written as a \"log\" notifier of the same name, so people keep their addresses: it sends nothing until it is made a command or webhook notifier"
+                ),
+            );
+            NotifierKind::Log
+        };
+        self.methods.insert(name.clone(), node.line);
+        self.out.notifiers.push(NotifierOut {
+            name,
+            kind,
+            line: node.line,
+        });
+    }
+
+    /// What a notification method's block sets.
+    fn method_settings(&mut self, name: &str, body: &[Node]) -> MethodSettings {
         let mut records_only = false;
         let mut provider = None;
         let (mut host, mut port, mut from) =
@@ -317,11 +357,25 @@ impl Translator<'_> {
                 ),
             }
         }
-        let smtp = name == "email" && !records_only;
-        if smtp
-            && (crate::config::split_host_port(&format!("{host}:{port}")).is_none()
-                || port > 65_535)
-        {
+        MethodSettings {
+            records_only,
+            provider,
+            host,
+            port,
+            from,
+        }
+    }
+
+    /// mauve's e-mail method as an SMTP notifier: a host, port or sender
+    /// that would not work is said and replaced by mauve's default.
+    fn smtp(
+        &mut self,
+        node: &Node,
+        mut host: String,
+        mut port: u64,
+        mut from: String,
+    ) -> NotifierKind {
+        if crate::config::split_host_port(&format!("{host}:{port}")).is_none() || port > 65_535 {
             self.note(
                 node.line,
                 Kind::LeftOut,
@@ -331,7 +385,7 @@ impl Translator<'_> {
             );
             (host, port) = ("127.0.0.1".to_owned(), 25);
         }
-        if smtp && from.parse::<lettre::message::Mailbox>().is_err() {
+        if from.parse::<lettre::message::Mailbox>().is_err() {
             self.note(
                 node.line,
                 Kind::LeftOut,
@@ -339,42 +393,17 @@ impl Translator<'_> {
             );
             from = "mauve@localhost".to_owned();
         }
-        let kind = if records_only {
-            self.note(
-                node.line,
-                Kind::Translated,
-                format!("a method that only records: [[notifier]] {name:?}, kind \"log\""),
-            );
-            NotifierKind::Log
-        } else if name == "email" {
-            let server = if host.contains(':') && !host.starts_with('[') {
-                format!("[{host}]:{port}")
-            } else {
-                format!("{host}:{port}")
-            };
-            self.note(
-                node.line,
-                Kind::Translated,
-                format!("[[notifier]] \"email\", kind \"smtp\", server {server:?}, from {from:?}"),
-            );
-            NotifierKind::Smtp { server, from }
+        let server = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{port}")
         } else {
-            let by = provider.map(|p| format!(" ({p})")).unwrap_or_default();
-            self.note(
-                node.line,
-                Kind::LeftOut,
-                format!(
-                    "{name}{by} is written as a \"log\" notifier of the same name, so people keep their addresses: it sends nothing until it is made a command or webhook notifier"
-                ),
-            );
-            NotifierKind::Log
+            format!("{host}:{port}")
         };
-        self.methods.insert(name.clone(), node.line);
-        self.out.notifiers.push(NotifierOut {
-            name,
-            kind,
-            line: node.line,
-        });
+        self.note(
+            node.line,
+            Kind::Translated,
+            format!("[[notifier]] \"email\", kind \"smtp\", server {server:?}, from {from:?}"),
+        );
+        NotifierKind::Smtp { server, from }
     }
 
     pub(super) fn hours(&mut self, node: &Node, name: &str, args: &[Node]) {
@@ -458,4 +487,13 @@ fn join_addr(ip: &str, port: u64) -> String {
     } else {
         format!("{ip}:{port}")
     }
+}
+
+/// A notification method's settings (see `method_settings`).
+struct MethodSettings {
+    records_only: bool,
+    provider: Option<String>,
+    host: String,
+    port: u64,
+    from: String,
 }
