@@ -592,6 +592,29 @@ fn any_input() -> impl Strategy<Value = (u64, Input)> {
     (0u64..400, input)
 }
 
+/// Fires the record's timers one after another (eight at most), each at
+/// its due time: the record then, and what people were last told.
+fn fire_every_timer(
+    record: Option<Record>,
+    mut now: UnixSecs,
+    mut told: Told,
+) -> (Option<Record>, Told) {
+    let mut last = record;
+    for _ in 0..8 {
+        let Some(r) = last.clone() else { break };
+        let Some(due) = r.next_due() else { break };
+        now = now.max(due);
+        let Some(t) = tick(&r, &TickTime::at(now)) else {
+            break;
+        };
+        if let Some(kind) = t.event {
+            told = kind.told();
+        }
+        last = Some(t.record);
+    }
+    (last, told)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -661,17 +684,7 @@ proptest! {
             record = Some(after);
         }
         // Once every timer has fired, people have been told what is true.
-        let mut last = record;
-        for _ in 0..8 {
-            let Some(r) = last.clone() else { break };
-            let Some(due) = r.next_due() else { break };
-            now = now.max(due);
-            let Some(t) = tick(&r, &TickTime::at(now)) else { break };
-            if let Some(kind) = t.event {
-                told = kind.told();
-            }
-            last = Some(t.record);
-        }
+        let (last, told) = fire_every_timer(record, now, told);
         if let Some(r) = last.filter(|r| r.next_due().is_none()) {
             let truth = match r.state() {
                 State::Raised => Told::Raised,

@@ -480,18 +480,7 @@ impl Windows {
             // (a wrapping range would count from the day it started).
             When::All(items) if days_and_hours(items).is_some() => {
                 let (week, from, to) = days_and_hours(items).unwrap_or(([true; 7], 0, 1440));
-                (
-                    format!(
-                        "days_{}_hours_{}",
-                        days_text(&week).replace([',', '-'], "_"),
-                        hours_text(from, to).replace([':', '-'], "")
-                    ),
-                    WindowSpec {
-                        days: Some(days_text(&week)),
-                        hours: Some(hours_text(from, to)),
-                        ..WindowSpec::default()
-                    },
-                )
+                days_with_hours(&week, from, to)
             }
             When::Not(inner) => {
                 let inner = self.name(inner);
@@ -517,6 +506,12 @@ impl Windows {
             }
             When::Unacked(..) => return "always".into(),
         };
+        self.keep(when, name, spec)
+    }
+
+    /// Keeps a window under its name (a numbered one where the name is too
+    /// long or taken by another window): the name.
+    fn keep(&mut self, when: &When, name: String, spec: WindowSpec) -> String {
         let name = if name.len() > 48 || self.specs.get(&name).is_some_and(|s| *s != spec) {
             format!("during_{}", self.specs.len() + 1)
         } else {
@@ -526,6 +521,22 @@ impl Windows {
         self.names.insert(when.clone(), name.clone());
         name
     }
+}
+
+/// One window of days and a range of hours: its name and spec.
+fn days_with_hours(week: &[bool; 7], from: u16, to: u16) -> (String, WindowSpec) {
+    (
+        format!(
+            "days_{}_hours_{}",
+            days_text(week).replace([',', '-'], "_"),
+            hours_text(from, to).replace([':', '-'], "")
+        ),
+        WindowSpec {
+            days: Some(days_text(week)),
+            hours: Some(hours_text(from, to)),
+            ..WindowSpec::default()
+        },
+    )
 }
 
 fn days_and_hours(items: &[When]) -> Option<([bool; 7], u16, u16)> {

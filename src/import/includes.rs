@@ -78,22 +78,7 @@ fn dnf(node: &Node, lists: &SourceLists) -> Result<Vec<Conjunction>, String> {
             op: "&&",
             left,
             right,
-        } => {
-            let (left, right) = (dnf(left, lists)?, dnf(right, lists)?);
-            if left.len() * right.len() > MAX_ALTERNATIVES {
-                return Err(format!(
-                    "more than {MAX_ALTERNATIVES} alternatives: too many groups to write"
-                ));
-            }
-            Ok(left
-                .iter()
-                .flat_map(|l| {
-                    right
-                        .iter()
-                        .map(move |r| l.iter().chain(r).cloned().collect())
-                })
-                .collect())
-        }
+        } => both(dnf(left, lists)?, dnf(right, lists)?),
         Expr::Not(_)
         | Expr::Binary {
             op: "!=" | "!~", ..
@@ -119,29 +104,50 @@ fn dnf(node: &Node, lists: &SourceLists) -> Result<Vec<Conjunction>, String> {
             name,
             args,
             block: None,
-        } => {
-            let field = field(recv)?;
-            let arg = match args.as_slice() {
-                [arg] => eval(arg)?,
-                _ => return Err(format!("`.{name}` with other than one argument")),
-            };
-            let item = match (name.as_str(), &arg) {
-                ("start_with?", Val::Str(s)) => format!("/\\A{}/", escape(s)),
-                ("end_with?", Val::Str(s)) => format!("/{}\\z/", escape(s)),
-                ("include?", Val::Str(s)) => format!("/{}/", escape(s)),
-                ("match" | "match?" | "=~", Val::Regex { source, flags }) => regex(source, flags)?,
-                ("==" | "eql?", Val::Str(s)) => exact(s),
-                _ => {
-                    return Err(format!(
-                        "`{}.{name}` is Ruby code mauved cannot follow",
-                        field
-                    ))
-                }
-            };
-            Ok(vec![vec![Atom::Field(field, vec![item])]])
-        }
+        } => method_test(recv, name, args),
         _ => Err("Ruby code that is not a comparison on the alert".into()),
     }
+}
+
+/// `a && b` in disjunctive form: each alternative of one with each of the
+/// other.
+fn both(left: Vec<Conjunction>, right: Vec<Conjunction>) -> Result<Vec<Conjunction>, String> {
+    if left.len() * right.len() > MAX_ALTERNATIVES {
+        return Err(format!(
+            "more than {MAX_ALTERNATIVES} alternatives: too many groups to write"
+        ));
+    }
+    Ok(left
+        .iter()
+        .flat_map(|l| {
+            right
+                .iter()
+                .map(move |r| l.iter().chain(r).cloned().collect())
+        })
+        .collect())
+}
+
+/// `subject.start_with?("web")` and its kind: one field's test.
+fn method_test(recv: &Node, name: &str, args: &[Node]) -> Result<Vec<Conjunction>, String> {
+    let field = field(recv)?;
+    let arg = match args {
+        [arg] => eval(arg)?,
+        _ => return Err(format!("`.{name}` with other than one argument")),
+    };
+    let item = match (name, &arg) {
+        ("start_with?", Val::Str(s)) => format!("/\\A{}/", escape(s)),
+        ("end_with?", Val::Str(s)) => format!("/{}\\z/", escape(s)),
+        ("include?", Val::Str(s)) => format!("/{}/", escape(s)),
+        ("match" | "match?" | "=~", Val::Regex { source, flags }) => regex(source, flags)?,
+        ("==" | "eql?", Val::Str(s)) => exact(s),
+        _ => {
+            return Err(format!(
+                "`{}.{name}` is Ruby code mauved cannot follow",
+                field
+            ))
+        }
+    };
+    Ok(vec![vec![Atom::Field(field, vec![item])]])
 }
 
 /// `source`, `alert_id`, `subject`, `summary` as mauved's `match` keys.

@@ -150,44 +150,7 @@ impl Lexer {
                     ),
                 ));
             }
-            let tok = if c.is_ascii_digit() {
-                self.number()?
-            } else if c.is_alphabetic() || c == '_' || c == '@' || c == '$' {
-                self.name()
-            } else if c == '"' || c == '\'' {
-                self.at += 1;
-                self.string(c, line)?
-            } else if c == '`' {
-                // A command's output: known only when mauve runs.
-                self.at += 1;
-                match self.string('`', line)? {
-                    Tok::Str { text, .. } => Tok::Str {
-                        text: format!("`{text}`"),
-                        interpolated: true,
-                    },
-                    other => other,
-                }
-            } else if c == ':' && self.peek(1).is_some_and(|n| n.is_alphabetic() || n == '_') {
-                self.at += 1;
-                match self.name() {
-                    Tok::Ident(s) | Tok::Const(s) => Tok::Sym(s),
-                    other => other,
-                }
-            } else if c == ':' && matches!(self.peek(1), Some('"' | '\'')) {
-                let quote = self.peek(1).unwrap_or('"');
-                self.at += 2;
-                match self.string(quote, line)? {
-                    Tok::Str { text, .. } => Tok::Sym(text),
-                    other => other,
-                }
-            } else if c == '/' && self.starts_literal(spaced) {
-                self.at += 1;
-                self.regex(line)?
-            } else if c == '%' && self.starts_literal(spaced) && self.peek(1).is_some() {
-                self.percent(line)?
-            } else {
-                self.op(line)?
-            };
+            let tok = self.token(c, line, spaced)?;
             self.push(tok, line, spaced);
             spaced = false;
         }
@@ -198,6 +161,49 @@ impl Lexer {
         self.push(Tok::Newline, line, true);
         self.push(Tok::Eof, line, true);
         Ok(self.out)
+    }
+
+    /// The token that starts with `c` (not a space, a comment or a
+    /// line break).
+    fn token(&mut self, c: char, line: u32, spaced: bool) -> Result<Tok, Fault> {
+        Ok(if c.is_ascii_digit() {
+            self.number()?
+        } else if c.is_alphabetic() || c == '_' || c == '@' || c == '$' {
+            self.name()
+        } else if c == '"' || c == '\'' {
+            self.at += 1;
+            self.string(c, line)?
+        } else if c == '`' {
+            // A command's output: known only when mauve runs.
+            self.at += 1;
+            match self.string('`', line)? {
+                Tok::Str { text, .. } => Tok::Str {
+                    text: format!("`{text}`"),
+                    interpolated: true,
+                },
+                other => other,
+            }
+        } else if c == ':' && self.peek(1).is_some_and(|n| n.is_alphabetic() || n == '_') {
+            self.at += 1;
+            match self.name() {
+                Tok::Ident(s) | Tok::Const(s) => Tok::Sym(s),
+                other => other,
+            }
+        } else if c == ':' && matches!(self.peek(1), Some('"' | '\'')) {
+            let quote = self.peek(1).unwrap_or('"');
+            self.at += 2;
+            match self.string(quote, line)? {
+                Tok::Str { text, .. } => Tok::Sym(text),
+                other => other,
+            }
+        } else if c == '/' && self.starts_literal(spaced) {
+            self.at += 1;
+            self.regex(line)?
+        } else if c == '%' && self.starts_literal(spaced) && self.peek(1).is_some() {
+            self.percent(line)?
+        } else {
+            self.op(line)?
+        })
     }
 
     fn at_line_start(&self) -> bool {

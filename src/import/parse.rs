@@ -633,21 +633,7 @@ impl<'a> Parser<'a> {
         let expr = match &token.tok {
             Tok::Int(n) => Expr::Int(*n),
             Tok::Float(f) => Expr::Float(*f),
-            Tok::Str { text, interpolated } => {
-                let mut text = text.clone();
-                let mut interpolated = *interpolated;
-                // Adjacent literals join: "a" "b".
-                while let Tok::Str {
-                    text: more,
-                    interpolated: i,
-                } = &self.peek().tok
-                {
-                    text.push_str(more);
-                    interpolated |= i;
-                    self.bump();
-                }
-                Expr::Str { text, interpolated }
-            }
+            Tok::Str { text, interpolated } => self.joined(text.clone(), *interpolated),
             Tok::Sym(s) => Expr::Sym(s.clone()),
             Tok::Regex { source, flags } => Expr::Regex {
                 source: source.clone(),
@@ -681,18 +667,7 @@ impl<'a> Parser<'a> {
                 return Ok(inner);
             }
             Tok::Op("[") => Expr::Array(self.list_until("]")?),
-            Tok::Op("{") => {
-                // A hash literal where a value is expected.
-                let mut items = self.list_until("}")?;
-                match items.pop() {
-                    Some(Node {
-                        expr: Expr::Hash(pairs),
-                        ..
-                    }) if items.is_empty() => Expr::Hash(pairs),
-                    None => Expr::Hash(Vec::new()),
-                    _ => return Err(Skip),
-                }
-            }
+            Tok::Op("{") => self.hash_literal()?,
             Tok::Op("->") => {
                 let block = self.block()?.ok_or(Skip)?;
                 Expr::Call {
@@ -714,6 +689,35 @@ impl<'a> Parser<'a> {
             _ => return Err(Skip),
         };
         Ok(Node { expr, line })
+    }
+}
+
+impl Parser<'_> {
+    /// A string literal and those right after it, joined: "a" "b".
+    fn joined(&mut self, mut text: String, mut interpolated: bool) -> Expr {
+        while let Tok::Str {
+            text: more,
+            interpolated: i,
+        } = &self.peek().tok
+        {
+            text.push_str(more);
+            interpolated |= i;
+            self.bump();
+        }
+        Expr::Str { text, interpolated }
+    }
+
+    /// A hash literal where a value is expected.
+    fn hash_literal(&mut self) -> Result<Expr, Skip> {
+        let mut items = self.list_until("}")?;
+        match items.pop() {
+            Some(Node {
+                expr: Expr::Hash(pairs),
+                ..
+            }) if items.is_empty() => Ok(Expr::Hash(pairs)),
+            None => Ok(Expr::Hash(Vec::new())),
+            _ => Err(Skip),
+        }
     }
 }
 

@@ -214,32 +214,8 @@ fn run_mode(
             );
             clean_up(&daemon, &[load.keys()?])?;
         }
-        Mode::AfterFlood { alerts, rate } => {
-            let mut daemon = start()?;
-            let keys = Keys::new(alerts, 1);
-            let settled = after_flood(&mut daemon, keys, rate)?;
-            println!(
-                "after flood {alerts} alerts flooded in 10 s (peak {:.1} MiB), then refreshed twice at \
-                 {rate}/s: {:.1} MiB once written and settled",
-                mib(settled.peak),
-                mib(settled.rss)
-            );
-            clean_up(&daemon, &[keys])?;
-        }
-        Mode::Outage { hosts } => {
-            let daemon = start()?;
-            let outage = outage(&daemon, hosts)?;
-            println!(
-                "outage      {hosts} heartbeats due at once: all raised {:.2} s after the due second, \
-                 written with their notifications {:.2} s after it; {} of {} trickle packets \
-                 received meanwhile",
-                outage.raised.as_secs_f64(),
-                outage.durable.as_secs_f64(),
-                outage.trickle_received,
-                outage.trickle_sent
-            );
-            clean_up(&daemon, &[Keys::new(hosts, 1), traffic::TRICKLE])?;
-        }
+        Mode::AfterFlood { alerts, rate } => run_after_flood(start()?, alerts, rate)?,
+        Mode::Outage { hosts } => run_outage(start()?, hosts)?,
         Mode::Garbage { duration } => {
             let daemon = start()?;
             let load = Load {
@@ -255,6 +231,34 @@ fn run_mode(
         Mode::Alertmanager => alertmanager::target(extra)?,
     }
     Ok(())
+}
+
+/// `after-flood`: memory once a flood is written and settled.
+fn run_after_flood(mut daemon: Daemon, alerts: u64, rate: u64) -> Result<(), String> {
+    let keys = Keys::new(alerts, 1);
+    let settled = after_flood(&mut daemon, keys, rate)?;
+    println!(
+        "after flood {alerts} alerts flooded in 10 s (peak {:.1} MiB), then refreshed twice at \
+         {rate}/s: {:.1} MiB once written and settled",
+        mib(settled.peak),
+        mib(settled.rss)
+    );
+    clean_up(&daemon, &[keys])
+}
+
+/// `outage`: every heartbeat due at once.
+fn run_outage(daemon: Daemon, hosts: u64) -> Result<(), String> {
+    let outage = outage(&daemon, hosts)?;
+    println!(
+        "outage      {hosts} heartbeats due at once: all raised {:.2} s after the due second, \
+         written with their notifications {:.2} s after it; {} of {} trickle packets \
+         received meanwhile",
+        outage.raised.as_secs_f64(),
+        outage.durable.as_secs_f64(),
+        outage.trickle_received,
+        outage.trickle_sent
+    );
+    clean_up(&daemon, &[Keys::new(hosts, 1), traffic::TRICKLE])
 }
 
 impl Load {

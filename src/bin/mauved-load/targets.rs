@@ -104,15 +104,7 @@ fn fleet(extra: &str, alerts: u64, updates: u64) -> Result<(), String> {
         "<= 300 MiB",
         mib(fresh.rss) <= 300.0,
     );
-    let start = Instant::now();
-    get(daemon.http, "/api/counts")?;
-    let counts = start.elapsed();
-    line(
-        "4b GET /api/counts",
-        format!("{:.1} ms", counts.as_secs_f64() * 1000.0),
-        "<= 50 ms",
-        counts <= Duration::from_millis(50),
-    );
+    counts_answer(&daemon)?;
 
     // 5a. One due raise among the pending heartbeats: applied within 1 s.
     let late = probes(&daemon, 20)?;
@@ -125,13 +117,7 @@ fn fleet(extra: &str, alerts: u64, updates: u64) -> Result<(), String> {
 
     // 6. Disk after many updates over the same alerts.
     let fresh_disk = fresh.disk;
-    let more = updates.saturating_sub(steady.sent.packets);
-    let mut sender = Sender::connect(daemon.udp).map_err(|e| e.to_string())?;
-    let heavy = sender.run(&templates, 0, Some(more), Duration::from_secs(600));
-    Counters::settled(daemon.http, Duration::from_secs(30))?;
-    wait_written(daemon.http)?;
-    let used = Counters::read(daemon.http)?;
-    let total = heavy.packets + steady.sent.packets;
+    let (used, total) = many_updates(&daemon, &templates, updates, steady.sent.packets)?;
     line(
         &format!("6  disk after {total} updates vs fresh store"),
         format!(
@@ -160,6 +146,36 @@ fn fleet(extra: &str, alerts: u64, updates: u64) -> Result<(), String> {
         took <= Duration::from_secs(3),
     );
     Ok(())
+}
+
+/// 4b. How long `GET /api/counts` takes.
+fn counts_answer(daemon: &Daemon) -> Result<(), String> {
+    let start = Instant::now();
+    get(daemon.http, "/api/counts")?;
+    let counts = start.elapsed();
+    line(
+        "4b GET /api/counts",
+        format!("{:.1} ms", counts.as_secs_f64() * 1000.0),
+        "<= 50 ms",
+        counts <= Duration::from_millis(50),
+    );
+    Ok(())
+}
+
+/// Sends updates over the same alerts until `updates` were sent in all
+/// (`sent` already): the counters once written, and the total sent.
+fn many_updates(
+    daemon: &Daemon,
+    templates: &Templates,
+    updates: u64,
+    sent: u64,
+) -> Result<(Counters, u64), String> {
+    let more = updates.saturating_sub(sent);
+    let mut sender = Sender::connect(daemon.udp).map_err(|e| e.to_string())?;
+    let heavy = sender.run(templates, 0, Some(more), Duration::from_secs(600));
+    Counters::settled(daemon.http, Duration::from_secs(30))?;
+    wait_written(daemon.http)?;
+    Ok((Counters::read(daemon.http)?, heavy.packets + sent))
 }
 
 /// 5b. A mass outage.
