@@ -3,8 +3,9 @@
 //! `tests/layers.rs` reads imports). A new caller fails here; so does an
 //! owner listed that no longer calls it.
 
+mod source;
+
 use std::collections::BTreeSet;
-use std::path::Path;
 
 /// Each write of the store (as called: `.name(`) and the files that may
 /// call it.
@@ -30,33 +31,14 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("probe(", &["src/http/api.rs"]),
 ];
 
-fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
 /// (call, file) for every call of a store write outside `src/store/`, but
 /// in comments and in test modules' own files.
-fn calls(root: &Path) -> BTreeSet<(String, String)> {
-    let mut files = Vec::new();
-    rust_files(&root.join("src"), &mut files);
+fn calls() -> BTreeSet<(String, String)> {
     let mut found = BTreeSet::new();
-    for path in files {
-        let rel = path
-            .strip_prefix(root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+    for (rel, text) in source::files() {
         if rel.starts_with("src/store/") || rel.ends_with("/tests.rs") {
             continue;
         }
-        let text = std::fs::read_to_string(&path).unwrap();
         // A file's own unit tests (after `mod tests {`) may set things up.
         let code = text.split("\nmod tests {").next().unwrap_or("");
         for line in code.lines() {
@@ -77,8 +59,7 @@ fn calls(root: &Path) -> BTreeSet<(String, String)> {
 
 #[test]
 fn each_store_write_is_called_only_by_its_owner() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let found = calls(root);
+    let found = calls();
     let strangers: Vec<_> = found
         .iter()
         .filter(|(call, file)| {
