@@ -30,6 +30,21 @@ mod silences;
 #[cfg(feature = "ha")]
 pub(crate) use self::etcd::Cluster;
 
+/// Acts on alerts: through etcd with `[cluster]` (both stations apply it,
+/// in one order; answered once this one has), else through `scheduler`.
+pub(crate) async fn act_many(
+    cluster: Option<&std::sync::Arc<Cluster>>,
+    scheduler: &crate::scheduler::SchedulerHandle,
+    keys: &[crate::alert::AlertKey],
+    by: &str,
+    action: &crate::scheduler::Action,
+) -> Vec<Result<crate::alert::Record, crate::scheduler::Error>> {
+    match cluster {
+        Some(cluster) => cluster.act_many(keys, by, action).await,
+        None => scheduler.act_many(keys, by, action).await,
+    }
+}
+
 /// Where a station keeps the silences its watch reads from etcd (the
 /// silences' room): each is kept unless held as it is, and waited for if
 /// it starts later.

@@ -247,10 +247,7 @@ impl Http {
         by: &str,
         action: &crate::scheduler::Action,
     ) -> Vec<Result<crate::alert::Record, crate::scheduler::Error>> {
-        match &self.cluster {
-            Some(cluster) => cluster.act_many(keys, by, action).await,
-            None => self.scheduler.act_many(keys, by, action).await,
-        }
+        crate::cluster::act_many(self.cluster.as_ref(), &self.scheduler, keys, by, action).await
     }
 
     pub(crate) fn index(&self) -> RwLockReadGuard<'_, Index> {

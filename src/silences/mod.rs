@@ -206,12 +206,10 @@ impl Room {
             .collect()
     }
 
-    /// Acts on alerts: through etcd with `[cluster]`, else here.
+    /// Acts on alerts (through etcd with `[cluster]`).
     async fn act(&self, keys: &[AlertKey], by: &str, action: &Action) {
-        let _ = match &self.cluster {
-            Some(cluster) => cluster.act_many(keys, by, action).await,
-            None => self.scheduler.act_many(keys, by, action).await,
-        };
+        let cluster = self.cluster.as_ref();
+        crate::cluster::act_many(cluster, &self.scheduler, keys, by, action).await;
     }
 
     /// Mutes the alerts an active silence holds for; with `only_unmuted`,
