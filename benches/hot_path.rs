@@ -83,10 +83,7 @@ fn write_behind(c: &mut Criterion) {
                     .enumerate()
                     .map(|(b, alerts)| (b as u32, alerts.to_vec()))
                     .collect();
-                Batch {
-                    buckets,
-                    ..Batch::default()
-                }
+                Batch::of_buckets(buckets)
             },
             |batch| {
                 store.write(&batch).unwrap();

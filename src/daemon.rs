@@ -180,7 +180,6 @@ async fn start_notifiers(
         store: parts.store.clone(),
         metrics: parts.metrics.clone(),
         clock: parts.clock.clone(),
-        index: parts.index.clone(),
         shutdown: parts.shutdown.clone(),
         tasks: parts.tasks.clone(),
     };
@@ -293,9 +292,12 @@ fn start_scheduler(
 ) -> anyhow::Result<(SchedulerHandle, std::thread::JoinHandle<()>)> {
     let mut pager = Pager::new(router);
     for item in parts.store.paging() {
-        let (key, value) = item.context("reading the paging state")?;
-        if let Err(err) = pager.restore(&key, &value) {
-            tracing::warn!(%err, "a stored paging state does not decode; dropped");
+        match item {
+            Ok(state) => pager.restore(state),
+            Err(crate::store::StoreError::Corrupt(err)) => {
+                tracing::warn!(%err, "a stored paging state does not decode; dropped");
+            }
+            Err(err) => return Err(err).context("reading the paging state"),
         }
     }
     let scheduler = Scheduler {

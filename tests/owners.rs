@@ -81,3 +81,37 @@ fn each_store_write_is_called_only_by_its_owner() {
         "owners listed that no longer call it (take them off): {idle:?}"
     );
 }
+
+/// Keys and layouts belong to the store: the stages around it speak in
+/// alert keys. Delivery needs no index to write a history line, and no
+/// module but the store builds a key from an alert's bucket or by hand.
+#[test]
+fn stages_speak_in_alert_keys_not_store_layouts() {
+    let mut leaks = Vec::new();
+    for (rel, text) in source::files() {
+        if rel.starts_with("src/store/") || rel.ends_with("/tests.rs") {
+            continue;
+        }
+        let code = text.split("\nmod tests {").next().unwrap_or("");
+        if rel.starts_with("src/notify/") && code.contains("crate::index") {
+            leaks.push(format!("{rel}: delivery reads the index"));
+        }
+        for (n, line) in code.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            // A store key or value encoded outside the store: the paging
+            // state's own prefixes, a bucket id in a history key.
+            if line.contains("b\"a\".as_slice()") || line.contains("b\"p\".as_slice()") {
+                leaks.push(format!("{rel}:{}: a store key built by hand", n + 1));
+            }
+            if line.contains(".history(bucket") || line.contains("(bucket, key, entry)") {
+                leaks.push(format!("{rel}:{}: history keyed by a bucket", n + 1));
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "store layout outside the store: {leaks:#?}"
+    );
+}

@@ -348,13 +348,10 @@ pub(crate) async fn history(
         ));
     }
     let key = AlertKey::new(source, id);
-    let bucket = {
-        let index = http.index();
-        let slot = index.find(&key.source, &key.id);
-        slot.map(|slot| index.bucket_of(slot))
-    };
-    let bucket = bucket.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such alert"))?;
-    Ok(Json(http.store.history(bucket, &key).map_err(store_error)?))
+    if http.index().find(&key.source, &key.id).is_none() {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such alert"));
+    }
+    Ok(Json(http.store.history(&key).map_err(store_error)?))
 }
 
 #[derive(Deserialize)]

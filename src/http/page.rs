@@ -306,12 +306,12 @@ fn alert_page(
     retry: &Retry,
 ) -> Result<String, ApiError> {
     let now = http.clock.now();
-    let (record, bucket) = {
+    let record = {
         let index = http.index();
         let slot = index
             .find(&key.source, &key.id)
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such alert"))?;
-        (index.record(slot), index.bucket_of(slot))
+        index.record(slot)
     };
     let detail = http.detail(key).unwrap_or_else(|err| {
         http.metrics.store_errors.inc();
@@ -350,7 +350,7 @@ fn alert_page(
     ];
     let history: Vec<HistoryRow> = http
         .store
-        .history(bucket, key)
+        .history(key)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .into_iter()
         .map(|h| HistoryRow::of(h, now))

@@ -8,7 +8,7 @@
 //! for its next attempt. A worker for a name is never started while the
 //! last one of that name still runs: one queue, one reader.
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -25,7 +25,6 @@ use super::{Health, Notifier};
 use crate::clock::Clock;
 use crate::cluster::Cluster;
 use crate::config::{self, Config};
-use crate::index::Index;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -39,7 +38,6 @@ pub(crate) struct Common {
     pub(crate) store: Arc<Store>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) clock: Clock,
-    pub(crate) index: Arc<RwLock<Index>>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tasks: TaskTracker,
 }
@@ -201,7 +199,6 @@ impl Pool {
             clock: common.clock.clone(),
             wake: self.wakes.insert(name),
             wakes: self.wakes.clone(),
-            index: common.index.clone(),
             history: Mutex::default(),
             health: self.health.clone(),
             shutdown: stop.clone(),

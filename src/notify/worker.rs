@@ -7,7 +7,7 @@
 //! seconds to finish; one that takes longer is dropped (a command is killed)
 //! and its message stays queued for the next start.
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,6 @@ use super::{Message, Notifier, Outcome};
 use crate::alert::{DeadLetter, Event, EventKind, HistoryEntry, Notification};
 use crate::clock::Clock;
 use crate::cluster::{Cluster, Gate, Identity};
-use crate::index::Index;
 use crate::metrics::{Metrics, NotifyResult};
 use crate::store::{History, QueueId, Store};
 
@@ -88,8 +87,6 @@ pub(crate) struct Worker {
     pub(crate) wake: Arc<Notify>,
     /// Every notifier's wake-up, by name (a fallback queues to another).
     pub(crate) wakes: Arc<super::pool::Wakes>,
-    /// For the buckets history lines are kept in.
-    pub(crate) index: Arc<RwLock<Index>>,
     /// History lines not written yet (written with each batch's flush).
     pub(crate) history: Mutex<Vec<History>>,
     /// Which notifiers are failing (shared with `/health`).
@@ -517,12 +514,8 @@ impl Worker {
             ),
             why => format!("{result}: via {} to {}: {why}", self.name, person),
         };
-        let index = self.index.read();
         let lines = n.events().into_iter().map(|event| {
             let key = event.key();
-            let bucket = index
-                .find(&key.source, &key.id)
-                .map_or(u32::MAX, |s| index.bucket_of(s));
             let text = if result == SHADOWED {
                 self.mauve_line(n, &event, &person)
             } else {
@@ -535,7 +528,7 @@ impl Worker {
                 result,
                 text,
             );
-            (bucket, key, entry)
+            (key, entry)
         });
         self.history.lock().extend(lines);
     }

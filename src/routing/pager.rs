@@ -16,8 +16,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use prost::Message as _;
-
 use super::{Group, Route, Router};
 use crate::alert::Level;
 use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
@@ -146,13 +144,12 @@ enum Target {
     Person(String),
 }
 
-impl Target {
-    fn key(&self) -> Vec<u8> {
-        match self {
-            Target::Alert(key) => [b"a".as_slice(), &key.to_bytes()].concat(),
-            Target::Person(name) => [b"p".as_slice(), name.as_bytes()].concat(),
-        }
-    }
+/// Paging state as it is kept (the store's `g` keyspace): an alert's or a
+/// person's, or None where a change removed it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum PagingState {
+    Alert(AlertKey, Option<AlertPage>),
+    Person(String, Option<PersonPage>),
 }
 
 /// What handling an event or a timer produced.
@@ -241,36 +238,40 @@ impl Pager {
     }
 
     /// Takes back the state written earlier (see [`Pager::take_changes`]).
-    pub(crate) fn restore(&mut self, key: &[u8], value: &[u8]) -> Result<(), prost::DecodeError> {
-        let target = match key.split_first() {
-            Some((b'a', rest)) => {
-                let key = AlertKey::from_bytes(rest);
-                self.alerts.insert(key.clone(), AlertPage::decode(value)?);
+    pub(crate) fn restore(&mut self, state: PagingState) {
+        let target = match state {
+            PagingState::Alert(key, page) => {
+                match page {
+                    Some(page) => self.alerts.insert(key.clone(), page),
+                    None => self.alerts.remove(&key),
+                };
                 Target::Alert(key)
             }
-            Some((b'p', rest)) => {
-                let name = String::from_utf8_lossy(rest).into_owned();
-                self.people.insert(name.clone(), PersonPage::decode(value)?);
+            PagingState::Person(name, page) => {
+                match page {
+                    Some(page) => self.people.insert(name.clone(), page),
+                    None => self.people.remove(&name),
+                };
                 Target::Person(name)
             }
-            _ => return Ok(()),
         };
         self.reindex(&target);
         self.changed.remove(&target);
-        Ok(())
     }
 
-    /// The state changed since the last call, as store keys and values
-    /// (None: remove).
-    pub(crate) fn take_changes(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    /// The state changed since the last call (None: gone).
+    pub(crate) fn take_changes(&mut self) -> Vec<PagingState> {
         std::mem::take(&mut self.changed)
             .into_iter()
-            .map(|target| {
-                let value = match &target {
-                    Target::Alert(key) => self.alerts.get(key).map(|p| p.encode_to_vec()),
-                    Target::Person(name) => self.people.get(name).map(|p| p.encode_to_vec()),
-                };
-                (target.key(), value)
+            .map(|target| match target {
+                Target::Alert(key) => {
+                    let page = self.alerts.get(&key).cloned();
+                    PagingState::Alert(key, page)
+                }
+                Target::Person(name) => {
+                    let page = self.people.get(&name).cloned();
+                    PagingState::Person(name, page)
+                }
             })
             .collect()
     }

@@ -127,7 +127,6 @@ impl Run {
         let mut said = self.said.say(index);
         said.changed.push(bucket);
         said.history(
-            bucket,
             key,
             HistoryEntry::new(now, kind, text).authored(&silence.created_by),
         );
@@ -202,7 +201,7 @@ impl Run {
             let key = key.get(index);
             let mut said = self.said.say(index);
             said.changed.push(bucket);
-            said.history(bucket, key, HistoryEntry::new(at, HistoryKind::Note, text));
+            said.history(key, HistoryEntry::new(at, HistoryKind::Note, text));
         }
         if let Some(kind) = event {
             let key = key.get(index);
@@ -234,7 +233,7 @@ impl Run {
         let mut said = self.said.say(index);
         said.changed.push(bucket);
         if let Some(line) = line {
-            said.history(bucket, key.clone(), line);
+            said.history(key.clone(), line);
         }
         drop(said);
         let mut effects = std::mem::take(&mut self.effects);
@@ -319,11 +318,7 @@ impl Run {
         let bucket = index.bucket_of(slot);
         let mut said = self.said.say(&mut index);
         said.changed.push(bucket);
-        said.history(
-            bucket,
-            key.clone(),
-            HistoryEntry::new(now, kind, text).authored(by),
-        );
+        said.history(key.clone(), HistoryEntry::new(now, kind, text).authored(by));
         drop(said);
         if *action == Action::Forget {
             self.forget(&mut index, slot, &old);
@@ -369,18 +364,7 @@ impl Run {
         let changes = self.given.pager.take_changes();
         let mut said = self.said.say(index);
         said.messages.extend(effects.messages.drain(..));
-        let lines: Vec<_> = effects
-            .history
-            .drain(..)
-            .map(|(key, entry)| {
-                let index = said.index();
-                let bucket = index
-                    .find(&key.source, &key.id)
-                    .map_or(u32::MAX, |s| index.bucket_of(s));
-                (bucket, key, entry)
-            })
-            .collect();
-        said.history.extend(lines);
+        said.history.extend(effects.history.drain(..));
         said.paging.extend(changes);
     }
 }

@@ -203,14 +203,14 @@ impl Dirty {
 }
 
 /// What changes said beside their records, not yet written: messages,
-/// history lines (with their alert's bucket), paging state, and the buckets
+/// history lines, paging state, and the buckets
 /// of the alerts whose change said something.
 #[derive(Debug, Default)]
 pub(super) struct Said {
     pub(crate) messages: Chunks<Notification>,
     pub(crate) history: Chunks<History>,
-    /// Paging state (`routing::pager`): key → value, None removes it.
-    pub(crate) paging: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Paging state (`routing::pager`) changed; None removes it.
+    pub(crate) paging: Vec<crate::routing::pager::PagingState>,
     /// The buckets whose records must be written with these (a change
     /// that said something); a reminder changes no record and adds none.
     pub(crate) changed: Vec<Bucket>,
@@ -232,13 +232,8 @@ impl Said {
         self.changed.append(&mut later.changed);
     }
 
-    pub(crate) fn history(
-        &mut self,
-        bucket: Bucket,
-        key: AlertKey,
-        entry: crate::alert::HistoryEntry,
-    ) {
-        self.history.push((bucket, key, entry));
+    pub(crate) fn history(&mut self, key: AlertKey, entry: crate::alert::HistoryEntry) {
+        self.history.push((key, entry));
     }
 }
 
@@ -257,14 +252,8 @@ pub(super) struct Shared {
 /// scheduler holds its write lock) until this is dropped.
 pub(super) struct Saying<'a> {
     said: MutexGuard<'a, Said>,
-    index: &'a mut Index,
-}
-
-impl Saying<'_> {
-    /// The index, for the keys and buckets of what is said.
-    pub(super) fn index(&self) -> &Index {
-        self.index
-    }
+    /// Held, never read: the borrow is the point.
+    _index: &'a mut Index,
 }
 
 impl std::ops::Deref for Saying<'_> {
@@ -309,7 +298,7 @@ impl Shared {
         );
         Saying {
             said: self.said.lock(),
-            index,
+            _index: index,
         }
     }
 

@@ -34,9 +34,7 @@ impl Run {
         for slot in stale {
             let old = index.record(slot);
             let key = index.key(slot);
-            let bucket = index.bucket_of(slot);
             self.said.say(&mut index).history(
-                bucket,
                 key,
                 HistoryEntry::new(
                     now,

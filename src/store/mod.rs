@@ -27,7 +27,7 @@
 //! | `c`    | notifier name                        | delivery cursor: sequence, index   | `queue.rs` |
 //! | `x`    | sequence (u64 BE)                    | a `DeadLetter`                     | `queue.rs` |
 //! | `g`    | `a` + alert key, or `p` + person     | paging state (`routing::pager`)    | `paging.rs` |
-//! | `h`    | bucket id (u32 BE), time (u64 BE), sequence (u64 BE) | `HistoryBatch`: lines of the bucket's alerts | `history.rs` |
+//! | `l`    | alert group (u16 BE), time (u64 BE), sequence (u64 BE) | `HistoryBatch`: lines of the group's alerts | `history.rs` |
 //! | `s`    | silence id                           | a silence, as JSON                 | `silences.rs` |
 //! | `m`    | meta name                            | anything                           | here |
 //!
@@ -83,7 +83,9 @@ const DEAD: u8 = b'x';
 const META: u8 = b'm';
 const SILENCE: u8 = b's';
 const PAGING: u8 = b'g';
-const HISTORY: u8 = b'h';
+const HISTORY: u8 = b'l';
+/// History of the layout before groups (upgraded at open).
+const OLD_HISTORY: u8 = b'h';
 
 /// The sequence last written with history lines: their keys hold no
 /// undelivered message, so the queues do not say how far they went.
@@ -129,10 +131,20 @@ pub struct Batch {
     /// their buckets, in order: a later entry for the same alert wins.
     pub details: Vec<DetailChange>,
     pub messages: Vec<Notification>,
-    /// Paging state (`routing::pager`): key → value, None removes it.
-    pub paging: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Paging state (`routing::pager`) changed; None removes it.
+    pub(crate) paging: Vec<crate::routing::pager::PagingState>,
     /// New lines of alerts' histories.
     pub history: Vec<History>,
+}
+
+impl Batch {
+    /// A batch of whole buckets and nothing else.
+    pub fn of_buckets(buckets: Vec<(u32, Vec<(AlertKey, Record)>)>) -> Batch {
+        Batch {
+            buckets,
+            ..Batch::default()
+        }
+    }
 }
 
 pub struct Store {

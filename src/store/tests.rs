@@ -64,7 +64,7 @@ fn key_bytes(key: &AlertKey) -> Vec<u8> {
 }
 
 #[test]
-fn history_is_kept_per_bucket_and_read_per_alert() {
+fn history_is_kept_per_group_and_read_per_alert() {
     let (_dir, store) = open();
     let a = AlertKey::new("src", "a");
     let b = AlertKey::new("src", "ab");
@@ -72,18 +72,18 @@ fn history_is_kept_per_bucket_and_read_per_alert() {
     store
         .write(&Batch {
             history: vec![
-                (7, a.clone(), line(100, "raised")),
-                (7, b.clone(), line(100, "raised b")),
+                (a.clone(), line(100, "raised")),
+                (b.clone(), line(100, "raised b")),
             ],
             ..Batch::default()
         })
         .unwrap();
     store
-        .add_history(&[(7, a.clone(), line(200, "cleared"))])
+        .add_history(&[(a.clone(), line(200, "cleared"))])
         .unwrap();
     let texts = |key: &AlertKey| -> Vec<String> {
         store
-            .history(7, key)
+            .history(key)
             .unwrap()
             .into_iter()
             .map(|h| h.text)
@@ -91,9 +91,7 @@ fn history_is_kept_per_bucket_and_read_per_alert() {
     };
     assert_eq!(texts(&a), ["raised", "cleared"]);
     assert_eq!(texts(&b), ["raised b"]);
-    assert!(store.history(8, &a).unwrap().is_empty());
-    // One value per bucket per write, not per alert.
-    assert_eq!(store.scan([HISTORY]).unwrap().count(), 2);
+    assert!(texts(&AlertKey::new("src", "c")).is_empty());
     let all_since = |since: u64| -> Vec<String> {
         store
             .history_all(since, |_, e| e.at >= since)
@@ -102,11 +100,103 @@ fn history_is_kept_per_bucket_and_read_per_alert() {
             .map(|(_, h)| h.text)
             .collect()
     };
-    assert_eq!(all_since(0), ["raised", "raised b", "cleared"]);
+    // Lines of one second from one write come in their groups' order.
+    let mut first = all_since(0);
+    first[..2].sort();
+    assert_eq!(first, ["raised", "raised b", "cleared"]);
     assert_eq!(all_since(150), ["cleared"]);
     assert!(all_since(201).is_empty());
-    assert_eq!(store.prune_history(150).unwrap(), 1);
+    let first_write = store.scan([HISTORY]).unwrap().count() - 1;
+    assert_eq!(store.prune_history(150).unwrap(), first_write);
     assert_eq!(texts(&a), ["cleared"]);
+}
+
+#[test]
+fn a_write_of_many_alerts_makes_one_value_per_group_not_per_alert() {
+    let (_dir, store) = open();
+    let keys: Vec<AlertKey> = (0..20_000)
+        .map(|i| AlertKey::new(format!("host{}", i % 100), format!("check{i}")))
+        .collect();
+    let lines: Vec<History> = keys
+        .iter()
+        .map(|k| (k.clone(), HistoryEntry::new(5, HistoryKind::Update, &k.id)))
+        .collect();
+    store.add_history(&lines).unwrap();
+    let values = store.scan([HISTORY]).unwrap().count();
+    assert!(
+        (4000..=4096).contains(&values),
+        "{values} values for 20,000 alerts"
+    );
+    for key in keys.iter().step_by(997) {
+        let texts: Vec<String> = store
+            .history(key)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.text)
+            .collect();
+        assert_eq!(texts, std::slice::from_ref(&key.id));
+    }
+}
+
+#[test]
+fn history_of_the_layout_by_bucket_is_regrouped_at_open_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<AlertKey> = (0..50)
+        .map(|i| AlertKey::new("web", format!("c{i}")))
+        .collect();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        // Two writes' values for bucket 9 (prefix, bucket, time, sequence).
+        for (at, seq) in [(100u64, 4u64), (200, 8)] {
+            let lines = keys
+                .iter()
+                .map(|k| history::HistoryLine {
+                    source: k.source.clone(),
+                    id: k.id.clone(),
+                    entry: HistoryEntry::new(at, HistoryKind::Update, format!("at {at}")),
+                })
+                .collect();
+            let mut key = vec![OLD_HISTORY];
+            key.extend_from_slice(&9u32.to_be_bytes());
+            key.extend_from_slice(&at.to_be_bytes());
+            key.extend_from_slice(&seq.to_be_bytes());
+            db.insert(key, history::HistoryBatch { lines }.encode_to_vec())
+                .unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let texts = |store: &Store, key: &AlertKey| -> Vec<String> {
+        store
+            .history(key)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.text)
+            .collect()
+    };
+    let values = {
+        let store = open_at(dir.path());
+        assert_eq!(store.scan([OLD_HISTORY]).unwrap().count(), 0);
+        for key in &keys {
+            assert_eq!(texts(&store, key), ["at 100", "at 200"]);
+        }
+        // Sequences go on past the old ones.
+        store
+            .add_history(&[(
+                keys[0].clone(),
+                HistoryEntry::new(200, HistoryKind::Note, "new"),
+            )])
+            .unwrap();
+        assert_eq!(texts(&store, &keys[0]), ["at 100", "at 200", "new"]);
+        store.flush().unwrap();
+        store.scan([HISTORY]).unwrap().count()
+    };
+    let store = open_at(dir.path());
+    assert_eq!(
+        store.scan([HISTORY]).unwrap().count(),
+        values,
+        "upgraded once"
+    );
+    assert_eq!(texts(&store, &keys[0]), ["at 100", "at 200", "new"]);
 }
 
 #[test]
@@ -422,12 +512,12 @@ fn history_written_in_the_same_second_after_a_restart_keeps_both_lines() {
     // Nothing queued: only the history says how far the sequence went.
     for text in ["before", "after"] {
         let store = open_at(dir.path());
-        store.add_history(&[(3, key.clone(), line(text))]).unwrap();
+        store.add_history(&[(key.clone(), line(text))]).unwrap();
         store.flush().unwrap();
     }
     let store = open_at(dir.path());
     let texts: Vec<String> = store
-        .history(3, &key)
+        .history(&key)
         .unwrap()
         .into_iter()
         .map(|h| h.text)

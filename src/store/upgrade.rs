@@ -17,7 +17,7 @@ pub(super) const OLD_DUE: u8 = b'd';
 /// store of a later layout is refused at open rather than misread (a
 /// mauved of before this mark read a later store without a word, showing
 /// every detail empty). Layouts before the mark count as 1.
-pub(crate) const FORMAT: u32 = 2;
+pub(crate) const FORMAT: u32 = 3;
 
 const FORMAT_KEY: &[u8] = b"format";
 
@@ -52,10 +52,11 @@ impl Store {
 
     /// Brings an earlier layout up to date: records one per key become
     /// buckets, details one per key go into their buckets' values, single
-    /// queued messages become batches, the due index goes.
+    /// queued messages become batches, the due index goes, history by
+    /// bucket goes into groups by alert key.
     pub(super) fn upgrade(&self) -> Result<()> {
         let mut batch = sled::Batch::default();
-        let mut changed = false;
+        let mut changed = self.regroup_history()? > 0;
         for key in self.scan([OLD_DUE])?.keys() {
             batch.remove(key?);
             changed = true;

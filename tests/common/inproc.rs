@@ -175,14 +175,7 @@ impl InProc {
     /// An alert's history as the API gives it.
     pub fn history(&self, source: &str, id: &str) -> Vec<mauved::alert::HistoryEntry> {
         let running = self.running.as_ref().unwrap();
-        let bucket = {
-            let index = running.index.read();
-            index.bucket_of(index.find(source, id).unwrap())
-        };
-        running
-            .store
-            .history(bucket, &AlertKey::new(source, id))
-            .unwrap()
+        running.store.history(&AlertKey::new(source, id)).unwrap()
     }
 
     /// Every alert as the in-memory index holds it, in key order.
