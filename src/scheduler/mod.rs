@@ -1,7 +1,10 @@
 //! The scheduler: the one thread that changes alerts.
 //!
-//! Owns every change to an alert and when it is written; must not wait on
-//! the disk (its writer does) nor on a notifier.
+//! Owns every change to an alert and when it is written; must not write
+//! to the disk (its writer does) nor wait on a notifier. It reads the disk
+//! in one place: the detail of an alert whose event is told and whose
+//! detail is not in memory any more (`apply.rs` `detail_of`, one sled read,
+//! most often from sled's cache).
 //!
 //! It sleeps until the earliest due timer of the in-memory index, until
 //! ingest or the HTTP API hands it work, or until the writer is free and
