@@ -130,6 +130,7 @@ pub async fn start_with(
         changes,
         parts.shutdown.clone(),
         silences,
+        parts.link_secret.clone(),
     ));
     parts.tasks.spawn(http::serve(tcp, shared.clone()));
     parts.tasks.close();
@@ -156,11 +157,18 @@ fn open_parts(config: &Config, clock: Clock) -> anyhow::Result<Parts> {
         store.silences().context("reading the silences")?,
     )));
     let shutdown = CancellationToken::new();
+    // A store that takes no writes now (a full disk) must not keep the
+    // station from starting: links made until a restart work until then.
+    let link_secret = store.link_secret().unwrap_or_else(|err| {
+        tracing::error!(%err, "cannot keep the action links' secret: the links sent before the next restart will not work after it");
+        crate::links::Secret::random()
+    });
     Ok(Parts {
         cluster: start_cluster(config, &metrics, &store, &shutdown),
         silences,
         store,
         index,
+        link_secret,
         metrics,
         clock,
         shutdown,
@@ -180,6 +188,7 @@ async fn start_notifiers(
         store: parts.store.clone(),
         metrics: parts.metrics.clone(),
         clock: parts.clock.clone(),
+        link_secret: parts.link_secret.clone(),
         shutdown: parts.shutdown.clone(),
         tasks: parts.tasks.clone(),
     };
@@ -240,6 +249,8 @@ struct Parts {
     silences: Arc<RwLock<Silences>>,
     store: Arc<Store>,
     index: Arc<RwLock<Index>>,
+    /// Signs the action links in messages; checks them on `/a/`.
+    link_secret: crate::links::Secret,
     metrics: Arc<Metrics>,
     clock: Clock,
     shutdown: CancellationToken,

@@ -19,8 +19,9 @@
 
 // The alert and its words: records, events, messages, history lines.
 pub mod alert;
-// Leaves: time, its formats, a log throttle, text from outside.
+// Leaves: time, its formats, action links, a log throttle, text from outside.
 pub mod clock;
+pub mod links;
 pub mod throttle;
 pub mod timefmt;
 pub mod timespec;

@@ -301,6 +301,11 @@ pub struct HttpConfig {
     /// Tokens for the API (`Authorization: Bearer …`).
     #[serde(rename = "token")]
     pub(crate) tokens: Vec<HttpToken>,
+    /// Every message carries an action link (`/a/<token>`) for its person.
+    pub(crate) message_links: bool,
+    /// How long an action link works (it stops sooner when the alert
+    /// clears or is forgotten).
+    pub(crate) message_links_for: Secs,
 }
 
 /// `[[http.user]]`: a name and an argon2 password hash (`mauved hash-password`).
@@ -596,6 +601,8 @@ impl Default for HttpConfig {
             hosts: Vec::new(),
             users: Vec::new(),
             tokens: Vec::new(),
+            message_links: true,
+            message_links_for: Secs(24 * 3600),
         }
     }
 }

@@ -139,6 +139,7 @@ pub fn action(name: &str, body: &Body, now: UnixSecs, router: &Router) -> Result
     Ok(match name {
         "acknowledge" => Action::Acknowledge {
             until: until()?.unwrap_or(now + DEFAULT_ACK_S),
+            by_link: false,
         },
         "suppress" => Action::Suppress {
             until: until()?.ok_or_else(|| bad("until", "give until, for or for_s"))?,
@@ -237,15 +238,24 @@ mod tests {
     fn acknowledgements_take_one_way_of_saying_how_long() {
         assert_eq!(
             parse("acknowledge", "{}"),
-            Ok(Action::Acknowledge { until: 4_600 })
+            Ok(Action::Acknowledge {
+                until: 4_600,
+                by_link: false
+            })
         );
         assert_eq!(
             parse("acknowledge", r#"{"for": "4h"}"#),
-            Ok(Action::Acknowledge { until: 15_400 })
+            Ok(Action::Acknowledge {
+                until: 15_400,
+                by_link: false
+            })
         );
         assert_eq!(
             parse("acknowledge", r#"{"until": 2000}"#),
-            Ok(Action::Acknowledge { until: 2_000 })
+            Ok(Action::Acknowledge {
+                until: 2_000,
+                by_link: false
+            })
         );
         let both = parse("acknowledge", r#"{"until": 2000, "for_s": 60}"#).unwrap_err();
         assert!(both.starts_with("for_s: give one of"), "{both}");

@@ -390,6 +390,14 @@ fn changes_something(method: &Method, path: &str) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
         && path != "/login"
         && !sends_alerts(method, path)
+        && !is_action_link(path)
+}
+
+/// An action link (`/a/<token>`): the signed token is the authority, for
+/// its person and alert alone (`link.rs`).
+fn is_action_link(path: &str) -> bool {
+    path.strip_prefix("/a/")
+        .is_some_and(|token| !token.is_empty() && !token.contains('/'))
 }
 
 /// Ingest: alerts sent over HTTP, as a datagram sends them.
@@ -402,7 +410,7 @@ fn always_open(path: &str) -> bool {
     matches!(
         path,
         "/health" | "/login" | "/static/page.css" | "/static/page.js"
-    )
+    ) || is_action_link(path)
 }
 
 /// The rules, as middleware: finds the principal, refuses what it may not

@@ -20,6 +20,7 @@ mod api;
 pub mod auth;
 mod board;
 pub(crate) mod limits;
+mod link;
 mod origin;
 mod page;
 pub(crate) mod reload;
@@ -93,6 +94,8 @@ pub(crate) struct Http {
     /// Reads the configuration again (`reload.rs`).
     pub(crate) reloader: reload::Reloader,
     pub(crate) started_at: crate::alert::UnixSecs,
+    /// Checks the action links of messages (`link.rs`).
+    pub(crate) link_secret: crate::links::Secret,
 }
 
 impl Http {
@@ -112,6 +115,7 @@ impl Http {
         changes: tokio::sync::broadcast::Sender<crate::scheduler::Change>,
         shutdown: tokio_util::sync::CancellationToken,
         silences: Arc<crate::silences::Room>,
+        link_secret: crate::links::Secret,
     ) -> Self {
         let auth = auth::Auth::new(&config.http);
         auth.restore(&store, clock.now());
@@ -123,6 +127,7 @@ impl Http {
             .config_loaded_at
             .set(i64::try_from(clock.now()).unwrap_or(i64::MAX));
         Http {
+            link_secret,
             silences,
             allow_sources: config.listen.allow_sources.clone(),
             live: RwLock::new(Arc::new(Live::of(config, routing))),
@@ -178,6 +183,8 @@ pub(crate) struct Live {
     pub(crate) degraded_after_s: u64,
     /// `delivery.shadow`: said by `GET /api/shadow` (`X-Mauved-Shadow`).
     pub(crate) shadow: bool,
+    /// `http.message_links`: off, `/a/` answers 404.
+    pub(crate) message_links: bool,
 }
 
 impl Live {
@@ -190,6 +197,7 @@ impl Live {
             max_body_bytes: config.http.max_body_bytes,
             degraded_after_s: config.delivery.degraded_after.0,
             shadow: config.delivery.shadow,
+            message_links: config.http.message_links,
         }
     }
 }
@@ -338,6 +346,7 @@ pub(crate) fn router(http: Arc<Http>) -> Router {
             post(api::act_many).get(one_segment_is_not_an_alert),
         )
         .route("/alerts/{source}/{id}", get(page::alert))
+        .route("/a/{token}", get(link::show).post(link::act))
         .route("/actions", post(page::act))
         .route("/login", get(page::login_page).post(page::login))
         .route("/logout", post(page::logout))

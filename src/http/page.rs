@@ -36,6 +36,7 @@ impl Pages {
             ("actions.html", include_str!("templates/actions.html")),
             ("alert.html", include_str!("templates/alert.html")),
             ("login.html", include_str!("templates/login.html")),
+            ("link.html", include_str!("templates/link.html")),
         ] {
             env.add_template(name, text)
                 .expect("the built-in templates parse (checked by a unit test)");
@@ -43,7 +44,7 @@ impl Pages {
         Pages { env }
     }
 
-    fn render(&self, name: &str, context: impl Serialize) -> Result<String, ApiError> {
+    pub(super) fn render(&self, name: &str, context: impl Serialize) -> Result<String, ApiError> {
         self.env
             .get_template(name)
             .and_then(|template| template.render(context))
@@ -70,7 +71,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeSession {
 pub(crate) struct FormFields(pub Vec<(String, String)>);
 
 impl FormFields {
-    fn field(&self, name: &str) -> Option<&str> {
+    pub(super) fn field(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -94,7 +95,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for FormFields {
 /// What every page's header shows.
 #[derive(Serialize)]
 #[cfg_attr(test, derive(Default))]
-struct Frame {
+pub(super) struct Frame {
     user: Option<String>,
     csrf: String,
     can_login: bool,
@@ -114,7 +115,7 @@ struct OnCallRow {
     person: String,
 }
 
-fn frame(http: &super::Http, session: Option<&Session>) -> Frame {
+pub(super) fn frame(http: &super::Http, session: Option<&Session>) -> Frame {
     let now = http.clock.now();
     Frame {
         user: session.map(|s| s.user.clone()),

@@ -47,6 +47,10 @@ impl CommandNotifier {
             .env("MAUVE_PERSON", env(m.person.as_deref().unwrap_or_default()))
             .env("MAUVE_LEVEL", m.level.map_or("", |l| l.as_str()))
             .env("MAUVE_COUNT", m.events.len().to_string())
+            .env(
+                "MAUVE_ACTION_LINK",
+                m.action_link.as_deref().unwrap_or_default(),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .kill_on_drop(true)

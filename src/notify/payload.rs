@@ -8,6 +8,19 @@ use crate::alert::{AlertKey, EventKind, Record, UnixSecs};
 use crate::timefmt::ago;
 use crate::view::AlertView;
 
+/// What signs action links: the station's secret and how long a link works.
+#[derive(Clone, Debug)]
+pub(crate) struct Links {
+    pub(crate) secret: crate::links::Secret,
+    pub(crate) valid_s: u64,
+}
+
+impl PartialEq for Links {
+    fn eq(&self, other: &Links) -> bool {
+        self.secret.as_bytes() == other.secret.as_bytes() && self.valid_s == other.valid_s
+    }
+}
+
 /// One event of a message.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MessageEvent {
@@ -35,6 +48,9 @@ pub struct Message {
     pub held: u32,
     /// Links start with this.
     pub(crate) base_url: String,
+    /// The recipient's action link (`links`), when links are on and the
+    /// message is for a person.
+    pub(crate) action_link: Option<String>,
     /// When the message is being sent (for "5 min ago").
     pub(crate) now: UnixSecs,
 }
@@ -68,6 +84,7 @@ impl TryFrom<&Notification> for Message {
             events,
             held: n.held,
             base_url: String::new(),
+            action_link: None,
             now: n.at,
         })
     }
@@ -115,6 +132,23 @@ impl Message {
     /// alerts that are all gone.
     pub(crate) fn first(&self) -> Option<&MessageEvent> {
         self.events.first()
+    }
+
+    /// The recipient's action link for the message's first alert, signed
+    /// by `links`, when the message is for a person.
+    pub(crate) fn sign_link(&mut self, links: Option<&Links>) {
+        self.action_link = None;
+        let (Some(links), Some(person), Some(first)) = (links, &self.person, self.events.first())
+        else {
+            return;
+        };
+        let link = crate::links::Link {
+            alert: first.key.clone(),
+            person: person.clone(),
+            message_at: first.at,
+            expires_at: first.at.saturating_add(links.valid_s),
+        };
+        self.action_link = Some(format!("{}/a/{}", self.base_url, link.token(&links.secret)));
     }
 
     /// The link to one alert.
@@ -166,14 +200,19 @@ impl Message {
                     }
                     about.push_str(&e.alert.summary);
                 }
+                // The action link leads to the alert too, and lets the
+                // reader act: one link keeps a text message short.
+                let link = self
+                    .action_link
+                    .clone()
+                    .unwrap_or_else(|| self.link(&e.key));
                 format!(
-                    "{}: {}{}: {}: {about} -- from {}. {}",
+                    "{}: {}{}: {}: {about} -- from {}. {link}",
                     e.key.id,
                     e.shout(),
                     self.level_part(),
                     ago(e.since(), self.now),
                     e.key.source,
-                    self.link(&e.key)
                 )
             }
             many => {
@@ -225,6 +264,9 @@ impl Message {
         if self.held > 0 {
             doc["held"] = self.held.into();
         }
+        if let Some(link) = &self.action_link {
+            doc["action_link"] = link.as_str().into();
+        }
         doc
     }
 }
@@ -258,6 +300,7 @@ pub(crate) mod tests {
             events: vec![event("disk", EventKind::Raised, 50)],
             held: 0,
             base_url: "https://alerts.example.com".into(),
+            action_link: None,
             now: 1_700_000_000,
         }
     }

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::payload::Links;
 use super::worker::{Setup, Worker};
 use super::{Health, Notifier};
 use crate::clock::Clock;
@@ -38,6 +39,8 @@ pub(crate) struct Common {
     pub(crate) store: Arc<Store>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) clock: Clock,
+    /// Signs the action links in messages.
+    pub(crate) link_secret: crate::links::Secret,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tasks: TaskTracker,
 }
@@ -56,14 +59,19 @@ struct Delivery {
     base_url: String,
     max_age_s: u64,
     shadow: bool,
+    links: Option<Links>,
 }
 
 impl Delivery {
-    fn of(config: &Config, base_url: &str) -> Delivery {
+    fn of(config: &Config, base_url: &str, secret: &crate::links::Secret) -> Delivery {
         Delivery {
             base_url: base_url.to_owned(),
             max_age_s: config.delivery.max_age.0,
             shadow: config.delivery.shadow,
+            links: config.http.message_links.then(|| Links {
+                secret: secret.clone(),
+                valid_s: config.http.message_links_for.0,
+            }),
         }
     }
 }
@@ -124,7 +132,7 @@ impl Pool {
     /// removed, hands the changed their new notifier and settings.
     pub(crate) async fn reconfigure(&self, config: &Config, base_url: &str) {
         let mut state = self.running.lock().await;
-        let delivery = Delivery::of(config, base_url);
+        let delivery = Delivery::of(config, base_url, &self.common.link_secret);
         let delivery_changed = state.delivery.as_ref() != Some(&delivery);
         state.delivery = Some(delivery.clone());
         let wanted: BTreeMap<&str, &config::Notifier> =
@@ -179,6 +187,7 @@ impl Pool {
                 None => Arc::from(super::build(notifier)),
             },
             base_url: delivery.base_url.clone(),
+            links: delivery.links.clone(),
             max_age_s: delivery.max_age_s,
             shadow: delivery.shadow,
         }

@@ -94,6 +94,12 @@ pub(crate) fn body(m: &Message) -> String {
             m.held
         );
     }
+    if let Some(link) = &m.action_link {
+        let _ = writeln!(
+            out,
+            "Acknowledge or add a note (no login needed):\n  {link}\n"
+        );
+    }
     for e in &m.events {
         let a = &e.alert;
         let _ = writeln!(

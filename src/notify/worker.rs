@@ -67,6 +67,8 @@ pub(crate) struct Setup {
     pub(crate) notifier: Arc<dyn Notifier>,
     /// Links in messages start with this.
     pub(crate) base_url: String,
+    /// Signs each message's action link (None: `http.message_links` off).
+    pub(crate) links: Option<super::payload::Links>,
     /// A message still undelivered this long after its event is given up
     /// (0: never).
     pub(crate) max_age_s: u64,
@@ -345,6 +347,7 @@ impl Worker {
     /// before it ends (an attempt in flight may finish, briefly).
     async fn attempt(&self, setup: &Setup, message: &mut Message) -> Option<Outcome> {
         message.base_url.clone_from(&setup.base_url);
+        message.sign_link(setup.links.as_ref());
         message.now = self.clock.now();
         let in_flight = setup.notifier.deliver(message);
         tokio::pin!(in_flight);

@@ -9,6 +9,9 @@ use crate::alert::{EventKind, HistoryKind, Record, UnixSecs};
 pub enum Action {
     Acknowledge {
         until: UnixSecs,
+        /// Through an action link in a message (the history says so).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_link: bool,
     },
     Unacknowledge,
     Raise,
@@ -41,9 +44,13 @@ impl Action {
     pub(super) fn history(&self, by: &str, zone: &jiff::tz::TimeZone) -> (HistoryKind, String) {
         let at = |t: UnixSecs| crate::timefmt::in_zone(t, zone);
         match self {
-            Action::Acknowledge { until } => (
+            Action::Acknowledge { until, by_link } => (
                 HistoryKind::Update,
-                format!("ACKNOWLEDGED until {} by {by}", at(*until)),
+                format!(
+                    "ACKNOWLEDGED until {} by {by}{}",
+                    at(*until),
+                    if *by_link { " via a message link" } else { "" }
+                ),
             ),
             Action::Unacknowledge => (HistoryKind::Update, format!("UNACKNOWLEDGED by {by}")),
             Action::Raise => (HistoryKind::Update, format!("RAISED by {by}")),

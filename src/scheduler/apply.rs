@@ -288,7 +288,7 @@ impl Run {
         let slot = index.find(&key.source, &key.id).ok_or(Error::NotFound)?;
         let old = index.record(slot);
         let transition = match action {
-            Action::Acknowledge { until } => Some(alert::acknowledge(
+            Action::Acknowledge { until, .. } => Some(alert::acknowledge(
                 &old,
                 by,
                 *until,

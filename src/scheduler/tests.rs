@@ -216,7 +216,10 @@ async fn an_acknowledgement_runs_out_and_the_alert_is_raised_again() {
         .act(
             key.clone(),
             "alice",
-            Action::Acknowledge { until: T0 + 3600 },
+            Action::Acknowledge {
+                until: T0 + 3600,
+                by_link: false,
+            },
         )
         .await
         .unwrap();

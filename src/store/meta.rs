@@ -1,12 +1,14 @@
 //! Small values kept beside the alerts, each of one owner: the sessions
 //! (`http::auth`), how far a cluster station applied the shared actions
-//! (`cluster::actions`), and which silences' starts were muted (silences).
+//! (`cluster::actions`), which silences' starts were muted (silences), and
+//! the action links' secret (`links`, made by the daemon).
 //! Their keys are the store's; the owners speak in their own terms.
 
 use super::{Result, Store};
 use crate::alert::UnixSecs;
 
 const SESSIONS: &[u8] = b"sessions";
+const LINK_SECRET: &[u8] = b"link-secret";
 #[cfg(feature = "ha")]
 const CLUSTER_APPLIED: &[u8] = b"cluster-actions-applied";
 
@@ -23,6 +25,28 @@ impl Store {
     /// Keeps the login sessions, flushed. Blocks.
     pub(crate) fn keep_sessions(&self, sessions: &[u8]) -> Result<()> {
         self.set_meta(SESSIONS, sessions)
+    }
+
+    /// The action links' secret, made and kept (flushed) at the first
+    /// call. Blocks.
+    pub(crate) fn link_secret(&self) -> Result<crate::links::Secret> {
+        if let Some(secret) = self
+            .meta(LINK_SECRET)?
+            .and_then(|v| crate::links::Secret::from_bytes(&v))
+        {
+            return Ok(secret);
+        }
+        self.keep_link_secret(&crate::links::Secret::random())
+    }
+
+    /// Keeps `secret` as the action links' secret (a new one voids every
+    /// link made before), flushed. Blocks.
+    pub(crate) fn keep_link_secret(
+        &self,
+        secret: &crate::links::Secret,
+    ) -> Result<crate::links::Secret> {
+        self.set_meta(LINK_SECRET, secret.as_bytes())?;
+        Ok(secret.clone())
     }
 
     #[cfg(feature = "ha")]

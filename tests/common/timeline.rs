@@ -248,6 +248,7 @@ impl Timeline {
             by,
             Action::Acknowledge {
                 until: self.now() + for_s,
+                by_link: false,
             },
         );
         self.settle();
