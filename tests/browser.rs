@@ -502,3 +502,64 @@ async fn what_needs_action_comes_first_and_a_refused_action_is_explained_in_plac
     screenshot(&c, "page-error-400.png").await;
     c.close().await.unwrap();
 }
+
+/// The action link from a message, on a phone: the buttons show at 400 px
+/// without scrolling, and one tap acknowledges as the message's person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_link_acknowledges_in_one_tap_on_a_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let sent = dir.path().join("sent.jsonl");
+    let d = Daemon::start(
+        dir.path(),
+        &format!(
+            "{}[oncall]\nbatch_window = \"0s\"\nbase_url = \"https://alerts.example.com\"\n\
+             [person.alice]\nops = \"+447700900001\"\nnormal = [\"ops\"]\n\
+             [[alert_group]]\nname = \"all\"\nnotify = [{{ who = [\"alice\"] }}]\n",
+            recording_notifier(&sent)
+        ),
+    );
+    let disk = pb::Alert {
+        subject: Some("web1.example.com".into()),
+        summary: Some("disk / is 97% full and this summary is long enough to wrap".into()),
+        ..alert("disk", Some(now()), None)
+    };
+    d.send(&packet(1, "web1", vec![disk], false));
+    let link = wait_for(Duration::from_secs(20), "the message", || {
+        notifications(&sent)
+            .first()
+            .and_then(|n| n["action_link"].as_str().map(str::to_owned))
+    });
+    let path = link
+        .strip_prefix("https://alerts.example.com")
+        .unwrap_or_else(|| panic!("{link}"));
+
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    c.set_window_size(400, 800).await.unwrap();
+    c.goto(&format!("http://{}{path}", d.http)).await.unwrap();
+    let page = text_of(&c, "main").await;
+    assert!(page.contains("disk") && page.contains("alice"), "{page}");
+    // Every button is on the first screen, and nothing scrolls sideways.
+    let fits = c
+        .execute(
+            "const last = [...document.querySelectorAll('button')].pop().getBoundingClientRect();\
+             return [last.bottom <= window.innerHeight, \
+                     document.documentElement.scrollWidth <= window.innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fits, serde_json::json!([true, true]), "at 400 x 800");
+    screenshot(&c, "link-400.png").await;
+    assert!(
+        d.json("/api/alerts/web1/disk")["acknowledged_by"].is_null(),
+        "opening the link acts on nothing"
+    );
+
+    click(&c, "button[value=ack1h]").await;
+    wait_text(&c, "p.said", "acknowledged until").await;
+    assert_eq!(d.json("/api/alerts/web1/disk")["acknowledged_by"], "alice");
+    screenshot(&c, "link-400-done.png").await;
+    c.close().await.unwrap();
+}
