@@ -163,6 +163,7 @@ fn open_parts(config: &Config, clock: Clock) -> anyhow::Result<Parts> {
         tracing::error!(%err, "cannot keep the action links' secret: the links sent before the next restart will not work after it");
         crate::links::Secret::random()
     });
+    let link_secret = crate::links::SharedSecret::new(link_secret);
     Ok(Parts {
         cluster: start_cluster(config, &metrics, &store, &shutdown),
         silences,
@@ -215,6 +216,7 @@ fn open_silences(
     if let Some(cluster) = &parts.cluster {
         cluster.start_applying(scheduler.clone());
         cluster.start_following_silences(Arc::new(silences.clone()));
+        cluster.start_sharing_link_secret(parts.link_secret.clone());
     }
     silences
 }
@@ -250,7 +252,7 @@ struct Parts {
     store: Arc<Store>,
     index: Arc<RwLock<Index>>,
     /// Signs the action links in messages; checks them on `/a/`.
-    link_secret: crate::links::Secret,
+    link_secret: crate::links::SharedSecret,
     metrics: Arc<Metrics>,
     clock: Clock,
     shutdown: CancellationToken,

@@ -42,6 +42,12 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.0 == other.0
+    }
+}
+
 impl Secret {
     /// A new random secret.
     pub fn random() -> Secret {
@@ -60,6 +66,31 @@ impl Secret {
     fn signer(&self) -> Signer {
         <Signer as blake2::digest::KeyInit>::new_from_slice(&self.0)
             .expect("BLAKE2b takes a 32-byte key")
+    }
+}
+
+/// The secret in force, shared by what signs links (delivery) and what
+/// checks them (HTTP): `[cluster]` replaces it with the one both stations
+/// share, a rotation with a new one.
+#[derive(Clone, Debug)]
+pub struct SharedSecret(std::sync::Arc<parking_lot::RwLock<Secret>>);
+
+impl SharedSecret {
+    pub fn new(secret: Secret) -> SharedSecret {
+        SharedSecret(std::sync::Arc::new(parking_lot::RwLock::new(secret)))
+    }
+
+    pub fn get(&self) -> Secret {
+        self.0.read().clone()
+    }
+
+    pub fn set(&self, secret: Secret) {
+        *self.0.write() = secret;
+    }
+
+    /// The same cell (not merely the same secret now).
+    pub fn same(&self, other: &SharedSecret) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
     }
 }
 

@@ -458,3 +458,34 @@ fn percent_encoding_path(s: &str) -> String {
         })
         .collect()
 }
+
+#[test]
+fn a_logged_in_users_alert_page_links_to_her_own_action_page() {
+    let (_dir, d) = with_alert(&user_config());
+    let page = call(&d, "GET", "/alerts/web1/disk", &[], "");
+    assert!(
+        !page.body.contains("On a phone"),
+        "nobody logged in: no link"
+    );
+    let LoggedIn { cookie, .. } = log_in(&d);
+    let page = call(&d, "GET", "/alerts/web1/disk", &[("cookie", &cookie)], "");
+    // The page escapes the '/' of an href as &#x2f;.
+    let link: String = page
+        .body
+        .split("On a phone: <a href=\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("an action link in {}", page.body))
+        .chars()
+        .take_while(|c| *c != '"')
+        .collect::<String>()
+        .replace("&#x2f;", "/");
+    assert!(link.starts_with("/a/"), "{link}");
+    // The link works without the session, as alice.
+    let shown = call(&d, "GET", &link, &[], "");
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(
+        shown.body.contains("acknowledge as <b>alice</b>"),
+        "{}",
+        shown.body
+    );
+}

@@ -1404,3 +1404,61 @@ fn each_station_shows_the_configuration_digests_so_a_mismatch_is_visible() {
         (seen["a"] == same && seen["b"] != same).then_some(())
     });
 }
+
+/// Routing to alice on both stations, the given notifier before it.
+fn alice_on(notifier: &str) -> String {
+    format!(
+        "{notifier}[oncall]\nbatch_window = \"0s\"\nbase_url = \"https://alerts.example.com\"\n\
+         [person.alice]\nops = \"+447700900001\"\nnormal = [\"ops\"]\n\
+         [[alert_group]]\nname = \"all\"\nnotify = [{{ who = [\"alice\"] }}]\n"
+    )
+}
+
+#[test]
+fn a_message_link_sent_by_one_station_acknowledges_on_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let (notes_a, notes_b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    let (a, b) = a_leading_b_following(
+        dir.path(),
+        &etcd,
+        &alice_on(&recording_notifier(&notes_a)),
+        &alice_on(&recording_notifier(&notes_b)),
+    );
+    raise_on_both(&a, &b, 1, "disk");
+    let link = wait_for(WAIT, "a's message to alice", || {
+        notifications(&notes_a)
+            .first()
+            .and_then(|n| n["action_link"].as_str().map(str::to_owned))
+    });
+    let path = link
+        .strip_prefix("https://alerts.example.com")
+        .unwrap()
+        .to_owned();
+    // b honours it once it holds the secret shared through etcd.
+    wait_for(WAIT, "b honours a's link", || {
+        (b.get(&path).0 == 200).then_some(())
+    });
+    let (status, page) = b.post_form(&path, "do=ack1h", None);
+    assert_eq!(status, 200, "{page}");
+    wait_for(WAIT, "a has the ack by alice", || {
+        (a.alert("web1", "disk")?["acknowledged_by"] == "alice").then_some(())
+    });
+    assert!(
+        a.json("/api/alerts/web1/disk/history")
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["text"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("by alice via a message link"))),
+        "the history on a names the link"
+    );
+    // Rotated on a: void on both.
+    let (status, body) = a.post("/api/links/rotate", "{}");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(a.get(&path).0, 404);
+    wait_for(WAIT, "b takes the new secret", || {
+        (b.get(&path).0 == 404).then_some(())
+    });
+}

@@ -62,28 +62,6 @@ fn link_in_mail(smtp: &SmtpSink, id: &str) -> String {
         .collect()
 }
 
-/// A form POST as the page's own form sends it (same origin), or from
-/// `origin` when given.
-fn post_form(d: &Daemon, path: &str, form: &str, origin: Option<&str>) -> (u16, String) {
-    let (addr, path, form) = (d.http, path.to_owned(), form.to_owned());
-    let origin = origin
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("http://{addr}"));
-    std::thread::spawn(move || {
-        let response = reqwest::blocking::Client::new()
-            .post(format!("http://{addr}{path}"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("origin", origin)
-            .body(form)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .unwrap();
-        (response.status().as_u16(), response.text().unwrap())
-    })
-    .join()
-    .unwrap()
-}
-
 fn history_texts(d: &Daemon, id: &str) -> Vec<String> {
     d.json(&format!("/api/alerts/web1/{id}/history"))
         .as_array()
@@ -128,11 +106,11 @@ fn a_link_from_the_mail_shows_without_acting_and_acknowledges_as_its_person() {
         .any(|t| t.contains("ACKNOWLEDGED")));
 
     // A page of another site cannot use it.
-    let (status, _) = post_form(&d, &link, "do=ack1h", Some("https://evil.example"));
+    let (status, _) = d.post_form(&link, "do=ack1h", Some("https://evil.example"));
     assert_eq!(status, 403);
 
     // POST acknowledges, as alice, through the link.
-    let (status, page) = post_form(&d, &link, "do=ack4h", None);
+    let (status, page) = d.post_form(&link, "do=ack4h", None);
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("acknowledged until"), "{page}");
     let shown = d.json("/api/alerts/web1/disk");
@@ -145,7 +123,7 @@ fn a_link_from_the_mail_shows_without_acting_and_acknowledges_as_its_person() {
                 && t.ends_with("by alice via a message link")),
         "{texts:#?}"
     );
-    let (status, page) = post_form(&d, &link, "do=note&text=on+it%2C+disk+swap", None);
+    let (status, page) = d.post_form(&link, "do=note&text=on+it%2C+disk+swap", None);
     assert_eq!(status, 200, "{page}");
     let history = d.json("/api/alerts/web1/disk/history");
     let note = history
@@ -155,7 +133,7 @@ fn a_link_from_the_mail_shows_without_acting_and_acknowledges_as_its_person() {
         .find(|l| l["text"] == "on it, disk swap")
         .unwrap_or_else(|| panic!("the note in {history:#}"));
     assert_eq!(note["by"], "alice");
-    let (status, _) = post_form(&d, &link, "do=everything", None);
+    let (status, _) = d.post_form(&link, "do=everything", None);
     assert_eq!(status, 400);
 
     // Forged: every character changed in turn is a link nobody made.
@@ -164,7 +142,7 @@ fn a_link_from_the_mail_shows_without_acting_and_acknowledges_as_its_person() {
     forged[token_at] = if forged[token_at] == b'x' { b'y' } else { b'x' };
     let forged = String::from_utf8(forged).unwrap();
     assert_eq!(d.get(&forged).0, 404);
-    assert_eq!(post_form(&d, &forged, "do=ack1h", None).0, 404);
+    assert_eq!(d.post_form(&forged, "do=ack1h", None).0, 404);
     assert_eq!(d.get("/a/").0, 404);
 
     // Cleared: the link says so and does nothing.
@@ -187,7 +165,7 @@ fn a_link_from_the_mail_shows_without_acting_and_acknowledges_as_its_person() {
             .count()
     };
     assert_eq!(acks(&d), 1);
-    let (status, page) = post_form(&d, &link, "do=ack1h", None);
+    let (status, page) = d.post_form(&link, "do=ack1h", None);
     assert_eq!(status, 409, "{page}");
     assert!(
         page.contains("the alert has cleared: nothing was done"),
@@ -199,6 +177,11 @@ fn a_link_from_the_mail_shows_without_acting_and_acknowledges_as_its_person() {
     d.quiesce("web1", "disk");
     assert_eq!(acks(&d), 1, "nothing done after the clear");
     assert!(d.json("/api/alerts/web1/disk")["acknowledged_by"].is_null());
+
+    // A new secret voids every link sent before.
+    let (status, body) = d.post("/api/links/rotate", "{}");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(d.get(&link).0, 404);
 }
 
 #[test]
@@ -220,6 +203,6 @@ fn an_expired_link_is_gone_and_names_the_alerts_page() {
     });
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["page"], "/alerts/web1/load", "{body:#}");
-    assert_eq!(post_form(&d, &link, "do=ack1h", None).0, 410);
+    assert_eq!(d.post_form(&link, "do=ack1h", None).0, 410);
     assert!(d.json("/api/alerts/web1/load")["acknowledged_by"].is_null());
 }

@@ -27,6 +27,13 @@ const OWNERS: &[(&str, &[&str])] = &[
     // Silences, and which ones' starts were muted: their room.
     ("put_silence(", &["src/silences/mod.rs"]),
     ("mark_silence_start_muted(", &["src/silences/mod.rs"]),
+    // The action links' secret: the daemon makes it (first start), the
+    // API rotates it, the cluster takes the shared one.
+    ("link_secret(", &["src/daemon.rs"]),
+    (
+        "keep_link_secret(",
+        &["src/http/link.rs", "src/cluster/links.rs"],
+    ),
     // `/health`'s proof that the disk takes writes (its own key).
     ("probe(", &["src/http/api.rs"]),
 ];

@@ -26,6 +26,8 @@ mod actions;
 #[cfg(feature = "ha")]
 mod etcd;
 #[cfg(feature = "ha")]
+mod links;
+#[cfg(feature = "ha")]
 mod silences;
 #[cfg(feature = "ha")]
 pub(crate) use self::etcd::Cluster;
@@ -261,6 +263,14 @@ impl Cluster {
     }
 
     pub(crate) async fn silence_started(&self, _: &crate::alertmanager::silences::Silence) {
+        match *self {}
+    }
+
+    pub(crate) fn start_sharing_link_secret(&self, _: crate::links::SharedSecret) {
+        match *self {}
+    }
+
+    pub(crate) async fn share_link_secret(&self, _: &crate::links::Secret) -> Result<(), String> {
         match *self {}
     }
 }

@@ -114,7 +114,7 @@ fn checked(http: &Http, token: &str) -> Result<(Link, Record), Unusable> {
     if !http.live().message_links {
         return Err(Unusable::Unknown);
     }
-    let link = match Link::check(token, &http.link_secret, http.clock.now()) {
+    let link = match Link::check(token, &http.link_secret.get(), http.clock.now()) {
         Ok(link) => link,
         Err(Refused::Unknown) => return Err(Unusable::Unknown),
         Err(Refused::Expired(alert)) => return Err(Unusable::Expired(alert)),
@@ -272,4 +272,52 @@ fn told(http: &Http, key: &AlertKey, record: &Record) -> Vec<String> {
     people.sort();
     people.dedup();
     people
+}
+
+/// `POST /api/links/rotate`: a new secret for the action links, which voids
+/// every link sent before (a change: a token with `act`, a login, or JSON
+/// from this host in open mode). With `[cluster]` the other station takes
+/// it within five seconds.
+pub(crate) async fn rotate(http: Shared) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let secret = crate::links::Secret::random();
+    let store = http.store.clone();
+    let keeping = secret.clone();
+    tokio::task::spawn_blocking(move || store.keep_link_secret(&keeping))
+        .await
+        .map_err(|err| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))?
+        .map_err(super::api::store_error)?;
+    http.link_secret.set(secret.clone());
+    if let Some(cluster) = &http.cluster {
+        cluster.share_link_secret(&secret).await.map_err(|why| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("rotated here, not yet shared through etcd ({why}): the other station still honours the old links"),
+            )
+        })?;
+    }
+    tracing::warn!("the action links' secret was rotated: every link sent before is void");
+    Ok(axum::Json(serde_json::json!({ "rotated": true })))
+}
+
+/// The logged-in user's own action link to a raised alert (the alert's
+/// page shows it, to open on a phone), when links are on.
+pub(super) fn for_user(
+    http: &Http,
+    session: Option<&super::auth::Session>,
+    key: &AlertKey,
+    record: &Record,
+) -> Option<String> {
+    let live = http.live();
+    let user = &session?.user;
+    if !live.message_links || !record.is_raised() {
+        return None;
+    }
+    let now = http.clock.now();
+    let link = Link {
+        alert: key.clone(),
+        person: user.clone(),
+        message_at: now,
+        expires_at: now.saturating_add(live.message_links_for_s),
+    };
+    Some(format!("/a/{}", link.token(&http.link_secret.get())))
 }

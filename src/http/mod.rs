@@ -95,7 +95,7 @@ pub(crate) struct Http {
     pub(crate) reloader: reload::Reloader,
     pub(crate) started_at: crate::alert::UnixSecs,
     /// Checks the action links of messages (`link.rs`).
-    pub(crate) link_secret: crate::links::Secret,
+    pub(crate) link_secret: crate::links::SharedSecret,
 }
 
 impl Http {
@@ -115,7 +115,7 @@ impl Http {
         changes: tokio::sync::broadcast::Sender<crate::scheduler::Change>,
         shutdown: tokio_util::sync::CancellationToken,
         silences: Arc<crate::silences::Room>,
-        link_secret: crate::links::Secret,
+        link_secret: crate::links::SharedSecret,
     ) -> Self {
         let auth = auth::Auth::new(&config.http);
         auth.restore(&store, clock.now());
@@ -185,6 +185,8 @@ pub(crate) struct Live {
     pub(crate) shadow: bool,
     /// `http.message_links`: off, `/a/` answers 404.
     pub(crate) message_links: bool,
+    /// `http.message_links_for`, in seconds.
+    pub(crate) message_links_for_s: u64,
 }
 
 impl Live {
@@ -198,6 +200,7 @@ impl Live {
             degraded_after_s: config.delivery.degraded_after.0,
             shadow: config.delivery.shadow,
             message_links: config.http.message_links,
+            message_links_for_s: config.http.message_links_for.0,
         }
     }
 }
@@ -368,6 +371,7 @@ pub(crate) fn router(http: Arc<Http>) -> Router {
         )
         .route("/-/reload", post(api::reload))
         .route("/api/backup", post(api::backup))
+        .route("/api/links/rotate", post(link::rotate))
         .route("/events", post(api::events))
         .route("/events/", post(api::events))
         .fallback(not_found)

@@ -365,6 +365,7 @@ fn alert_page(
             oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, cluster => f.cluster, alert => view, fields => fields, history => history,
             detail => clean_detail(&detail), alert_ref => reference(key), single => true,
             back => format!("/alerts/{}", reference(key)), retry => retry,
+            phone_link => super::link::for_user(http, session, key, &record),
         },
     )
 }

@@ -11,13 +11,13 @@ use crate::view::AlertView;
 /// What signs action links: the station's secret and how long a link works.
 #[derive(Clone, Debug)]
 pub(crate) struct Links {
-    pub(crate) secret: crate::links::Secret,
+    pub(crate) secret: crate::links::SharedSecret,
     pub(crate) valid_s: u64,
 }
 
 impl PartialEq for Links {
     fn eq(&self, other: &Links) -> bool {
-        self.secret.as_bytes() == other.secret.as_bytes() && self.valid_s == other.valid_s
+        self.secret.same(&other.secret) && self.valid_s == other.valid_s
     }
 }
 
@@ -148,7 +148,11 @@ impl Message {
             message_at: first.at,
             expires_at: first.at.saturating_add(links.valid_s),
         };
-        self.action_link = Some(format!("{}/a/{}", self.base_url, link.token(&links.secret)));
+        self.action_link = Some(format!(
+            "{}/a/{}",
+            self.base_url,
+            link.token(&links.secret.get())
+        ));
     }
 
     /// The link to one alert.

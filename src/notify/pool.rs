@@ -40,7 +40,7 @@ pub(crate) struct Common {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) clock: Clock,
     /// Signs the action links in messages.
-    pub(crate) link_secret: crate::links::Secret,
+    pub(crate) link_secret: crate::links::SharedSecret,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tasks: TaskTracker,
 }
@@ -63,7 +63,7 @@ struct Delivery {
 }
 
 impl Delivery {
-    fn of(config: &Config, base_url: &str, secret: &crate::links::Secret) -> Delivery {
+    fn of(config: &Config, base_url: &str, secret: &crate::links::SharedSecret) -> Delivery {
         Delivery {
             base_url: base_url.to_owned(),
             max_age_s: config.delivery.max_age.0,

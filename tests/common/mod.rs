@@ -236,6 +236,28 @@ pub trait Client {
         request(self.http(), "POST", path, body)
     }
 
+    /// A form POST as a page's own form sends it (from this server's
+    /// origin), or from `origin` when given.
+    fn post_form(&self, path: &str, form: &str, origin: Option<&str>) -> (u16, String) {
+        let (addr, path, form) = (self.http(), path.to_owned(), form.to_owned());
+        let origin = origin
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("http://{addr}"));
+        std::thread::spawn(move || {
+            let response = reqwest::blocking::Client::new()
+                .post(format!("http://{addr}{path}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", origin)
+                .body(form)
+                .timeout(Duration::from_secs(10))
+                .send()
+                .unwrap();
+            (response.status().as_u16(), response.text().unwrap())
+        })
+        .join()
+        .unwrap()
+    }
+
     fn json(&self, path: &str) -> serde_json::Value {
         let (status, body) = self.get(path);
         assert_eq!(status, 200, "GET {path}: {body}");
