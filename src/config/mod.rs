@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 mod checks;
 mod messages;
+mod notifiers;
 mod oncall;
 mod read;
 pub(crate) mod redact;
@@ -29,6 +30,7 @@ pub use self::oncall::{
     built_in_windows, local_time, AlertGroup, Away, Match, NotifyClause, Oncall, Override, Person,
     RateLimit, RotationSpec, Secs, WindowSpec,
 };
+pub(crate) use self::notifiers::{Notifier, WebhookFormat};
 pub use self::values::{parse_destination, split_host_port, Cidr, Destination, DEFAULT_PORT};
 
 /// Lists may name lists this deep at most (the walk is recursive).
@@ -343,174 +345,6 @@ fn every_scope() -> Vec<TokenScope> {
     vec![TokenScope::Act, TokenScope::Ingest]
 }
 
-/// One `[[notifier]]`: the `kind` decides which other keys it takes, so a
-/// key of another kind is an error rather than silently ignored. Read
-/// through [`RawNotifier`], a plain table, so that a key of the wrong type
-/// is named with its line (a tagged enum reads the table whole first and
-/// loses where each key was).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(try_from = "RawNotifier")]
-pub(crate) enum Notifier {
-    /// Each notification becomes a log line.
-    Log { name: String },
-    /// A program run per notification (the argv, then a timeout in seconds
-    /// after which it is killed and retried).
-    Command {
-        name: String,
-        command: Vec<String>,
-        timeout_s: u64,
-    },
-    /// An HTTP POST per message, to the person's address on this notifier
-    /// (or `url` when the message has none).
-    Webhook {
-        name: String,
-        url: Option<String>,
-        format: WebhookFormat,
-        timeout_s: u64,
-    },
-    /// An e-mail per message, to the person's address on this notifier.
-    Smtp {
-        name: String,
-        /// `host:port` of the mail server.
-        server: String,
-        from: String,
-        starttls: bool,
-        user: Option<String>,
-        /// A file holding the password (first line).
-        password_file: Option<PathBuf>,
-        timeout_s: u64,
-    },
-}
-
-/// Every key any `[[notifier]]` takes, as read; [`Notifier`] is made of it.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawNotifier {
-    name: String,
-    kind: NotifierKind,
-    command: Option<Vec<String>>,
-    timeout_s: Option<u64>,
-    url: Option<String>,
-    format: Option<WebhookFormat>,
-    server: Option<String>,
-    from: Option<String>,
-    starttls: Option<bool>,
-    user: Option<String>,
-    password_file: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum NotifierKind {
-    Log,
-    Command,
-    Webhook,
-    Smtp,
-}
-
-impl TryFrom<RawNotifier> for Notifier {
-    type Error = String;
-
-    fn try_from(raw: RawNotifier) -> Result<Notifier, String> {
-        let (kind, takes): (&str, &[&str]) = match raw.kind {
-            NotifierKind::Log => ("log", &[]),
-            NotifierKind::Command => ("command", &["command", "timeout_s"]),
-            NotifierKind::Webhook => ("webhook", &["url", "format", "timeout_s"]),
-            NotifierKind::Smtp => (
-                "smtp",
-                &[
-                    "server",
-                    "from",
-                    "starttls",
-                    "user",
-                    "password_file",
-                    "timeout_s",
-                ],
-            ),
-        };
-        let given = [
-            ("command", raw.command.is_some()),
-            ("timeout_s", raw.timeout_s.is_some()),
-            ("url", raw.url.is_some()),
-            ("format", raw.format.is_some()),
-            ("server", raw.server.is_some()),
-            ("from", raw.from.is_some()),
-            ("starttls", raw.starttls.is_some()),
-            ("user", raw.user.is_some()),
-            ("password_file", raw.password_file.is_some()),
-        ];
-        if let Some((key, _)) = given
-            .iter()
-            .find(|(key, given)| *given && !takes.contains(key))
-        {
-            return Err(format!(
-                "unknown field `{key}`: a notifier of kind \"{kind}\" takes {}",
-                ["name", "kind"]
-                    .iter()
-                    .chain(takes)
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        let missing = |key: &str| format!("missing field `{key}` (kind = \"{kind}\" needs it)");
-        Ok(match raw.kind {
-            NotifierKind::Log => Notifier::Log { name: raw.name },
-            NotifierKind::Command => Notifier::Command {
-                name: raw.name,
-                command: raw.command.ok_or_else(|| missing("command"))?,
-                timeout_s: raw.timeout_s.unwrap_or_else(default_notifier_timeout),
-            },
-            NotifierKind::Webhook => Notifier::Webhook {
-                name: raw.name,
-                url: raw.url,
-                format: raw.format.unwrap_or_default(),
-                timeout_s: raw.timeout_s.unwrap_or_else(default_webhook_timeout),
-            },
-            NotifierKind::Smtp => Notifier::Smtp {
-                name: raw.name,
-                server: raw.server.ok_or_else(|| missing("server"))?,
-                from: raw.from.ok_or_else(|| missing("from"))?,
-                starttls: raw.starttls.unwrap_or(false),
-                user: raw.user,
-                password_file: raw.password_file,
-                timeout_s: raw.timeout_s.unwrap_or_else(default_webhook_timeout),
-            },
-        })
-    }
-}
-
-/// The body a webhook posts.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum WebhookFormat {
-    /// The same document a command gets on stdin.
-    #[default]
-    Json,
-    /// Alertmanager's webhook payload, version 4.
-    Alertmanager,
-    /// `{"text": …}`.
-    Slack,
-}
-
-impl Notifier {
-    pub(crate) fn name(&self) -> &str {
-        match self {
-            Notifier::Log { name }
-            | Notifier::Command { name, .. }
-            | Notifier::Webhook { name, .. }
-            | Notifier::Smtp { name, .. } => name,
-        }
-    }
-}
-
-fn default_webhook_timeout() -> u64 {
-    10
-}
-
-fn default_notifier_timeout() -> u64 {
-    30
-}
 
 /// Reads one `IP:PORT`, saying what a good one looks like when it is not.
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {
