@@ -263,6 +263,17 @@ impl Config {
                         fail(&key("timeout_s"), "must be at least 1");
                     }
                 }
+                Notifier::Http(http) => {
+                    let web = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+                    if !http.server.is_empty() && !web(&http.server) {
+                        fail(&key("server"), "must start with http:// or https://");
+                    }
+                    // A URL that starts with a template is checked as sent.
+                    if !http.url.starts_with("{{") && !http.url.starts_with("{%") && !web(&http.url)
+                    {
+                        fail(&key("url"), "must start with http:// or https://");
+                    }
+                }
                 Notifier::Log { .. } => {}
             }
         }
@@ -287,6 +298,13 @@ impl Config {
                     if let Err(why) = find_executable(program) {
                         warnings.push(format!("notifier[{i}].command: {why}"));
                     }
+                }
+            }
+            if let Notifier::Http(http) = notifier {
+                if let Some(Err(why)) = http.secret.as_ref().map(|s| s.read()) {
+                    warnings.push(format!(
+                        "notifier[{i}]: {why}: every message would be given up"
+                    ));
                 }
             }
         }

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod checks;
+pub(crate) mod http_notifier;
 mod messages;
 mod notifiers;
 mod oncall;
@@ -26,11 +27,11 @@ mod values;
 
 use self::messages::{backticked, nearest, syntax_problem};
 
+pub(crate) use self::notifiers::{Notifier, WebhookFormat};
 pub use self::oncall::{
     built_in_windows, local_time, AlertGroup, Away, Match, NotifyClause, Oncall, Override, Person,
     RateLimit, RotationSpec, Secs, WindowSpec,
 };
-pub(crate) use self::notifiers::{Notifier, WebhookFormat};
 pub use self::values::{parse_destination, split_host_port, Cidr, Destination, DEFAULT_PORT};
 
 /// Lists may name lists this deep at most (the walk is recursive).
@@ -344,7 +345,6 @@ pub(crate) enum TokenScope {
 fn every_scope() -> Vec<TokenScope> {
     vec![TokenScope::Act, TokenScope::Ingest]
 }
-
 
 /// Reads one `IP:PORT`, saying what a good one looks like when it is not.
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {

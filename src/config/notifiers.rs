@@ -2,9 +2,12 @@
 //! decides which other keys a notifier takes (`http` ones may start from a
 //! preset: `http_notifier.rs`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
+
+use super::http_notifier::HttpNotifier;
 
 /// One `[[notifier]]`: the `kind` decides which other keys it takes, so a
 /// key of another kind is an error rather than silently ignored. Read
@@ -43,6 +46,8 @@ pub(crate) enum Notifier {
         password_file: Option<PathBuf>,
         timeout_s: u64,
     },
+    /// An HTTP request per message (or event), from templates or a preset.
+    Http(Box<HttpNotifier>),
 }
 
 /// Every key any `[[notifier]]` takes, as read; [`Notifier`] is made of it.
@@ -60,6 +65,16 @@ struct RawNotifier {
     starttls: Option<bool>,
     user: Option<String>,
     password_file: Option<PathBuf>,
+    preset: Option<String>,
+    method: Option<super::http_notifier::Method>,
+    headers: Option<BTreeMap<String, String>>,
+    content_type: Option<super::http_notifier::ContentType>,
+    body: Option<String>,
+    form: Option<BTreeMap<String, String>>,
+    each_event: Option<bool>,
+    secret_env: Option<String>,
+    secret_file: Option<PathBuf>,
+    params: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Clone, Copy, Deserialize)]
@@ -69,6 +84,7 @@ enum NotifierKind {
     Command,
     Webhook,
     Smtp,
+    Http,
 }
 
 impl TryFrom<RawNotifier> for Notifier {
@@ -90,6 +106,7 @@ impl TryFrom<RawNotifier> for Notifier {
                     "timeout_s",
                 ],
             ),
+            NotifierKind::Http => ("http", &super::http_notifier::KEYS),
         };
         let given = [
             ("command", raw.command.is_some()),
@@ -101,6 +118,16 @@ impl TryFrom<RawNotifier> for Notifier {
             ("starttls", raw.starttls.is_some()),
             ("user", raw.user.is_some()),
             ("password_file", raw.password_file.is_some()),
+            ("preset", raw.preset.is_some()),
+            ("method", raw.method.is_some()),
+            ("headers", raw.headers.is_some()),
+            ("content_type", raw.content_type.is_some()),
+            ("body", raw.body.is_some()),
+            ("form", raw.form.is_some()),
+            ("each_event", raw.each_event.is_some()),
+            ("secret_env", raw.secret_env.is_some()),
+            ("secret_file", raw.secret_file.is_some()),
+            ("params", raw.params.is_some()),
         ];
         if let Some((key, _)) = given
             .iter()
@@ -139,6 +166,24 @@ impl TryFrom<RawNotifier> for Notifier {
                 password_file: raw.password_file,
                 timeout_s: raw.timeout_s.unwrap_or_else(default_webhook_timeout),
             },
+            NotifierKind::Http => Notifier::Http(Box::new(HttpNotifier::of(
+                raw.name,
+                super::http_notifier::HttpKeys {
+                    preset: raw.preset,
+                    method: raw.method,
+                    server: raw.server,
+                    url: raw.url,
+                    headers: raw.headers,
+                    content_type: raw.content_type,
+                    body: raw.body,
+                    form: raw.form,
+                    each_event: raw.each_event,
+                    secret_env: raw.secret_env,
+                    secret_file: raw.secret_file,
+                    params: raw.params,
+                    timeout_s: raw.timeout_s,
+                },
+            )?)),
         })
     }
 }
@@ -163,6 +208,7 @@ impl Notifier {
             | Notifier::Command { name, .. }
             | Notifier::Webhook { name, .. }
             | Notifier::Smtp { name, .. } => name,
+            Notifier::Http(http) => &http.name,
         }
     }
 }

@@ -30,8 +30,23 @@ pub(crate) async fn show(http: Shared, Path(token): Path<String>) -> Response {
 }
 
 /// `POST /a/{token}` (form: `do` = `ack1h`, `ack4h`, `ackworking` or
-/// `note` with `text`): acts as the link's person.
-pub(crate) async fn act(http: Shared, Path(token): Path<String>, form: FormFields) -> Response {
+/// `note` with `text`; `do` may be in the query instead): acts as the
+/// link's person.
+pub(crate) async fn act(
+    http: Shared,
+    Path(token): Path<String>,
+    query: axum::extract::RawQuery,
+    mut form: FormFields,
+) -> Response {
+    // A provider's callback (Pushover's, when the person acknowledges
+    // there) says what to do in the link's query; its body is its own.
+    if let Some(query) = query.0 {
+        if let Some((_, wanted)) = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "do")
+        {
+            form.0.retain(|(k, _)| k != "do");
+            form.0.push(("do".into(), wanted.into_owned()));
+        }
+    }
     let (link, record) = match checked(&http, &token) {
         Ok(found) => found,
         Err(refused) => return refused.into_response(),

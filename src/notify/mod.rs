@@ -16,6 +16,7 @@
 //! alertmanager's notify pipeline). One file per kind of notifier.
 
 mod command;
+pub(crate) mod http;
 mod log;
 pub(crate) mod payload;
 pub(crate) mod pool;
@@ -74,6 +75,9 @@ pub enum Outcome {
     Delivered,
     /// Worth trying again later (the reason is logged).
     Retry(String),
+    /// Worth trying again, not before the time the receiver asked for
+    /// (`Retry-After`).
+    RetryIn(String, Duration),
     /// Will never work: the message goes to the dead letters.
     GiveUp(String),
     /// Another station of the cluster delivered it or gave up on it (the
@@ -114,6 +118,7 @@ pub(crate) fn build(config: &config::Notifier) -> Box<dyn Notifier> {
             *format,
             Duration::from_secs(*timeout_s),
         )),
+        config::Notifier::Http(http) => Box::new(http::HttpNotifier::new(http)),
         config::Notifier::Smtp {
             server,
             from,

@@ -275,11 +275,15 @@ impl Worker {
                 }
                 _ => self.health.failed(&self.name, self.clock.now()),
             }
-            let Outcome::Retry(why) = outcome else {
-                if matches!(outcome, Outcome::GiveUp(_)) {
-                    self.gave_up(identity.as_ref()).await;
+            let (why, asked) = match outcome {
+                Outcome::Retry(why) => (why, Duration::ZERO),
+                Outcome::RetryIn(why, after) => (why, after),
+                outcome => {
+                    if matches!(outcome, Outcome::GiveUp(_)) {
+                        self.gave_up(identity.as_ref()).await;
+                    }
+                    return Some(outcome);
                 }
-                return Some(outcome);
             };
             let max_age_s = setup.max_age_s;
             if max_age_s > 0 && self.clock.now().saturating_sub(notification.at) > max_age_s {
@@ -293,7 +297,7 @@ impl Worker {
             self.metrics.notification(&self.name, NotifyResult::Retried);
             self.history(notification, "retry", &why);
             self.write_history().await;
-            let mut delay = jittered(attempt);
+            let mut delay = jittered(attempt).max(asked);
             if max_age_s > 0 {
                 // One last attempt when the message reaches its maximum age.
                 let left = (notification.at + max_age_s + 1).saturating_sub(self.clock.now());
@@ -404,7 +408,7 @@ impl Worker {
                 );
                 Settle::Dequeue(id)
             }
-            Outcome::GiveUp(reason) | Outcome::Retry(reason) => {
+            Outcome::GiveUp(reason) | Outcome::Retry(reason) | Outcome::RetryIn(reason, _) => {
                 self.metrics.notification(&self.name, NotifyResult::Failed);
                 self.metrics.dead_letters.inc();
                 tracing::error!(

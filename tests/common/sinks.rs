@@ -124,6 +124,20 @@ fn session(
 pub struct Hit {
     pub path: String,
     pub body: String,
+    pub method: String,
+    /// Names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// When it was read.
+    pub at: std::time::Instant,
+}
+
+impl Hit {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// An HTTP server on 127.0.0.1 that answers `status` (200 unless set):
@@ -132,6 +146,10 @@ pub struct HttpSink {
     pub addr: SocketAddr,
     pub hits: Arc<Mutex<Vec<Hit>>>,
     pub status: Arc<std::sync::atomic::AtomicU16>,
+    /// Answers to give first, in order (status, extra header lines), before
+    /// `status`; every request is kept in `seen`, whatever the answer.
+    pub answers: Arc<Mutex<std::collections::VecDeque<(u16, String)>>>,
+    pub seen: Arc<Mutex<Vec<Hit>>>,
 }
 
 impl HttpSink {
@@ -141,13 +159,21 @@ impl HttpSink {
             addr: listener.local_addr().unwrap(),
             hits: Arc::default(),
             status: Arc::new(std::sync::atomic::AtomicU16::new(200)),
+            answers: Arc::default(),
+            seen: Arc::default(),
         };
-        let (hits, status) = (sink.hits.clone(), sink.status.clone());
+        let shared = Shared {
+            hits: sink.hits.clone(),
+            status: sink.status.clone(),
+            answers: sink.answers.clone(),
+            seen: sink.seen.clone(),
+        };
         std::thread::spawn(move || {
+            let shared = Arc::new(shared);
             for conn in listener.incoming().flatten() {
-                let (hits, status) = (hits.clone(), status.clone());
+                let shared = shared.clone();
                 std::thread::spawn(move || {
-                    let _ = serve(conn, &hits, &status);
+                    let _ = serve(conn, &shared);
                 });
             }
         });
@@ -159,11 +185,14 @@ impl HttpSink {
     }
 }
 
-fn serve(
-    conn: TcpStream,
-    hits: &Mutex<Vec<Hit>>,
-    status: &std::sync::atomic::AtomicU16,
-) -> std::io::Result<()> {
+struct Shared {
+    hits: Arc<Mutex<Vec<Hit>>>,
+    status: Arc<std::sync::atomic::AtomicU16>,
+    answers: Arc<Mutex<std::collections::VecDeque<(u16, String)>>>,
+    seen: Arc<Mutex<Vec<Hit>>>,
+}
+
+fn serve(conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
     conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     let mut out = conn.try_clone()?;
     let mut reader = BufReader::new(conn);
@@ -172,12 +201,11 @@ fn serve(
         if reader.read_line(&mut request_line)? == 0 {
             return Ok(());
         }
-        let path = request_line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned();
+        let mut words = request_line.split_whitespace();
+        let method = words.next().unwrap_or_default().to_owned();
+        let path = words.next().unwrap_or_default().to_owned();
         let mut length = 0;
+        let mut headers = Vec::new();
         loop {
             let mut header = String::new();
             reader.read_line(&mut header)?;
@@ -188,22 +216,40 @@ fn serve(
                 if name.eq_ignore_ascii_case("content-length") {
                     length = value.trim().parse().unwrap_or(0);
                 }
+                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
             }
         }
         let mut body = vec![0; length];
         reader.read_exact(&mut body)?;
-        let answer = status.load(std::sync::atomic::Ordering::SeqCst);
+        let hit = Hit {
+            path,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            method,
+            headers,
+            at: std::time::Instant::now(),
+        };
+        shared.seen.lock().unwrap().push(hit.clone());
+        let (answer, extra) = shared
+            .answers
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| {
+                (
+                    shared.status.load(std::sync::atomic::Ordering::SeqCst),
+                    String::new(),
+                )
+            });
         if answer == 0 {
             // Never answer: hold the connection until the client gives up.
             std::thread::sleep(std::time::Duration::from_secs(30));
             return Ok(());
         }
         if answer == 200 {
-            hits.lock().unwrap().push(Hit {
-                path,
-                body: String::from_utf8_lossy(&body).into_owned(),
-            });
+            shared.hits.lock().unwrap().push(hit);
         }
-        out.write_all(format!("HTTP/1.1 {answer} X\r\ncontent-length: 0\r\n\r\n").as_bytes())?;
+        out.write_all(
+            format!("HTTP/1.1 {answer} X\r\n{extra}content-length: 0\r\n\r\n").as_bytes(),
+        )?;
     }
 }
