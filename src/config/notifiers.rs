@@ -87,11 +87,10 @@ enum NotifierKind {
     Http,
 }
 
-impl TryFrom<RawNotifier> for Notifier {
-    type Error = String;
-
-    fn try_from(raw: RawNotifier) -> Result<Notifier, String> {
-        let (kind, takes): (&str, &[&str]) = match raw.kind {
+impl RawNotifier {
+    /// The kind's name, if only keys the kind takes are given.
+    fn only_its_keys(&self) -> Result<&'static str, String> {
+        let (kind, takes): (&str, &[&str]) = match self.kind {
             NotifierKind::Log => ("log", &[]),
             NotifierKind::Command => ("command", &["command", "timeout_s"]),
             NotifierKind::Webhook => ("webhook", &["url", "format", "timeout_s"]),
@@ -109,25 +108,25 @@ impl TryFrom<RawNotifier> for Notifier {
             NotifierKind::Http => ("http", &super::http_notifier::KEYS),
         };
         let given = [
-            ("command", raw.command.is_some()),
-            ("timeout_s", raw.timeout_s.is_some()),
-            ("url", raw.url.is_some()),
-            ("format", raw.format.is_some()),
-            ("server", raw.server.is_some()),
-            ("from", raw.from.is_some()),
-            ("starttls", raw.starttls.is_some()),
-            ("user", raw.user.is_some()),
-            ("password_file", raw.password_file.is_some()),
-            ("preset", raw.preset.is_some()),
-            ("method", raw.method.is_some()),
-            ("headers", raw.headers.is_some()),
-            ("content_type", raw.content_type.is_some()),
-            ("body", raw.body.is_some()),
-            ("form", raw.form.is_some()),
-            ("each_event", raw.each_event.is_some()),
-            ("secret_env", raw.secret_env.is_some()),
-            ("secret_file", raw.secret_file.is_some()),
-            ("params", raw.params.is_some()),
+            ("command", self.command.is_some()),
+            ("timeout_s", self.timeout_s.is_some()),
+            ("url", self.url.is_some()),
+            ("format", self.format.is_some()),
+            ("server", self.server.is_some()),
+            ("from", self.from.is_some()),
+            ("starttls", self.starttls.is_some()),
+            ("user", self.user.is_some()),
+            ("password_file", self.password_file.is_some()),
+            ("preset", self.preset.is_some()),
+            ("method", self.method.is_some()),
+            ("headers", self.headers.is_some()),
+            ("content_type", self.content_type.is_some()),
+            ("body", self.body.is_some()),
+            ("form", self.form.is_some()),
+            ("each_event", self.each_event.is_some()),
+            ("secret_env", self.secret_env.is_some()),
+            ("secret_file", self.secret_file.is_some()),
+            ("params", self.params.is_some()),
         ];
         if let Some((key, _)) = given
             .iter()
@@ -143,6 +142,15 @@ impl TryFrom<RawNotifier> for Notifier {
                     .join(", ")
             ));
         }
+        Ok(kind)
+    }
+}
+
+impl TryFrom<RawNotifier> for Notifier {
+    type Error = String;
+
+    fn try_from(raw: RawNotifier) -> Result<Notifier, String> {
+        let kind = raw.only_its_keys()?;
         let missing = |key: &str| format!("missing field `{key}` (kind = \"{kind}\" needs it)");
         Ok(match raw.kind {
             NotifierKind::Log => Notifier::Log { name: raw.name },
