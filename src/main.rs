@@ -57,6 +57,20 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         to: PathBuf,
     },
+    /// Send one test message to a person through one notifier of a
+    /// configuration, with the daemon's own code (no daemon needed): exit 0
+    /// if the notifier took it, 1 if not (with why).
+    TestNotify {
+        /// The TOML configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The person (`[person.<name>]`).
+        #[arg(long)]
+        person: String,
+        /// The notifier (`[[notifier]] name`).
+        #[arg(long)]
+        notifier: String,
+    },
     /// Put a backup back as a new store (the daemon stopped), in an empty
     /// or missing data directory (store.path).
     Restore {
@@ -220,6 +234,11 @@ fn main() -> ExitCode {
             until,
             token,
         } => shadow_report(&url, since.as_deref(), until.as_deref(), token.as_deref()),
+        Cmd::TestNotify {
+            config,
+            person,
+            notifier,
+        } => test_notify(&config, &person, &notifier),
         Cmd::NewToken => {
             println!("{}", mauved::http::auth::secret());
             ExitCode::SUCCESS
@@ -702,4 +721,38 @@ async fn signal() {
         tracing::error!("a second signal while stopping: exiting now, without the final flush");
         std::process::exit(1);
     });
+}
+
+/// `mauved test-notify`: one test message, sent now.
+fn test_notify(config: &std::path::Path, person: &str, notifier: &str) -> ExitCode {
+    let (config, _) = match load(Some(config.to_owned())) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("mauved: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let now = Clock::system().now();
+    match runtime.block_on(mauved::notify::test_message::send(
+        &config, person, notifier, now,
+    )) {
+        Ok(said) => {
+            println!("{said}");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("mauved: {why}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -354,3 +354,46 @@ fn a_429_is_retried_after_its_retry_after_and_a_400_given_up() {
     assert_eq!(sink.seen.lock().unwrap().len(), 3, "no retry after a 400");
     assert!(d.metric("mauved_dead_letters_total") >= 1.0);
 }
+
+#[test]
+fn test_notify_sends_one_message_through_the_configured_notifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
+    let sink = HttpSink::start();
+    let file = dir.path().join("mauved.toml");
+    std::fs::write(&file, config(&sink, &secret)).unwrap();
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
+            .args(["test-notify", "--config"])
+            .arg(&file)
+            .args(["--person", "p_telegram", "--notifier", "telegram"])
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hit = hit_for(&sink, "telegram", 1).remove(0);
+    assert!(
+        json(&hit)["text"]
+            .as_str()
+            .unwrap()
+            .contains("a test message for p_telegram through telegram"),
+        "{}",
+        hit.body
+    );
+    // Refused by the provider: exit 1, saying why, the secret left out.
+    sink.answers.lock().unwrap().push_back((400, String::new()));
+    let out = run();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("would give up") && said.contains("400"),
+        "{said}"
+    );
+    assert!(!said.contains(SECRET), "{said}");
+}

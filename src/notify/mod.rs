@@ -21,6 +21,7 @@ mod log;
 pub(crate) mod payload;
 pub(crate) mod pool;
 pub(crate) mod smtp;
+pub mod test_message;
 pub(crate) mod webhook;
 pub(crate) mod worker;
 
@@ -30,7 +31,7 @@ use std::time::Duration;
 
 pub(crate) use self::command::CommandNotifier;
 pub(crate) use self::log::LogNotifier;
-pub use self::payload::Message;
+pub use self::payload::{Message, MessageEvent};
 pub(crate) use self::smtp::SmtpNotifier;
 pub(crate) use self::webhook::WebhookNotifier;
 use crate::config;
