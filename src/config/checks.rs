@@ -18,6 +18,7 @@ impl Config {
         self.heartbeat_problems(&mut fail);
         self.notifier_problems(&mut fail);
         self.cluster_problems(&mut fail);
+        self.ping_problems(&mut fail);
         oncall::problems(self, &mut fail);
         problems
     }

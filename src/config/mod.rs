@@ -21,6 +21,7 @@ pub(crate) mod http_notifier;
 mod messages;
 mod notifiers;
 mod oncall;
+pub(crate) mod ping;
 mod read;
 pub(crate) mod redact;
 mod values;
@@ -72,6 +73,8 @@ pub struct Config {
     pub(crate) cluster: Option<ClusterConfig>,
     /// Alerts posted as Prometheus does (`POST /api/v2/alerts`).
     pub(crate) prometheus: PrometheusConfig,
+    /// Heartbeats and job results over HTTP (`/ping/…`).
+    pub(crate) ping: ping::PingConfig,
     /// The file as it may be shown, every secret replaced (see
     /// [`redact`]); shown by `GET /api/v2/status`.
     #[serde(skip)]
@@ -459,6 +462,7 @@ impl Default for Config {
             delivery: Delivery::default(),
             cluster: None,
             prometheus: PrometheusConfig::default(),
+            ping: ping::PingConfig::default(),
             shown: Shown::default(),
             file: FileOf::default(),
         }

@@ -391,6 +391,7 @@ fn changes_something(method: &Method, path: &str) -> bool {
         && path != "/login"
         && !sends_alerts(method, path)
         && !is_action_link(path)
+        && !path.starts_with("/ping/")
 }
 
 /// An action link (`/a/<token>`): the signed token is the authority, for
@@ -411,6 +412,7 @@ fn always_open(path: &str) -> bool {
         path,
         "/health" | "/login" | "/static/page.css" | "/static/page.js"
     ) || is_action_link(path)
+        || path.starts_with("/ping/")
 }
 
 /// The rules, as middleware: finds the principal, refuses what it may not

@@ -23,6 +23,7 @@ pub(crate) mod limits;
 mod link;
 mod origin;
 mod page;
+mod ping;
 pub(crate) mod reload;
 mod v2;
 
@@ -94,6 +95,8 @@ pub(crate) struct Http {
     /// Reads the configuration again (`reload.rs`).
     pub(crate) reloader: reload::Reloader,
     pub(crate) started_at: crate::alert::UnixSecs,
+    /// Pings' counts and the runs started (`ping.rs`).
+    pub(crate) ping_state: ping::PingState,
     /// Checks the action links of messages (`link.rs`).
     pub(crate) link_secret: crate::links::SharedSecret,
 }
@@ -127,6 +130,7 @@ impl Http {
             .config_loaded_at
             .set(i64::try_from(clock.now()).unwrap_or(i64::MAX));
         Http {
+            ping_state: ping::PingState::default(),
             link_secret,
             silences,
             allow_sources: config.listen.allow_sources.clone(),
@@ -187,6 +191,8 @@ pub(crate) struct Live {
     pub(crate) message_links: bool,
     /// `http.message_links_for`, in seconds.
     pub(crate) message_links_for_s: u64,
+    /// `[ping]`, compiled.
+    pub(crate) pings: ping::Pings,
 }
 
 impl Live {
@@ -201,6 +207,7 @@ impl Live {
             shadow: config.delivery.shadow,
             message_links: config.http.message_links,
             message_links_for_s: config.http.message_links_for.0,
+            pings: ping::Pings::of(&config.ping),
         }
     }
 }
@@ -350,6 +357,14 @@ pub(crate) fn router(http: Arc<Http>) -> Router {
         )
         .route("/alerts/{source}/{id}", get(page::alert))
         .route("/a/{token}", get(link::show).post(link::act))
+        .route(
+            "/ping/{key}/{source}/{id}",
+            get(ping::ping).post(ping::ping),
+        )
+        .route(
+            "/ping/{key}/{source}/{id}/{what}",
+            get(ping::ping_what).post(ping::ping_what),
+        )
         .route("/actions", post(page::act))
         .route("/login", get(page::login_page).post(page::login))
         .route("/logout", post(page::logout))

@@ -136,6 +136,26 @@ impl Matcher {
     }
 }
 
+/// One `match` item (a glob, a `/regex/` or a CIDR range) on its own, for
+/// what matches a source or an id outside alert groups (`[ping]`).
+#[derive(Clone, Debug)]
+pub(crate) struct Pattern(Item);
+
+impl Pattern {
+    pub(crate) fn parse(text: &str) -> Result<Pattern, String> {
+        Item::parse(text).map(Pattern)
+    }
+
+    pub(crate) fn matches(&self, value: &str) -> bool {
+        self.0.holds(value)
+    }
+}
+
+/// Whether any of `patterns` matches `value` (none given: any value).
+pub(crate) fn any_matches(patterns: &[Pattern], value: &str) -> bool {
+    patterns.is_empty() || patterns.iter().any(|p| p.matches(value))
+}
+
 /// A glob as an anchored regex: `*` matches within one DNS label (no `.`),
 /// `**` across labels, `?` one character that is not a `.`; everything else
 /// itself.
