@@ -152,31 +152,12 @@ async fn handle(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<&'static str, ApiError> {
-    let nothing = || ApiError::new(StatusCode::NOT_FOUND, "no such page");
-    if !super::v2::sender_allowed(&http, peer) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "this address may not send alerts (listen.allow_sources)",
-        ));
-    }
-    let said = said(what.as_deref()).ok_or_else(nothing)?;
     let now = http.clock.now();
-    let live = http.live();
-    let pings = &live.pings;
-    let name = pings.key_for(&key, &source).ok_or_else(nothing)?.to_owned();
-    if !http.ping_state.allow(&name, now, pings.per_key_per_minute) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "this key pinged more than ping.per_key_per_minute",
-        ));
-    }
-    if body.len() > MAX_BODY {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("a ping's body is at most {MAX_BODY} bytes"),
-        ));
-    }
-    let (every, grace) = timing(query.as_deref(), pings.rule_for(&source, &id))?;
+    let said = said(what.as_deref())
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such page"))?;
+    let name = admit(&http, peer, &key, &source, now, body.len())?;
+    let rule = http.live().pings.rule_for(&source, &id);
+    let (every, grace) = timing(query.as_deref(), rule)?;
     // Only a success needs to know when the next one is due.
     let every = match (every, &said) {
         (Some(every), _) => every,
@@ -187,7 +168,6 @@ async fn handle(
         }
         (None, _) => 0,
     };
-    drop(live);
     let alert_key = AlertKey::new(source.clone(), id.clone());
     let detail = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
     let (alert, ran_for) = http
@@ -225,6 +205,45 @@ async fn handle(
         .await;
     }
     Ok("ok\n")
+}
+
+/// The key's name, if this client may send this ping now.
+fn admit(
+    http: &super::Http,
+    peer: SocketAddr,
+    key: &str,
+    source: &str,
+    now: UnixSecs,
+    body_len: usize,
+) -> Result<String, ApiError> {
+    if !super::v2::sender_allowed(http, peer) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this address may not send alerts (listen.allow_sources)",
+        ));
+    }
+    let live = http.live();
+    let name = live
+        .pings
+        .key_for(key, source)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such page"))?
+        .to_owned();
+    if !http
+        .ping_state
+        .allow(&name, now, live.pings.per_key_per_minute)
+    {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "this key pinged more than ping.per_key_per_minute",
+        ));
+    }
+    if body_len > MAX_BODY {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a ping's body is at most {MAX_BODY} bytes"),
+        ));
+    }
+    Ok(name)
 }
 
 /// `every` (if said) and `grace`, from the query or the rule.
