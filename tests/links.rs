@@ -135,6 +135,16 @@ fn a_link_from_the_mail_shows_without_acting_and_acknowledges_as_its_person() {
     assert_eq!(note["by"], "alice");
     let (status, _) = d.post_form(&link, "do=everything", None);
     assert_eq!(status, 400);
+    // Pushover's callback: `do` in the link's query, Pushover's own fields
+    // in the body (it sends no Origin).
+    d.post("/api/alerts/web1/disk/unacknowledge", r#"{"by": "test"}"#);
+    let (status, page) = d.post_form(
+        &format!("{link}?do=ack1h"),
+        "receipt=r4nd0m&acknowledged=1&acknowledged_at=1700000000&acknowledged_by=u123",
+        Some(""),
+    );
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(d.json("/api/alerts/web1/disk")["acknowledged_by"], "alice");
 
     // Forged: every character changed in turn is a link nobody made.
     let token_at = link.len() - 20;
@@ -164,7 +174,7 @@ fn a_link_from_the_mail_shows_without_acting_and_acknowledges_as_its_person() {
             .filter(|t| t.starts_with("ACKNOWLEDGED"))
             .count()
     };
-    assert_eq!(acks(&d), 1);
+    assert_eq!(acks(&d), 2, "the page's and the callback's");
     let (status, page) = d.post_form(&link, "do=ack1h", None);
     assert_eq!(status, 409, "{page}");
     assert!(
@@ -175,7 +185,7 @@ fn a_link_from_the_mail_shows_without_acting_and_acknowledges_as_its_person() {
     assert_eq!(status, 200);
     assert!(page.contains("nothing to do"), "{page}");
     d.quiesce("web1", "disk");
-    assert_eq!(acks(&d), 1, "nothing done after the clear");
+    assert_eq!(acks(&d), 2, "nothing done after the clear");
     assert!(d.json("/api/alerts/web1/disk")["acknowledged_by"].is_null());
 
     // A new secret voids every link sent before.

@@ -397,3 +397,30 @@ fn test_notify_sends_one_message_through_the_configured_notifier() {
     );
     assert!(!said.contains(SECRET), "{said}");
 }
+
+#[test]
+fn the_readmes_notifier_example_passes_check_config() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("```toml\n[[notifier]]\nname = \"phone\"")
+        .expect("the README's preset example");
+    let block = &readme[start + "```toml\n".len()..];
+    let block = &block[..block.find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mauved.toml");
+    std::fs::write(&file, block).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    // The secret's variable is not set here: said, as a warning.
+    assert!(said.contains("TWILIO_AUTH_TOKEN"), "{said}");
+}

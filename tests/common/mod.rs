@@ -237,17 +237,21 @@ pub trait Client {
     }
 
     /// A form POST as a page's own form sends it (from this server's
-    /// origin), or from `origin` when given.
+    /// origin), or from `origin` when given ("": no `Origin`, as a server
+    /// calling back sends it).
     fn post_form(&self, path: &str, form: &str, origin: Option<&str>) -> (u16, String) {
         let (addr, path, form) = (self.http(), path.to_owned(), form.to_owned());
         let origin = origin
             .map(str::to_owned)
             .unwrap_or_else(|| format!("http://{addr}"));
         std::thread::spawn(move || {
-            let response = reqwest::blocking::Client::new()
+            let mut request = reqwest::blocking::Client::new()
                 .post(format!("http://{addr}{path}"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("origin", origin)
+                .header("content-type", "application/x-www-form-urlencoded");
+            if !origin.is_empty() {
+                request = request.header("origin", origin);
+            }
+            let response = request
                 .body(form)
                 .timeout(Duration::from_secs(10))
                 .send()
