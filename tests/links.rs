@@ -216,3 +216,36 @@ fn an_expired_link_is_gone_and_names_the_alerts_page() {
     assert_eq!(d.post_form(&link, "do=ack1h", None).0, 410);
     assert!(d.json("/api/alerts/web1/load")["acknowledged_by"].is_null());
 }
+
+#[test]
+fn links_turned_off_are_in_no_message_and_no_link_is_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let sent = dir.path().join("sent.jsonl");
+    let d = Daemon::start(
+        dir.path(),
+        &format!(
+            "{}[http]\nmessage_links = false\n[oncall]\nbatch_window = \"0s\"\n\
+             base_url = \"https://alerts.example.com\"\n[person.alice]\nops = \"+447700900001\"\n\
+             normal = [\"ops\"]\n[[alert_group]]\nname = \"all\"\nnotify = [{{ who = [\"alice\"] }}]\n",
+            recording_notifier(&sent)
+        ),
+    );
+    d.send(&packet(
+        1,
+        "web1",
+        vec![alert("disk", Some(now()), None)],
+        false,
+    ));
+    let message = wait_for(WAIT, "the message", || {
+        notifications(&sent).into_iter().next()
+    });
+    assert!(message.get("action_link").is_none(), "{message:#}");
+    let text = message["text"].as_str().unwrap();
+    assert!(
+        text.ends_with("https://alerts.example.com/alerts/web1/disk"),
+        "the page's link instead: {text}"
+    );
+    // A token made with the station's secret would be refused too: with
+    // links off, every /a/ is 404.
+    assert_eq!(d.get("/a/AQID").0, 404);
+}

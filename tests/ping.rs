@@ -151,3 +151,12 @@ fn a_wrong_key_another_source_no_period_or_too_much_is_refused() {
     let limited = (0..100).find(|_| d.get(&format!("/ping/{KEY}/db1/backup")).0 == 429);
     assert!(limited.is_some(), "never limited");
 }
+
+#[test]
+fn listen_allow_sources_holds_for_pings() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_listening(dir.path(), "allow_sources = [\"10.0.0.0/8\"]", &config());
+    let (status, body) = d.get(&format!("/ping/{KEY}/db1/backup"));
+    assert_eq!(status, 403, "{body}");
+    assert!(d.alert("db1", "backup").is_none());
+}
