@@ -580,3 +580,47 @@ fn the_page_silences_a_host_for_two_hours_lists_the_silence_and_ends_it() {
     let (_, index) = d.get("/");
     assert!(!index.contains("rack 4 maintenance"), "no longer listed");
 }
+
+#[test]
+fn history_takes_its_moments_as_unix_seconds_or_rfc_3339_and_says_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), "");
+    let t = now();
+    d.send(&packet(
+        1,
+        "web1",
+        vec![alert("disk", Some(t), None)],
+        false,
+    ));
+    d.wait_state("web1", "disk", "raised");
+    d.wait_written("web1", "disk");
+    let rfc3339 = |t: u64| jiff::Timestamp::from_second(t as i64).unwrap().to_string();
+    for since in [
+        (t - 60).to_string(),
+        rfc3339(t - 60),
+        "2000-01-01T01:00:00+01:00".to_owned(),
+    ] {
+        let lines = d.json(&format!("/api/history?since={since}&source=web1"));
+        let line = &lines[0];
+        assert!(
+            line["text"].as_str().unwrap().starts_with("RAISED"),
+            "{since}: {lines:#}"
+        );
+        let at = line["at"].as_u64().unwrap();
+        assert_eq!(line["time"], rfc3339(at), "the number and the time agree");
+    }
+    let later = rfc3339(t + 3600);
+    assert_eq!(
+        d.json(&format!("/api/history?since={later}")),
+        serde_json::json!([])
+    );
+    let (status, body) = d.get("/api/history?since=yesterday");
+    assert_eq!(status, 400);
+    assert!(body.contains("RFC 3339"), "{body}");
+    assert_eq!(
+        d.get(&format!("/api/shadow?since={}", rfc3339(t - 60))).0,
+        200
+    );
+    let one = d.json("/api/alerts/web1/disk/history");
+    assert_eq!(one[0]["time"], rfc3339(one[0]["at"].as_u64().unwrap()));
+}

@@ -337,7 +337,7 @@ fn with_detail(http: &super::Http, key: &AlertKey, mut record: crate::alert::Rec
 pub(crate) async fn history(
     http: Shared,
     key: Result<Path<(String, String, String)>, PathRejection>,
-) -> Answer<Json<Vec<crate::alert::HistoryEntry>>> {
+) -> Answer<Json<Vec<serde_json::Value>>> {
     let Path((source, id, what)) =
         key.map_err(|err| ApiError::bad_request(format!("path: {}", err.body_text())))?;
     if what != "history" {
@@ -351,14 +351,48 @@ pub(crate) async fn history(
     if http.index().find(&key.source, &key.id).is_none() {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such alert"));
     }
-    Ok(Json(http.store.history(&key).map_err(store_error)?))
+    let lines = http.store.history(&key).map_err(store_error)?;
+    Ok(Json(
+        lines
+            .into_iter()
+            .map(|entry| {
+                let mut line = serde_json::to_value(&entry).unwrap_or_default();
+                line["time"] = crate::timefmt::rfc3339(entry.at).into();
+                line
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ShadowQuery {
+    #[serde(default, deserialize_with = "moment")]
     since: Option<UnixSecs>,
+    #[serde(default, deserialize_with = "moment")]
     until: Option<UnixSecs>,
+}
+
+/// A moment in a query: Unix seconds or RFC 3339 (`2026-12-07T18:00:00Z`,
+/// an offset, or fractions of a second).
+fn moment<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<UnixSecs>, D::Error> {
+    let Some(text) = <Option<String> as serde::Deserialize>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Ok(secs) = text.parse::<UnixSecs>() {
+        return Ok(Some(secs));
+    }
+    // A `+` offset typed unencoded in a URL arrives as a space.
+    text.replace(' ', "+")
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .and_then(|t| UnixSecs::try_from(t.as_second()).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a moment: Unix seconds or RFC 3339 (2026-12-07T18:00:00Z)"
+            ))
+        })
 }
 
 /// `GET /api/shadow?since=&until=`: what shadow mode (`delivery.shadow`)
@@ -415,7 +449,9 @@ pub(crate) async fn shadow(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HistoryQuery {
+    #[serde(default, deserialize_with = "moment")]
     since: Option<UnixSecs>,
+    #[serde(default, deserialize_with = "moment")]
     until: Option<UnixSecs>,
     source: Option<String>,
     kind: Option<String>,
@@ -470,6 +506,7 @@ pub(crate) async fn history_all(
         .take(limit)
         .map(|(key, entry)| {
             let mut line = serde_json::to_value(&entry).unwrap_or_default();
+            line["time"] = crate::timefmt::rfc3339(entry.at).into();
             line["source"] = key.source.into();
             line["id"] = key.id.into();
             line
