@@ -416,10 +416,12 @@ pub(crate) async fn shadow(
     let Query(q) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
     let store = http.store.clone();
     let lines = tokio::task::spawn_blocking(move || {
-        store.history_all(q.since.unwrap_or(0), |_, e| {
-            q.since.is_none_or(|s| e.at >= s)
-                && q.until.is_none_or(|u| e.at < u)
-                && e.result.as_deref() == Some(crate::notify::worker::SHADOWED)
+        store.history_all(crate::store::HistoryWanted {
+            since: q.since.unwrap_or(0),
+            until: q.until,
+            keep: |_: &AlertKey, e: &crate::alert::HistoryEntry| {
+                e.result.as_deref() == Some(crate::notify::worker::SHADOWED)
+            },
         })
     })
     .await
@@ -480,30 +482,31 @@ pub(crate) async fn history_all(
             "limit must be from 1 to {MAX_PAGE}"
         )));
     }
-    let skip: usize = match &q.cursor {
-        Some(c) => c
-            .parse()
-            .map_err(|_| ApiError::bad_request("cursor is not valid"))?,
-        None => 0,
+    let from = match &q.cursor {
+        Some(c) => Some(
+            crate::store::HistoryCursor::decode(c)
+                .ok_or_else(|| ApiError::bad_request("cursor is not valid"))?,
+        ),
+        None => None,
     };
     let store = http.store.clone();
     let (since, until, source, kind) = (q.since, q.until, q.source.clone(), q.kind.clone());
-    let lines = tokio::task::spawn_blocking(move || {
-        store.history_all(since.unwrap_or(0), |key, e| {
-            since.is_none_or(|s| e.at >= s)
-                && until.is_none_or(|u| e.at < u)
-                && source.as_ref().is_none_or(|s| *s == key.source)
-                && kind.as_ref().is_none_or(|k| *k == e.kind)
-        })
+    let (lines, next) = tokio::task::spawn_blocking(move || {
+        let wanted = crate::store::HistoryWanted {
+            since: since.unwrap_or(0),
+            until,
+            keep: |key: &AlertKey, e: &crate::alert::HistoryEntry| {
+                source.as_ref().is_none_or(|s| *s == key.source)
+                    && kind.as_ref().is_none_or(|k| *k == e.kind)
+            },
+        };
+        store.history_page(wanted, from, limit)
     })
     .await
     .map_err(store_error)?
     .map_err(store_error)?;
-    let more = lines.len() > skip + limit;
     let page: Vec<serde_json::Value> = lines
         .into_iter()
-        .skip(skip)
-        .take(limit)
         .map(|(key, entry)| {
             let mut line = serde_json::to_value(&entry).unwrap_or_default();
             line["time"] = crate::timefmt::rfc3339(entry.at).into();
@@ -513,8 +516,8 @@ pub(crate) async fn history_all(
         })
         .collect();
     let mut headers = axum::http::HeaderMap::new();
-    if more {
-        let cursor = (skip + limit).to_string();
+    if let Some(next) = next {
+        let cursor = next.encode();
         let mut next = format!("/api/history?limit={limit}&cursor={cursor}");
         for (name, value) in [
             ("since", q.since.map(|v| v.to_string())),

@@ -44,14 +44,7 @@ fn group_of(key: &AlertKey) -> u16 {
     (crc32fast::hash(&key.to_bytes()) % GROUPS) as u16
 }
 
-/// The time in a history key: its value's latest line.
-pub(super) fn history_time(key: &[u8]) -> UnixSecs {
-    key.get(3..11)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u64::from_be_bytes)
-}
-
-fn history_key(group: u16, at: UnixSecs, seq: u64) -> Vec<u8> {
+pub(super) fn history_key(group: u16, at: UnixSecs, seq: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(19);
     key.push(HISTORY);
     key.extend_from_slice(&group.to_be_bytes());
@@ -94,10 +87,13 @@ impl Store {
             id: key.id.clone(),
             entry: entry.clone(),
         });
+        let mut written = Vec::new();
         for (group, at, batch) in grouped(lines) {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
             out.insert(history_key(group, at, seq), batch.encode_to_vec());
+            written.push((group, at, seq));
         }
+        super::history_time::index_into(&written, out);
         // With the lines: the sequence after them (see `Store::count`).
         let next = self.next_seq.load(Ordering::Relaxed);
         out.insert(&SEQ_MARK[..], &next.to_be_bytes()[..]);
@@ -128,47 +124,6 @@ impl Store {
         out.sort_by_key(|e| e.at);
         Ok(out)
     }
-
-    /// Every history line of every alert (forgotten ones too), with its
-    /// alert, oldest first, that `keep` wants.
-    /// Values written before `since` (their key holds their latest line's
-    /// time) are skipped without being decoded.
-    pub(crate) fn history_all(
-        &self,
-        since: UnixSecs,
-        mut keep: impl FnMut(&AlertKey, &HistoryEntry) -> bool,
-    ) -> Result<Vec<(AlertKey, HistoryEntry)>> {
-        let mut out = Vec::new();
-        for item in self.scan([HISTORY])? {
-            let (key, value) = item?;
-            if history_time(&key) < since {
-                continue;
-            }
-            for line in HistoryBatch::decode(&*value)?.lines {
-                let key = AlertKey::new(line.source, line.id);
-                if keep(&key, &line.entry) {
-                    out.push((key, line.entry));
-                }
-            }
-        }
-        out.sort_by_key(|(_, e)| e.at);
-        Ok(out)
-    }
-
-    /// Removes history written before `before`; returns how many values.
-    pub(crate) fn prune_history(&self, before: UnixSecs) -> Result<usize> {
-        let mut batch = sled::Batch::default();
-        let mut removed = 0;
-        for key in self.scan([HISTORY])?.keys() {
-            let key = key?;
-            if history_time(&key) < before {
-                batch.remove(key);
-                removed += 1;
-            }
-        }
-        self.db.write(|db| db.apply_batch(batch))?;
-        Ok(removed)
-    }
 }
 
 /// Values of the layout before groups (keyed by the index's bucket id)
@@ -190,9 +145,12 @@ impl Store {
                 let (key, value) = item?;
                 let (at, seq) = (history_time_old(&key), super::keys::seq_of(&key));
                 let lines = HistoryBatch::decode(&*value)?.lines.into_iter();
+                let mut written = Vec::new();
                 for (group, _, lines) in grouped(lines) {
                     batch.insert(history_key(group, at, seq), lines.encode_to_vec());
+                    written.push((group, at, seq));
                 }
+                super::history_time::index_into(&written, &mut batch);
                 batch.remove(key);
                 taken += 1;
             }

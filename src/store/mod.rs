@@ -28,6 +28,7 @@
 //! | `x`    | sequence (u64 BE)                    | a `DeadLetter`                     | `queue.rs` |
 //! | `g`    | `a` + alert key, or `p` + person     | paging state (`routing::pager`)    | `paging.rs` |
 //! | `l`    | alert group (u16 BE), time (u64 BE), sequence (u64 BE) | `HistoryBatch`: lines of the group's alerts | `history.rs` |
+//! | `i`    | time (u64 BE), sequence (u64 BE): a write of history lines | the `l` values it wrote (group, time, sequence) | `history_time.rs` |
 //! | `s`    | silence id                           | a silence, as JSON                 | `silences.rs` |
 //! | `m`    | meta name                            | anything                           | here |
 //!
@@ -52,6 +53,7 @@ mod buckets;
 mod db;
 mod details;
 mod history;
+mod history_time;
 mod keys;
 mod meta;
 mod paging;
@@ -67,6 +69,8 @@ use prometheus_client::metrics::gauge::Gauge;
 pub(crate) use self::db::Failing;
 pub(crate) use self::details::DetailChange;
 pub(crate) use self::history::History;
+pub use self::history_time::Cursor as HistoryCursor;
+pub(crate) use self::history_time::Wanted as HistoryWanted;
 use self::keys::seq_of;
 pub(crate) use self::queue::QueueId;
 use crate::alert::{AlertKey, Notification, Record, UnixSecs};
@@ -84,6 +88,7 @@ const META: u8 = b'm';
 const SILENCE: u8 = b's';
 const PAGING: u8 = b'g';
 const HISTORY: u8 = b'l';
+const HISTORY_TIME: u8 = b'i';
 /// History of the layout before groups (upgraded at open).
 const OLD_HISTORY: u8 = b'h';
 

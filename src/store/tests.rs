@@ -94,7 +94,11 @@ fn history_is_kept_per_group_and_read_per_alert() {
     assert!(texts(&AlertKey::new("src", "c")).is_empty());
     let all_since = |since: u64| -> Vec<String> {
         store
-            .history_all(since, |_, e| e.at >= since)
+            .history_all(HistoryWanted {
+                since,
+                until: None,
+                keep: |_: &AlertKey, _: &HistoryEntry| true,
+            })
             .unwrap()
             .into_iter()
             .map(|(_, h)| h.text)
@@ -108,6 +112,11 @@ fn history_is_kept_per_group_and_read_per_alert() {
     assert!(all_since(201).is_empty());
     let first_write = store.scan([HISTORY]).unwrap().count() - 1;
     assert_eq!(store.prune_history(150).unwrap(), first_write);
+    assert_eq!(
+        store.scan([HISTORY_TIME]).unwrap().count(),
+        1,
+        "the index pruned too"
+    );
     assert_eq!(texts(&a), ["cleared"]);
 }
 
@@ -639,4 +648,107 @@ fn a_store_says_its_layout_and_one_of_a_newer_mauved_is_refused() {
         err.contains(&format!("layout {found}")) && err.contains(&format!("up to {known}")),
         "{err}"
     );
+}
+
+mod by_time {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A write: lines (alert number, seconds after the write's start).
+    fn writes() -> impl Strategy<Value = Vec<Vec<(u8, u8)>>> {
+        proptest::collection::vec(proptest::collection::vec((0u8..40, 0u8..60), 1..12), 1..25)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Pages of any length, from any `since` to any `until`, read one
+        /// after another, give what a plain list sorted the same way holds.
+        #[test]
+        fn pages_read_in_turn_are_the_plain_sorted_list(
+            writes in writes(),
+            limit in 1usize..9,
+            since in 0u64..2_000,
+            span in 1u64..3_000,
+            only in proptest::option::of(0u8..40),
+        ) {
+            let (_dir, store) = open();
+            let mut model = Vec::new();
+            for (w, lines) in writes.iter().enumerate() {
+                // Writes a minute apart, in order; a write's lines within it.
+                let start = 100 * w as u64;
+                let lines: Vec<History> = lines
+                    .iter()
+                    .map(|(alert, after)| {
+                        let key = AlertKey::new(format!("h{}", alert % 7), format!("c{alert}"));
+                        (key, HistoryEntry::new(start + u64::from(*after), HistoryKind::Update, format!("{w}")))
+                    })
+                    .collect();
+                store.add_history(&lines).unwrap();
+                let mut sorted = lines.clone();
+                sorted.sort_by_key(|(_, e)| e.at);
+                model.extend(sorted);
+            }
+            let until = since + span;
+            let wanted_id = only.map(|a| format!("c{a}"));
+            let expected: Vec<(AlertKey, HistoryEntry)> = model
+                .into_iter()
+                .filter(|(k, e)| e.at >= since && e.at < until && wanted_id.as_ref().is_none_or(|id| *id == k.id))
+                .collect();
+            let mut got = Vec::new();
+            let mut from = None;
+            loop {
+                let wanted = HistoryWanted {
+                    since,
+                    until: Some(until),
+                    keep: |k: &AlertKey, _: &HistoryEntry| wanted_id.as_ref().is_none_or(|id| *id == k.id),
+                };
+                let (page, next) = store.history_page(wanted, from, limit).unwrap();
+                prop_assert!(page.len() <= limit);
+                got.extend(page);
+                match next {
+                    Some(next) => from = Some(HistoryCursor::decode(&next.encode()).unwrap()),
+                    None => break,
+                }
+            }
+            // Within one write, lines of the same second keep no set order.
+            let norm = |v: &[(AlertKey, HistoryEntry)]| {
+                let mut v: Vec<(u64, String, String)> = v.iter().map(|(k, e)| (e.at, e.text.clone(), k.to_string())).collect();
+                v.sort();
+                v
+            };
+            prop_assert_eq!(norm(&got), norm(&expected));
+            let order = |v: &[(AlertKey, HistoryEntry)]| v.iter().map(|(_, e)| (e.text.clone(), e.at)).collect::<Vec<_>>();
+            prop_assert_eq!(order(&got), order(&expected));
+        }
+    }
+
+    #[test]
+    fn a_page_reads_the_page_not_the_keyspace() {
+        let (_dir, store) = open();
+        for w in 0..2_000u64 {
+            let key = AlertKey::new("h", format!("c{}", w % 50));
+            store
+                .add_history(&[(key, HistoryEntry::new(w * 60, HistoryKind::Update, "x"))])
+                .unwrap();
+        }
+        let read = std::sync::atomic::AtomicUsize::new(0);
+        let wanted = HistoryWanted {
+            since: 1_000 * 60,
+            until: None,
+            keep: |_: &AlertKey, _: &HistoryEntry| {
+                read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                true
+            },
+        };
+        let (page, next) = store.history_page(wanted, None, 10).unwrap();
+        assert_eq!(page.len(), 10);
+        assert_eq!(page[0].1.at, 1_000 * 60);
+        assert!(next.is_some());
+        let read = read.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            read <= 11,
+            "{read} lines looked at for a page of 10 out of 2,000"
+        );
+    }
 }
