@@ -59,13 +59,7 @@ impl HttpNotifier {
             Some(from) => from.read(),
             None => Ok(String::new()),
         };
-        let timeout = Duration::from_secs(config.timeout_s);
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("mauved/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+        let client = super::webhook::client(Duration::from_secs(config.timeout_s));
         HttpNotifier {
             config: config.clone(),
             env,

@@ -32,12 +32,7 @@ impl WebhookNotifier {
         format: WebhookFormat,
         timeout: Duration,
     ) -> WebhookNotifier {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("mauved/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+        let client = client(timeout);
         WebhookNotifier {
             url,
             format,
@@ -92,6 +87,17 @@ impl WebhookNotifier {
             Err(err) => Outcome::Retry(format!("{url}: {}", err.without_url())),
         }
     }
+}
+
+/// The HTTP client of a notifier that makes requests (this one and
+/// `http.rs`): a whole-request timeout, a shorter one to connect.
+pub(crate) fn client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .user_agent(concat!("mauved/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
 }
 
 impl Notifier for WebhookNotifier {
