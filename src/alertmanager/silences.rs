@@ -7,7 +7,7 @@
 //! them and the answers the scheduler and the API need; the store keeps
 //! them (`store/silences.rs`), the scheduler applies them (`Action::Silence`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -114,10 +114,21 @@ impl Silence {
     }
 }
 
-/// Every silence, with its matchers compiled.
+/// Every silence, with its matchers compiled, and two indexes so that an
+/// update costs what matches it, not how many silences there are: by one
+/// `name="value"` matcher of each silence that has one (an alert can only
+/// be muted by a silence filed under one of its labels, or by one of those
+/// without such a matcher), and the silences' spans by start (whether any
+/// is active).
 #[derive(Default)]
 pub struct Silences {
     list: Vec<(Silence, Vec<Matcher>)>,
+    /// Label name → value → positions in `list`.
+    by_label: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// Positions of the silences with no `name="value"` matcher.
+    unfiled: Vec<usize>,
+    /// (start, the latest end of this and every earlier start), by start.
+    spans: Vec<(UnixSecs, UnixSecs)>,
 }
 
 impl Silences {
@@ -131,14 +142,51 @@ impl Silences {
         }
         out.list
             .sort_by(|a, b| a.0.starts_at.cmp(&b.0.starts_at).then(a.0.id.cmp(&b.0.id)));
+        out.reindex();
         out
+    }
+
+    /// Builds the indexes again (after any change: a change is rare, a
+    /// lookup is per update).
+    fn reindex(&mut self) {
+        self.by_label.clear();
+        self.unfiled.clear();
+        for (at, (_, matchers)) in self.list.iter().enumerate() {
+            let filed = matchers
+                .iter()
+                .map(|m| &m.spec)
+                .find(|s| s.is_equal && !s.is_regex && !s.value.is_empty());
+            match filed {
+                Some(spec) => self
+                    .by_label
+                    .entry(spec.name.clone())
+                    .or_default()
+                    .entry(spec.value.clone())
+                    .or_default()
+                    .push(at),
+                None => self.unfiled.push(at),
+            }
+        }
+        let mut spans: Vec<(UnixSecs, UnixSecs)> = self
+            .list
+            .iter()
+            .map(|(s, _)| (s.starts_at, s.ends_at))
+            .collect();
+        spans.sort_unstable();
+        let mut latest = 0;
+        for span in &mut spans {
+            latest = latest.max(span.1);
+            span.1 = latest;
+        }
+        self.spans = spans;
     }
 
     /// Whether any silence is active at `now`: when none is, an alert's
     /// labels need not be worked out at all (the scheduler asks this per
-    /// update, so it allocates nothing).
+    /// update: a binary search, no allocation).
     pub fn any_active(&self, now: UnixSecs) -> bool {
-        self.list.iter().any(|(s, _)| s.state(now) == State::Active)
+        let started = self.spans.partition_point(|(start, _)| *start <= now);
+        started > 0 && self.spans[started - 1].1 > now
     }
 
     /// Adds or replaces (by id) a silence; one that ended (expired early)
@@ -149,6 +197,7 @@ impl Silences {
             Some(slot) => *slot = (silence, matchers),
             None => self.list.push((silence, matchers)),
         }
+        self.reindex();
         Ok(())
     }
 
@@ -166,8 +215,23 @@ impl Silences {
         labels: &'a BTreeMap<String, String>,
         now: UnixSecs,
     ) -> impl Iterator<Item = &'a Silence> + 'a {
-        self.list
+        let mut candidates: Vec<usize> = labels
             .iter()
+            .flat_map(|(name, value)| {
+                self.by_label
+                    .get(name.as_str())
+                    .and_then(|values| values.get(value.as_str()))
+                    .into_iter()
+                    .flatten()
+            })
+            .chain(&self.unfiled)
+            .copied()
+            .collect();
+        // In the list's order, as when every silence was looked at.
+        candidates.sort_unstable();
+        candidates
+            .into_iter()
+            .map(|at| &self.list[at])
             .filter(move |(s, m)| s.state(now) == State::Active && matchers::all(m, labels))
             .map(|(s, _)| s)
     }
@@ -294,5 +358,76 @@ mod tests {
         let id = new_id();
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
+    }
+
+    mod indexes {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn spec() -> impl Strategy<Value = (String, String, bool, bool)> {
+            (
+                prop_oneof![Just("source"), Just("id"), Just("level"), Just("team")],
+                prop_oneof![
+                    Just(""),
+                    Just("web1"),
+                    Just("web2"),
+                    Just("disk"),
+                    Just("web.*")
+                ],
+                any::<bool>(),
+                any::<bool>(),
+            )
+                .prop_map(|(n, v, regex, equal)| (n.to_owned(), v.to_owned(), regex, equal))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            /// The indexes answer as looking at every silence does.
+            #[test]
+            fn the_indexes_answer_as_a_look_at_every_silence(
+                made in proptest::collection::vec((proptest::collection::vec(spec(), 1..4), 0u64..100, 1u64..100), 0..30),
+                alerts in proptest::collection::vec((prop_oneof![Just("web1"), Just("web2"), Just("db")], prop_oneof![Just("disk"), Just("load")], prop_oneof![Just(""), Just("team-a")]), 1..10),
+                now in 0u64..220,
+            ) {
+                let mut silences = Silences::default();
+                let mut kept = Vec::new();
+                for (i, (specs, start, len)) in made.into_iter().enumerate() {
+                    let s = Silence {
+                        id: format!("s{i}"),
+                        matchers: specs.into_iter().map(|(name, value, is_regex, is_equal)| Spec { name, value, is_regex, is_equal }).collect(),
+                        starts_at: start,
+                        ends_at: start + len,
+                        created_by: "t".into(),
+                        comment: String::new(),
+                        updated_at: 0,
+                    };
+                    if silences.put(s.clone()).is_ok() {
+                        let matchers = s.compile().unwrap();
+                        kept.push((s, matchers));
+                    }
+                }
+                let any = kept.iter().any(|(s, _)| s.state(now) == State::Active);
+                prop_assert_eq!(silences.any_active(now), any);
+                for (source, id, team) in alerts {
+                    let mut labels: BTreeMap<String, String> = [("source", source), ("id", id)]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect();
+                    if !team.is_empty() {
+                        labels.insert("team".into(), team.into());
+                    }
+                    let mut naive: Vec<&str> = kept
+                        .iter()
+                        .filter(|(s, m)| s.state(now) == State::Active && matchers::all(m, &labels))
+                        .map(|(s, _)| s.id.as_str())
+                        .collect();
+                    let mut indexed: Vec<&str> = silences.muting(&labels, now).map(|s| s.id.as_str()).collect();
+                    naive.sort_unstable();
+                    indexed.sort_unstable();
+                    prop_assert_eq!(indexed, naive);
+                }
+            }
+        }
     }
 }
