@@ -99,7 +99,7 @@ pub async fn start_with(
         notifiers.wakes().clone(),
         changes.clone(),
     )?;
-    let silences = open_silences(&parts, &handle, &router);
+    let silences = open_silences(config, &parts, &handle, &router);
     let sink = Sink::new(
         handle.clone(),
         parts.metrics.clone(),
@@ -199,6 +199,7 @@ async fn start_notifiers(
 /// The silences' room; with `[cluster]`, the shared actions and silences
 /// followed from etcd.
 fn open_silences(
+    config: &Config,
     parts: &Parts,
     scheduler: &crate::scheduler::SchedulerHandle,
     router: &Router,
@@ -212,6 +213,8 @@ fn open_silences(
         clock: parts.clock.clone(),
         shutdown: parts.shutdown.clone(),
         router: router.clone(),
+        retention_s: config.silences.retention.0,
+        max_in_force: config.silences.max_active,
     });
     if let Some(cluster) = &parts.cluster {
         cluster.start_applying(scheduler.clone());

@@ -1462,3 +1462,33 @@ fn a_message_link_sent_by_one_station_acknowledges_on_the_other() {
         (b.get(&path).0 == 404).then_some(())
     });
 }
+
+#[test]
+fn a_silence_past_its_retention_is_deleted_from_both_stations_and_etcd() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let short = |notes: &Path| {
+        format!(
+            "{}[silences]\nretention = \"2s\"\n",
+            recording_notifier(notes)
+        )
+    };
+    let (a, b) = a_leading_b_following(
+        dir.path(),
+        &etcd,
+        &short(&dir.path().join("a.jsonl")),
+        &short(&dir.path().join("b.jsonl")),
+    );
+    let id = make_silence(&a, &silence_body(now(), "rack 4 maintenance", None));
+    wait_for(WAIT, "b keeps it", || silence_on(&b, &id));
+    assert_eq!(etcd_range(&etcd, "/mauved/silences/").len(), 1);
+    // Ended now: two seconds later it is deleted everywhere.
+    let (status, body) = request(a.http, "DELETE", &format!("/api/v2/silence/{id}"), "");
+    assert_eq!(status, 200, "{body}");
+    wait_for(WAIT, "deleted from etcd and both stations", || {
+        (etcd_range(&etcd, "/mauved/silences/").is_empty()
+            && silence_on(&a, &id).is_none()
+            && silence_on(&b, &id).is_none())
+        .then_some(())
+    });
+}

@@ -26,6 +26,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("keep_applied_actions(", &["src/cluster/actions.rs"]),
     // Silences, and which ones' starts were muted: their room.
     ("put_silence(", &["src/silences/mod.rs"]),
+    ("delete_silence(", &["src/silences/mod.rs"]),
     ("mark_silence_start_muted(", &["src/silences/mod.rs"]),
     // The action links' secret: the daemon makes it (first start), the
     // API rotates it, the cluster takes the shared one.

@@ -186,3 +186,55 @@ fn a_pending_silence_starts_on_time_and_one_expired_early_lets_go_at_once() {
         "{body}"
     );
 }
+
+#[test]
+fn an_expired_silence_is_deleted_after_its_retention_and_stays_deleted() {
+    let config = format!("{CONFIG}\n[silences]\nretention = \"2h\"\n");
+    let mut t = Timeline::new(&config, MON_8);
+    let id = silence(&t, "web1", MON_8, MON_8 + HOUR);
+    let kept = silence(&t, "web2", MON_8, MON_8 + 10 * HOUR);
+    // Ended, but not yet two hours ago: still listed, as expired.
+    t.step_to(2 * HOUR + 30 * MIN);
+    assert_eq!(state(&t, &id), "expired");
+    // Past its retention, at the next hourly look: deleted; the other,
+    // still active, stays.
+    t.step_to(4 * HOUR + MIN);
+    common::wait_for(
+        std::time::Duration::from_secs(20),
+        "the silence deleted",
+        || (t.d().get(&format!("/api/v2/silence/{id}")).0 == 404).then_some(()),
+    );
+    assert_eq!(state(&t, &kept), "active");
+    // From the store too: a restart does not bring it back.
+    t.restart();
+    assert_eq!(t.d().get(&format!("/api/v2/silence/{id}")).0, 404);
+    assert_eq!(state(&t, &kept), "active");
+}
+
+#[test]
+fn a_silence_past_max_active_is_refused_saying_why() {
+    let config = format!("{CONFIG}\n[silences]\nmax_active = 2\n");
+    let t = Timeline::new(&config, MON_8);
+    let first = silence(&t, "web1", MON_8, MON_8 + HOUR);
+    silence(&t, "web2", MON_8 + HOUR, MON_8 + 2 * HOUR);
+    let body = serde_json::json!({
+        "matchers": [{"name": "source", "value": "web3", "isRegex": false, "isEqual": true}],
+        "startsAt": rfc3339(MON_8),
+        "endsAt": rfc3339(MON_8 + HOUR),
+        "createdBy": "alice",
+        "comment": "one too many",
+    });
+    let (status, answer) = t.d().post("/api/v2/silences", &body.to_string());
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("silences.max_active"), "{answer}");
+    // Ending one makes room; changing one in force is not a new one.
+    let (status, _) = request(
+        t.d().http(),
+        "DELETE",
+        &format!("/api/v2/silence/{first}"),
+        "",
+    );
+    assert_eq!(status, 200);
+    let (status, answer) = t.d().post("/api/v2/silences", &body.to_string());
+    assert_eq!(status, 200, "{answer}");
+}

@@ -201,6 +201,31 @@ impl Silences {
         Ok(())
     }
 
+    /// Takes a silence out (retention); it, if it was there.
+    pub fn remove(&mut self, id: &str) -> Option<Silence> {
+        let at = self.list.iter().position(|(s, _)| s.id == id)?;
+        let (silence, _) = self.list.remove(at);
+        self.reindex();
+        Some(silence)
+    }
+
+    /// The ids of the silences that ended at or before `t`.
+    pub fn ended_by(&self, t: UnixSecs) -> Vec<String> {
+        self.list
+            .iter()
+            .filter(|(s, _)| s.ends_at <= t)
+            .map(|(s, _)| s.id.clone())
+            .collect()
+    }
+
+    /// How many silences are active or pending at `now`.
+    pub fn in_force(&self, now: UnixSecs) -> usize {
+        self.list
+            .iter()
+            .filter(|(s, _)| s.state(now) != State::Expired)
+            .count()
+    }
+
     pub fn get(&self, id: &str) -> Option<&Silence> {
         self.list.iter().find(|(s, _)| s.id == id).map(|(s, _)| s)
     }

@@ -266,6 +266,10 @@ impl Cluster {
         match *self {}
     }
 
+    pub(crate) async fn forget_silence(&self, _: &str) {
+        match *self {}
+    }
+
     pub(crate) fn start_sharing_link_secret(&self, _: crate::links::SharedSecret) {
         match *self {}
     }

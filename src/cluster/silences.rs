@@ -87,6 +87,18 @@ impl Cluster {
         }
     }
 
+    /// Deletes a silence past its retention from etcd (either station may:
+    /// a delete of what is gone is nothing). The watches keep only puts.
+    pub(crate) async fn forget_silence(&self, id: &str) {
+        let Some(mut client) = self.client() else {
+            return;
+        };
+        let key = self.key(&format!("silences/{id}"));
+        if let Err(err) = client.delete(key, None).await {
+            tracing::warn!(%id, %err, "cluster: cannot delete a silence past its retention from etcd");
+        }
+    }
+
     /// Records that the alerts of a silence that started are muted: no
     /// station claims its start again.
     pub(crate) async fn silence_started(&self, silence: &Silence) {

@@ -19,6 +19,9 @@ impl Config {
         self.notifier_problems(&mut fail);
         self.cluster_problems(&mut fail);
         self.ping_problems(&mut fail);
+        if self.silences.max_active == 0 {
+            fail("silences.max_active", "must be at least 1");
+        }
         oncall::problems(self, &mut fail);
         problems
     }

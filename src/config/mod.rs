@@ -75,6 +75,8 @@ pub struct Config {
     pub(crate) prometheus: PrometheusConfig,
     /// Heartbeats and job results over HTTP (`/ping/…`).
     pub(crate) ping: ping::PingConfig,
+    /// How long expired silences are kept, and how many may be in force.
+    pub(crate) silences: SilencesConfig,
     /// The file as it may be shown, every secret replaced (see
     /// [`redact`]); shown by `GET /api/v2/status`.
     #[serde(skip)]
@@ -83,6 +85,26 @@ pub struct Config {
     /// a reload.
     #[serde(skip)]
     pub(crate) file: FileOf,
+}
+
+/// `[silences]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SilencesConfig {
+    /// An expired silence is deleted (store and etcd) this long after it
+    /// ended (Alertmanager's default: 120 h).
+    pub(crate) retention: Secs,
+    /// Silences active or pending at most; one more is refused.
+    pub(crate) max_active: usize,
+}
+
+impl Default for SilencesConfig {
+    fn default() -> Self {
+        SilencesConfig {
+            retention: Secs(120 * 3600),
+            max_active: 10_000,
+        }
+    }
 }
 
 /// Where a configuration was read from. Not part of what it means.
@@ -463,6 +485,7 @@ impl Default for Config {
             cluster: None,
             prometheus: PrometheusConfig::default(),
             ping: ping::PingConfig::default(),
+            silences: SilencesConfig::default(),
             shown: Shown::default(),
             file: FileOf::default(),
         }

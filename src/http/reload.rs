@@ -100,5 +100,6 @@ fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
     note(old.server != new.server, "[server]");
     note(old.heartbeat != new.heartbeat, "[heartbeat]");
     note(old.cluster != new.cluster, "[cluster]");
+    note(old.silences != new.silences, "[silences]");
     changed
 }

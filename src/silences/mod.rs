@@ -25,6 +25,10 @@ use crate::routing::Router;
 use crate::scheduler::{self, Action, SchedulerHandle};
 use crate::store::{Store, StoreError};
 
+/// How often expired silences are looked at for deletion, at the most:
+/// every quarter of the retention, when that is shorter.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// How often a station looks again at a silence's start claimed by the
 /// other station (real time: etcd's leases expire in real time).
 const CLAIM_AGAIN: std::time::Duration = std::time::Duration::from_secs(1);
@@ -56,6 +60,10 @@ pub(crate) struct Room {
     /// The alerts' labels come from the routing in force (a reload
     /// replaces it).
     router: RwLock<Arc<Router>>,
+    /// `silences.retention`, in seconds.
+    retention_s: u64,
+    /// `silences.max_active`.
+    max_in_force: usize,
 }
 
 /// What the room is made of.
@@ -68,6 +76,8 @@ pub(crate) struct Parts {
     pub(crate) clock: Clock,
     pub(crate) shutdown: CancellationToken,
     pub(crate) router: Router,
+    pub(crate) retention_s: u64,
+    pub(crate) max_in_force: usize,
 }
 
 impl Room {
@@ -84,7 +94,10 @@ impl Room {
             clock: parts.clock,
             shutdown: parts.shutdown,
             router: RwLock::new(Arc::new(parts.router)),
+            retention_s: parts.retention_s,
+            max_in_force: parts.max_in_force,
         });
+        room.start_sweeping();
         let all: Vec<Silence> = room.registry.read().all().cloned().collect();
         for silence in all {
             room.wait_for_start(silence);
@@ -130,6 +143,13 @@ impl Room {
             return Err(Refused::Invalid("endsAt must be in the future".into()));
         }
         silence.check().map_err(Refused::Invalid)?;
+        let new = previous.is_none() && self.registry.read().get(&silence.id).is_none();
+        if new && self.registry.read().in_force(now) >= self.max_in_force {
+            return Err(Refused::Invalid(format!(
+                "{} silences are active or pending, the most there may be (silences.max_active): expire some first",
+                self.max_in_force
+            )));
+        }
         let kept = self.keep(&silence).await?;
         if let Some(previous) = previous.filter(|p| p.state(now) == State::Active) {
             self.release(&previous, &silence.created_by).await;
@@ -280,6 +300,44 @@ impl Room {
 
     /// Mutes a silence's alerts when it starts (at once if its start was
     /// missed while the daemon was down).
+    /// Deletes the silences that ended `silences.retention` ago, now and
+    /// every hour (or quarter of the retention, if shorter; on the daemon's
+    /// clock), from the registry, the store and (with `[cluster]`) etcd.
+    fn start_sweeping(self: &Arc<Self>) {
+        let room = self.clone();
+        let every = std::time::Duration::from_secs(self.retention_s / 4)
+            .clamp(std::time::Duration::from_secs(1), SWEEP_EVERY);
+        tokio::spawn(async move {
+            loop {
+                room.sweep().await;
+                tokio::select! {
+                    () = room.clock.sleep_as("silences sweep", every) => {}
+                    () = room.shutdown.cancelled() => return,
+                }
+            }
+        });
+    }
+
+    async fn sweep(&self) {
+        let before = self.clock.now().saturating_sub(self.retention_s);
+        let ended = self.registry.read().ended_by(before);
+        for id in ended {
+            let store = self.store.clone();
+            let deleting = id.clone();
+            let deleted =
+                tokio::task::spawn_blocking(move || store.delete_silence(&deleting)).await;
+            if !matches!(deleted, Ok(Ok(()))) {
+                tracing::warn!(%id, "a silence past its retention cannot be deleted from the store now; tried again later");
+                continue;
+            }
+            self.registry.write().remove(&id);
+            if let Some(cluster) = &self.cluster {
+                cluster.forget_silence(&id).await;
+            }
+            tracing::info!(%id, "a silence past its retention (silences.retention) deleted");
+        }
+    }
+
     fn start_later(self: &Arc<Self>, silence: Silence) {
         let room = self.clone();
         tokio::spawn(async move { room.at_start(silence).await });

@@ -19,6 +19,13 @@ impl Store {
         Ok(out)
     }
 
+    /// Deletes a silence (retention), flushed.
+    pub(crate) fn delete_silence(&self, id: &str) -> Result<()> {
+        let key = [&[SILENCE][..], id.as_bytes()].concat();
+        self.db.write(|db| db.remove(key))?;
+        self.flush()
+    }
+
     /// Keeps a silence (new or changed) durably.
     pub(crate) fn put_silence(&self, silence: &Silence) -> Result<()> {
         let key = [&[SILENCE][..], silence.id.as_bytes()].concat();
