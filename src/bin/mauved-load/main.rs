@@ -119,6 +119,9 @@ enum Mode {
     },
     /// Target 7 alone: `POST /api/v2/alerts` against Debian's Alertmanager.
     Alertmanager,
+    /// Target 8 alone: 1,000 raises with 10,000 silences in force, against
+    /// none.
+    Silences,
 }
 
 #[derive(clap::Args, Clone, Copy)]
@@ -229,6 +232,7 @@ fn run_mode(
         }
         Mode::Targets { alerts, updates } => targets::targets(extra, alerts, updates)?,
         Mode::Alertmanager => alertmanager::target(extra)?,
+        Mode::Silences => targets::silences(extra)?,
     }
     Ok(())
 }

@@ -18,7 +18,71 @@ pub(super) fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), Stri
     fleet(extra, alerts, updates)?;
     mass_outage(extra)?;
     memory(extra, alerts)?;
-    super::alertmanager::target(extra)
+    super::alertmanager::target(extra)?;
+    silences(extra)
+}
+
+/// Target 8: 1,000 raises (one `POST /events`, answered once on disk) with
+/// 10,000 silences in force, none of them matching, against the same with
+/// none: an update costs what can mute it, not how many silences exist.
+/// The median of five rounds each.
+pub(super) fn silences(extra: &str) -> Result<(), String> {
+    let daemon = Daemon::start(extra)?;
+    let mut round = 0;
+    let mut raise_1000 = |daemon: &Daemon| -> Result<Duration, String> {
+        round += 1;
+        let events: Vec<serde_json::Value> = (0..1000)
+            .map(|i| serde_json::json!({"source": format!("s{round}"), "id": format!("a{i}"), "raise": "now"}))
+            .collect();
+        let started = Instant::now();
+        daemon.post("/events", &serde_json::Value::Array(events))?;
+        Ok(started.elapsed())
+    };
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let none = median(
+        (0..5)
+            .map(|_| raise_1000(&daemon))
+            .collect::<Result<_, _>>()?,
+    );
+    for i in 0..10_000 {
+        daemon.post(
+            "/api/v2/silences",
+            &serde_json::json!({
+                "matchers": [{"name": "source", "value": format!("elsewhere{i}"), "isRegex": false, "isEqual": true}],
+                "startsAt": rfc3339(now()),
+                "endsAt": rfc3339(now() + 3600),
+                "createdBy": "mauved-load",
+                "comment": "a silence that matches nothing of the test",
+            }),
+        )?;
+    }
+    let with = median(
+        (0..5)
+            .map(|_| raise_1000(&daemon))
+            .collect::<Result<_, _>>()?,
+    );
+    let ratio = with.as_secs_f64() / none.as_secs_f64().max(1e-6);
+    line(
+        "8  1,000 raises with 10,000 silences vs none",
+        format!(
+            "{ratio:.2}x ({:.1} ms vs {:.1} ms)",
+            with.as_secs_f64() * 1e3,
+            none.as_secs_f64() * 1e3
+        ),
+        "<= 2x",
+        ratio <= 2.0,
+    );
+    Ok(())
+}
+
+/// Unix seconds as RFC 3339 (UTC), as the silences API reads them.
+fn rfc3339(t: u64) -> String {
+    jiff::Timestamp::from_second(i64::try_from(t).unwrap_or(0))
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
 /// 1. Ingest against the bare sink, same sender, same run.
