@@ -193,10 +193,8 @@ impl HttpNotifier {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
-        let answer: String = response
-            .text()
+        let answer: String = excerpt(response)
             .await
-            .unwrap_or_default()
             .chars()
             .filter(|c| !c.is_control())
             .take(ANSWER_EXCERPT)
@@ -215,6 +213,20 @@ impl Notifier for HttpNotifier {
     fn deliver<'a>(&'a self, m: &'a Message) -> Attempt<'a> {
         Box::pin(self.send(m))
     }
+}
+
+/// The start of a refusal's body: read up to a few KiB, never the whole of
+/// what a receiver may send.
+async fn excerpt(mut response: reqwest::Response) -> String {
+    let mut read = Vec::new();
+    while read.len() < 4 * ANSWER_EXCERPT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => read.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    read.truncate(4 * ANSWER_EXCERPT);
+    String::from_utf8_lossy(&read).into_owned()
 }
 
 /// What the templates see: the message, its first event (or `event`'s,
