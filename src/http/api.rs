@@ -355,11 +355,7 @@ pub(crate) async fn history(
     Ok(Json(
         lines
             .into_iter()
-            .map(|entry| {
-                let mut line = serde_json::to_value(&entry).unwrap_or_default();
-                line["time"] = crate::timefmt::rfc3339(entry.at).into();
-                line
-            })
+            .map(|entry| history_line(&entry))
             .collect(),
     ))
 }
@@ -371,6 +367,14 @@ pub(crate) struct ShadowQuery {
     since: Option<UnixSecs>,
     #[serde(default, deserialize_with = "moment")]
     until: Option<UnixSecs>,
+}
+
+/// A history line as the API answers it: its fields, and `time` (RFC 3339)
+/// beside `at`.
+fn history_line(entry: &crate::alert::HistoryEntry) -> serde_json::Value {
+    let mut line = serde_json::to_value(entry).unwrap_or_default();
+    line["time"] = crate::timefmt::rfc3339(entry.at).into();
+    line
 }
 
 /// A moment in a query: Unix seconds or RFC 3339 (`2026-12-07T18:00:00Z`,
@@ -508,8 +512,7 @@ pub(crate) async fn history_all(
     let page: Vec<serde_json::Value> = lines
         .into_iter()
         .map(|(key, entry)| {
-            let mut line = serde_json::to_value(&entry).unwrap_or_default();
-            line["time"] = crate::timefmt::rfc3339(entry.at).into();
+            let mut line = history_line(&entry);
             line["source"] = key.source.into();
             line["id"] = key.id.into();
             line

@@ -19,23 +19,16 @@ impl Run {
         }
         // Nor one that cannot match: the labels worked out only when a
         // silence is filed under one of the values known without them.
+        let key = AlertKey::new(source.to_owned(), change.id.clone());
         let subject = if record.subject.is_empty() {
             source
         } else {
             record.subject.as_str()
         };
-        let cheap = |name: &str| match name {
-            "alertname" => Some(change.id.as_str()),
-            "source" => Some(source),
-            "subject" => Some(subject),
-            "alert_group" | "level" => None,
-            // A label no alert has is "", under which nothing is filed.
-            _ => Some(""),
-        };
-        if !silences.could_mute(cheap) {
+        let known = |name: &str| crate::alertmanager::labels::without_group(name, &key, subject);
+        if !silences.could_mute(known) {
             return None;
         }
-        let key = AlertKey::new(source.to_owned(), change.id.clone());
         let labels = self.given.pager.router.labels(&key, record);
         silences
             .muting(&labels, now)
