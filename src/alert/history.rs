@@ -54,7 +54,7 @@ pub struct HistoryEntry {
 
 impl HistoryEntry {
     /// A line of `kind` at `at`.
-    pub(crate) fn new(at: UnixSecs, kind: HistoryKind, text: impl Into<String>) -> HistoryEntry {
+    pub fn new(at: UnixSecs, kind: HistoryKind, text: impl Into<String>) -> HistoryEntry {
         HistoryEntry {
             at,
             kind: kind.as_str().to_owned(),

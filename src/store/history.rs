@@ -29,7 +29,7 @@ pub(crate) struct HistoryLine {
 }
 
 /// A history line to write: the alert and the line.
-pub(crate) type History = (AlertKey, HistoryEntry);
+pub type History = (AlertKey, HistoryEntry);
 
 /// Groups of alerts sharing history values. More groups make an alert's
 /// history cheaper to read (fewer neighbours' lines) and a round of many

@@ -96,20 +96,20 @@ impl Cursor {
 }
 
 /// Which lines a page holds.
-pub(crate) struct Wanted<F: FnMut(&AlertKey, &HistoryEntry) -> bool> {
-    pub(crate) since: UnixSecs,
-    pub(crate) until: Option<UnixSecs>,
+pub struct Wanted<F: FnMut(&AlertKey, &HistoryEntry) -> bool> {
+    pub since: UnixSecs,
+    pub until: Option<UnixSecs>,
     /// Anything else (source, kind, …).
-    pub(crate) keep: F,
+    pub keep: F,
 }
 
 /// A page: its lines, and where the next starts (None: no more).
-pub(crate) type Page = (Vec<(AlertKey, HistoryEntry)>, Option<Cursor>);
+pub type Page = (Vec<(AlertKey, HistoryEntry)>, Option<Cursor>);
 
 impl Store {
     /// Up to `limit` lines of every alert's history (forgotten ones too)
     /// that `wanted` holds, from `from` or the start of `wanted.since`.
-    pub(crate) fn history_page<F: FnMut(&AlertKey, &HistoryEntry) -> bool>(
+    pub fn history_page<F: FnMut(&AlertKey, &HistoryEntry) -> bool>(
         &self,
         mut wanted: Wanted<F>,
         from: Option<Cursor>,
@@ -171,7 +171,7 @@ impl Store {
 
     /// Removes the history written before `before` (by range: what is
     /// pruned is what is read); returns how many values.
-    pub(crate) fn prune_history(&self, before: UnixSecs) -> Result<usize> {
+    pub fn prune_history(&self, before: UnixSecs) -> Result<usize> {
         let db = self.db.get()?;
         let mut batch = sled::Batch::default();
         let mut removed = 0;

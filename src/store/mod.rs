@@ -68,9 +68,9 @@ use prometheus_client::metrics::gauge::Gauge;
 
 pub(crate) use self::db::Failing;
 pub(crate) use self::details::DetailChange;
-pub(crate) use self::history::History;
+pub use self::history::History;
 pub use self::history_time::Cursor as HistoryCursor;
-pub(crate) use self::history_time::Wanted as HistoryWanted;
+pub use self::history_time::Wanted as HistoryWanted;
 use self::keys::seq_of;
 pub(crate) use self::queue::QueueId;
 use crate::alert::{AlertKey, Notification, Record, UnixSecs};
@@ -147,6 +147,14 @@ impl Batch {
     pub fn of_buckets(buckets: Vec<(u32, Vec<(AlertKey, Record)>)>) -> Batch {
         Batch {
             buckets,
+            ..Batch::default()
+        }
+    }
+
+    /// A batch of history lines and nothing else.
+    pub fn of_history(history: Vec<History>) -> Batch {
+        Batch {
+            history,
             ..Batch::default()
         }
     }

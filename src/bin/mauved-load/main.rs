@@ -14,6 +14,7 @@
 mod alertmanager;
 mod daemon;
 mod garbage;
+mod history;
 mod scratch;
 mod targets;
 mod traffic;
@@ -122,6 +123,12 @@ enum Mode {
     /// Target 8 alone: 1,000 raises with 10,000 silences in force, against
     /// none.
     Silences,
+    /// Target 9 alone: a page of history in a store of --lines lines
+    /// against the same page at 100,000, and pruning a day.
+    History {
+        #[arg(long, default_value_t = 10_000_000)]
+        lines: u64,
+    },
 }
 
 #[derive(clap::Args, Clone, Copy)]
@@ -233,6 +240,7 @@ fn run_mode(
         Mode::Targets { alerts, updates } => targets::targets(extra, alerts, updates)?,
         Mode::Alertmanager => alertmanager::target(extra)?,
         Mode::Silences => targets::silences(extra)?,
+        Mode::History { lines } => history::target(lines)?,
     }
     Ok(())
 }

@@ -19,7 +19,8 @@ pub(super) fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), Stri
     mass_outage(extra)?;
     memory(extra, alerts)?;
     super::alertmanager::target(extra)?;
-    silences(extra)
+    silences(extra)?;
+    super::history::target(10_000_000)
 }
 
 /// Target 8: 1,000 raises (one `POST /events`, answered once on disk) with
