@@ -582,6 +582,59 @@ fn the_page_silences_a_host_for_two_hours_lists_the_silence_and_ends_it() {
 }
 
 #[test]
+fn the_page_lists_silences_a_page_at_a_time_ending_soonest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(FRI_17);
+    let d = InProc::start(dir.path(), "", &clock);
+    let rfc3339 = |t: u64| jiff::Timestamp::from_second(t as i64).unwrap().to_string();
+    // 120 silences made in reverse order of their end: silence n ends n
+    // minutes from now.
+    for n in (1..=120u64).rev() {
+        let body = serde_json::json!({
+            "matchers": [{"name": "source", "value": format!("rack{n:03}"), "isRegex": false, "isEqual": true}],
+            "startsAt": rfc3339(FRI_17),
+            "endsAt": rfc3339(FRI_17 + 60 * n),
+            "createdBy": "dora",
+            "comment": format!("maintenance {n:03}"),
+        });
+        post_ok(&d, "/api/v2/silences", &body.to_string());
+    }
+    let listed = |page: &str| -> Vec<u64> {
+        page.match_indices("maintenance ")
+            .map(|(at, m)| page[at + m.len()..at + m.len() + 3].parse().unwrap())
+            .collect()
+    };
+    let (_, first) = d.get("/?q=web");
+    assert_eq!(listed(&first), (1..=50).collect::<Vec<_>>(), "{first}");
+    assert!(first.contains("1–50 of 120"), "{first}");
+    assert!(!first.contains("← earlier"), "{first}");
+    // Links as the browser reads them (the template escapes '/' and '&').
+    let links = |page: &str| page.replace("&#x2f;", "/").replace("&amp;", "&");
+    assert!(
+        links(&first).contains("href=\"/?q=web&silences=50#silences\""),
+        "the next page keeps the filter: {first}"
+    );
+    let (_, second) = d.get("/?q=web&silences=50");
+    assert_eq!(listed(&second), (51..=100).collect::<Vec<_>>());
+    assert!(second.contains("51–100 of 120"), "{second}");
+    assert!(
+        links(&second).contains("href=\"/?q=web#silences\""),
+        "{second}"
+    );
+    let (_, last) = d.get("/?silences=100");
+    assert_eq!(listed(&last), (101..=120).collect::<Vec<_>>());
+    assert!(!last.contains("later →"), "{last}");
+    // Past the end: the last page.
+    let (status, past) = d.get("/?silences=5000");
+    assert_eq!(status, 200);
+    assert_eq!(listed(&past), (101..=120).collect::<Vec<_>>(), "{past}");
+    // Once the first ten end, the first page starts at the eleventh.
+    clock.advance(std::time::Duration::from_secs(60 * 10 + 1));
+    let (_, first) = d.get("/");
+    assert_eq!(listed(&first), (11..=60).collect::<Vec<_>>());
+}
+
+#[test]
 fn history_takes_its_moments_as_unix_seconds_or_rfc_3339_and_says_both() {
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start(dir.path(), "");

@@ -157,6 +157,9 @@ fn cluster_text(status: &crate::cluster::Status) -> String {
 pub(crate) struct IndexQuery {
     #[serde(default)]
     q: String,
+    /// The first silence listed (the list is paged).
+    #[serde(default)]
+    silences: usize,
 }
 
 /// `GET /`: raised alerts ranked, acknowledged, suppressed, pending
@@ -166,8 +169,14 @@ pub(crate) async fn index(
     MaybeSession(session): MaybeSession,
     query: Result<Query<IndexQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Html<String>, ApiError> {
-    let q = query.map(|Query(q)| q.q).unwrap_or_default();
-    index_page(&http, session.as_ref(), &q, &Retry::default()).map(Html)
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    index_page(
+        &http,
+        session.as_ref(),
+        (&query.q, query.silences),
+        &Retry::default(),
+    )
+    .map(Html)
 }
 
 /// An action the page refused, shown where it was taken: the message, and
@@ -180,10 +189,11 @@ pub(crate) struct Retry {
     text: String,
 }
 
+/// The page for filter `q`, its silences listed from the `from`th.
 fn index_page(
     http: &super::Http,
     session: Option<&Session>,
-    q: &str,
+    (q, from): (&str, usize),
     retry: &Retry,
 ) -> Result<String, ApiError> {
     let now = http.clock.now();
@@ -229,7 +239,7 @@ fn index_page(
             user => f.user, csrf => f.csrf, can_login => f.can_login, now_text => f.now_text,
             oncall => f.oncall, degraded => f.degraded, store_failing => f.store_failing, cluster => f.cluster, counts => counts, urgent => urgent, levels => levels,
             sections => sections, q => q, back => back, dead => dead, retry => retry,
-            silences => silence_rows(http),
+            silences => silence_page(http, q, from),
         },
     )
 }
@@ -246,12 +256,53 @@ struct SilenceRow {
     comment: String,
 }
 
-fn silence_rows(http: &super::Http) -> Vec<SilenceRow> {
+/// Silences listed on one page at most.
+const SILENCES_LISTED: usize = 50;
+
+/// One page of the silences: its rows, which of how many, and links to the
+/// pages before and after (keeping the filter).
+#[derive(Serialize)]
+struct SilencePage {
+    rows: Vec<SilenceRow>,
+    total: usize,
+    first: usize,
+    last: usize,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+fn silence_page(http: &super::Http, q: &str, from: usize) -> SilencePage {
+    let (silences, from, total) = http.silences.current_page(from, SILENCES_LISTED);
+    let link = |from: usize| {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if !q.is_empty() {
+            query.append_pair("q", q);
+        }
+        if from > 0 {
+            query.append_pair("silences", &from.to_string());
+        }
+        let query = query.finish();
+        format!("/?{query}#silences")
+    };
+    let end = from.saturating_add(silences.len());
+    SilencePage {
+        first: from.saturating_add(1).min(total),
+        last: end,
+        before: (from > 0).then(|| link(from.saturating_sub(SILENCES_LISTED))),
+        after: (end < total).then(|| link(end)),
+        total,
+        rows: silence_rows(http, silences),
+    }
+}
+
+fn silence_rows(
+    http: &super::Http,
+    silences: Vec<crate::alertmanager::silences::Silence>,
+) -> Vec<SilenceRow> {
     let now = http.clock.now();
     let live = http.live();
     let zone = &live.routing.calendar.zone;
-    http.silences
-        .current()
+    silences
         .into_iter()
         .map(|s| SilenceRow {
             short: s.short_id().to_owned(),
@@ -427,7 +478,7 @@ pub(crate) async fn act(
                 .find(|(k, _)| k == "q")
                 .map(|(_, v)| v.into_owned())
                 .unwrap_or_default();
-            index_page(&http, session.as_ref(), &q, &retry)
+            index_page(&http, session.as_ref(), (&q, 0), &retry)
         }
     };
     match page {

@@ -115,19 +115,22 @@ impl Room {
         *self.router.write() = Arc::new(router);
     }
 
-    /// The silences the page lists: active and pending ones, soonest end
-    /// first.
-    pub(crate) fn current(&self) -> Vec<Silence> {
+    /// Up to `limit` of the silences in force or to come, from the
+    /// `from`th, ending soonest first (past the end: the last page), where
+    /// that page starts, and how many there are in all.
+    pub(crate) fn current_page(&self, from: usize, limit: usize) -> (Vec<Silence>, usize, usize) {
         let now = self.clock.now();
-        let mut out: Vec<Silence> = self
-            .registry
-            .read()
+        let registry = self.registry.read();
+        let mut live: Vec<&Silence> = registry
             .all()
             .filter(|s| s.state(now) != State::Expired)
-            .cloned()
             .collect();
-        out.sort_by_key(|s| (s.ends_at, s.starts_at));
-        out
+        live.sort_by(|a, b| (a.ends_at, a.starts_at, &a.id).cmp(&(b.ends_at, b.starts_at, &b.id)));
+        let total = live.len();
+        let limit = limit.max(1);
+        let from = from.min(total.saturating_sub(1) / limit * limit);
+        let page = live.into_iter().skip(from).take(limit).cloned().collect();
+        (page, from, total)
     }
 
     /// Makes (or, with the previous version, changes) a silence: checked,
