@@ -15,7 +15,7 @@ use std::fmt;
 pub(crate) mod history;
 pub(crate) mod message;
 
-pub use self::history::{HistoryEntry, HistoryKind};
+pub use self::history::{Change, HistoryEntry, HistoryKind};
 pub use self::message::Notification;
 pub(crate) use self::message::{DeadLetter, Event, Hop};
 

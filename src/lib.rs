@@ -38,6 +38,8 @@ pub mod routing;
 pub mod send;
 // Reading a mauve server's configuration.
 pub mod import;
+// What a shift saw, from history lines and the alerts open.
+pub mod handover;
 // Disk and counters.
 pub mod metrics;
 pub mod store;

@@ -163,6 +163,10 @@ enum Cmd {
         #[arg(long)]
         token: Option<String>,
     },
+    /// A shift handover from a running daemon: what was raised, who was
+    /// told and when, who acknowledged after how long, what is still open,
+    /// the notes, and per alert group the time to acknowledge and to clear.
+    Handover(HandoverArgs),
     /// Show who each rotation has on call, and the next hand-over.
     Oncall {
         /// The TOML configuration file (default: the built-in one, as `serve`).
@@ -175,6 +179,27 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `mauved handover`'s arguments.
+#[derive(clap::Args)]
+struct HandoverArgs {
+    /// The daemon's HTTP address.
+    #[arg(long, default_value = "http://127.0.0.1:1288")]
+    url: String,
+    /// From: `18:00` (the latest in the station's zone), `-12h`, Unix
+    /// seconds or RFC 3339 (default: 12 hours before --until).
+    #[arg(long)]
+    since: Option<String>,
+    /// Until (excluded), as --since (default: now).
+    #[arg(long)]
+    until: Option<String>,
+    /// text (for a terminal), markdown (for a chat) or json.
+    #[arg(long, default_value = "text", value_parser = ["text", "markdown", "json"])]
+    format: String,
+    /// A `[[http.token]]` token, when reading needs a login.
+    #[arg(long)]
+    token: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -234,6 +259,7 @@ fn main() -> ExitCode {
             until,
             token,
         } => shadow_report(&url, since.as_deref(), until.as_deref(), token.as_deref()),
+        Cmd::Handover(args) => handover(args),
         Cmd::TestNotify {
             config,
             person,
@@ -620,11 +646,55 @@ fn shadow_report(
     ExitCode::SUCCESS
 }
 
+/// `mauved handover`: `GET /api/handover` of a running daemon, printed.
+fn handover(args: HandoverArgs) -> ExitCode {
+    let HandoverArgs {
+        url,
+        since,
+        until,
+        format,
+        token,
+    } = args;
+    let mut pairs = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in [("since", since), ("until", until), ("format", Some(format))] {
+        if let Some(value) = value {
+            pairs.append_pair(name, &value);
+        }
+    }
+    let address = format!(
+        "{}/api/handover?{}",
+        url.trim_end_matches('/'),
+        pairs.finish()
+    );
+    let fetched = get_text(&address, token.as_deref()).map(|(body, _)| body);
+    match fetched {
+        Ok(body) => {
+            print!("{body}");
+            if !body.ends_with('\n') {
+                println!();
+            }
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("mauved: {address}: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// GETs a JSON array from a daemon's API, and its `X-Mauved-Shadow`.
 fn get_list(
     address: &str,
     token: Option<&str>,
 ) -> Result<(Vec<serde_json::Value>, Option<String>), String> {
+    let (body, shadow) = get_text(address, token)?;
+    serde_json::from_str::<Vec<serde_json::Value>>(&body)
+        .map(|list| (list, shadow))
+        .map_err(|err| err.to_string())
+}
+
+/// GETs a daemon's API: the body of a success, and `X-Mauved-Shadow`.
+fn get_text(address: &str, token: Option<&str>) -> Result<(String, Option<String>), String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -646,9 +716,7 @@ fn get_list(
                 if !status.is_success() {
                     return Err(format!("{status}: {body}"));
                 }
-                serde_json::from_str::<Vec<serde_json::Value>>(&body)
-                    .map(|list| (list, shadow))
-                    .map_err(|err| err.to_string())
+                Ok((body, shadow))
             })
         })
 }

@@ -63,6 +63,12 @@ fn no_reader_is_shown_a_secret() {
         ("/", d.get("/").1),
         ("/api/oncall", d.get("/api/oncall").1),
         ("/api/history", d.get("/api/history").1),
+        ("/api/handover", d.get("/api/handover").1),
+        (
+            "/api/handover?format=text",
+            d.get("/api/handover?format=text").1,
+        ),
+        ("/handover", d.get("/handover").1),
         ("/api/alerts/web1/disk", d.get("/api/alerts/web1/disk").1),
         ("/alerts/web1/disk", d.get("/alerts/web1/disk").1),
     ] {

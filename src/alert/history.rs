@@ -24,6 +24,17 @@ impl HistoryKind {
     }
 }
 
+/// What an `update` line says became of the alert (read from the words
+/// every such line starts with, made in `scheduler::action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change<'a> {
+    Raised,
+    Acknowledged { by: &'a str },
+    Unacknowledged,
+    Cleared,
+    Forgotten,
+}
+
 /// One line of an alert's history.
 #[derive(Clone, PartialEq, prost::Message, serde::Serialize)]
 pub struct HistoryEntry {
@@ -78,6 +89,29 @@ impl HistoryEntry {
             result: Some(result.to_owned()),
             ..HistoryEntry::new(at, HistoryKind::Notification, text)
         }
+    }
+
+    /// The change an `update` line tells of (None: another line, or an
+    /// update that changes no state, such as a suppression).
+    pub fn change(&self) -> Option<Change<'_>> {
+        if self.kind != HistoryKind::Update.as_str() {
+            return None;
+        }
+        let word = self.text.split([' ', ':']).next()?;
+        Some(match word {
+            "RAISED" => Change::Raised,
+            "CLEARED" => Change::Cleared,
+            "FORGOTTEN" => Change::Forgotten,
+            "UNACKNOWLEDGED" => Change::Unacknowledged,
+            "ACKNOWLEDGED" => Change::Acknowledged {
+                by: self.by.as_deref().unwrap_or_else(|| {
+                    self.text
+                        .rsplit_once(" by ")
+                        .map_or("", |(_, who)| who.trim_end_matches(" via a message link"))
+                }),
+            },
+            _ => return None,
+        })
     }
 
     /// The same line, by `who`.

@@ -19,6 +19,7 @@ pub mod actions;
 mod api;
 pub mod auth;
 mod board;
+mod handover;
 pub(crate) mod limits;
 mod link;
 mod origin;
@@ -372,6 +373,8 @@ pub(crate) fn router(http: Arc<Http>) -> Router {
         .route("/api/oncall", get(api::oncall))
         .route("/api/cluster", get(api::cluster))
         .route("/api/history", get(api::history_all))
+        .route("/api/handover", get(handover::api))
+        .route("/handover", get(handover::page))
         .route("/api/v2/alerts", post(v2::post_alerts).get(v2::get_alerts))
         .route("/api/v2/alerts/groups", get(v2::get_groups))
         .route("/api/v2/status", get(v2::status))

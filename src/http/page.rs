@@ -37,6 +37,7 @@ impl Pages {
             ("alert.html", include_str!("templates/alert.html")),
             ("login.html", include_str!("templates/login.html")),
             ("link.html", include_str!("templates/link.html")),
+            ("handover.html", include_str!("templates/handover.html")),
         ] {
             env.add_template(name, text)
                 .expect("the built-in templates parse (checked by a unit test)");
@@ -96,21 +97,21 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for FormFields {
 #[derive(Serialize)]
 #[cfg_attr(test, derive(Default))]
 pub(super) struct Frame {
-    user: Option<String>,
-    csrf: String,
-    can_login: bool,
-    now_text: String,
-    oncall: Vec<OnCallRow>,
+    pub(super) user: Option<String>,
+    pub(super) csrf: String,
+    pub(super) can_login: bool,
+    pub(super) now_text: String,
+    pub(super) oncall: Vec<OnCallRow>,
     /// Notifiers failing every attempt for too long.
-    degraded: Vec<String>,
+    pub(super) degraded: Vec<String>,
     /// Why writes to the store fail (a full or read-only disk), if they do.
-    store_failing: Option<String>,
+    pub(super) store_failing: Option<String>,
     /// With `[cluster]`: this station, its role and the leader.
-    cluster: Option<String>,
+    pub(super) cluster: Option<String>,
 }
 
 #[derive(Serialize)]
-struct OnCallRow {
+pub(super) struct OnCallRow {
     rotation: String,
     person: String,
 }
