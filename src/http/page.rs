@@ -866,6 +866,7 @@ mod tests {
                     counts => minijinja::context!{ raised => 1, acknowledged => 0, suppressed => 0, pending => 0 },
                     levels => Vec::<String>::new(), sections => vec![section], q => "", back => "/",
                     dead => Vec::<String>::new(), retry => Retry::default(), urgent => 0,
+                    silences => minijinja::context! { total => 0 },
                 },
             )
             .unwrap();
