@@ -117,6 +117,7 @@ pub(crate) struct Metrics {
     pub(crate) cluster_skipped: Counter,
     pub(crate) cluster_held: Gauge,
     pub(crate) cluster_etcd_bytes: Gauge,
+    pub(crate) cluster_etcd_compacted: Gauge,
 }
 
 impl Default for Metrics {
@@ -165,6 +166,7 @@ impl Metrics {
             cluster_skipped: Counter::default(),
             cluster_held: Gauge::default(),
             cluster_etcd_bytes: Gauge::default(),
+            cluster_etcd_compacted: Gauge::default(),
             http_bad_requests: Counter::default(),
             store_errors: Counter::default(),
             resident_memory: Gauge::default(),
@@ -368,6 +370,11 @@ impl Metrics {
             "mauved_cluster_etcd_db_bytes",
             "The size of etcd's database, as the member this station asks says.",
             self.cluster_etcd_bytes.clone(),
+        );
+        r.register(
+            "mauved_cluster_etcd_compacted_revision",
+            "The etcd revision this station last compacted etcd's history to (as leader; 0: not yet).",
+            self.cluster_etcd_compacted.clone(),
         );
         r.register(
             "mauved_store_failing",

@@ -225,26 +225,28 @@ impl Cluster {
             loop {
                 let message = tokio::select! {
                     message = stream.message() => message,
+                    // Nothing for a while: how far has the watch seen?
+                    () = tokio::time::sleep(self.compaction.progress_every) => {
+                        let _ = stream.request_progress().await;
+                        continue;
+                    }
                     () = self.shutdown.cancelled() => return,
                 };
                 let Ok(Some(answer)) = message else {
                     self.proposals.watching.send_replace(false);
                     break;
                 };
+                if let Some(revision) = progress(&answer) {
+                    self.compaction.actions_seen(revision);
+                    continue;
+                }
                 if answer.compact_revision() > 0 {
-                    // The history from `from` is gone: every action is
-                    // still a key, so read them all and apply the newer.
-                    tracing::warn!(
-                        compacted = answer.compact_revision(),
-                        from,
-                        "cluster: etcd compacted past the actions not yet applied here; catching up by a full read"
-                    );
-                    warn_if_away_too_long(kept);
-                    match self.full_read(&mut client, &scheduler, from).await {
-                        Ok(after) => next = Some(after),
-                        Err(err) => {
-                            tracing::warn!(%err, "cluster: the full read of the shared actions failed")
-                        }
+                    let compacted = answer.compact_revision();
+                    if let Some(after) = self
+                        .catch_up(&mut client, &scheduler, (from, compacted), kept)
+                        .await
+                    {
+                        next = Some(after);
                     }
                     break;
                 }
@@ -252,8 +254,37 @@ impl Cluster {
                     self.proposals.watching.send_replace(true);
                 }
                 if let Some(after) = self.apply_events(&scheduler, answer.events()).await {
+                    self.compaction.actions_seen(after - 1);
                     next = Some(after);
                 }
+            }
+        }
+    }
+
+    /// The history from `from` is gone (compacted): every action is still a
+    /// key, so read them all and apply the newer. The revision to watch
+    /// from next, if the read went through.
+    async fn catch_up(
+        &self,
+        client: &mut etcd_client::Client,
+        scheduler: &SchedulerHandle,
+        (from, compacted): (i64, i64),
+        kept: Option<Applied>,
+    ) -> Option<i64> {
+        tracing::warn!(
+            compacted,
+            from,
+            "cluster: etcd compacted past the actions not yet applied here; catching up by a full read"
+        );
+        warn_if_away_too_long(kept);
+        match self.full_read(client, scheduler, from).await {
+            Ok(after) => {
+                self.compaction.actions_seen(after - 1);
+                Some(after)
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cluster: the full read of the shared actions failed");
+                None
             }
         }
     }
@@ -338,6 +369,19 @@ impl Cluster {
             let _ = reply.send(result);
         }
     }
+}
+
+/// The revision a progress answer says the watch has seen every event up
+/// to (None: another answer).
+pub(super) fn progress(answer: &etcd_client::WatchResponse) -> Option<i64> {
+    let is_progress = answer.events().is_empty()
+        && !answer.created()
+        && !answer.canceled()
+        && answer.compact_revision() == 0;
+    answer
+        .header()
+        .map(|h| h.revision())
+        .filter(|_| is_progress)
 }
 
 /// The revision to watch the shared actions from: the one after the last

@@ -6,7 +6,7 @@
 //! | key | value | |
 //! |-----|-------|-|
 //! | `leader` | the leader's station name | on the leader's lease: gone when it dies |
-//! | `claim/<identity>` | the station that is sending it | written only while the claimer holds `leader` |
+//! | `claim/<identity>` | the station that is sending it | written only while the claimer holds `leader`, for a message not fenced ahead (`fencing`) |
 //! | `delivered/<identity>` | `<event time> <station>[ gave-up]` | the last delivery of that identity (or give-up: a dead letter) |
 //! | `orphan/<identity>` | the message (protobuf) | a message only a follower has, for the leader to send |
 //!
@@ -40,11 +40,11 @@ use crate::store::Store;
 
 /// How often the leader key is looked at, and a follower asks etcd again
 /// whether a message it holds was delivered.
-const POLL: Duration = Duration::from_millis(250);
+pub(super) const POLL: Duration = Duration::from_millis(250);
 /// A leader stops sending this long before its lease could have expired.
 const MARGIN: Duration = Duration::from_secs(2);
 /// The third word of a `delivered/` record of a message given up on.
-const GAVE_UP: &str = "gave-up";
+pub(super) const GAVE_UP: &str = "gave-up";
 /// A follower hands a message the leader has not delivered to it after this
 /// long (the leader may never have seen the event).
 const ORPHAN_AFTER: Duration = Duration::from_secs(10);
@@ -58,11 +58,11 @@ pub(crate) struct Cluster {
     /// The etcd member to try first (an index into `cluster.etcd`).
     endpoint: std::sync::atomic::AtomicUsize,
     /// This station's lease (0: none yet).
-    lease: AtomicI64,
+    pub(super) lease: AtomicI64,
     /// When the lease was last renewed.
     renewed: Mutex<Option<Instant>>,
-    status: watch::Sender<Status>,
-    metrics: Arc<Metrics>,
+    pub(super) status: watch::Sender<Status>,
+    pub(super) metrics: Arc<Metrics>,
     /// Where a leader queues the messages followers hand it.
     pub(super) store: Arc<Store>,
     /// The id of the etcd cluster the shared actions are read from.
@@ -76,6 +76,10 @@ pub(crate) struct Cluster {
     pub(super) records: Expiring,
     /// The lease shared actions are written on (a week at the least).
     pub(super) actions_lease: Expiring,
+    /// How far the watches have seen etcd, and its history compacted.
+    pub(super) compaction: super::compaction::Compaction,
+    /// Fences taken ahead, and delivery records written behind.
+    pub(super) fencing: super::fencing::Fencing,
     /// The etcd revision up to which the silences' watch has kept what
     /// etcd holds (see `silences`).
     pub(super) silences_kept: watch::Sender<i64>,
@@ -84,7 +88,7 @@ pub(crate) struct Cluster {
     /// Since when this station has been isolated, if it is.
     isolated_since: Mutex<Option<Instant>>,
     /// The stations etcd has seen lately (each says so on its lease).
-    seen: Mutex<Vec<StationSeen>>,
+    pub(super) seen: Mutex<Vec<StationSeen>>,
     /// This station's configuration digest, said with its `stations/` key.
     config_digest: Mutex<String>,
     /// When this process started (ms): proposals of a restarted station
@@ -132,7 +136,9 @@ impl Cluster {
             seen: Mutex::default(),
             config_digest: Mutex::default(),
             fail_open_after: config.fail_open_after.map(|s| Duration::from_secs(s.0)),
-            records: Expiring::new(RECORDS_KEPT),
+            records: Expiring::new(Duration::from_secs(config.records_kept.0)),
+            compaction: super::compaction::Compaction::new(config),
+            fencing: super::fencing::Fencing::new(),
             actions_lease: Expiring::new(ACTIONS_KEPT),
             silences_kept: watch::Sender::new(0),
             held: Mutex::default(),
@@ -142,6 +148,7 @@ impl Cluster {
             shutdown,
         });
         metrics_role(&cluster.metrics, Role::Isolated);
+        cluster.start_recording();
         tokio::spawn(cluster.clone().run(config.etcd.clone(), client_tx));
         cluster
     }
@@ -164,7 +171,7 @@ impl Cluster {
 
     /// True while this station holds the leader key on a lease renewed
     /// recently enough.
-    fn leads(&self) -> bool {
+    pub(super) fn leads(&self) -> bool {
         self.status.borrow().role == Role::Leader && self.lease_fresh()
     }
 
@@ -255,6 +262,9 @@ impl Cluster {
         mut client: Client,
         id: &Identity,
     ) -> Result<Option<Gate>, etcd_client::Error> {
+        if let Some(gate) = self.fenced_ahead(id) {
+            return Ok(gate);
+        }
         if let Some(settled) = self.delivered_by(&mut client, id).await? {
             self.metrics.cluster_skipped.inc();
             return Ok(Some(Gate::Elsewhere(settled)));
@@ -341,52 +351,23 @@ impl Cluster {
         let found = client
             .get(self.key(&format!("delivered/{}", id.key)), None)
             .await?;
-        Ok(found.kvs().first().and_then(|kv| {
-            let text = String::from_utf8_lossy(kv.value());
-            let (at, rest) = text.split_once(' ').unwrap_or((&text, ""));
-            let at: crate::alert::UnixSecs = at.parse().ok()?;
-            let (station, gave_up) = match rest.split_once(' ') {
-                Some((station, GAVE_UP)) => (station, true),
-                _ => (rest, false),
-            };
-            id.covered_by(at).then(|| Settled {
-                station: station.to_owned(),
-                gave_up,
-            })
-        }))
+        Ok(found
+            .kvs()
+            .first()
+            .and_then(|kv| super::fencing::settled_of(kv.value(), id)))
     }
 
-    /// Records a delivery, for the other station to drop its copy.
-    pub(crate) async fn delivered(&self, id: &Identity) {
-        self.settled(id, format!("{} {}", id.at, self.station))
-            .await;
+    /// Records a delivery, for the other station to drop its copy
+    /// (written behind: see `fencing`).
+    pub(crate) fn delivered(&self, id: &Identity) {
+        self.record(id, format!("{} {}", id.at, self.station));
     }
 
     /// Records that this station gave up on a message (a dead letter), for
     /// the other station to drop its copy rather than send it on taking
     /// over.
-    pub(crate) async fn gave_up(&self, id: &Identity) {
-        self.settled(id, format!("{} {} {GAVE_UP}", id.at, self.station))
-            .await;
-    }
-
-    async fn settled(&self, id: &Identity, value: String) {
-        let key = self.key(&format!("delivered/{}", id.key));
-        for _ in 0..10 {
-            if let Some(mut client) = self.client() {
-                match client
-                    .put(key.clone(), value.clone(), self.records.put_options())
-                    .await
-                {
-                    Ok(_) => return,
-                    Err(err) => tracing::warn!(%err, "cluster: cannot record a delivery in etcd"),
-                }
-            }
-            tokio::select! {
-                () = tokio::time::sleep(POLL) => {}
-                () = self.shutdown.cancelled() => return,
-            }
-        }
+    pub(crate) fn gave_up(&self, id: &Identity) {
+        self.record(id, format!("{} {} {GAVE_UP}", id.at, self.station));
     }
 
     /// Connects, keeps a lease and campaigns for the leader key, again and
@@ -494,9 +475,7 @@ impl Cluster {
                 }
                 self.say_seen(&mut client, lease).await?;
                 self.keep_expiring(&mut client).await?;
-                if let Ok(status) = client.status().await {
-                    self.metrics.cluster_etcd_bytes.set(status.db_size());
-                }
+                self.keep_within_quota(&mut client).await;
             }
             let (holder, revision) = self.campaign(&mut client, &leader_key, lease).await?;
             let leads = holder.as_ref().is_some_and(|(_, l)| *l == lease);
@@ -570,7 +549,7 @@ impl Cluster {
         client
             .put(
                 self.key(&format!("stations/{}", self.station)),
-                format!("{now} {digest}").trim().to_owned(),
+                format!("{now} {digest} w{}", self.watched()).replace("  ", " "),
                 Some(PutOptions::new().with_lease(lease)),
             )
             .await?;
@@ -582,14 +561,24 @@ impl Cluster {
             .kvs()
             .iter()
             .map(|kv| {
-                // "<seen at> <digest>"; a station of before digests says
-                // only the time.
+                // "<seen at> <digest> w<watched revision>"; a station of
+                // before digests says only the time, one of before
+                // compaction no revision.
                 let value = String::from_utf8_lossy(kv.value());
                 let mut words = value.split_whitespace();
+                let seen_at = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+                let (mut config_digest, mut watched_revision) = (None, None);
+                for word in words {
+                    match word.strip_prefix('w').map(str::parse::<i64>) {
+                        Some(Ok(revision)) => watched_revision = Some(revision).filter(|&r| r > 0),
+                        _ => config_digest = Some(word.to_owned()),
+                    }
+                }
                 StationSeen {
                     name: String::from_utf8_lossy(&kv.key()[prefix.len()..]).into_owned(),
-                    seen_at: words.next().and_then(|w| w.parse().ok()).unwrap_or(0),
-                    config_digest: words.next().map(str::to_owned),
+                    seen_at,
+                    config_digest,
+                    watched_revision,
                 }
             })
             .collect();
@@ -666,9 +655,6 @@ impl Cluster {
     }
 }
 
-/// Claims and delivery records live a day at the least: long after both
-/// stations have seen them.
-const RECORDS_KEPT: Duration = Duration::from_secs(24 * 3600);
 /// Shared actions live a week at the least: a station away longer misses
 /// the ones etcd forgot (it says so when it comes back).
 pub(super) const ACTIONS_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);

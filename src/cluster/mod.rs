@@ -24,7 +24,11 @@ use crate::alert::{Notification, UnixSecs};
 #[cfg(feature = "ha")]
 mod actions;
 #[cfg(feature = "ha")]
+mod compaction;
+#[cfg(feature = "ha")]
 mod etcd;
+#[cfg(feature = "ha")]
+mod fencing;
 #[cfg(feature = "ha")]
 mod links;
 #[cfg(feature = "ha")]
@@ -115,6 +119,10 @@ pub(crate) struct StationSeen {
     pub(crate) name: String,
     pub(crate) seen_at: UnixSecs,
     pub(crate) config_digest: Option<String>,
+    /// The etcd revision up to which the station has watched the shared
+    /// actions and silences (None: not said yet, or a mauved before it):
+    /// etcd's history is compacted up to the lowest.
+    pub(crate) watched_revision: Option<i64>,
 }
 
 /// The digest a station says of its configuration: BLAKE2s, in hex, 16
@@ -215,11 +223,15 @@ impl Cluster {
         match *self {}
     }
 
-    pub(crate) async fn delivered(&self, _: &Identity) {
+    pub(crate) fn delivered(&self, _: &Identity) {
         match *self {}
     }
 
-    pub(crate) async fn gave_up(&self, _: &Identity) {
+    pub(crate) fn gave_up(&self, _: &Identity) {
+        match *self {}
+    }
+
+    pub(crate) async fn fence_ahead(&self, _: &[Identity]) {
         match *self {}
     }
 

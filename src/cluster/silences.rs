@@ -165,12 +165,21 @@ impl Cluster {
             loop {
                 let message = tokio::select! {
                     message = stream.message() => message,
+                    // Nothing for a while: how far has the watch seen?
+                    () = tokio::time::sleep(self.compaction.progress_every) => {
+                        let _ = stream.request_progress().await;
+                        continue;
+                    }
                     () = self.shutdown.cancelled() => return,
                 };
                 // Ended or compacted past: read everything again.
                 let Ok(Some(answer)) = message else { break };
                 if answer.compact_revision() > 0 {
                     break;
+                }
+                if let Some(at) = super::actions::progress(&answer) {
+                    self.silences_kept.send_if_modified(|kept| raise(kept, at));
+                    continue;
                 }
                 for event in answer.events() {
                     if event.event_type() == EventType::Put {

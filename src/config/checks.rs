@@ -179,6 +179,12 @@ impl Config {
                 "must be above 0 (leave it out to never fail open)",
             );
         }
+        if cluster.records_kept.0 < 60 {
+            fail(
+                "cluster.records_kept",
+                "must be at least 1m: a follower drops what the leader delivered by its record",
+            );
+        }
         if cluster.lease_ttl_s < 5 {
             fail("cluster.lease_ttl_s", "must be at least 5 (seconds)");
         }

@@ -174,6 +174,30 @@ pub(crate) struct ClusterConfig {
     /// as such (off when left out).
     #[serde(default)]
     pub(crate) fail_open_after: Option<Secs>,
+    /// How often the leader compacts etcd's history up to what every
+    /// station has watched ("0s": never, for an etcd that compacts itself).
+    #[serde(default = "default_compact_every")]
+    pub(crate) compact_every: Secs,
+    /// etcd's `--quota-backend-bytes` (etcd's default, 2 GiB): a station
+    /// warns once etcd's database passes 80% of it.
+    #[serde(default = "default_etcd_quota")]
+    pub(crate) etcd_quota_bytes: u64,
+    /// How long etcd keeps each delivery's claim and record: longer than a
+    /// follower may hold a message it holds (a day).
+    #[serde(default = "default_records_kept")]
+    pub(crate) records_kept: Secs,
+}
+
+fn default_compact_every() -> Secs {
+    Secs(300)
+}
+
+fn default_etcd_quota() -> u64 {
+    2 << 30
+}
+
+fn default_records_kept() -> Secs {
+    Secs(86_400)
 }
 
 fn default_cluster_prefix() -> String {

@@ -173,6 +173,20 @@ impl Worker {
         ahead: &mut HashMap<QueueId, Settle>,
     ) -> (usize, usize) {
         let (mut held, mut progress) = (0, 0);
+        // With `[cluster]`, the messages about to be attempted are fenced
+        // in one go (`cluster::fencing`).
+        if let Some(cluster) = self
+            .cluster
+            .as_ref()
+            .filter(|_| !self.setup.borrow().shadow)
+        {
+            let ids: Vec<Identity> = batch
+                .iter()
+                .filter(|(id, _)| !ahead.contains_key(id))
+                .map(|(_, n)| Identity::of(n))
+                .collect();
+            cluster.fence_ahead(&ids).await;
+        }
         // Delivered in a row: taken off the queue in one write, before
         // anything else is recorded there and before the flush.
         let mut delivered: Vec<QueueId> = Vec::new();
@@ -270,7 +284,7 @@ impl Worker {
                 Outcome::Delivered => {
                     self.health.delivered(&self.name);
                     if let (Some(cluster), Some(identity)) = (&self.cluster, &identity) {
-                        cluster.delivered(identity).await;
+                        cluster.delivered(identity);
                     }
                 }
                 _ => self.health.failed(&self.name, self.clock.now()),
@@ -374,7 +388,7 @@ impl Worker {
     /// message, so that the other station does not send its copy.
     async fn gave_up(&self, identity: Option<&Identity>) {
         if let (Some(cluster), Some(identity)) = (&self.cluster, identity) {
-            cluster.gave_up(identity).await;
+            cluster.gave_up(identity);
         }
     }
 

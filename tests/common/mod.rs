@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod etcd;
 pub mod inproc;
 pub mod sandbox;
 pub mod sinks;

@@ -14,6 +14,7 @@
 mod alertmanager;
 mod daemon;
 mod garbage;
+mod ha;
 mod history;
 mod scratch;
 mod targets;
@@ -123,6 +124,9 @@ enum Mode {
     /// Target 8 alone: 1,000 raises with 10,000 silences in force, against
     /// none.
     Silences,
+    /// Target 10 alone: 2,000 raises delivered by two stations with
+    /// `[cluster]` (on an etcd started here) against one station alone.
+    Ha,
     /// Target 9 alone: a page of history in a store of --lines lines
     /// against the same page at 100,000, and pruning a day.
     History {
@@ -241,6 +245,7 @@ fn run_mode(
         Mode::Alertmanager => alertmanager::target(extra)?,
         Mode::Silences => targets::silences(extra)?,
         Mode::History { lines } => history::target(lines)?,
+        Mode::Ha => ha::target(extra)?,
     }
     Ok(())
 }

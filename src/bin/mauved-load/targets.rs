@@ -20,7 +20,8 @@ pub(super) fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), Stri
     memory(extra, alerts)?;
     super::alertmanager::target(extra)?;
     silences(extra)?;
-    super::history::target(10_000_000)
+    super::history::target(10_000_000)?;
+    super::ha::target(extra)
 }
 
 /// Target 8: 1,000 raises (one `POST /events`, answered once on disk) with
