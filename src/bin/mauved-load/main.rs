@@ -16,6 +16,7 @@ mod daemon;
 mod garbage;
 mod ha;
 mod history;
+mod month;
 mod scratch;
 mod targets;
 mod traffic;
@@ -127,6 +128,16 @@ enum Mode {
     /// Target 10 alone: 2,000 raises delivered by two stations with
     /// `[cluster]` (on an etcd started here) against one station alone.
     Ha,
+    /// Target 11 alone: a simulated month of a fleet on the manual clock.
+    Month {
+        #[arg(long, default_value_t = 10_000)]
+        hosts: u64,
+        #[arg(long, default_value_t = 35)]
+        days: u64,
+        /// Simulated seconds between two heartbeats of a host (60 to 3600).
+        #[arg(long, default_value_t = 600)]
+        every: u64,
+    },
     /// Target 9 alone: a page of history in a store of --lines lines
     /// against the same page at 100,000, and pruning a day.
     History {
@@ -246,6 +257,7 @@ fn run_mode(
         Mode::Silences => targets::silences(extra)?,
         Mode::History { lines } => history::target(lines)?,
         Mode::Ha => ha::target(extra)?,
+        Mode::Month { hosts, days, every } => month::target(hosts, days, every)?,
     }
     Ok(())
 }

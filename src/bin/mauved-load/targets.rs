@@ -21,7 +21,8 @@ pub(super) fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), Stri
     super::alertmanager::target(extra)?;
     silences(extra)?;
     super::history::target(10_000_000)?;
-    super::ha::target(extra)
+    super::ha::target(extra)?;
+    super::month::target(10_000, 35, 600)
 }
 
 /// Target 8: 1,000 raises (one `POST /events`, answered once on disk) with
