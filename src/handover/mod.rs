@@ -20,8 +20,9 @@ pub use self::render::{markdown, rows, text, Rows};
 
 /// The longest period one handover reads.
 pub const MAX_PERIOD_S: u64 = 31 * 86_400;
-/// The most history lines one handover reads; past them it says it stopped.
-pub const MAX_LINES: usize = 500_000;
+/// The most history lines one handover reads (about 30 MiB held while it
+/// is built); past them it says where it stopped.
+pub const MAX_LINES: usize = 200_000;
 /// The most open alerts listed (the rest are counted).
 pub const MAX_OPEN: usize = 1_000;
 

@@ -223,3 +223,17 @@ fn moments_are_wall_times_spans_seconds_or_rfc_3339() {
         assert!(moment(bad, now, &london).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn a_handover_past_its_line_limit_says_where_it_stopped() {
+    let lines = vec![(key("disk"), update(100, "RAISED: disk full"))];
+    let h = build((0, 86_400), lines, (vec![], 0), group_of, Some(3_600));
+    let zone = jiff::tz::TimeZone::UTC;
+    let said = format!(
+        "The period holds more than {MAX_LINES} history lines: this handover ends at 1970-01-01 01:00."
+    );
+    assert!(text(&h, &zone).contains(&said), "{}", text(&h, &zone));
+    assert!(markdown(&h, &zone).contains(&format!("*{said}*")));
+    let whole = build((0, 86_400), vec![], (vec![], 0), group_of, None);
+    assert!(!text(&whole, &zone).contains("this handover ends"));
+}

@@ -29,6 +29,10 @@ pub(crate) struct HandoverQuery {
 /// The default period: the last 12 hours.
 const DEFAULT_S: u64 = 12 * 3600;
 
+/// Handovers built at once (each holds up to `handover::MAX_LINES` lines
+/// meanwhile); the others wait their turn.
+static BUILDING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// The period a query asks for, checked.
 fn period(http: &super::Http, q: &HandoverQuery) -> Result<(UnixSecs, UnixSecs), ApiError> {
     let now = http.clock.now();
@@ -55,6 +59,10 @@ fn period(http: &super::Http, q: &HandoverQuery) -> Result<(UnixSecs, UnixSecs),
 /// Reads the period's lines (off the runtime's threads) and the alerts
 /// open now, and builds the handover.
 async fn make(http: &Shared, (since, until): (UnixSecs, UnixSecs)) -> Result<Handover, ApiError> {
+    let _turn = BUILDING
+        .acquire()
+        .await
+        .map_err(|_| ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "stopping"))?;
     let store = http.store.clone();
     let (lines, more) = tokio::task::spawn_blocking(move || {
         let wanted = crate::store::HistoryWanted {
