@@ -210,7 +210,8 @@ fn rand_seed() -> u64 {
 }
 
 /// A bare receiver that only counts datagrams: what the machine can move
-/// through one socket, the baseline the daemon is compared with.
+/// through one socket, the baseline the daemon is compared with. It reads
+/// as mauved does, a batch of datagrams a system call (`recvmmsg`).
 pub struct Sink {
     pub addr: SocketAddr,
     received: Arc<AtomicU64>,
@@ -233,10 +234,11 @@ impl Sink {
         let thread = {
             let (received, stop) = (received.clone(), stop.clone());
             std::thread::spawn(move || {
-                let mut buf = [0u8; 65_536];
+                use std::os::fd::AsRawFd;
+                let mut datagrams = mauved::ingest::Datagrams::new();
                 while !stop.load(Ordering::Relaxed) {
-                    if socket.recv(&mut buf).is_ok() {
-                        received.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(n) = datagrams.receive(socket.as_raw_fd(), true) {
+                        received.fetch_add(n as u64, Ordering::Relaxed);
                     }
                 }
             })

@@ -1,9 +1,9 @@
 //! Ingest: UDP datagrams in, de-duplicated batches of updates out.
 //!
 //! Each listening socket has one task. It waits for a datagram, then takes
-//! every datagram already queued in the kernel (up to a batch), so under load
-//! one hand-off to the writer carries many packets and when idle a single
-//! packet goes through at once. Decoding happens here, on the listener's own
+//! every datagram already queued in the kernel (up to a batch, 32 a system
+//! call: `datagrams.rs`), so under load one hand-off to the writer carries
+//! many packets and when idle a single packet goes through at once. Decoding happens here, on the listener's own
 //! task, so a hostile packet costs its sender's socket time and nobody else's.
 
 use parking_lot::Mutex;
@@ -20,6 +20,9 @@ use crate::metrics::Metrics;
 use crate::scheduler::{self, SchedulerHandle};
 use crate::throttle::LogLimiter;
 use crate::wire;
+
+mod datagrams;
+pub use self::datagrams::{Datagrams, BATCH as DATAGRAMS_AT_ONCE};
 
 /// Largest number of datagrams handed to the writer at once.
 pub(crate) const MAX_BATCH: usize = 1024;
@@ -254,42 +257,55 @@ impl SourceLimits {
     }
 }
 
-/// Receives datagrams until shutdown (or until the scheduler is gone).
+/// Receives datagrams until shutdown (or until the scheduler is gone):
+/// once the socket is readable, every datagram already queued in the
+/// kernel, up to [`MAX_BATCH`], taken [`DATAGRAMS_AT_ONCE`] a system call.
 pub(crate) async fn listen_udp(socket: UdpSocket, sink: Sink, shutdown: CancellationToken) {
-    let mut buf = vec![0u8; 65_536];
+    use std::os::fd::AsRawFd;
+    let mut datagrams = Datagrams::new();
     let mut limiter = LogLimiter::new();
     let mut limits = SourceLimits::new(sink.max_packets_per_source);
+    let fd = socket.as_raw_fd();
     loop {
-        let first = tokio::select! {
-            first = socket.recv_from(&mut buf) => first,
+        tokio::select! {
+            ready = socket.readable() => {
+                if let Err(err) = ready {
+                    tracing::error!(%err, "the UDP socket cannot be read");
+                    return;
+                }
+            }
             () = shutdown.cancelled() => return,
-        };
+        }
         let now = sink.clock.now();
-        let mut batch = Vec::new();
-        match first {
-            Ok((len, peer)) => {
-                if within(&mut limits, peer, &sink, now, &mut limiter) {
-                    accept(&buf[..len], peer, now, &mut batch, &sink, &mut limiter);
-                }
-            }
-            Err(err) => {
-                if limiter.allow(now) {
-                    tracing::warn!(%err, "UDP receive failed");
-                }
-                continue;
-            }
-        }
-        while batch.len() < MAX_BATCH {
-            match socket.try_recv_from(&mut buf) {
-                Ok((len, peer)) => {
-                    if within(&mut limits, peer, &sink, now, &mut limiter) {
-                        accept(&buf[..len], peer, now, &mut batch, &sink, &mut limiter);
+        let (mut batch, mut read) = (Vec::new(), 0);
+        while read < MAX_BATCH {
+            let taken = socket.try_io(tokio::io::Interest::READABLE, || {
+                datagrams.receive(fd, false)
+            });
+            let n = match taken {
+                Ok(n) => n,
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(err) => {
+                    if limiter.allow(now) {
+                        tracing::warn!(%err, "UDP receive failed");
                     }
+                    break;
                 }
-                Err(_) => break,
+            };
+            read += n;
+            for i in 0..n {
+                let Some((bytes, Some(peer))) = datagrams.get(i) else {
+                    continue;
+                };
+                if within(&mut limits, peer, &sink, now, &mut limiter) {
+                    accept(bytes, peer, now, &mut batch, &sink, &mut limiter);
+                }
+            }
+            if n < DATAGRAMS_AT_ONCE {
+                break;
             }
         }
-        if sink.submit(batch).await.is_err() {
+        if !batch.is_empty() && sink.submit(batch).await.is_err() {
             return;
         }
     }
