@@ -582,16 +582,9 @@ fn shadow_report(
 ) -> ExitCode {
     let moment = |name: &str, text: Option<&str>| -> Result<Option<u64>, String> {
         let Some(text) = text else { return Ok(None) };
-        if let Ok(secs) = text.parse::<u64>() {
-            return Ok(Some(secs));
-        }
-        text.parse::<jiff::Timestamp>()
-            .ok()
-            .and_then(|t| u64::try_from(t.as_second()).ok())
-            .map(Some)
-            .ok_or_else(|| {
-                format!("--{name} {text:?}: Unix seconds or RFC 3339 (2026-12-01T09:00:00Z)")
-            })
+        mauved::timefmt::moment(text).map(Some).ok_or_else(|| {
+            format!("--{name} {text:?}: Unix seconds or RFC 3339 (2026-12-01T09:00:00Z)")
+        })
     };
     let (since, until) = match (moment("since", since), moment("until", until)) {
         (Ok(since), Ok(until)) => (since, until),

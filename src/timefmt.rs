@@ -63,6 +63,20 @@ pub(crate) fn rfc3339(at: UnixSecs) -> String {
     timestamp(at).map(|t| t.to_string()).unwrap_or_default()
 }
 
+/// A moment as the API and the command line take it: Unix seconds or
+/// RFC 3339 (an offset's `+` typed unencoded in a URL arrives as a space,
+/// and is read as a `+`). None: neither, or before 1970.
+pub fn moment(text: &str) -> Option<UnixSecs> {
+    if let Ok(secs) = text.parse::<UnixSecs>() {
+        return Some(secs);
+    }
+    if let Ok(at) = parse_rfc3339(text) {
+        return at;
+    }
+    let (before, offset) = text.rsplit_once(' ')?;
+    parse_rfc3339(&format!("{before}+{offset}")).ok().flatten()
+}
+
 /// An RFC 3339 time read: seconds since 1970 (None before 1970: Go's zero
 /// time means "not set"), or why it is not one. The whole grammar and no
 /// more (an offset is at most ±23:59), and the whole range of years
@@ -179,6 +193,21 @@ mod tests {
 
     #[test]
     fn rfc3339_is_read_whole_and_no_more() {
+        assert_eq!(
+            moment("2023-11-14T23:13:20 01:00"),
+            Some(1_700_000_000),
+            "an offset's + arrived as a space"
+        );
+        assert_eq!(moment("1700000000"), Some(1_700_000_000));
+        assert_eq!(moment("2023-11-14 22:13:20Z"), Some(1_700_000_000));
+        for bad in [
+            "",
+            "yesterday",
+            "1969-12-31T23:59:59Z",
+            "2023-11-14T22:13:20 99:00",
+        ] {
+            assert_eq!(moment(bad), None, "{bad}");
+        }
         assert_eq!(
             parse_rfc3339("2023-11-14T22:13:20Z"),
             Ok(Some(1_700_000_000))

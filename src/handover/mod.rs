@@ -276,9 +276,6 @@ fn figures(stories: &[Story]) -> Vec<GroupFigures> {
 /// (that long before `now`).
 pub fn moment(text: &str, now: UnixSecs, zone: &jiff::tz::TimeZone) -> Result<UnixSecs, String> {
     let text = text.trim();
-    if let Ok(secs) = text.parse::<UnixSecs>() {
-        return Ok(secs);
-    }
     if text.starts_with('-') {
         return crate::timespec::mauvesend(text, now);
     }
@@ -289,11 +286,7 @@ pub fn moment(text: &str, now: UnixSecs, zone: &jiff::tz::TimeZone) -> Result<Un
         return wall_time(h, m, now, zone)
             .ok_or_else(|| format!("{text:?} is not a time of day (HH:MM)"));
     }
-    text.replace(' ', "+")
-        .parse::<jiff::Timestamp>()
-        .ok()
-        .and_then(|t| UnixSecs::try_from(t.as_second()).ok())
-        .ok_or_else(|| {
+    crate::timefmt::moment(text).ok_or_else(|| {
             format!(
                 "{text:?} is not a moment: HH:MM, -12h, Unix seconds or RFC 3339 (2026-12-07T18:00:00Z)"
             )

@@ -383,20 +383,11 @@ fn moment<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<UnixSecs>, D:
     let Some(text) = <Option<String> as serde::Deserialize>::deserialize(d)? else {
         return Ok(None);
     };
-    if let Ok(secs) = text.parse::<UnixSecs>() {
-        return Ok(Some(secs));
-    }
-    // A `+` offset typed unencoded in a URL arrives as a space.
-    text.replace(' ', "+")
-        .parse::<jiff::Timestamp>()
-        .ok()
-        .and_then(|t| UnixSecs::try_from(t.as_second()).ok())
-        .map(Some)
-        .ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "{text:?} is not a moment: Unix seconds or RFC 3339 (2026-12-07T18:00:00Z)"
-            ))
-        })
+    crate::timefmt::moment(&text).map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not a moment: Unix seconds or RFC 3339 (2026-12-07T18:00:00Z)"
+        ))
+    })
 }
 
 /// `GET /api/shadow?since=&until=`: what shadow mode (`delivery.shadow`)
