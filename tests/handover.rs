@@ -249,3 +249,31 @@ fn a_handover_refuses_what_it_cannot_read() {
         MON_18 - 23 * 3600
     );
 }
+
+#[test]
+fn open_alerts_past_the_limit_are_counted_and_the_earliest_listed() {
+    let mut t = Timeline::new(CONFIG, MON_18);
+    let early: Vec<String> = (0..5).map(|i| format!("early{i}")).collect();
+    t.raise_many("db1", &early);
+    t.at(MIN);
+    let late: Vec<String> = (0..1_000).map(|i| format!("late{i:04}")).collect();
+    t.raise_many("db2", &late);
+    let h = t.d().json("/api/handover");
+    let open = h["open"].as_array().unwrap();
+    assert_eq!(open.len(), 1_000);
+    assert_eq!(h["open_not_listed"], 5);
+    let ids: Vec<&str> = open.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        &ids[..5],
+        ["early0", "early1", "early2", "early3", "early4"]
+    );
+    assert!(
+        ids[5..].iter().all(|id| id.starts_with("late")),
+        "sorted by raise"
+    );
+    let (_, text) = t.d().get("/api/handover?format=text");
+    assert!(
+        text.contains("Still open (1005)") && text.contains("  and 5 more"),
+        "{text}"
+    );
+}

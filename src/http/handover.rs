@@ -78,7 +78,7 @@ async fn make(http: &Shared, (since, until): (UnixSecs, UnixSecs)) -> Result<Han
     let stopped_at = more.and_then(|_| lines.last().map(|(_, e)| e.at));
     let live = http.live();
     let router = &live.routing;
-    let (groups, open) = {
+    let (groups, open, not_listed) = {
         let index = http.index();
         let group = |key: &AlertKey| -> String {
             if !router.routes() {
@@ -97,29 +97,40 @@ async fn make(http: &Shared, (since, until): (UnixSecs, UnixSecs)) -> Result<Han
                 groups.insert(key.clone(), group(key));
             }
         }
-        let mut open: Vec<Open> = Vec::new();
-        for slot in index.ids() {
-            let record = index.record(slot);
-            if !matches!(record.state(), State::Raised | State::Acknowledged) {
-                continue;
-            }
-            let key = index.key(slot);
-            open.push(Open {
-                group: group(&key),
-                summary: record.summary.clone(),
-                raised_at: record.raised_at,
-                acknowledged_by: (record.state() == State::Acknowledged)
-                    .then(|| record.acknowledged_by.clone().unwrap_or_default()),
-                source: key.source,
-                id: key.id,
-            });
+        // Every alert's times (cheap), then the earliest raised of the
+        // open ones read whole: a million raised cost no million records.
+        let mut slots: Vec<(Option<UnixSecs>, _)> = index
+            .ids()
+            .filter_map(|slot| {
+                let timing = index.timing(slot);
+                matches!(timing.state(), State::Raised | State::Acknowledged)
+                    .then_some((timing.raised_at, slot))
+            })
+            .collect();
+        let not_listed = slots.len().saturating_sub(handover::MAX_OPEN);
+        if not_listed > 0 {
+            slots.select_nth_unstable_by_key(handover::MAX_OPEN, |(raised, _)| *raised);
+            slots.truncate(handover::MAX_OPEN);
         }
-        (groups, open)
+        let open: Vec<Open> = slots
+            .into_iter()
+            .map(|(_, slot)| {
+                let (key, record) = (index.key(slot), index.record(slot));
+                Open {
+                    group: group(&key),
+                    summary: record.summary.clone(),
+                    raised_at: record.raised_at,
+                    acknowledged_by: (record.state() == State::Acknowledged)
+                        .then(|| record.acknowledged_by.clone().unwrap_or_default()),
+                    source: key.source,
+                    id: key.id,
+                }
+            })
+            .collect();
+        (groups, open, not_listed)
     };
     let mut open = open;
     open.sort_by(|a, b| (a.raised_at, &a.source, &a.id).cmp(&(b.raised_at, &b.source, &b.id)));
-    let not_listed = open.len().saturating_sub(handover::MAX_OPEN);
-    open.truncate(handover::MAX_OPEN);
     let group_of = |key: &AlertKey| groups.get(key).cloned().unwrap_or_default();
     Ok(handover::build(
         (since, until),
