@@ -17,7 +17,7 @@ use mauved::daemon::Running;
 use mauved::scheduler::Action;
 use mauved::store::HistoryWanted;
 
-use super::targets::line;
+use super::targets::{line, rfc3339};
 
 const DAY: u64 = 86_400;
 /// Monday 2026-01-05 00:00 UTC.
@@ -278,11 +278,6 @@ pub(super) fn target(hosts: u64, days: u64, every: u64) -> Result<(), String> {
 
 /// A two-hour silence on one host, made through the API.
 fn silence(station: &Station, day: u64, at: u64) -> Result<(), String> {
-    let rfc3339 = |t: u64| {
-        jiff::Timestamp::from_second(i64::try_from(t).unwrap_or(0))
-            .map(|t| t.to_string())
-            .unwrap_or_default()
-    };
     let body = serde_json::json!({
         "matchers": [{"name": "source", "value": format!("host{:05}", day % 97), "isRegex": false, "isEqual": true}],
         "startsAt": rfc3339(at),

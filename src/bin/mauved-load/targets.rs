@@ -91,7 +91,7 @@ pub(super) fn silences(extra: &str) -> Result<(), String> {
 }
 
 /// Unix seconds as RFC 3339 (UTC), as the silences API reads them.
-fn rfc3339(t: u64) -> String {
+pub(super) fn rfc3339(t: u64) -> String {
     jiff::Timestamp::from_second(i64::try_from(t).unwrap_or(0))
         .map(|t| t.to_string())
         .unwrap_or_default()
