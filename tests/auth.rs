@@ -294,11 +294,19 @@ fn reading_can_require_a_login() {
     assert_eq!(page.header("location"), Some("/login"));
     assert_eq!(call(&d, "GET", "/health", &[], "").status, 200);
     assert_eq!(call(&d, "GET", "/login", &[], "").status, 200);
+    // The shift handover is read like the rest.
+    assert_eq!(call(&d, "GET", "/api/handover", &[], "").status, 401);
+    let handover = call(&d, "GET", "/handover", &[], "");
+    assert_eq!(handover.status, 303);
+    assert_eq!(handover.header("location"), Some("/login"));
     let bearer = format!("Bearer {TOKEN}");
-    assert_eq!(
-        call(&d, "GET", "/api/alerts", &[("authorization", &bearer)], "").status,
-        200
-    );
+    for path in ["/api/alerts", "/api/handover"] {
+        assert_eq!(
+            call(&d, "GET", path, &[("authorization", &bearer)], "").status,
+            200,
+            "{path}"
+        );
+    }
 }
 
 #[test]

@@ -226,7 +226,7 @@ fn a_cluster_section_is_checked() {
     let file = dir.path().join("bad.toml");
     std::fs::write(
         &file,
-        "[cluster]\nstation = \"\"\netcd = [\"127.0.0.1:2379\"]\nlease_ttl_s = 2\nrecords_kept = \"30s\"\n",
+        "[cluster]\nstation = \"\"\netcd = [\"127.0.0.1:2379\"]\nlease_ttl_s = 2\nrecords_kept = \"30s\"\netcd_quota_bytes = 0\n",
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_mauved"))
@@ -241,6 +241,7 @@ fn a_cluster_section_is_checked() {
         "cluster.etcd[0]",
         "cluster.lease_ttl_s",
         "cluster.records_kept",
+        "cluster.etcd_quota_bytes",
     ] {
         assert!(text.contains(key), "{key} in {text}");
     }

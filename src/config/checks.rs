@@ -179,6 +179,12 @@ impl Config {
                 "must be above 0 (leave it out to never fail open)",
             );
         }
+        if cluster.etcd_quota_bytes < 1 << 20 {
+            fail(
+                "cluster.etcd_quota_bytes",
+                "must be at least 1 MiB (etcd's --quota-backend-bytes; its default is 2 GiB)",
+            );
+        }
         if cluster.records_kept.0 < 60 {
             fail(
                 "cluster.records_kept",
