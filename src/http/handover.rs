@@ -97,40 +97,9 @@ async fn make(http: &Shared, (since, until): (UnixSecs, UnixSecs)) -> Result<Han
                 groups.insert(key.clone(), group(key));
             }
         }
-        // Every alert's times (cheap), then the earliest raised of the
-        // open ones read whole: a million raised cost no million records.
-        let mut slots: Vec<(Option<UnixSecs>, _)> = index
-            .ids()
-            .filter_map(|slot| {
-                let timing = index.timing(slot);
-                matches!(timing.state(), State::Raised | State::Acknowledged)
-                    .then_some((timing.raised_at, slot))
-            })
-            .collect();
-        let not_listed = slots.len().saturating_sub(handover::MAX_OPEN);
-        if not_listed > 0 {
-            slots.select_nth_unstable_by_key(handover::MAX_OPEN, |(raised, _)| *raised);
-            slots.truncate(handover::MAX_OPEN);
-        }
-        let open: Vec<Open> = slots
-            .into_iter()
-            .map(|(_, slot)| {
-                let (key, record) = (index.key(slot), index.record(slot));
-                Open {
-                    group: group(&key),
-                    summary: record.summary.clone(),
-                    raised_at: record.raised_at,
-                    acknowledged_by: (record.state() == State::Acknowledged)
-                        .then(|| record.acknowledged_by.clone().unwrap_or_default()),
-                    source: key.source,
-                    id: key.id,
-                }
-            })
-            .collect();
+        let (open, not_listed) = open_now(&index, &group);
         (groups, open, not_listed)
     };
-    let mut open = open;
-    open.sort_by(|a, b| (a.raised_at, &a.source, &a.id).cmp(&(b.raised_at, &b.source, &b.id)));
     let group_of = |key: &AlertKey| groups.get(key).cloned().unwrap_or_default();
     Ok(handover::build(
         (since, until),
@@ -139,6 +108,46 @@ async fn make(http: &Shared, (since, until): (UnixSecs, UnixSecs)) -> Result<Han
         group_of,
         stopped_at,
     ))
+}
+
+/// The alerts open now, the earliest raised first, up to
+/// `handover::MAX_OPEN`, and how many more. Every alert's times are looked
+/// at (cheap); only those listed are read whole, so a million raised cost no
+/// million records.
+fn open_now(
+    index: &crate::index::Index,
+    group: &dyn Fn(&AlertKey) -> String,
+) -> (Vec<Open>, usize) {
+    let mut slots: Vec<(Option<UnixSecs>, _)> = index
+        .ids()
+        .filter_map(|slot| {
+            let timing = index.timing(slot);
+            matches!(timing.state(), State::Raised | State::Acknowledged)
+                .then_some((timing.raised_at, slot))
+        })
+        .collect();
+    let not_listed = slots.len().saturating_sub(handover::MAX_OPEN);
+    if not_listed > 0 {
+        slots.select_nth_unstable_by_key(handover::MAX_OPEN, |(raised, _)| *raised);
+        slots.truncate(handover::MAX_OPEN);
+    }
+    let mut open: Vec<Open> = slots
+        .into_iter()
+        .map(|(_, slot)| {
+            let (key, record) = (index.key(slot), index.record(slot));
+            Open {
+                group: group(&key),
+                summary: record.summary.clone(),
+                raised_at: record.raised_at,
+                acknowledged_by: (record.state() == State::Acknowledged)
+                    .then(|| record.acknowledged_by.clone().unwrap_or_default()),
+                source: key.source,
+                id: key.id,
+            }
+        })
+        .collect();
+    open.sort_by(|a, b| (a.raised_at, &a.source, &a.id).cmp(&(b.raised_at, &b.source, &b.id)));
+    (open, not_listed)
 }
 
 fn query(q: Result<Query<HandoverQuery>, QueryRejection>) -> Result<HandoverQuery, ApiError> {

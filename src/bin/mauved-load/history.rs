@@ -136,7 +136,10 @@ pub(super) fn target(lines: u64) -> Result<(), String> {
     let (ratio, few_t, many_t) = rounds[rounds.len() / 2];
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     line(
-        &format!("9a history page at {:.1}M lines vs at 0.1M", lines as f64 / 1e6),
+        &format!(
+            "9a history page at {:.1}M lines vs at 0.1M",
+            lines as f64 / 1e6
+        ),
         format!("{ratio:.2}x ({:.2} ms vs {:.2} ms)", ms(many_t), ms(few_t)),
         "<= 2x and <= 20 ms",
         ratio <= 2.0 && ms(many_t) <= 20.0,
