@@ -172,6 +172,27 @@ impl InProc {
         }
     }
 
+    /// Returns once the history of `source`/`id` holds `count` lines of
+    /// delivery attempts (workers write theirs a moment after delivering).
+    pub fn deliveries_written(&self, source: &str, id: &str, count: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let written = self
+                .history(source, id)
+                .iter()
+                .filter(|e| e.kind == "notification")
+                .count();
+            if written >= count {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{source}/{id}: {written} of {count} delivery lines written"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     /// An alert's history as the API gives it.
     pub fn history(&self, source: &str, id: &str) -> Vec<mauved::alert::HistoryEntry> {
         let running = self.running.as_ref().unwrap();
