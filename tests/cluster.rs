@@ -626,9 +626,13 @@ fn the_leader_killed_in_a_burst_loses_nothing_and_repeats_at_most_what_was_in_fl
         by_a.len(),
         by_b.len()
     );
-    // One notifier delivers one message at a time: at most one was in
-    // flight (sent, its delivery not yet recorded in etcd) at the kill.
-    assert!(twice <= 1, "{twice} delivered twice");
+    // One notifier delivers one message at a time, and records are written
+    // one transaction at a time: in flight at the kill were the message
+    // being sent and the records of those sent while the last transaction
+    // was on its way (a command notifier takes about as long as an etcd
+    // transaction with its fsync: one or two). Not recorded at all, about
+    // half the burst would be sent twice.
+    assert!(twice <= 3, "{twice} delivered twice");
     assert_eq!(by_a.len() + by_b.len(), ids.len() + twice);
 }
 

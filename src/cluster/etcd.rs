@@ -215,8 +215,17 @@ impl Cluster {
         if self.status.borrow().role == Role::Isolated {
             return None;
         }
+        // Fenced ahead: decided without a word to etcd (or a client).
+        let ahead = match self.fenced_ahead(id) {
+            Some(Some(gate)) => return Some(gate),
+            ahead => ahead,
+        };
         let client = self.client()?;
-        match self.decide(client.clone(), id).await {
+        let decided = match ahead {
+            Some(_) => Ok(None),
+            None => self.decide(client.clone(), id).await,
+        };
+        match decided {
             Ok(Some(gate)) => return Some(gate),
             Ok(None) => {}
             Err(err) => tracing::debug!(%err, "cluster: etcd did not answer a delivery check"),
@@ -257,14 +266,13 @@ impl Cluster {
         }
     }
 
+    /// Asks etcd about a message not fenced ahead: settled elsewhere, or
+    /// claimed here (while this station leads).
     async fn decide(
         &self,
         mut client: Client,
         id: &Identity,
     ) -> Result<Option<Gate>, etcd_client::Error> {
-        if let Some(gate) = self.fenced_ahead(id) {
-            return Ok(gate);
-        }
         if let Some(settled) = self.delivered_by(&mut client, id).await? {
             self.metrics.cluster_skipped.inc();
             return Ok(Some(Gate::Elsewhere(settled)));

@@ -108,8 +108,16 @@ impl Worker {
         // again (dropped again, or sent again: at least once).
         let mut ahead: HashMap<QueueId, Settle> = HashMap::new();
         let mut window = BATCH;
+        let mut looking_further: Option<tokio::task::JoinHandle<()>> = None;
         loop {
-            let batch = self.read_queue(window).await;
+            let mut batch = self.read_queue(window + self.look_further()).await;
+            let further = batch.split_off(window.min(batch.len()));
+            // The look further on, made while the last round was sent, is
+            // in before this round fences what it did not cover.
+            if let Some(look) = looking_further.take() {
+                let _ = look.await;
+            }
+            looking_further = self.fence_further(&further, &ahead);
             if batch.is_empty() {
                 self.write_history().await;
                 tokio::select! {
@@ -127,14 +135,17 @@ impl Worker {
                 (true, false) => window,
                 (false, _) => BATCH,
             };
-            if progress == 0 && held > 0 {
-                // Everything read is held by the cluster: look again soon,
-                // or as soon as more is queued. Idle meanwhile: the
-                // history is written.
+            if held > 0 {
+                // Held by the cluster (a follower waiting for the leader's
+                // records): look again in a moment, not as each record or
+                // message comes (that spins on etcd while the leader
+                // sends). Idle meanwhile: the history is written.
+                if progress > 0 {
+                    self.end_round().await;
+                }
                 self.write_history().await;
                 tokio::select! {
                     () = tokio::time::sleep(HELD_POLL) => {}
-                    () = self.wake.notified() => {}
                     () = self.shutdown.cancelled() => return,
                 }
                 continue;
@@ -144,6 +155,34 @@ impl Worker {
                 return;
             }
         }
+    }
+
+    /// With `[cluster]`, how many messages past a round are read to be
+    /// fenced while the round is sent (`fence_further`).
+    fn look_further(&self) -> usize {
+        match &self.cluster {
+            Some(_) if !self.setup.borrow().shadow => BATCH,
+            _ => 0,
+        }
+    }
+
+    /// Fences the messages after this round's while it is sent: the next
+    /// round then waits for no etcd round trip before its first attempt.
+    fn fence_further(
+        &self,
+        further: &[(QueueId, Notification)],
+        settled: &HashMap<QueueId, Settle>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let cluster = self.cluster.clone()?;
+        let ids: Vec<Identity> = further
+            .iter()
+            .filter(|(id, _)| !settled.contains_key(id))
+            .map(|(_, n)| Identity::of(n))
+            .collect();
+        if ids.is_empty() {
+            return None;
+        }
+        Some(tokio::spawn(async move { cluster.fence_ahead(&ids).await }))
     }
 
     /// The oldest `window` messages of this notifier's queue (none if the

@@ -197,11 +197,23 @@ fn webhook(port: u16) -> String {
     )
 }
 
-/// Target 10: 2,000 raises delivered by two stations with `[cluster]`
+/// `n` with its thousands apart: 2,000.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Target 10: `n` (2,000 in the table) raises delivered by two stations with `[cluster]`
 /// within 0.8x of one station's rate (three rounds each, interleaved: the
 /// median ratio).
-pub(super) fn target(extra: &str) -> Result<(), String> {
-    const N: u64 = 2_000;
+pub(super) fn target(extra: &str, n: u64) -> Result<(), String> {
     let receiver = Receiver::start()?;
     let hook = webhook(receiver.port);
     let single = Daemon::start(&format!("{extra}{hook}"))?;
@@ -229,15 +241,18 @@ pub(super) fn target(extra: &str) -> Result<(), String> {
     }
     let mut rounds = Vec::new();
     for round in 0..3 {
-        let alone = deliver(&[&single], &receiver, round, N)?;
-        let paired = deliver(&[&a, &b], &receiver, 100 + round, N)?;
+        let alone = deliver(&[&single], &receiver, round, n)?;
+        let paired = deliver(&[&a, &b], &receiver, 100 + round, n)?;
         rounds.push((alone / paired, alone, paired));
     }
     rounds.sort_by(|x, y| x.0.total_cmp(&y.0));
     let (ratio, alone, paired) = rounds[rounds.len() / 2];
-    let rate = |s: f64| N as f64 / s.max(1e-9);
+    let rate = |s: f64| n as f64 / s.max(1e-9);
     line(
-        "10 delivery with [cluster] vs one station, 2,000 raises",
+        &format!(
+            "10 delivery with [cluster] vs one station, {} raises",
+            thousands(n)
+        ),
         format!(
             "{ratio:.2}x ({:.0}/s vs {:.0}/s)",
             rate(paired),

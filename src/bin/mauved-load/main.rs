@@ -127,7 +127,11 @@ enum Mode {
     Silences,
     /// Target 10 alone: 2,000 raises delivered by two stations with
     /// `[cluster]` (on an etcd started here) against one station alone.
-    Ha,
+    Ha {
+        /// Raises per round (the table is written for 2,000).
+        #[arg(long, default_value_t = 2_000)]
+        alerts: u64,
+    },
     /// Target 11 alone: a simulated month of a fleet on the manual clock.
     Month {
         #[arg(long, default_value_t = 10_000)]
@@ -256,7 +260,7 @@ fn run_mode(
         Mode::Alertmanager => alertmanager::target(extra)?,
         Mode::Silences => targets::silences(extra)?,
         Mode::History { lines } => history::target(lines)?,
-        Mode::Ha => ha::target(extra)?,
+        Mode::Ha { alerts } => ha::target(extra, alerts)?,
         Mode::Month { hosts, days, every } => month::target(hosts, days, every)?,
     }
     Ok(())

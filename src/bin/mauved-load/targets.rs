@@ -21,7 +21,7 @@ pub(super) fn targets(extra: &str, alerts: u64, updates: u64) -> Result<(), Stri
     super::alertmanager::target(extra)?;
     silences(extra)?;
     super::history::target(10_000_000)?;
-    super::ha::target(extra)?;
+    super::ha::target(extra, 2_000)?;
     // In a process of its own: its resident memory is the daemon's alone,
     // not what the targets before it left in this one.
     let month = std::env::current_exe()
