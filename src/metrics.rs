@@ -69,6 +69,7 @@ impl NotifyResult {
 pub(crate) struct Metrics {
     registry: Registry,
     pub(crate) packets_received: Counter,
+    pub(crate) packets_dropped: Counter,
     packets_rejected: Family<Reason, Counter>,
     alerts_rejected: Family<Reason, Counter>,
     pub(crate) packets_duplicate: Counter,
@@ -131,6 +132,7 @@ impl Metrics {
         let mut m = Metrics {
             registry: Registry::default(),
             packets_received: Counter::default(),
+            packets_dropped: Counter::default(),
             packets_rejected: Family::default(),
             alerts_rejected: Family::default(),
             packets_duplicate: Counter::default(),
@@ -195,6 +197,11 @@ impl Metrics {
                 "mauved_packets_received",
                 "Datagrams received.",
                 &self.packets_received,
+            ),
+            (
+                "mauved_packets_dropped",
+                "Datagrams the kernel dropped for want of room in the UDP receive buffer (SO_RXQ_OVFL).",
+                &self.packets_dropped,
             ),
             (
                 "mauved_packets_duplicate",

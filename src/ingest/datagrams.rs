@@ -2,6 +2,10 @@
 //! over up to [`BATCH`] of them, into buffers allocated once and reused, so
 //! a burst costs a system call per batch, not per datagram. The load tool's
 //! bare receiver reads the same way, so that the two compare like for like.
+//!
+//! With `SO_RXQ_OVFL` on the socket ([`count_drops`]) each datagram comes
+//! with the socket's count of datagrams the kernel dropped so far for want
+//! of room: [`Datagrams::dropped`] is the latest.
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,14 +15,42 @@ use std::os::fd::RawFd;
 pub const BATCH: usize = 32;
 /// Room for each: the largest UDP payload.
 const SIZE: usize = 65_536;
+/// Room for each datagram's ancillary data: one `SO_RXQ_OVFL` counter
+/// (`CMSG_SPACE(4)`: 24 bytes on 64-bit Linux), in u64s so that it is
+/// aligned for a `cmsghdr`.
+const CONTROL_WORDS: usize = 4;
+
+/// Asks the kernel to hand each datagram read from `fd` with the socket's
+/// count of datagrams dropped so far.
+pub fn count_drops(fd: RawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt on a descriptor the caller holds, with a pointer
+    // to a c_int that lives across the call and its size.
+    let set = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RXQ_OVFL,
+            std::ptr::addr_of!(on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if set == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
 
 /// Reusable room for one batch of datagrams and their senders.
 pub struct Datagrams {
     buffers: Vec<u8>,
     names: Vec<libc::sockaddr_storage>,
+    controls: Vec<[u64; CONTROL_WORDS]>,
     lens: [usize; BATCH],
     name_lens: [libc::socklen_t; BATCH],
     taken: usize,
+    dropped: Option<u32>,
 }
 
 impl Default for Datagrams {
@@ -34,9 +66,11 @@ impl Datagrams {
             // SAFETY: an all-zero sockaddr_storage is a valid (unspecified)
             // address.
             names: vec![unsafe { std::mem::zeroed() }; BATCH],
+            controls: vec![[0; CONTROL_WORDS]; BATCH],
             lens: [0; BATCH],
             name_lens: [0; BATCH],
             taken: 0,
+            dropped: None,
         }
     }
 
@@ -57,7 +91,8 @@ impl Datagrams {
         let mut headers: Vec<libc::mmsghdr> = iovecs
             .iter_mut()
             .zip(self.names.iter_mut())
-            .map(|(iov, name)| {
+            .zip(self.controls.iter_mut())
+            .map(|((iov, name), control)| {
                 // SAFETY: msghdr is plain data; all-zero is a valid empty one.
                 let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
                 header.msg_name = (name as *mut libc::sockaddr_storage).cast();
@@ -65,6 +100,8 @@ impl Datagrams {
                     std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
                 header.msg_iov = iov;
                 header.msg_iovlen = 1;
+                header.msg_control = control.as_mut_ptr().cast();
+                header.msg_controllen = std::mem::size_of_val(control) as _;
                 libc::mmsghdr {
                     msg_hdr: header,
                     msg_len: 0,
@@ -77,8 +114,8 @@ impl Datagrams {
             libc::MSG_DONTWAIT
         };
         // SAFETY: every header points into `self.buffers` (one SIZE chunk
-        // each) and `self.names`, which outlive the call and are not moved
-        // during it; `headers` holds BATCH entries.
+        // each), `self.names` and `self.controls`, which outlive the call
+        // and are not moved during it; `headers` holds BATCH entries.
         let n = unsafe {
             libc::recvmmsg(
                 fd,
@@ -95,9 +132,19 @@ impl Datagrams {
         for (i, header) in headers.iter().take(n).enumerate() {
             self.lens[i] = (header.msg_len as usize).min(SIZE);
             self.name_lens[i] = header.msg_hdr.msg_namelen;
+            if let Some(dropped) = drops_of(&header.msg_hdr) {
+                self.dropped = Some(dropped);
+            }
         }
         self.taken = n;
         Ok(n)
+    }
+
+    /// The socket's count of datagrams dropped (it wraps at 2^32), as of
+    /// the last datagram taken that carried it; None until one has (see
+    /// [`count_drops`]).
+    pub fn dropped(&self) -> Option<u32> {
+        self.dropped
     }
 
     /// The `i`th datagram taken, and who sent it (None: an address of a
@@ -109,6 +156,30 @@ impl Datagrams {
         let bytes = &self.buffers[i * SIZE..i * SIZE + self.lens[i]];
         Some((bytes, socket_addr(&self.names[i], self.name_lens[i])))
     }
+}
+
+/// The `SO_RXQ_OVFL` counter among a received message's ancillary data.
+fn drops_of(header: &libc::msghdr) -> Option<u32> {
+    // SAFETY: the kernel wrote `msg_controllen` bytes of well-formed
+    // cmsghdrs into the control buffer `header` points to; CMSG_FIRSTHDR
+    // and CMSG_NXTHDR stay within it and return null past the end.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(header);
+        while !cmsg.is_null() {
+            let c = &*cmsg;
+            let data_len = (c.cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
+            if c.cmsg_level == libc::SOL_SOCKET
+                && c.cmsg_type == libc::SO_RXQ_OVFL
+                && data_len >= std::mem::size_of::<u32>()
+            {
+                return Some(std::ptr::read_unaligned(
+                    libc::CMSG_DATA(cmsg).cast::<u32>(),
+                ));
+            }
+            cmsg = libc::CMSG_NXTHDR(header, cmsg);
+        }
+    }
+    None
 }
 
 /// The address the kernel wrote (`len` bytes of it), if IPv4 or IPv6.
@@ -200,6 +271,64 @@ mod tests {
                 .unwrap_err()
                 .kind(),
             io::ErrorKind::WouldBlock
+        );
+    }
+
+    /// Takes every datagram waiting on `socket`: how many.
+    fn take_all(datagrams: &mut Datagrams, socket: &UdpSocket) -> usize {
+        let mut taken = 0;
+        loop {
+            match datagrams.receive(socket.as_raw_fd(), false) {
+                Ok(n) => taken += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return taken,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_kernels_drops_are_counted_with_the_datagrams() {
+        let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+        receiver.set_nonblocking(true).unwrap();
+        let small: libc::c_int = 4096;
+        // SAFETY: setsockopt on a socket this test holds, with a pointer
+        // to a c_int that lives across the call and its size.
+        let set = unsafe {
+            libc::setsockopt(
+                receiver.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                std::ptr::addr_of!(small).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(set, 0);
+        count_drops(receiver.as_raw_fd()).unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = receiver.local_addr().unwrap();
+        let mut datagrams = Datagrams::new();
+        // Nothing dropped yet: nothing said.
+        sender.send_to(b"first", to).unwrap();
+        assert_eq!(take_all(&mut datagrams, &receiver), 1);
+        assert_eq!(datagrams.dropped(), None);
+        // Far more than a few KiB of buffer holds, unread: most are dropped.
+        const SENT: usize = 300;
+        for _ in 0..SENT {
+            sender.send_to(&[7; 1000], to).unwrap();
+        }
+        let mut taken = take_all(&mut datagrams, &receiver);
+        // The counter comes with the next datagram queued after the drops.
+        sender.send_to(b"last", to).unwrap();
+        taken += take_all(&mut datagrams, &receiver);
+        let dropped = datagrams.dropped().expect("drops counted") as usize;
+        assert!(
+            dropped > 0 && taken < SENT,
+            "{taken} taken, {dropped} dropped"
+        );
+        assert_eq!(
+            taken + dropped,
+            SENT + 1,
+            "{taken} taken, {dropped} dropped"
         );
     }
 

@@ -213,6 +213,12 @@ pub(crate) fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     socket.bind(&addr.into())?;
     // Bound: only now is the buffer worth a word.
     grow_recv_buffer(&socket, addr);
+    {
+        use std::os::fd::AsRawFd;
+        if let Err(err) = datagrams::count_drops(socket.as_raw_fd()) {
+            tracing::warn!(%addr, %err, "the kernel's UDP drops cannot be counted (SO_RXQ_OVFL)");
+        }
+    }
     UdpSocket::from_std(socket.into())
 }
 
@@ -266,6 +272,7 @@ pub(crate) async fn listen_udp(socket: UdpSocket, sink: Sink, shutdown: Cancella
     let mut limiter = LogLimiter::new();
     let mut limits = SourceLimits::new(sink.max_packets_per_source);
     let fd = socket.as_raw_fd();
+    let mut dropped_before = 0u32;
     loop {
         tokio::select! {
             ready = socket.readable() => {
@@ -293,6 +300,7 @@ pub(crate) async fn listen_udp(socket: UdpSocket, sink: Sink, shutdown: Cancella
                 }
             };
             read += n;
+            count_dropped(&datagrams, &mut dropped_before, &sink, now, &mut limiter);
             for i in 0..n {
                 let Some((bytes, Some(peer))) = datagrams.get(i) else {
                     continue;
@@ -308,6 +316,31 @@ pub(crate) async fn listen_udp(socket: UdpSocket, sink: Sink, shutdown: Cancella
         if !batch.is_empty() && sink.submit(batch).await.is_err() {
             return;
         }
+    }
+}
+
+/// Counts what the kernel dropped since the last look (its counter wraps).
+fn count_dropped(
+    datagrams: &Datagrams,
+    before: &mut u32,
+    sink: &Sink,
+    now: UnixSecs,
+    limiter: &mut LogLimiter,
+) {
+    let Some(dropped) = datagrams.dropped() else {
+        return;
+    };
+    let new = dropped.wrapping_sub(*before);
+    *before = dropped;
+    if new == 0 {
+        return;
+    }
+    sink.metrics.packets_dropped.inc_by(u64::from(new));
+    if limiter.allow(now) {
+        tracing::warn!(
+            dropped = new,
+            "the kernel dropped UDP packets: the receive buffer was full (mauved_packets_dropped_total)"
+        );
     }
 }
 

@@ -328,6 +328,8 @@ fn get(http: SocketAddr, path: &str) -> Result<String, String> {
 #[derive(Clone, Copy, Debug, Default)]
 struct Counters {
     received: f64,
+    /// Datagrams the daemon's socket dropped (its kernel counter).
+    dropped: f64,
     updates: f64,
     rss: f64,
     raised: f64,
@@ -353,6 +355,7 @@ impl Counters {
         };
         Ok(Counters {
             received: value("mauved_packets_received_total"),
+            dropped: value("mauved_packets_dropped_total"),
             updates: value("mauved_alert_updates_total"),
             rss: value("process_resident_memory_bytes"),
             raised: value("mauved_alerts{state=\"raised\"}"),
@@ -392,6 +395,7 @@ impl Counters {
 struct Report {
     sent: traffic::Sent,
     received: f64,
+    dropped: f64,
     applied: f64,
     rss: f64,
     sink: Option<f64>,
@@ -423,9 +427,10 @@ impl Report {
             }
         );
         println!(
-            "received    {:.0} (loss {:.2}%)",
+            "received    {:.0} (loss {:.2}%; the daemon counted {:.0} dropped by its socket)",
             self.received,
-            100.0 * self.loss()
+            100.0 * self.loss(),
+            self.dropped
         );
         println!(
             "applied     {:.0} ({:.0}/s)",
@@ -464,6 +469,7 @@ fn run(
     Ok(Report {
         sent,
         received: after.received - before.received,
+        dropped: after.dropped - before.dropped,
         applied: after.updates - before.updates,
         rss: after.rss,
         sink: None,
@@ -652,6 +658,7 @@ fn flood(daemon: &Daemon, keys: Keys, duration: Duration) -> Result<Flood, Strin
                 elapsed,
             },
             received: after.received - before.received,
+            dropped: after.dropped - before.dropped,
             applied: after.updates - before.updates,
             rss: after.rss,
             sink: None,

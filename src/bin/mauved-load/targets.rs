@@ -119,8 +119,8 @@ fn ingest(extra: &str) -> Result<(), String> {
                 distinct.applied_per_s(),
                 distinct.sink.unwrap_or(0.0)
             ),
-            ">= 0.8x",
-            ratio >= 0.8,
+            ">= 0.95x",
+            ratio >= 0.95,
         );
         let hot = compare(
             &mut daemon,
@@ -140,8 +140,8 @@ fn ingest(extra: &str) -> Result<(), String> {
                 hot.applied_per_s(),
                 hot.sink.unwrap_or(0.0)
             ),
-            ">= 0.8x",
-            ratio >= 0.8,
+            ">= 0.95x",
+            ratio >= 0.95,
         );
     }
     Ok(())
