@@ -67,6 +67,39 @@ const CHANGES_KEPT: usize = 1024;
 /// [`start`], with some notifiers given by the caller instead of built from
 /// their `[[notifier]]` entry (by name): a program embedding the daemon, or
 /// a test recording what would be sent.
+/// The sockets of every UDP address: `listen.udp_readers` each.
+fn bind_udp(listen: &crate::config::Listen) -> anyhow::Result<Vec<Vec<tokio::net::UdpSocket>>> {
+    listen
+        .udp
+        .iter()
+        .map(|&addr| {
+            ingest::bind_udp(addr, listen.readers()).with_context(|| format!("binding UDP {addr}"))
+        })
+        .collect()
+}
+
+/// A task reading each socket; the addresses listened on.
+fn listen_udp(
+    sockets: Vec<Vec<tokio::net::UdpSocket>>,
+    sink: &Sink,
+    parts: &Parts,
+) -> anyhow::Result<Vec<SocketAddr>> {
+    let mut udp = Vec::new();
+    for readers in sockets {
+        let Some(first) = readers.first() else {
+            continue;
+        };
+        let local = first.local_addr()?;
+        tracing::info!(addr = %local, readers = readers.len(), "listening for mauve packets");
+        udp.push(local);
+        for socket in readers {
+            let listening = ingest::listen_udp(socket, sink.clone(), parts.shutdown.clone());
+            parts.tasks.spawn(listening);
+        }
+    }
+    Ok(udp)
+}
+
 pub async fn start_with(
     config: &Config,
     mut router: Router,
@@ -76,10 +109,7 @@ pub async fn start_with(
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }
-    let mut sockets = Vec::new();
-    for &addr in &config.listen.udp {
-        sockets.push(ingest::bind_udp(addr).with_context(|| format!("binding UDP {addr}"))?);
-    }
+    let sockets = bind_udp(&config.listen)?;
     let tcp = tokio::net::TcpListener::bind(config.listen.http)
         .await
         .with_context(|| format!("binding HTTP {}", config.listen.http))?;
@@ -107,14 +137,7 @@ pub async fn start_with(
         &config.listen,
         config.server.transmission_cache_s,
     );
-    let mut udp = Vec::new();
-    for socket in sockets {
-        let local = socket.local_addr()?;
-        tracing::info!(addr = %local, "listening for mauve packets");
-        udp.push(local);
-        let listening = ingest::listen_udp(socket, sink.clone(), parts.shutdown.clone());
-        parts.tasks.spawn(listening);
-    }
+    let udp = listen_udp(sockets, &sink, &parts)?;
     let http = tcp.local_addr()?;
     tracing::info!(addr = %http, "HTTP listening");
     let shared = Arc::new(Http::new(

@@ -45,3 +45,58 @@ fn datagrams_the_kernel_drops_are_counted() {
     assert!(received > 0, "{dropped} dropped, none received");
     println!("{sent} sent: {received} received, {dropped} dropped");
 }
+
+/// The sockets bound to UDP `port` on this machine (IPv4), from the kernel.
+fn sockets_on(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/udp").unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().nth(1)?.rsplit_once(':'))
+        .filter(|(_, p)| u16::from_str_radix(p, 16) == Ok(port))
+        .count()
+}
+
+/// Four sockets share the port (the kernel spreads senders over them by
+/// address and port); every packet from many sender ports is taken, and one
+/// sender address is held to one rate limit, not one per socket.
+#[test]
+fn several_readers_share_the_port_and_one_rate_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_listening(
+        dir.path(),
+        "udp_readers = 4\nmax_packets_per_source = 100",
+        "",
+    );
+    assert_eq!(sockets_on(d.udp().port()), 4);
+    let senders: Vec<UdpSocket> = (0..40)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let t = now();
+    let started = std::time::Instant::now();
+    for i in 0..2000u64 {
+        let p = packet(
+            i + 1,
+            "noisy",
+            vec![alert(&format!("a{i}"), Some(t + 600), Some(t))],
+            false,
+        );
+        senders[i as usize % senders.len()]
+            .send_to(&p, d.udp())
+            .unwrap();
+    }
+    let took = started.elapsed().as_secs_f64();
+    wait_for(Duration::from_secs(10), "all counted", || {
+        (d.metric("mauved_packets_received_total") == 2000.0).then_some(())
+    });
+    let limited = d.metric("mauved_packets_rejected_total{reason=\"rate_limited\"}");
+    let applied = d.metric("mauved_alert_updates_total");
+    assert_eq!(limited + applied, 2000.0);
+    // One bucket: a second's worth, and what refilled while they came
+    // (a limit per socket would pass up to four times as many).
+    let most = 100.0 + 100.0 * (took + 1.0).ceil();
+    assert!(
+        (100.0..=most).contains(&applied),
+        "{applied} applied in {took:.2} s"
+    );
+}

@@ -31,6 +31,15 @@ impl Config {
         if self.listen.udp.is_empty() {
             fail("listen.udp", "needs at least one address");
         }
+        if self.listen.udp_readers > Listen::MAX_UDP_READERS {
+            fail(
+                "listen.udp_readers",
+                &format!(
+                    "at most {} sockets on one address (0: one per core)",
+                    Listen::MAX_UDP_READERS
+                ),
+            );
+        }
         if self.store.path.as_os_str().is_empty() {
             fail("store.path", "must not be empty");
         }

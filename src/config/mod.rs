@@ -278,6 +278,23 @@ pub(crate) struct Listen {
     pub(crate) allow_sources: Vec<Cidr>,
     /// Packets a second one sender address may send; 0: no limit.
     pub(crate) max_packets_per_source: u64,
+    /// Sockets (and tasks) receiving on each UDP address, the kernel
+    /// spreading senders over them (`SO_REUSEPORT`); 0: one per core.
+    pub(crate) udp_readers: usize,
+}
+
+impl Listen {
+    /// Most sockets on one address.
+    pub(crate) const MAX_UDP_READERS: usize = 64;
+
+    /// Sockets receiving on each UDP address: as given, or one per core.
+    pub(crate) fn readers(&self) -> usize {
+        match self.udp_readers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+        .clamp(1, Self::MAX_UDP_READERS)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -440,6 +457,7 @@ impl Default for Listen {
             http: SocketAddr::from(([127, 0, 0, 1], 1288)),
             allow_sources: Vec::new(),
             max_packets_per_source: 0,
+            udp_readers: 0,
         }
     }
 }
@@ -690,6 +708,17 @@ mod tests {
 
     fn error(text: &str) -> String {
         Config::parse(text, "t.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn udp_readers_are_one_per_core_unless_given_and_at_most_64() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let default = Config::parse("", "t").unwrap();
+        assert_eq!(default.listen.readers(), cores.min(64));
+        let three = Config::parse("[listen]\nudp_readers = 3", "t").unwrap();
+        assert_eq!(three.listen.readers(), 3);
+        let many = error("[listen]\nudp_readers = 65");
+        assert!(many.contains("listen.udp_readers"), "{many}");
     }
 
     #[test]

@@ -115,8 +115,10 @@ pub(crate) struct Sink {
     pub(crate) clock: Clock,
     /// UDP senders allowed (`listen.allow_sources`); empty: anyone.
     allow: Arc<Vec<crate::config::Cidr>>,
-    /// Packets a second one sender address may send; 0: no limit.
-    max_packets_per_source: u64,
+    /// Packets a second one sender address may send (`per_s` 0: no
+    /// limit), shared by every socket receiving: a sender whose ports the
+    /// kernel spreads over several is held to one limit.
+    limits: Arc<Mutex<SourceLimits>>,
 }
 
 impl Sink {
@@ -136,7 +138,7 @@ impl Sink {
             metrics,
             clock,
             allow: Arc::new(listen.allow_sources.clone()),
-            max_packets_per_source: listen.max_packets_per_source,
+            limits: Arc::new(Mutex::new(SourceLimits::new(listen.max_packets_per_source))),
         }
     }
 
@@ -201,13 +203,51 @@ fn grow_recv_buffer(socket: &socket2::Socket, addr: SocketAddr) {
     }
 }
 
-/// Binds a UDP socket with a large receive buffer.
-pub(crate) fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+/// Binds `readers` UDP sockets on `addr` (with `SO_REUSEPORT` when more
+/// than one: the kernel spreads senders over them by address and port),
+/// each with a large receive buffer. Port 0 is chosen once, for all.
+pub(crate) fn bind_udp(addr: SocketAddr, readers: usize) -> std::io::Result<Vec<UdpSocket>> {
+    let first = bind_one(addr, readers > 1)?;
+    let addr = first.local_addr()?;
+    let mut sockets = vec![first];
+    for _ in 1..readers {
+        sockets.push(bind_one(addr, true)?);
+    }
+    Ok(sockets)
+}
+
+/// Lets other sockets of this process bind the same address and port.
+fn reuse_port(socket: &socket2::Socket) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt on a socket this function borrows, with a pointer
+    // to a c_int that lives across the call and its size.
+    let set = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_REUSEPORT,
+            std::ptr::addr_of!(on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if set == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Binds one UDP socket with a large receive buffer.
+fn bind_one(addr: SocketAddr, shared: bool) -> std::io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         // "[::]" should also take IPv4 where the OS allows it.
         let _ = socket.set_only_v6(false);
+    }
+    if shared {
+        reuse_port(&socket)?;
     }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
@@ -270,7 +310,7 @@ pub(crate) async fn listen_udp(socket: UdpSocket, sink: Sink, shutdown: Cancella
     use std::os::fd::AsRawFd;
     let mut datagrams = Datagrams::new();
     let mut limiter = LogLimiter::new();
-    let mut limits = SourceLimits::new(sink.max_packets_per_source);
+    let limited = sink.limits.lock().per_s > 0;
     let fd = socket.as_raw_fd();
     let mut dropped_before = 0u32;
     loop {
@@ -305,7 +345,7 @@ pub(crate) async fn listen_udp(socket: UdpSocket, sink: Sink, shutdown: Cancella
                 let Some((bytes, Some(peer))) = datagrams.get(i) else {
                     continue;
                 };
-                if within(&mut limits, peer, &sink, now, &mut limiter) {
+                if !limited || within(peer, &sink, now, &mut limiter) {
                     accept(bytes, peer, now, &mut batch, &sink, &mut limiter);
                 }
             }
@@ -345,14 +385,8 @@ fn count_dropped(
 }
 
 /// The sender's rate limit: false (counted, logged rate-limited) when over it.
-fn within(
-    limits: &mut SourceLimits,
-    peer: SocketAddr,
-    sink: &Sink,
-    now: UnixSecs,
-    limiter: &mut LogLimiter,
-) -> bool {
-    if limits.per_s == 0 || limits.allow(peer.ip(), sink.clock.now_ms()) {
+fn within(peer: SocketAddr, sink: &Sink, now: UnixSecs, limiter: &mut LogLimiter) -> bool {
+    if sink.limits.lock().allow(peer.ip(), sink.clock.now_ms()) {
         return true;
     }
     sink.metrics.packets_received.inc();
