@@ -100,3 +100,66 @@ fn several_readers_share_the_port_and_one_rate_limit() {
         "{applied} applied in {took:.2} s"
     );
 }
+
+/// A UDP socket on a free port of 127.0.0.1 that lets others of this user
+/// join the port (`SO_REUSEPORT`).
+fn shared_socket() -> socket2::Socket {
+    use std::os::fd::AsRawFd;
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt on a socket this function holds, with a pointer to
+    // a c_int that lives across the call and its size.
+    let set = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_REUSEPORT,
+            std::ptr::addr_of!(on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(set, 0);
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    socket.bind(&any.into()).unwrap();
+    socket
+}
+
+/// A port another process holds is refused with several readers as with
+/// one, even when the holder would let others join (`SO_REUSEPORT`):
+/// packets are not silently shared with it.
+#[test]
+fn several_readers_do_not_share_a_port_held_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let held = shared_socket();
+    let port = held.local_addr().unwrap().as_socket().unwrap().port();
+    let config = test_config(dir.path(), "").replacen(
+        "udp = \"127.0.0.1:0\"\n",
+        &format!("udp = \"127.0.0.1:{port}\"\nudp_readers = 4\n"),
+        1,
+    );
+    let file = dir.path().join("mauved.toml");
+    std::fs::write(&file, config).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mauved"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It stops at once; one that started is stopped here and fails the test.
+    let exited = wait_for(Duration::from_secs(30), "mauved to stop", || {
+        let status = child.try_wait().unwrap();
+        if status.is_none() && sockets_on(port) > 1 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mauved joined a port another socket holds");
+        }
+        status
+    });
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(!exited.success(), "{said}");
+    assert!(said.contains("binding UDP"), "{said}");
+    assert_eq!(sockets_on(port), 1, "only the holder's");
+}

@@ -279,7 +279,8 @@ pub(crate) struct Listen {
     /// Packets a second one sender address may send; 0: no limit.
     pub(crate) max_packets_per_source: u64,
     /// Sockets (and tasks) receiving on each UDP address, the kernel
-    /// spreading senders over them (`SO_REUSEPORT`); 0: one per core.
+    /// spreading senders over them (`SO_REUSEPORT`); 0: one per core; 1
+    /// by default (see `ingest::bind_udp`).
     pub(crate) udp_readers: usize,
 }
 
@@ -457,7 +458,7 @@ impl Default for Listen {
             http: SocketAddr::from(([127, 0, 0, 1], 1288)),
             allow_sources: Vec::new(),
             max_packets_per_source: 0,
-            udp_readers: 0,
+            udp_readers: 1,
         }
     }
 }
@@ -711,10 +712,12 @@ mod tests {
     }
 
     #[test]
-    fn udp_readers_are_one_per_core_unless_given_and_at_most_64() {
+    fn udp_readers_are_one_unless_given_and_at_most_64() {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let default = Config::parse("", "t").unwrap();
-        assert_eq!(default.listen.readers(), cores.min(64));
+        assert_eq!(default.listen.readers(), 1);
+        let per_core = Config::parse("[listen]\nudp_readers = 0", "t").unwrap();
+        assert_eq!(per_core.listen.readers(), cores.min(64));
         let three = Config::parse("[listen]\nudp_readers = 3", "t").unwrap();
         assert_eq!(three.listen.readers(), 3);
         let many = error("[listen]\nudp_readers = 65");

@@ -206,9 +206,17 @@ fn grow_recv_buffer(socket: &socket2::Socket, addr: SocketAddr) {
 /// Binds `readers` UDP sockets on `addr` (with `SO_REUSEPORT` when more
 /// than one: the kernel spreads senders over them by address and port),
 /// each with a large receive buffer. Port 0 is chosen once, for all.
+///
+/// Several: a plain socket is bound first, and closed, so that an address
+/// another process holds is refused as with one socket (sockets with
+/// `SO_REUSEPORT` alone would share it with any process of the same user),
+/// and port 0 becomes a port no socket holds.
 pub(crate) fn bind_udp(addr: SocketAddr, readers: usize) -> std::io::Result<Vec<UdpSocket>> {
-    let first = bind_one(addr, readers > 1)?;
-    let addr = first.local_addr()?;
+    if readers <= 1 {
+        return Ok(vec![bind_one(addr, false)?]);
+    }
+    let addr = std::net::UdpSocket::bind(addr)?.local_addr()?;
+    let first = bind_one(addr, true)?;
     let mut sockets = vec![first];
     for _ in 1..readers {
         sockets.push(bind_one(addr, true)?);
