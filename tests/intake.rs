@@ -106,19 +106,7 @@ fn several_readers_share_the_port_and_one_rate_limit() {
 fn shared_socket() -> socket2::Socket {
     use std::os::fd::AsRawFd;
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
-    let on: libc::c_int = 1;
-    // SAFETY: setsockopt on a socket this function holds, with a pointer to
-    // a c_int that lives across the call and its size.
-    let set = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_REUSEPORT,
-            std::ptr::addr_of!(on).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(set, 0);
+    mauved::ingest::set_socket_option(socket.as_raw_fd(), libc::SO_REUSEPORT, 1).unwrap();
     let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
     socket.bind(&any.into()).unwrap();
     socket

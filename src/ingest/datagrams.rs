@@ -20,18 +20,16 @@ const SIZE: usize = 65_536;
 /// aligned for a `cmsghdr`.
 const CONTROL_WORDS: usize = 4;
 
-/// Asks the kernel to hand each datagram read from `fd` with the socket's
-/// count of datagrams dropped so far.
-pub fn count_drops(fd: RawFd) -> io::Result<()> {
-    let on: libc::c_int = 1;
+/// Sets the socket-level option `name` of `fd` to `value`.
+pub fn set_socket_option(fd: RawFd, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
     // SAFETY: setsockopt on a descriptor the caller holds, with a pointer
     // to a c_int that lives across the call and its size.
     let set = unsafe {
         libc::setsockopt(
             fd,
             libc::SOL_SOCKET,
-            libc::SO_RXQ_OVFL,
-            std::ptr::addr_of!(on).cast(),
+            name,
+            std::ptr::addr_of!(value).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
@@ -40,6 +38,12 @@ pub fn count_drops(fd: RawFd) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// Asks the kernel to hand each datagram read from `fd` with the socket's
+/// count of datagrams dropped so far.
+pub fn count_drops(fd: RawFd) -> io::Result<()> {
+    set_socket_option(fd, libc::SO_RXQ_OVFL, 1)
 }
 
 /// Reusable room for one batch of datagrams and their senders.
@@ -290,19 +294,7 @@ mod tests {
     fn the_kernels_drops_are_counted_with_the_datagrams() {
         let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
         receiver.set_nonblocking(true).unwrap();
-        let small: libc::c_int = 4096;
-        // SAFETY: setsockopt on a socket this test holds, with a pointer
-        // to a c_int that lives across the call and its size.
-        let set = unsafe {
-            libc::setsockopt(
-                receiver.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                std::ptr::addr_of!(small).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(set, 0);
+        set_socket_option(receiver.as_raw_fd(), libc::SO_RCVBUF, 4096).unwrap();
         count_drops(receiver.as_raw_fd()).unwrap();
         let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
         let to = receiver.local_addr().unwrap();

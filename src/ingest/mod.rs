@@ -22,7 +22,7 @@ use crate::throttle::LogLimiter;
 use crate::wire;
 
 mod datagrams;
-pub use self::datagrams::{Datagrams, BATCH as DATAGRAMS_AT_ONCE};
+pub use self::datagrams::{set_socket_option, Datagrams, BATCH as DATAGRAMS_AT_ONCE};
 
 /// Largest number of datagrams handed to the writer at once.
 pub(crate) const MAX_BATCH: usize = 1024;
@@ -174,17 +174,8 @@ static CAP_TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::
 fn grow_recv_buffer(socket: &socket2::Socket, addr: SocketAddr) {
     use std::os::fd::AsRawFd;
     let wanted = libc::c_int::try_from(SOCKET_RECV_BUFFER).unwrap_or(libc::c_int::MAX);
-    // SAFETY: setsockopt on a socket this function borrows, with a pointer
-    // to a c_int that lives across the call and its size.
-    let forced = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            std::ptr::addr_of!(wanted).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    } == 0;
+    let forced =
+        datagrams::set_socket_option(socket.as_raw_fd(), libc::SO_RCVBUFFORCE, wanted).is_ok();
     if !forced {
         if let Err(err) = socket.set_recv_buffer_size(SOCKET_RECV_BUFFER) {
             tracing::warn!(%addr, %err, "could not set the UDP receive buffer");
@@ -224,28 +215,6 @@ pub(crate) fn bind_udp(addr: SocketAddr, readers: usize) -> std::io::Result<Vec<
     Ok(sockets)
 }
 
-/// Lets other sockets of this process bind the same address and port.
-fn reuse_port(socket: &socket2::Socket) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let on: libc::c_int = 1;
-    // SAFETY: setsockopt on a socket this function borrows, with a pointer
-    // to a c_int that lives across the call and its size.
-    let set = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_REUSEPORT,
-            std::ptr::addr_of!(on).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if set == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 /// Binds one UDP socket with a large receive buffer.
 fn bind_one(addr: SocketAddr, shared: bool) -> std::io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
@@ -255,7 +224,8 @@ fn bind_one(addr: SocketAddr, shared: bool) -> std::io::Result<UdpSocket> {
         let _ = socket.set_only_v6(false);
     }
     if shared {
-        reuse_port(&socket)?;
+        use std::os::fd::AsRawFd;
+        datagrams::set_socket_option(socket.as_raw_fd(), libc::SO_REUSEPORT, 1)?;
     }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
