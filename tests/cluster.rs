@@ -807,9 +807,14 @@ fn a_silence_that_starts_later_is_started_by_the_other_station_when_the_one_aske
         let until = b.alert("web1", "disk")?["suppress_until"].as_u64()?;
         (until >= starts + 3600).then_some(())
     });
+    b.wait_written("web1", "disk");
     assert_eq!(silenced_lines(&b), 1);
-    // The start was muted by b (a was down by then), which recorded it.
-    let claims = etcd_range(&etcd, &format!("/mauved/silence-starts/{id}/"));
+    // The start was muted by b (a was down by then), which records it just
+    // after muting.
+    let claims = wait_for(WAIT, "b's record of the start", || {
+        let claims = etcd_range(&etcd, &format!("/mauved/silence-starts/{id}/"));
+        (!claims.is_empty()).then_some(claims)
+    });
     assert_eq!(claims.len(), 1, "{claims:?}");
     assert_eq!(claims[0]["value"], base64(b"b"), "{claims:?}");
 }

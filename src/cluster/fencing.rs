@@ -80,18 +80,25 @@ impl Cluster {
     /// station leads, under the leader key; while it follows, it looks up
     /// which the leader settled (a message etcd does not answer for is
     /// fenced one at a time as before).
-    /// Messages fenced ahead already (by an earlier look further on) are
-    /// not looked up again.
+    ///
+    /// Messages fenced ahead already in this role (by an earlier look
+    /// further on) are not looked up again; those looked at as a follower
+    /// are, once this station leads.
     pub(crate) async fn fence_ahead(&self, ids: &[Identity]) {
         let lease = self.lease.load(Ordering::Relaxed);
+        let leads = self.leads();
         let ids: Vec<&Identity> = {
             let mut ahead = self.fencing.ahead.lock();
             ahead.retain(|_, (l, at, _)| *l == lease && at.elapsed() < AHEAD_FOR);
             ids.iter()
-                .filter(|id| !ahead.contains_key(&id.key))
+                .filter(|id| match ahead.get(&id.key) {
+                    None => true,
+                    Some((_, _, Ahead::Looked)) => leads,
+                    Some((_, _, Ahead::Claimed)) => !leads,
+                    Some((_, _, Ahead::Settled(_))) => false,
+                })
                 .collect()
         };
-        let leads = self.leads();
         if ids.is_empty() || (!leads && self.status.borrow().role != super::Role::Follower) {
             return;
         }
