@@ -6,9 +6,10 @@
 //! is about to attempt ahead, up to 128 in one read-only transaction
 //! (etcd's default limit of operations in one; nothing to write, so
 //! nothing for etcd to sync to disk), and records are written behind, up
-//! to 128 in one transaction, in the order they were made (a record waits
-//! up to 20 ms for others: a transaction each for a few records cost etcd
-//! more CPU than the deliveries cost the station).
+//! to 128 in one transaction, in the order they were made (in a burst, a
+//! record waits up to 20 ms for others: a transaction each for a few
+//! records cost etcd more CPU than the deliveries cost the station; made
+//! one at a time, each is written at once).
 //!
 //! A fence taken ahead is used only under the lease it was taken with,
 //! while this station still leads (its lease renewed within the TTL less
