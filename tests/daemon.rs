@@ -683,12 +683,7 @@ fn a_sender_over_its_packet_rate_is_held_back_and_counted() {
     let t = now();
     // 2,000 packets as fast as they go: about one second's worth pass.
     for i in 0..2000u64 {
-        let p = packet(
-            i + 1,
-            "noisy",
-            vec![alert(&format!("a{i}"), Some(t + 600), Some(t))],
-            false,
-        );
+        let p = heartbeat(i + 1, "noisy", &format!("a{i}"), t);
         socket.send_to(&p, d.udp).unwrap();
     }
     wait_for(WAIT, "all counted", || {
@@ -704,12 +699,7 @@ fn a_sender_over_its_packet_rate_is_held_back_and_counted() {
     let mut tx = 5000;
     wait_for(WAIT, "applied after the pause", || {
         tx += 1;
-        let p = packet(
-            tx,
-            "noisy",
-            vec![alert(&format!("later{tx}"), Some(t + 600), Some(t))],
-            false,
-        );
+        let p = heartbeat(tx, "noisy", &format!("later{tx}"), t);
         socket.send_to(&p, d.udp).unwrap();
         (d.metric("mauved_alert_updates_total") > applied).then_some(())
     });

@@ -75,12 +75,7 @@ fn several_readers_share_the_port_and_one_rate_limit() {
     let t = now();
     let started = std::time::Instant::now();
     for i in 0..2000u64 {
-        let p = packet(
-            i + 1,
-            "noisy",
-            vec![alert(&format!("a{i}"), Some(t + 600), Some(t))],
-            false,
-        );
+        let p = heartbeat(i + 1, "noisy", &format!("a{i}"), t);
         senders[i as usize % senders.len()]
             .send_to(&p, d.udp())
             .unwrap();

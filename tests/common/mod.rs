@@ -449,6 +449,12 @@ pub fn now() -> u64 {
     mauved::clock::Clock::system().now()
 }
 
+/// A packet of one heartbeat of `source`: alert `id`, raised ten minutes
+/// after `t` unless refreshed, clear now.
+pub fn heartbeat(tid: u64, source: &str, id: &str, t: u64) -> Vec<u8> {
+    packet(tid, source, vec![alert(id, Some(t + 600), Some(t))], false)
+}
+
 /// An update, sent now by the system clock, ready to send.
 pub fn packet(tid: u64, source: &str, alerts: Vec<pb::Alert>, replace: bool) -> Vec<u8> {
     packet_at(tid, source, alerts, replace, now())
