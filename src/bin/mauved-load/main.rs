@@ -128,8 +128,9 @@ enum Mode {
     /// Target 10 alone: 2,000 raises delivered by two stations with
     /// `[cluster]` (on an etcd started here) against one station alone.
     Ha {
-        /// Raises per round (the table is written for 2,000).
-        #[arg(long, default_value_t = 2_000)]
+        /// Raises per round (the table is written for 2,000; 1 to 50,000).
+        #[arg(long, default_value_t = 2_000,
+              value_parser = clap::value_parser!(u64).range(1..=50_000))]
         alerts: u64,
     },
     /// Target 11 alone: a simulated month of a fleet on the manual clock.
