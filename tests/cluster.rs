@@ -869,6 +869,7 @@ fn a_silence_start_claimed_by_a_station_that_dies_before_muting_is_taken_over() 
         (done.len() == 1).then_some(())
     });
     for d in [&a, &b] {
+        d.wait_written("web1", "disk");
         assert_eq!(silenced_lines(d), 1);
     }
 }

@@ -126,6 +126,8 @@ fn a_silence_that_starts_while_the_daemon_is_down_mutes_when_it_is_back_once() {
                 .filter(|a| a["suppress_until"] == MON_8 + 2 * HOUR)
         },
     );
+    // The history line is written a moment after the index is changed.
+    t.d().settle();
     assert_eq!(silenced_lines(&t, "web3", "load"), 1);
     // Let go of by hand: its start was recorded as muted, so a restart
     // does not mute it again.
