@@ -211,7 +211,8 @@ fn rand_seed() -> u64 {
 
 /// A bare receiver that only counts datagrams: what the machine can move
 /// through one socket, the baseline the daemon is compared with. It reads
-/// as mauved does, a batch of datagrams a system call (`recvmmsg`).
+/// as mauved does: a batch of datagrams a system call (`recvmmsg`), in
+/// rounds, lingering after a steady flow's round as mauved's listener does.
 pub struct Sink {
     pub addr: SocketAddr,
     received: Arc<AtomicU64>,
@@ -235,10 +236,29 @@ impl Sink {
             let (received, stop) = (received.clone(), stop.clone());
             std::thread::spawn(move || {
                 use std::os::fd::AsRawFd;
+                let fd = socket.as_raw_fd();
+                let buffer = socket2::SockRef::from(&socket)
+                    .recv_buffer_size()
+                    .unwrap_or(0);
                 let mut datagrams = mauved::ingest::Datagrams::new();
                 while !stop.load(Ordering::Relaxed) {
-                    if let Ok(n) = datagrams.receive(socket.as_raw_fd(), true) {
-                        received.fetch_add(n as u64, Ordering::Relaxed);
+                    // A round as mauved's listener reads one: wait for the
+                    // first datagrams, take the rest waiting up to a
+                    // hand-off's worth, then linger as it does.
+                    let mut read = 0;
+                    let mut wait = true;
+                    while let Ok(n) = datagrams.receive(fd, wait) {
+                        read += n;
+                        wait = false;
+                        if n < mauved::ingest::DATAGRAMS_AT_ONCE
+                            || read >= mauved::ingest::MAX_BATCH
+                        {
+                            break;
+                        }
+                    }
+                    received.fetch_add(read as u64, Ordering::Relaxed);
+                    if let Some(pause) = mauved::ingest::linger(read, buffer) {
+                        std::thread::sleep(pause);
                     }
                 }
             })
