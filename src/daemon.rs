@@ -68,7 +68,7 @@ const CHANGES_KEPT: usize = 1024;
 /// their `[[notifier]]` entry (by name): a program embedding the daemon, or
 /// a test recording what would be sent.
 /// The sockets of every UDP address: `listen.udp_readers` each.
-fn bind_udp(listen: &crate::config::Listen) -> anyhow::Result<Vec<Vec<tokio::net::UdpSocket>>> {
+fn bind_udp(listen: &crate::config::Listen) -> anyhow::Result<Vec<Vec<std::net::UdpSocket>>> {
     listen
         .udp
         .iter()
@@ -78,9 +78,10 @@ fn bind_udp(listen: &crate::config::Listen) -> anyhow::Result<Vec<Vec<tokio::net
         .collect()
 }
 
-/// A task reading each socket; the addresses listened on.
+/// A thread reading each socket (tracked by a task); the addresses
+/// listened on.
 fn listen_udp(
-    sockets: Vec<Vec<tokio::net::UdpSocket>>,
+    sockets: Vec<Vec<std::net::UdpSocket>>,
     sink: &Sink,
     parts: &Parts,
 ) -> anyhow::Result<Vec<SocketAddr>> {
@@ -93,7 +94,8 @@ fn listen_udp(
         tracing::info!(addr = %local, readers = readers.len(), "listening for mauve packets");
         udp.push(local);
         for socket in readers {
-            let listening = ingest::listen_udp(socket, sink.clone(), parts.shutdown.clone());
+            let listening = ingest::spawn_listener(socket, sink.clone(), &parts.shutdown)
+                .context("starting a UDP reader thread")?;
             parts.tasks.spawn(listening);
         }
     }

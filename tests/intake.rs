@@ -1,4 +1,6 @@
-//! End-to-end: what the kernel drops at the UDP socket is counted.
+//! UDP intake: what the kernel drops at the socket is counted, several
+//! readers share a port and its limits, and the readers (threads of their
+//! own) end with the daemon.
 
 mod common;
 
@@ -145,4 +147,32 @@ fn several_readers_do_not_share_a_port_held_elsewhere() {
     assert!(!exited.success(), "{said}");
     assert!(said.contains("binding UDP"), "{said}");
     assert_eq!(sockets_on(port), 1, "only the holder's");
+}
+
+/// A heartbeat sent to `udp` is applied (the reader works), then the
+/// daemon is stopped by `stop`: its UDP port is let go of.
+fn reader_ends_with(stop: impl FnOnce(common::inproc::InProc)) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = mauved::clock::ManualClock::at(now());
+    let d = common::inproc::InProc::start(dir.path(), "", &clock);
+    d.send(&heartbeat(1, "web1", "heartbeat", now()));
+    wait_for(Duration::from_secs(10), "the heartbeat applied", || {
+        d.alert("web1", "heartbeat")
+    });
+    let udp = d.udp();
+    assert!(UdpSocket::bind(udp).is_err(), "the daemon holds {udp}");
+    stop(d);
+    wait_for(Duration::from_secs(10), "the UDP port let go of", || {
+        UdpSocket::bind(udp).ok()
+    });
+}
+
+#[test]
+fn a_stopped_daemon_ends_its_udp_reader() {
+    reader_ends_with(common::inproc::InProc::stop);
+}
+
+#[test]
+fn a_daemon_whose_runtime_is_dropped_ends_its_udp_reader() {
+    reader_ends_with(common::inproc::InProc::abandon);
 }

@@ -144,6 +144,47 @@ impl Datagrams {
         Ok(n)
     }
 
+    /// One round of reading `fd`, a blocking socket with a read timeout:
+    /// waits for the first datagrams, then takes those already waiting,
+    /// [`BATCH`] a call, until a call brings fewer or `most` are taken.
+    /// `each` sees every datagram and its sender. How many were taken: 0
+    /// when the timeout passed (or a signal came) with nothing.
+    pub fn read_round(
+        &mut self,
+        fd: RawFd,
+        most: usize,
+        mut each: impl FnMut(&[u8], Option<SocketAddr>),
+    ) -> io::Result<usize> {
+        let mut read = 0;
+        while read < most {
+            let n = match self.receive(fd, read == 0) {
+                Ok(n) => n,
+                Err(err)
+                    if read > 0
+                        || matches!(
+                            err.kind(),
+                            io::ErrorKind::WouldBlock
+                                | io::ErrorKind::TimedOut
+                                | io::ErrorKind::Interrupted
+                        ) =>
+                {
+                    break
+                }
+                Err(err) => return Err(err),
+            };
+            read += n;
+            for i in 0..n {
+                if let Some((bytes, peer)) = self.get(i) {
+                    each(bytes, peer);
+                }
+            }
+            if n < BATCH {
+                break;
+            }
+        }
+        Ok(read)
+    }
+
     /// The socket's count of datagrams dropped (it wraps at 2^32), as of
     /// the last datagram taken that carried it; None until one has (see
     /// [`count_drops`]).

@@ -1,17 +1,19 @@
 //! Ingest: UDP datagrams in, de-duplicated batches of updates out.
 //!
-//! Each listening socket has one task. It waits for a datagram, then takes
-//! every datagram already queued in the kernel (up to a batch, 32 a system
-//! call: `datagrams.rs`), so under load one hand-off to the writer carries
-//! many packets and when idle a single packet goes through at once. Decoding happens here, on the listener's own
-//! task, so a hostile packet costs its sender's socket time and nobody else's.
+//! Each listening socket has a thread of its own. It waits for a datagram,
+//! then takes every datagram already queued in the kernel (up to a batch,
+//! 32 a system call: `datagrams.rs`), so under load one hand-off to the
+//! scheduler carries many packets and when idle a single packet goes
+//! through at once; under a steady flow it lingers a millisecond between
+//! rounds ([`linger`]). Decoding happens here, on the listener's own
+//! thread, so a hostile packet costs its sender's socket time and nobody
+//! else's.
 
 use hashbrown::HashSet;
 use parking_lot::Mutex;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use crate::alert::{UnixSecs, Update};
@@ -227,7 +229,10 @@ fn grow_recv_buffer(socket: &socket2::Socket, addr: SocketAddr) {
 /// another process holds is refused as with one socket (sockets with
 /// `SO_REUSEPORT` alone would share it with any process of the same user),
 /// and port 0 becomes a port no socket holds.
-pub(crate) fn bind_udp(addr: SocketAddr, readers: usize) -> std::io::Result<Vec<UdpSocket>> {
+pub(crate) fn bind_udp(
+    addr: SocketAddr,
+    readers: usize,
+) -> std::io::Result<Vec<std::net::UdpSocket>> {
     if readers <= 1 {
         return Ok(vec![bind_one(addr, false)?]);
     }
@@ -241,7 +246,7 @@ pub(crate) fn bind_udp(addr: SocketAddr, readers: usize) -> std::io::Result<Vec<
 }
 
 /// Binds one UDP socket with a large receive buffer.
-fn bind_one(addr: SocketAddr, shared: bool) -> std::io::Result<UdpSocket> {
+fn bind_one(addr: SocketAddr, shared: bool) -> std::io::Result<std::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
@@ -252,7 +257,7 @@ fn bind_one(addr: SocketAddr, shared: bool) -> std::io::Result<UdpSocket> {
         use std::os::fd::AsRawFd;
         datagrams::set_socket_option(socket.as_raw_fd(), libc::SO_REUSEPORT, 1)?;
     }
-    socket.set_nonblocking(true)?;
+    socket.set_read_timeout(Some(READ_TIMEOUT))?;
     socket.bind(&addr.into())?;
     // Bound: only now is the buffer worth a word.
     grow_recv_buffer(&socket, addr);
@@ -262,7 +267,7 @@ fn bind_one(addr: SocketAddr, shared: bool) -> std::io::Result<UdpSocket> {
             tracing::warn!(%addr, %err, "the kernel's UDP drops cannot be counted (SO_RXQ_OVFL)");
         }
     }
-    UdpSocket::from_std(socket.into())
+    Ok(socket.into())
 }
 
 /// Packets per second each sender address may send (a token bucket holding
@@ -306,67 +311,90 @@ impl SourceLimits {
     }
 }
 
-/// Receives datagrams until shutdown (or until the scheduler is gone):
-/// once the socket is readable, every datagram already queued in the
-/// kernel, up to [`MAX_BATCH`], taken [`DATAGRAMS_AT_ONCE`] a system call.
-pub(crate) async fn listen_udp(socket: UdpSocket, sink: Sink, shutdown: CancellationToken) {
+/// How long a blocked read waits before the reader looks whether it should
+/// stop.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Reads `socket` on a thread of its own, named `udp-reader`, until
+/// `shutdown` (or until the scheduler is gone); the task returned ends when
+/// the thread does, and dropping it (the runtime going away) stops the
+/// thread too.
+pub(crate) fn spawn_listener(
+    socket: std::net::UdpSocket,
+    sink: Sink,
+    shutdown: &CancellationToken,
+) -> std::io::Result<impl std::future::Future<Output = ()>> {
+    let stop = shutdown.child_token();
+    let stop_on_drop = stop.clone().drop_guard();
+    let (ended, end) = tokio::sync::oneshot::channel::<()>();
+    let runtime = tokio::runtime::Handle::current();
+    std::thread::Builder::new()
+        .name("udp-reader".into())
+        .spawn(move || {
+            listen_udp(&socket, &sink, &stop, &runtime);
+            // The port and the way into the scheduler are let go of
+            // before the end is told.
+            drop((socket, sink));
+            drop(ended);
+        })?;
+    Ok(async move {
+        let _stop_on_drop = stop_on_drop;
+        let _ = end.await;
+    })
+}
+
+/// Receives datagrams until `stop` (or until the scheduler is gone), in
+/// rounds: a blocking wait for the first, then every datagram already
+/// queued in the kernel, up to [`MAX_BATCH`], taken [`DATAGRAMS_AT_ONCE`] a
+/// system call, handed on as one batch. A blocking read on a thread of its
+/// own, not the runtime's readiness: a socket registered with epoll wakes
+/// its waiter for every datagram that arrives, even while the reader
+/// lingers ([`linger`]).
+fn listen_udp(
+    socket: &std::net::UdpSocket,
+    sink: &Sink,
+    stop: &CancellationToken,
+    runtime: &tokio::runtime::Handle,
+) {
     use std::os::fd::AsRawFd;
+    let fd = socket.as_raw_fd();
+    let buffer = socket2::SockRef::from(socket)
+        .recv_buffer_size()
+        .unwrap_or(0);
     let mut datagrams = Datagrams::new();
     let mut limiter = LogLimiter::new();
     let limited = sink.limits.lock().per_s > 0;
-    let fd = socket.as_raw_fd();
     let mut dropped_before = 0u32;
-    let buffer = socket2::SockRef::from(&socket)
-        .recv_buffer_size()
-        .unwrap_or(0);
-    loop {
-        tokio::select! {
-            ready = socket.readable() => {
-                if let Err(err) = ready {
-                    tracing::error!(%err, "the UDP socket cannot be read");
-                    return;
-                }
-            }
-            () = shutdown.cancelled() => return,
-        }
-        let now = sink.clock.now();
-        let (mut batch, mut read) = (Vec::new(), 0);
-        while read < MAX_BATCH {
-            let taken = socket.try_io(tokio::io::Interest::READABLE, || {
-                datagrams.receive(fd, false)
-            });
-            let n = match taken {
-                Ok(n) => n,
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(err) => {
-                    if limiter.allow(now) {
-                        tracing::warn!(%err, "UDP receive failed");
-                    }
-                    break;
-                }
+    while !stop.is_cancelled() {
+        let mut batch = Vec::new();
+        let mut now = None;
+        let round = datagrams.read_round(fd, MAX_BATCH, |bytes, peer| {
+            let Some(peer) = peer else {
+                return;
             };
-            read += n;
-            count_dropped(&datagrams, &mut dropped_before, &sink, now, &mut limiter);
-            for i in 0..n {
-                let Some((bytes, Some(peer))) = datagrams.get(i) else {
-                    continue;
-                };
-                if !limited || within(peer, &sink, now, &mut limiter) {
-                    accept(bytes, peer, now, &mut batch, &sink, &mut limiter);
+            // The time the first datagram of the round was taken.
+            let now = *now.get_or_insert_with(|| sink.clock.now());
+            if !limited || within(peer, sink, now, &mut limiter) {
+                accept(bytes, peer, now, &mut batch, sink, &mut limiter);
+            }
+        });
+        let now = sink.clock.now();
+        let read = match round {
+            Ok(read) => read,
+            Err(err) => {
+                if limiter.allow(now) {
+                    tracing::warn!(%err, "UDP receive failed");
                 }
+                std::thread::sleep(READ_TIMEOUT);
+                continue;
             }
-            if n < DATAGRAMS_AT_ONCE {
-                break;
-            }
-        }
-        if !batch.is_empty() && sink.submit(batch).await.is_err() {
+        };
+        count_dropped(&datagrams, &mut dropped_before, sink, now, &mut limiter);
+        if !batch.is_empty() && runtime.block_on(sink.submit(batch)).is_err() {
             return;
         }
         if let Some(pause) = linger(read, buffer) {
-            tokio::select! {
-                () = tokio::time::sleep(pause) => {}
-                () = shutdown.cancelled() => return,
-            }
+            std::thread::sleep(pause);
         }
     }
 }

@@ -224,6 +224,13 @@ impl InProc {
         let running = self.running.take().unwrap();
         self.runtime.block_on(running.stop()).unwrap();
     }
+
+    /// Drops the daemon and its runtime without stopping it, as a program
+    /// embedding it may.
+    pub fn abandon(mut self) {
+        let running = self.running.take();
+        drop(running);
+    }
 }
 
 impl Drop for InProc {

@@ -242,20 +242,10 @@ impl Sink {
                     .unwrap_or(0);
                 let mut datagrams = mauved::ingest::Datagrams::new();
                 while !stop.load(Ordering::Relaxed) {
-                    // A round as mauved's listener reads one: wait for the
-                    // first datagrams, take the rest waiting up to a
-                    // hand-off's worth, then linger as it does.
-                    let mut read = 0;
-                    let mut wait = true;
-                    while let Ok(n) = datagrams.receive(fd, wait) {
-                        read += n;
-                        wait = false;
-                        if n < mauved::ingest::DATAGRAMS_AT_ONCE
-                            || read >= mauved::ingest::MAX_BATCH
-                        {
-                            break;
-                        }
-                    }
+                    // A round as mauved's listener reads one, then a
+                    // linger as it does.
+                    let most = mauved::ingest::MAX_BATCH;
+                    let read = datagrams.read_round(fd, most, |_, _| ()).unwrap_or(0);
                     received.fetch_add(read as u64, Ordering::Relaxed);
                     if let Some(pause) = mauved::ingest::linger(read, buffer) {
                         std::thread::sleep(pause);
