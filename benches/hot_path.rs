@@ -1,5 +1,6 @@
 //! The per-packet work, stage by stage: decode, state machine, the in-memory
-//! index and its due times, and the write-behind batch.
+//! index and its due times, the write-behind batch, and the scheduler with
+//! its writer as the daemon runs them.
 //! End-to-end throughput is measured by `mauved-load` against a running daemon.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -156,12 +157,94 @@ fn prometheus_batch(c: &mut Criterion) {
     group.finish();
 }
 
+/// Updates for heartbeats `first..first + 1024`, ten a host.
+fn updates(first: u64, now: u64) -> Vec<alert::Update> {
+    (first..first + 1024)
+        .map(|n| alert::Update {
+            source: format!("host-{}", n / 10),
+            transmission_id: 0,
+            replace: false,
+            alerts: vec![AlertChange {
+                id: format!("hb-{}", n % 10),
+                ..heartbeat(now)
+            }],
+            received_at: now,
+        })
+        .collect()
+}
+
+/// The scheduler's work per update with its writer's, through the daemon's
+/// own way in (`apply_durably`: applied to the index, tracked as dirty,
+/// written and flushed): 1,024 heartbeats it has never seen, and 1,024
+/// refreshes among 100,000 it holds (each a key of its own, as a fleet's).
+fn scheduler(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[listen]\nudp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n\
+         [store]\npath = \"{}\"\nmax_alerts = 4000000\n",
+        dir.path().join("data").display()
+    );
+    let (config, router) = mauved::routing::parse(&text, "bench").unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let clock = mauved::clock::ManualClock::at(T0);
+    let running = runtime
+        .block_on(mauved::daemon::start_with(
+            &config,
+            router,
+            clock.clock(),
+            Vec::new(),
+        ))
+        .unwrap();
+    let apply = |updates: Vec<alert::Update>| {
+        runtime
+            .block_on(running.scheduler.apply_durably(updates))
+            .unwrap()
+    };
+    const HELD: u64 = 100_000;
+    for first in (0..HELD).step_by(1024) {
+        apply(updates(first, T0));
+    }
+    let mut group = c.benchmark_group("scheduler");
+    group.throughput(Throughput::Elements(1024));
+    // Short: each pass over the new heartbeats keeps what it added (about
+    // 1.5 million alerts in all, a few hundred MiB).
+    group.sample_size(10);
+    group.warm_up_time(std::time::Duration::from_millis(500));
+    group.measurement_time(std::time::Duration::from_secs(1));
+    let mut next = 1u64 << 32;
+    group.bench_function("apply and write 1024 new heartbeats", |b| {
+        b.iter_batched(
+            || {
+                next += 1024;
+                updates(next, T0)
+            },
+            apply,
+            BatchSize::LargeInput,
+        )
+    });
+    let mut round = 0u64;
+    group.bench_function("apply and write 1024 refreshes of 100k heartbeats", |b| {
+        b.iter_batched(
+            || {
+                round += 1;
+                // A later send each pass: every refresh moves a due time.
+                updates((round * 1024) % (HELD - 1024), T0 + round)
+            },
+            apply,
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+    runtime.block_on(running.stop()).unwrap();
+}
+
 criterion_group!(
     benches,
     decode,
     state_machine,
     write_behind,
     due_index,
-    prometheus_batch
+    prometheus_batch,
+    scheduler
 );
 criterion_main!(benches);
