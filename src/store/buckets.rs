@@ -89,19 +89,114 @@ pub(super) fn write_into(buckets: &[(u32, Vec<(AlertKey, Record)>)], out: &mut s
             out.remove(bucket_key(*id));
             continue;
         }
-        let bucket = Bucket {
-            entries: alerts
-                .iter()
-                .map(|(key, record)| BucketEntry {
-                    source: key.source.clone(),
-                    id: key.id.clone(),
-                    record: Record {
-                        detail: String::new(),
-                        ..record.clone()
-                    },
+        out.insert(bucket_key(*id), encode_bucket(alerts));
+    }
+}
+
+/// A [`Bucket`] of `alerts` (each record without its detail), encoded
+/// straight from them: the same bytes as building the `Bucket` and
+/// encoding it, without copying every key and record into it first.
+pub(super) fn encode_bucket(alerts: &[(AlertKey, Record)]) -> Vec<u8> {
+    use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
+    let records: Vec<std::borrow::Cow<'_, Record>> = alerts
+        .iter()
+        .map(|(_, record)| without_detail(record))
+        .collect();
+    let lens: Vec<usize> = alerts
+        .iter()
+        .zip(&records)
+        .map(|((key, _), record)| entry_len(key, record))
+        .collect();
+    let total = lens
+        .iter()
+        .map(|&len| key_len(1) + encoded_len_varint(len as u64) + len)
+        .sum();
+    let mut out = Vec::with_capacity(total);
+    for (((key, _), record), &len) in alerts.iter().zip(&records).zip(&lens) {
+        // As `BucketEntry`'s derived encoding: a proto3 string is left out
+        // when empty; the record, required, is always there.
+        encode_key(1, WireType::LengthDelimited, &mut out);
+        encode_varint(len as u64, &mut out);
+        if !key.source.is_empty() {
+            prost::encoding::string::encode(1, &key.source, &mut out);
+        }
+        if !key.id.is_empty() {
+            prost::encoding::string::encode(2, &key.id, &mut out);
+        }
+        prost::encoding::message::encode(3, record.as_ref(), &mut out);
+    }
+    out
+}
+
+/// The encoded length of one [`BucketEntry`].
+fn entry_len(key: &AlertKey, record: &Record) -> usize {
+    let text = |tag, text: &String| {
+        if text.is_empty() {
+            0
+        } else {
+            prost::encoding::string::encoded_len(tag, text)
+        }
+    };
+    text(1, &key.source) + text(2, &key.id) + prost::encoding::message::encoded_len(3, record)
+}
+
+/// `record` without its detail (kept apart, in `details`): copied only
+/// when it has one.
+fn without_detail(record: &Record) -> std::borrow::Cow<'_, Record> {
+    if record.detail.is_empty() {
+        std::borrow::Cow::Borrowed(record)
+    } else {
+        std::borrow::Cow::Owned(Record {
+            detail: String::new(),
+            ..record.clone()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![Just(String::new()), "[a-zé☃ ]{1,40}"]
+    }
+
+    proptest! {
+        #[test]
+        fn a_bucket_encoded_from_its_records_is_the_bucket_encoded(
+            alerts in prop::collection::vec(
+                (text(), text(), text(), text(), proptest::option::of(0u64..u64::MAX), any::<bool>()),
+                0..8,
+            )
+        ) {
+            let alerts: Vec<(AlertKey, Record)> = alerts
+                .into_iter()
+                .map(|(source, id, summary, detail, raised, acked)| {
+                    let record = Record {
+                        summary,
+                        detail,
+                        raised_at: raised,
+                        acknowledged_by: acked.then(|| "alice".to_owned()),
+                        ..Record::default()
+                    };
+                    (AlertKey::new(source, id), record)
                 })
-                .collect(),
-        };
-        out.insert(bucket_key(*id), bucket.encode_to_vec());
+                .collect();
+            let built = Bucket {
+                entries: alerts
+                    .iter()
+                    .map(|(key, record)| BucketEntry {
+                        source: key.source.clone(),
+                        id: key.id.clone(),
+                        record: Record {
+                            detail: String::new(),
+                            ..record.clone()
+                        },
+                    })
+                    .collect(),
+            };
+            prop_assert_eq!(encode_bucket(&alerts), built.encode_to_vec());
+        }
     }
 }
