@@ -32,9 +32,9 @@ pub const MAX_BATCH: usize = 1024;
 /// which leaves more waiting) is a steady flow's: see [`linger`].
 const LINGER_AFTER: usize = 2 * DATAGRAMS_AT_ONCE;
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
-/// Only with a receive buffer this large: at 300,000 datagrams a second, a
-/// linger (up to two ticks of tokio's millisecond timer) queues about 600
-/// of them in the kernel, a kilobyte each with its bookkeeping.
+/// Only with a receive buffer this large: at 400,000 datagrams a second, a
+/// linger (a millisecond, a little more if the machine is busy) queues a
+/// few hundred of them in the kernel, a kilobyte each with its bookkeeping.
 const LINGER_BUFFER: usize = 2 << 20;
 /// How long a reader that took `read` datagrams in its last round waits
 /// before the next, with a receive buffer of `buffer` bytes (as the kernel
