@@ -28,6 +28,12 @@ use clap::{Parser, Subcommand};
 use daemon::Daemon;
 use traffic::{Keys, Sender, Sink, Templates};
 
+/// The allocator of the `mauved` binary: target 11 runs the daemon in this
+/// process, and its memory is to be the daemon's as shipped (jemalloc, its
+/// freed pages purged every ten seconds), not the C library's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "mauved-load",
