@@ -3,7 +3,8 @@
 //! both around a shutdown future (mini-redis style), which is all `main`
 //! needs. Tests start it in-process on a manual clock.
 //!
-//! One cancellation token stops every task. The order of a stop: listeners
+//! One cancellation token stops every task, and the UDP readers' threads
+//! (each tracked by a task that ends with it). The order of a stop: listeners
 //! and HTTP stop taking work (HTTP lets open requests finish, bounded), the
 //! scheduler finishes its round and flushes, the notify workers let an
 //! attempt in progress finish for up to 5 s (then drop it: the message stays
