@@ -149,30 +149,37 @@ fn several_readers_do_not_share_a_port_held_elsewhere() {
     assert_eq!(sockets_on(port), 1, "only the holder's");
 }
 
-/// A heartbeat sent to `udp` is applied (the reader works), then the
-/// daemon is stopped by `stop`: its UDP port is let go of.
-fn reader_ends_with(stop: impl FnOnce(common::inproc::InProc)) {
-    let dir = tempfile::tempdir().unwrap();
+/// An in-process daemon whose UDP reader has applied a heartbeat, and the
+/// address it reads.
+fn reading_daemon(dir: &std::path::Path) -> (common::inproc::InProc, std::net::SocketAddr) {
     let clock = mauved::clock::ManualClock::at(now());
-    let d = common::inproc::InProc::start(dir.path(), "", &clock);
+    let d = common::inproc::InProc::start(dir, "", &clock);
     d.send(&heartbeat(1, "web1", "heartbeat", now()));
     wait_for(Duration::from_secs(10), "the heartbeat applied", || {
         d.alert("web1", "heartbeat")
     });
     let udp = d.udp();
     assert!(UdpSocket::bind(udp).is_err(), "the daemon holds {udp}");
-    stop(d);
+    (d, udp)
+}
+
+/// A stop returns once the reader thread has let go of the port.
+#[test]
+fn a_stopped_daemon_ends_its_udp_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, udp) = reading_daemon(dir.path());
+    d.stop();
+    UdpSocket::bind(udp).expect("the port let go of by the time the stop returns");
+}
+
+/// Dropped without a stop, the daemon's reader thread ends by itself
+/// (it looks every 50 ms).
+#[test]
+fn a_daemon_whose_runtime_is_dropped_ends_its_udp_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, udp) = reading_daemon(dir.path());
+    d.abandon();
     wait_for(Duration::from_secs(10), "the UDP port let go of", || {
         UdpSocket::bind(udp).ok()
     });
-}
-
-#[test]
-fn a_stopped_daemon_ends_its_udp_reader() {
-    reader_ends_with(common::inproc::InProc::stop);
-}
-
-#[test]
-fn a_daemon_whose_runtime_is_dropped_ends_its_udp_reader() {
-    reader_ends_with(common::inproc::InProc::abandon);
 }

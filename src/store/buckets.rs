@@ -97,26 +97,14 @@ pub(super) fn write_into(buckets: &[(u32, Vec<(AlertKey, Record)>)], out: &mut s
 /// straight from them: the same bytes as building the `Bucket` and
 /// encoding it, without copying every key and record into it first.
 pub(super) fn encode_bucket(alerts: &[(AlertKey, Record)]) -> Vec<u8> {
-    use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
-    let records: Vec<std::borrow::Cow<'_, Record>> = alerts
-        .iter()
-        .map(|(_, record)| without_detail(record))
-        .collect();
-    let lens: Vec<usize> = alerts
-        .iter()
-        .zip(&records)
-        .map(|((key, _), record)| entry_len(key, record))
-        .collect();
-    let total = lens
-        .iter()
-        .map(|&len| key_len(1) + encoded_len_varint(len as u64) + len)
-        .sum();
-    let mut out = Vec::with_capacity(total);
-    for (((key, _), record), &len) in alerts.iter().zip(&records).zip(&lens) {
+    use prost::encoding::{encode_key, encode_varint, WireType};
+    let mut out = Vec::new();
+    for (key, record) in alerts {
+        let record = without_detail(record);
         // As `BucketEntry`'s derived encoding: a proto3 string is left out
         // when empty; the record, required, is always there.
         encode_key(1, WireType::LengthDelimited, &mut out);
-        encode_varint(len as u64, &mut out);
+        encode_varint(entry_len(key, &record) as u64, &mut out);
         if !key.source.is_empty() {
             prost::encoding::string::encode(1, &key.source, &mut out);
         }

@@ -228,8 +228,7 @@ impl InProc {
     /// Drops the daemon and its runtime without stopping it, as a program
     /// embedding it may.
     pub fn abandon(mut self) {
-        let running = self.running.take();
-        drop(running);
+        drop(self.running.take());
     }
 }
 
